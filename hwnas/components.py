@@ -1,0 +1,70 @@
+"""Build a run's parts from its config: task, space, estimator, target, cost models, evaluator.
+
+The one place that wires the packages together; the CLI, the runner and ``hwnas export``
+all call :func:`build_components` so a run directory is always rebuilt the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import RunConfig
+from .exceptions import ConfigError
+
+#: Cost models every evaluation runs unless ``[cost] models`` says otherwise.
+DEFAULT_COST_MODELS = ("counts", "memory", "ort")
+
+
+@dataclass
+class Components:
+    """The wired parts of one run."""
+
+    task: Any
+    space: Any
+    estimator: Any
+    target: Any
+    cost_models: list[Any]
+    evaluator: Any
+
+
+def build_space(config: RunConfig, task) -> Any:
+    """The config's search space for the task's input and output shape."""
+    from .space import make_space
+
+    options = {k: v for k, v in config.space.items() if k != "name"}
+    return make_space(config.space["name"], task.input_shape, task.output_dim, **options)
+
+
+def build_components(config: RunConfig, *, weights_dir: Path | None = None, with_estimator: bool = True) -> Components:
+    """Instantiate everything a search (or export) needs, validating as it goes.
+
+    Args:
+        config: validated run config.
+        weights_dir: where the evaluator saves trained weights (None: not saved).
+        with_estimator: build the accuracy estimator (export does not need it).
+
+    Raises:
+        HwnasError subclasses naming the bad value (dataset, space option, target, ...).
+    """
+    from .cost import COST_MODELS, load_target
+    from .data import load_task
+    from .estimate import ESTIMATORS
+    from .evaluation import Evaluator
+
+    task = load_task(config.task, source=config.source)
+    space = build_space(config, task)
+    estimator = None
+    if with_estimator:
+        options = {k: v for k, v in config.estimator.items() if k != "name"}
+        estimator = ESTIMATORS.get(config.estimator["name"]).from_options(
+            task, options, source=f"{config.source} [estimator]")
+    target = load_target(config.cost["target"])
+    names = config.cost.get("models", list(DEFAULT_COST_MODELS))
+    if isinstance(names, str) or not isinstance(names, list) or not names:
+        raise ConfigError(f"{config.source} [cost] models = {names!r} must be a non-empty list of "
+                          f"cost model names, e.g. {list(DEFAULT_COST_MODELS)}")
+    cost_models = [COST_MODELS.get(name)(target, task.input_shape) for name in names]
+    evaluator = Evaluator(space, estimator, cost_models, weights_dir) if estimator is not None else None
+    return Components(task, space, estimator, target, cost_models, evaluator)

@@ -1,0 +1,163 @@
+"""Run configuration: a TOML file with sections task, space, estimator, cost, search, budgets.
+
+Example ``examples/digits.toml``::
+
+    [task]
+    dataset = "digits"
+    [space]
+    name = "mbv3"
+    [estimator]
+    name = "proxy-trainer"
+    epochs = 4
+    [cost]
+    target = "cpu-ort-1t"
+    [search]
+    objectives = ["error", "latency_ms"]
+    evaluations = 160
+    [budgets]
+    max_latency_ms = 1.0
+
+Relative paths (``[task] path``, ``[cost] target`` ending in ``.toml``) are resolved against the
+config file's folder. Validation happens here, at the boundary: every error names the file,
+the key, the value and the fix.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from .exceptions import ConfigError
+from .search.objectives import BUDGETS, OBJECTIVES
+
+_SECTIONS = ("task", "space", "estimator", "cost", "search", "budgets")
+_SEARCH_DEFAULTS = {"strategy": "nsga2", "objectives": ["error", "latency_ms"], "evaluations": 100, "seed": 0}
+_COST_KEYS = {"target", "models"}
+
+
+@dataclass
+class RunConfig:
+    """A validated run configuration (plain dicts per section, defaults filled in).
+
+    Attributes:
+        task: options for :func:`hwnas.data.load_task`.
+        space: ``name`` plus the space's options.
+        estimator: ``name`` plus the estimator's options.
+        cost: ``target`` (name or path) and optionally ``models`` (cost model names).
+        search: strategy, objectives, evaluations, seed, plus strategy options.
+        budgets: budget name -> bound.
+        source: the file it came from ("<dict>" when built in code).
+    """
+
+    task: dict[str, Any]
+    space: dict[str, Any]
+    estimator: dict[str, Any]
+    cost: dict[str, Any]
+    search: dict[str, Any]
+    budgets: dict[str, float] = field(default_factory=dict)
+    source: str = "<dict>"
+
+    @property
+    def objectives(self) -> list[str]:
+        """Objective names in order."""
+        return list(self.search["objectives"])
+
+    def strategy_options(self) -> dict[str, Any]:
+        """``[search]`` keys other than the generic ones, for the strategy."""
+        return {k: v for k, v in self.search.items() if k not in _SEARCH_DEFAULTS}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved config as plain data (written to the run directory)."""
+        return {s: copy.deepcopy(getattr(self, s)) for s in _SECTIONS}
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read and validate a run config file.
+
+    Raises:
+        ConfigError: missing file, malformed TOML (with line and column), unknown section or
+            key, or a bad value.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file {str(path)!r} not found; pass a TOML file such as examples/digits.toml")
+    try:
+        data = tomllib.loads(p.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: malformed TOML: {exc}; fix the file's syntax") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: not a UTF-8 text file; pass a TOML config") from None
+    return config_from_dict(data, source=str(p), base_dir=p.parent)
+
+
+def config_from_dict(data: Mapping[str, Any], *, source: str = "<dict>", base_dir: Path | None = None) -> RunConfig:
+    """Validate a config given as nested dicts (see :func:`load_config`)."""
+    unknown = sorted(set(data) - set(_SECTIONS))
+    if unknown:
+        raise ConfigError(f"{source}: unknown section(s) {unknown}; valid sections: {list(_SECTIONS)}")
+    sections = {}
+    for name in _SECTIONS:
+        value = data.get(name, {})
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{source}: [{name}] must be a table, got {value!r}")
+        sections[name] = dict(value)
+    for name, key in (("space", "name"), ("task", "dataset"), ("cost", "target")):
+        if key not in sections[name]:
+            raise ConfigError(f"{source}: [{name}] needs '{key}'")
+    sections["estimator"].setdefault("name", "proxy-trainer")
+    search = {**_SEARCH_DEFAULTS, **sections["search"]}
+    cost = sections["cost"]
+    bad = sorted(set(cost) - _COST_KEYS)
+    if bad:
+        raise ConfigError(f"{source}: unknown [cost] key(s) {bad}; valid: {sorted(_COST_KEYS)}")
+    if base_dir is not None:
+        _resolve_paths(sections, base_dir)
+    config = RunConfig(sections["task"], sections["space"], sections["estimator"], cost, search,
+                       {}, source)
+    set_budgets(config, sections["budgets"])
+    _validate_search(config)
+    return config
+
+
+def set_budgets(config: RunConfig, budgets: Mapping[str, Any], *, where: str | None = None) -> None:
+    """Validate and merge budgets (from the file's ``[budgets]`` or CLI flags) into ``config``.
+
+    Raises:
+        ConfigError: unknown budget, or a value that is not a positive number.
+    """
+    where = where or f"{config.source} [budgets]"
+    for name, value in budgets.items():
+        if value is None:
+            continue
+        BUDGETS.get(name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise ConfigError(f"{where}: {name} = {value!r} must be a positive number")
+        config.budgets[name] = float(value)
+
+
+def _validate_search(config: RunConfig) -> None:
+    s, src = config.search, f"{config.source} [search]"
+    objectives = s["objectives"]
+    if isinstance(objectives, str) or not isinstance(objectives, list) or not objectives:
+        raise ConfigError(f"{src}: objectives = {objectives!r} must be a non-empty list, e.g. [\"error\", \"latency_ms\"]")
+    for name in objectives:
+        OBJECTIVES.get(name)
+    if len(set(objectives)) != len(objectives):
+        raise ConfigError(f"{src}: objectives {objectives} repeat a name")
+    for key in ("evaluations", "seed"):
+        v = s[key]
+        if isinstance(v, bool) or not isinstance(v, int) or v < (1 if key == "evaluations" else 0):
+            raise ConfigError(f"{src}: {key} = {v!r} must be an integer >= {1 if key == 'evaluations' else 0}")
+
+
+def _resolve_paths(sections: dict[str, dict[str, Any]], base_dir: Path) -> None:
+    path = sections["task"].get("path")
+    if isinstance(path, str) and not Path(path).is_absolute():
+        sections["task"]["path"] = str((base_dir / path).resolve())
+    target = sections["cost"]["target"]
+    if isinstance(target, str) and (target.endswith(".toml") or "/" in target) and not Path(target).is_absolute():
+        candidate = (base_dir / target).resolve()
+        sections["cost"]["target"] = str(candidate if candidate.exists() else Path(target).resolve())

@@ -1,0 +1,96 @@
+"""The cost-model interface and its registry.
+
+A cost model turns one architecture (its canonical string and, usually, its torch module) into
+hardware-cost metrics on a :class:`~hwnas.cost.target.Target`. Concrete models register by name
+in :data:`COST_MODELS`; the built-in ones are in :mod:`hwnas.cost.models`.
+
+Example:
+    >>> cost = COST_MODELS.get("counts")(load_target("cpu-ort-1t"), (3, 32, 32))
+    >>> sorted(cost.measure("arch-0", model))
+    ['macs', 'params']
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar, Sequence
+
+import torch
+
+from ..exceptions import ConfigError
+from ..registry import Registry
+from .target import Target
+
+
+class CostModel(ABC):
+    """Gives hardware-cost metrics of one architecture on a target.
+
+    Args:
+        target: the device/runtime the cost refers to.
+        input_shape: shape of one sample, without the batch dimension, e.g. ``(3, 32, 32)``.
+
+    Attributes:
+        name: the registry name.
+        provides: metric names :meth:`measure` returns, e.g. ``("latency_ms", "latency_spread_pct")``.
+        needs_model: whether :meth:`measure` needs the torch module (a table lookup would not).
+
+    Raises:
+        ConfigError: if ``input_shape`` is not a tuple of positive integers.
+    """
+
+    name: ClassVar[str] = ""
+    provides: ClassVar[tuple[str, ...]] = ()
+    needs_model: ClassVar[bool] = True
+
+    def __init__(self, target: Target, input_shape: tuple[int, ...]) -> None:
+        shape = tuple(input_shape)
+        if not shape or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
+            raise ConfigError(
+                f"cost model {self.name}: input_shape = {input_shape!r} is invalid; use positive "
+                "integers without the batch dimension, e.g. (3, 32, 32)"
+            )
+        self.target = target
+        self.input_shape = shape
+
+    @abstractmethod
+    def measure(self, arch: str, model: torch.nn.Module | None) -> dict[str, float]:
+        """Measure one architecture.
+
+        Args:
+            arch: canonical architecture string (used in messages and by table-based models).
+            model: its torch module, possibly in train mode; left in the mode it came in.
+
+        Returns:
+            One float per name in :attr:`provides`.
+        """
+
+    def measure_many(
+        self, archs: Sequence[str], models: Sequence[torch.nn.Module | None]
+    ) -> list[dict[str, float]]:
+        """Measure several architectures; subclasses override this where batching helps.
+
+        Args:
+            archs: canonical architecture strings.
+            models: their modules, same length as ``archs``.
+
+        Returns:
+            One metrics dict per architecture, in order.
+        """
+        if len(archs) != len(models):
+            raise ValueError(f"{len(archs)} archs but {len(models)} models")
+        return [self.measure(arch, model) for arch, model in zip(archs, models)]
+
+    def describe(self) -> dict[str, Any]:
+        """Metadata stored with every number: the cost model, its metrics and the target."""
+        return {"cost_model": self.name, "provides": list(self.provides), **self.target.describe()}
+
+    def _require_model(self, arch: str, model: torch.nn.Module | None) -> torch.nn.Module:
+        if model is None:
+            raise ConfigError(
+                f"cost model {self.name!r} needs the torch module of {arch!r} but got None; "
+                "build the model before measuring or use a table-based cost model"
+            )
+        return model
+
+
+COST_MODELS: Registry[type[CostModel]] = Registry("cost model")

@@ -1,0 +1,169 @@
+"""Latency of ONNX models with ONNX Runtime on a :class:`~hwnas.cost.target.Target`.
+
+Timing follows the project's measurement rules: warm-up first, then several passes; in each pass
+every model runs ``runs_per_pass`` times back to back, models taking turns in an order that
+rotates from pass to pass. Each run is timed with ``time.perf_counter``. A model's latency is the
+minimum over passes of its per-pass median, and its spread is the range of those medians.
+
+Why: on shared machines the speed level drifts and persists for seconds (pass-to-pass CV of
+8-11 % was seen on the development machine). Interleaving exposes all models of a batch to the
+same drift, so their ratios are more stable than their absolute values, and the minimum of medians
+picks the least-disturbed pass while the median inside a pass ignores single outliers.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+
+from ..exceptions import TargetError
+from .errors import CostMeasurementError
+from .target import Target
+
+if TYPE_CHECKING:
+    import onnxruntime as ort
+
+_OPT_LEVELS = {
+    "all": "ORT_ENABLE_ALL",
+    "extended": "ORT_ENABLE_EXTENDED",
+    "basic": "ORT_ENABLE_BASIC",
+    "disabled": "ORT_DISABLE_ALL",
+}
+
+
+@dataclass(frozen=True)
+class LatencyMeasurement:
+    """Latency of one model on one target.
+
+    Attributes:
+        latency_ms: minimum over passes of the per-pass median run time, in milliseconds.
+        spread_pct: ``100 * (max - min) / min`` of the per-pass medians (>= 0).
+        pass_medians_ms: the per-pass medians, in pass order.
+    """
+
+    latency_ms: float
+    spread_pct: float
+    pass_medians_ms: tuple[float, ...]
+
+
+def make_session(onnx_bytes: bytes, target: Target) -> "ort.InferenceSession":
+    """Create an ONNX Runtime session configured as ``target`` says.
+
+    Args:
+        onnx_bytes: a serialised ONNX model.
+        target: threads, graph optimisation level and execution provider to use.
+
+    Returns:
+        A sequential-mode session that runs on ``target.execution_provider`` only.
+
+    Raises:
+        TargetError: if the provider is not available in this onnxruntime build, or the session
+            silently fell back to another provider.
+
+    Example:
+        >>> session = make_session(export_onnx(torch.nn.Linear(4, 2), (4,)), load_target("cpu-ort-1t"))
+    """
+    import onnxruntime as ort  # a core dependency, imported late to keep `import hwnas` light
+    provider = target.execution_provider
+    available = ort.get_available_providers()
+    if provider not in available:
+        raise TargetError(
+            f"target {target.name}: execution provider {provider!r} is not available in "
+            f"onnxruntime {ort.__version__} here (available: {', '.join(available)}); "
+            "use targets/cpu-ort-1t.toml or install onnxruntime-gpu"
+        )
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = target.intra_op_threads
+    options.inter_op_num_threads = target.inter_op_threads
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    level = _OPT_LEVELS[target.graph_optimization]
+    options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
+    options.log_severity_level = 3  # errors only; provider fallbacks are checked below instead
+    session = ort.InferenceSession(onnx_bytes, sess_options=options, providers=[provider])
+    used = session.get_providers()
+    # ORT falls back to CPU when e.g. CUDA libraries fail to load; never time the wrong device.
+    if not used or used[0] != provider:
+        raise TargetError(
+            f"target {target.name}: onnxruntime {ort.__version__} created the session on "
+            f"{', '.join(used) or 'nothing'} instead of {provider!r}; check the provider's "
+            "libraries (e.g. CUDA/cuDNN versions) or use targets/cpu-ort-1t.toml"
+        )
+    return session
+
+
+def measure_latency(
+    onnx_models: Sequence[bytes],
+    target: Target,
+    input_shape: tuple[int, ...],
+) -> list[LatencyMeasurement]:
+    """Time several ONNX models together, interleaved, on ``target``.
+
+    Args:
+        onnx_models: serialised ONNX models, each with one input of shape
+            ``(target.batch_size, *input_shape)`` and dtype ``target.dtype``.
+        target: session settings, warm-up runs, passes and runs per pass.
+        input_shape: shape of one sample, without the batch dimension.
+
+    Returns:
+        One :class:`LatencyMeasurement` per model, in the order given.
+
+    Raises:
+        TargetError: if the target's provider cannot be used here.
+        CostMeasurementError: if a model fails to run, e.g. it was exported for another
+            input shape.
+
+    Example:
+        >>> target = load_target("cpu-ort-1t")
+        >>> small, big = (export_onnx(m, (3, 32, 32)) for m in (small_net, big_net))
+        >>> fast, slow = measure_latency([small, big], target, (3, 32, 32))
+        >>> fast.latency_ms < slow.latency_ms
+        True
+    """
+    if not onnx_models:
+        return []
+    sessions = [make_session(model, target) for model in onnx_models]
+    rng = np.random.default_rng(0)
+    sample = rng.standard_normal((target.batch_size, *input_shape)).astype(target.dtype)
+    feeds = [{session.get_inputs()[0].name: sample} for session in sessions]
+
+    count = len(sessions)
+    medians_ms: list[list[float]] = [[] for _ in range(count)]
+    clock = time.perf_counter
+    index = 0
+    try:
+        for index in range(count):
+            for _ in range(target.warmup_runs):
+                sessions[index].run(None, feeds[index])
+        for pass_index in range(target.passes):
+            for offset in range(count):
+                index = (pass_index + offset) % count
+                run, feed = sessions[index].run, feeds[index]
+                times_s = []
+                for _ in range(target.runs_per_pass):
+                    start = clock()
+                    run(None, feed)
+                    times_s.append(clock() - start)
+                medians_ms[index].append(statistics.median(times_s) * 1e3)
+    except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CostMeasurementError(
+            f"ONNX model {index + 1} of {count} failed to run on target {target.name} with an input "
+            f"of shape {sample.shape} and dtype {target.dtype}: {reason}; export it with the "
+            "target's batch_size, dtype and this input_shape"
+        ) from exc
+
+    results = []
+    for medians in medians_ms:
+        low = min(medians)
+        results.append(
+            LatencyMeasurement(
+                latency_ms=low,
+                spread_pct=100.0 * (max(medians) - low) / low,
+                pass_medians_ms=tuple(medians),
+            )
+        )
+    return results

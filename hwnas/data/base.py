@@ -1,0 +1,286 @@
+"""The task a search optimises for: a dataset split into training and validation arrays.
+
+Datasets register a *loader* in :data:`DATASETS`; :func:`load_task` reads the ``[task]`` table
+of a config, calls the loader, carves the validation split, subsets and standardises, and
+returns a frozen :class:`Task`.
+
+A loader is a function returning :class:`RawData`. It accepts ``path`` as a keyword argument
+only if the dataset is read from disk; :func:`load_task` refuses a ``path`` for the others.
+
+Example:
+    >>> task = load_task({"dataset": "digits", "val_fraction": 0.25, "seed": 0})
+    >>> task.input_shape, task.num_classes, len(task.x_val)
+    ((1, 8, 8), 10, 450)
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from ..exceptions import ConfigError, DataError, RegistryError
+from ..registry import Registry
+
+
+@dataclass(frozen=True, eq=False)
+class Task:
+    """Training and validation arrays of one dataset, ready for a network.
+
+    Attributes:
+        name: dataset name, e.g. ``"digits"``.
+        x_train: float32 inputs, shape ``(N, *input_shape)``; images are ``(N, C, H, W)``.
+        y_train: int64 class ids (classification) or float32 targets of shape ``(N,)``
+            (regression).
+        x_val: validation inputs, same layout as ``x_train``.
+        y_val: validation targets, same layout as ``y_train``.
+        num_classes: number of classes; 0 means regression.
+
+    Raises:
+        DataError: if the arrays disagree in length, shape or dtype, or labels are out of range.
+    """
+
+    name: str
+    x_train: np.ndarray = field(repr=False)
+    y_train: np.ndarray = field(repr=False)
+    x_val: np.ndarray = field(repr=False)
+    y_val: np.ndarray = field(repr=False)
+    num_classes: int
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.num_classes, int) or isinstance(self.num_classes, bool) or self.num_classes < 0:
+            raise DataError(f"{self.name}: num_classes={self.num_classes!r} must be an int >= 0 (0 = regression)")
+        for split, x, y in (("train", self.x_train, self.y_train), ("val", self.x_val, self.y_val)):
+            if x.dtype != np.float32:
+                raise DataError(f"{self.name}: x_{split} has dtype {x.dtype}; expected float32")
+            if len(x) != len(y) or len(x) == 0:
+                raise DataError(f"{self.name}: x_{split} has {len(x)} rows and y_{split} {len(y)}; "
+                                "they must be equal and non-zero")
+            if x.shape[1:] != self.x_train.shape[1:]:
+                raise DataError(f"{self.name}: x_{split} samples have shape {x.shape[1:]}, "
+                                f"x_train samples {self.x_train.shape[1:]}; they must match")
+            if y.ndim != 1:
+                raise DataError(f"{self.name}: y_{split} has shape {y.shape}; expected (N,)")
+            if self.num_classes:
+                if y.dtype != np.int64:
+                    raise DataError(f"{self.name}: y_{split} has dtype {y.dtype}; classification needs int64")
+                if y.min() < 0 or y.max() >= self.num_classes:
+                    raise DataError(f"{self.name}: y_{split} has labels in [{y.min()}, {y.max()}]; "
+                                    f"expected 0..{self.num_classes - 1}")
+            elif y.dtype != np.float32:
+                raise DataError(f"{self.name}: y_{split} has dtype {y.dtype}; regression needs float32")
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one input sample, e.g. ``(1, 8, 8)``."""
+        return tuple(int(d) for d in self.x_train.shape[1:])
+
+    @property
+    def is_regression(self) -> bool:
+        """True when the targets are real numbers (``num_classes == 0``)."""
+        return self.num_classes == 0
+
+    @property
+    def output_dim(self) -> int:
+        """Width of the network's output layer: ``num_classes``, or 1 for regression."""
+        return self.num_classes or 1
+
+
+@dataclass(frozen=True, eq=False)
+class RawData:
+    """What a dataset loader returns, before splitting and standardisation.
+
+    Attributes:
+        x: the training pool (validation is carved from it unless ``x_val`` is given). Images
+            are ``(N, C, H, W)``.
+        y: integer class ids (classification) or real targets (regression), shape ``(N,)``.
+        num_classes: number of classes; 0 means regression.
+        x_val: a validation split that comes with the data, or None. Never an official *test*
+            split: loaders drop those.
+        y_val: targets of ``x_val``, or None.
+        pixel_max: the value of a white pixel (255 for ``uint8`` images, 16 for digits) used to
+            scale images to [0, 1]; None for data that is not pixels.
+    """
+
+    x: np.ndarray = field(repr=False)
+    y: np.ndarray = field(repr=False)
+    num_classes: int
+    x_val: np.ndarray | None = field(default=None, repr=False)
+    y_val: np.ndarray | None = field(default=None, repr=False)
+    pixel_max: float | None = None
+
+
+Loader = Callable[..., RawData]
+
+#: Dataset name -> loader function returning :class:`RawData`.
+DATASETS: Registry[Loader] = Registry("dataset")
+
+#: ``[task]`` keys and their defaults.
+TASK_DEFAULTS: dict[str, Any] = {
+    "dataset": "digits",
+    "val_fraction": 0.25,
+    "max_train_samples": 0,
+    "max_val_samples": 0,
+    "seed": 0,
+    "path": None,
+    "standardize": True,
+}
+
+
+def load_task(options: Mapping[str, Any] | None = None, *, source: str = "config") -> Task:
+    """Load the dataset described by a config's ``[task]`` table.
+
+    The validation split is carved from the training data (stratified for classification)
+    with ``seed``, unless the dataset brings its own validation split; official test splits
+    are never used. Inputs are standardised with training statistics: images per channel after
+    scaling pixels to [0, 1], other inputs per feature; regression targets too, so the error is
+    scale-free.
+
+    Args:
+        options: the ``[task]`` table. Keys (all optional): ``dataset`` (default ``"digits"``),
+            ``val_fraction`` (0.25, in (0, 1)), ``max_train_samples`` (0 = all; a stratified,
+            seeded subset otherwise), ``max_val_samples`` (0 = all), ``seed`` (0), ``path``
+            (datasets read from disk), ``standardize`` (true).
+        source: where the table came from (a file name), used in error messages.
+
+    Returns:
+        The task with read-only arrays.
+
+    Raises:
+        ConfigError: an unknown key, a bad value, or an unknown dataset name.
+        DataError: the dataset cannot be read or is too small to split.
+
+    Example:
+        >>> load_task({"dataset": "diabetes"}).is_regression
+        True
+    """
+    opts = _validate(dict(options or {}), source)
+    name = opts["dataset"]
+    try:
+        loader = DATASETS.get(name)
+    except RegistryError as exc:
+        raise RegistryError(f"{source}: [task] dataset: {exc}") from None
+    if opts["path"] is not None:
+        if "path" not in inspect.signature(loader).parameters:
+            raise ConfigError(f"{source}: [task] path = {opts['path']!r} is not used by dataset {name!r} "
+                              "(it is built in); remove the path key")
+        raw = loader(path=opts["path"])
+    else:
+        raw = loader()
+
+    seed = opts["seed"]
+    regression = raw.num_classes == 0
+    if raw.x_val is None:
+        train_idx, val_idx = _split(raw.y, opts["val_fraction"], seed, regression, name)
+        x_tr, y_tr, x_va, y_va = raw.x, raw.y, raw.x, raw.y
+    else:
+        if "val_fraction" in (options or {}):
+            raise ConfigError(f"{source}: [task] val_fraction = {opts['val_fraction']!r} has no effect: dataset "
+                              f"{name!r} brings its own validation split; remove val_fraction")
+        x_tr, y_tr, x_va, y_va = raw.x, raw.y, raw.x_val, raw.y_val
+        train_idx, val_idx = np.arange(len(raw.y)), np.arange(len(raw.y_val))
+    train_idx = _subset(train_idx, y_tr, opts["max_train_samples"], seed, regression)
+    val_idx = _subset(val_idx, y_va, opts["max_val_samples"], seed + 1, regression)
+
+    x_train, x_val = _as_float(x_tr[train_idx], raw.pixel_max, name), _as_float(x_va[val_idx], raw.pixel_max, name)
+    y_train, y_val = y_tr[train_idx], y_va[val_idx]
+    if regression:
+        y_train, y_val = y_train.astype(np.float32).reshape(-1), y_val.astype(np.float32).reshape(-1)
+    else:
+        y_train, y_val = y_train.astype(np.int64), y_val.astype(np.int64)
+    if opts["standardize"]:
+        x_train, x_val = standardize(x_train, x_val)
+        if regression:
+            y_train, y_val = standardize(y_train, y_val)
+    for arr in (x_train, y_train, x_val, y_val):
+        arr.flags.writeable = False
+    return Task(name, x_train, y_train, x_val, y_val, int(raw.num_classes))
+
+
+def standardize(train: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Shift and scale arrays with the mean and standard deviation of ``train``.
+
+    Statistics are per channel for images ``(N, C, H, W)`` and per feature otherwise; constant
+    channels are only shifted.
+
+    Args:
+        train: the array the statistics come from.
+        *others: arrays transformed with the same statistics (e.g. the validation split).
+
+    Returns:
+        ``(train, *others)`` standardised, as float32.
+    """
+    axes = (0, 2, 3) if train.ndim == 4 else (0,)
+    mean = train.mean(axis=axes, keepdims=True, dtype=np.float64)
+    std = train.std(axis=axes, keepdims=True, dtype=np.float64)
+    std[std < 1e-12] = 1.0
+    return tuple(((a - mean) / std).astype(np.float32) for a in (train, *others))
+
+
+def _as_float(x: np.ndarray, pixel_max: float | None, name: str) -> np.ndarray:
+    x = x.astype(np.float32)
+    if pixel_max is not None:
+        x /= np.float32(pixel_max)
+    if not np.isfinite(x).all():
+        raise DataError(f"{name}: the inputs contain NaN or infinite values; clean the data first")
+    return x
+
+
+def _split(y: np.ndarray, val_fraction: float, seed: int, regression: bool, name: str):
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(y))
+    try:
+        return train_test_split(idx, test_size=val_fraction, random_state=seed,
+                                stratify=None if regression else y)
+    except ValueError as exc:
+        raise DataError(f"{name}: cannot split {len(y)} samples with val_fraction={val_fraction} ({exc}); "
+                        "use more data or another val_fraction") from None
+
+
+def _subset(idx: np.ndarray, y: np.ndarray, limit: int, seed: int, regression: bool) -> np.ndarray:
+    """A seeded (stratified for classification) subset of ``idx`` with ``limit`` elements."""
+    if limit == 0 or limit >= len(idx):
+        return np.sort(idx)
+    from sklearn.model_selection import train_test_split
+
+    labels = None if regression else y[idx]
+    if labels is not None and limit < len(np.unique(labels)):
+        labels = None  # too few samples to hold every class; a plain random subset then
+    try:
+        keep, _ = train_test_split(idx, train_size=limit, random_state=seed, stratify=labels)
+    except ValueError:  # a class with a single member cannot be stratified
+        keep, _ = train_test_split(idx, train_size=limit, random_state=seed)
+    return np.sort(keep)
+
+
+def _validate(opts: dict[str, Any], source: str) -> dict[str, Any]:
+    unknown = sorted(set(opts) - set(TASK_DEFAULTS))
+    if unknown:
+        raise ConfigError(f"{source}: unknown key(s) {', '.join(map(repr, unknown))} in [task]; "
+                          f"valid keys: {', '.join(TASK_DEFAULTS)}")
+    out = {**TASK_DEFAULTS, **opts}
+
+    def bad(key: str, must: str) -> ConfigError:
+        return ConfigError(f"{source}: [task] {key} = {out[key]!r} is invalid; it must be {must}")
+
+    if not isinstance(out["dataset"], str):
+        raise bad("dataset", "a dataset name such as 'digits'")
+    frac = out["val_fraction"]
+    if isinstance(frac, bool) or not isinstance(frac, (int, float)) or not (0 < frac < 1) or not math.isfinite(frac):
+        raise bad("val_fraction", "a number strictly between 0 and 1, e.g. 0.25")
+    for key in ("max_train_samples", "max_val_samples", "seed"):
+        value = out[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise bad(key, "an integer >= 0" + (" (0 = all)" if key.startswith("max") else ""))
+    for key in ("max_train_samples", "max_val_samples"):
+        if out[key] == 1:
+            raise bad(key, "0 (all) or at least 2")
+    if out["path"] is not None and (not isinstance(out["path"], str) or not out["path"].strip()):
+        raise bad("path", "a non-empty string naming a file or directory")
+    if not isinstance(out["standardize"], bool):
+        raise bad("standardize", "true or false")
+    return out

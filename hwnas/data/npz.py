@@ -1,0 +1,105 @@
+"""``npz``: a user's own arrays in a NumPy ``.npz`` file.
+
+The file holds ``x_train`` and ``y_train`` (optionally ``x_val`` and ``y_val``, then used as the
+validation split), or ``x`` and ``y``. Integer targets mean classification with classes
+``0..max(y)``; floating-point targets mean regression. ``uint8`` inputs are taken as pixels and
+scaled to [0, 1]; images must be laid out ``(N, C, H, W)``. The file is read with
+``allow_pickle=False``: it is data, never code.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from ..exceptions import DataError
+from .base import DATASETS, RawData
+
+
+@DATASETS.register("npz")
+def load_npz(path: str) -> RawData:
+    """Load arrays from a ``.npz`` file.
+
+    Args:
+        path: the ``.npz`` file (``[task] path``).
+
+    Returns:
+        The arrays; a validation split is carved from them unless the file has ``x_val``.
+
+    Raises:
+        DataError: the file is missing or unreadable, lacks keys, or arrays disagree.
+
+    Example (config)::
+
+        [task]
+        dataset = "npz"
+        path = "my_data.npz"   # x_train (N, 3, 32, 32) uint8, y_train (N,) int
+    """
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise DataError(f"npz: file '{file}' does not exist; set [task] path to a .npz file "
+                        "with x_train/y_train (or x/y) arrays")
+    try:
+        with np.load(file, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise DataError(f"npz: cannot read '{file}' ({exc}); save it with numpy.savez and numeric "
+                        "arrays only (no object arrays)") from None
+
+    if "x_train" in arrays or "y_train" in arrays:
+        x_key, y_key = "x_train", "y_train"
+    else:
+        x_key, y_key = "x", "y"
+    missing = [k for k in (x_key, y_key) if k not in arrays]
+    if ("x_val" in arrays) != ("y_val" in arrays):
+        missing.append("y_val" if "x_val" in arrays else "x_val")
+    if missing:
+        raise DataError(f"npz: '{file}' lacks array(s) {', '.join(missing)} (it has "
+                        f"{', '.join(sorted(arrays)) or 'none'}); save x_train, y_train "
+                        "[, x_val, y_val] or x, y")
+    x, y = arrays[x_key], _targets(arrays[y_key], y_key, file)
+    pairs = [(x_key, x, y_key, y)]
+    x_val = y_val = None
+    if "x_val" in arrays:
+        x_val, y_val = arrays["x_val"], _targets(arrays["y_val"], "y_val", file)
+        pairs.append(("x_val", x_val, "y_val", y_val))
+        if x_val.shape[1:] != x.shape[1:]:
+            raise DataError(f"npz: '{file}' x_val samples have shape {x_val.shape[1:]} but {x_key} "
+                            f"samples {x.shape[1:]}; they must match")
+        if (y_val.dtype.kind == "f") != (y.dtype.kind == "f"):
+            raise DataError(f"npz: '{file}' {y_key} has dtype {y.dtype} but y_val {y_val.dtype}; both "
+                            "must be integer (classification) or both float (regression)")
+    for xk, xa, yk, ya in pairs:
+        if xa.ndim < 2 or len(xa) != len(ya) or len(xa) == 0:
+            raise DataError(f"npz: '{file}' {xk} has shape {xa.shape} and {yk} {ya.shape}; "
+                            f"{xk} must be (N, features...) with the same non-zero N as {yk}")
+        if xa.dtype.kind not in "biuf":
+            raise DataError(f"npz: '{file}' {xk} has dtype {xa.dtype}; it must be numeric")
+
+    if y.dtype.kind == "f":
+        num_classes = 0
+    else:
+        labels = y if y_val is None else np.concatenate([y, y_val])
+        if labels.min() < 0:
+            raise DataError(f"npz: '{file}' has negative class id {labels.min()}; class ids must be 0..C-1")
+        num_classes = int(labels.max()) + 1
+        if num_classes < 2:
+            raise DataError(f"npz: '{file}' has a single class; classification needs at least two "
+                            "(store float targets for regression)")
+        y = y.astype(np.int64)
+        y_val = None if y_val is None else y_val.astype(np.int64)
+    pixel_max = 255.0 if x.dtype == np.uint8 else None
+    return RawData(x=x, y=y, num_classes=num_classes, x_val=x_val, y_val=y_val, pixel_max=pixel_max)
+
+
+def _targets(y: np.ndarray, key: str, file: Path) -> np.ndarray:
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1 or y.dtype.kind not in "iuf":
+        raise DataError(f"npz: '{file}' {key} has shape {y.shape} and dtype {y.dtype}; it must be (N,) "
+                        "integer class ids or (N,) float regression targets")
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        raise DataError(f"npz: '{file}' {key} contains NaN or infinite values; clean them first")
+    return y

@@ -1,0 +1,13 @@
+"""Accuracy estimators: the :class:`AccuracyEstimator` interface, its registry and the
+``proxy-trainer`` (short training runs).
+
+Example:
+    >>> from hwnas.estimate import ESTIMATORS
+    >>> "proxy-trainer" in ESTIMATORS
+    True
+"""
+
+from .base import ESTIMATORS, AccuracyEstimator
+from .trainer import OPTIMIZERS, ProxyTrainer, recalibrate_batchnorm
+
+__all__ = ["ESTIMATORS", "OPTIMIZERS", "AccuracyEstimator", "ProxyTrainer", "recalibrate_batchnorm"]

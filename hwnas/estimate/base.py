@@ -1,0 +1,83 @@
+"""The accuracy side of an evaluation: the :class:`AccuracyEstimator` interface and its registry.
+
+An estimator turns one architecture into accuracy metrics. Trainers fit the freshly built
+model; zero-cost proxies, lookup tables and predictors may ignore it (``needs_model = False``
+lets the caller skip building one).
+
+Units: ``error_pct`` is 100 minus the top-1 validation accuracy in percent for classification,
+and ``100 * (1 - R^2)`` on the validation split (percent of variance left unexplained) for
+regression, so both read "lower is better, 0 is perfect". ``accuracy_pct = 100 - error_pct``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from abc import ABC, abstractmethod
+from typing import Any, Mapping
+
+import torch
+
+from ..exceptions import ConfigError
+from ..registry import Registry
+
+
+class AccuracyEstimator(ABC):
+    """Gives the accuracy-side metrics of one architecture.
+
+    Attributes:
+        name: the registry name, used in messages.
+        needs_model: whether :meth:`estimate` needs the built torch module.
+    """
+
+    name: str = ""
+    needs_model: bool = True
+
+    @classmethod
+    def from_options(cls, task: Any, options: Mapping[str, Any] | None = None, *,
+                     source: str = "config") -> "AccuracyEstimator":
+        """Build from a config table (``[estimator]`` without its ``name`` key).
+
+        Args:
+            task: the data (:class:`hwnas.data.Task`).
+            options: keyword arguments of the constructor.
+            source: where the options came from, for error messages.
+
+        Raises:
+            ConfigError: an unknown key or a bad value, prefixed with ``source``.
+        """
+        options = dict(options or {})
+        params = inspect.signature(cls.__init__).parameters
+        if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            valid = [p for p in params if p not in ("self", "task")]
+            unknown = sorted(set(options) - set(valid))
+            if unknown:
+                raise ConfigError(f"{source}: unknown {cls.name or cls.__name__} option(s) {', '.join(map(repr, unknown))}; "
+                                  f"valid options: {', '.join(valid)}")
+        try:
+            return cls(task, **options)
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
+
+    @abstractmethod
+    def estimate(self, arch: str, model: torch.nn.Module | None,
+                 recipe: Mapping[str, Any] | None = None) -> dict[str, float]:
+        """Estimate the accuracy metrics of one architecture.
+
+        Args:
+            arch: canonical architecture string.
+            model: a freshly built, untrained module (trainers train it in place), or None
+                when ``needs_model`` is False.
+            recipe: per-architecture training overrides from the search space, e.g.
+                ``{"lr": 1e-3, "optimizer": "adam"}``.
+
+        Returns:
+            At least ``{"error_pct": ..., "accuracy_pct": ...}``; units in the names.
+
+        Raises:
+            FloatingPointError: training diverged (the caller records a failed candidate).
+            HwnasError: a user error every candidate would hit (bad recipe, wrong output size).
+        """
+
+
+#: Estimator name -> class; configs pick one with ``[estimator] name = "proxy-trainer"``.
+ESTIMATORS: Registry[type[AccuracyEstimator]] = Registry("accuracy estimator")

@@ -1,0 +1,110 @@
+"""Turning one architecture into metrics: the accuracy estimator plus the cost models.
+
+A candidate that fails (exception, NaN, out of memory) becomes an :class:`Evaluation` with
+``status="failed"`` and the reason; errors caused by user input (:class:`HwnasError`) are not
+candidate failures and propagate, since every other candidate would fail the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .exceptions import HwnasError
+
+
+@dataclass
+class Evaluation:
+    """The record of one evaluated architecture (what the store keeps).
+
+    Attributes:
+        arch: canonical architecture string.
+        genome: canonical integer genome.
+        status: ``"ok"`` or ``"failed"``.
+        metrics: metric column -> value (units in the names).
+        reason: why it failed, else None.
+        duration_s: wall seconds the evaluation took.
+        id: store row id (evaluation order), set by the store.
+    """
+
+    arch: str
+    genome: list[int]
+    status: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    reason: str | None = None
+    duration_s: float = 0.0
+    id: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the evaluation succeeded."""
+        return self.status == "ok"
+
+
+def weights_name(arch: str) -> str:
+    """File name under ``weights/`` for an architecture's trained state dict."""
+    return hashlib.sha1(arch.encode()).hexdigest()[:16] + ".pt"
+
+
+class Evaluator:
+    """Evaluates architectures of a space with one estimator and several cost models.
+
+    Args:
+        space: the search space (builds the modules).
+        estimator: accuracy estimator.
+        cost_models: hardware cost models; their metrics are merged.
+        weights_dir: where trained weights are saved (for ``hwnas export``), or None.
+    """
+
+    def __init__(self, space, estimator, cost_models: Sequence[Any], weights_dir: Path | None = None) -> None:
+        self.space = space
+        self.estimator = estimator
+        self.cost_models = list(cost_models)
+        self.weights_dir = weights_dir
+
+    def evaluate(self, genome: Sequence[int]) -> Evaluation:
+        """Evaluate one genome; never raises for a failing candidate.
+
+        The global ``random``/``numpy`` RNG states are restored afterwards, so evaluating (or
+        skipping a cached evaluation) never changes what the search proposes next.
+        """
+        arch_obj = self.space.decode(genome)
+        arch = self.space.canonical(arch_obj)
+        canon = [int(v) for v in self.space.encode(arch_obj)]
+        start = time.perf_counter()
+        py_state, np_state = random.getstate(), np.random.get_state()
+        try:
+            metrics = self._metrics(arch, arch_obj)
+            bad = [k for k, v in metrics.items() if not math.isfinite(v)]
+            if bad:
+                raise FloatingPointError(f"non-finite metrics {bad}")
+            status, reason = "ok", None
+        except HwnasError:
+            raise
+        except (Exception, MemoryError) as exc:  # a failing candidate is data, not a crash
+            metrics, status = {}, "failed"
+            reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+        finally:
+            random.setstate(py_state)
+            np.random.set_state(np_state)
+        return Evaluation(arch, canon, status, metrics, reason, time.perf_counter() - start)
+
+    def _metrics(self, arch: str, arch_obj: Any) -> dict[str, float]:
+        needs_model = self.estimator.needs_model or any(c.needs_model for c in self.cost_models)
+        model = self.space.build(arch_obj) if needs_model else None
+        metrics = dict(self.estimator.estimate(arch, model, self.space.train_recipe(arch_obj)))
+        if model is not None and self.weights_dir is not None:
+            import torch
+
+            self.weights_dir.mkdir(parents=True, exist_ok=True)
+            torch.save(model.state_dict(), self.weights_dir / weights_name(arch))
+        for cost in self.cost_models:
+            metrics.update(cost.measure(arch, model))
+        return {k: float(v) for k, v in metrics.items()}

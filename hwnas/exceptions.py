@@ -1,0 +1,66 @@
+"""Every user-facing failure in hwnas is a :class:`HwnasError`.
+
+The CLI prints ``str(error)`` as one line and exits with code 2, so each message names the
+offending value, where it came from, and what to do about it.
+"""
+
+from __future__ import annotations
+
+
+class HwnasError(Exception):
+    """Base class for errors caused by user input or environment, never by a bug."""
+
+
+class ConfigError(HwnasError):
+    """A config file, CLI flag or option has a missing, malformed or out-of-range value."""
+
+
+class RegistryError(ConfigError):
+    """A name (space, objective, dataset, ...) is not registered."""
+
+
+class SpaceError(HwnasError):
+    """A genome or architecture string is not valid in its search space."""
+
+
+class DataError(HwnasError):
+    """A dataset cannot be found or read, or has the wrong shape."""
+
+
+class TargetError(HwnasError):
+    """A target description is invalid or cannot run on this machine."""
+
+
+class BudgetError(HwnasError):
+    """A budget (constraint) that no architecture in the space can meet."""
+
+
+class StoreError(HwnasError):
+    """The run directory or its SQLite store cannot be used (e.g. resume with another config)."""
+
+
+class MissingExtraError(HwnasError):
+    """An optional dependency is not installed."""
+
+
+def require(module: str, extra: str):
+    """Import an optional dependency or raise a one-line install hint.
+
+    Args:
+        module: importable module name, e.g. ``"matplotlib.pyplot"``.
+        extra: the hwnas extra that provides it, e.g. ``"plot"``.
+
+    Returns:
+        The imported module.
+
+    Raises:
+        MissingExtraError: if the module cannot be imported.
+    """
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingExtraError(
+            f"{module} is not installed ({exc}); install it with: pip install 'hwnas[{extra}]'"
+        ) from None

@@ -1,0 +1,109 @@
+"""What a run directory holds, and how it is written and read back.
+
+Files: ``store.sqlite`` (source of truth), ``evaluations.csv`` (every evaluation in order),
+``front.csv`` (non-dominated feasible rows), ``pareto.png``, ``config.json`` (resolved config),
+``weights/`` (trained state dicts for ``hwnas export``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from .config import RunConfig, config_from_dict
+from .evaluation import Evaluation
+from .exceptions import StoreError
+from .front import non_dominated
+from .search.objectives import METRIC_COLUMNS, Objective, is_feasible, resolve_objectives
+from .store import Store
+
+EVALUATIONS_CSV = "evaluations.csv"
+FRONT_CSV = "front.csv"
+PARETO_PNG = "pareto.png"
+CONFIG_JSON = "config.json"
+WEIGHTS_DIR = "weights"
+
+
+def row_of(ev: Evaluation, budgets: Mapping[str, float]) -> dict[str, object]:
+    """One CSV row: id, arch, status, feasible, metrics, duration, reason."""
+    return {"id": ev.id, "arch": ev.arch, "status": ev.status,
+            "feasible": ev.ok and is_feasible(ev.metrics, budgets),
+            **ev.metrics, "duration_s": round(ev.duration_s, 3), "reason": ev.reason or ""}
+
+
+def columns_for(objectives: Sequence[Objective], rows: Sequence[Mapping[str, object]]) -> list[str]:
+    """CSV columns: identity, objective columns, the other known metrics, then any extras."""
+    head = ["id", "arch", "status", "feasible"]
+    obj_cols = [o.column for o in objectives]
+    seen = {k for r in rows for k in r}
+    known = [c for c in METRIC_COLUMNS if c not in obj_cols and c in seen]
+    extra = sorted(seen - set(head) - set(obj_cols) - set(known) - {"duration_s", "reason"})
+    return head + obj_cols + known + extra + ["duration_s", "reason"]
+
+
+def front_indices(evaluations: Sequence[Evaluation], objectives: Sequence[Objective],
+                  budgets: Mapping[str, float]) -> list[int]:
+    """Indices of the feasible, successful, non-dominated evaluations."""
+    ok = [i for i, ev in enumerate(evaluations) if ev.ok and is_feasible(ev.metrics, budgets)]
+    return [ok[j] for j in non_dominated([evaluations[i].metrics for i in ok], objectives)]
+
+
+def write_csv(path: Path, rows: Sequence[Mapping[str, object]], columns: Sequence[str]) -> None:
+    """Write rows with the given columns (missing values blank)."""
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(columns), extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def write_outputs(run_dir: Path, config: RunConfig, evaluations: Sequence[Evaluation]) -> list[int]:
+    """Write evaluations.csv, front.csv, pareto.png and config.json; return the front indices."""
+    objectives = resolve_objectives(config.objectives)
+    rows = [row_of(ev, config.budgets) for ev in evaluations]
+    columns = columns_for(objectives, rows)
+    write_csv(run_dir / EVALUATIONS_CSV, rows, columns)
+    front = front_indices(evaluations, objectives, config.budgets)
+    write_csv(run_dir / FRONT_CSV, [rows[i] for i in front], columns)
+    (run_dir / CONFIG_JSON).write_text(json.dumps(config.to_dict(), indent=2))
+    from .plots import plot_front
+
+    plot_front(run_dir / PARETO_PNG, evaluations, front, objectives, config.budgets)
+    return front
+
+
+@dataclass
+class Run:
+    """A finished (or interrupted) run read back from its directory."""
+
+    path: Path
+    config: RunConfig
+    evaluations: list[Evaluation]
+
+    @property
+    def objectives(self) -> list[Objective]:
+        """The run's objectives."""
+        return resolve_objectives(self.config.objectives)
+
+
+def load_run(run_dir: str | Path) -> Run:
+    """Read a run directory (config and every evaluation from the store).
+
+    Raises:
+        StoreError: the directory holds no hwnas run.
+    """
+    path = Path(run_dir)
+    store_path = path / Store.FILE_NAME
+    if not store_path.is_file():
+        raise StoreError(f"{str(run_dir)!r} holds no hwnas run (no {Store.FILE_NAME}); "
+                         f"pass the --out directory of a 'hwnas search'")
+    store = Store(store_path)
+    try:
+        cfg = store.get_meta("config")
+        if cfg is None:
+            raise StoreError(f"{store_path}: no config recorded; the run never started, search again")
+        return Run(path, config_from_dict(cfg, source=str(store_path)), store.all())
+    finally:
+        store.close()

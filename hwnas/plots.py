@@ -1,0 +1,50 @@
+"""Plots of a run: the Pareto front over all evaluations (matplotlib, headless)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from .evaluation import Evaluation
+from .search.objectives import BUDGETS, Objective, is_feasible
+
+
+def plot_front(path: Path, evaluations: Sequence[Evaluation], front: Sequence[int],
+               objectives: Sequence[Objective], budgets: Mapping[str, float]) -> None:
+    """Scatter of every successful evaluation on the first two objectives, front highlighted.
+
+    With one objective the second axis is the evaluation order. Budget lines are drawn for
+    budgets on the plotted metrics.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    x_obj = objectives[1] if len(objectives) > 1 else None
+    y_obj = objectives[0]
+    ok = [ev for ev in evaluations if ev.ok]
+
+    def xy(evs):
+        xs = [ev.metrics.get(x_obj.column) if x_obj else ev.id for ev in evs]
+        return xs, [ev.metrics.get(y_obj.column) for ev in evs]
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=120)
+    feas = [ev for ev in ok if is_feasible(ev.metrics, budgets)]
+    infeas = [ev for ev in ok if not is_feasible(ev.metrics, budgets)]
+    if infeas:
+        ax.scatter(*xy(infeas), s=12, c="lightgray", label="over budget")
+    ax.scatter(*xy(feas), s=14, c="tab:blue", alpha=0.6, label="evaluated")
+    fr = sorted((evaluations[i] for i in front), key=lambda ev: xy([ev])[0][0])
+    ax.plot(*xy(fr), "o-", c="tab:red", ms=5, label=f"Pareto front ({len(fr)})")
+    for name, bound in budgets.items():
+        if x_obj is not None and BUDGETS.get(name).column == x_obj.column:
+            ax.axvline(bound, ls="--", c="k", lw=1, label=f"{name} = {bound:g}")
+    ax.set_xlabel(x_obj.label if x_obj else "evaluation")
+    ax.set_ylabel(y_obj.label)
+    if x_obj is not None and x_obj.column in ("macs", "params"):
+        ax.set_xscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

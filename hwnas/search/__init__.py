@@ -1,0 +1,1 @@
+"""The search: objectives, pymoo operators, strategies and the runner."""

@@ -1,0 +1,115 @@
+"""Objectives and budgets: the ONE place where metric names, units and directions are set.
+
+Outside :mod:`hwnas.search` code speaks of metrics by their column names (``latency_ms``);
+only :func:`minimisation_matrix` and :func:`violation_matrix` turn them into what pymoo wants
+(everything minimised, constraints as ``g <= 0``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from ..registry import Registry
+
+#: Value standing in for the objective/violation of a failed candidate (pymoo needs finite).
+FAILED_VALUE = 1e12
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A quantity the search can optimise.
+
+    Args:
+        name: name used in configs and on the CLI (``error``, ``latency_ms``).
+        column: metric key and CSV column, unit in the name (``error_pct``).
+        unit: human unit for plots and tables.
+        minimise: True when smaller is better.
+        source: ``"estimator"`` (accuracy side) or ``"cost"`` (hardware side).
+        label: axis label for plots.
+    """
+
+    name: str
+    column: str
+    unit: str
+    minimise: bool
+    source: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Budget:
+    """An upper bound on a metric, enforced as a constraint (constrained domination).
+
+    Args:
+        name: config/CLI name (``max_latency_ms``).
+        column: the bounded metric column.
+        unit: unit of the bound.
+    """
+
+    name: str
+    column: str
+    unit: str
+
+    @property
+    def flag(self) -> str:
+        """The CLI flag, e.g. ``--max-latency-ms``."""
+        return "--" + self.name.replace("_", "-")
+
+
+OBJECTIVES: Registry[Objective] = Registry("objective")
+BUDGETS: Registry[Budget] = Registry("budget")
+
+for _o in (
+    Objective("error", "error_pct", "%", True, "estimator", "validation error (%)"),
+    Objective("latency_ms", "latency_ms", "ms", True, "cost", "latency (ms)"),
+    Objective("macs", "macs", "MACs", True, "cost", "MACs"),
+    Objective("params", "params", "parameters", True, "cost", "parameters"),
+    Objective("peak_memory_mb", "peak_memory_mb", "MB", True, "cost", "peak memory (MB)"),
+):
+    OBJECTIVES.add(_o.name, _o)
+
+for _b in (
+    Budget("max_latency_ms", "latency_ms", "ms"),
+    Budget("max_peak_memory_mb", "peak_memory_mb", "MB"),
+    Budget("max_macs", "macs", "MACs"),
+    Budget("max_params", "params", "parameters"),
+):
+    BUDGETS.add(_b.name, _b)
+
+#: Metrics every evaluation records, in CSV column order (objectives first, then extras).
+METRIC_COLUMNS = ("error_pct", "accuracy_pct", "latency_ms", "latency_spread_pct", "macs",
+                  "params", "peak_memory_mb", "train_s", "epochs")
+
+
+def resolve_objectives(names: Sequence[str]) -> list[Objective]:
+    """Objectives for config names, in order (unknown names raise RegistryError)."""
+    return [OBJECTIVES.get(n) for n in names]
+
+
+def minimisation_matrix(rows: Sequence[Mapping[str, float]], objectives: Sequence[Objective]) -> np.ndarray:
+    """Objective values with maximised ones negated; missing/NaN values become FAILED_VALUE."""
+    out = np.empty((len(rows), len(objectives)))
+    for i, row in enumerate(rows):
+        for j, obj in enumerate(objectives):
+            v = row.get(obj.column)
+            v = FAILED_VALUE if v is None or not np.isfinite(v) else float(v)
+            out[i, j] = v if obj.minimise or v == FAILED_VALUE else -v
+    return out
+
+
+def violation_matrix(rows: Sequence[Mapping[str, float]], budgets: Mapping[str, float]) -> np.ndarray:
+    """``value - bound`` per budget (feasible when <= 0); missing values are FAILED_VALUE."""
+    out = np.zeros((len(rows), len(budgets)))
+    for i, row in enumerate(rows):
+        for j, (name, bound) in enumerate(budgets.items()):
+            v = row.get(BUDGETS.get(name).column)
+            out[i, j] = FAILED_VALUE if v is None or not np.isfinite(v) else float(v) - bound
+    return out
+
+
+def is_feasible(row: Mapping[str, float], budgets: Mapping[str, float]) -> bool:
+    """True when every budgeted metric is present and within its bound."""
+    return bool(np.all(violation_matrix([row], budgets) <= 0)) if budgets else True

@@ -1,0 +1,175 @@
+"""The search loop: strategy proposes, evaluator evaluates (once per architecture), store keeps.
+
+Resume works by replay: the strategy is seeded, evaluations restore the global RNG state, and
+every architecture already in the store is read back instead of evaluated, so the replayed
+strategy sees exactly the values of the interrupted run and continues from where it stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+import numpy as np
+
+from ..config import RunConfig
+from ..evaluation import Evaluation, Evaluator
+from ..exceptions import BudgetError, StoreError
+from ..outputs import WEIGHTS_DIR, write_outputs
+from ..search.objectives import BUDGETS, is_feasible, minimisation_matrix, resolve_objectives, violation_matrix
+from ..store import Store
+from .strategies import STRATEGIES
+
+
+@dataclass
+class SearchSummary:
+    """What a finished search reports."""
+
+    run_dir: Path
+    evaluations: int
+    new_evaluations: int
+    failed: int
+    feasible: int
+    front: list[Evaluation]
+    wall_s: float
+
+
+class SearchRun:
+    """One search: builds every component from the config, then :meth:`run`.
+
+    Args:
+        config: validated run config.
+        run_dir: output directory.
+        resume: continue the run stored in ``run_dir``.
+        progress: show a progress bar.
+
+    Raises:
+        HwnasError subclasses for every bad input, before anything is written.
+    """
+
+    def __init__(self, config: RunConfig, run_dir: Path, *, resume: bool = False, progress: bool = True) -> None:
+        from ..components import build_components
+
+        self.config = config
+        self.run_dir = Path(run_dir)
+        self.resume = resume
+        self.progress = progress
+        self.objectives = resolve_objectives(config.objectives)
+        store_path = self.run_dir / Store.FILE_NAME
+        if resume and not store_path.is_file():
+            raise StoreError(f"--resume: {str(self.run_dir)!r} holds no run to resume; drop --resume to start one")
+        if not resume and store_path.exists():
+            raise StoreError(f"{str(self.run_dir)!r} already holds a search; pass --resume to continue it "
+                             f"or choose another --out")
+        self.parts = build_components(config, weights_dir=self.run_dir / WEIGHTS_DIR)
+        self.strategy = STRATEGIES.get(config.search["strategy"])(
+            self.parts.space, n_objectives=len(self.objectives), n_constraints=len(config.budgets),
+            evaluations=config.search["evaluations"], seed=config.search["seed"],
+            **config.strategy_options())
+
+    def check_budgets(self) -> None:
+        """Refuse budgets that even the smallest architecture of the space cannot meet.
+
+        Raises:
+            BudgetError: naming the budget, the smallest architecture and its measured cost.
+        """
+        if not self.config.budgets:
+            return
+        space = self.parts.space
+        smallest = space.smallest()
+        model = space.build(smallest)
+        metrics: dict[str, float] = {}
+        for cost in self.parts.cost_models:
+            metrics.update(cost.measure(space.canonical(smallest), model))
+        for name, bound in self.config.budgets.items():
+            col = BUDGETS.get(name).column
+            if col in metrics and metrics[col] > bound:
+                raise BudgetError(
+                    f"{name} = {bound:g} cannot be met: the smallest {space.name} architecture "
+                    f"({space.canonical(smallest)}) has {col} = {metrics[col]:.4g} on target "
+                    f"{self.parts.target.name}; set {BUDGETS.get(name).flag} above {metrics[col]:.4g}")
+
+    def run(self) -> SearchSummary:
+        """Run (or resume) the search and write the run directory's outputs."""
+        start = time.perf_counter()
+        if not self.resume:
+            self.check_budgets()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        store = Store(self.run_dir / Store.FILE_NAME)
+        try:
+            self._open(store)
+            seen: dict[str, Evaluation] = {}
+            new = self._loop(store, seen)
+            evaluations = store.all()
+        finally:
+            store.close()
+        front = write_outputs(self.run_dir, self.config, evaluations)
+        return SearchSummary(self.run_dir, len(evaluations), new,
+                             sum(not e.ok for e in evaluations),
+                             sum(e.ok and is_feasible(e.metrics, self.config.budgets) for e in evaluations),
+                             [evaluations[i] for i in front], time.perf_counter() - start)
+
+    def _open(self, store: Store) -> None:
+        current = self.config.to_dict()
+        if self.resume:
+            stored = store.get_meta("config")
+            if stored is not None and stored != current:
+                diff = [s for s in current if stored.get(s) != current[s]]
+                raise StoreError(f"--resume: the config differs from the stored run in {diff}; "
+                                 f"resume with the same config or start a new --out")
+        store.set_meta("config", current)
+        store.set_meta("target", self.parts.target.describe())
+        store.set_meta("space", self.parts.space.describe())
+
+    def _loop(self, store: Store, seen: dict[str, Evaluation]) -> int:
+        from tqdm import tqdm
+
+        new = 0
+        bar = tqdm(total=self.config.search["evaluations"], unit="eval", desc="search",
+                   disable=not self.progress, dynamic_ncols=True)
+        try:
+            while (genomes := self.strategy.ask()) is not None:
+                batch = []
+                for genome in genomes:
+                    ev, fresh = self._evaluate(genome, store, seen)
+                    new += fresh
+                    batch.append(ev)
+                    bar.update(1)
+                    bar.set_postfix_str(self._postfix(seen), refresh=False)
+                rows = [ev.metrics if ev.ok else {} for ev in batch]
+                self.strategy.tell(genomes, minimisation_matrix(rows, self.objectives),
+                                   violation_matrix(rows, self.config.budgets))
+        finally:
+            bar.close()
+        return new
+
+    def _evaluate(self, genome: np.ndarray, store: Store, seen: dict[str, Evaluation]) -> tuple[Evaluation, bool]:
+        space = self.parts.space
+        arch = space.canonical_genome(genome)
+        if arch in seen:
+            return seen[arch], False
+        ev = store.get(arch)
+        fresh = ev is None
+        if fresh:
+            ev = store.add(self.parts.evaluator.evaluate(genome))
+        seen[arch] = ev
+        return ev, fresh
+
+    def _postfix(self, seen: dict[str, Evaluation]) -> str:
+        ok = [e for e in seen.values() if e.ok and is_feasible(e.metrics, self.config.budgets)]
+        failed = sum(not e.ok for e in seen.values())
+        best = min((e.metrics.get("error_pct", np.inf) for e in ok), default=np.inf)
+        return f"feasible={len(ok)} failed={failed} best_error={best:.2f}%"
+
+
+def run_search(config: RunConfig, run_dir: str | Path, *, resume: bool = False,
+               progress: bool = True) -> SearchSummary:
+    """Run or resume a search (see :class:`SearchRun`).
+
+    Example:
+        >>> from hwnas.config import load_config
+        >>> summary = run_search(load_config("examples/digits.toml"), "runs/digits")  # doctest: +SKIP
+        >>> len(summary.front)                                                       # doctest: +SKIP
+        9
+    """
+    return SearchRun(config, Path(run_dir), resume=resume, progress=progress).run()

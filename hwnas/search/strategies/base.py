@@ -1,0 +1,48 @@
+"""The strategy interface: propose genomes (ask), learn from their objectives (tell).
+
+Strategies see only minimisation-form objective matrices and constraint violations
+(``g <= 0`` feasible), produced by :mod:`hwnas.search.objectives`; the runner owns the
+store, the cache and the outputs, so every strategy shares them.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+
+from ...registry import Registry
+from ...space.base import SearchSpace
+
+
+class Strategy(ABC):
+    """Base class of search strategies.
+
+    Args:
+        space: the search space.
+        n_objectives: number of (minimised) objectives.
+        n_constraints: number of budget constraints.
+        evaluations: proposals to make in total (the search budget).
+        seed: seed of the strategy's own random generator.
+        options: strategy-specific options from ``[search]``.
+    """
+
+    def __init__(self, space: SearchSpace, *, n_objectives: int, n_constraints: int,
+                 evaluations: int, seed: int, **options: Any) -> None:
+        self.space = space
+        self.n_objectives = n_objectives
+        self.n_constraints = n_constraints
+        self.evaluations = evaluations
+        self.seed = seed
+
+    @abstractmethod
+    def ask(self) -> np.ndarray | None:
+        """The next batch of genomes (rows), or None when the budget is spent."""
+
+    @abstractmethod
+    def tell(self, genomes: np.ndarray, objectives: np.ndarray, violations: np.ndarray) -> None:
+        """Results for the genomes of the last :meth:`ask`, row for row."""
+
+
+STRATEGIES: Registry[type[Strategy]] = Registry("search strategy")

@@ -1,0 +1,69 @@
+"""NSGA-II (pymoo) driven by ask/tell, with genome-aware operators and no repeated proposals."""
+
+from __future__ import annotations
+
+import numpy as np
+from pymoo.algorithms.moo.nsga2 import NSGA2
+from pymoo.core.problem import Problem
+from pymoo.operators.crossover.ux import UniformCrossover
+
+from ...exceptions import ConfigError
+from ...space.base import SearchSpace
+from ..operators import CanonicalRepair, CanonicalSampling, CategoricalMutation, NoRepeatElimination
+from .base import STRATEGIES, Strategy
+
+
+@STRATEGIES.register("nsga2")
+class NSGA2Strategy(Strategy):
+    """pymoo NSGA-II with constrained domination for budgets.
+
+    Options (``[search]``):
+        population: population size (default 16).
+        crossover_prob: probability of uniform crossover per mating (default 0.9).
+        mutation_prob: per-gene mutation probability (default 1 / active genes, pymoo's rule
+            on the genome length otherwise).
+    """
+
+    def __init__(self, space: SearchSpace, *, n_objectives: int, n_constraints: int,
+                 evaluations: int, seed: int, population: int = 16, crossover_prob: float = 0.9,
+                 mutation_prob: float | None = None) -> None:
+        super().__init__(space, n_objectives=n_objectives, n_constraints=n_constraints,
+                         evaluations=evaluations, seed=seed)
+        if population < 2:
+            raise ConfigError(f"[search] population = {population} must be at least 2")
+        if not 0 <= crossover_prob <= 1 or (mutation_prob is not None and not 0 < mutation_prob <= 1):
+            raise ConfigError("[search] crossover_prob must be in [0, 1] and mutation_prob in (0, 1]")
+        self.seen: set[tuple] = set()
+        problem = Problem(n_var=space.n_genes, n_obj=n_objectives, n_ieq_constr=n_constraints,
+                          xl=np.zeros(space.n_genes), xu=space.upper_bounds.astype(float), vtype=int)
+        self.algorithm = NSGA2(
+            pop_size=population,
+            sampling=CanonicalSampling(space),
+            crossover=UniformCrossover(prob=crossover_prob),
+            mutation=CategoricalMutation(space, prob_var=mutation_prob),
+            repair=CanonicalRepair(space),
+            eliminate_duplicates=NoRepeatElimination(self.seen),
+        )
+        # pymoo's own evaluation counter does not move under ask/tell, so we count proposals.
+        self.algorithm.setup(problem, termination=("n_gen", 10**9), seed=seed)
+        self.proposed = 0
+        self._pending = None
+
+    def ask(self) -> np.ndarray | None:
+        if self.proposed >= self.evaluations:
+            return None
+        self._pending = self.algorithm.ask()
+        if self._pending is None or len(self._pending) == 0:
+            return None  # the space is exhausted: nothing new to propose
+        genomes = np.rint(self._pending.get("X")).astype(np.int64)
+        self.proposed += len(genomes)
+        return genomes
+
+    def tell(self, genomes: np.ndarray, objectives: np.ndarray, violations: np.ndarray) -> None:
+        pop = self._pending
+        pop.set("F", objectives)
+        if self.n_constraints:
+            pop.set("G", violations)
+        self.seen.update(tuple(g.tolist()) for g in np.asarray(genomes, dtype=np.int64))
+        self.algorithm.evaluator.n_eval += len(pop)
+        self.algorithm.tell(infills=pop)

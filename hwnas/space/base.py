@@ -1,0 +1,171 @@
+"""The search-space interface: integer genomes <-> architectures <-> torch modules.
+
+A space is built for one task shape (input shape, output size). Every gene is categorical:
+gene ``i`` takes an integer in ``[0, len(genes[i].choices))``. Genes that an architecture does
+not use (e.g. blocks beyond a stage's depth) are inactive; :meth:`SearchSpace.canonical`
+ignores them, so two genomes that build the same network share one canonical string, and
+:meth:`SearchSpace.encode` sets inactive genes to 0.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, Generic, Mapping, Sequence, TypeVar
+
+import numpy as np
+import torch
+
+from ..exceptions import SpaceError
+from ..registry import Registry
+
+A = TypeVar("A")
+
+
+@dataclass(frozen=True)
+class Gene:
+    """One categorical decision of a genome.
+
+    Args:
+        name: readable name, e.g. ``"s2.b0.kernel"``.
+        choices: the values the gene selects between, in a stable order.
+    """
+
+    name: str
+    choices: tuple[Any, ...]
+
+    @property
+    def size(self) -> int:
+        """Number of choices."""
+        return len(self.choices)
+
+
+class SearchSpace(ABC, Generic[A]):
+    """Base class of all search spaces.
+
+    Subclasses define :attr:`genes` and the five methods decode/encode/canonical/parse/build.
+
+    Args:
+        input_shape: one sample's shape, ``(C, H, W)`` for images or ``(F,)`` for tables.
+        output_dim: number of classes, or 1 for regression.
+    """
+
+    name: str = ""
+
+    def __init__(self, input_shape: Sequence[int], output_dim: int) -> None:
+        self.input_shape = tuple(int(d) for d in input_shape)
+        self.output_dim = int(output_dim)
+        self.genes: list[Gene] = []
+
+    # --- genome <-> architecture -------------------------------------------------------
+    @abstractmethod
+    def decode(self, genome: Sequence[int]) -> A:
+        """Architecture described by a (validated) genome."""
+
+    @abstractmethod
+    def encode(self, arch: A) -> np.ndarray:
+        """Canonical genome of an architecture (inactive genes are 0)."""
+
+    @abstractmethod
+    def canonical(self, arch: A) -> str:
+        """Canonical, shell-safe string; equal strings build identical networks."""
+
+    @abstractmethod
+    def parse(self, text: str) -> A:
+        """Inverse of :meth:`canonical`.
+
+        Raises:
+            SpaceError: the string is not an architecture of this space.
+        """
+
+    @abstractmethod
+    def build(self, arch: A) -> torch.nn.Module:
+        """A freshly initialised torch module for the architecture."""
+
+    # --- shared behaviour --------------------------------------------------------------
+    def train_recipe(self, arch: A) -> Mapping[str, Any]:
+        """Training overrides carried by the architecture (e.g. lr, optimizer); none by default."""
+        return {}
+
+    @property
+    def n_genes(self) -> int:
+        """Genome length."""
+        return len(self.genes)
+
+    @property
+    def upper_bounds(self) -> np.ndarray:
+        """Largest valid value of each gene."""
+        return np.array([g.size - 1 for g in self.genes], dtype=np.int64)
+
+    def validate(self, genome: Sequence[int]) -> np.ndarray:
+        """Check a genome's length and ranges and return it as an int array.
+
+        Raises:
+            SpaceError: naming the gene and the valid range.
+        """
+        g = np.asarray(genome)
+        if g.ndim != 1 or g.shape[0] != self.n_genes:
+            raise SpaceError(
+                f"{self.name}: genome has {g.size} genes, the space needs {self.n_genes}"
+            )
+        if not np.all(np.equal(np.mod(g, 1), 0)):
+            raise SpaceError(f"{self.name}: genome {g.tolist()} has non-integer genes")
+        g = g.astype(np.int64)
+        for i, (v, gene) in enumerate(zip(g, self.genes)):
+            if not 0 <= v < gene.size:
+                raise SpaceError(
+                    f"{self.name}: gene {i} ({gene.name}) = {v} is out of range 0..{gene.size - 1}"
+                )
+        return g
+
+    def sample(self, rng: np.random.Generator) -> A:
+        """A uniformly random architecture (uniform over genes)."""
+        return self.decode(rng.integers(0, self.upper_bounds + 1))
+
+    def canonical_genome(self, genome: Sequence[int]) -> str:
+        """Canonical string of a genome (validates it first)."""
+        return self.canonical(self.decode(self.validate(genome)))
+
+    def smallest(self) -> A:
+        """The cheapest architecture: every gene at its first (smallest) choice."""
+        return self.decode(np.zeros(self.n_genes, dtype=np.int64))
+
+    def describe(self) -> dict[str, Any]:
+        """Name, shape and gene list, for the resolved config and reports."""
+        return {
+            "name": self.name,
+            "input_shape": list(self.input_shape),
+            "output_dim": self.output_dim,
+            "genes": {g.name: list(g.choices) for g in self.genes},
+        }
+
+
+SPACES: Registry[type[SearchSpace]] = Registry("search space")
+
+
+def make_space(name: str, input_shape: Sequence[int], output_dim: int, **options: Any) -> SearchSpace:
+    """Instantiate a registered space.
+
+    Raises:
+        RegistryError: unknown space name.
+        ConfigError: an option the space does not take.
+    """
+    from ..exceptions import ConfigError
+
+    cls = SPACES.get(name)
+    try:
+        return cls(input_shape, output_dim, **options)
+    except TypeError as exc:
+        raise ConfigError(f"[space] options {sorted(options)} invalid for {name!r}: {exc}") from None
+
+
+def choice_index(gene: Gene, value: Any, *, where: str) -> int:
+    """Index of ``value`` among a gene's choices.
+
+    Raises:
+        SpaceError: the value is not a choice, naming the valid ones.
+    """
+    for i, c in enumerate(gene.choices):
+        if c == value or (isinstance(c, float) and isinstance(value, (int, float)) and abs(c - value) < 1e-12):
+            return i
+    raise SpaceError(f"{where}: {value!r} is not a valid {gene.name}; choose one of {list(gene.choices)}")

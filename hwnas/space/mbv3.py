@@ -1,0 +1,235 @@
+"""MobileNetV3-style space: inverted-residual stages with per-block kernel and expand ratio.
+
+Genome layout: ``[width] + [depth of each stage] + [kernel, expand of every block slot]``.
+Block slots beyond a stage's depth are inactive. Canonical string (shell-safe)::
+
+    w0.75:k3e4,k5e6/k3e3/k7e6,k3e3,k5e4/k3e3
+
+``w`` is the width multiplier; stages are separated by ``/``, blocks by ``,``.
+The first stage keeps the resolution; later stages halve it while it stays >= 2, so the
+same space adapts to 8x8 digits, 28x28 Fashion-MNIST and 32x32 CIFAR inputs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..exceptions import SpaceError
+from .base import SPACES, Gene, SearchSpace, choice_index
+
+
+@dataclass(frozen=True)
+class Block:
+    """One inverted-residual block."""
+
+    kernel: int
+    expand: int
+
+
+@dataclass(frozen=True)
+class MBv3Arch:
+    """An architecture of the mbv3 space: a width multiplier and blocks per stage."""
+
+    width: float
+    stages: tuple[tuple[Block, ...], ...]
+
+
+def _make_divisible(value: float, divisor: int = 8) -> int:
+    # Standard MobileNet rounding: multiple of 8, never more than 10 % below the request.
+    new = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    return new + divisor if new < 0.9 * value else new
+
+
+class SqueezeExcite(nn.Module):
+    """Squeeze-and-excitation with hard-sigmoid gating, as in MobileNetV3."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        hidden = _make_divisible(channels / 4)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Conv2d(channels, hidden, 1)
+        self.act = nn.ReLU(inplace=True)
+        self.fc2 = nn.Conv2d(hidden, channels, 1)
+        self.gate = nn.Hardsigmoid(inplace=True)
+        self.holds_input = True  # the input is kept alive to be rescaled
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gate(self.fc2(self.act(self.fc1(self.pool(x)))))
+
+
+class InvertedResidual(nn.Module):
+    """Expand (1x1) -> depthwise (kxk) -> [SE] -> project (1x1), residual when shapes match."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, expand: int, stride: int,
+                 se: bool, act: type[nn.Module]) -> None:
+        super().__init__()
+        hidden = _make_divisible(c_in * expand)
+        self.use_residual = stride == 1 and c_in == c_out
+        self.holds_input = self.use_residual
+        layers: list[nn.Module] = [
+            nn.Conv2d(c_in, hidden, 1, bias=False), nn.BatchNorm2d(hidden), act(),
+            nn.Conv2d(hidden, hidden, kernel, stride, kernel // 2, groups=hidden, bias=False),
+            nn.BatchNorm2d(hidden), act(),
+        ]
+        if se:
+            layers.append(SqueezeExcite(hidden))
+        layers += [nn.Conv2d(hidden, c_out, 1, bias=False), nn.BatchNorm2d(c_out)]
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.body(x)
+        return x + out if self.use_residual else out
+
+
+@SPACES.register("mbv3")
+class MBv3Space(SearchSpace[MBv3Arch]):
+    """MobileNetV3-style space.
+
+    Args:
+        input_shape: ``(C, H, W)`` of one image.
+        output_dim: number of classes.
+        widths: width multipliers to choose from.
+        depths: blocks per stage to choose from.
+        kernels: depthwise kernel sizes.
+        expands: expansion ratios.
+        stage_channels: output channels of each stage at width 1.0.
+        stem_channels: stem output channels at width 1.0.
+        head_channels: channels of the last 1x1 conv before pooling, at width 1.0.
+        se_from_stage: stages with this index or later use squeeze-excite and hard-swish.
+
+    Example:
+        >>> space = MBv3Space((1, 8, 8), 10)
+        >>> arch = space.sample(np.random.default_rng(0))
+        >>> space.parse(space.canonical(arch)) == arch
+        True
+    """
+
+    name = "mbv3"
+
+    def __init__(self, input_shape: Sequence[int], output_dim: int, *,
+                 widths: Sequence[float] = (0.5, 0.75, 1.0, 1.25),
+                 depths: Sequence[int] = (1, 2, 3, 4),
+                 kernels: Sequence[int] = (3, 5, 7),
+                 expands: Sequence[int] = (3, 4, 6),
+                 stage_channels: Sequence[int] = (16, 24, 40, 64),
+                 stem_channels: int = 16,
+                 head_channels: int = 128,
+                 se_from_stage: int = 2) -> None:
+        super().__init__(input_shape, output_dim)
+        if len(self.input_shape) != 3:
+            raise SpaceError(
+                f"mbv3 needs image inputs (C, H, W); this task's samples have shape "
+                f"{self.input_shape}; use the 'mlp' space for tabular data"
+            )
+        for label, vals in (("widths", widths), ("depths", depths), ("kernels", kernels),
+                            ("expands", expands), ("stage_channels", stage_channels)):
+            if not vals:
+                raise SpaceError(f"mbv3: [space] {label} must not be empty")
+        if any(k % 2 == 0 or k < 1 for k in kernels):
+            raise SpaceError(f"mbv3: [space] kernels {list(kernels)} must be odd positive integers")
+        self.stage_channels = tuple(int(c) for c in stage_channels)
+        self.stem_channels = int(stem_channels)
+        self.head_channels = int(head_channels)
+        self.se_from_stage = int(se_from_stage)
+        self.max_depth = max(depths)
+        self.strides = self._strides(self.input_shape[1])
+        self.genes = [Gene("width", tuple(float(w) for w in widths))]
+        self.genes += [Gene(f"s{s}.depth", tuple(int(d) for d in depths)) for s in range(self.n_stages)]
+        for s in range(self.n_stages):
+            for b in range(self.max_depth):
+                self.genes.append(Gene(f"s{s}.b{b}.kernel", tuple(int(k) for k in kernels)))
+                self.genes.append(Gene(f"s{s}.b{b}.expand", tuple(int(e) for e in expands)))
+
+    @property
+    def n_stages(self) -> int:
+        """Number of stages."""
+        return len(self.stage_channels)
+
+    def _strides(self, resolution: int) -> tuple[int, ...]:
+        res = resolution if resolution <= 32 else resolution // 2  # stem stride
+        strides = []
+        for s in range(self.n_stages):
+            stride = 2 if s > 0 and res // 2 >= 2 else 1
+            res //= stride
+            strides.append(stride)
+        return tuple(strides)
+
+    def _slot(self, stage: int, block: int) -> int:
+        return 1 + self.n_stages + 2 * (stage * self.max_depth + block)
+
+    def decode(self, genome: Sequence[int]) -> MBv3Arch:
+        g = self.validate(genome)
+        width = self.genes[0].choices[g[0]]
+        stages = []
+        for s in range(self.n_stages):
+            depth = self.genes[1 + s].choices[g[1 + s]]
+            blocks = []
+            for b in range(depth):
+                i = self._slot(s, b)
+                blocks.append(Block(self.genes[i].choices[g[i]], self.genes[i + 1].choices[g[i + 1]]))
+            stages.append(tuple(blocks))
+        return MBv3Arch(width, tuple(stages))
+
+    def encode(self, arch: MBv3Arch) -> np.ndarray:
+        if len(arch.stages) != self.n_stages:
+            raise SpaceError(f"mbv3: architecture has {len(arch.stages)} stages, the space has {self.n_stages}")
+        g = np.zeros(self.n_genes, dtype=np.int64)
+        g[0] = choice_index(self.genes[0], arch.width, where="mbv3")
+        for s, blocks in enumerate(arch.stages):
+            g[1 + s] = choice_index(self.genes[1 + s], len(blocks), where=f"mbv3 stage {s}")
+            for b, blk in enumerate(blocks):
+                i = self._slot(s, b)
+                g[i] = choice_index(self.genes[i], blk.kernel, where=f"mbv3 stage {s} block {b}")
+                g[i + 1] = choice_index(self.genes[i + 1], blk.expand, where=f"mbv3 stage {s} block {b}")
+        return g
+
+    def canonical(self, arch: MBv3Arch) -> str:
+        stages = "/".join(",".join(f"k{b.kernel}e{b.expand}" for b in blocks) for blocks in arch.stages)
+        return f"w{arch.width:g}:{stages}"
+
+    _PATTERN = re.compile(r"^w(\d+(?:\.\d+)?):(.+)$")
+    _BLOCK = re.compile(r"^k(\d+)e(\d+)$")
+
+    def parse(self, text: str) -> MBv3Arch:
+        hint = "expected e.g. 'w0.75:k3e4,k5e6/k3e3/k7e6/k3e3'"
+        m = self._PATTERN.match(text.strip())
+        if not m:
+            raise SpaceError(f"mbv3: cannot parse architecture {text!r}; {hint}")
+        stages = []
+        for stage_text in m.group(2).split("/"):
+            blocks = []
+            for block_text in stage_text.split(","):
+                bm = self._BLOCK.match(block_text)
+                if not bm:
+                    raise SpaceError(f"mbv3: bad block {block_text!r} in {text!r}; {hint}")
+                blocks.append(Block(int(bm.group(1)), int(bm.group(2))))
+            stages.append(tuple(blocks))
+        arch = MBv3Arch(float(m.group(1)), tuple(stages))
+        self.encode(arch)  # validates every value against the space
+        return arch
+
+    def build(self, arch: MBv3Arch) -> nn.Module:
+        self.encode(arch)
+        c_in, res = self.input_shape[0], self.input_shape[1]
+        stem_stride = 1 if res <= 32 else 2
+        c = _make_divisible(self.stem_channels * arch.width)
+        layers: list[nn.Module] = [nn.Conv2d(c_in, c, 3, stem_stride, 1, bias=False),
+                                   nn.BatchNorm2d(c), nn.Hardswish()]
+        for s, blocks in enumerate(arch.stages):
+            c_out = _make_divisible(self.stage_channels[s] * arch.width)
+            late = s >= self.se_from_stage
+            act = nn.Hardswish if late else nn.ReLU
+            for b, blk in enumerate(blocks):
+                stride = self.strides[s] if b == 0 else 1
+                layers.append(InvertedResidual(c, c_out, blk.kernel, blk.expand, stride, late, act))
+                c = c_out
+        head = _make_divisible(self.head_channels * arch.width)
+        layers += [nn.Conv2d(c, head, 1, bias=False), nn.BatchNorm2d(head), nn.Hardswish(),
+                   nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(head, self.output_dim)]
+        return nn.Sequential(*layers)

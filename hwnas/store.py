@@ -1,0 +1,115 @@
+"""The run's SQLite store: every evaluation is committed before the search moves on.
+
+It is the source of truth for ``--resume``: a resumed search replays its seeded algorithm and
+takes every architecture already in the store from here instead of evaluating it again.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+from .evaluation import Evaluation
+from .exceptions import StoreError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS evaluations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    arch TEXT NOT NULL UNIQUE,
+    genome TEXT NOT NULL,
+    status TEXT NOT NULL,
+    metrics TEXT NOT NULL,
+    reason TEXT,
+    duration_s REAL NOT NULL,
+    created_at REAL NOT NULL
+);
+"""
+
+
+class Store:
+    """Evaluations of one run, in evaluation order, keyed by canonical architecture.
+
+    Args:
+        path: the SQLite file (created if missing).
+
+    Example:
+        >>> store = Store(Path(tmp) / "store.sqlite")   # doctest: +SKIP
+        >>> store.add(evaluation); store.get(evaluation.arch)
+    """
+
+    FILE_NAME = "store.sqlite"
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        try:
+            self._db = sqlite3.connect(self.path)
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not a usable hwnas store ({exc}); choose another --out directory") from None
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+    # --- metadata ---------------------------------------------------------------------
+    def get_meta(self, key: str) -> Any:
+        """A JSON metadata value, or None."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def set_meta(self, key: str, value: Any) -> None:
+        """Store a JSON-serialisable metadata value."""
+        with self._db:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+
+    # --- evaluations ------------------------------------------------------------------
+    def add(self, ev: Evaluation) -> Evaluation:
+        """Commit an evaluation and set its id.
+
+        Raises:
+            StoreError: the architecture is already stored (it must never be evaluated twice).
+        """
+        try:
+            with self._db:
+                cur = self._db.execute(
+                    "INSERT INTO evaluations (arch, genome, status, metrics, reason, duration_s, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (ev.arch, json.dumps(ev.genome), ev.status, json.dumps(ev.metrics), ev.reason,
+                     ev.duration_s, time.time()),
+                )
+        except sqlite3.IntegrityError:
+            raise StoreError(f"{self.path}: architecture {ev.arch!r} is already stored") from None
+        ev.id = int(cur.lastrowid)
+        return ev
+
+    def get(self, arch: str) -> Evaluation | None:
+        """The stored evaluation of a canonical architecture, or None."""
+        row = self._db.execute(f"SELECT {self._COLS} FROM evaluations WHERE arch = ?", (arch,)).fetchone()
+        return None if row is None else self._row(row)
+
+    def get_id(self, eval_id: int) -> Evaluation | None:
+        """The evaluation with a given id, or None."""
+        row = self._db.execute(f"SELECT {self._COLS} FROM evaluations WHERE id = ?", (eval_id,)).fetchone()
+        return None if row is None else self._row(row)
+
+    def all(self) -> list[Evaluation]:
+        """Every evaluation in evaluation order."""
+        return list(self)
+
+    def __iter__(self) -> Iterator[Evaluation]:
+        for row in self._db.execute(f"SELECT {self._COLS} FROM evaluations ORDER BY id"):
+            yield self._row(row)
+
+    def __len__(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0])
+
+    _COLS = "id, arch, genome, status, metrics, reason, duration_s"
+
+    @staticmethod
+    def _row(row: tuple) -> Evaluation:
+        i, arch, genome, status, metrics, reason, duration = row
+        return Evaluation(arch, json.loads(genome), status, json.loads(metrics), reason, duration, i)

@@ -1,0 +1,29 @@
+"""Shared fixtures: registers the fakes, and small configs for fast searches."""
+
+from __future__ import annotations
+
+import pytest
+
+import fakes  # noqa: F401  (registers fake-accuracy / fake-latency)
+from hwnas.config import config_from_dict
+
+
+def small_config(**overrides):
+    """A fast mlp-on-digits config with fake estimator and latency (sections overridable)."""
+    data = {
+        "task": {"dataset": "digits", "val_fraction": 0.25, "seed": 0},
+        "space": {"name": "mlp", "max_layers": 3},
+        "estimator": {"name": "fake-accuracy"},
+        "cost": {"target": "cpu-ort-1t", "models": ["counts", "fake-latency"]},
+        "search": {"strategy": "nsga2", "objectives": ["error", "latency_ms"], "evaluations": 40,
+                   "population": 8, "seed": 0},
+    }
+    for section, values in overrides.items():
+        data[section] = {**data.get(section, {}), **values}
+    return config_from_dict(data)
+
+
+@pytest.fixture
+def make_config():
+    """Factory fixture for :func:`small_config`."""
+    return small_config

@@ -1,0 +1,150 @@
+"""Loading targets from TOML, and every bad-input message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnxruntime
+import pytest
+
+from hwnas.cost import Target, load_target, make_session
+from hwnas.cost.target import VALID_KEYS, targets_dir
+from hwnas.exceptions import TargetError
+
+GOOD = """
+name = "tiny"
+runtime = "onnxruntime"
+execution_provider = "CPUExecutionProvider"
+intra_op_threads = 1
+batch_size = 1
+dtype = "float32"
+warmup_runs = 2
+passes = 2
+runs_per_pass = 3
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "t.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_bundled_targets_load_by_name():
+    cpu = load_target("cpu-ort-1t")
+    assert (cpu.name, cpu.execution_provider, cpu.intra_op_threads, cpu.inter_op_threads) == (
+        "cpu-ort-1t", "CPUExecutionProvider", 1, 1)
+    assert (cpu.batch_size, cpu.dtype, cpu.graph_optimization, cpu.opset) == (1, "float32", "all", 17)
+    assert cpu.passes >= 2 and cpu.description
+    assert Path(cpu.source) == targets_dir() / "cpu-ort-1t.toml"
+    cuda = load_target("cuda-ort")  # loading never needs the provider; sessions do
+    assert cuda.execution_provider == "CUDAExecutionProvider"
+    assert load_target("cpu-ort-2t").intra_op_threads == 2
+
+
+def test_load_by_path_uses_defaults_and_file_stem(tmp_path):
+    path = write(tmp_path, GOOD.replace('name = "tiny"\n', ""), "my-board.toml")
+    target = load_target(path)
+    assert target.name == "my-board"
+    assert (target.inter_op_threads, target.graph_optimization, target.opset) == (1, "all", 17)
+    assert load_target(str(path)) == target
+
+
+def test_describe_has_every_field_and_runtime_version():
+    info = load_target("cpu-ort-1t").describe()
+    assert set(VALID_KEYS) | {"source", "runtime_version"} == set(info)
+    assert info["runtime_version"] == onnxruntime.__version__
+    assert info["runs_per_pass"] == load_target("cpu-ort-1t").runs_per_pass
+
+
+def test_malformed_toml_names_file_and_position(tmp_path):
+    path = write(tmp_path, GOOD + "passes = = 3\n")
+    with pytest.raises(TargetError, match=rf"target file {path} is not valid TOML: .*line 11, column 10"):
+        load_target(path)
+
+
+def test_unknown_key_is_named_with_valid_keys(tmp_path):
+    path = write(tmp_path, GOOD + "threads = 4\n")
+    with pytest.raises(TargetError) as info:
+        load_target(path)
+    assert str(info.value) == (
+        f"target file {path}: unknown key 'threads'; valid keys are: " + ", ".join(VALID_KEYS)
+    )
+    assert "intra_op_threads" in str(info.value)
+
+
+def test_missing_required_key(tmp_path):
+    path = write(tmp_path, GOOD.replace("intra_op_threads = 1\n", ""))
+    with pytest.raises(TargetError, match=f"target file {path}: required key 'intra_op_threads' is missing; add it"):
+        load_target(path)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("intra_op_threads = 0", "intra_op_threads = 0 is out of range; use an integer >= 1"),
+        ('intra_op_threads = "4"', "intra_op_threads = '4' is of type str; use an integer >= 1"),
+        ("inter_op_threads = 1.5", "inter_op_threads = 1.5 is of type float; use an integer >= 1"),
+        ("passes = 1", "passes = 1 is out of range; use an integer >= 2"),
+        ("passes = true", "passes = True is of type bool; use an integer >= 2"),
+        ("batch_size = 0", "batch_size = 0 is out of range; use an integer >= 1"),
+        ("warmup_runs = -1", "warmup_runs = -1 is out of range; use an integer >= 0"),
+        ("opset = 99", r"opset = 99 is out of range; use an integer in \[9, 20\]"),
+        ('dtype = "int8"', "dtype = 'int8' is not valid; use one of: float32, float16"),
+        ('runtime = "tflite"', "runtime = 'tflite' is not valid; use one of: onnxruntime"),
+        ('graph_optimization = "max"', "graph_optimization = 'max' is not valid; use one of: all, extended, basic, disabled"),
+        ('execution_provider = "CPU"', "execution_provider = 'CPU' is not an ONNX Runtime provider name"),
+        ('dtype = "float16"', "dtype = 'float16' is only supported with CUDAExecutionProvider, TensorrtExecutionProvider, not CPUExecutionProvider; use dtype = 'float32'"),
+    ],
+)
+def test_bad_value_names_key_value_file_and_range(tmp_path, line, message):
+    key = line.split(" = ")[0]
+    text = "\n".join(row for row in GOOD.splitlines() if not row.startswith(f"{key} =")) + f"\n{line}\n"
+    path = write(tmp_path, text)
+    with pytest.raises(TargetError, match=rf"^target tiny \({path}\): {message}"):
+        load_target(path)
+
+
+def test_float16_is_allowed_on_cuda():
+    target = Target(execution_provider="CUDAExecutionProvider", intra_op_threads=1, dtype="float16")
+    assert target.dtype == "float16"
+
+
+def test_validation_also_applies_to_targets_built_in_code():
+    with pytest.raises(TargetError, match=r"^target custom: runs_per_pass = 0 is out of range"):
+        Target(execution_provider="CPUExecutionProvider", intra_op_threads=1, runs_per_pass=0)
+
+
+def test_missing_file_and_unknown_name(tmp_path):
+    missing = tmp_path / "nope.toml"
+    with pytest.raises(TargetError, match=f"^target file {missing} does not exist; check the path$"):
+        load_target(missing)
+    with pytest.raises(TargetError, match=r"^unknown target 'cpu-ort-9t': .*cpu-ort-9t.toml does not exist; choose one of: .*cpu-ort-1t"):
+        load_target("cpu-ort-9t")
+
+
+def test_unavailable_provider_fails_at_session_creation(monkeypatch):
+    monkeypatch.setattr(onnxruntime, "get_available_providers",
+                        lambda: ["AzureExecutionProvider", "CPUExecutionProvider"])
+    with pytest.raises(TargetError) as info:
+        make_session(b"not used", load_target("cuda-ort"))
+    assert str(info.value) == (
+        f"target cuda-ort: execution provider 'CUDAExecutionProvider' is not available in onnxruntime "
+        f"{onnxruntime.__version__} here (available: AzureExecutionProvider, CPUExecutionProvider); "
+        "use targets/cpu-ort-1t.toml or install onnxruntime-gpu"
+    )
+
+
+def test_silent_provider_fallback_is_an_error(monkeypatch):
+    class FallbackSession:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def get_providers(self):
+            return ["CPUExecutionProvider"]
+
+    monkeypatch.setattr(onnxruntime, "get_available_providers",
+                        lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    monkeypatch.setattr(onnxruntime, "InferenceSession", FallbackSession)
+    with pytest.raises(TargetError, match=r"^target cuda-ort: .* created the session on CPUExecutionProvider instead of 'CUDAExecutionProvider'"):
+        make_session(b"not used", load_target("cuda-ort"))

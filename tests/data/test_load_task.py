@@ -1,0 +1,111 @@
+"""Tests for ``load_task`` option validation and for ``Task`` itself."""
+
+import numpy as np
+import pytest
+
+from hwnas.data import Task, load_task, standardize
+from hwnas.exceptions import ConfigError, DataError, RegistryError
+
+
+def test_unknown_key_names_key_source_and_valid_keys():
+    with pytest.raises(ConfigError) as info:
+        load_task({"dataset": "digits", "val_frac": 0.2}, source="search.toml")
+    message = str(info.value)
+    assert message.startswith("search.toml: unknown key(s) 'val_frac' in [task]")
+    assert "val_fraction" in message
+
+
+@pytest.mark.parametrize("key, value, fragment", [
+    ("val_fraction", 1.5, "strictly between 0 and 1"),
+    ("val_fraction", 0, "strictly between 0 and 1"),
+    ("val_fraction", True, "strictly between 0 and 1"),
+    ("seed", -1, "an integer >= 0"),
+    ("seed", 1.5, "an integer >= 0"),
+    ("max_train_samples", "all", "an integer >= 0 (0 = all)"),
+    ("max_train_samples", 1, "0 (all) or at least 2"),
+    ("max_val_samples", -5, "an integer >= 0 (0 = all)"),
+    ("standardize", "yes", "true or false"),
+    ("dataset", 3, "a dataset name"),
+    ("path", "", "a non-empty string"),
+])
+def test_bad_values_name_key_value_and_range(key, value, fragment):
+    with pytest.raises(ConfigError) as info:
+        load_task({key: value}, source="cfg.toml")
+    message = str(info.value)
+    assert message.startswith(f"cfg.toml: [task] {key} = {value!r} is invalid")
+    assert fragment in message
+
+
+def test_unknown_dataset_suggests_close_names():
+    with pytest.raises(RegistryError) as info:
+        load_task({"dataset": "digit"}, source="cfg.toml")
+    message = str(info.value)
+    assert message.startswith("cfg.toml: [task] dataset: unknown dataset 'digit'")
+    assert "did you mean 'digits'" in message and "fashion_mnist" in message
+
+
+def test_path_for_a_built_in_dataset_is_refused():
+    with pytest.raises(ConfigError, match="path = '/tmp/x' is not used by dataset 'digits'"):
+        load_task({"dataset": "digits", "path": "/tmp/x"})
+
+
+def test_max_train_and_val_samples_subset_the_splits():
+    task = load_task({"dataset": "digits", "max_train_samples": 200, "max_val_samples": 100})
+    assert len(task.x_train) == 200 and len(task.x_val) == 100
+    assert np.bincount(task.y_train, minlength=10).min() >= 19  # stratified
+
+
+def test_val_fraction_sets_the_validation_size():
+    task = load_task({"dataset": "digits", "val_fraction": 0.1})
+    assert len(task.x_val) == 180
+
+
+def test_too_few_samples_to_split(tmp_path):
+    path = tmp_path / "tiny.npz"
+    np.savez(path, x=np.zeros((4, 2)), y=np.array([0, 1, 2, 3]))
+    with pytest.raises(DataError, match="cannot split 4 samples with val_fraction=0.25"):
+        load_task({"dataset": "npz", "path": str(path)})
+
+
+def test_standardize_uses_per_channel_statistics_for_images():
+    rng = np.random.default_rng(0)
+    train = rng.normal(size=(50, 3, 4, 4)) * np.array([1, 10, 100])[None, :, None, None] + 5
+    (out,) = standardize(train)
+    np.testing.assert_allclose(out.mean(axis=(0, 2, 3)), 0, atol=1e-5)
+    np.testing.assert_allclose(out.std(axis=(0, 2, 3)), 1, atol=1e-4)
+
+
+def test_standardize_leaves_constant_features_finite():
+    train = np.ones((5, 2))
+    train[:, 1] = np.arange(5)
+    out, other = standardize(train, train[:2])
+    assert np.isfinite(out).all() and (out[:, 0] == 0).all() and other.dtype == np.float32
+
+
+def _task(**kw):
+    x = np.zeros((4, 2), np.float32)
+    args = dict(name="t", x_train=x, y_train=np.array([0, 1, 0, 1]), x_val=x, y_val=np.array([0, 1, 1, 0]),
+                num_classes=2)
+    args.update(kw)
+    return Task(**args)
+
+
+def test_task_properties():
+    task = _task()
+    assert task.input_shape == (2,) and task.output_dim == 2 and not task.is_regression
+    reg = _task(y_train=np.zeros(4, np.float32), y_val=np.zeros(4, np.float32), num_classes=0)
+    assert reg.is_regression and reg.output_dim == 1
+    assert "x_train" not in repr(task)
+
+
+@pytest.mark.parametrize("kw, fragment", [
+    ({"y_train": np.array([0, 1, 0])}, "x_train has 4 rows and y_train 3"),
+    ({"y_val": np.array([0, 1, 2, 0])}, "expected 0..1"),
+    ({"x_val": np.zeros((4, 3), np.float32)}, "must match"),
+    ({"x_train": np.zeros((4, 2))}, "expected float32"),
+    ({"y_train": np.array([0.0, 1, 0, 1], np.float32)}, "classification needs int64"),
+    ({"num_classes": -1}, "must be an int >= 0"),
+])
+def test_task_rejects_inconsistent_arrays(kw, fragment):
+    with pytest.raises(DataError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
+        _task(**kw)

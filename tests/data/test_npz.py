@@ -1,0 +1,100 @@
+"""Tests for the ``npz`` dataset (a user's own arrays)."""
+
+import numpy as np
+import pytest
+
+from hwnas.data import load_task
+from hwnas.exceptions import ConfigError, DataError
+
+
+def _save(path, **arrays):
+    np.savez(path, **arrays)
+    return str(path)
+
+
+def _labels(n, classes=4):
+    return (np.arange(n) % classes).astype(np.int64)
+
+
+def test_npz_classification_with_carved_validation(tmp_path):
+    rng = np.random.default_rng(0)
+    path = _save(tmp_path / "d.npz", x_train=rng.normal(size=(40, 5)), y_train=_labels(40))
+    task = load_task({"dataset": "npz", "path": path})
+    assert task.num_classes == 4 and task.input_shape == (5,)
+    assert len(task.x_train) == 30 and len(task.x_val) == 10
+    assert task.x_train.dtype == np.float32
+
+
+def test_npz_own_validation_split_is_used_as_is(tmp_path):
+    rng = np.random.default_rng(0)
+    path = _save(tmp_path / "d.npz", x_train=rng.normal(size=(40, 3, 4, 4)), y_train=_labels(40),
+                 x_val=rng.normal(size=(7, 3, 4, 4)), y_val=_labels(7))
+    task = load_task({"dataset": "npz", "path": path})
+    assert len(task.x_train) == 40 and len(task.x_val) == 7 and task.input_shape == (3, 4, 4)
+    np.testing.assert_array_equal(task.y_val, _labels(7))
+
+
+def test_npz_val_fraction_with_own_validation_split_is_an_error(tmp_path):
+    path = _save(tmp_path / "d.npz", x_train=np.zeros((8, 2)), y_train=_labels(8),
+                 x_val=np.zeros((4, 2)), y_val=_labels(4))
+    with pytest.raises(ConfigError, match="val_fraction = 0.3 has no effect"):
+        load_task({"dataset": "npz", "path": path, "val_fraction": 0.3})
+
+
+def test_npz_float_targets_mean_regression(tmp_path):
+    rng = np.random.default_rng(0)
+    path = _save(tmp_path / "d.npz", x=rng.normal(size=(50, 3)), y=rng.normal(size=(50, 1)) * 100 + 7)
+    task = load_task({"dataset": "npz", "path": path})
+    assert task.is_regression and task.y_train.shape == (len(task.x_train),)
+    assert abs(float(task.y_train.mean())) < 1e-5
+
+
+def test_npz_uint8_images_are_scaled_to_unit_range(tmp_path):
+    x = np.full((20, 1, 2, 2), 255, np.uint8)
+    x[::2] = 0
+    path = _save(tmp_path / "d.npz", x=x, y=_labels(20, 2))
+    task = load_task({"dataset": "npz", "path": path, "standardize": False})
+    assert set(np.unique(task.x_train).tolist()) == {0.0, 1.0}
+
+
+def test_npz_missing_file(tmp_path):
+    with pytest.raises(DataError, match=r"npz: file '.*nope.npz' does not exist; set \[task\] path"):
+        load_task({"dataset": "npz", "path": str(tmp_path / "nope.npz")})
+
+
+def test_npz_missing_keys_are_named(tmp_path):
+    path = _save(tmp_path / "d.npz", features=np.zeros((4, 2)))
+    with pytest.raises(DataError, match="lacks array\\(s\\) x, y \\(it has features\\)"):
+        load_task({"dataset": "npz", "path": path})
+
+
+def test_npz_x_val_without_y_val(tmp_path):
+    path = _save(tmp_path / "d.npz", x_train=np.zeros((4, 2)), y_train=_labels(4), x_val=np.zeros((2, 2)))
+    with pytest.raises(DataError, match="lacks array\\(s\\) y_val"):
+        load_task({"dataset": "npz", "path": path})
+
+
+def test_npz_length_mismatch(tmp_path):
+    path = _save(tmp_path / "d.npz", x=np.zeros((10, 2)), y=_labels(9))
+    with pytest.raises(DataError, match=r"x has shape \(10, 2\) and y \(9,\)"):
+        load_task({"dataset": "npz", "path": path})
+
+
+def test_npz_object_arrays_are_refused(tmp_path):
+    path = tmp_path / "d.npz"
+    np.savez(path, x=np.array([{"a": 1}] * 4, dtype=object), y=_labels(4))
+    with pytest.raises(DataError, match="cannot read"):
+        load_task({"dataset": "npz", "path": str(path)})
+
+
+def test_npz_not_a_zip_file(tmp_path):
+    path = tmp_path / "d.npz"
+    path.write_bytes(b"hello")
+    with pytest.raises(DataError, match="cannot read"):
+        load_task({"dataset": "npz", "path": str(path)})
+
+
+def test_npz_negative_class_ids(tmp_path):
+    path = _save(tmp_path / "d.npz", x=np.zeros((4, 2)), y=np.array([0, 1, -1, 1]))
+    with pytest.raises(DataError, match="negative class id -1"):
+        load_task({"dataset": "npz", "path": path})

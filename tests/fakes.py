@@ -1,0 +1,53 @@
+"""Deterministic fakes for the estimator and cost-model roles (the one home for fakes).
+
+Importing this module registers ``fake-accuracy`` (an estimator) and ``fake-latency`` (a cost
+model) so configs in tests can name them. Values depend only on the architecture string and
+the module's parameter count, so searches with them are exactly reproducible and fast.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+from hwnas.cost import COST_MODELS, CostModel
+from hwnas.estimate import ESTIMATORS, AccuracyEstimator
+
+
+def _jitter(arch: str) -> float:
+    """A stable pseudo-random number in [0, 1) from the architecture string."""
+    return (zlib.crc32(arch.encode()) % 10007) / 10007
+
+
+def _params(model) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+@ESTIMATORS.register("fake-accuracy")
+class FakeAccuracy(AccuracyEstimator):
+    """Bigger models are more accurate, with a stable per-architecture jitter.
+
+    ``fail_substring``: architectures containing it raise, to test failure handling.
+    """
+
+    def __init__(self, task, fail_substring: str = "", **_ignored) -> None:
+        self.fail_substring = fail_substring
+        self.calls = 0
+
+    def estimate(self, arch, model, recipe=None):
+        self.calls += 1
+        if self.fail_substring and self.fail_substring in arch:
+            raise RuntimeError(f"injected failure for {arch}")
+        error = 60.0 / (1.0 + _params(model) / 5e3) + 5.0 * _jitter(arch)
+        return {"error_pct": error, "accuracy_pct": 100.0 - error, "train_s": 0.0, "epochs": 0.0}
+
+
+@COST_MODELS.register("fake-latency")
+class FakeLatency(CostModel):
+    """Latency proportional to parameters plus a stable jitter; no runtime involved."""
+
+    name = "fake-latency"
+    provides = ("latency_ms", "latency_spread_pct")
+
+    def measure(self, arch, model):
+        return {"latency_ms": 0.01 + _params(model) / 1e6 * (1.0 + 0.2 * _jitter(arch)),
+                "latency_spread_pct": 0.0}

@@ -1,0 +1,47 @@
+"""Objectives, budgets, non-dominated sets, knee, pick and hypervolume."""
+
+import pytest
+
+from hwnas.exceptions import BudgetError, RegistryError
+from hwnas.front import hypervolume, knee, non_dominated, pick
+from hwnas.search.objectives import FAILED_VALUE, minimisation_matrix, resolve_objectives, violation_matrix
+
+OBJ = resolve_objectives(["error", "latency_ms"])
+ROWS = [
+    {"error_pct": 10.0, "latency_ms": 1.0},
+    {"error_pct": 5.0, "latency_ms": 2.0},
+    {"error_pct": 2.0, "latency_ms": 4.0},
+    {"error_pct": 6.0, "latency_ms": 3.0},   # dominated by row 1
+    {"error_pct": 1.5, "latency_ms": 9.0},
+]
+
+
+def test_non_dominated_sorted_by_first_objective():
+    assert non_dominated(ROWS, OBJ) == [4, 2, 1, 0]
+
+
+def test_missing_values_are_failed():
+    m = minimisation_matrix([{"error_pct": 1.0}], OBJ)
+    assert m[0, 1] == FAILED_VALUE
+    v = violation_matrix([{"latency_ms": 2.0}, {}], {"max_latency_ms": 1.5})
+    assert v[0, 0] == pytest.approx(0.5) and v[1, 0] == FAILED_VALUE
+
+
+def test_pick_under_budget_and_knee():
+    assert pick(ROWS, OBJ, {"max_latency_ms": 4.0}) == 2
+    assert pick(ROWS, OBJ, {"max_latency_ms": 1.0}) == 0
+    front = [ROWS[i] for i in non_dominated(ROWS, OBJ)]
+    assert front[knee(front, OBJ)] == ROWS[2]
+    with pytest.raises(BudgetError, match="max_latency_ms=0.5 .lowest latency_ms evaluated: 1"):
+        pick(ROWS, OBJ, {"max_latency_ms": 0.5})
+
+
+def test_hypervolume_of_known_square():
+    rows = [{"error_pct": 0.0, "latency_ms": 0.0}]
+    assert hypervolume(rows, OBJ, ideal=[0, 0], nadir=[1, 1]) == pytest.approx(1.21)
+    assert hypervolume([], OBJ, ideal=[0, 0], nadir=[1, 1]) == 0.0
+
+
+def test_unknown_objective():
+    with pytest.raises(RegistryError, match="did you mean 'latency_ms'"):
+        resolve_objectives(["latency"])
