@@ -127,6 +127,7 @@ TASK_DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "path": None,
     "standardize": True,
+    "resize": 0,
 }
 
 
@@ -143,7 +144,8 @@ def load_task(options: Mapping[str, Any] | None = None, *, source: str = "config
         options: the ``[task]`` table. Keys (all optional): ``dataset`` (default ``"digits"``),
             ``val_fraction`` (0.25, in (0, 1)), ``max_train_samples`` (0 = all; a stratified,
             seeded subset otherwise), ``max_val_samples`` (0 = all), ``seed`` (0), ``path``
-            (datasets read from disk), ``standardize`` (true).
+            (datasets read from disk), ``standardize`` (true), ``resize`` (0 = keep; else
+            square image side in pixels, bilinear; sets the input resolution the spaces see).
         source: where the table came from (a file name), used in error messages.
 
     Returns:
@@ -186,6 +188,11 @@ def load_task(options: Mapping[str, Any] | None = None, *, source: str = "config
     val_idx = _subset(val_idx, y_va, opts["max_val_samples"], seed + 1, regression)
 
     x_train, x_val = _as_float(x_tr[train_idx], raw.pixel_max, name), _as_float(x_va[val_idx], raw.pixel_max, name)
+    if opts["resize"]:
+        if x_train.ndim != 4:
+            raise ConfigError(f"{source}: [task] resize = {opts['resize']} needs image data, but {name!r} has "
+                              f"samples of shape {x_train.shape[1:]}; remove resize")
+        x_train, x_val = resize_images(x_train, opts["resize"]), resize_images(x_val, opts["resize"])
     y_train, y_val = y_tr[train_idx], y_va[val_idx]
     if regression:
         y_train, y_val = y_train.astype(np.float32).reshape(-1), y_val.astype(np.float32).reshape(-1)
@@ -198,6 +205,16 @@ def load_task(options: Mapping[str, Any] | None = None, *, source: str = "config
     for arr in (x_train, y_train, x_val, y_val):
         arr.flags.writeable = False
     return Task(name, x_train, y_train, x_val, y_val, int(raw.num_classes))
+
+
+def resize_images(x: np.ndarray, side: int) -> np.ndarray:
+    """Bilinearly resize ``(N, C, H, W)`` images to ``(N, C, side, side)`` (float32)."""
+    import torch
+    import torch.nn.functional as F
+
+    out = F.interpolate(torch.from_numpy(np.ascontiguousarray(x)), size=(side, side), mode="bilinear",
+                        align_corners=False)
+    return out.numpy().astype(np.float32)
 
 
 def standardize(train: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -281,6 +298,9 @@ def _validate(opts: dict[str, Any], source: str) -> dict[str, Any]:
             raise bad(key, "0 (all) or at least 2")
     if out["path"] is not None and (not isinstance(out["path"], str) or not out["path"].strip()):
         raise bad("path", "a non-empty string naming a file or directory")
+    resize = out["resize"]
+    if isinstance(resize, bool) or not isinstance(resize, int) or not (resize == 0 or 4 <= resize <= 1024):
+        raise bad("resize", "0 (keep) or an image side in pixels between 4 and 1024")
     if not isinstance(out["standardize"], bool):
         raise bad("standardize", "true or false")
     return out

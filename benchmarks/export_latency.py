@@ -1,0 +1,73 @@
+"""Check `hwnas export` against the run: time exported front models with plain ONNX Runtime.
+
+Independent of hwnas's own timing code: this script creates its own sessions and loop. For each
+chosen front row it exports the model with the `hwnas` CLI, times it single-threaded in
+interleaved passes (minimum of per-pass medians), and prints the ratio to front.csv's
+latency_ms. Latency on a shared 2-core machine drifts by ~10 %, so read ratios, not absolutes.
+
+Usage:
+    python benchmarks/export_latency.py runs/digits [--rows 3] [--passes 15] [--runs 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("run_dir")
+    ap.add_argument("--rows", type=int, default=3, help="front rows to check (spread over the front)")
+    ap.add_argument("--passes", type=int, default=15)
+    ap.add_argument("--runs", type=int, default=50, help="runs per pass")
+    args = ap.parse_args()
+    front = list(csv.DictReader(open(Path(args.run_dir) / "front.csv")))
+    picks = sorted({round(i * (len(front) - 1) / max(args.rows - 1, 1)) for i in range(args.rows)})
+    rows = [front[i] for i in picks]
+    tmp = Path(tempfile.mkdtemp())
+    sessions = []
+    for k, row in enumerate(rows):
+        path = tmp / f"m{k}.onnx"
+        subprocess.run([sys.executable, "-m", "hwnas.cli", "export", args.run_dir, row["arch"], "-o", str(path)],
+                       check=True, capture_output=True)
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = 1
+        so.inter_op_num_threads = 1
+        s = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        i = s.get_inputs()[0]
+        feed = {i.name: np.random.default_rng(0).standard_normal(i.shape).astype(np.float32)}
+        for _ in range(20):
+            s.run(None, feed)
+        sessions.append((s, feed))
+    medians = [[] for _ in rows]
+    for p in range(args.passes):
+        order = list(range(len(rows)))
+        order = order[p % len(order):] + order[:p % len(order)]
+        for k in order:
+            s, feed = sessions[k]
+            times = []
+            for _ in range(args.runs):
+                t = time.perf_counter()
+                s.run(None, feed)
+                times.append(time.perf_counter() - t)
+            medians[k].append(statistics.median(times) * 1e3)
+    print(f"{'arch':58s} {'front.csv ms':>12s} {'independent ms':>14s} {'ratio':>6s} {'pass spread %':>13s}")
+    for row, med in zip(rows, medians):
+        ours, indep = float(row["latency_ms"]), min(med)
+        spread = 100 * (max(med) - min(med)) / min(med)
+        print(f"{row['arch'][:58]:58s} {ours:12.4f} {indep:14.4f} {indep / ours:6.3f} {spread:13.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""The sub-command interface of the ``hwnas`` CLI and its registry.
+
+Each sub-command lives in its own module under :mod:`hwnas.commands`, subclasses
+:class:`Command` and registers itself; :mod:`hwnas.cli` only builds the parser and dispatches.
+"""
+
+from __future__ import annotations
+
+import argparse
+from abc import ABC, abstractmethod
+
+from ..registry import Registry
+from ..search.objectives import BUDGETS
+
+
+class Command(ABC):
+    """One ``hwnas <name>`` sub-command.
+
+    Attributes:
+        help: one-line description shown by ``hwnas --help``.
+    """
+
+    help: str = ""
+
+    @abstractmethod
+    def configure(self, parser: argparse.ArgumentParser) -> None:
+        """Add this command's arguments."""
+
+    @abstractmethod
+    def run(self, args: argparse.Namespace) -> int:
+        """Execute; return the exit code. Raise :class:`HwnasError` for user errors."""
+
+
+COMMANDS: Registry[type[Command]] = Registry("command")
+
+
+def add_budget_flags(parser: argparse.ArgumentParser) -> None:
+    """Add one ``--max-...`` flag per declared budget."""
+    for name in BUDGETS.names():
+        b = BUDGETS.get(name)
+        parser.add_argument(b.flag, dest=name, type=float, metavar=b.unit.upper(),
+                            help=f"budget: {b.column} <= this ({b.unit})")
+
+
+def budgets_from(args: argparse.Namespace) -> dict[str, float]:
+    """The budget flags the user gave."""
+    return {n: getattr(args, n) for n in BUDGETS.names() if getattr(args, n, None) is not None}

@@ -1,0 +1,27 @@
+"""``hwnas export``: an evaluated architecture, with its trained weights, to ONNX."""
+
+from __future__ import annotations
+
+import argparse
+
+from .base import COMMANDS, Command
+
+
+@COMMANDS.register("export")
+class ExportCommand(Command):
+    help = "export an evaluated architecture (trained weights) to ONNX"
+
+    def configure(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument("run_dir")
+        p.add_argument("arch", help="canonical architecture string or evaluation id")
+        p.add_argument("-o", "--output", required=True, help="ONNX file to write")
+        p.add_argument("--untrained", action="store_true", help="allow an architecture without stored weights")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from ..export import export_run_arch
+
+        ev, path = export_run_arch(args.run_dir, args.arch, args.output, untrained=args.untrained)
+        latency = ev.metrics.get("latency_ms") if ev else None
+        extra = f" (latency_ms in the run: {latency:.4f})" if latency is not None else ""
+        print(f"wrote {path}{extra}")
+        return 0

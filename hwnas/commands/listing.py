@@ -1,0 +1,32 @@
+"""``hwnas list``: every registered name a config or flag can use."""
+
+from __future__ import annotations
+
+import argparse
+
+from .base import COMMANDS, Command
+
+
+@COMMANDS.register("list")
+class ListCommand(Command):
+    help = "list spaces, objectives, budgets, datasets, estimators, cost models, strategies, targets"
+
+    def configure(self, p: argparse.ArgumentParser) -> None:
+        pass
+
+    def run(self, args: argparse.Namespace) -> int:
+        from ..cost import COST_MODELS
+        from ..cost.target import targets_dir
+        from ..data import DATASETS
+        from ..estimate import ESTIMATORS
+        from ..search.objectives import BUDGETS, OBJECTIVES
+        from ..search.strategies import STRATEGIES
+        from ..space import SPACES
+
+        rows = [("spaces", SPACES.names()), ("objectives", OBJECTIVES.names()), ("budgets", BUDGETS.names()),
+                ("datasets", DATASETS.names()), ("estimators", ESTIMATORS.names()),
+                ("cost models", COST_MODELS.names()), ("strategies", STRATEGIES.names()),
+                ("targets", sorted(p.stem for p in targets_dir().glob("*.toml")))]
+        for label, names in rows:
+            print(f"{label:12s} {', '.join(names)}")
+        return 0
