@@ -30,10 +30,12 @@ class Components:
 
 
 def build_space(config: RunConfig, task) -> Any:
-    """The config's search space for the task's input and output shape."""
+    """The config's search space for the task's input and output shape (defaults without a task)."""
     from .space import make_space
 
     options = {k: v for k, v in config.space.items() if k != "name"}
+    if task is None:
+        return make_space(config.space["name"], None, None, **options)
     return make_space(config.space["name"], task.input_shape, task.output_dim, **options)
 
 
@@ -49,22 +51,44 @@ def build_components(config: RunConfig, *, weights_dir: Path | None = None, with
         HwnasError subclasses naming the bad value (dataset, space option, target, ...).
     """
     from .cost import COST_MODELS, load_target
+    from .cost.lut import latency_models
     from .data import load_task
     from .estimate import ESTIMATORS
     from .evaluation import Evaluator
 
-    task = load_task(config.task, source=config.source)
+    from .table import TableBacked
+
+    task = load_task(config.task, source=config.source) if config.task else None
     space = build_space(config, task)
     estimator = None
     if with_estimator:
         options = {k: v for k, v in config.estimator.items() if k != "name"}
+        if task is None and ESTIMATORS.get(config.estimator["name"]).needs_model:
+            raise ConfigError(f"{config.source}: [estimator] {config.estimator['name']!r} trains on data; "
+                              f"add a [task] table (e.g. dataset = \"digits\")")
         estimator = ESTIMATORS.get(config.estimator["name"]).from_options(
             task, options, source=f"{config.source} [estimator]")
-    target = load_target(config.cost["target"])
     names = config.cost.get("models", list(DEFAULT_COST_MODELS))
     if isinstance(names, str) or not isinstance(names, list) or not names:
         raise ConfigError(f"{config.source} [cost] models = {names!r} must be a non-empty list of "
                           f"cost model names, e.g. {list(DEFAULT_COST_MODELS)}")
-    cost_models = [COST_MODELS.get(name)(target, task.input_shape) for name in names]
+    # [cost] latency = "lut" | "measure" | "auto": table prediction or timing for latency_ms
+    names = latency_models(names, config.cost, space, explicit="models" in config.cost, source=config.source)
+    classes = [COST_MODELS.get(name) for name in names]
+    if "target" not in config.cost and any(cls.needs_model for cls in classes):
+        raise ConfigError(f"{config.source}: [cost] needs 'target' for cost models {names}, e.g. target = \"cpu-ort-1t\"")
+    target = load_target(config.cost["target"]) if "target" in config.cost else None
+    cost_models = []
+    for name, cls in zip(names, classes):
+        options = dict(config.cost.get(name, {}))
+        if getattr(cls, "needs_space", False):  # "lut": the table is keyed by the space's layers
+            options.update(space=space, config_source=config.source)
+        try:
+            cost_models.append(cls(target, space.input_shape, **options))
+        except TypeError as exc:
+            raise ConfigError(f"{config.source} [cost.{name}]: options {sorted(options)} invalid: {exc}") from None
+    for part in (estimator, *cost_models):
+        if isinstance(part, TableBacked):
+            part.check_space(space)
     evaluator = Evaluator(space, estimator, cost_models, weights_dir) if estimator is not None else None
     return Components(task, space, estimator, target, cost_models, evaluator)

@@ -35,7 +35,7 @@ from .search.objectives import BUDGETS, OBJECTIVES
 
 _SECTIONS = ("task", "space", "estimator", "cost", "search", "budgets")
 _SEARCH_DEFAULTS = {"strategy": "nsga2", "objectives": ["error", "latency_ms"], "evaluations": 100, "seed": 0}
-_COST_KEYS = {"target", "models"}
+_COST_KEYS = {"target", "models", "latency", "lut"}  # latency: "auto" | "lut" | "measure"
 
 
 @dataclass
@@ -104,15 +104,20 @@ def config_from_dict(data: Mapping[str, Any], *, source: str = "<dict>", base_di
         if not isinstance(value, Mapping):
             raise ConfigError(f"{source}: [{name}] must be a table, got {value!r}")
         sections[name] = dict(value)
-    for name, key in (("space", "name"), ("task", "dataset"), ("cost", "target")):
-        if key not in sections[name]:
-            raise ConfigError(f"{source}: [{name}] needs '{key}'")
+    if "name" not in sections["space"]:
+        raise ConfigError(f"{source}: [space] needs 'name'")
+    # [task] may be left out when nothing needs data (table-backed searches)
+    if sections["task"] and "dataset" not in sections["task"]:
+        raise ConfigError(f"{source}: [task] needs 'dataset'")
     sections["estimator"].setdefault("name", "proxy-trainer")
     search = {**_SEARCH_DEFAULTS, **sections["search"]}
     cost = sections["cost"]
-    bad = sorted(set(cost) - _COST_KEYS)
+    # [cost.<model>] sub-tables hold a cost model's options (e.g. [cost.table] path = ...)
+    models = cost.get("models") if isinstance(cost.get("models"), list) else []
+    bad = sorted(k for k in set(cost) - _COST_KEYS if not (k in models and isinstance(cost[k], Mapping)))
     if bad:
-        raise ConfigError(f"{source}: unknown [cost] key(s) {bad}; valid: {sorted(_COST_KEYS)}")
+        raise ConfigError(f"{source}: unknown [cost] key(s) {bad}; valid: {sorted(_COST_KEYS)} and "
+                          f"[cost.<model>] option tables for the models listed in 'models'")
     if base_dir is not None:
         _resolve_paths(sections, base_dir)
     config = RunConfig(sections["task"], sections["space"], sections["estimator"], cost, search,
@@ -157,7 +162,11 @@ def _resolve_paths(sections: dict[str, dict[str, Any]], base_dir: Path) -> None:
     path = sections["task"].get("path")
     if isinstance(path, str) and not Path(path).is_absolute():
         sections["task"]["path"] = str((base_dir / path).resolve())
-    target = sections["cost"]["target"]
+    for options in (sections["estimator"], *(v for v in sections["cost"].values() if isinstance(v, Mapping))):
+        table = options.get("path")
+        if isinstance(table, str) and not Path(table).is_absolute():
+            options["path"] = str((base_dir / table).resolve())
+    target = sections["cost"].get("target")
     if isinstance(target, str) and (target.endswith(".toml") or "/" in target) and not Path(target).is_absolute():
         candidate = (base_dir / target).resolve()
         sections["cost"]["target"] = str(candidate if candidate.exists() else Path(target).resolve())

@@ -31,6 +31,10 @@ class TargetError(HwnasError):
     """A target description is invalid or cannot run on this machine."""
 
 
+class LatencyTableError(TargetError):
+    """A latency table is missing, malformed, built for another target/runtime/input, or lacks an entry."""
+
+
 class BudgetError(HwnasError):
     """A budget (constraint) that no architecture in the space can meet."""
 

@@ -11,7 +11,7 @@ import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from .config import RunConfig, config_from_dict
 from .evaluation import Evaluation
@@ -59,14 +59,23 @@ def write_csv(path: Path, rows: Sequence[Mapping[str, object]], columns: Sequenc
         writer.writerows(rows)
 
 
-def write_outputs(run_dir: Path, config: RunConfig, evaluations: Sequence[Evaluation]) -> list[int]:
-    """Write evaluations.csv, front.csv, pareto.png and config.json; return the front indices."""
+def write_outputs(run_dir: Path, config: RunConfig, evaluations: Sequence[Evaluation],
+                  verify: Callable[[list[str]], list[dict[str, float]]] | None = None) -> list[int]:
+    """Write evaluations.csv, front.csv, pareto.png and config.json; return the front indices.
+
+    Args:
+        verify: given the front's architectures, extra columns per front row (e.g. a table
+            prediction re-measured on the runtime: ``latency_ms_predicted``, ``latency_ms_measured``).
+    """
     objectives = resolve_objectives(config.objectives)
     rows = [row_of(ev, config.budgets) for ev in evaluations]
     columns = columns_for(objectives, rows)
     write_csv(run_dir / EVALUATIONS_CSV, rows, columns)
     front = front_indices(evaluations, objectives, config.budgets)
-    write_csv(run_dir / FRONT_CSV, [rows[i] for i in front], columns)
+    front_rows = [rows[i] for i in front]
+    if verify is not None and front_rows:
+        front_rows = [{**row, **extra} for row, extra in zip(front_rows, verify([r["arch"] for r in front_rows]))]
+    write_csv(run_dir / FRONT_CSV, front_rows, columns_for(objectives, front_rows))
     (run_dir / CONFIG_JSON).write_text(json.dumps(config.to_dict(), indent=2))
     from .plots import plot_front
 

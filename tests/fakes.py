@@ -51,3 +51,36 @@ class FakeLatency(CostModel):
     def measure(self, arch, model):
         return {"latency_ms": 0.01 + _params(model) / 1e6 * (1.0 + 0.2 * _jitter(arch)),
                 "latency_spread_pct": 0.0}
+
+
+def write_nb201_table(path, *, blank_every: int = 7, drop_every: int = 0) -> list[str]:
+    """A synthetic NB201-style metric table of every cell (deterministic, fast to write).
+
+    Columns: ``arch_str``, ``acc`` (%), ``lat`` (ms), ``energy`` (mJ). Every ``blank_every``-th
+    row has a blank ``lat``; every ``drop_every``-th architecture has no row at all.
+
+    Returns:
+        The architecture strings written, in row order.
+    """
+    import csv
+    import itertools
+
+    from hwnas.space.nb201 import OPS, NB201Space, is_connected
+
+    space = NB201Space()
+    weight = {"none": 0.0, "skip_connect": 0.2, "nor_conv_1x1": 0.5, "nor_conv_3x3": 1.0, "avg_pool_3x3": 0.3}
+    archs = []
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["idx", "arch_str", "acc", "lat", "energy"])
+        for i, ops in enumerate(itertools.product(OPS, repeat=6)):
+            if drop_every and i % drop_every == 0:
+                continue
+            arch = space.canonical(ops)
+            size = sum(weight[o] for o in ops)
+            acc = 10.0 if not is_connected(ops) else 60.0 + 5.0 * size + 3.0 * _jitter(arch)
+            lat = 1.0 + size * (1.0 + 0.1 * _jitter(arch + "l"))
+            w.writerow([i, arch, f"{acc:.4f}", "" if blank_every and i % blank_every == 3 else f"{lat:.4f}",
+                        f"{2 * lat:.4f}"])
+            archs.append(arch)
+    return archs

@@ -1,8 +1,15 @@
-"""``hwnas search``: run or resume a search from a TOML config."""
+"""``hwnas search``: run or resume a search from a TOML config, or on a metric table.
+
+Table form (no config file; accuracy and costs come from a CSV)::
+
+    hwnas search --space nb201 --table nb201_cifar10_hw.csv --arch-column arch_str \
+        --accuracy-column val_acc_cifar10valid_nb201 --cost latency_ms=edgegpu_latency --out runs/t
+"""
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -12,15 +19,26 @@ from .base import COMMANDS, Command, add_budget_flags, budgets_from
 
 @COMMANDS.register("search")
 class SearchCommand(Command):
-    help = "run (or resume) a search from a TOML config"
+    help = "run (or resume) a search from a TOML config, or on a table (--table)"
 
     def configure(self, p: argparse.ArgumentParser) -> None:
-        p.add_argument("config", help="run config, e.g. examples/digits.toml")
+        p.add_argument("config", nargs="?", help="run config, e.g. examples/digits.toml (omit with --table)")
+        t = p.add_argument_group("table search (instead of a config)")
+        t.add_argument("--space", help="search space whose canonical strings the table holds, e.g. nb201")
+        t.add_argument("--table", help="CSV with one row per architecture")
+        t.add_argument("--arch-column", default="arch", help="column of architecture strings (default: arch)")
+        t.add_argument("--accuracy-column", help="column of top-1 accuracy in %%")
+        t.add_argument("--cost", action="append", metavar="NAME=COLUMN",
+                       help="a cost metric and its column, e.g. latency_ms=edgegpu_latency (repeatable)")
+        p.add_argument("--strategy", help="override [search] strategy (nsga2, random, grid, evolution, ...)")
         p.add_argument("--out", help="run directory (default: runs/<config name>)")
         p.add_argument("--resume", action="store_true", help="continue the run stored in --out")
         p.add_argument("--evaluations", type=int, help="override [search] evaluations")
         p.add_argument("--seed", type=int, help="override [search] seed")
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
+        p.add_argument("--latency", choices=("lut", "measure"),
+                       help="latency_ms from the target's latency table (lut; the default when a matching "
+                            "table exists) or timed on the runtime for every candidate (measure)")
         add_budget_flags(p)
 
     def run(self, args: argparse.Namespace) -> int:
@@ -28,20 +46,57 @@ class SearchCommand(Command):
         from ..report import print_search_summary
         from ..search.runner import run_search
 
-        config = load_config(args.config)
+        config = _table_config(args) if args.config is None else load_config(args.config)
+        if args.config is not None and (args.table or args.space):
+            raise ConfigError("give either a config file or --space/--table, not both")
+        if args.strategy:
+            from ..search.strategies import STRATEGIES
+
+            STRATEGIES.get(args.strategy)
+            config.search["strategy"] = args.strategy
         set_budgets(config, budgets_from(args), where="command line")
+        if args.latency:
+            config.cost["latency"] = args.latency
         for key, low in (("evaluations", 1), ("seed", 0)):
             value = getattr(args, key)
             if value is not None:
                 if value < low:
                     raise ConfigError(f"--{key} {value} is out of range; use an integer >= {low}")
                 config.search[key] = value
-        run_dir = Path(args.out or Path("runs") / Path(args.config).stem)
+        run_dir = Path(args.out or Path("runs") / (Path(args.config).stem if args.config else f"{args.space}-table"))
+        previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops as cleanly as Ctrl-C
         try:
             summary = run_search(config, run_dir, resume=args.resume, progress=not args.no_progress)
         except KeyboardInterrupt:
             print(f"\ninterrupted; every finished evaluation is stored in {run_dir}. Continue with:\n"
-                  f"  hwnas search {args.config} --out {run_dir} --resume", file=sys.stderr)
+                  f"  hwnas {' '.join(_quote(a) for a in sys.argv[1:] if a != '--resume')} --resume"
+                  if args.config is None else f"  hwnas search {args.config} --out {run_dir} --resume", file=sys.stderr)
             return 130
+        finally:
+            signal.signal(signal.SIGTERM, previous)
         print_search_summary(summary, config)
         return 0
+
+
+def _table_config(args: argparse.Namespace):
+    from ..table import parse_costs, table_search_config
+
+    missing = [flag for flag, v in (("--space", args.space), ("--table", args.table),
+                                    ("--accuracy-column", args.accuracy_column), ("--cost", args.cost)) if not v]
+    if missing:
+        raise ConfigError(f"hwnas search needs a config file, or a table search with {', '.join(missing)} "
+                          f"(e.g. --space nb201 --table t.csv --accuracy-column acc --cost latency_ms=lat)")
+    return table_search_config(space=args.space, table=args.table, arch_column=args.arch_column,
+                               accuracy_column=args.accuracy_column, costs=parse_costs(args.cost),
+                               strategy=args.strategy or "nsga2", evaluations=args.evaluations or 100,
+                               seed=args.seed or 0)
+
+
+def _quote(arg: str) -> str:
+    import shlex
+
+    return shlex.quote(arg)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt

@@ -14,6 +14,8 @@ from .errors import CostMeasurementError
 from .latency import LatencyMeasurement, make_session, measure_latency
 from .memory import peak_memory_mb
 from . import models as _models  # noqa: F401  - registers "counts", "memory", "ort"
+from . import table as _table  # noqa: F401  - registers "table"
+from . import lut as _lut  # noqa: F401  - registers "lut"
 from .onnx_export import export_onnx
 from .target import Target, load_target
 

@@ -80,6 +80,17 @@ class CostModel(ABC):
             raise ValueError(f"{len(archs)} archs but {len(models)} models")
         return [self.measure(arch, model) for arch, model in zip(archs, models)]
 
+    def verify_front(self, archs: Sequence[str]) -> list[dict[str, float]]:
+        """Extra columns for the final front; a model that predicts re-measures here.
+
+        Args:
+            archs: canonical strings of the front's architectures.
+
+        Returns:
+            One dict per architecture (empty for models that measure directly, the default).
+        """
+        return [{} for _ in archs]
+
     def describe(self) -> dict[str, Any]:
         """Metadata stored with every number: the cost model, its metrics and the target."""
         return {"cost_model": self.name, "provides": list(self.provides), **self.target.describe()}

@@ -50,12 +50,14 @@ class LatencyMeasurement:
     pass_medians_ms: tuple[float, ...]
 
 
-def make_session(onnx_bytes: bytes, target: Target) -> "ort.InferenceSession":
+def make_session(onnx_bytes: bytes, target: Target, *, profile_prefix: str | None = None) -> "ort.InferenceSession":
     """Create an ONNX Runtime session configured as ``target`` says.
 
     Args:
         onnx_bytes: a serialised ONNX model.
         target: threads, graph optimisation level and execution provider to use.
+        profile_prefix: if given, ONNX Runtime's profiler is on and writes its JSON trace to a
+            file starting with this path (see ``session.end_profiling()``).
 
     Returns:
         A sequential-mode session that runs on ``target.execution_provider`` only.
@@ -83,6 +85,9 @@ def make_session(onnx_bytes: bytes, target: Target) -> "ort.InferenceSession":
     level = _OPT_LEVELS[target.graph_optimization]
     options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
     options.log_severity_level = 3  # errors only; provider fallbacks are checked below instead
+    if profile_prefix is not None:
+        options.enable_profiling = True
+        options.profile_file_prefix = profile_prefix
     session = ort.InferenceSession(onnx_bytes, sess_options=options, providers=[provider])
     used = session.get_providers()
     # ORT falls back to CPU when e.g. CUDA libraries fail to load; never time the wrong device.
@@ -98,7 +103,7 @@ def make_session(onnx_bytes: bytes, target: Target) -> "ort.InferenceSession":
 def measure_latency(
     onnx_models: Sequence[bytes],
     target: Target,
-    input_shape: tuple[int, ...],
+    input_shape: tuple[int, ...] | Sequence[tuple[int, ...]],
 ) -> list[LatencyMeasurement]:
     """Time several ONNX models together, interleaved, on ``target``.
 
@@ -106,7 +111,8 @@ def measure_latency(
         onnx_models: serialised ONNX models, each with one input of shape
             ``(target.batch_size, *input_shape)`` and dtype ``target.dtype``.
         target: session settings, warm-up runs, passes and runs per pass.
-        input_shape: shape of one sample, without the batch dimension.
+        input_shape: shape of one sample, without the batch dimension; or one such shape per
+            model (a list of tuples), for models with different inputs such as table layers.
 
     Returns:
         One :class:`LatencyMeasurement` per model, in the order given.
@@ -126,9 +132,15 @@ def measure_latency(
     if not onnx_models:
         return []
     sessions = [make_session(model, target) for model in onnx_models]
+    shapes = (list(input_shape) if input_shape and not isinstance(input_shape[0], int)
+              else [input_shape] * len(onnx_models))
+    if len(shapes) != len(onnx_models):
+        raise ValueError(f"{len(onnx_models)} models but {len(shapes)} input shapes")
     rng = np.random.default_rng(0)
-    sample = rng.standard_normal((target.batch_size, *input_shape)).astype(target.dtype)
-    feeds = [{session.get_inputs()[0].name: sample} for session in sessions]
+    samples = {shape: rng.standard_normal((target.batch_size, *shape)).astype(target.dtype)
+               for shape in dict.fromkeys(tuple(s) for s in shapes)}
+    feeds = [{session.get_inputs()[0].name: samples[tuple(shape)]}
+             for session, shape in zip(sessions, shapes)]
 
     count = len(sessions)
     medians_ms: list[list[float]] = [[] for _ in range(count)]
@@ -152,7 +164,7 @@ def measure_latency(
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CostMeasurementError(
             f"ONNX model {index + 1} of {count} failed to run on target {target.name} with an input "
-            f"of shape {sample.shape} and dtype {target.dtype}: {reason}; export it with the "
+            f"of shape {(target.batch_size, *shapes[index])} and dtype {target.dtype}: {reason}; export it with the "
             "target's batch_size, dtype and this input_shape"
         ) from exc
 

@@ -1,5 +1,5 @@
 """Accuracy estimators: the :class:`AccuracyEstimator` interface, its registry and the
-``proxy-trainer`` (short training runs).
+``proxy-trainer`` (short training runs) and ``table`` (accuracy from a CSV).
 
 Example:
     >>> from hwnas.estimate import ESTIMATORS
@@ -9,5 +9,6 @@ Example:
 
 from .base import ESTIMATORS, AccuracyEstimator
 from .trainer import OPTIMIZERS, ProxyTrainer, recalibrate_batchnorm
+from .table import TableEstimator
 
-__all__ = ["ESTIMATORS", "OPTIMIZERS", "AccuracyEstimator", "ProxyTrainer", "recalibrate_batchnorm"]
+__all__ = ["ESTIMATORS", "OPTIMIZERS", "AccuracyEstimator", "ProxyTrainer", "TableEstimator", "recalibrate_batchnorm"]

@@ -68,6 +68,7 @@ for _o in (
     Objective("macs", "macs", "MACs", True, "cost", "MACs"),
     Objective("params", "params", "parameters", True, "cost", "parameters"),
     Objective("peak_memory_mb", "peak_memory_mb", "MB", True, "cost", "peak memory (MB)"),
+    Objective("energy_mj", "energy_mj", "mJ", True, "cost", "energy per inference (mJ)"),
 ):
     OBJECTIVES.add(_o.name, _o)
 
@@ -80,8 +81,10 @@ for _b in (
     BUDGETS.add(_b.name, _b)
 
 #: Metrics every evaluation records, in CSV column order (objectives first, then extras).
-METRIC_COLUMNS = ("error_pct", "accuracy_pct", "latency_ms", "latency_spread_pct", "macs",
-                  "params", "peak_memory_mb", "train_s", "epochs")
+#: ``latency_ms_predicted``/``_measured``: a table-predicted front re-measured on the runtime (ms).
+METRIC_COLUMNS = ("error_pct", "accuracy_pct", "latency_ms", "latency_spread_pct", "latency_ms_predicted",
+                  "latency_ms_measured", "macs",
+                  "params", "peak_memory_mb", "energy_mj", "train_s", "epochs")
 
 
 def resolve_objectives(names: Sequence[str]) -> list[Objective]:

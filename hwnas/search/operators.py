@@ -4,9 +4,9 @@
   genomes that build the same network are literally equal.
 - :class:`CategoricalMutation` resamples a gene to a *different* choice (no ordinal steps:
   kernel 7 is not "closer" to 5 than to 3 in any sense the search should assume).
-- :class:`CanonicalSampling` draws distinct canonical genomes (bounded attempts).
+- :class:`CanonicalSampling` draws distinct, non-degenerate canonical genomes (bounded attempts).
 - :class:`NoRepeatElimination` removes offspring equal to each other, to the population, or
-  to any architecture already proposed in this run.
+  to any architecture already proposed in this run, and degenerate ones.
 Crossover is pymoo's uniform crossover (UX), which never invents values.
 """
 
@@ -56,7 +56,8 @@ class CategoricalMutation(Mutation):
 
 
 class CanonicalSampling(Sampling):
-    """Distinct canonical genomes drawn uniformly per gene (at most 50 draws per sample)."""
+    """Distinct, non-degenerate canonical genomes drawn uniformly per gene (at most 50 draws
+    per sample; degenerate ones are taken only when nothing else was found)."""
 
     def __init__(self, space: SearchSpace) -> None:
         super().__init__()
@@ -67,6 +68,8 @@ class CanonicalSampling(Sampling):
         for _ in range(50):
             raw = random_state.integers(0, self.space.upper_bounds + 1, size=(n_samples, self.space.n_genes))
             for g in canonical_genomes(self.space, raw):
+                if self.space.degenerate(self.space.decode(g)) is not None:
+                    continue
                 chosen.setdefault(tuple(g.tolist()), g)
                 if len(chosen) == n_samples:
                     return np.array(list(chosen.values()))
@@ -76,14 +79,19 @@ class CanonicalSampling(Sampling):
 class NoRepeatElimination(DuplicateElimination):
     """Duplicate elimination on canonical genomes, also against everything proposed so far.
 
+    Degenerate architectures (:meth:`SearchSpace.degenerate`) count as duplicates too, so
+    pymoo mates again instead of proposing them.
+
     Args:
         seen: canonical genome tuples already proposed in this run (shared with the strategy,
             which adds every told genome).
+        space: the space, to recognise degenerate genomes (None: none are).
     """
 
-    def __init__(self, seen: set[tuple]) -> None:
+    def __init__(self, seen: set[tuple], space: SearchSpace | None = None) -> None:
         super().__init__()
         self.seen = seen
+        self.space = space
 
     def _do(self, pop, other, is_duplicate):
         taken = set(self.seen)
@@ -91,7 +99,8 @@ class NoRepeatElimination(DuplicateElimination):
             taken.update(tuple(np.rint(x).astype(np.int64).tolist()) for x in other.get("X"))
         for i, x in enumerate(pop.get("X")):
             key = tuple(np.rint(x).astype(np.int64).tolist())
-            if key in taken:
+            if key in taken or (self.space is not None and
+                                self.space.degenerate(self.space.decode(np.array(key))) is not None):
                 is_duplicate[i] = True
             taken.add(key)
         return is_duplicate

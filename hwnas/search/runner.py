@@ -15,7 +15,7 @@ import numpy as np
 from ..config import RunConfig
 from ..evaluation import Evaluation, Evaluator
 from ..exceptions import BudgetError, StoreError
-from ..outputs import WEIGHTS_DIR, write_outputs
+from ..outputs import WEIGHTS_DIR, front_indices, write_outputs
 from ..search.objectives import BUDGETS, is_feasible, minimisation_matrix, resolve_objectives, violation_matrix
 from ..store import Store
 from .strategies import STRATEGIES
@@ -42,18 +42,22 @@ class SearchRun:
         run_dir: output directory.
         resume: continue the run stored in ``run_dir``.
         progress: show a progress bar.
+        outputs: write the run directory's CSVs, plot and config (``hwnas bench`` needs only
+            the store).
 
     Raises:
         HwnasError subclasses for every bad input, before anything is written.
     """
 
-    def __init__(self, config: RunConfig, run_dir: Path, *, resume: bool = False, progress: bool = True) -> None:
+    def __init__(self, config: RunConfig, run_dir: Path, *, resume: bool = False, progress: bool = True,
+                 outputs: bool = True) -> None:
         from ..components import build_components
 
         self.config = config
         self.run_dir = Path(run_dir)
         self.resume = resume
         self.progress = progress
+        self.outputs = outputs
         self.objectives = resolve_objectives(config.objectives)
         store_path = self.run_dir / Store.FILE_NAME
         if resume and not store_path.is_file():
@@ -77,17 +81,20 @@ class SearchRun:
             return
         space = self.parts.space
         smallest = space.smallest()
-        model = space.build(smallest)
+        model = space.build(smallest) if any(c.needs_model for c in self.parts.cost_models) else None
         metrics: dict[str, float] = {}
         for cost in self.parts.cost_models:
-            metrics.update(cost.measure(space.canonical(smallest), model))
+            try:
+                metrics.update(cost.measure(space.canonical(smallest), model))
+            except LookupError:  # a table without the smallest architecture: nothing to check
+                continue
         for name, bound in self.config.budgets.items():
             col = BUDGETS.get(name).column
             if col in metrics and metrics[col] > bound:
                 raise BudgetError(
                     f"{name} = {bound:g} cannot be met: the smallest {space.name} architecture "
-                    f"({space.canonical(smallest)}) has {col} = {metrics[col]:.4g} on target "
-                    f"{self.parts.target.name}; set {BUDGETS.get(name).flag} above {metrics[col]:.4g}")
+                    f"({space.canonical(smallest)}) has {col} = {metrics[col]:.4g}"
+                    f"{' on target ' + self.parts.target.name if self.parts.target else ''}; set {BUDGETS.get(name).flag} above {metrics[col]:.4g}")
 
     def run(self) -> SearchSummary:
         """Run (or resume) the search and write the run directory's outputs."""
@@ -103,11 +110,22 @@ class SearchRun:
             evaluations = store.all()
         finally:
             store.close()
-        front = write_outputs(self.run_dir, self.config, evaluations)
+        if self.outputs:
+            front = write_outputs(self.run_dir, self.config, evaluations, verify=self.verify_front)
+        else:
+            front = front_indices(evaluations, self.objectives, self.config.budgets)
         return SearchSummary(self.run_dir, len(evaluations), new,
                              sum(not e.ok for e in evaluations),
                              sum(e.ok and is_feasible(e.metrics, self.config.budgets) for e in evaluations),
                              [evaluations[i] for i in front], time.perf_counter() - start)
+
+    def verify_front(self, archs: list[str]) -> list[dict[str, float]]:
+        """Each cost model's extra front columns (a table-predicted latency is re-measured)."""
+        rows: list[dict[str, float]] = [{} for _ in archs]
+        for cost in self.parts.cost_models:
+            for row, extra in zip(rows, cost.verify_front(archs)):
+                row.update(extra)
+        return rows
 
     def _open(self, store: Store) -> None:
         current = self.config.to_dict()
@@ -118,13 +136,13 @@ class SearchRun:
                 raise StoreError(f"--resume: the config differs from the stored run in {diff}; "
                                  f"resume with the same config or start a new --out")
         store.set_meta("config", current)
-        store.set_meta("target", self.parts.target.describe())
+        store.set_meta("target", self.parts.target.describe() if self.parts.target else None)
         store.set_meta("space", self.parts.space.describe())
 
     def _loop(self, store: Store, seen: dict[str, Evaluation]) -> int:
         from tqdm import tqdm
 
-        new = 0
+        new, shown = 0, 0.0
         bar = tqdm(total=self.config.search["evaluations"], unit="eval", desc="search",
                    disable=not self.progress, dynamic_ncols=True)
         try:
@@ -134,8 +152,12 @@ class SearchRun:
                     ev, fresh = self._evaluate(genome, store, seen)
                     new += fresh
                     batch.append(ev)
-                    bar.update(1)
-                    bar.set_postfix_str(self._postfix(seen), refresh=False)
+                    if self.progress:
+                        bar.update(1)
+                        # the postfix scans every evaluation: refresh it at most twice a second
+                        if time.perf_counter() - shown >= 0.5:
+                            bar.set_postfix_str(self._postfix(seen), refresh=False)
+                            shown = time.perf_counter()
                 rows = [ev.metrics if ev.ok else {} for ev in batch]
                 self.strategy.tell(genomes, minimisation_matrix(rows, self.objectives),
                                    violation_matrix(rows, self.config.budgets))
@@ -163,7 +185,7 @@ class SearchRun:
 
 
 def run_search(config: RunConfig, run_dir: str | Path, *, resume: bool = False,
-               progress: bool = True) -> SearchSummary:
+               progress: bool = True, outputs: bool = True) -> SearchSummary:
     """Run or resume a search (see :class:`SearchRun`).
 
     Example:
@@ -172,4 +194,4 @@ def run_search(config: RunConfig, run_dir: str | Path, *, resume: bool = False,
         >>> len(summary.front)                                                       # doctest: +SKIP
         9
     """
-    return SearchRun(config, Path(run_dir), resume=resume, progress=progress).run()
+    return SearchRun(config, Path(run_dir), resume=resume, progress=progress, outputs=outputs).run()

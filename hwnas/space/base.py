@@ -23,6 +23,39 @@ A = TypeVar("A")
 
 
 @dataclass(frozen=True)
+class LayerSignature:
+    """Everything that decides the run time of one layer or block, as latency tables key it.
+
+    Two layers with equal signatures build identical standalone modules (up to weights), so a
+    table measured per signature covers every network of the space.
+
+    Args:
+        op: layer kind, e.g. ``"stem"``, ``"ir"`` (inverted residual), ``"head"``.
+        fields: ``(name, value)`` pairs in a fixed order, e.g. ``(("cin", 16), ("k", 3))``.
+        input_shape: shape of one input sample of the layer, ``(C, H, W)``.
+        group: calibration group (default: ``op``), e.g. ``"ir-se"`` for blocks with
+            squeeze-excite, whose standalone/in-network ratio differs from plain blocks.
+    """
+
+    op: str
+    fields: tuple[tuple[str, Any], ...]
+    input_shape: tuple[int, ...]
+    group: str = ""
+
+    @property
+    def kind(self) -> str:
+        """The calibration group: ``group`` if set, else ``op``."""
+        return self.group or self.op
+
+    @property
+    def key(self) -> str:
+        """Canonical table key, e.g. ``"ir:cin=16,cout=24,k=3,e=4,s=2,se=0,act=relu,in=16x12x12"``."""
+        parts = [f"{name}={value}" for name, value in self.fields]
+        parts.append("in=" + "x".join(str(d) for d in self.input_shape))
+        return f"{self.op}:" + ",".join(parts)
+
+
+@dataclass(frozen=True)
 class Gene:
     """One categorical decision of a genome.
 
@@ -51,6 +84,9 @@ class SearchSpace(ABC, Generic[A]):
     """
 
     name: str = ""
+    #: ``(input_shape, output_dim)`` used when no task gives them (table-backed searches), or
+    #: None when the space needs a task.
+    default_shapes: tuple[tuple[int, ...], int] | None = None
 
     def __init__(self, input_shape: Sequence[int], output_dim: int) -> None:
         self.input_shape = tuple(int(d) for d in input_shape)
@@ -82,7 +118,32 @@ class SearchSpace(ABC, Generic[A]):
     def build(self, arch: A) -> torch.nn.Module:
         """A freshly initialised torch module for the architecture."""
 
+    # --- per-layer view, for latency tables ----------------------------------------------
+    def layer_signatures(self, arch: A) -> list[LayerSignature]:
+        """The layers of ``arch`` in execution order (see :class:`LayerSignature`).
+
+        Raises:
+            SpaceError: the space does not support latency tables.
+        """
+        raise SpaceError(f"space {self.name!r} does not describe its layers; latency tables "
+                         "need it; use measured latency (--latency measure)")
+
+    def all_layer_signatures(self) -> list[LayerSignature]:
+        """Every distinct layer signature any architecture of this space can contain, sorted."""
+        raise SpaceError(f"space {self.name!r} does not describe its layers; latency tables "
+                         "need it; use measured latency (--latency measure)")
+
+    def build_layer(self, signature: LayerSignature) -> torch.nn.Module:
+        """A standalone module for one signature; its input is ``signature.input_shape``."""
+        raise SpaceError(f"space {self.name!r} does not describe its layers; latency tables "
+                         "need it; use measured latency (--latency measure)")
+
     # --- shared behaviour --------------------------------------------------------------
+    def degenerate(self, arch: A) -> str | None:
+        """Why an architecture is useless whatever it is trained on (e.g. its output cannot
+        depend on its input), or None. Search strategies do not propose degenerate ones."""
+        return None
+
     def train_recipe(self, arch: A) -> Mapping[str, Any]:
         """Training overrides carried by the architecture (e.g. lr, optimizer); none by default."""
         return {}
@@ -143,16 +204,25 @@ class SearchSpace(ABC, Generic[A]):
 SPACES: Registry[type[SearchSpace]] = Registry("search space")
 
 
-def make_space(name: str, input_shape: Sequence[int], output_dim: int, **options: Any) -> SearchSpace:
+def make_space(name: str, input_shape: Sequence[int] | None, output_dim: int | None,
+               **options: Any) -> SearchSpace:
     """Instantiate a registered space.
+
+    ``input_shape``/``output_dim`` None (no task) take the space's :attr:`SearchSpace.default_shapes`.
 
     Raises:
         RegistryError: unknown space name.
-        ConfigError: an option the space does not take.
+        ConfigError: an option the space does not take, or no shapes for a space that needs a task.
     """
     from ..exceptions import ConfigError
 
     cls = SPACES.get(name)
+    if input_shape is None or output_dim is None:
+        if cls.default_shapes is None:
+            raise ConfigError(f"space {name!r} needs a [task] (its input shape and classes); "
+                              f"add [task] dataset = ... to the config")
+        input_shape = cls.default_shapes[0] if input_shape is None else input_shape
+        output_dim = cls.default_shapes[1] if output_dim is None else output_dim
     try:
         return cls(input_shape, output_dim, **options)
     except TypeError as exc:

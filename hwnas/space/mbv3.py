@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from ..exceptions import SpaceError
-from .base import SPACES, Gene, SearchSpace, choice_index
+from .base import SPACES, Gene, LayerSignature, SearchSpace, choice_index
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,14 @@ class MBv3Arch:
 
     width: float
     stages: tuple[tuple[Block, ...], ...]
+
+
+_ACTS = {"relu": nn.ReLU, "hswish": nn.Hardswish}
+
+
+def _conv_out(size: int, stride: int) -> int:
+    # Output size of an odd-kernel conv padded by kernel // 2.
+    return (size - 1) // stride + 1
 
 
 def _make_divisible(value: float, divisor: int = 8) -> int:
@@ -233,3 +241,105 @@ class MBv3Space(SearchSpace[MBv3Arch]):
         layers += [nn.Conv2d(c, head, 1, bias=False), nn.BatchNorm2d(head), nn.Hardswish(),
                    nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(head, self.output_dim)]
         return nn.Sequential(*layers)
+
+    # --- per-layer view, for latency tables ----------------------------------------------
+    # Signatures: "stem" (3x3 conv + BN + hard-swish), "ir" (InvertedResidual: cin, cout,
+    # kernel, expand, stride, se, act) and "head" (1x1 conv + BN + hard-swish + pool + linear).
+    # Widths enter only through channel counts, so archs of different widths share entries.
+
+    def _stem(self, width: float) -> tuple[LayerSignature, tuple[int, int, int]]:
+        c_in, h, w = self.input_shape
+        stride = 1 if h <= 32 else 2
+        c = _make_divisible(self.stem_channels * width)
+        sig = LayerSignature("stem", (("cin", c_in), ("cout", c), ("s", stride)), (c_in, h, w))
+        return sig, (c, _conv_out(h, stride), _conv_out(w, stride))
+
+    def _block(self, state: tuple[int, int, int], stage: int, first: bool, width: float,
+               kernel: int, expand: int) -> tuple[LayerSignature, tuple[int, int, int]]:
+        c, h, w = state
+        c_out = _make_divisible(self.stage_channels[stage] * width)
+        stride = self.strides[stage] if first else 1
+        late = stage >= self.se_from_stage
+        sig = LayerSignature("ir", (("cin", c), ("cout", c_out), ("k", kernel), ("e", expand),
+                                    ("s", stride), ("se", int(late)),
+                                    ("act", "hswish" if late else "relu")), state,
+                             group="ir-se" if late else "ir")
+        return sig, (c_out, _conv_out(h, stride), _conv_out(w, stride))
+
+    def _head(self, state: tuple[int, int, int], width: float) -> LayerSignature:
+        head = _make_divisible(self.head_channels * width)
+        return LayerSignature("head", (("cin", state[0]), ("cout", head), ("out", self.output_dim)), state)
+
+    def layer_signatures(self, arch: MBv3Arch) -> list[LayerSignature]:
+        """Stem, every block, head of ``arch`` in execution order (what :meth:`build` stacks).
+
+        Example:
+            >>> space = MBv3Space((1, 12, 12), 10)
+            >>> [sig.op for sig in space.layer_signatures(space.smallest())]
+            ['stem', 'ir', 'ir', 'ir', 'ir', 'head']
+        """
+        self.encode(arch)
+        sig, state = self._stem(arch.width)
+        sigs = [sig]
+        for s, blocks in enumerate(arch.stages):
+            for b, blk in enumerate(blocks):
+                sig, state = self._block(state, s, b == 0, arch.width, blk.kernel, blk.expand)
+                sigs.append(sig)
+        sigs.append(self._head(state, arch.width))
+        return sigs
+
+    def all_layer_signatures(self) -> list[LayerSignature]:
+        """Every layer signature this space can produce, exactly (sorted by key).
+
+        Channel/resolution states are propagated stage by stage over every width and depth
+        choice, so the set is neither larger than what architectures use nor missing any.
+        """
+        widths, depths = self.genes[0].choices, self.genes[1].choices
+        kernels, expands = self.genes[self._slot(0, 0)].choices, self.genes[self._slot(0, 0) + 1].choices
+        found: dict[str, LayerSignature] = {}
+        for width in widths:
+            stem, state = self._stem(width)
+            found[stem.key] = stem
+            states = {state}
+            for s in range(self.n_stages):
+                after: set[tuple[int, int, int]] = set()
+                for depth in set(depths):
+                    if depth == 0:
+                        after |= states
+                        continue
+                    for first_in in states:
+                        current = {first_in}
+                        for b in range(depth):
+                            nxt = set()
+                            for st in current:
+                                for k in kernels:
+                                    for e in expands:
+                                        sig, out = self._block(st, s, b == 0, width, k, e)
+                                        found[sig.key] = sig
+                                        nxt.add(out)
+                            current = nxt
+                        after |= current
+                states = after
+            for st in states:
+                head = self._head(st, width)
+                found[head.key] = head
+        return [found[k] for k in sorted(found)]
+
+    def build_layer(self, signature: LayerSignature) -> nn.Module:
+        """A standalone module for one signature of this space (input ``signature.input_shape``).
+
+        Raises:
+            SpaceError: an op this space does not produce.
+        """
+        f = dict(signature.fields)
+        if signature.op == "stem":
+            return nn.Sequential(nn.Conv2d(f["cin"], f["cout"], 3, f["s"], 1, bias=False),
+                                 nn.BatchNorm2d(f["cout"]), nn.Hardswish())
+        if signature.op == "ir":
+            return InvertedResidual(f["cin"], f["cout"], f["k"], f["e"], f["s"], bool(f["se"]), _ACTS[f["act"]])
+        if signature.op == "head":
+            return nn.Sequential(nn.Conv2d(f["cin"], f["cout"], 1, bias=False), nn.BatchNorm2d(f["cout"]),
+                                 nn.Hardswish(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                                 nn.Linear(f["cout"], f["out"]))
+        raise SpaceError(f"mbv3: unknown layer op {signature.op!r} in {signature.key!r}; "
+                         "expected stem, ir or head")

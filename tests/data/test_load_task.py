@@ -109,3 +109,19 @@ def test_task_properties():
 def test_task_rejects_inconsistent_arrays(kw, fragment):
     with pytest.raises(DataError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
         _task(**kw)
+
+
+def test_resize_sets_the_input_resolution():
+    task = load_task({"dataset": "digits", "resize": 12})
+    assert task.input_shape == (1, 12, 12) and task.x_val.shape[1:] == (1, 12, 12)
+
+
+@pytest.mark.parametrize("value", [3, -1, True, 2.5])
+def test_bad_resize_is_named(value):
+    with pytest.raises(ConfigError, match=r"\[task\] resize = .* must be 0 \(keep\) or an image side"):
+        load_task({"dataset": "digits", "resize": value})
+
+
+def test_resize_needs_images():
+    with pytest.raises(ConfigError, match="resize = 12 needs image data"):
+        load_task({"dataset": "diabetes", "resize": 12})

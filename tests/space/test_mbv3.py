@@ -64,3 +64,41 @@ def test_bad_genome(space):
 def test_tabular_input_is_refused():
     with pytest.raises(SpaceError, match="use the 'mlp' space"):
         make_space("mbv3", (10,), 1)
+
+
+def test_layer_signatures_enumeration_is_exact():
+    import itertools
+
+    space = make_space("mbv3", (1, 12, 12), 10, widths=[0.5, 1.0], depths=[1, 2], kernels=[3, 5], expands=[3],
+                       stage_channels=[16, 24, 40], se_from_stage=1)
+    used = set()
+    for genome in itertools.product(*(range(g.size) for g in space.genes)):
+        used |= {s.key for s in space.layer_signatures(space.decode(genome))}
+    assert used == {s.key for s in space.all_layer_signatures()}
+
+
+def test_layer_signatures_cover_sampled_archs_of_the_default_example():
+    space = make_space("mbv3", (1, 12, 12), 10, widths=[0.5, 0.75, 1.0], depths=[1, 2, 3])
+    every = {s.key for s in space.all_layer_signatures()}
+    assert len(every) == 158  # small enough to time in a minute
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        assert {s.key for s in space.layer_signatures(space.sample(rng))} <= every
+
+
+def test_stacked_layers_are_the_network(space):
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        arch = space.sample(rng)
+        sigs = space.layer_signatures(arch)
+        assert [s.op for s in sigs][0] == "stem" and sigs[-1].op == "head"
+        stacked = torch.nn.Sequential(*(space.build_layer(s) for s in sigs))
+        net = space.build(arch)
+        assert sum(p.numel() for p in stacked.parameters()) == sum(p.numel() for p in net.parameters())
+        x = torch.randn(1, 1, 8, 8)
+        shape = x.shape[1:]
+        for sig, layer in zip(sigs, stacked):
+            assert tuple(shape) == sig.input_shape
+            x = layer(x)
+            shape = x.shape[1:]
+        assert x.shape == (1, 10)

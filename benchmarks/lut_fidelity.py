@@ -1,0 +1,81 @@
+"""Fidelity of a latency table against end-to-end measurement, next to the noise ceiling.
+
+Loads a shipped table (default: the cpu-ort-1t / mbv3 table for examples/digits.toml), draws
+``--networks`` random architectures that are *not* among the table's calibration networks, and
+measures each whole network twice with ONNX Runtime (two independent interleaved measurements,
+fresh sessions, the target's timing settings, i.e. exactly what ``--latency measure`` does in a
+search). Prints, for the table against each measurement and for measurement 2 against
+measurement 1 (the noise ceiling): mean |error| %, share within ±10 % and ±5 %, max |error|,
+Kendall τ. With ``--build`` it first runs ``hwnas profile`` into a temporary file and prints its
+wall time (the ≤ 5 minute target) and its own report.
+
+Usage:
+    python benchmarks/lut_fidelity.py [--table PATH] [--config examples/digits.toml] [--networks 100] [--seed 1] [--build]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--table", help="table file (default: latency_tables/<target>/<space>-<CxHxW>.json)")
+    ap.add_argument("--config", default=str(ROOT / "examples" / "digits.toml"))
+    ap.add_argument("--networks", type=int, default=100)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--build", action="store_true", help="build the table first with `hwnas profile` (timed)")
+    args = ap.parse_args()
+
+    from hwnas.components import build_space
+    from hwnas.config import load_config
+    from hwnas.cost import export_onnx, load_target, measure_latency
+    from hwnas.cost.lut import LatencyTable, default_table_path
+    from hwnas.data import load_task
+    from hwnas.profile import agreement, sample_distinct
+
+    config = load_config(args.config)
+    target = load_target(config.cost["target"])
+    space = build_space(config, load_task(config.task, source=config.source))
+    print(f"load average before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
+    path = Path(args.table) if args.table else default_table_path(target.name, space.name, space.input_shape)
+    if args.build:
+        path = Path(tempfile.mkdtemp()) / path.name
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "hwnas.cli", "profile", "--target", config.cost["target"],
+                        "--space", space.name, "--task", args.config, "--out", str(path)], check=True)
+        print(f"hwnas profile wall time: {time.perf_counter() - start:.0f} s (target <= 300 s)")
+    table = LatencyTable.load(path)
+    table.check(target, space)
+    exclude = set(table.calibration.get("networks", []))
+    archs = sample_distinct(space, args.networks, np.random.default_rng(args.seed), exclude)
+    predicted = np.array([table.predict(space.layer_signatures(space.parse(a))) for a in archs])
+    onnx_models = [export_onnx(space.build(space.parse(a)), space.input_shape, batch_size=target.batch_size,
+                               opset=target.opset, dtype=target.dtype) for a in archs]
+    first = np.array([m.latency_ms for m in measure_latency(onnx_models, target, space.input_shape)])
+    second = np.array([m.latency_ms for m in measure_latency(onnx_models, target, space.input_shape)])
+    print(f"table {path} ({table.meta['date']}); {len(archs)} random {space.name} networks (seed {args.seed}, "
+          f"none of them calibration networks), {first.min():.3f}-{first.max():.3f} ms, measured twice on "
+          f"{target.name} ({target.passes} passes x {target.runs_per_pass} runs, interleaved)")
+    print(f"{'':34s} {'mean|err|':>9s} {'<=10%':>6s} {'<=5%':>6s} {'max':>6s} {'tau':>6s}")
+    for label, ref, other in (("table vs measurement 1", first, predicted), ("table vs measurement 2", second, predicted),
+                              ("noise ceiling: meas. 2 vs meas. 1", first, second)):
+        r = agreement(ref, other)
+        print(f"{label:34s} {r['mean_abs_pct']:8.2f}% {100 * r['within_10_pct']:5.0f}% {100 * r['within_5_pct']:5.0f}% "
+              f"{r['max_abs_pct']:5.1f}% {r['kendall_tau']:6.3f}")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

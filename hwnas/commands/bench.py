@@ -1,0 +1,90 @@
+"""``hwnas bench``: strategies x seeds on a metric table, scored by hypervolume of the true front.
+
+Writes ``bench.csv`` (strategy, seed, evaluations, hv_fraction, wall_s), ``summary.csv``
+(medians over seeds) and ``bench.png`` to ``--out``, and prints the medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..exceptions import ConfigError
+from .base import COMMANDS, Command
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} needs positive integers, e.g. 50,200,1000")
+    return values
+
+
+def _names(text: str) -> list[str]:
+    return [v.strip() for v in text.split(",") if v.strip()]
+
+
+@COMMANDS.register("bench")
+class BenchCommand(Command):
+    help = "benchmark strategies (and pymoo/Optuna peers) on a table: hypervolume vs evaluations"
+
+    def configure(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument("--table", required=True, help="CSV with one row per architecture")
+        p.add_argument("--space", default="nb201", help="space of the table's architectures (default nb201)")
+        p.add_argument("--arch-column", default="arch_str", help="architecture column (default arch_str)")
+        p.add_argument("--accuracy-column", default="test_acc_cifar10",
+                       help="accuracy column in %% (searched and scored; default test_acc_cifar10)")
+        p.add_argument("--cost", required=True, metavar="NAME=COLUMN",
+                       help="the cost objective, e.g. latency_ms=raspi4_latency")
+        p.add_argument("--strategies", type=_names, default=["nsga2", "random"],
+                       help="comma-separated strategies (default nsga2,random)")
+        p.add_argument("--peers", type=_names, default=["pymoo-nsga2", "optuna-nsga2"],
+                       help="comma-separated peers: pymoo-nsga2, optuna-nsga2 ('' for none)")
+        p.add_argument("--evaluations", type=_int_list, default=[50, 200, 1000],
+                       help="budgets to score at (default 50,200,1000)")
+        p.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 (default 10)")
+        p.add_argument("--min-accuracy", type=float, default=11.0,
+                       help="drop cells at or below this accuracy from scoring (default 11)")
+        p.add_argument("--out", default="runs/bench", help="output folder (default runs/bench)")
+        p.add_argument("--quiet", action="store_true", help="no line per run")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from ..bench import PEERS, BenchProblem, medians, plot_bench, run_bench
+        from ..outputs import write_csv
+        from ..search.strategies import STRATEGIES
+        from ..table import parse_costs
+
+        costs = parse_costs([args.cost])
+        (metric, column), = costs.items()
+        if args.seeds < 1:
+            raise ConfigError(f"--seeds {args.seeds} must be at least 1")
+        for name in args.strategies:
+            STRATEGIES.get(name)
+        for name in args.peers:
+            PEERS.get(name)
+        problem = BenchProblem(args.table, args.arch_column, args.accuracy_column, column, cost_metric=metric,
+                               space=args.space, min_accuracy=args.min_accuracy)
+        print(f"true front: {problem.front_size} architectures ({args.accuracy_column} x {column}); "
+              f"{len(args.strategies) + len(args.peers)} strategies x {args.seeds} seeds x {args.evaluations}")
+        records = run_bench(problem, args.strategies, args.peers, args.evaluations, args.seeds,
+                            progress=None if args.quiet else print)
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        write_csv(out / "bench.csv", [r.__dict__ for r in records],
+                  ["strategy", "seed", "evaluations", "hv_fraction", "wall_s"])
+        table = medians(records)
+        write_csv(out / "summary.csv",
+                  [{"strategy": s, **{str(n): f"{v:.4f}" for n, v in d.items()}} for s, d in table.items()],
+                  ["strategy", *map(str, args.evaluations)])
+        plot_bench(out / "bench.png", records,
+                   f"{Path(args.table).name}: {args.accuracy_column} x {column}, median of {args.seeds} seeds")
+        width = max(len(s) for s in table)
+        print(f"median hypervolume fraction over {args.seeds} seeds:")
+        print(" " * width + "".join(f"{n:>9d}" for n in args.evaluations))
+        for s, d in table.items():
+            print(s.ljust(width) + "".join(f"{d[n]:9.4f}" for n in args.evaluations))
+        print(f"wrote {out / 'bench.csv'}, {out / 'summary.csv'}, {out / 'bench.png'}")
+        return 0

@@ -1,0 +1,404 @@
+"""Latency lookup tables: per-layer latencies measured on a target, and the ``lut`` cost model.
+
+A table holds one measured latency per *layer signature* (see
+:class:`~hwnas.space.base.LayerSignature`: op, channels, kernel, expand, stride, input size, ...)
+for every layer a space can produce at one input size, plus a calibration that turns the sum of
+standalone layer times into whole-network latency. Layers timed alone pay per-call overhead,
+layout conversions and unfused boundaries that vanish inside a network (on the development
+machine the raw sum overestimated whole networks by 35-80 %), so the calibration is a linear
+model ``latency_ms = a * sum_ms + b * n_layers + c`` fitted on whole networks measured in the
+same interleaved session as the layers (:mod:`hwnas.profile`). ``hwnas profile`` fits one scale
+per layer group (e.g. ``ir`` and ``ir-se``: squeeze-excite blocks lose more when timed alone),
+a per-layer boundary cost and a constant:
+``latency_ms = sum_g a_g * sum_ms:g + b * n_layers + c``.
+
+File: ``latency_tables/<target>/<space>-<C>x<H>x<W>.json``::
+
+    {"format": "hwnas-latency-table", "format_version": 1,
+     "meta": {"target": "cpu-ort-1t", "runtime": "onnxruntime", "runtime_version": "1.32.0",
+              "execution_provider": "CPUExecutionProvider", "intra_op_threads": 1,
+              "inter_op_threads": 1, "batch_size": 1, "dtype": "float32",
+              "graph_optimization": "all", "opset": 17, "device": {"cpu": "...", "gpu": null},
+              "date": "2025-...", "estimator": {...}, "space": {"name": "mbv3",
+              "input_shape": [1, 12, 12], ...}, "remote": false},
+     "entries": {"ir:cin=8,cout=8,k=3,e=3,s=1,se=0,act=relu,in=8x12x12":
+                 {"latency_ms": 0.0123, "spread_pct": 4.1}, ...},
+     "calibration": {"model": "linear",
+                     "features": ["sum_ms:head", "sum_ms:ir", "sum_ms:ir-se", "sum_ms:stem",
+                                  "n_layers", "const"],
+                     "coef": [1.0, 1.01, 0.95, 1.0, -0.0054, 0.002], ...},
+
+Features: ``sum_ms`` (all layers), ``sum_ms:<group>``, ``n_layers``, ``n:<group>``, ``const``.
+     "fidelity": {...}, "device_report": {...}}
+
+A table for a device hwnas cannot run (a phone, an FPGA) is just such a file with
+``"remote": true``: its runtime version is not compared with the local onnxruntime and the final
+front is not re-measured. Without a ``calibration`` the prediction is the plain sum.
+
+Example:
+    >>> table = LatencyTable.load("latency_tables/cpu-ort-1t/mbv3-1x12x12.json")
+    >>> table.check(load_target("cpu-ort-1t"), space)
+    >>> table.predict(space.layer_signatures(space.smallest()))  # doctest: +SKIP
+    0.047
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from ..exceptions import LatencyTableError
+from .base import COST_MODELS, CostModel
+from .target import Target, targets_dir
+
+FORMAT = "hwnas-latency-table"
+FORMAT_VERSION = 1
+#: Calibration models a table may name: the plain sum, or linear in named features.
+CALIBRATIONS = ("sum", "linear")
+_FEATURE_PREFIXES = ("sum_ms:", "n:")
+#: Target settings a table must share with the target it is used for.
+MATCHED_SETTINGS = ("execution_provider", "intra_op_threads", "inter_op_threads", "batch_size",
+                    "dtype", "graph_optimization", "opset")
+LATENCY_MODES = ("auto", "lut", "measure")
+
+
+def tables_dir() -> Path:
+    """The repository's ``latency_tables/`` folder."""
+    return targets_dir().parent / "latency_tables"
+
+
+def shape_text(input_shape: Sequence[int]) -> str:
+    """``(1, 12, 12)`` -> ``"1x12x12"``."""
+    return "x".join(str(int(d)) for d in input_shape)
+
+
+def default_table_path(target_name: str, space_name: str, input_shape: Sequence[int]) -> Path:
+    """Where ``hwnas profile`` writes, and the ``lut`` model looks for, a table."""
+    return tables_dir() / target_name / f"{space_name}-{shape_text(input_shape)}.json"
+
+
+def profile_command(target: Target, space_name: str, task_config: str | None = None) -> str:
+    """The command that (re)builds the table for a target and space."""
+    where = target.source or target.name
+    task = f" --task {task_config}" if task_config and not task_config.startswith("<") else ""
+    return f"hwnas profile --target {where} --space {space_name}{task}"
+
+
+@dataclass
+class LatencyTable:
+    """A latency table in memory (see the module docstring for the file format).
+
+    Attributes:
+        meta: target, runtime and version, provider, threads, batch, dtype, device, date,
+            estimator, space.
+        entries: layer key -> ``{"latency_ms": float, "spread_pct": float}``.
+        calibration: ``{"model": "linear" | "sum", "coef": [...]}``; empty means plain sum.
+        fidelity: the fidelity report of the build (informational).
+        device_report: what ``hwnas profile`` found out about the device (informational).
+        path: the file it was loaded from, if any.
+    """
+
+    meta: dict[str, Any]
+    entries: dict[str, dict[str, float]]
+    calibration: dict[str, Any] = field(default_factory=dict)
+    fidelity: dict[str, Any] = field(default_factory=dict)
+    device_report: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    # --- file format ---------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document."""
+        return {"format": FORMAT, "format_version": FORMAT_VERSION, "meta": self.meta,
+                "calibration": self.calibration, "fidelity": self.fidelity,
+                "device_report": self.device_report,
+                "entries": {k: self.entries[k] for k in sorted(self.entries)}}
+
+    def save(self, path: str | Path) -> Path:
+        """Write the table as JSON (parent folders are created)."""
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(json.dumps(self.to_dict(), indent=1) + "\n")
+        self.path = p
+        return p
+
+    @classmethod
+    def load(cls, path: str | Path) -> "LatencyTable":
+        """Read and validate a table file.
+
+        Raises:
+            LatencyTableError: missing file, not JSON, wrong format, or a malformed entry;
+                the message names the file and the key.
+        """
+        p = Path(path)
+        if not p.is_file():
+            raise LatencyTableError(f"latency table {p} does not exist")
+        try:
+            data = json.loads(p.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise LatencyTableError(f"latency table {p} is not valid JSON ({exc}); rebuild it with hwnas profile") from None
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise LatencyTableError(f"latency table {p}: 'format' must be {FORMAT!r}; this is not a latency table")
+        if data.get("format_version") != FORMAT_VERSION:
+            raise LatencyTableError(f"latency table {p}: format_version {data.get('format_version')!r} is not "
+                                    f"supported (this hwnas reads {FORMAT_VERSION}); rebuild it with hwnas profile")
+        meta, entries = data.get("meta"), data.get("entries")
+        if not isinstance(meta, dict) or not isinstance(entries, dict) or not entries:
+            raise LatencyTableError(f"latency table {p}: needs a 'meta' object and a non-empty 'entries' object")
+        for key in ("target", "runtime_version", "execution_provider", "batch_size", "dtype", "space"):
+            if key not in meta:
+                raise LatencyTableError(f"latency table {p}: meta.{key} is missing; add it or rebuild the table")
+        for key, entry in entries.items():
+            value = entry.get("latency_ms") if isinstance(entry, dict) else None
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or not math.isfinite(value):
+                raise LatencyTableError(f"latency table {p}: entry {key!r} needs a positive 'latency_ms', got {entry!r}")
+        calibration = data.get("calibration") or {}
+        model = calibration.get("model", "sum")
+        if model not in CALIBRATIONS:
+            raise LatencyTableError(f"latency table {p}: calibration model {model!r} is unknown; "
+                                    f"use one of {sorted(CALIBRATIONS)}")
+        if model == "linear":
+            names, coef = calibration.get("features"), calibration.get("coef")
+            if not isinstance(names, list) or not isinstance(coef, list) or len(names) != len(coef) or not names:
+                raise LatencyTableError(f"latency table {p}: the linear calibration needs lists 'features' "
+                                        f"and 'coef' of equal length")
+            bad = [n for n in names if n not in ("sum_ms", "n_layers", "const") and not n.startswith(_FEATURE_PREFIXES)]
+            if bad:
+                raise LatencyTableError(f"latency table {p}: calibration feature {bad[0]!r} is unknown; use "
+                                        f"sum_ms, sum_ms:<group>, n_layers, n:<group> or const")
+        return cls(meta, {k: dict(v) for k, v in entries.items()}, calibration,
+                   data.get("fidelity") or {}, data.get("device_report") or {}, p)
+
+    # --- checks --------------------------------------------------------------------------
+    @property
+    def where(self) -> str:
+        """``"latency table <path>"``, for messages."""
+        return f"latency table {self.path}" if self.path else "latency table"
+
+    def check(self, target: Target, space, fix: str | None = None) -> None:
+        """Refuse a table built for another target, runtime version, space or input size.
+
+        Args:
+            target: the run's target.
+            space: the run's search space (name and input shape are compared).
+            fix: the command that rebuilds the table, for the messages.
+
+        Raises:
+            LatencyTableError: saying which setting differs, both values, and the fix.
+        """
+        fix = fix or profile_command(target, space.name)
+        hint = f"; rebuild it with `{fix}` or time every candidate with --latency measure"
+        meta = self.meta
+        if meta["target"] != target.name:
+            raise LatencyTableError(f"{self.where} was built for target {meta['target']!r}, not {target.name!r}{hint}")
+        for key in MATCHED_SETTINGS:
+            mine, theirs = meta.get(key), getattr(target, key)
+            if mine is not None and mine != theirs:
+                raise LatencyTableError(f"{self.where} was built with {key} = {mine!r}, the target "
+                                        f"{target.name} has {theirs!r}{hint}")
+        if not meta.get("remote"):
+            local = _runtime_version()
+            if meta["runtime_version"] != local:
+                raise LatencyTableError(f"{self.where} was built with onnxruntime {meta['runtime_version']}, "
+                                        f"this machine has {local}; latencies change between runtime "
+                                        f"versions{hint}")
+        built = meta["space"]
+        if built.get("name") != space.name:
+            raise LatencyTableError(f"{self.where} was built for space {built.get('name')!r}, not {space.name!r}{hint}")
+        shape = tuple(built.get("input_shape", ()))
+        if shape != tuple(space.input_shape):
+            raise LatencyTableError(f"{self.where} was built for input {shape_text(shape)}, this task's "
+                                    f"input is {shape_text(space.input_shape)}{hint}")
+
+    def missing(self, signatures: Sequence[Any]) -> list[str]:
+        """Keys of ``signatures`` the table lacks, in order, without repeats."""
+        return list(dict.fromkeys(s.key for s in signatures if s.key not in self.entries))
+
+    def require(self, signatures: Sequence[Any], fix: str) -> None:
+        """Raise naming the first missing key and the fix, if any signature has no entry.
+
+        Raises:
+            LatencyTableError: naming the key, how many are missing, and ``fix``.
+        """
+        missing = self.missing(signatures)
+        if missing:
+            raise LatencyTableError(
+                f"{self.where} has no entry for {missing[0]!r}"
+                + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+                + f"; fill it with `{fix}` or time every candidate with --latency measure")
+
+    # --- prediction ----------------------------------------------------------------------
+    def features(self, signatures: Sequence[Any]) -> dict[str, float]:
+        """Calibration features of a network: ``sum_ms``, ``sum_ms:<group>``, ``n_layers``, ``n:<group>``, ``const``.
+
+        Raises:
+            LatencyTableError: a layer has no entry (naming its key).
+        """
+        feats = {"sum_ms": 0.0, "n_layers": float(len(signatures)), "const": 1.0}
+        for sig in signatures:
+            entry = self.entries.get(sig.key)
+            if entry is None:
+                fix = _profile_command_from_meta(self.meta)
+                raise LatencyTableError(f"{self.where} has no entry for {sig.key!r}; fill it with "
+                                        f"`{fix}` or time every candidate with --latency measure")
+            ms = float(entry["latency_ms"])
+            feats["sum_ms"] += ms
+            feats[f"sum_ms:{sig.kind}"] = feats.get(f"sum_ms:{sig.kind}", 0.0) + ms
+            feats[f"n:{sig.kind}"] = feats.get(f"n:{sig.kind}", 0.0) + 1.0
+        return feats
+
+    def predict(self, signatures: Sequence[Any]) -> float:
+        """Predicted whole-network latency in ms of a network made of ``signatures``."""
+        return calibrated(self.calibration, self.features(signatures))
+
+
+def calibrated(calibration: Mapping[str, Any], features: Mapping[str, float]) -> float:
+    """Apply a calibration (``{"model": "linear", "features": [...], "coef": [...]}``, or the plain sum)."""
+    if calibration.get("model", "sum") == "sum":
+        return float(features["sum_ms"])
+    return float(sum(c * features.get(name, 0.0) for name, c in zip(calibration["features"], calibration["coef"])))
+
+
+def fit_linear(features: Sequence[Mapping[str, float]], names: Sequence[str],
+               measured_ms: Sequence[float]) -> list[float]:
+    """Least squares in *relative* error of ``measured ≈ sum_i coef_i * features[names_i]``.
+
+    Relative weighting (each row divided by its measured latency) makes small and large
+    networks count alike, which is what a ±x % fidelity target asks for.
+    """
+    y = np.asarray(measured_ms, dtype=float)
+    x = np.array([[f.get(n, 0.0) for n in names] for f in features], dtype=float)
+    coef, *_ = np.linalg.lstsq(x / y[:, None], np.ones_like(y), rcond=None)
+    return [float(v) for v in coef]
+
+
+def _profile_command_from_meta(meta: Mapping[str, Any]) -> str:
+    space = meta.get("space", {})
+    return f"hwnas profile --target {meta.get('target')} --space {space.get('name', '<space>')} --task <your config>"
+
+
+def _runtime_version() -> str | None:
+    try:
+        import onnxruntime
+
+        return onnxruntime.__version__
+    except ImportError:
+        return None
+
+
+def find_table(target: Target, space, path: str | Path | None = None) -> Path:
+    """The table file for a target and space: ``path`` if given, else the default location."""
+    return Path(path) if path else default_table_path(target.name, space.name, space.input_shape)
+
+
+@COST_MODELS.register("lut")
+class LutCostModel(CostModel):
+    """Latency predicted from a per-layer lookup table (see :class:`LatencyTable`).
+
+    Args:
+        target: the run's target; the table must have been built for it.
+        input_shape: one sample's shape; the table must have been built for it.
+        space: the search space (gives every architecture's layer signatures).
+        path: the table file (default ``latency_tables/<target>/<space>-<CxHxW>.json``).
+        config_source: the run config's file, for the rebuild command in messages.
+
+    Raises:
+        LatencyTableError: no table, a table for another target/runtime version/input size,
+            or a layer of the space without an entry; each names the fix.
+    """
+
+    name = "lut"
+    provides = ("latency_ms",)
+    needs_model = False
+    needs_space = True
+
+    def __init__(self, target: Target, input_shape: tuple[int, ...], *, space: Any = None,
+                 path: str | None = None, config_source: str | None = None) -> None:
+        super().__init__(target, input_shape)
+        if space is None:
+            raise LatencyTableError("the lut cost model needs the search space (built by hwnas.components)")
+        self.space = space
+        self.fix = profile_command(target, space.name, config_source)
+        table_path = find_table(target, space, path)
+        if not table_path.is_file():
+            raise LatencyTableError(
+                f"no latency table for target {target.name}, space {space.name}, input "
+                f"{shape_text(space.input_shape)} ({table_path} does not exist); build it with "
+                f"`{self.fix}` or time every candidate with --latency measure")
+        self.table = LatencyTable.load(table_path)
+        self.table.check(target, space, self.fix)
+        self.table.require(space.all_layer_signatures(), self.fix)
+
+    def predict(self, archs: Sequence[str]) -> np.ndarray:
+        """Predicted latency in ms of each canonical architecture string."""
+        return np.array([self.table.predict(self.space.layer_signatures(self.space.parse(a))) for a in archs])
+
+    def measure(self, arch: str, model: torch.nn.Module | None = None) -> dict[str, float]:
+        """Predicted ``latency_ms`` of ``arch`` (the module is not needed)."""
+        return {"latency_ms": float(self.predict([arch])[0])}
+
+    def verify_front(self, archs: Sequence[str]) -> list[dict[str, float]]:
+        """Re-measure predicted latencies on the runtime: ``latency_ms_predicted`` and ``_measured``.
+
+        Tables of remote devices cannot be re-measured here; they get the prediction only.
+        """
+        predicted = self.predict(archs)
+        rows = [{"latency_ms_predicted": float(p)} for p in predicted]
+        if self.table.meta.get("remote") or not archs:
+            return rows
+        from .models import OrtLatencyCostModel
+
+        ort_model = OrtLatencyCostModel(self.target, self.input_shape)
+        models = [self.space.build(self.space.parse(a)) for a in archs]
+        for row, measured in zip(rows, ort_model.measure_many(list(archs), models)):
+            row["latency_ms_measured"] = measured["latency_ms"]
+        return rows
+
+    def describe(self) -> dict[str, Any]:
+        """The target's description plus the table's file and build date."""
+        return {**super().describe(), "table": str(self.table.path), "table_date": self.table.meta.get("date")}
+
+
+def latency_models(names: list[str], cost: Mapping[str, Any], space: Any, *, explicit: bool,
+                   source: str = "<config>") -> list[str]:
+    """Resolve ``[cost] latency`` (``auto``, ``lut``, ``measure``) into the cost-model list.
+
+    ``measure`` times every candidate (``ort``), ``lut`` predicts from the table (``lut``);
+    ``auto`` (the default) picks ``lut`` when a table for (target, space, input size) exists and
+    is valid here, else ``measure``. With ``auto``, an explicit ``[cost] models`` list is kept.
+
+    Raises:
+        ConfigError: an unknown ``latency`` value.
+    """
+    from ..exceptions import ConfigError
+    from .target import load_target
+
+    mode = cost.get("latency", "auto")
+    if mode not in LATENCY_MODES:
+        raise ConfigError(f"{source} [cost] latency = {mode!r} is not valid; use one of {', '.join(LATENCY_MODES)}")
+    if (mode == "auto" and explicit) or "target" not in cost or not ({"ort", "lut"} & set(names)):
+        return names
+    if mode == "auto":
+        target = load_target(cost["target"])
+        options = cost.get("lut") if isinstance(cost.get("lut"), Mapping) else {}
+        path = find_table(target, space, options.get("path"))
+        mode = "measure"
+        if path.is_file():
+            fix = profile_command(target, space.name, source)
+            try:
+                table = LatencyTable.load(path)
+                table.check(target, space, fix)
+                table.require(space.all_layer_signatures(), fix)
+                mode = "lut"
+            except LatencyTableError as exc:
+                # Not silent: say why the table is not used; --latency lut turns this into an error.
+                import warnings
+
+                warnings.warn(f"{exc}. Timing every candidate instead (--latency measure)", stacklevel=2)
+    wanted = "lut" if mode == "lut" else "ort"
+    return [wanted if n in ("ort", "lut") else n for n in names]

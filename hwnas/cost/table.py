@@ -1,0 +1,69 @@
+"""The ``table`` cost model: hardware costs read from a metric table instead of measured.
+
+Any number of metrics, each from one column (``{"latency_ms": "edgegpu_latency"}``); the metric
+names carry the units, as everywhere. A blank cell or an architecture with no row raises
+:class:`~hwnas.table.MissingEntry`, recorded by the evaluator as a failed (infeasible)
+candidate.
+
+Config::
+
+    [cost]
+    models = ["table"]
+    [cost.table]
+    path = "nb201_cifar10_hw.csv"
+    arch_column = "arch_str"
+    metrics = { latency_ms = "edgegpu_latency", energy_mj = "edgegpu_energy" }
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import torch
+
+from ..exceptions import ConfigError
+from ..table import TableBacked, load_table
+from .base import COST_MODELS, CostModel
+
+
+@COST_MODELS.register("table")
+class TableCostModel(TableBacked, CostModel):
+    """Costs looked up in a CSV table.
+
+    Args:
+        target: the target of the run, or None (the table's device is in its columns).
+        input_shape: unused.
+        path: the CSV file.
+        arch_column: column of canonical architecture strings.
+        metrics: metric name (unit in the name, e.g. ``latency_ms``) -> column.
+
+    Raises:
+        ConfigError: missing file, column, or no metrics.
+    """
+
+    name = "table"
+    needs_model = False
+
+    def __init__(self, target: Any, input_shape: tuple[int, ...], *, path: str | None = None,
+                 arch_column: str = "arch", metrics: Mapping[str, str] | None = None) -> None:
+        self.target = target
+        self.input_shape = tuple(input_shape)
+        if not path or not metrics or not isinstance(metrics, Mapping):
+            raise ConfigError("the table cost model needs 'path' (a CSV file) and 'metrics', a table of "
+                              "metric name -> column, e.g. { latency_ms = \"edgegpu_latency\" }")
+        self.table = load_table(path, arch_column)
+        self.metrics = {str(k): str(v) for k, v in metrics.items()}
+        self.provides = tuple(self.metrics)
+        for column in self.metrics.values():
+            self.table.column(column)  # fail now on a missing or non-numeric column
+
+    def measure(self, arch: str, model: torch.nn.Module | None = None) -> dict[str, float]:
+        """Every configured metric of ``arch``; raises MissingEntry when one is absent."""
+        return {name: self.table.value(arch, column) for name, column in self.metrics.items()}
+
+    def describe(self) -> dict[str, Any]:
+        out = {"cost_model": self.name, "provides": list(self.provides), "table": str(self.table.path),
+               "arch_column": self.table.arch_column, "columns": dict(self.metrics)}
+        if self.target is not None:
+            out.update(self.target.describe())
+        return out

@@ -1,0 +1,312 @@
+"""``hwnas profile``: build a latency table for a target and space, check it, describe the device.
+
+One build:
+
+1. every layer signature the space can produce at the task's input size is exported alone;
+2. distinct random whole networks are drawn: ``calibration`` of them (plus the smallest and the
+   largest architecture) to fit the table's calibration, and ``fidelity`` others, never used for
+   fitting, to check it;
+3. layers, calibration and fidelity networks are timed together in one interleaved measurement
+   (minimum of per-pass medians, :func:`~hwnas.cost.latency.measure_latency`), so the speed
+   drift of a shared machine hits all of them alike;
+4. the calibration ``latency = sum_g a_g * sum_ms:g + b * n_layers + c`` (one scale per layer
+   group, a per-layer boundary cost, a constant) is fitted on the calibration networks
+   (relative least squares);
+5. the fidelity networks are timed a second time, in a separate measurement with fresh
+   sessions: the two measurements of the same networks give the noise ceiling (how well the
+   device agrees with itself), reported next to the table's error against each measurement;
+6. a device report: runtime and version, providers, threads, CPU/GPU, a per-op-type breakdown of
+   a reference network from ONNX Runtime's profiler, and latency against batch size.
+
+Example:
+    >>> table = build_table(load_target("cpu-ort-1t"), space)        # doctest: +SKIP
+    >>> print(format_report(table))                                   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .cost.latency import make_session, measure_latency
+from .cost.lut import LatencyTable, calibrated, fit_linear
+from .cost.onnx_export import export_onnx
+from .cost.target import Target
+from .exceptions import ConfigError
+
+#: Default timing passes of a table build (at least the target's).
+TABLE_PASSES = 40
+#: Batch sizes of the device report's latency-vs-batch table.
+REPORT_BATCHES = (1, 2, 4, 8, 16)
+
+
+def _log(message: str) -> None:
+    print(message, flush=True)
+
+
+def sample_distinct(space, count: int, rng: np.random.Generator, exclude: set[str]) -> list[str]:
+    """``count`` distinct canonical architectures not in ``exclude`` (which is updated).
+
+    Raises:
+        ConfigError: the space has too few distinct architectures (bounded sampling).
+    """
+    found: list[str] = []
+    for _ in range(200 * count + 100):
+        if len(found) == count:
+            return found
+        arch = space.canonical(space.sample(rng))
+        if arch not in exclude:
+            exclude.add(arch)
+            found.append(arch)
+    if len(found) < count:
+        raise ConfigError(f"space {space.name} gave only {len(found)} new distinct architectures in "
+                          f"{200 * count + 100} draws; ask for fewer networks (--calibration/--fidelity)")
+    return found
+
+
+def _largest(space):
+    return space.decode(space.upper_bounds)
+
+
+def _export(model, shape, target: Target, batch_size: int | None = None) -> bytes:
+    return export_onnx(model, tuple(shape), batch_size=batch_size or target.batch_size,
+                       opset=target.opset, dtype=target.dtype)
+
+
+def agreement(reference: Sequence[float], other: Sequence[float]) -> dict[str, float]:
+    """Mean absolute % error, share within ±5/±10 %, max error and Kendall τ of ``other`` vs ``reference``."""
+    from scipy.stats import kendalltau
+
+    ref, oth = np.asarray(reference, float), np.asarray(other, float)
+    err = 100.0 * np.abs(oth - ref) / ref
+    tau = kendalltau(ref, oth).statistic if len(ref) > 1 else float("nan")
+    return {"n": int(len(ref)), "mean_abs_pct": float(err.mean()), "median_abs_pct": float(np.median(err)),
+            "p95_abs_pct": float(np.percentile(err, 95)), "max_abs_pct": float(err.max()),
+            "within_5_pct": float(np.mean(err <= 5.0)), "within_10_pct": float(np.mean(err <= 10.0)),
+            "kendall_tau": float(tau), "mean_signed_pct": float(np.mean(100.0 * (oth - ref) / ref))}
+
+
+def build_table(target: Target, space, *, calibration: int = 30, fidelity: int = 100, seed: int = 0,
+                passes: int | None = None, runs_per_pass: int | None = None,
+                device_report: bool = True, log: Callable[[str], None] = _log) -> LatencyTable:
+    """Measure a latency table for ``space`` on ``target`` and check it on whole networks.
+
+    Args:
+        target: where to measure (its provider must be available here).
+        space: a space that describes its layers (``all_layer_signatures``).
+        calibration: random whole networks the calibration is fitted on (plus smallest/largest).
+        fidelity: other random whole networks the table is checked on (0: no check).
+        seed: seed of the network sampling.
+        passes: timing passes (default: the target's, at least :data:`TABLE_PASSES`).
+        runs_per_pass: runs per pass (default: the target's).
+        device_report: add the device report (profiler breakdown, latency vs batch).
+        log: progress messages.
+
+    Returns:
+        The table, with ``meta``, ``entries``, ``calibration``, ``fidelity`` and ``device_report``.
+
+    Raises:
+        TargetError: the target's provider is not available here.
+        SpaceError: the space cannot describe its layers.
+        ConfigError: too few distinct architectures for the requested networks.
+    """
+    start = time.perf_counter()
+    # A table is built once and read thousands of times: time it with more passes than one
+    # search evaluation (the layers are tiny, so this costs seconds, not minutes).
+    timing = dataclasses.replace(target, passes=passes or max(target.passes, TABLE_PASSES),
+                                 runs_per_pass=runs_per_pass or target.runs_per_pass)
+    signatures = space.all_layer_signatures()
+    rng = np.random.default_rng(seed)
+    fixed = [space.canonical(space.smallest()), space.canonical(_largest(space))]
+    seen = set(fixed)
+    cal_archs = list(dict.fromkeys(fixed)) + sample_distinct(space, calibration, rng, seen)
+    fid_archs = sample_distinct(space, fidelity, rng, seen) if fidelity else []
+    log(f"profile: {len(signatures)} layers, {len(cal_archs)} calibration + {len(fid_archs)} fidelity "
+        f"networks of {space.name} at input {'x'.join(map(str, space.input_shape))} on {target.name}")
+
+    layer_models = [_export(space.build_layer(s), s.input_shape, target) for s in signatures]
+    net_archs = cal_archs + fid_archs
+    net_models = [_export(space.build(space.parse(a)), space.input_shape, target) for a in net_archs]
+    export_s = time.perf_counter() - start
+    log(f"profile: exported {len(layer_models) + len(net_models)} models in {export_s:.0f} s; timing "
+        f"({timing.passes} passes x {timing.runs_per_pass} runs, interleaved)")
+
+    shapes = [s.input_shape for s in signatures] + [space.input_shape] * len(net_models)
+    first = measure_latency(layer_models + net_models, timing, shapes)
+    layers, nets = first[:len(signatures)], first[len(signatures):]
+    entries = {s.key: {"latency_ms": round(m.latency_ms, 6), "spread_pct": round(m.spread_pct, 2)}
+               for s, m in zip(signatures, layers)}
+    table = LatencyTable(meta={}, entries=entries)
+    feats = [table.features(space.layer_signatures(space.parse(a))) for a in net_archs]
+    measured = [m.latency_ms for m in nets]
+    n_cal = len(cal_archs)
+    names = [f"sum_ms:{k}" for k in sorted({s.kind for s in signatures})] + ["n_layers", "const"]
+    coef = fit_linear(feats[:n_cal], names, measured[:n_cal])
+    fitted = {"model": "linear", "features": names, "coef": coef}
+    table.calibration = {**fitted, "networks": cal_archs,
+                         "fit": agreement(measured[:n_cal], [calibrated(fitted, f) for f in feats[:n_cal]])}
+    if fid_archs:
+        second = measure_latency(net_models[n_cal:], timing, space.input_shape)
+        first_ms, second_ms = measured[n_cal:], [m.latency_ms for m in second]
+        predicted = [calibrated(table.calibration, f) for f in feats[n_cal:]]
+        raw = [f["sum_ms"] for f in feats[n_cal:]]
+        table.fidelity = {
+            "networks": len(fid_archs), "seed": seed,
+            "table_vs_first": agreement(first_ms, predicted),
+            "table_vs_second": agreement(second_ms, predicted),
+            "raw_sum_vs_first": agreement(first_ms, raw),
+            "noise_ceiling_second_vs_first": agreement(first_ms, second_ms),
+            "measured_spread_pct_median": float(np.median([m.spread_pct for m in nets[n_cal:]])),
+            "rows": [{"arch": a, "predicted_ms": round(p, 6), "first_ms": round(x, 6), "second_ms": round(y, 6)}
+                     for a, p, x, y in zip(fid_archs, predicted, first_ms, second_ms)],
+        }
+    report = describe_device(target, space, timing) if device_report else {}
+    table.device_report = report
+    table.meta = table_meta(target, space, timing, time.perf_counter() - start)
+    return table
+
+
+def table_meta(target: Target, space, timing: Target, build_s: float) -> dict[str, Any]:
+    """The metadata header of a table built here and now."""
+    info = target.describe()
+    return {
+        "target": target.name, "runtime": target.runtime, "runtime_version": info["runtime_version"],
+        **{k: info[k] for k in ("execution_provider", "intra_op_threads", "inter_op_threads", "batch_size",
+                                "dtype", "graph_optimization", "opset")},
+        "device": device_info(target), "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "estimator": {"name": "onnxruntime interleaved timing, minimum of per-pass medians",
+                      "warmup_runs": timing.warmup_runs, "passes": timing.passes,
+                      "runs_per_pass": timing.runs_per_pass, "clock": "time.perf_counter",
+                      "spread": "spread_pct = 100 * (max - min) / min of the per-pass medians"},
+        "space": space.describe(), "remote": False, "build_s": round(build_s, 1),
+    }
+
+
+def device_info(target: Target) -> dict[str, Any]:
+    """CPU model, core count, platform and (for GPU providers) GPU names."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = None
+    if target.execution_provider != "CPUExecutionProvider":
+        import subprocess
+
+        try:
+            out = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
+                                 capture_output=True, text=True, timeout=10)
+            gpu = out.stdout.strip() or None
+        except (OSError, subprocess.SubprocessError):
+            gpu = None
+    return {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(), "gpu": gpu}
+
+
+def describe_device(target: Target, space, timing: Target) -> dict[str, Any]:
+    """Runtime, providers, threads, per-op-type profile and latency vs batch of a reference network.
+
+    The reference network is the space's largest architecture.
+    """
+    import onnxruntime as ort
+
+    arch = _largest(space)
+    model = space.build(arch)
+    onnx_bytes = _export(model, space.input_shape, target)
+    ops = op_breakdown(onnx_bytes, target, space.input_shape)
+    batches = []
+    for batch in REPORT_BATCHES:
+        t = dataclasses.replace(timing, batch_size=batch)
+        m = measure_latency([_export(model, space.input_shape, target, batch)], t, space.input_shape)[0]
+        batches.append({"batch_size": batch, "latency_ms": round(m.latency_ms, 5),
+                        "per_sample_ms": round(m.latency_ms / batch, 5), "spread_pct": round(m.spread_pct, 1)})
+    return {"runtime": target.runtime, "runtime_version": ort.__version__,
+            "providers_available": ort.get_available_providers(), "execution_provider": target.execution_provider,
+            "intra_op_threads": target.intra_op_threads, "inter_op_threads": target.inter_op_threads,
+            "device": device_info(target), "reference_network": space.canonical(arch),
+            "op_breakdown": ops, "latency_vs_batch": batches}
+
+
+def op_breakdown(onnx_bytes: bytes, target: Target, input_shape: Sequence[int], runs: int = 200) -> list[dict[str, Any]]:
+    """Time per op type (after graph optimisation) from ONNX Runtime's profiler, per run.
+
+    Returns:
+        Rows ``{"op": ..., "nodes": ..., "ms_per_run": ..., "share_pct": ...}``, largest first.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        session = make_session(onnx_bytes, target, profile_prefix=str(Path(tmp) / "ort"))
+        feed = {session.get_inputs()[0].name:
+                np.random.default_rng(0).standard_normal((target.batch_size, *input_shape)).astype(target.dtype)}
+        for _ in range(20):
+            session.run(None, feed)
+        session.end_profiling()  # drop warm-up events
+        session = make_session(onnx_bytes, target, profile_prefix=str(Path(tmp) / "ort2"))
+        for _ in range(runs):
+            session.run(None, feed)
+        events = json.loads(Path(session.end_profiling()).read_text())
+    total_us: dict[str, float] = {}
+    nodes: dict[str, set[str]] = {}
+    for ev in events:
+        if ev.get("cat") != "Node" or not ev.get("name", "").endswith("_kernel_time"):
+            continue
+        op = ev.get("args", {}).get("op_name", "?")
+        total_us[op] = total_us.get(op, 0.0) + float(ev.get("dur", 0))
+        nodes.setdefault(op, set()).add(ev["name"])
+    whole = sum(total_us.values()) or 1.0
+    return [{"op": op, "nodes": len(nodes[op]), "ms_per_run": round(us / runs / 1e3, 5),
+             "share_pct": round(100.0 * us / whole, 1)}
+            for op, us in sorted(total_us.items(), key=lambda kv: -kv[1])]
+
+
+def format_report(table: LatencyTable) -> str:
+    """The human-readable fidelity and device report of a table."""
+    m, lines = table.meta, []
+    lines.append(f"latency table: {len(table.entries)} layers of {m['space']['name']} at input "
+                 f"{'x'.join(map(str, m['space']['input_shape']))} on {m['target']} "
+                 f"(onnxruntime {m['runtime_version']}, {m['execution_provider']}, {m['intra_op_threads']} thread(s), "
+                 f"batch {m['batch_size']}, {m['dtype']}), built {m['date']} in {m.get('build_s', 0):.0f} s")
+    spreads = [e.get("spread_pct", 0.0) for e in table.entries.values()]
+    lines.append(f"  entries: {min(e['latency_ms'] for e in table.entries.values()):.4f}-"
+                 f"{max(e['latency_ms'] for e in table.entries.values()):.4f} ms, spread median "
+                 f"{statistics.median(spreads):.1f} %")
+    cal = table.calibration
+    if cal.get("model") == "linear":
+        terms = " ".join(f"{c:+.5g}*{n}" if n != "const" else f"{c:+.5g}" for n, c in zip(cal["features"], cal["coef"]))
+        fit = f"  (fit: mean |err| {cal['fit']['mean_abs_pct']:.1f} %)" if "fit" in cal else ""
+        lines.append(f"  calibration on {len(cal.get('networks', []))} networks: latency_ms = {terms}{fit}")
+    f = table.fidelity
+    if f:
+        lines.append(f"  fidelity over {f['networks']} other random networks (|error| vs measured):")
+        lines.append(f"    {'':32s} {'mean|err|':>9s} {'<=10%':>6s} {'<=5%':>6s} {'max':>6s} {'tau':>6s}")
+        for label, key in (("table vs measurement 1", "table_vs_first"), ("table vs measurement 2", "table_vs_second"),
+                           ("raw sum vs measurement 1", "raw_sum_vs_first"),
+                           ("noise ceiling: meas. 2 vs 1", "noise_ceiling_second_vs_first")):
+            r = f[key]
+            lines.append(f"    {label:32s} {r['mean_abs_pct']:8.1f}% {100 * r['within_10_pct']:5.0f}% "
+                         f"{100 * r['within_5_pct']:5.0f}% {r['max_abs_pct']:5.1f}% {r['kendall_tau']:6.3f}")
+    d = table.device_report
+    if d:
+        lines.append(f"device: {d['device']['cpu']} ({d['device']['cores']} cores), GPU: {d['device']['gpu'] or '-'}; "
+                     f"{d['runtime']} {d['runtime_version']}, providers available: {', '.join(d['providers_available'])}; "
+                     f"timed on {d['execution_provider']} with {d['intra_op_threads']} intra-op / "
+                     f"{d['inter_op_threads']} inter-op thread(s)")
+        lines.append(f"  per-op-type time of the reference network {d['reference_network']} (ORT profiler):")
+        for row in d["op_breakdown"][:8]:
+            lines.append(f"    {row['op']:24s} {row['nodes']:3d} nodes {row['ms_per_run']:.4f} ms  {row['share_pct']:5.1f} %")
+        lines.append("  latency vs batch size of the reference network:")
+        for row in d["latency_vs_batch"]:
+            lines.append(f"    batch {row['batch_size']:3d}: {row['latency_ms']:.4f} ms  ({row['per_sample_ms']:.4f} ms/sample, "
+                         f"spread {row['spread_pct']:.0f} %)")
+    return "\n".join(lines)

@@ -1,0 +1,104 @@
+"""Pieces several strategies share: the record of what was proposed and told, unseen-genome
+sampling, single-gene mutation and constrained Pareto ranking.
+
+Every strategy proposes each canonical architecture at most once, so ``evaluations`` in the
+config is the number of distinct architectures evaluated, whatever the strategy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...space.base import SearchSpace
+
+#: Draws before a sampler gives up looking for an architecture not proposed yet.
+MAX_DRAWS = 200
+
+
+def key(genome) -> tuple[int, ...]:
+    """Hashable form of a genome."""
+    return tuple(int(v) for v in genome)
+
+
+class Archive:
+    """Canonical genomes proposed so far and the results told for them.
+
+    Args:
+        space: the search space (canonicalises genomes).
+    """
+
+    def __init__(self, space: SearchSpace) -> None:
+        self.space = space
+        self.sizes = space.upper_bounds + 1
+        self.seen: set[tuple[int, ...]] = set()
+        self.genomes: list[np.ndarray] = []
+        self.objectives: list[np.ndarray] = []
+        self.violations: list[np.ndarray] = []
+
+    def canonical(self, genome) -> np.ndarray:
+        """The canonical genome (inactive genes 0)."""
+        return self.space.encode(self.space.decode(np.asarray(genome, dtype=np.int64)))
+
+    def is_new(self, genome) -> bool:
+        """True when ``genome`` (canonical) was never proposed and is not degenerate."""
+        return key(genome) not in self.seen and self.space.degenerate(self.space.decode(genome)) is None
+
+    def propose(self, genome) -> np.ndarray:
+        """Mark a canonical genome as proposed and return it."""
+        self.seen.add(key(genome))
+        return np.asarray(genome, dtype=np.int64)
+
+    def record(self, genomes: np.ndarray, objectives: np.ndarray, violations: np.ndarray) -> None:
+        """Keep the results of told genomes."""
+        for g, f, v in zip(np.asarray(genomes), np.asarray(objectives), np.asarray(violations)):
+            self.seen.add(key(g))
+            self.genomes.append(np.asarray(g, dtype=np.int64))
+            self.objectives.append(np.asarray(f, dtype=float))
+            self.violations.append(np.asarray(v, dtype=float).reshape(-1))
+
+    def random_unseen(self, rng: np.random.Generator) -> np.ndarray | None:
+        """A uniformly drawn canonical genome not proposed yet, or None after MAX_DRAWS draws."""
+        for _ in range(MAX_DRAWS):
+            g = self.canonical(rng.integers(0, self.sizes))
+            if self.is_new(g):
+                return g
+        return None
+
+    def mutate_unseen(self, parent, rng: np.random.Generator, genes: int = 1) -> np.ndarray | None:
+        """``parent`` with ``genes`` genes set to other choices, not proposed yet (bounded tries)."""
+        choosable = np.flatnonzero(self.sizes > 1)
+        if not len(choosable):
+            return None
+        for _ in range(MAX_DRAWS):
+            child = np.array(parent, dtype=np.int64)
+            for i in rng.choice(choosable, size=min(genes, len(choosable)), replace=False):
+                child[i] = (child[i] + rng.integers(1, self.sizes[i])) % self.sizes[i]
+            child = self.canonical(child)
+            if self.is_new(child):
+                return child
+        return None
+
+
+def pareto_ranks(objectives: np.ndarray, violations: np.ndarray) -> np.ndarray:
+    """Constrained non-domination rank of each row (0 = best front).
+
+    Feasible rows (every violation <= 0) rank before infeasible ones, which are ordered by
+    their total violation, as in constrained domination.
+    """
+    from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
+
+    f = np.asarray(objectives, float)
+    cv = np.clip(np.asarray(violations, float).reshape(len(f), -1), 0, None).sum(axis=1) if len(f) else np.zeros(0)
+    ranks = np.empty(len(f), dtype=np.int64)
+    feasible = np.flatnonzero(cv <= 0)
+    n_fronts = 0
+    if len(feasible):
+        fronts = NonDominatedSorting().do(f[feasible])
+        for r, front in enumerate(fronts):
+            ranks[feasible[front]] = r
+        n_fronts = len(fronts)
+    infeasible = np.flatnonzero(cv > 0)
+    order = np.argsort(cv[infeasible], kind="stable")
+    _, dense = np.unique(cv[infeasible][order], return_inverse=True)
+    ranks[infeasible[order]] = n_fronts + dense
+    return ranks

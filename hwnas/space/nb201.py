@@ -1,0 +1,183 @@
+"""The NAS-Bench-201 cell space: 6 edges of a 4-node cell, each one of 5 operations.
+
+Node ``j`` (1..3) sums ``op(node_i)`` over its inputs ``i < j``; node 3 is the cell output.
+Genome: the 6 edge operations in the order of the standard NB201 string, which is also the
+canonical string::
+
+    |nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|
+
+Every genome is canonical (no inactive genes), so the 15,625 genomes are exactly the rows of
+NAS-Bench-201 / HW-NAS-Bench tables. :meth:`NB201Space.build` gives the CIFAR-style macro
+skeleton of NB201 (stem, three stages of cells with residual reduction blocks 16 -> 32 -> 64,
+global pooling, linear), so latency and MACs can also be measured on a real module.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..exceptions import SpaceError
+from .base import SPACES, Gene, SearchSpace, choice_index
+
+#: Edge operations in NB201's order (index = gene value).
+OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+#: (to_node, from_node) of each gene, in the order of the standard string.
+EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
+
+NB201Arch = tuple[str, ...]
+
+
+def is_connected(arch: NB201Arch) -> bool:
+    """Whether some path of non-``none`` edges leads from the cell input to its output.
+
+    A disconnected cell outputs zeros, so the whole network's output is constant (about 10 %
+    accuracy on CIFAR-10).
+    """
+    reach = {0}
+    for (to, frm), op in zip(EDGES, arch):
+        if op != "none" and frm in reach:
+            reach.add(to)
+    return 3 in reach
+
+
+class _ReLUConvBN(nn.Sequential):
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int) -> None:
+        super().__init__(nn.ReLU(inplace=False),
+                         nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2, bias=False),
+                         nn.BatchNorm2d(c_out))
+
+
+class _Zero(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mul(0.0)
+
+
+def _op(name: str, channels: int) -> nn.Module:
+    if name == "none":
+        return _Zero()
+    if name == "skip_connect":
+        return nn.Identity()
+    if name == "nor_conv_1x1":
+        return _ReLUConvBN(channels, channels, 1, 1)
+    if name == "nor_conv_3x3":
+        return _ReLUConvBN(channels, channels, 3, 1)
+    return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+
+
+class NB201Cell(nn.Module):
+    """One searched cell: node j = sum of op(node i) over i < j; returns node 3."""
+
+    def __init__(self, arch: NB201Arch, channels: int) -> None:
+        super().__init__()
+        self.edges = nn.ModuleList(_op(op, channels) for op in arch)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        nodes = [x]
+        k = 0
+        for j in range(1, 4):
+            total = self.edges[k](nodes[0])
+            k += 1
+            for i in range(1, j):
+                total = total + self.edges[k](nodes[i])
+                k += 1
+            nodes.append(total)
+        return nodes[3]
+
+
+class _ResidualReduction(nn.Module):
+    """NB201's residual block between stages: stride 2, channels doubled."""
+
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.conv_a = _ReLUConvBN(c_in, c_out, 3, 2)
+        self.conv_b = _ReLUConvBN(c_out, c_out, 3, 1)
+        self.shortcut = nn.Sequential(nn.AvgPool2d(2, 2), nn.Conv2d(c_in, c_out, 1, bias=False))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.shortcut(x) + self.conv_b(self.conv_a(x))
+
+
+@SPACES.register("nb201")
+class NB201Space(SearchSpace[NB201Arch]):
+    """NAS-Bench-201 cells in the CIFAR macro skeleton.
+
+    Args:
+        input_shape: one image's ``(C, H, W)``; default ``(3, 32, 32)`` (CIFAR).
+        output_dim: number of classes; default 10.
+        cells_per_stage: cells in each of the three stages (NB201: 5).
+        channels: stem / first-stage channels (NB201: 16; doubled at each reduction).
+
+    Example:
+        >>> space = NB201Space()
+        >>> space.canonical(space.decode([3, 3, 4, 1, 3, 1]))
+        '|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|'
+    """
+
+    name = "nb201"
+    default_shapes = ((3, 32, 32), 10)
+
+    def __init__(self, input_shape: Sequence[int] = (3, 32, 32), output_dim: int = 10, *,
+                 cells_per_stage: int = 5, channels: int = 16) -> None:
+        super().__init__(input_shape, output_dim)
+        if len(self.input_shape) != 3:
+            raise SpaceError(f"nb201: input_shape {self.input_shape} must be (C, H, W) images")
+        for key, value in (("cells_per_stage", cells_per_stage), ("channels", channels)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise SpaceError(f"nb201: [space] {key} = {value!r} must be a positive integer")
+        self.cells_per_stage = cells_per_stage
+        self.channels = channels
+        self.genes = [Gene(f"edge{to}<-{frm}", OPS) for to, frm in EDGES]
+        self._index = {op: i for i, op in enumerate(OPS)}
+
+    def decode(self, genome: Sequence[int]) -> NB201Arch:
+        return tuple(OPS[int(v)] for v in genome)
+
+    def encode(self, arch: NB201Arch) -> np.ndarray:
+        return np.array([self._index[op] for op in arch], dtype=np.int64)
+
+    def canonical(self, arch: NB201Arch) -> str:
+        a = arch
+        return f"|{a[0]}~0|+|{a[1]}~0|{a[2]}~1|+|{a[3]}~0|{a[4]}~1|{a[5]}~2|"
+
+    def parse(self, text: str) -> NB201Arch:
+        example = "expected e.g. '|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|'"
+        nodes = str(text).strip().split("+")
+        if len(nodes) != 3:
+            raise SpaceError(f"nb201: {text!r} has {len(nodes)} node(s), the cell has 3; {example}")
+        ops: list[str] = []
+        for j, node in enumerate(nodes, start=1):
+            if not (node.startswith("|") and node.endswith("|")):
+                raise SpaceError(f"nb201: node {j} {node!r} of {text!r} must be '|op~i|...|'; {example}")
+            edges = node[1:-1].split("|")
+            if len(edges) != j:
+                raise SpaceError(f"nb201: node {j} of {text!r} has {len(edges)} input(s), needs {j}; {example}")
+            for i, edge in enumerate(edges):
+                op, _, frm = edge.partition("~")
+                if frm != str(i):
+                    raise SpaceError(f"nb201: edge {edge!r} of node {j} in {text!r} must come from node {i} ('{op}~{i}')")
+                choice_index(self.genes[len(ops)], op, where=f"nb201: {text!r}")
+                ops.append(op)
+        return tuple(ops)
+
+    def degenerate(self, arch: NB201Arch) -> str | None:
+        """Cells with no path from input to output: the network's output is constant."""
+        return None if is_connected(arch) else "no path of non-'none' edges from the cell input to its output"
+
+    def build(self, arch: NB201Arch) -> nn.Module:
+        c = self.channels
+        layers: list[nn.Module] = [nn.Conv2d(self.input_shape[0], c, 3, padding=1, bias=False), nn.BatchNorm2d(c)]
+        for stage in range(3):
+            if stage:
+                layers.append(_ResidualReduction(c, 2 * c))
+                c *= 2
+            layers.extend(NB201Cell(arch, c) for _ in range(self.cells_per_stage))
+        layers += [nn.BatchNorm2d(c), nn.ReLU(inplace=False), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                   nn.Linear(c, self.output_dim)]
+        return nn.Sequential(*layers)
+
+    def describe(self) -> dict:
+        return {**super().describe(), "cells_per_stage": self.cells_per_stage, "channels": self.channels}

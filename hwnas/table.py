@@ -1,0 +1,223 @@
+"""Metric tables: a CSV with one row per architecture and one column per metric.
+
+The one home for reading benchmark tables (e.g. NAS-Bench-201 with HW-NAS-Bench latencies).
+A table is read once per process (cached by path, modification time and architecture column)
+and shared by the table estimator, the table cost model and ``hwnas bench``.
+
+Blank (or ``nan``) cells are *missing*: looking one up raises :class:`MissingEntry`, which the
+evaluator records as a failed (infeasible) candidate; so does an architecture with no row.
+Problems with the table itself (no file, no such column, text in a metric column) are
+:class:`~hwnas.exceptions.ConfigError`, raised when the table or column is first asked for.
+
+Example:
+    >>> table = load_table("../shared/data/nb201/nb201_cifar10_hw.csv", "arch_str")  # doctest: +SKIP
+    >>> table.value("|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|",
+    ...             "test_acc_cifar10")                                               # doctest: +SKIP
+    93.66
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import math
+from pathlib import Path
+
+import numpy as np
+
+from .exceptions import ConfigError
+
+
+class MissingEntry(LookupError):
+    """The table has no value for an architecture (no row, or a blank cell)."""
+
+
+class MetricTable:
+    """An in-memory CSV: architecture string -> row, numeric columns parsed on first use.
+
+    Args:
+        path: the CSV file.
+        arch_column: the column holding canonical architecture strings.
+
+    Raises:
+        ConfigError: missing or unreadable file, no such column, repeated architectures.
+    """
+
+    def __init__(self, path: str | Path, arch_column: str) -> None:
+        self.path = Path(path)
+        self.arch_column = arch_column
+        if not self.path.is_file():
+            raise ConfigError(f"table {str(path)!r} not found; pass an existing CSV file")
+        try:
+            with open(self.path, newline="") as fh:
+                reader = csv.reader(fh)
+                header = next(reader, None)
+                rows = list(reader)
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            raise ConfigError(f"table {str(path)!r} cannot be read as CSV ({exc})") from None
+        if not header:
+            raise ConfigError(f"table {str(path)!r} is empty; it needs a header row")
+        self.columns = [c.strip() for c in header]
+        self._raw = rows
+        col = self._column_index(arch_column, "architecture")
+        self.archs = [r[col].strip() if col < len(r) else "" for r in rows]
+        self._row = {}
+        for i, arch in enumerate(self.archs):
+            if arch in self._row:
+                raise ConfigError(f"table {self.path}: architecture {arch!r} appears twice in column "
+                                  f"{arch_column!r} (rows {self._row[arch] + 2} and {i + 2}); keep one row per architecture")
+            self._row[arch] = i
+        self._values: dict[str, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.archs)
+
+    def __contains__(self, arch: object) -> bool:
+        return arch in self._row
+
+    def row_of(self, arch: str) -> int | None:
+        """Row index of an architecture, or None when the table has no row for it."""
+        return self._row.get(arch)
+
+    def _column_index(self, column: str, role: str) -> int:
+        try:
+            return self.columns.index(column)
+        except ValueError:
+            raise ConfigError(f"table {self.path}: no {role} column {column!r}; "
+                              f"available columns: {', '.join(self.columns)}") from None
+
+    def column(self, column: str) -> np.ndarray:
+        """A metric column as floats in row order; missing cells are NaN.
+
+        Raises:
+            ConfigError: no such column, or a cell that is neither a number nor blank.
+        """
+        values = self._values.get(column)
+        if values is None:
+            j = self._column_index(column, "metric")
+            values = np.full(len(self._raw), np.nan)
+            for i, row in enumerate(self._raw):
+                cell = row[j].strip() if j < len(row) else ""
+                if not cell:
+                    continue
+                try:
+                    values[i] = float(cell)
+                except ValueError:
+                    raise ConfigError(f"table {self.path}: column {column!r} row {i + 2} holds {cell!r}, "
+                                      f"not a number; metric columns need numbers or blanks") from None
+            values.setflags(write=False)
+            self._values[column] = values
+        return values
+
+    def value(self, arch: str, column: str) -> float:
+        """One cell.
+
+        Raises:
+            MissingEntry: no row for ``arch``, or a blank cell.
+            ConfigError: as :meth:`column`.
+        """
+        values = self.column(column)
+        i = self._row.get(arch)
+        if i is None:
+            raise MissingEntry(f"table {self.path.name} has no row for {arch!r} in column {self.arch_column!r}")
+        v = float(values[i])
+        if math.isnan(v):
+            raise MissingEntry(f"table {self.path.name} has no {column} for {arch!r} (blank cell)")
+        return v
+
+
+@functools.lru_cache(maxsize=8)
+def _load(path: str, mtime_ns: int, arch_column: str) -> MetricTable:
+    return MetricTable(path, arch_column)
+
+
+def load_table(path: str | Path, arch_column: str) -> MetricTable:
+    """The table at ``path``, read once per process while the file is unchanged.
+
+    Raises:
+        ConfigError: as :class:`MetricTable`.
+    """
+    p = Path(path).resolve()
+    if not p.is_file():
+        raise ConfigError(f"table {str(path)!r} not found; pass an existing CSV file")
+    return _load(str(p), p.stat().st_mtime_ns, arch_column)
+
+
+class TableBacked:
+    """Mixin of the estimator and cost model that read a :class:`MetricTable` (``self.table``)."""
+
+    table: MetricTable
+
+    def check_space(self, space) -> None:
+        """Refuse a table whose architecture strings are not the space's canonical strings.
+
+        Checks the first few rows: each must parse in ``space`` and print back unchanged.
+
+        Raises:
+            ConfigError: naming the table, the column, the row and the space.
+        """
+        from .exceptions import SpaceError
+
+        for i, arch in enumerate(self.table.archs[:5]):
+            try:
+                same = space.canonical(space.parse(arch)) == arch
+            except SpaceError as exc:
+                raise ConfigError(f"table {self.table.path}: column {self.table.arch_column!r} row {i + 2} "
+                                  f"is not a {space.name} architecture ({exc}); pick the column of "
+                                  f"canonical {space.name} strings or another --space") from None
+            if not same:
+                raise ConfigError(f"table {self.table.path}: {arch!r} (row {i + 2}) is not in {space.name}'s "
+                                  f"canonical form {space.canonical(space.parse(arch))!r}; rewrite the column")
+
+
+def table_search_config(*, space: str, table: str | Path, arch_column: str, accuracy_column: str,
+                        costs: dict[str, str], strategy: str = "nsga2", evaluations: int = 100,
+                        seed: int = 0, objectives: list[str] | None = None, **search_options):
+    """The run config of a table-backed search (no task, no training, no measuring).
+
+    Args:
+        space: registered space whose canonical strings the table's ``arch_column`` holds.
+        table: the CSV file (made absolute, so the config is valid from any folder).
+        arch_column: column of canonical architecture strings.
+        accuracy_column: column of top-1 accuracy in percent (gives ``error_pct``).
+        costs: metric name -> column, e.g. ``{"latency_ms": "edgegpu_latency"}``.
+        strategy, evaluations, seed: ``[search]`` values.
+        objectives: objective names; default ``error`` plus every cost metric.
+        search_options: further ``[search]`` options for the strategy.
+
+    Returns:
+        A validated :class:`~hwnas.config.RunConfig`.
+
+    Raises:
+        ConfigError/RegistryError: as :func:`hwnas.config.config_from_dict`.
+    """
+    from .config import config_from_dict
+
+    path = str(Path(table).resolve())
+    if not costs:
+        raise ConfigError("a table search needs at least one cost, e.g. --cost latency_ms=edgegpu_latency")
+    data = {
+        "space": {"name": space},
+        "estimator": {"name": "table", "path": path, "arch_column": arch_column, "accuracy_column": accuracy_column},
+        "cost": {"models": ["table"], "table": {"path": path, "arch_column": arch_column, "metrics": dict(costs)}},
+        "search": {"strategy": strategy, "objectives": objectives or ["error", *costs], "evaluations": evaluations,
+                   "seed": seed, **search_options},
+    }
+    return config_from_dict(data, source="command line")
+
+
+def parse_costs(items) -> dict[str, str]:
+    """``["latency_ms=edgegpu_latency", ...]`` -> ``{"latency_ms": "edgegpu_latency"}``.
+
+    Raises:
+        ConfigError: an item without ``NAME=COLUMN`` or a repeated name.
+    """
+    costs: dict[str, str] = {}
+    for item in items or []:
+        name, sep, column = str(item).partition("=")
+        if not sep or not name.strip() or not column.strip():
+            raise ConfigError(f"--cost {item!r} must be NAME=COLUMN, e.g. --cost latency_ms=edgegpu_latency")
+        if name.strip() in costs:
+            raise ConfigError(f"--cost {name.strip()} is given twice")
+        costs[name.strip()] = column.strip()
+    return costs

@@ -1,0 +1,151 @@
+"""Latency tables: file round trip, prediction on a hand-made table, and every refusal message."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from hwnas.cost import COST_MODELS, load_target
+from hwnas.cost.lut import LatencyTable, fit_linear, latency_models
+from hwnas.exceptions import ConfigError, LatencyTableError
+from hwnas.space import make_space
+
+SHAPE = (1, 8, 8)
+
+
+@pytest.fixture
+def space():
+    return make_space("mbv3", SHAPE, 10, widths=[0.5], depths=[1, 2], kernels=[3, 5], expands=[3])
+
+
+@pytest.fixture
+def target():
+    return load_target("cpu-ort-1t")
+
+
+def hand_table(space, target, coef=(0.5, -0.001, 0.01)):
+    """Entry i (in key order) is 0.01 * (i + 1) ms; linear calibration ``coef``."""
+    import onnxruntime
+
+    entries = {sig.key: {"latency_ms": 0.01 * (i + 1), "spread_pct": 1.0}
+               for i, sig in enumerate(space.all_layer_signatures())}
+    meta = {"target": target.name, "runtime": "onnxruntime", "runtime_version": onnxruntime.__version__,
+            "execution_provider": target.execution_provider, "intra_op_threads": 1, "inter_op_threads": 1,
+            "batch_size": 1, "dtype": "float32", "graph_optimization": "all", "opset": 17,
+            "space": space.describe(), "remote": False, "date": "2025-01-01T00:00:00+00:00"}
+    return LatencyTable(meta, entries, {"model": "linear", "features": ["sum_ms", "n_layers", "const"],
+                                        "coef": list(coef)})
+
+
+def test_round_trip(space, target, tmp_path):
+    table = hand_table(space, target)
+    path = table.save(tmp_path / "t" / "mbv3-1x8x8.json")
+    back = LatencyTable.load(path)
+    assert back.to_dict() == table.to_dict()
+    assert json.loads(path.read_text())["format"] == "hwnas-latency-table"
+
+
+def test_prediction_on_a_hand_made_table(space, target):
+    table = hand_table(space, target)
+    arch = space.parse("w0.5:k5e3,k3e3/k3e3/k3e3/k5e3")
+    sigs = space.layer_signatures(arch)
+    keys = sorted(table.entries)
+    total = sum(0.01 * (keys.index(s.key) + 1) for s in sigs)
+    assert table.predict(sigs) == pytest.approx(0.5 * total - 0.001 * len(sigs) + 0.01)
+    table.calibration = {}
+    assert table.predict(sigs) == pytest.approx(total)
+
+
+def test_fit_linear_recovers_coefficients():
+    rng = np.random.default_rng(0)
+    feats = [{"sum_ms:ir": a, "sum_ms:ir-se": b, "n_layers": float(n), "const": 1.0}
+             for a, b, n in zip(rng.uniform(0.05, 0.3, 20), rng.uniform(0.0, 0.1, 20), rng.integers(6, 15, 20))]
+    y = [0.9 * f["sum_ms:ir"] + 0.8 * f["sum_ms:ir-se"] - 0.004 * f["n_layers"] + 0.01 for f in feats]
+    names = ["sum_ms:ir", "sum_ms:ir-se", "n_layers", "const"]
+    assert fit_linear(feats, names, y) == pytest.approx([0.9, 0.8, -0.004, 0.01], abs=1e-9)
+
+
+def test_group_features(space, target):
+    table = hand_table(space, target)
+    table.calibration = {"model": "linear", "features": ["sum_ms:ir", "n:head", "const"], "coef": [2.0, 0.5, 0.1]}
+    sigs = space.layer_signatures(space.parse("w0.5:k5e3,k3e3/k3e3/k3e3/k5e3"))
+    ir = sum(table.entries[s.key]["latency_ms"] for s in sigs if s.kind == "ir")
+    assert table.predict(sigs) == pytest.approx(2.0 * ir + 0.5 + 0.1)
+
+
+def test_refuses_another_target(space, target):
+    table = hand_table(space, target)
+    with pytest.raises(LatencyTableError, match="built for target 'cpu-ort-1t', not 'cpu-ort-2t'.*hwnas profile"):
+        table.check(load_target("cpu-ort-2t"), space)
+    other = dataclasses.replace(target, batch_size=4)
+    with pytest.raises(LatencyTableError, match="batch_size = 1, the target cpu-ort-1t has 4"):
+        table.check(other, space)
+
+
+def test_refuses_another_runtime_version_unless_remote(space, target):
+    table = hand_table(space, target)
+    table.meta["runtime_version"] = "1.0.0"
+    with pytest.raises(LatencyTableError, match="built with onnxruntime 1.0.0, this machine has .*--latency measure"):
+        table.check(target, space)
+    table.meta["remote"] = True  # a table measured on a phone: its runtime is not ours
+    table.check(target, space)
+
+
+def test_refuses_another_input_size(space, target):
+    table = hand_table(space, target)
+    bigger = make_space("mbv3", (1, 12, 12), 10, widths=[0.5], depths=[1, 2], kernels=[3, 5], expands=[3])
+    with pytest.raises(LatencyTableError, match="built for input 1x8x8, this task's input is 1x12x12"):
+        table.check(target, bigger)
+
+
+def test_missing_entry_names_the_key_and_the_fix(space, target, tmp_path):
+    table = hand_table(space, target)
+    missing = sorted(table.entries)[3]
+    del table.entries[missing]
+    path = table.save(tmp_path / "mbv3-1x8x8.json")
+    with pytest.raises(LatencyTableError) as err:
+        COST_MODELS.get("lut")(target, SHAPE, space=space, path=str(path), config_source="my.toml")
+    message = str(err.value)
+    assert repr(missing) in message
+    assert "hwnas profile --target" in message and "--task my.toml" in message and "--latency measure" in message
+
+
+def test_no_table_names_the_path_and_the_fix(space, target, tmp_path):
+    with pytest.raises(LatencyTableError, match="no latency table for target cpu-ort-1t.*does not exist.*hwnas profile"):
+        COST_MODELS.get("lut")(target, SHAPE, space=space, path=str(tmp_path / "none.json"))
+
+
+def test_malformed_files_are_refused(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(LatencyTableError, match="not valid JSON"):
+        LatencyTable.load(bad)
+    bad.write_text(json.dumps({"format": "hwnas-latency-table", "format_version": 1,
+                               "meta": {"target": "x", "runtime_version": "1", "execution_provider": "C",
+                                        "batch_size": 1, "dtype": "float32", "space": {}},
+                               "entries": {"stem:a": {"latency_ms": -1}}}))
+    with pytest.raises(LatencyTableError, match="entry 'stem:a' needs a positive 'latency_ms'"):
+        LatencyTable.load(bad)
+
+
+def test_lut_cost_model_predicts_without_a_model(space, target, tmp_path):
+    path = hand_table(space, target).save(tmp_path / "mbv3-1x8x8.json")
+    lut = COST_MODELS.get("lut")(target, SHAPE, space=space, path=str(path))
+    assert lut.needs_model is False and lut.provides == ("latency_ms",)
+    arch = "w0.5:k3e3/k3e3/k3e3/k3e3"
+    assert lut.measure(arch, None)["latency_ms"] == pytest.approx(lut.table.predict(space.layer_signatures(space.parse(arch))))
+
+
+def test_latency_mode_resolution(space, target, tmp_path):
+    cost = {"target": "cpu-ort-1t"}
+    names = ["counts", "memory", "ort"]
+    assert latency_models(names, {**cost, "latency": "measure"}, space, explicit=False) == names
+    assert latency_models(names, {**cost, "latency": "lut"}, space, explicit=False) == ["counts", "memory", "lut"]
+    # auto: no table for this space's input size in latency_tables/ -> measure
+    assert latency_models(names, cost, space, explicit=False) == names
+    path = hand_table(space, target).save(tmp_path / "mbv3-1x8x8.json")
+    assert latency_models(names, {**cost, "lut": {"path": str(path)}}, space, explicit=False)[-1] == "lut"
+    assert latency_models(names, {**cost, "lut": {"path": str(path)}}, space, explicit=True) == names
+    with pytest.raises(ConfigError, match="latency = 'fast' is not valid"):
+        latency_models(names, {**cost, "latency": "fast"}, space, explicit=False)

@@ -1,0 +1,32 @@
+"""The table cost model: any number of metric columns; blank cells raise MissingEntry."""
+
+import pytest
+
+from fakes import write_nb201_table
+from hwnas.cost import COST_MODELS
+from hwnas.exceptions import ConfigError
+from hwnas.table import MissingEntry, load_table
+
+
+def test_metrics_from_columns_and_blank_cells(tmp_path):
+    path = tmp_path / "t.csv"
+    archs = write_nb201_table(path)
+    cost = COST_MODELS.get("table")(None, (3, 32, 32), path=str(path), arch_column="arch_str",
+                                    metrics={"latency_ms": "lat", "energy_mj": "energy"})
+    assert cost.needs_model is False and cost.provides == ("latency_ms", "energy_mj")
+    m = cost.measure(archs[0], None)
+    assert m["energy_mj"] == pytest.approx(2 * m["latency_ms"], rel=1e-3)
+    with pytest.raises(MissingEntry, match="no lat for .* \\(blank cell\\)"):
+        cost.measure(archs[3], None)  # row 3 has a blank latency
+    assert cost.describe()["columns"] == {"latency_ms": "lat", "energy_mj": "energy"}
+    assert load_table(path, "arch_str") is cost.table  # read once, shared
+
+
+def test_bad_options(tmp_path):
+    path = tmp_path / "t.csv"
+    write_nb201_table(path)
+    with pytest.raises(ConfigError, match="no metric column 'edgegpu_latency'"):
+        COST_MODELS.get("table")(None, (3, 32, 32), path=str(path), arch_column="arch_str",
+                                 metrics={"latency_ms": "edgegpu_latency"})
+    with pytest.raises(ConfigError, match="needs 'path'"):
+        COST_MODELS.get("table")(None, (3, 32, 32), path=str(path))

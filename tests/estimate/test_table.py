@@ -1,0 +1,47 @@
+"""The table estimator: accuracy from a CSV, missing entries as failures, clear config errors."""
+
+import pytest
+
+from fakes import write_nb201_table
+from hwnas.estimate import ESTIMATORS
+from hwnas.exceptions import ConfigError
+from hwnas.table import MissingEntry
+
+BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory):
+    path = tmp_path_factory.mktemp("t") / "nb201.csv"
+    write_nb201_table(path, drop_every=5)
+    return path
+
+
+def test_error_is_100_minus_accuracy(table):
+    est = ESTIMATORS.get("table").from_options(None, {"path": str(table), "arch_column": "arch_str",
+                                                      "accuracy_column": "acc"})
+    assert est.needs_model is False
+    m = est.estimate(BEST, None)
+    assert m["error_pct"] == pytest.approx(100 - m["accuracy_pct"]) and 60 < m["accuracy_pct"] < 100
+
+
+def test_absent_architecture_raises_missing_entry(table):
+    est = ESTIMATORS.get("table")(None, path=str(table), arch_column="arch_str", accuracy_column="acc")
+    dropped = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"  # row 0, dropped
+    with pytest.raises(MissingEntry, match="no row for"):
+        est.estimate(dropped, None)
+
+
+def test_config_errors_name_the_column_and_the_choices(table, tmp_path):
+    with pytest.raises(ConfigError, match="no metric column 'val_acc'; available columns: idx, arch_str, acc, lat"):
+        ESTIMATORS.get("table")(None, path=str(table), arch_column="arch_str", accuracy_column="val_acc")
+    with pytest.raises(ConfigError, match="no architecture column 'arch'"):
+        ESTIMATORS.get("table")(None, path=str(table), accuracy_column="acc")
+    with pytest.raises(ConfigError, match="not found"):
+        ESTIMATORS.get("table")(None, path=str(tmp_path / "nope.csv"), arch_column="a", accuracy_column="acc")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("arch,acc\na,93\nb,high\n")
+    with pytest.raises(ConfigError, match="row 3 holds 'high', not a number"):
+        ESTIMATORS.get("table")(None, path=str(bad), accuracy_column="acc")
+    with pytest.raises(ConfigError, match="unknown table option"):
+        ESTIMATORS.get("table").from_options(None, {"path": str(table), "accuracy_column": "acc", "colum": 1})

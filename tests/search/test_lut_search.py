@@ -1,0 +1,64 @@
+"""A search whose latency comes from a latency table: the front is re-measured on the runtime."""
+
+import csv
+import textwrap
+
+import pytest
+
+from hwnas.cli import main
+from hwnas.config import config_from_dict
+from hwnas.cost import load_target
+from hwnas.search.runner import run_search
+from hwnas.space import make_space
+
+TINY = {"name": "mbv3", "widths": [0.5], "depths": [1, 2], "kernels": [3, 5], "expands": [3],
+        "stage_channels": [16, 24]}
+
+
+def _table(tmp_path):
+    import importlib.util
+    import pathlib
+
+    # the hand-made table of tests/cost/test_lut.py, for the digits input (1x8x8)
+    spec = importlib.util.spec_from_file_location(
+        "lut_tests", pathlib.Path(__file__).parents[1] / "cost" / "test_lut.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    space = make_space("mbv3", (1, 8, 8), 10, **{k: v for k, v in TINY.items() if k != "name"})
+    table = module.hand_table(space, load_target("cpu-ort-1t"), coef=(1.0, 0.0, 0.0))
+    return table.save(tmp_path / "mbv3-1x8x8.json")
+
+
+def test_lut_search_front_has_predicted_and_measured_latency(tmp_path):
+    path = _table(tmp_path)
+    config = config_from_dict({
+        "task": {"dataset": "digits", "seed": 0}, "space": TINY, "estimator": {"name": "fake-accuracy"},
+        "cost": {"target": "cpu-ort-1t", "models": ["counts", "ort"], "latency": "lut", "lut": {"path": str(path)}},
+        "search": {"objectives": ["error", "latency_ms"], "evaluations": 8, "population": 4, "seed": 0}})
+    summary = run_search(config, tmp_path / "run", progress=False)
+    with open(tmp_path / "run" / "front.csv") as fh:
+        front = list(csv.DictReader(fh))
+    assert len(front) == len(summary.front) >= 1
+    for row in front:
+        assert float(row["latency_ms"]) == pytest.approx(float(row["latency_ms_predicted"]))
+        assert float(row["latency_ms_measured"]) > 0
+    with open(tmp_path / "run" / "evaluations.csv") as fh:
+        assert "latency_ms_measured" not in next(csv.DictReader(fh))  # only the front is re-measured
+
+
+def test_search_latency_lut_without_a_table_names_the_fix(tmp_path, capsys):
+    config = tmp_path / "c.toml"
+    config.write_text(textwrap.dedent("""
+        [task]
+        dataset = "digits"
+        [space]
+        name = "mbv3"
+        [estimator]
+        name = "fake-accuracy"
+        [cost]
+        target = "cpu-ort-1t"
+    """))
+    assert main(["search", str(config), "--latency", "lut", "--out", str(tmp_path / "r"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "no latency table for target cpu-ort-1t, space mbv3, input 1x8x8" in err
+    assert f"hwnas profile --target" in err and f"--task {config}" in err and "--latency measure" in err

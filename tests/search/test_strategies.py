@@ -1,0 +1,123 @@
+"""Every strategy through the same search loop on a table: outputs, determinism, resume."""
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from fakes import write_nb201_table
+from hwnas.exceptions import ConfigError, RegistryError
+from hwnas.search.runner import run_search
+from hwnas.search.strategies import STRATEGIES
+from hwnas.space import make_space
+from hwnas.table import table_search_config
+
+ALL = ["bayes", "evolution", "grid", "nsga2", "random", "reinforce"]
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory):
+    path = tmp_path_factory.mktemp("t") / "nb201.csv"
+    write_nb201_table(path, drop_every=11)
+    return path
+
+
+def _config(table, strategy, evaluations=30, seed=0, **options):
+    return table_search_config(space="nb201", table=table, arch_column="arch_str", accuracy_column="acc",
+                               costs={"latency_ms": "lat"}, strategy=strategy, evaluations=evaluations,
+                               seed=seed, **options)
+
+
+def _archs(run_dir):
+    with open(run_dir / "evaluations.csv") as fh:
+        return [(r["arch"], r["status"], r["latency_ms"]) for r in csv.DictReader(fh)]
+
+
+def test_registry_lists_every_strategy():
+    assert set(ALL) <= set(STRATEGIES.names())
+    with pytest.raises(RegistryError, match="did you mean 'nsga2'"):
+        STRATEGIES.get("nsga")
+
+
+@pytest.mark.parametrize("strategy", ALL)
+def test_strategy_runs_through_the_loop_and_is_deterministic(table, tmp_path, strategy):
+    space = make_space("nb201", None, None)
+    summary = run_search(_config(table, strategy), tmp_path / "a", progress=False)
+    for name in ("evaluations.csv", "front.csv", "pareto.png", "config.json", "store.sqlite"):
+        assert (tmp_path / "a" / name).is_file(), name
+    rows = _archs(tmp_path / "a")
+    assert len(rows) == summary.evaluations == 30 and len({r[0] for r in rows}) == 30
+    assert all(space.canonical(space.parse(a)) == a for a, _, _ in rows)
+    assert all(space.degenerate(space.parse(a)) is None for a, _, _ in rows)
+    failed = [r for r in rows if r[1] == "failed"]
+    assert summary.failed == len(failed) and all(lat == "" for _, _, lat in failed)
+    assert summary.front
+    run_search(_config(table, strategy), tmp_path / "b", progress=False)
+    assert _archs(tmp_path / "b") == rows
+    run_search(_config(table, strategy, seed=1), tmp_path / "c", progress=False)
+    if strategy != "grid":
+        assert _archs(tmp_path / "c") != rows
+
+
+@pytest.mark.parametrize("strategy", ["nsga2", "evolution", "reinforce", "bayes"])
+def test_resume_gives_identical_evaluations(table, tmp_path, monkeypatch, strategy):
+    run_search(_config(table, strategy, evaluations=40), tmp_path / "full", progress=False)
+    from hwnas.evaluation import Evaluator
+
+    real = Evaluator.evaluate
+    calls = {"n": 0}
+
+    def interrupted(self, genome):
+        calls["n"] += 1
+        if calls["n"] == 19:
+            raise KeyboardInterrupt
+        return real(self, genome)
+
+    monkeypatch.setattr(Evaluator, "evaluate", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_search(_config(table, strategy, evaluations=40), tmp_path / "cut", progress=False)
+    monkeypatch.setattr(Evaluator, "evaluate", real)
+    resumed = run_search(_config(table, strategy, evaluations=40), tmp_path / "cut", resume=True, progress=False)
+    assert resumed.new_evaluations == 22
+    assert _archs(tmp_path / "cut") == _archs(tmp_path / "full")
+
+
+def test_strategies_leave_global_rng_alone(table, tmp_path):
+    import random
+
+    import numpy as np
+    import torch
+
+    states = random.getstate(), np.random.get_state()[1].copy(), torch.get_rng_state().clone()
+    for strategy in ("reinforce", "bayes", "evolution"):
+        run_search(_config(table, strategy, evaluations=12), tmp_path / strategy, progress=False, outputs=False)
+    assert random.getstate() == states[0]
+    assert (np.random.get_state()[1] == states[1]).all() and torch.equal(torch.get_rng_state(), states[2])
+
+
+@pytest.mark.slow
+def test_grid_refuses_a_large_space_and_covers_a_small_one(table, tmp_path):
+    summary = run_search(_config(table, "grid", evaluations=20000), tmp_path / "all", progress=False, outputs=False)
+    assert summary.evaluations == 5 ** 6 - 341  # every non-degenerate cell once
+
+
+def test_grid_refuses_a_large_space(table, tmp_path):
+    with pytest.raises(ConfigError, match="max_grid = 100"):
+        run_search(_config(table, "grid", max_grid=100), tmp_path / "g", progress=False)
+
+
+#: hv_fraction of `nsga2` seed 0 after 200 evaluations (random seed 0: 0.8499)
+GOLDEN_NSGA2_200 = 0.9847002339215151
+REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "nb201" / "nb201_cifar10_hw.csv"
+
+
+@pytest.mark.skipif(not REAL.is_file(), reason="shared NB201 table not present")
+def test_nsga2_golden_on_nb201_edgegpu():
+    """Golden: seeded NSGA-II on NB201 test accuracy x edgegpu latency (hwnas bench's problem)."""
+    from hwnas.bench import BenchProblem, run_ours
+
+    problem = BenchProblem(REAL, "arch_str", "test_acc_cifar10", "edgegpu_latency")
+    assert problem.front_size == 27
+    nsga2 = problem.hv_fraction(run_ours(problem, "nsga2", 0, 200))
+    random = problem.hv_fraction(run_ours(problem, "random", 0, 200))
+    assert nsga2 == pytest.approx(GOLDEN_NSGA2_200, abs=1e-6) and nsga2 > random

@@ -1,0 +1,67 @@
+"""nb201 space: the standard string, genomes, the CIFAR skeleton, degenerate cells."""
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from hwnas.exceptions import ConfigError, SpaceError
+from hwnas.space import make_space
+from hwnas.space.nb201 import OPS
+
+BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
+
+
+def test_standard_string_round_trip_every_cell():
+    space = make_space("nb201", None, None)
+    assert space.input_shape == (3, 32, 32) and space.output_dim == 10 and space.n_genes == 6
+    strings = set()
+    for genome in itertools.product(range(5), repeat=6):
+        arch = space.decode(genome)
+        text = space.canonical(arch)
+        assert space.parse(text) == arch and space.encode(arch).tolist() == list(genome)
+        strings.add(text)
+    assert len(strings) == 5 ** 6
+    assert space.canonical_genome([3, 3, 4, 1, 3, 1]) == BEST
+
+
+def test_build_cifar_skeleton_and_macs():
+    from hwnas.cost import count_macs_params
+
+    space = make_space("nb201", None, None)
+    model = space.build(space.parse(BEST))
+    assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+    macs, params = count_macs_params(model, (3, 32, 32))
+    # NAS-Bench-201 lists 113.95 MFLOPs (multiply-adds) and 0.80 M parameters for this cell
+    assert 105e6 < macs < 125e6 and 0.75e6 < params < 0.85e6
+    small = make_space("nb201", (3, 16, 16), 5, cells_per_stage=1)
+    assert small.build(small.parse(BEST))(torch.randn(1, 3, 16, 16)).shape == (1, 5)
+    assert sum(p.numel() for p in small.build(small.parse(BEST)).parameters()) < params
+
+
+def test_disconnected_cells_are_degenerate():
+    space = make_space("nb201", None, None)
+    dead = space.parse("|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|nor_conv_3x3~2|")
+    assert space.degenerate(dead) is not None and space.degenerate(space.parse(BEST)) is None
+    n = sum(space.degenerate(space.decode(g)) is not None for g in itertools.product(range(5), repeat=6))
+    assert n == 341  # the cells NAS-Bench-201 scores at chance accuracy
+    model = space.build(dead).eval()
+    x = torch.randn(2, 3, 32, 32)
+    assert torch.allclose(model(x)[0], model(x)[1])  # output does not depend on the input
+
+
+def test_bad_strings_and_options():
+    space = make_space("nb201", None, None)
+    with pytest.raises(SpaceError, match="has 2 node"):
+        space.parse("|none~0|+|none~0|none~1|")
+    with pytest.raises(SpaceError, match="'conv_5x5' is not a valid edge1<-0"):
+        space.parse(BEST.replace("nor_conv_3x3~0|+|nor_conv_3x3", "conv_5x5~0|+|nor_conv_3x3", 1))
+    with pytest.raises(SpaceError, match="must come from node 1"):
+        space.parse(BEST.replace("avg_pool_3x3~1", "avg_pool_3x3~0"))
+    with pytest.raises(SpaceError, match="cells_per_stage = 0"):
+        make_space("nb201", None, None, cells_per_stage=0)
+    with pytest.raises(ConfigError, match="needs a \\[task\\]"):
+        make_space("mlp", None, None)
+    assert set(OPS) == {"none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"}
+    np.testing.assert_array_equal(space.upper_bounds, [4] * 6)

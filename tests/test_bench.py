@@ -1,0 +1,80 @@
+"""``hwnas bench`` and the table search CLI, on a synthetic table (and the real one if present)."""
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from fakes import write_nb201_table
+from hwnas.bench import BenchProblem, medians, run_bench
+from hwnas.cli import main
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "nb201" / "nb201_cifar10_hw.csv"
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory):
+    path = tmp_path_factory.mktemp("t") / "nb201.csv"
+    write_nb201_table(path)
+    return path
+
+
+def test_hv_fraction_of_the_whole_table_is_one(table):
+    problem = BenchProblem(table, "arch_str", "acc", "lat")
+    assert problem.hv_fraction(problem.data.archs) == pytest.approx(1.0)
+    assert problem.hv_fraction([]) == 0.0
+    degenerate = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
+    assert problem.hv_fraction([degenerate]) == 0.0  # accuracy <= 11 % is dropped
+
+
+def test_run_bench_scores_strategies_and_peers(table):
+    records = run_bench(BenchProblem(table, "arch_str", "acc", "lat"), ["nsga2", "random"],
+                        ["pymoo-nsga2", "optuna-nsga2"], [10, 30], seeds=2)
+    assert len(records) == 4 * 2 * 2 and all(0 <= r.hv_fraction <= 1 for r in records)
+    table_ = medians(records)
+    assert set(table_) == {"nsga2", "random", "pymoo-nsga2", "optuna-nsga2"}
+    assert all(d[30] >= d[10] * 0.9 for d in table_.values())
+
+
+def test_bench_cli_writes_csv_and_plot(table, tmp_path, capsys):
+    out = tmp_path / "bench"
+    assert main(["bench", "--table", str(table), "--cost", "latency_ms=lat", "--accuracy-column", "acc",
+                 "--strategies", "nsga2,evolution", "--peers", "pymoo-nsga2", "--evaluations", "10,20",
+                 "--seeds", "1", "--out", str(out), "--quiet"]) == 0
+    with open(out / "bench.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {r["strategy"] for r in rows} == {"nsga2", "evolution", "pymoo-nsga2"} and len(rows) == 6
+    assert (out / "bench.png").is_file() and (out / "summary.csv").is_file()
+    assert "median hypervolume fraction" in capsys.readouterr().out
+    assert main(["bench", "--table", str(table), "--cost", "latency_ms=lat", "--accuracy-column", "acc",
+                 "--strategies", "nsga3", "--out", str(out)]) == 2
+    assert "unknown search strategy 'nsga3'" in capsys.readouterr().err
+
+
+def test_table_search_cli(table, tmp_path, capsys):
+    args = ["search", "--space", "nb201", "--table", str(table), "--arch-column", "arch_str",
+            "--accuracy-column", "acc", "--cost", "latency_ms=lat", "--cost", "energy_mj=energy",
+            "--evaluations", "24", "--strategy", "evolution", "--no-progress", "--out", str(tmp_path / "r")]
+    assert main(args) == 0
+    with open(tmp_path / "r" / "evaluations.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 24 and list(rows[0])[:7] == ["id", "arch", "status", "feasible", "error_pct",
+                                                     "latency_ms", "energy_mj"]
+    assert any(r["status"] == "failed" and "blank cell" in r["reason"] for r in rows)
+    assert main(["search", "--space", "nb201", "--table", str(table), "--accuracy-column", "acc",
+                 "--cost", "latency_ms=lat", "--out", str(tmp_path / "x")]) == 2
+    assert "no architecture column 'arch'; available columns: idx, arch_str" in capsys.readouterr().err
+    assert main(["search", "--space", "nb201", "--table", str(table), "--out", str(tmp_path / "y")]) == 2
+    assert "--accuracy-column, --cost" in capsys.readouterr().err
+    assert main(["search", "--space", "mbv3", "--table", str(table), "--arch-column", "arch_str",
+                 "--accuracy-column", "acc", "--cost", "latency_ms=lat", "--out", str(tmp_path / "z")]) == 2
+    assert "needs a [task]" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not REAL.is_file(), reason="shared NB201 table not present")
+def test_real_nb201_table_search(tmp_path):
+    assert main(["search", "--space", "nb201", "--table", str(REAL), "--arch-column", "arch_str",
+                 "--accuracy-column", "val_acc_cifar10valid_nb201", "--cost", "latency_ms=edgegpu_latency",
+                 "--evaluations", "60", "--no-progress", "--out", str(tmp_path / "t")]) == 0
+    problem = BenchProblem(REAL, "arch_str", "test_acc_cifar10", "edgegpu_latency")
+    assert problem.front_size > 10

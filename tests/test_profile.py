@@ -1,0 +1,91 @@
+"""``hwnas profile`` on a reduced space: a real (tiny) build with ONNX Runtime, reports and the CLI."""
+
+import json
+import textwrap
+
+import pytest
+
+from hwnas.cli import main
+from hwnas.cost import COST_MODELS, Target
+from hwnas.cost.lut import LatencyTable
+from hwnas.profile import build_table, format_report
+from hwnas.space import make_space
+
+TINY = dict(widths=[0.5], depths=[1, 2], kernels=[3, 5], expands=[3], stage_channels=[16, 24])
+
+
+@pytest.fixture(scope="module")
+def fast_target():
+    return Target(name="cpu-ort-1t", execution_provider="CPUExecutionProvider", intra_op_threads=1,
+                  warmup_runs=2, passes=3, runs_per_pass=3)
+
+
+@pytest.fixture(scope="module")
+def space():
+    return make_space("mbv3", (1, 8, 8), 10, **TINY)
+
+
+@pytest.fixture(scope="module")
+def table(fast_target, space):
+    return build_table(fast_target, space, calibration=3, fidelity=4, seed=0, log=lambda _: None)
+
+
+def test_build_covers_every_layer_and_reports(table, space):
+    assert set(table.entries) == {s.key for s in space.all_layer_signatures()}
+    assert all(e["latency_ms"] > 0 and e["spread_pct"] >= 0 for e in table.entries.values())
+    cal = table.calibration
+    assert cal["model"] == "linear" and len(cal["coef"]) == len(cal["features"]) and "n_layers" in cal["features"]
+    fid = table.fidelity
+    assert fid["networks"] == 4
+    # fidelity networks are never calibration networks
+    assert not {r["arch"] for r in fid["rows"]} & set(table.calibration["networks"])
+    for key in ("table_vs_first", "table_vs_second", "noise_ceiling_second_vs_first"):
+        assert 0 <= fid[key]["within_10_pct"] <= 1 and fid[key]["n"] == 4
+    meta = table.meta
+    for key in ("target", "runtime_version", "execution_provider", "intra_op_threads", "batch_size", "dtype",
+                "device", "date", "estimator"):
+        assert meta[key] not in (None, "")
+    report = table.device_report
+    assert "CPUExecutionProvider" in report["providers_available"]
+    assert report["op_breakdown"] and abs(sum(r["share_pct"] for r in report["op_breakdown"]) - 100) < 1
+    assert [r["batch_size"] for r in report["latency_vs_batch"]] == [1, 2, 4, 8, 16]
+    text = format_report(table)
+    assert "noise ceiling" in text and "latency vs batch size" in text
+
+
+def test_built_table_loads_and_predicts(table, space, fast_target, tmp_path):
+    path = table.save(tmp_path / "t.json")
+    lut = COST_MODELS.get("lut")(fast_target, space.input_shape, space=space, path=str(path))
+    rows = table.fidelity["rows"]
+    predicted = lut.predict([r["arch"] for r in rows])
+    assert predicted == pytest.approx([r["predicted_ms"] for r in rows], rel=1e-4)
+    assert LatencyTable.load(path).meta == table.meta
+
+
+def test_cli_profile_writes_the_table(tmp_path, capsys):
+    config = tmp_path / "tiny.toml"
+    config.write_text(textwrap.dedent("""
+        [task]
+        dataset = "digits"
+        [space]
+        name = "mbv3"
+        widths = [0.5]
+        depths = [1]
+        kernels = [3, 5]
+        expands = [3]
+        stage_channels = [16, 24]
+        [cost]
+        target = "cpu-ort-1t"
+    """))
+    out = tmp_path / "table.json"
+    assert main(["profile", "--target", "cpu-ort-1t", "--space", "mbv3", "--task", str(config), "--out", str(out),
+                 "--calibration", "1", "--fidelity", "1", "--passes", "2", "--runs-per-pass", "2",
+                 "--no-device-report"]) == 0
+    data = json.loads(out.read_text())
+    assert data["meta"]["space"]["input_shape"] == [1, 8, 8] and data["meta"]["target"] == "cpu-ort-1t"
+    assert "fidelity over 1 other random networks" in capsys.readouterr().out
+
+
+def test_cli_profile_refuses_a_space_mismatch(tmp_path, capsys):
+    assert main(["profile", "--target", "cpu-ort-1t", "--space", "nb201"]) == 2
+    assert "--space 'nb201' differs from [space] name = 'mbv3'" in capsys.readouterr().err
