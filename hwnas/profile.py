@@ -9,9 +9,10 @@ One build:
 3. layers, calibration and fidelity networks are timed together in one interleaved measurement
    (minimum of per-pass medians, :func:`~hwnas.cost.latency.measure_latency`), so the speed
    drift of a shared machine hits all of them alike;
-4. the calibration ``latency = sum_g a_g * sum_ms:g + b * n_layers + c`` (one scale per layer
-   group, a per-layer boundary cost, a constant) is fitted on the calibration networks
-   (relative least squares);
+4. the calibration ``latency = a * sum_ms + sum_g a_g * sum_ms:g + b * n_layers + c`` (extra
+   scales for layer groups such as squeeze-excite blocks, a per-layer boundary cost, a
+   constant; see :func:`calibration_features`) is fitted on the calibration networks (relative
+   least squares);
 5. the fidelity networks are timed a second time, in a separate measurement with fresh
    sessions: the two measurements of the same networks give the noise ceiling (how well the
    device agrees with itself), reported next to the table's error against each measurement;
@@ -150,7 +151,7 @@ def build_table(target: Target, space, *, calibration: int = 30, fidelity: int =
     feats = [table.features(space.layer_signatures(space.parse(a))) for a in net_archs]
     measured = [m.latency_ms for m in nets]
     n_cal = len(cal_archs)
-    names = [f"sum_ms:{k}" for k in sorted({s.kind for s in signatures})] + ["n_layers", "const"]
+    names = calibration_features(feats[:n_cal])
     coef = fit_linear(feats[:n_cal], names, measured[:n_cal])
     fitted = {"model": "linear", "features": names, "coef": coef}
     table.calibration = {**fitted, "networks": cal_archs,
@@ -174,6 +175,24 @@ def build_table(target: Target, space, *, calibration: int = 30, fidelity: int =
     table.device_report = report
     table.meta = table_meta(target, space, timing, time.perf_counter() - start)
     return table
+
+
+def calibration_features(features: Sequence[dict[str, float]]) -> list[str]:
+    """Feature names of the linear calibration, chosen from the calibration networks.
+
+    ``sum_ms``, ``n_layers`` and ``const``, plus ``sum_ms:<group>`` for each layer group whose
+    count varies between networks, except the most frequent one (it is ``sum_ms`` minus the
+    others). Groups present once in every network (stem, head) get no own scale: their sums
+    take only one value per width and would be confounded with ``const``.
+    """
+    counts: dict[str, set[float]] = {}
+    totals: dict[str, float] = {}
+    for f in features:
+        for name in {k for feats in features for k in feats if k.startswith("n:")}:
+            counts.setdefault(name[2:], set()).add(f.get(name, 0.0))
+            totals[name[2:]] = totals.get(name[2:], 0.0) + f.get(name, 0.0)
+    varying = sorted((g for g, values in counts.items() if len(values) > 1), key=lambda g: (-totals[g], g))
+    return ["sum_ms"] + [f"sum_ms:{g}" for g in sorted(varying[1:])] + ["n_layers", "const"]
 
 
 def table_meta(target: Target, space, timing: Target, build_s: float) -> dict[str, Any]:

@@ -7,10 +7,10 @@ standalone layer times into whole-network latency. Layers timed alone pay per-ca
 layout conversions and unfused boundaries that vanish inside a network (on the development
 machine the raw sum overestimated whole networks by 35-80 %), so the calibration is a linear
 model ``latency_ms = a * sum_ms + b * n_layers + c`` fitted on whole networks measured in the
-same interleaved session as the layers (:mod:`hwnas.profile`). ``hwnas profile`` fits one scale
-per layer group (e.g. ``ir`` and ``ir-se``: squeeze-excite blocks lose more when timed alone),
-a per-layer boundary cost and a constant:
-``latency_ms = sum_g a_g * sum_ms:g + b * n_layers + c``.
+same interleaved session as the layers (:mod:`hwnas.profile`). ``hwnas profile`` fits a scale
+on the sum, extra scales for layer groups whose share varies (e.g. ``ir-se``: squeeze-excite
+blocks lose differently when timed alone), a per-layer boundary cost and a constant:
+``latency_ms = a * sum_ms + a_se * sum_ms:ir-se + b * n_layers + c``.
 
 File: ``latency_tables/<target>/<space>-<C>x<H>x<W>.json``::
 
@@ -24,9 +24,8 @@ File: ``latency_tables/<target>/<space>-<C>x<H>x<W>.json``::
      "entries": {"ir:cin=8,cout=8,k=3,e=3,s=1,se=0,act=relu,in=8x12x12":
                  {"latency_ms": 0.0123, "spread_pct": 4.1}, ...},
      "calibration": {"model": "linear",
-                     "features": ["sum_ms:head", "sum_ms:ir", "sum_ms:ir-se", "sum_ms:stem",
-                                  "n_layers", "const"],
-                     "coef": [1.0, 1.01, 0.95, 1.0, -0.0054, 0.002], ...},
+                     "features": ["sum_ms", "sum_ms:ir-se", "n_layers", "const"],
+                     "coef": [0.99, 0.03, -0.0054, 0.002], ...},
 
 Features: ``sum_ms`` (all layers), ``sum_ms:<group>``, ``n_layers``, ``n:<group>``, ``const``.
      "fidelity": {...}, "device_report": {...}}
