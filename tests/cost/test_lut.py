@@ -149,3 +149,14 @@ def test_latency_mode_resolution(space, target, tmp_path):
     assert latency_models(names, {**cost, "lut": {"path": str(path)}}, space, explicit=True) == names
     with pytest.raises(ConfigError, match="latency = 'fast' is not valid"):
         latency_models(names, {**cost, "latency": "fast"}, space, explicit=False)
+
+
+def test_auto_mode_says_why_a_table_is_not_used(space, target, tmp_path):
+    table = hand_table(space, target)
+    table.meta["runtime_version"] = "1.0.0"
+    path = table.save(tmp_path / "mbv3-1x8x8.json")
+    cost = {"target": "cpu-ort-1t", "lut": {"path": str(path)}}
+    with pytest.warns(UserWarning, match="built with onnxruntime 1.0.0.*Timing every candidate instead"):
+        assert latency_models(["counts", "ort"], cost, space, explicit=False) == ["counts", "ort"]
+    with pytest.raises(LatencyTableError, match="built with onnxruntime 1.0.0"):
+        COST_MODELS.get("lut")(target, SHAPE, space=space, path=str(path))
