@@ -135,6 +135,14 @@ class SearchRun:
                 diff = [s for s in current if stored.get(s) != current[s]]
                 raise StoreError(f"--resume: the config differs from the stored run in {diff}; "
                                  f"resume with the same config or start a new --out")
+        models = [c.name for c in self.parts.cost_models]
+        if self.resume:
+            stored_models = store.get_meta("cost_models")
+            if stored_models is not None and stored_models != models:
+                flag = "--latency lut" if "lut" in stored_models else "--latency measure"
+                raise StoreError(f"--resume: the run used cost models {stored_models}, this session would use "
+                                 f"{models} (a latency table appeared or changed); resume with {flag}")
+        store.set_meta("cost_models", models)
         store.set_meta("config", current)
         store.set_meta("target", self.parts.target.describe() if self.parts.target else None)
         store.set_meta("space", self.parts.space.describe())

@@ -92,3 +92,13 @@ def test_resume_guards(tmp_path, make_config):
         run_search(make_config(search={"evaluations": 8}), tmp_path / "r", progress=False)
     with pytest.raises(StoreError, match=r"differs from the stored run in \['search'\]"):
         run_search(make_config(search={"evaluations": 8, "seed": 3}), tmp_path / "r", resume=True, progress=False)
+
+
+def test_resume_refuses_other_cost_models(tmp_path, make_config):
+    # e.g. a latency table appeared between sessions and `latency = "auto"` would now pick it
+    run_search(make_config(search={"evaluations": 8}), tmp_path / "r", progress=False)
+    store = Store(tmp_path / "r" / "store.sqlite")
+    store.set_meta("cost_models", ["counts", "lut"])
+    store.close()
+    with pytest.raises(StoreError, match=r"used cost models \['counts', 'lut'\].*resume with --latency lut"):
+        run_search(make_config(search={"evaluations": 8}), tmp_path / "r", resume=True, progress=False)
