@@ -12,6 +12,7 @@ from typing import Any
 
 from .config import RunConfig
 from .exceptions import ConfigError
+from .registry import construct
 
 #: Cost models every evaluation runs unless ``[cost] models`` says otherwise.
 DEFAULT_COST_MODELS = ("counts", "memory", "ort")
@@ -81,12 +82,9 @@ def build_components(config: RunConfig, *, weights_dir: Path | None = None, with
     cost_models = []
     for name, cls in zip(names, classes):
         options = dict(config.cost.get(name, {}))
-        if getattr(cls, "needs_space", False):  # "lut": the table is keyed by the space's layers
-            options.update(space=space, config_source=config.source)
-        try:
-            cost_models.append(cls(target, space.input_shape, **options))
-        except TypeError as exc:
-            raise ConfigError(f"{config.source} [cost.{name}]: options {sorted(options)} invalid: {exc}") from None
+        fixed = {"space": space, "config_source": config.source} if getattr(cls, "needs_space", False) else {}
+        cost_models.append(construct(cls, target, space.input_shape, options=options, fixed=fixed,
+                                     where=f"{config.source} [cost.{name}]", label=name))
     for part in (estimator, *cost_models):
         if isinstance(part, TableBacked):
             part.check_space(space)

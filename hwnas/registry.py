@@ -12,9 +12,10 @@ Example:
 from __future__ import annotations
 
 import difflib
-from typing import Callable, Generic, Iterator, TypeVar
+import inspect
+from typing import Any, Callable, Generic, Iterator, Mapping, TypeVar
 
-from .exceptions import RegistryError
+from .exceptions import ConfigError, RegistryError
 
 T = TypeVar("T")
 
@@ -57,7 +58,7 @@ class Registry(Generic[T]):
         """
         try:
             return self._items[name]
-        except KeyError:
+        except (KeyError, TypeError):  # TypeError: an unhashable value from a config file
             close = difflib.get_close_matches(str(name), self._items, n=3, cutoff=0.5)
             hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
             raise RegistryError(
@@ -73,3 +74,41 @@ class Registry(Generic[T]):
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
+
+
+def construct(cls: type, *args: Any, options: Mapping[str, Any], where: str, label: str,
+              fixed: Mapping[str, Any] | None = None) -> Any:
+    """Instantiate a registered class from config options, with config-quality errors.
+
+    Args:
+        cls: the class (a space, estimator, cost model, strategy...).
+        *args: positional arguments that do not come from the config (task, space, ...).
+        options: keyword arguments from the config table.
+        fixed: keyword arguments set by hwnas itself (not user options).
+        where: where the options came from, e.g. ``"run.toml [search]"``.
+        label: the registered name, for messages.
+
+    Raises:
+        ConfigError: an option the class does not take (naming the valid ones), or a value of
+            the wrong type or range (the class's own message, prefixed with ``where``).
+    """
+    from .exceptions import HwnasError
+
+    params = inspect.signature(cls.__init__).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        taken = set(list(params)[1:1 + len(args)]) | set(fixed or {})  # self, then positional args
+        valid = [n for n, p in params.items() if n not in taken and n != "self" and
+                 p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        unknown = sorted(set(options) - set(valid))
+        if unknown:
+            raise ConfigError(f"{where}: {label!r} has no option(s) {', '.join(map(repr, unknown))}; "
+                              f"valid options: {', '.join(valid) or 'none'}")
+    try:
+        return cls(*args, **(fixed or {}), **options)
+    except HwnasError as exc:
+        if where in str(exc):
+            raise
+        raise type(exc)(f"{where}: {exc}") from None
+    except (TypeError, ValueError) as exc:  # a value of the wrong type, met inside the constructor
+        raise ConfigError(f"{where}: {label!r} option values {dict(options)!r} are invalid ({exc}); "
+                          f"fix the types and ranges") from None

@@ -11,14 +11,12 @@ regression, so both read "lower is better, 0 is perfect". ``accuracy_pct = 100 -
 
 from __future__ import annotations
 
-import inspect
 from abc import ABC, abstractmethod
 from typing import Any, Mapping
 
 import torch
 
-from ..exceptions import ConfigError
-from ..registry import Registry
+from ..registry import Registry, construct
 
 
 class AccuracyEstimator(ABC):
@@ -45,18 +43,7 @@ class AccuracyEstimator(ABC):
         Raises:
             ConfigError: an unknown key or a bad value, prefixed with ``source``.
         """
-        options = dict(options or {})
-        params = inspect.signature(cls.__init__).parameters
-        if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-            valid = [p for p in params if p not in ("self", "task")]
-            unknown = sorted(set(options) - set(valid))
-            if unknown:
-                raise ConfigError(f"{source}: unknown {cls.name or cls.__name__} option(s) {', '.join(map(repr, unknown))}; "
-                                  f"valid options: {', '.join(valid)}")
-        try:
-            return cls(task, **options)
-        except ConfigError as exc:
-            raise ConfigError(f"{source}: {exc}") from None
+        return construct(cls, task, options=dict(options or {}), where=source, label=cls.name or cls.__name__)
 
     @abstractmethod
     def estimate(self, arch: str, model: torch.nn.Module | None,

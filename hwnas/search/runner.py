@@ -15,6 +15,7 @@ import numpy as np
 from ..config import RunConfig
 from ..evaluation import Evaluation, Evaluator
 from ..exceptions import BudgetError, StoreError
+from ..registry import construct
 from ..outputs import WEIGHTS_DIR, front_indices, write_outputs
 from ..search.objectives import BUDGETS, is_feasible, minimisation_matrix, resolve_objectives, violation_matrix
 from ..store import Store
@@ -66,10 +67,12 @@ class SearchRun:
             raise StoreError(f"{str(self.run_dir)!r} already holds a search; pass --resume to continue it "
                              f"or choose another --out")
         self.parts = build_components(config, weights_dir=self.run_dir / WEIGHTS_DIR)
-        self.strategy = STRATEGIES.get(config.search["strategy"])(
-            self.parts.space, n_objectives=len(self.objectives), n_constraints=len(config.budgets),
-            evaluations=config.search["evaluations"], seed=config.search["seed"],
-            **config.strategy_options())
+        name = config.search["strategy"]
+        self.strategy = construct(
+            STRATEGIES.get(name), self.parts.space, options=config.strategy_options(),
+            where=f"{config.source} [search]", label=name,
+            fixed=dict(n_objectives=len(self.objectives), n_constraints=len(config.budgets),
+                       evaluations=config.search["evaluations"], seed=config.search["seed"]))
 
     def check_budgets(self) -> None:
         """Refuse budgets that even the smallest architecture of the space cannot meet.

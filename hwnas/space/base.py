@@ -16,8 +16,8 @@ from typing import Any, Generic, Mapping, Sequence, TypeVar
 import numpy as np
 import torch
 
-from ..exceptions import SpaceError
-from ..registry import Registry
+from ..exceptions import ConfigError, SpaceError
+from ..registry import Registry, construct
 
 A = TypeVar("A")
 
@@ -214,7 +214,6 @@ def make_space(name: str, input_shape: Sequence[int] | None, output_dim: int | N
         RegistryError: unknown space name.
         ConfigError: an option the space does not take, or no shapes for a space that needs a task.
     """
-    from ..exceptions import ConfigError
 
     cls = SPACES.get(name)
     if input_shape is None or output_dim is None:
@@ -223,10 +222,48 @@ def make_space(name: str, input_shape: Sequence[int] | None, output_dim: int | N
                               f"add [task] dataset = ... to the config")
         input_shape = cls.default_shapes[0] if input_shape is None else input_shape
         output_dim = cls.default_shapes[1] if output_dim is None else output_dim
-    try:
-        return cls(input_shape, output_dim, **options)
-    except TypeError as exc:
-        raise ConfigError(f"[space] options {sorted(options)} invalid for {name!r}: {exc}") from None
+    return construct(cls, input_shape, output_dim, options=options, where="[space]", label=name)
+
+
+def option_choices(space: str, option: str, values: Any, kind: type, *, minimum: float | None = None,
+                   maximum: float | None = None, allowed: Sequence[Any] | None = None,
+                   distinct: bool = True) -> tuple:
+    """Validate a space option that lists the choices of a gene (e.g. ``widths``).
+
+    Args:
+        space: the space's name, for messages.
+        option: the option's name.
+        values: what the config gave.
+        kind: ``int``, ``float`` or ``str``.
+        minimum: smallest allowed value (numbers), if any.
+        maximum: largest allowed value (numbers), if any.
+        allowed: the allowed values (strings), if any.
+        distinct: whether repeated values are refused (true for gene choices).
+
+    Returns:
+        The choices as a tuple of ``kind``.
+
+    Raises:
+        ConfigError: not a non-empty list of distinct values of that kind and range.
+    """
+    numeric = kind in (int, float)
+    ok_type = (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and (kind is float or v == int(v))) \
+        if numeric else (lambda v: isinstance(v, str))
+    hint = (f"a non-empty list of {'distinct ' if distinct else ''}"
+            f"{'integers' if kind is int else 'numbers' if numeric else 'names'}")
+    if minimum is not None:
+        hint += f" >= {minimum:g}"
+    if maximum is not None:
+        hint += f" <= {maximum:g}"
+    if allowed is not None:
+        hint += f" from {list(allowed)}"
+    if (isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values
+            or not all(ok_type(v) for v in values) or (distinct and len(set(values)) != len(values))
+            or (minimum is not None and min(values) < minimum)
+            or (maximum is not None and max(values) > maximum)
+            or (allowed is not None and any(v not in allowed for v in values))):
+        raise ConfigError(f"{space}: [space] {option} = {values!r} is invalid; it must be {hint}")
+    return tuple(kind(v) for v in values)
 
 
 def choice_index(gene: Gene, value: Any, *, where: str) -> int:

@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..exceptions import SpaceError
-from .base import SPACES, Gene, LayerSignature, SearchSpace, choice_index
+from ..exceptions import ConfigError, SpaceError
+from .base import SPACES, Gene, option_choices, LayerSignature, SearchSpace, choice_index
 
 
 @dataclass(frozen=True)
@@ -135,12 +135,13 @@ class MBv3Space(SearchSpace[MBv3Arch]):
                 f"mbv3 needs image inputs (C, H, W); this task's samples have shape "
                 f"{self.input_shape}; use the 'mlp' space for tabular data"
             )
-        for label, vals in (("widths", widths), ("depths", depths), ("kernels", kernels),
-                            ("expands", expands), ("stage_channels", stage_channels)):
-            if not vals:
-                raise SpaceError(f"mbv3: [space] {label} must not be empty")
-        if any(k % 2 == 0 or k < 1 for k in kernels):
-            raise SpaceError(f"mbv3: [space] kernels {list(kernels)} must be odd positive integers")
+        widths = option_choices("mbv3", "widths", widths, float, minimum=0.05)
+        depths = option_choices("mbv3", "depths", depths, int, minimum=1)
+        kernels = option_choices("mbv3", "kernels", kernels, int, minimum=1)
+        expands = option_choices("mbv3", "expands", expands, int, minimum=1)
+        stage_channels = option_choices("mbv3", "stage_channels", stage_channels, int, minimum=1, distinct=False)
+        if any(k % 2 == 0 for k in kernels):
+            raise ConfigError(f"mbv3: [space] kernels {list(kernels)} must be odd positive integers")
         self.stage_channels = tuple(int(c) for c in stage_channels)
         self.stem_channels = int(stem_channels)
         self.head_channels = int(head_channels)

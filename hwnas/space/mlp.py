@@ -17,8 +17,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from torch import nn
 
-from ..exceptions import SpaceError
-from .base import SPACES, Gene, SearchSpace, choice_index
+from ..exceptions import ConfigError, SpaceError
+from .base import SPACES, Gene, option_choices, SearchSpace, choice_index
 
 _ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "tanh": nn.Tanh}
 
@@ -64,11 +64,13 @@ class MLPSpace(SearchSpace[MLPArch]):
                  optimizers: Sequence[str] = ("adam", "sgd", "rmsprop"),
                  dropouts: Sequence[float] = (0.0, 0.1, 0.2, 0.3, 0.5)) -> None:
         super().__init__(input_shape, output_dim)
-        bad = [a for a in activations if a not in _ACTIVATIONS]
-        if bad:
-            raise SpaceError(f"mlp: [space] activations {bad} unknown; choose from {sorted(_ACTIVATIONS)}")
-        if not 1 <= max_layers <= 16:
-            raise SpaceError(f"mlp: [space] max_layers = {max_layers} must be in 1..16")
+        widths = option_choices("mlp", "widths", widths, int, minimum=1)
+        activations = option_choices("mlp", "activations", activations, str, allowed=sorted(_ACTIVATIONS))
+        lrs = option_choices("mlp", "lrs", lrs, float, minimum=1e-12)
+        optimizers = option_choices("mlp", "optimizers", optimizers, str)
+        dropouts = option_choices("mlp", "dropouts", dropouts, float, minimum=0.0, maximum=0.95)
+        if isinstance(max_layers, bool) or not isinstance(max_layers, int) or not 1 <= max_layers <= 16:
+            raise ConfigError(f"mlp: [space] max_layers = {max_layers!r} must be in 1..16")
         self.max_layers = int(max_layers)
         self.genes = [Gene("n_layers", tuple(range(1, self.max_layers + 1)))]
         self.genes += [Gene(f"width{i + 1}", tuple(int(w) for w in widths)) for i in range(self.max_layers)]

@@ -180,7 +180,7 @@ def test_options_that_do_not_fit_the_task(digits_task, diabetes_task):
 
 
 def test_from_options_rejects_unknown_keys(digits_task):
-    with pytest.raises(ConfigError, match="^run.toml: unknown proxy-trainer option\\(s\\) 'epoch'; valid options: epochs"):
+    with pytest.raises(ConfigError, match="^run.toml: 'proxy-trainer' has no option\\(s\\) 'epoch'; valid options: epochs"):
         ProxyTrainer.from_options(digits_task, {"epoch": 3}, source="run.toml")
     with pytest.raises(ConfigError, match="^run.toml: proxy-trainer: epochs = 0"):
         ProxyTrainer.from_options(digits_task, {"epochs": 0}, source="run.toml")

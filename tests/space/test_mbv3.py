@@ -102,3 +102,16 @@ def test_stacked_layers_are_the_network(space):
             x = layer(x)
             shape = x.shape[1:]
         assert x.shape == (1, 10)
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("widths", [0], "widths = \\[0\\] is invalid"),
+    ("depths", [0, 1], "depths = \\[0, 1\\] is invalid; it must be a non-empty list of distinct integers >= 1"),
+    ("kernels", [4], "must be odd"),
+    ("stage_channels", ["a"], "stage_channels"),
+])
+def test_bad_options_are_named(option, value, message):
+    from hwnas.exceptions import HwnasError
+
+    with pytest.raises(HwnasError, match=message):
+        make_space("mbv3", (1, 8, 8), 10, **{option: value})

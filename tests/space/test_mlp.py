@@ -33,5 +33,18 @@ def test_bad_inputs():
         space.parse("h33_relu_adam_lr0.001_do0")
     with pytest.raises(RegistryError, match="did you mean 'mlp'"):
         make_space("mpl", (10,), 1)
-    with pytest.raises(ConfigError, match="invalid for 'mlp'"):
+    with pytest.raises(ConfigError, match=r"'mlp' has no option\(s\) 'depth'"):
         make_space("mlp", (10,), 1, depth=3)
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("widths", [], "widths = \\[\\] is invalid; it must be a non-empty list of distinct integers >= 1"),
+    ("widths", [0, -1], ">= 1"),
+    ("activations", "relu", "from \\['leaky_relu', 'relu', 'tanh'\\]"),
+    ("lrs", ["a"], "lrs = \\['a'\\] is invalid"),
+    ("dropouts", [0.99], "<= 0.95"),
+    ("max_layers", "3", "max_layers = '3' must be in 1..16"),
+])
+def test_bad_options_are_named(option, value, message):
+    with pytest.raises(ConfigError, match=message):
+        make_space("mlp", (10,), 1, **{option: value})
