@@ -63,12 +63,15 @@ def main() -> int:
             medians[k].append(statistics.median(times) * 1e3)
     # "level-free": each model's ratio divided by the median ratio of this run, which cancels a
     # machine-wide slow or fast phase (levels persist for seconds here) and keeps model-specific error.
-    ratios = [min(med) / float(row["latency_ms"]) for row, med in zip(rows, medians)]
+    # after a table-driven search the front's measured latency is its own column
+    column = "latency_ms_measured" if rows[0].get("latency_ms_measured") else "latency_ms"
+    print(f"front.csv column: {column}")
+    ratios = [min(med) / float(row[column]) for row, med in zip(rows, medians)]
     level = statistics.median(ratios)
     print(f"{'arch':50s} {'front.csv ms':>12s} {'independent ms':>14s} {'ratio':>6s} {'level-free':>10s} {'spread %':>8s}")
     for row, med, ratio in zip(rows, medians, ratios):
         spread = 100 * (max(med) - min(med)) / min(med)
-        print(f"{row['arch'][:50]:50s} {float(row['latency_ms']):12.4f} {min(med):14.4f} {ratio:6.3f} "
+        print(f"{row['arch'][:50]:50s} {float(row[column]):12.4f} {min(med):14.4f} {ratio:6.3f} "
               f"{ratio / level:10.3f} {spread:8.1f}")
     return 0
 
