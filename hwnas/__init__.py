@@ -8,14 +8,7 @@ Public API (imported lazily, so ``import hwnas`` stays light)::
 
 from __future__ import annotations
 
-import os
-
-# PyTorch's OpenMP threads busy-wait between parallel regions. On a shared 2-core machine that
-# made proxy training 3-7x slower whenever anything else ran (measured: 26-67 s vs 9.3-9.8 s for
-# the same epochs with PASSIVE). Must be set before torch loads OpenMP; a user's value wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-from .exceptions import HwnasError  # noqa: E402
+from .exceptions import HwnasError
 
 __version__ = "0.1.0"
 
