@@ -92,3 +92,15 @@ def test_list(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert "mbv3" in out and "cpu-ort-1t" in out and "nsga2" in out
+
+
+def test_interrupt_prints_how_to_resume(tmp_path, capsys, monkeypatch):
+    import hwnas.search.runner as runner
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "run_search", interrupted)
+    assert main(["search", _write(tmp_path, GOOD), "--out", str(tmp_path / "r"), "--no-progress"]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted; every finished evaluation is stored" in err and "--resume" in err

@@ -68,9 +68,10 @@ class SearchCommand(Command):
         try:
             summary = run_search(config, run_dir, resume=args.resume, progress=not args.no_progress)
         except KeyboardInterrupt:
-            print(f"\ninterrupted; every finished evaluation is stored in {run_dir}. Continue with:\n"
-                  f"  hwnas {' '.join(_quote(a) for a in sys.argv[1:] if a != '--resume')} --resume"
-                  if args.config is None else f"  hwnas search {args.config} --out {run_dir} --resume", file=sys.stderr)
+            again = (f"hwnas {' '.join(_quote(a) for a in sys.argv[1:] if a != '--resume')} --resume"
+                     if args.config is None else f"hwnas search {args.config} --out {run_dir} --resume")
+            print(f"\ninterrupted; every finished evaluation is stored in {run_dir}. Continue with:\n  {again}",
+                  file=sys.stderr)
             return 130
         finally:
             signal.signal(signal.SIGTERM, previous)
