@@ -67,9 +67,9 @@ def knee(rows: Sequence[Row], objectives: Sequence[Objective]) -> int:
         return int(np.argmin(values.sum(axis=1))) if len(values) else -1
     lo, hi = values.min(axis=0), values.max(axis=0)
     norm = (values - lo) / np.where(hi > lo, hi - lo, 1.0)
-    # Hyperplane through the per-objective extremes of the normalised front is sum(x) = 1 in
-    # the 2-objective case and its generalisation otherwise; distance below it = 1 - sum/||1||.
-    return int(np.argmax(1.0 - norm.sum(axis=1)))
+    # After normalisation the extremes lie on the plane sum(x) = 1; the point farthest below
+    # it has the smallest coordinate sum.
+    return int(np.argmin(norm.sum(axis=1)))
 
 
 def pick(rows: Sequence[Row], objectives: Sequence[Objective], budgets: Mapping[str, float]) -> int:
