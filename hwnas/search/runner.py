@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import RunConfig
-from ..evaluation import Evaluation, Evaluator
+from ..evaluation import Evaluation
 from ..exceptions import BudgetError, StoreError
 from ..registry import construct
 from ..outputs import WEIGHTS_DIR, front_indices, write_outputs

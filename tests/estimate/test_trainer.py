@@ -12,7 +12,7 @@ from torch import nn
 from hwnas.estimate import OPTIMIZERS, ProxyTrainer, recalibrate_batchnorm
 from hwnas.exceptions import ConfigError
 
-from .conftest import Shift, small_cnn, small_mlp
+from .conftest import small_cnn, small_mlp
 
 
 def _built_with_seed(seed, factory=small_cnn, **kw):

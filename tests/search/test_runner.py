@@ -58,7 +58,7 @@ def test_failing_candidates_are_recorded_and_search_goes_on(tmp_path, make_confi
 
 
 def test_resume_after_interrupt_evaluates_nothing_twice(tmp_path, make_config, monkeypatch):
-    full = run_search(make_config(), tmp_path / "full", progress=False)
+    run_search(make_config(), tmp_path / "full", progress=False)
     from hwnas.evaluation import Evaluator
 
     real = Evaluator.evaluate
