@@ -86,7 +86,6 @@ def main() -> int:
         targets = sorted(rng.sample(range(1, len(ref_rows)), rng.randint(1, 3)))
         trail = []
         for at in targets:
-            stored(out)
             after, killed = run_killed(out, args.evaluations, args.seed, at)
             kills += killed
             trail.append(f"kill@{after}" if killed else f"finished@{after}")
