@@ -33,7 +33,9 @@ from typing import Any, Mapping
 from .exceptions import ConfigError
 from .search.objectives import BUDGETS, OBJECTIVES
 
-_SECTIONS = ("task", "space", "estimator", "cost", "search", "budgets")
+_SECTIONS = ("task", "space", "estimator", "cost", "search", "budgets", "execution")
+#: Sections that may change when a run is resumed (where evaluations run, not what they are).
+RESUMABLE_SECTIONS = ("execution",)
 _SEARCH_DEFAULTS = {"strategy": "nsga2", "objectives": ["error", "latency_ms"], "evaluations": 100, "seed": 0}
 _COST_KEYS = {"target", "models", "latency", "lut"}  # latency: "auto" | "lut" | "measure"
 
@@ -49,6 +51,8 @@ class RunConfig:
         cost: ``target`` (name or path) and optionally ``models`` (cost model names).
         search: strategy, objectives, evaluations, seed, plus strategy options.
         budgets: budget name -> bound.
+        execution: where evaluations run: ``executor`` (``local``/``ray``), ``workers``,
+            ``eval_timeout_s``, and the executor's options (Ray's ``address``).
         source: the file it came from ("<dict>" when built in code).
     """
 
@@ -59,6 +63,7 @@ class RunConfig:
     search: dict[str, Any]
     budgets: dict[str, float] = field(default_factory=dict)
     source: str = "<dict>"
+    execution: dict[str, Any] = field(default_factory=dict)
 
     @property
     def objectives(self) -> list[str]:
@@ -72,6 +77,10 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         """The resolved config as plain data (written to the run directory)."""
         return {s: copy.deepcopy(getattr(self, s)) for s in _SECTIONS}
+
+    def executor_options(self) -> dict[str, Any]:
+        """``[execution]`` keys for the executor itself (e.g. Ray's ``address``)."""
+        return {k: v for k, v in self.execution.items() if k not in ("executor", "workers", "eval_timeout_s")}
 
 
 def load_config(path: str | Path) -> RunConfig:
@@ -124,7 +133,26 @@ def config_from_dict(data: Mapping[str, Any], *, source: str = "<dict>", base_di
                        {}, source)
     set_budgets(config, sections["budgets"])
     _validate_search(config)
+    set_execution(config, sections["execution"])
     return config
+
+
+def set_execution(config: RunConfig, execution: Mapping[str, Any], *, where: str | None = None) -> None:
+    """Validate and merge ``[execution]`` settings (from the file or CLI flags) into ``config``.
+
+    Raises:
+        ConfigError: a workers count below 1 or a timeout that is not a positive number.
+    """
+    where = where or f"{config.source} [execution]"
+    merged = {**config.execution, **{k: v for k, v in execution.items() if v is not None}}
+    workers = merged.setdefault("workers", 1)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigError(f"{where}: workers = {workers!r} must be an integer >= 1")
+    timeout = merged.get("eval_timeout_s")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0):
+        raise ConfigError(f"{where}: eval_timeout_s = {timeout!r} must be a positive number of seconds")
+    merged.setdefault("executor", "local")
+    config.execution = merged
 
 
 def set_budgets(config: RunConfig, budgets: Mapping[str, Any], *, where: str | None = None) -> None:

@@ -31,7 +31,8 @@ class Evaluation:
         metrics: metric column -> value (units in the names).
         reason: why it failed, else None.
         duration_s: wall seconds the evaluation took.
-        id: store row id (evaluation order), set by the store.
+        id: the evaluation's number: the order in which the search proposed it (set by the
+            runner, kept by the store).
     """
 
     arch: str
@@ -46,6 +47,14 @@ class Evaluation:
     def ok(self) -> bool:
         """True when the evaluation succeeded."""
         return self.status == "ok"
+
+
+def failed_evaluation(space, genome: Sequence[int], reason: str, duration_s: float = 0.0) -> Evaluation:
+    """The record of a candidate that failed outside :meth:`Evaluator.evaluate` (a timeout, a
+    dead worker process)."""
+    arch_obj = space.decode(genome)
+    return Evaluation(space.canonical(arch_obj), [int(v) for v in space.encode(arch_obj)], "failed",
+                      {}, reason, duration_s)
 
 
 def weights_name(arch: str) -> str:

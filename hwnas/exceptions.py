@@ -43,6 +43,14 @@ class StoreError(HwnasError):
     """The run directory or its SQLite store cannot be used (e.g. resume with another config)."""
 
 
+class ExecutionError(HwnasError):
+    """Worker processes or a Ray cluster cannot be started or reached."""
+
+
+class CompressError(HwnasError):
+    """A model cannot be compressed as asked (not evaluated in the run, no trained weights, ...)."""
+
+
 class MissingExtraError(HwnasError):
     """An optional dependency is not installed."""
 

@@ -19,6 +19,9 @@ from .exceptions import ConfigError, RegistryError
 
 T = TypeVar("T")
 
+#: Every registry made, so worker processes can re-import what user code registered.
+_REGISTRIES: list["Registry[Any]"] = []
+
 
 class Registry(Generic[T]):
     """Maps names to registered objects; unknown names raise with close-match suggestions.
@@ -30,6 +33,7 @@ class Registry(Generic[T]):
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._items: dict[str, T] = {}
+        _REGISTRIES.append(self)
 
     def register(self, name: str) -> Callable[[T], T]:
         """Decorator that registers ``obj`` under ``name``.
@@ -74,6 +78,16 @@ class Registry(Generic[T]):
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
+
+
+def plugin_modules() -> list[str]:
+    """Modules outside hwnas that registered something (a user's estimator, a test fake).
+
+    A worker process (``--workers``, Ray) imports them before building a run's parts, so
+    registrations made by user code are known there too.
+    """
+    modules = {getattr(obj, "__module__", None) for reg in _REGISTRIES for obj in reg._items.values()}
+    return sorted(m for m in modules if m and m != "__main__" and m.split(".")[0] != "hwnas")
 
 
 def construct(cls: type, *args: Any, options: Mapping[str, Any], where: str, label: str,

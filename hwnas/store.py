@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS evaluations (
     metrics TEXT NOT NULL,
     reason TEXT,
     duration_s REAL NOT NULL,
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL,
+    seq INTEGER
 );
 """
 
@@ -52,6 +53,10 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(evaluations)")}
+            if "seq" not in columns:  # a store written before parallel evaluation existed
+                with self._db:
+                    self._db.execute("ALTER TABLE evaluations ADD COLUMN seq INTEGER")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a usable hwnas store ({exc}); choose another --out directory") from None
 
@@ -72,7 +77,11 @@ class Store:
 
     # --- evaluations ------------------------------------------------------------------
     def add(self, ev: Evaluation) -> Evaluation:
-        """Commit an evaluation and set its id.
+        """Commit an evaluation; its ``id`` is its place in the evaluation order.
+
+        The runner sets ``ev.id`` to the order in which the search proposed the architecture,
+        so parallel evaluations finishing out of order still list in proposal order; without
+        one, the id is the commit order.
 
         Raises:
             StoreError: the architecture is already stored (it must never be evaluated twice).
@@ -80,14 +89,15 @@ class Store:
         try:
             with self._db:
                 cur = self._db.execute(
-                    "INSERT INTO evaluations (arch, genome, status, metrics, reason, duration_s, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO evaluations (arch, genome, status, metrics, reason, duration_s, created_at, seq)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (ev.arch, json.dumps(ev.genome), ev.status, json.dumps(ev.metrics), ev.reason,
-                     ev.duration_s, time.time()),
+                     ev.duration_s, time.time(), ev.id),
                 )
         except sqlite3.IntegrityError:
             raise StoreError(f"{self.path}: architecture {ev.arch!r} is already stored") from None
-        ev.id = int(cur.lastrowid)
+        if ev.id is None:
+            ev.id = int(cur.lastrowid)
         return ev
 
     def get(self, arch: str) -> Evaluation | None:
@@ -97,7 +107,8 @@ class Store:
 
     def get_id(self, eval_id: int) -> Evaluation | None:
         """The evaluation with a given id, or None."""
-        row = self._db.execute(f"SELECT {self._COLS} FROM evaluations WHERE id = ?", (eval_id,)).fetchone()
+        row = self._db.execute(f"SELECT {self._COLS} FROM evaluations WHERE COALESCE(seq, id) = ?",
+                               (eval_id,)).fetchone()
         return None if row is None else self._row(row)
 
     def all(self) -> list[Evaluation]:
@@ -105,13 +116,13 @@ class Store:
         return list(self)
 
     def __iter__(self) -> Iterator[Evaluation]:
-        for row in self._db.execute(f"SELECT {self._COLS} FROM evaluations ORDER BY id"):
+        for row in self._db.execute(f"SELECT {self._COLS} FROM evaluations ORDER BY COALESCE(seq, id), id"):
             yield self._row(row)
 
     def __len__(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0])
 
-    _COLS = "id, arch, genome, status, metrics, reason, duration_s"
+    _COLS = "COALESCE(seq, id), arch, genome, status, metrics, reason, duration_s"
 
     @staticmethod
     def _row(row: tuple) -> Evaluation:

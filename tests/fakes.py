@@ -26,17 +26,36 @@ def _params(model) -> int:
 class FakeAccuracy(AccuracyEstimator):
     """Bigger models are more accurate, with a stable per-architecture jitter.
 
-    ``fail_substring``: architectures containing it raise, to test failure handling.
+    Options that inject trouble for architectures containing a substring:
+        fail_substring: the estimator raises (a failing candidate).
+        sleep_substring, sleep_s: the evaluation takes ``sleep_s`` longer (a timeout).
+        crash_substring: the process dies (``os._exit``) as a killed worker would; with
+            ``crash_once_dir`` only the first time per architecture (a marker file remembers).
     """
 
-    def __init__(self, task, fail_substring: str = "", **_ignored) -> None:
+    def __init__(self, task, fail_substring: str = "", sleep_substring: str = "", sleep_s: float = 0.0,
+                 crash_substring: str = "", crash_once_dir: str = "", **_ignored) -> None:
         self.fail_substring = fail_substring
+        self.sleep_substring, self.sleep_s = sleep_substring, sleep_s
+        self.crash_substring, self.crash_once_dir = crash_substring, crash_once_dir
         self.calls = 0
 
     def estimate(self, arch, model, recipe=None):
+        import os
+        import time
+        from pathlib import Path
+
         self.calls += 1
         if self.fail_substring and self.fail_substring in arch:
             raise RuntimeError(f"injected failure for {arch}")
+        if self.sleep_substring and self.sleep_substring in arch:
+            time.sleep(self.sleep_s)
+        if self.crash_substring and self.crash_substring in arch:
+            marker = Path(self.crash_once_dir, f"{zlib.crc32(arch.encode())}.crashed") if self.crash_once_dir else None
+            if marker is None or not marker.exists():
+                if marker is not None:
+                    marker.write_text(arch)
+                os._exit(17)
         error = 60.0 / (1.0 + _params(model) / 5e3) + 5.0 * _jitter(arch)
         return {"error_pct": error, "accuracy_pct": 100.0 - error, "train_s": 0.0, "epochs": 0.0}
 

@@ -31,3 +31,27 @@ def test_not_a_database(tmp_path):
     p.write_text("not sqlite at all" * 100)
     with pytest.raises(StoreError, match="not a usable hwnas store"):
         Store(p).all()
+
+
+def test_numbered_evaluations_list_in_proposal_order_whatever_the_commit_order(tmp_path):
+    store = Store(tmp_path / "s.sqlite")
+    for arch, number in (("c", 3), ("a", 1), ("b", 2)):  # parallel workers finishing out of order
+        store.add(Evaluation(arch, [0], "ok", id=number))
+    assert [(e.arch, e.id) for e in store.all()] == [("a", 1), ("b", 2), ("c", 3)]
+    assert store.get_id(3).arch == "c" and store.get("b").id == 2
+
+
+def test_a_store_from_before_numbering_is_upgraded_in_place(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "s.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript("CREATE TABLE evaluations (id INTEGER PRIMARY KEY AUTOINCREMENT, arch TEXT NOT NULL UNIQUE,"
+                     " genome TEXT NOT NULL, status TEXT NOT NULL, metrics TEXT NOT NULL, reason TEXT,"
+                     " duration_s REAL NOT NULL, created_at REAL NOT NULL);"
+                     " INSERT INTO evaluations VALUES (1, 'a', '[0]', 'ok', '{}', NULL, 0.1, 0);")
+    db.commit()
+    db.close()
+    store = Store(path)
+    store.add(Evaluation("b", [1], "ok", id=2))
+    assert [(e.arch, e.id) for e in store.all()] == [("a", 1), ("b", 2)]

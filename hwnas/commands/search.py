@@ -39,10 +39,16 @@ class SearchCommand(Command):
         p.add_argument("--latency", choices=("lut", "measure"),
                        help="latency_ms from the target's latency table (lut; the default when a matching "
                             "table exists) or timed on the runtime for every candidate (measure)")
+        x = p.add_argument_group("where evaluations run (may change on --resume)")
+        x.add_argument("--workers", type=int, help="evaluations at a time (default 1: in this process)")
+        x.add_argument("--eval-timeout", type=float, dest="eval_timeout_s", metavar="SECONDS",
+                       help="a candidate running longer is stopped and recorded as failed")
+        x.add_argument("--executor", help="local (default: worker processes) or ray (pip install 'hwnas[ray]')")
+        x.add_argument("--address", help="Ray cluster address for --executor ray (default: start a local one)")
         add_budget_flags(p)
 
     def run(self, args: argparse.Namespace) -> int:
-        from ..config import load_config, set_budgets
+        from ..config import load_config, set_budgets, set_execution
         from ..report import print_search_summary
         from ..search.runner import run_search
 
@@ -55,6 +61,11 @@ class SearchCommand(Command):
             STRATEGIES.get(args.strategy)
             config.search["strategy"] = args.strategy
         set_budgets(config, budgets_from(args), where="command line")
+        if args.address and (args.executor or config.execution["executor"]) != "ray":
+            raise ConfigError(f"--address {args.address} needs --executor ray")
+        set_execution(config, {"executor": args.executor, "workers": args.workers,
+                               "eval_timeout_s": args.eval_timeout_s, "address": args.address},
+                      where="command line")
         if args.latency:
             config.cost["latency"] = args.latency
         for key, low in (("evaluations", 1), ("seed", 0)):

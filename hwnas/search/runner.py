@@ -3,6 +3,10 @@
 Resume works by replay: the strategy is seeded, evaluations restore the global RNG state, and
 every architecture already in the store is read back instead of evaluated, so the replayed
 strategy sees exactly the values of the interrupted run and continues from where it stopped.
+
+Each batch the strategy proposes goes to an executor (:mod:`hwnas.execute`: this process,
+worker processes or Ray); every evaluation is committed the moment it finishes, numbered by
+the order in which it was proposed, so parallel runs list the same way as serial ones.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 
-from ..config import RunConfig
+from ..config import RESUMABLE_SECTIONS, RunConfig
 from ..evaluation import Evaluation
 from ..exceptions import BudgetError, StoreError
 from ..registry import construct
@@ -73,6 +77,9 @@ class SearchRun:
             where=f"{config.source} [search]", label=name,
             fixed=dict(n_objectives=len(self.objectives), n_constraints=len(config.budgets),
                        evaluations=config.search["evaluations"], seed=config.search["seed"]))
+        from ..execute import EXECUTORS
+
+        self.executor_class = EXECUTORS.get(config.execution["executor"])
 
     def check_budgets(self) -> None:
         """Refuse budgets that even the smallest architecture of the space cannot meet.
@@ -104,15 +111,18 @@ class SearchRun:
         start = time.perf_counter()
         if not self.resume:
             self.check_budgets()
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        store = Store(self.run_dir / Store.FILE_NAME)
+        executor = self._executor()
         try:
-            self._open(store)
-            seen: dict[str, Evaluation] = {}
-            new = self._loop(store, seen)
-            evaluations = store.all()
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            store = Store(self.run_dir / Store.FILE_NAME)
+            try:
+                self._open(store)
+                new = self._loop(store, executor)
+                evaluations = store.all()
+            finally:
+                store.close()
         finally:
-            store.close()
+            executor.close()
         if self.outputs:
             front = write_outputs(self.run_dir, self.config, evaluations, verify=self.verify_front)
         else:
@@ -130,12 +140,23 @@ class SearchRun:
                 row.update(extra)
         return rows
 
+    def _executor(self):
+        from ..execute import WorkerSpec, threads_per_worker
+        from ..registry import plugin_modules
+
+        ex = self.config.execution
+        spec = WorkerSpec(self.config, self.run_dir / WEIGHTS_DIR, tuple(plugin_modules()),
+                          threads_per_worker(ex["workers"]))
+        return construct(self.executor_class, self.parts.evaluator, spec, options=self.config.executor_options(),
+                         fixed=dict(workers=ex["workers"], eval_timeout_s=ex.get("eval_timeout_s")),
+                         where=f"{self.config.source} [execution]", label=ex["executor"])
+
     def _open(self, store: Store) -> None:
         current = self.config.to_dict()
         if self.resume:
             stored = store.get_meta("config")
-            if stored is not None and stored != current:
-                diff = [s for s in current if stored.get(s) != current[s]]
+            diff = [s for s in current if s not in RESUMABLE_SECTIONS and (stored or {}).get(s) != current[s]]
+            if stored is not None and diff:
                 raise StoreError(f"--resume: the config differs from the stored run in {diff}; "
                                  f"resume with the same config or start a new --out")
         models = [c.name for c in self.parts.cost_models]
@@ -150,43 +171,50 @@ class SearchRun:
         store.set_meta("target", self.parts.target.describe() if self.parts.target else None)
         store.set_meta("space", self.parts.space.describe())
 
-    def _loop(self, store: Store, seen: dict[str, Evaluation]) -> int:
+    def _loop(self, store: Store, executor) -> int:
+        """Ask, evaluate what is neither seen nor stored, commit each result, tell; new count."""
         from tqdm import tqdm
 
+        seen: dict[str, Evaluation] = {}  # arch -> evaluation, this session
+        order: dict[str, int] = {}  # arch -> evaluation number (first proposal order)
         new, shown = 0, 0.0
         bar = tqdm(total=self.config.search["evaluations"], unit="eval", desc="search",
                    disable=not self.progress, dynamic_ncols=True)
+
+        def finished(ev: Evaluation) -> None:
+            nonlocal shown
+            seen[ev.arch] = ev
+            if self.progress:
+                bar.update(1)
+                # the postfix scans every evaluation: refresh it at most twice a second
+                if time.perf_counter() - shown >= 0.5:
+                    bar.set_postfix_str(self._postfix(seen), refresh=False)
+                    shown = time.perf_counter()
+
         try:
             while (genomes := self.strategy.ask()) is not None:
-                batch = []
-                for genome in genomes:
-                    ev, fresh = self._evaluate(genome, store, seen)
-                    new += fresh
-                    batch.append(ev)
-                    if self.progress:
-                        bar.update(1)
-                        # the postfix scans every evaluation: refresh it at most twice a second
-                        if time.perf_counter() - shown >= 0.5:
-                            bar.set_postfix_str(self._postfix(seen), refresh=False)
-                            shown = time.perf_counter()
-                rows = [ev.metrics if ev.ok else {} for ev in batch]
+                archs = [self.parts.space.canonical_genome(g) for g in genomes]
+                todo: dict[str, np.ndarray] = {}
+                for arch, genome in zip(archs, genomes):
+                    if arch in seen or arch in todo:
+                        continue
+                    order.setdefault(arch, len(order) + 1)
+                    stored = store.get(arch)  # evaluated before an interruption: never again
+                    if stored is not None:
+                        finished(stored)
+                    else:
+                        todo[arch] = genome
+                pending = list(todo)
+                for i, ev in executor.map(list(todo.values())):
+                    ev.id = order[pending[i]]
+                    finished(store.add(ev))
+                    new += 1
+                rows = [seen[a].metrics if seen[a].ok else {} for a in archs]
                 self.strategy.tell(genomes, minimisation_matrix(rows, self.objectives),
                                    violation_matrix(rows, self.config.budgets))
         finally:
             bar.close()
         return new
-
-    def _evaluate(self, genome: np.ndarray, store: Store, seen: dict[str, Evaluation]) -> tuple[Evaluation, bool]:
-        space = self.parts.space
-        arch = space.canonical_genome(genome)
-        if arch in seen:
-            return seen[arch], False
-        ev = store.get(arch)
-        fresh = ev is None
-        if fresh:
-            ev = store.add(self.parts.evaluator.evaluate(genome))
-        seen[arch] = ev
-        return ev, fresh
 
     def _postfix(self, seen: dict[str, Evaluation]) -> str:
         ok = [e for e in seen.values() if e.ok and is_feasible(e.metrics, self.config.budgets)]

@@ -1,0 +1,101 @@
+"""Where evaluations run: the :class:`Executor` interface and its registry.
+
+The runner hands an executor each batch of new genomes and gets every one's
+:class:`~hwnas.evaluation.Evaluation` back as it finishes, in any order. Only the runner
+writes the store, so a task retried after its worker died can never make a second row.
+
+A candidate that exceeds the evaluation timeout, or whose worker dies on every attempt, comes
+back as a failed evaluation with the reason; the search goes on.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from ..evaluation import Evaluation
+from ..registry import Registry
+
+#: Attempts per candidate when its worker process dies (the second one runs on a fresh worker).
+MAX_ATTEMPTS = 2
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """What a worker process needs to rebuild the run's evaluator.
+
+    Attributes:
+        config: the run config (plain data, picklable).
+        weights_dir: where trained weights are saved.
+        modules: modules outside hwnas to import first (user registrations).
+        threads: torch intra-op threads per worker (the machine's cores shared out).
+    """
+
+    config: Any
+    weights_dir: Path | None
+    modules: tuple[str, ...]
+    threads: int
+
+    def build_evaluator(self):
+        """Import user modules, set threads and build the evaluator (in the worker)."""
+        import importlib
+
+        import torch
+
+        from ..components import build_components
+
+        torch.set_num_threads(self.threads)
+        for module in self.modules:
+            importlib.import_module(module)
+        return build_components(self.config, weights_dir=self.weights_dir).evaluator
+
+
+class Executor(ABC):
+    """Runs evaluations of one search.
+
+    Args:
+        evaluator: the run's evaluator (used in-process, and for failure records).
+        spec: how a worker rebuilds the evaluator.
+        workers: evaluations at a time.
+        eval_timeout_s: wall seconds one evaluation may take (None: no limit).
+        options: executor-specific options (e.g. Ray's ``address``).
+    """
+
+    name: str = ""
+
+    def __init__(self, evaluator, spec: WorkerSpec, *, workers: int, eval_timeout_s: float | None,
+                 **options: Any) -> None:
+        self.evaluator = evaluator
+        self.spec = spec
+        self.workers = workers
+        self.eval_timeout_s = eval_timeout_s
+
+    @abstractmethod
+    def map(self, genomes: Sequence[np.ndarray]) -> Iterator[tuple[int, Evaluation]]:
+        """Evaluate genomes; yield ``(index into genomes, evaluation)`` as each finishes."""
+
+    def close(self) -> None:
+        """Stop the workers (idempotent)."""
+
+    def __enter__(self) -> "Executor":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def timeout_reason(self) -> str:
+        return f"TimeoutError: evaluation exceeded eval_timeout_s = {self.eval_timeout_s:g} s"
+
+
+def threads_per_worker(workers: int) -> int:
+    """Torch threads for each of ``workers`` processes sharing this machine's cores."""
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
+#: Executor name -> class; ``[execution] executor = "local"`` (default) or ``"ray"``.
+EXECUTORS: Registry[type[Executor]] = Registry("executor")

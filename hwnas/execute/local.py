@@ -1,0 +1,158 @@
+"""The default executor: this process, or ``workers`` local processes.
+
+With one worker and no timeout, evaluations run in the search's own process (no start-up cost,
+which matters for table searches). Otherwise each worker is a spawned process that builds the
+run's evaluator once and evaluates genomes sent over a pipe; a worker that overruns the timeout
+is killed and replaced, and one that dies has its candidate retried once on a fresh worker.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections import deque
+from multiprocessing import connection, get_context
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from ..evaluation import Evaluation, failed_evaluation
+from ..exceptions import ExecutionError
+from .base import EXECUTORS, MAX_ATTEMPTS, Executor, WorkerSpec
+
+
+def _worker_main(conn, spec: WorkerSpec) -> None:
+    """A worker process: build the evaluator, then evaluate genomes until told to stop."""
+    from ..exceptions import HwnasError
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    try:
+        evaluator = spec.build_evaluator()
+    except HwnasError as exc:
+        conn.send(("error", None, exc))
+        return
+    conn.send(("ready", None, None))
+    while (task := conn.recv()) is not None:
+        index, genome = task
+        try:
+            conn.send(("done", index, evaluator.evaluate(genome)))
+        except HwnasError as exc:  # a user error every candidate would hit: the parent stops
+            conn.send(("error", index, exc))
+
+
+class _Worker:
+    """One worker process and the task it is running."""
+
+    def __init__(self, spec: WorkerSpec) -> None:
+        ctx = get_context("spawn")  # never fork a process whose torch/OpenMP threads are running
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker_main, args=(child, spec), daemon=True)
+        self.proc.start()
+        child.close()
+        self.ready = False
+        self.task: tuple[int, np.ndarray, int] | None = None  # index, genome, attempt
+        self.started = 0.0
+
+    def assign(self, task: tuple[int, np.ndarray, int]) -> None:
+        self.task, self.started = task, time.perf_counter()
+        self.conn.send((task[0], task[1]))
+
+    def stop(self, *, kill: bool = False) -> None:
+        if kill:
+            self.proc.kill()
+        else:
+            try:
+                self.conn.send(None)
+            except (BrokenPipeError, OSError):
+                pass
+        self.proc.join(timeout=5)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join()
+        self.conn.close()
+
+
+@EXECUTORS.register("local")
+class LocalExecutor(Executor):
+    """Evaluations in this process (1 worker, no timeout) or in local worker processes."""
+
+    name = "local"
+
+    def __init__(self, evaluator, spec: WorkerSpec, *, workers: int, eval_timeout_s: float | None) -> None:
+        super().__init__(evaluator, spec, workers=workers, eval_timeout_s=eval_timeout_s)
+        self._pool: list[_Worker] = []
+
+    def map(self, genomes: Sequence[np.ndarray]) -> Iterator[tuple[int, Evaluation]]:
+        if self.workers == 1 and self.eval_timeout_s is None:
+            for i, genome in enumerate(genomes):
+                yield i, self.evaluator.evaluate(genome)
+            return
+        if not self._pool:
+            self._pool = [_Worker(self.spec) for _ in range(self.workers)]
+        yield from self._run(deque((i, np.asarray(g), 1) for i, g in enumerate(genomes)), len(genomes))
+
+    def _run(self, queue: deque, total: int) -> Iterator[tuple[int, Evaluation]]:
+        done = 0
+        while done < total:
+            for w in self._pool:
+                if w.ready and w.task is None and queue:
+                    w.assign(queue.popleft())
+            busy = [w for w in self._pool if w.task is not None]
+            wait_s = None
+            if self.eval_timeout_s is not None and busy:
+                wait_s = max(0.0, min(w.started + self.eval_timeout_s for w in busy) - time.perf_counter())
+            ready = connection.wait([w.conn for w in self._pool] + [w.proc.sentinel for w in self._pool], wait_s)
+            for slot, w in enumerate(list(self._pool)):
+                if w.conn in ready:
+                    try:
+                        kind, index, payload = w.conn.recv()
+                    except (EOFError, OSError):
+                        kind = "died"
+                    if kind == "ready":
+                        w.ready = True
+                        continue
+                    if kind == "error":
+                        raise payload
+                    if kind == "done":
+                        w.task = None
+                        done += 1
+                        yield index, payload
+                        continue
+                elif w.proc.sentinel not in ready:
+                    if w.task is not None and self.eval_timeout_s is not None and \
+                            time.perf_counter() - w.started >= self.eval_timeout_s:
+                        index, genome, _ = w.task
+                        self._replace(slot, kill=True)
+                        done += 1
+                        yield index, failed_evaluation(self.evaluator.space, genome, self.timeout_reason(),
+                                                       self.eval_timeout_s)
+                    continue
+                # the worker process is gone (killed, out of memory, crashed in native code)
+                w.proc.join(timeout=5)
+                code = w.proc.exitcode
+                if not w.ready:
+                    raise ExecutionError(f"an evaluation worker process exited (code {code}) while starting; "
+                                         f"a script that starts a search must guard it with "
+                                         f"`if __name__ == \"__main__\":`; run with workers = 1 to see "
+                                         f"any other error in this process")
+                task = w.task
+                self._replace(slot, kill=True)
+                if task is None:
+                    continue
+                index, genome, attempt = task
+                if attempt < MAX_ATTEMPTS:
+                    queue.appendleft((index, genome, attempt + 1))
+                else:
+                    done += 1
+                    yield index, failed_evaluation(
+                        self.evaluator.space, genome,
+                        f"WorkerDied: the worker process exited (code {code}) on {attempt} attempts")
+
+    def _replace(self, slot: int, *, kill: bool) -> None:
+        self._pool[slot].stop(kill=kill)
+        self._pool[slot] = _Worker(self.spec)
+
+    def close(self) -> None:
+        for w in self._pool:
+            w.stop()
+        self._pool = []

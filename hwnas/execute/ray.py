@@ -1,0 +1,140 @@
+"""Evaluations on a Ray cluster (``pip install 'hwnas[ray]'``).
+
+Each worker is a Ray actor that builds the run's evaluator once; with GPUs in the cluster every
+actor holds one GPU (the trainer uses it). Without ``address`` a local cluster is started for
+the run and stopped after it. Results come back to the search process, which alone writes the
+store: a task retried after its actor died cannot make a duplicate row.
+
+On a remote cluster, modules that register user components must be importable on the nodes
+(Ray's ``runtime_env``); trained weights are saved where the actor runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections import deque
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from ..evaluation import Evaluation, failed_evaluation
+from ..exceptions import ExecutionError, require
+from .base import EXECUTORS, MAX_ATTEMPTS, Executor, WorkerSpec
+
+
+class _RayWorker:
+    """The actor: one evaluator, evaluating genomes on request."""
+
+    def __init__(self, spec: WorkerSpec) -> None:
+        self.evaluator = spec.build_evaluator()
+
+    def ready(self) -> bool:
+        return True
+
+    def evaluate(self, genome: np.ndarray) -> tuple[str, Any]:
+        from ..exceptions import HwnasError
+
+        try:
+            return "done", self.evaluator.evaluate(genome)
+        except HwnasError as exc:
+            return "error", exc
+
+
+@EXECUTORS.register("ray")
+class RayExecutor(Executor):
+    """``workers`` Ray actors; ``address`` names a running cluster (default: start a local one)."""
+
+    name = "ray"
+
+    def __init__(self, evaluator, spec: WorkerSpec, *, workers: int, eval_timeout_s: float | None,
+                 address: str | None = None) -> None:
+        super().__init__(evaluator, spec, workers=workers, eval_timeout_s=eval_timeout_s)
+        self.ray = require("ray", "ray")
+        self._started_cluster = False
+        if not self.ray.is_initialized():
+            try:
+                if address:
+                    self.ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+                else:  # a local cluster: the workers import what this process imports
+                    self.ray.init(num_cpus=max(workers, os.cpu_count() or 1), include_dashboard=False,
+                                  logging_level=logging.WARNING,
+                                  log_to_driver=False,
+                                  runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}})
+            except Exception as exc:  # ray raises ConnectionError, RuntimeError, ValueError...
+                raise ExecutionError(f"cannot start or reach a Ray cluster at {address or 'a new local one'!r} "
+                                     f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+                                     f"check --address (e.g. 'auto' or 'ray://host:10001')") from None
+            self._started_cluster = True
+        gpus = 1 if self.ray.cluster_resources().get("GPU", 0) >= workers else 0
+        self._actor_class = self.ray.remote(num_cpus=1, num_gpus=gpus)(_RayWorker)
+        self._actors: list[Any] = []
+
+    def _start(self, n: int) -> list[Any]:
+        """``n`` new actors, once their evaluators are built (start-up never counts as run time)."""
+        actors = [self._actor_class.remote(self.spec) for _ in range(n)]
+        try:
+            self.ray.get([a.ready.remote() for a in actors])
+        except self.ray.exceptions.RayError as exc:
+            raise ExecutionError(f"a Ray worker could not build the run's evaluator ({str(exc).splitlines()[0]}); "
+                                 f"run with executor = \"local\" to see the error in this process") from None
+        return actors
+
+    def _new_actor(self):
+        return self._start(1)[0]
+
+    def map(self, genomes: Sequence[np.ndarray]) -> Iterator[tuple[int, Evaluation]]:
+        ray = self.ray
+        if not self._actors:
+            self._actors = self._start(self.workers)
+        queue = deque((i, np.asarray(g), 1) for i, g in enumerate(genomes))
+        running: dict[Any, tuple[int, tuple[int, np.ndarray, int], float]] = {}  # ref -> slot, task, start
+        done = 0
+        while done < len(genomes):
+            busy = {slot for slot, _, _ in running.values()}
+            for slot in range(self.workers):
+                if slot not in busy and queue:
+                    task = queue.popleft()
+                    running[self._actors[slot].evaluate.remote(task[1])] = (slot, task, time.perf_counter())
+            wait_s = None
+            if self.eval_timeout_s is not None:
+                wait_s = max(0.0, min(s + self.eval_timeout_s for _, _, s in running.values()) - time.perf_counter())
+            finished, _ = ray.wait(list(running), num_returns=1, timeout=wait_s)
+            for ref in finished:
+                slot, (index, genome, attempt), _ = running.pop(ref)
+                try:
+                    kind, payload = ray.get(ref)
+                except ray.exceptions.RayActorError as exc:
+                    self._actors[slot] = self._new_actor()
+                    if attempt < MAX_ATTEMPTS:
+                        queue.appendleft((index, genome, attempt + 1))
+                        continue
+                    done += 1
+                    yield index, failed_evaluation(self.evaluator.space, genome,
+                                                   f"WorkerDied: the Ray actor died on {attempt} attempts "
+                                                   f"({type(exc).__name__})")
+                    continue
+                if kind == "error":
+                    raise payload
+                done += 1
+                yield index, payload
+            if self.eval_timeout_s is None:
+                continue
+            for ref, (slot, (index, genome, _), start) in list(running.items()):
+                if time.perf_counter() - start >= self.eval_timeout_s and not ray.wait([ref], timeout=0)[0]:
+                    running.pop(ref)
+                    ray.kill(self._actors[slot], no_restart=True)
+                    self._actors[slot] = self._new_actor()
+                    done += 1
+                    yield index, failed_evaluation(self.evaluator.space, genome, self.timeout_reason(),
+                                                   self.eval_timeout_s)
+
+    def close(self) -> None:
+        for actor in self._actors:
+            self.ray.kill(actor, no_restart=True)
+        self._actors = []
+        if self._started_cluster:
+            self.ray.shutdown()
+            self._started_cluster = False

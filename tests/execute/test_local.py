@@ -1,0 +1,94 @@
+"""The local executor with real worker processes: same evaluations as serial, timeouts, dead workers."""
+
+import csv
+
+import pytest
+
+from hwnas.exceptions import ConfigError, RegistryError
+from hwnas.search.runner import run_search
+from hwnas.store import Store
+
+EVALS = {"evaluations": 16}
+
+
+def _rows(path):
+    with open(path) as fh:
+        return [{k: v for k, v in r.items() if k != "duration_s"} for r in csv.DictReader(fh)]
+
+
+@pytest.fixture(scope="module")
+def serial(tmp_path_factory):
+    """The serial reference run (in-process) and the arch of its fourth evaluation."""
+    from conftest import small_config
+
+    run = tmp_path_factory.mktemp("serial") / "run"
+    run_search(small_config(search=EVALS), run, progress=False)
+    rows = _rows(run / "evaluations.csv")
+    return rows, rows[3]["arch"]
+
+
+def test_two_workers_give_the_serial_evaluations_even_when_one_dies(tmp_path, make_config, serial):
+    rows, victim = serial
+    cfg = make_config(search=EVALS, execution={"workers": 2},
+                      estimator={"crash_substring": victim, "crash_once_dir": str(tmp_path)})
+    summary = run_search(cfg, tmp_path / "r", progress=False)
+    assert (tmp_path / f"{__import__('zlib').crc32(victim.encode())}.crashed").exists()  # it did die once
+    assert _rows(tmp_path / "r" / "evaluations.csv") == rows  # retried once: same rows, same order
+    assert summary.new_evaluations == len(rows) == len(Store(tmp_path / "r" / "store.sqlite"))
+
+
+def test_timeout_fails_the_candidate_and_the_search_goes_on(tmp_path, make_config, serial):
+    rows, victim = serial
+    cfg = make_config(search=EVALS, execution={"eval_timeout_s": 2.0},
+                      estimator={"sleep_substring": victim, "sleep_s": 600})
+    run_search(cfg, tmp_path / "r", progress=False)
+    got = {r["arch"]: r for r in _rows(tmp_path / "r" / "evaluations.csv")}
+    assert got[victim]["status"] == "failed"
+    assert got[victim]["reason"] == "TimeoutError: evaluation exceeded eval_timeout_s = 2 s"
+    assert len(got) == len(rows) and sum(r["status"] == "failed" for r in got.values()) == 1
+
+
+def test_a_worker_dying_every_time_fails_only_its_candidate(tmp_path, make_config, serial):
+    rows, victim = serial
+    cfg = make_config(search=EVALS, execution={"workers": 2}, estimator={"crash_substring": victim})
+    run_search(cfg, tmp_path / "r", progress=False)
+    got = {r["arch"]: r for r in _rows(tmp_path / "r" / "evaluations.csv")}
+    assert got[victim]["status"] == "failed"
+    assert got[victim]["reason"] == "WorkerDied: the worker process exited (code 17) on 2 attempts"
+    assert len(got) == len(rows) and sum(r["status"] == "failed" for r in got.values()) == 1
+
+
+def test_resume_may_change_the_workers(tmp_path, make_config, serial, monkeypatch):
+    rows, _ = serial
+    from hwnas.evaluation import Evaluator
+
+    real, calls = Evaluator.evaluate, {"n": 0}
+
+    def interrupted(self, genome):
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise KeyboardInterrupt
+        return real(self, genome)
+
+    monkeypatch.setattr(Evaluator, "evaluate", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_search(make_config(search=EVALS), tmp_path / "r", progress=False)
+    monkeypatch.setattr(Evaluator, "evaluate", real)
+    resumed = run_search(make_config(search=EVALS, execution={"workers": 2}), tmp_path / "r",
+                         resume=True, progress=False)
+    assert resumed.new_evaluations == len(rows) - 5
+    assert _rows(tmp_path / "r" / "evaluations.csv") == rows
+
+
+@pytest.mark.parametrize("execution, error, message", [
+    ({"workers": 0}, ConfigError, r"\[execution\]: workers = 0 must be an integer >= 1"),
+    ({"workers": 1.5}, ConfigError, r"workers = 1.5 must be an integer >= 1"),
+    ({"eval_timeout_s": -1}, ConfigError, r"eval_timeout_s = -1 must be a positive number of seconds"),
+    ({"executor": "threads"}, RegistryError, r"unknown executor 'threads'; choose one of: local, ray"),
+    ({"address": "auto"}, ConfigError, r"\[execution\]: 'local' has no option\(s\) 'address'"),
+])
+def test_bad_execution_settings_are_refused_before_anything_is_written(tmp_path, make_config, execution,
+                                                                       error, message):
+    with pytest.raises(error, match=message):
+        run_search(make_config(search=EVALS, execution=execution), tmp_path / "r", progress=False)
+    assert not (tmp_path / "r").exists()
