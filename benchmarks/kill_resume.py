@@ -7,8 +7,11 @@ and ``front.csv`` must equal the uninterrupted run's (``duration_s`` aside); "lo
 evaluations of the uninterrupted run missing from the final store, "repeated" counts
 architectures stored more than once or evaluated again after a resume.
 
+With ``--workers N`` the killed and resumed searches evaluate in N worker processes (the
+reference stays serial), so the comparison also checks that parallel runs equal serial ones.
+
 Usage:
-    python benchmarks/kill_resume.py [--trials 10] [--evaluations 1000] [--seed 0]
+    python benchmarks/kill_resume.py [--trials 10] [--evaluations 1000] [--seed 0] [--workers 1]
 """
 
 from __future__ import annotations
@@ -28,11 +31,11 @@ from pathlib import Path
 TABLE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "nb201" / "nb201_cifar10_hw.csv"
 
 
-def search_cmd(out: Path, evaluations: int, seed: int, resume: bool) -> list[str]:
+def search_cmd(out: Path, evaluations: int, seed: int, resume: bool, workers: int = 1) -> list[str]:
     cmd = [sys.executable, "-m", "hwnas.cli", "search", "--space", "nb201", "--table", str(TABLE),
            "--arch-column", "arch_str", "--accuracy-column", "val_acc_cifar10valid_nb201",
            "--cost", "latency_ms=edgegpu_latency", "--evaluations", str(evaluations), "--seed", str(seed),
-           "--out", str(out), "--no-progress"]
+           "--out", str(out), "--no-progress", "--workers", str(workers)]
     return cmd + (["--resume"] if resume else [])
 
 
@@ -52,9 +55,9 @@ def rows(path: Path) -> list[dict]:
         return [{k: v for k, v in r.items() if k != "duration_s"} for r in csv.DictReader(fh)]
 
 
-def run_killed(out: Path, evaluations: int, seed: int, at: int) -> tuple[int, bool]:
+def run_killed(out: Path, evaluations: int, seed: int, at: int, workers: int) -> tuple[int, bool]:
     """Start (or resume) the search and SIGKILL it once ``at`` evaluations are stored."""
-    proc = subprocess.Popen(search_cmd(out, evaluations, seed, resume=(out / "store.sqlite").exists()),
+    proc = subprocess.Popen(search_cmd(out, evaluations, seed, (out / "store.sqlite").exists(), workers),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     while proc.poll() is None:
         if stored(out) >= at:
@@ -70,6 +73,7 @@ def main() -> int:
     ap.add_argument("--trials", type=int, default=10)
     ap.add_argument("--evaluations", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=1, help="worker processes of the killed/resumed searches")
     args = ap.parse_args()
     if not TABLE.is_file():
         print(f"needs {TABLE} (the shared NB201 table)")
@@ -86,12 +90,12 @@ def main() -> int:
         targets = sorted(rng.sample(range(1, len(ref_rows)), rng.randint(1, 3)))
         trail = []
         for at in targets:
-            after, killed = run_killed(out, args.evaluations, args.seed, at)
+            after, killed = run_killed(out, args.evaluations, args.seed, at, args.workers)
             kills += killed
             trail.append(f"kill@{after}" if killed else f"finished@{after}")
             if not killed:
                 break
-        res = subprocess.run(search_cmd(out, args.evaluations, args.seed, resume=True),
+        res = subprocess.run(search_cmd(out, args.evaluations, args.seed, True, args.workers),
                              capture_output=True, text=True)
         m = re.search(r"\((\d+) new this session", res.stdout)
         new_last = int(m.group(1)) if m else -1

@@ -84,7 +84,13 @@ def test_bad_inputs_give_one_line_and_exit_2(tmp_path, capsys, run_dir):
                     "max_latency_ms = -1.0 must be a positive number")
     _one_line_error(capsys, ["pick", str(tmp_path)], "holds no hwnas run")
     _one_line_error(capsys, ["export", str(run_dir), "h999_relu", "-o", str(tmp_path / "x.onnx")], "cannot parse")
-    for name in "abcdef":
+    _one_line_error(capsys, ["search", _write(tmp_path, GOOD), "--out", str(tmp_path / "g"), "--workers", "0"],
+                    "workers = 0 must be an integer >= 1")
+    _one_line_error(capsys, ["search", _write(tmp_path, GOOD), "--out", str(tmp_path / "h"), "--address", "auto"],
+                    "--address auto needs --executor ray")
+    _one_line_error(capsys, ["search", _write(tmp_path, GOOD), "--out", str(tmp_path / "i"), "--executor", "thread"],
+                    "unknown executor 'thread'")
+    for name in "abcdefghi":
         assert not (tmp_path / name).exists()  # nothing written on bad input
 
 

@@ -18,9 +18,10 @@ _scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**6), st.floats
 _keys = st.sampled_from(["name", "dataset", "target", "objectives", "evaluations", "seed", "population",
                          "max_latency_ms", "models", "val_fraction", "epochs", "bogus", "latency",
                          "widths", "depths", "kernels", "lrs", "activations", "max_layers", "crossover_prob",
-                         "strategy", "resize", "batch_size", "optimizer"])
+                         "strategy", "resize", "batch_size", "optimizer", "workers", "eval_timeout_s",
+                         "executor"])
 _section = st.dictionaries(_keys, _scalars, max_size=4)
-_sections = st.sampled_from(["task", "space", "estimator", "cost", "search", "budgets", "extra"])
+_sections = st.sampled_from(["task", "space", "estimator", "cost", "search", "budgets", "execution", "extra"])
 
 BASE = {"task": {"dataset": "digits"}, "space": {"name": "mlp"}, "cost": {"target": "cpu-ort-1t"},
         "search": {"objectives": ["error", "latency_ms"], "evaluations": 4}}

@@ -32,7 +32,13 @@ def _worker_main(conn, spec: WorkerSpec) -> None:
         conn.send(("error", None, exc))
         return
     conn.send(("ready", None, None))
-    while (task := conn.recv()) is not None:
+    while True:
+        try:
+            task = conn.recv()
+        except EOFError:  # the search process is gone (killed): nothing left to do
+            return
+        if task is None:
+            return
         index, genome = task
         try:
             conn.send(("done", index, evaluator.evaluate(genome)))
