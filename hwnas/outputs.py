@@ -2,7 +2,8 @@
 
 Files: ``store.sqlite`` (source of truth), ``evaluations.csv`` (every evaluation in order),
 ``front.csv`` (non-dominated feasible rows), ``pareto.png``, ``config.json`` (resolved config),
-``weights/`` (trained state dicts for ``hwnas export``).
+``weights/`` (trained state dicts for ``hwnas export``). ``hwnas compress`` adds ``compressed.csv``,
+``compressed/`` (ONNX files) and ``compressed.png`` (see :mod:`hwnas.compress.results`).
 """
 
 from __future__ import annotations

@@ -44,3 +44,41 @@ def print_pick(ev: Evaluation, run: Run, budgets: Mapping[str, float]) -> None:
     print(f"arch: {ev.arch}")
     print(_metrics_line(ev.metrics))
     print(f"export: hwnas export {run.path} '{ev.arch}' -o model.onnx")
+
+
+def print_compress_summary(result, *, max_accuracy_drop_pts: float = 1.0) -> None:
+    """Print, per parent of this call, its best variant, then both fronts' hypervolumes and the files."""
+    from .compress.results import COMPRESSED_CSV, COMPRESSED_DIR, COMPRESSED_PNG, best_variants, hypervolumes
+
+    new = result.new_rows
+    failed = [r for r in new if r["status"] != "ok"]
+    slower = [r for r in new if r.get("slower_than_parent") is True]
+    variants = [r for r in new if r["variant"] != "original"]
+    print(f"variants: {len(variants)} ({len(failed)} failed, {len(slower)} slower than their parent: "
+          f"never recommended)")
+    print(f"best variant per parent (fastest, losing <= {max_accuracy_drop_pts:g} accuracy points):")
+    for arch, row in best_variants(new, max_accuracy_drop_pts=max_accuracy_drop_pts).items():
+        if row is None:
+            print(f"  {arch}: none")
+        else:
+            print(f"  {arch}: {row['variant']}  latency x{row['latency_ratio']:.2f}  "
+                  f"accuracy {row['accuracy_change_pts']:+.2f} pts  macs {row['macs']:.3g}")
+    hv = hypervolumes(result.rows, result.objectives)
+    print(f"hypervolume: original front {hv['original']:.4f}, after compression {hv['combined']:.4f}")
+    for r in failed:
+        print(f"failed: {r['parent_arch']} {r['variant']}: {r['reason']}")
+    d = result.run_dir
+    print(f"table:       {d / COMPRESSED_CSV}\nmodels:      {d / COMPRESSED_DIR}/\nplot:        {d / COMPRESSED_PNG}")
+    print(f"next:        hwnas pick {d} --include-compressed")
+
+
+def print_pick_variant(row: Mapping[str, object], run: Run, budgets: Mapping[str, float]) -> None:
+    """Print a picked compressed variant (a row of compressed.csv) and where its ONNX file is."""
+    how = ("best " + run.objectives[0].name + " under " + ", ".join(f"{k}={v:g}" for k, v in budgets.items())
+           if budgets else "knee of the front")
+    print(f"picked ({how}): compressed variant {row['variant']} of evaluation {row['parent_id']}")
+    print(f"arch: {row['parent_arch']}")
+    print(f"settings: {row['settings']}")
+    print(_metrics_line({k: v for k, v in row.items() if isinstance(v, float)}) +
+          f"  model_size_mb={row['model_size_mb']:.4g}  latency x{row['latency_ratio']:.2f} of its parent")
+    print(f"onnx: {run.path / str(row['onnx'])}")

@@ -15,17 +15,39 @@ class PickCommand(Command):
     def configure(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("run_dir")
         add_budget_flags(p)
+        p.add_argument("--include-compressed", action="store_true",
+                       help="also choose among the compressed variants of compressed.csv that are faster "
+                            "than their parent (see hwnas compress)")
 
     def run(self, args: argparse.Namespace) -> int:
+        from ..compress.results import metrics_of
         from ..front import pick
         from ..outputs import load_run
-        from ..report import print_pick
+        from ..report import print_pick, print_pick_variant
 
         run = load_run(args.run_dir)
         budgets = budgets_from(args)
         ok = [ev for ev in run.evaluations if ev.ok]
         if not ok:
             raise HwnasError(f"{args.run_dir}: no successful evaluation to pick from")
-        chosen = ok[pick([ev.metrics for ev in ok], run.objectives, budgets)]
-        print_pick(chosen, run, budgets)
+        variants = _compressed_variants(run) if args.include_compressed else []
+
+        rows = [ev.metrics for ev in ok] + [metrics_of(r) for r in variants]
+        chosen = pick(rows, run.objectives, budgets)
+        if chosen < len(ok):
+            print_pick(ok[chosen], run, budgets)
+        else:
+            print_pick_variant(variants[chosen - len(ok)], run, budgets)
         return 0
+
+
+def _compressed_variants(run) -> list[dict]:
+    """The recommended rows of the run's compressed.csv: built, measured, faster than their parent."""
+    from ..compress.results import COMPRESSED_CSV, read_compressed
+    from ..exceptions import CompressError
+
+    path = run.path / COMPRESSED_CSV
+    if not path.is_file():
+        raise CompressError(f"--include-compressed: {path} does not exist; "
+                            f"run 'hwnas compress {run.path} --front --prune 0.5' first")
+    return [r for r in read_compressed(path) if r.get("recommended") is True]

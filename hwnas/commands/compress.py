@@ -1,0 +1,61 @@
+"""``hwnas compress``: prune and quantize models of a run, re-measure them, write compressed.csv."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..exceptions import ConfigError
+from .base import COMMANDS, Command
+
+
+def _ratios(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"--prune {text!r} is not a comma-separated list of fractions; use e.g. --prune 0.25,0.5") from None
+
+
+def _names(text: str) -> list[str]:
+    return [v.strip() for v in text.split(",") if v.strip()]
+
+
+@COMMANDS.register("compress")
+class CompressCommand(Command):
+    help = "prune / INT8-quantize front models and re-measure them on the run's target"
+
+    def configure(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument("run_dir")
+        p.add_argument("--front", action="store_true", help="compress every model of the run's front")
+        p.add_argument("--arch", action="append", default=[], metavar="ARCH",
+                       help="an architecture (canonical string or evaluation id) to compress; repeatable")
+        p.add_argument("--prune", default="", metavar="RATIOS",
+                       help="fractions of channels to remove, comma-separated, each in (0, 1), e.g. 0.25,0.5")
+        p.add_argument("--quantize", default="", metavar="SCHEMES",
+                       help="int8 (static; QDQ and QOperator both measured), int8-qdq, int8-qoperator, int8-dynamic")
+        p.add_argument("--finetune-epochs", type=int, default=3, metavar="N",
+                       help="proxy-trainer epochs after pruning (0: only recalibrate batch norm; default 3)")
+        p.add_argument("--finetune-lr", type=float, metavar="LR", help="fine-tuning peak lr (default: the run's)")
+        p.add_argument("--importance", default="l1", help="channel ranking: l1 or l2 norm of filters (default l1)")
+        p.add_argument("--round-to", type=int, default=16, metavar="N",
+                       help="keep channel counts at multiples of N (default 16: ORT's AVX-512 channel block)")
+        p.add_argument("--per-channel", action="store_true", help="per-channel weight scales for INT8")
+        p.add_argument("--calibration-samples", type=int, default=256, metavar="N",
+                       help="training samples that calibrate static INT8 (default 256)")
+        p.add_argument("--no-stack", action="store_true", help="do not also quantize the pruned variants")
+        p.add_argument("--max-accuracy-drop", type=float, default=1.0, metavar="PTS",
+                       help="accuracy points a variant may lose to be reported as a parent's best (default 1)")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from ..compress import build_chains, compress_run
+        from ..report import print_compress_summary
+
+        chains = build_chains(
+            _ratios(args.prune), _names(args.quantize), stack=not args.no_stack,
+            prune_options={"importance": args.importance, "round_to": args.round_to,
+                           "finetune_epochs": args.finetune_epochs, "finetune_lr": args.finetune_lr},
+            quant_options={"per_channel": args.per_channel, "calibration_samples": args.calibration_samples})
+        result = compress_run(args.run_dir, chains, archs=args.arch, front=args.front,
+                              progress=lambda line: print(line, file=sys.stderr, flush=True))
+        print_compress_summary(result, max_accuracy_drop_pts=args.max_accuracy_drop)
+        return 0

@@ -1,0 +1,300 @@
+"""Compress models of a run and re-measure them: the engine behind ``hwnas compress``.
+
+For every parent (a front model, or one named architecture) with its trained weights, each
+:class:`Chain` of compressors is applied (shared prefixes once: ``prune0.5`` is fine-tuned
+once for both ``prune0.5`` and ``prune0.5+int8-qdq``), every result is scored on the
+validation split with ONNX Runtime, and then all parents and variants are timed together in
+one interleaved :func:`hwnas.cost.measure_latency` call on the run's target, so each variant's
+``latency_ratio`` to its parent is as fair as this machine allows. A variant that fails to build,
+quantize or run is recorded as failed with its reason; the others go on.
+
+Outputs in the run directory: ``compressed.csv`` (rows of earlier calls for other variants are
+kept), ``compressed/<parent>-<variant>.onnx`` and ``compressed.png``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+
+from ..exceptions import CompressError, ConfigError, HwnasError, SpaceError
+from .base import COMPRESSORS, CompressContext, Compressor, Subject
+from .results import (COMPRESSED_CSV, COMPRESSED_DIR, COMPRESSED_PNG, ORIGINAL, Row, compare_with_parents,
+                      merge_rows, plot_compressed, read_compressed, write_compressed)
+
+
+@dataclass(frozen=True)
+class Chain:
+    """Compressors applied in order to make one variant, e.g. prune 0.5 then static INT8."""
+
+    steps: tuple[Compressor, ...]
+
+    @property
+    def variant(self) -> str:
+        """File-name-safe variant name, e.g. ``prune0.5+int8-qdq``."""
+        return "+".join(step.label for step in self.steps)
+
+    @property
+    def method(self) -> str:
+        """The compressors' names, e.g. ``prune+quantize``."""
+        return "+".join(step.name for step in self.steps)
+
+    @property
+    def settings(self) -> str:
+        """Every step with all its settings, e.g. ``prune(ratio=0.5,...) quantize(mode=static,...)``."""
+        return " ".join(step.describe() for step in self.steps)
+
+
+def build_chains(prune_ratios: Sequence[float] = (), quant_schemes: Sequence[str] = (), *,
+                 stack: bool = True, prune_options: dict[str, Any] | None = None,
+                 quant_options: dict[str, Any] | None = None) -> list[Chain]:
+    """The chains one ``hwnas compress`` call runs.
+
+    Args:
+        prune_ratios: one ``prune`` variant per ratio.
+        quant_schemes: names in :data:`hwnas.compress.quantize.QUANT_SCHEMES` (``int8``...).
+        stack: also quantize every pruned variant.
+        prune_options: ``prune`` options besides the ratio (``importance``, ``round_to``,
+            ``finetune_epochs``, ``finetune_lr``).
+        quant_options: ``quantize`` options besides the scheme's (``per_channel``,
+            ``calibration_samples``).
+
+    Returns:
+        Pruned, then quantized, then pruned-and-quantized chains.
+
+    Raises:
+        ConfigError: nothing asked, a ratio outside (0, 1), duplicate values or a bad option;
+            RegistryError: an unknown scheme (with close matches).
+
+    Example:
+        >>> [c.variant for c in build_chains([0.5], ["int8-qdq"])]
+        ['prune0.5', 'int8-qdq', 'prune0.5+int8-qdq']
+    """
+    from .quantize import QUANT_SCHEMES
+
+    if not prune_ratios and not quant_schemes:
+        raise ConfigError("nothing to compress: pass --prune RATIOS (e.g. 0.25,0.5) and/or --quantize int8")
+    for label, values in (("--prune", list(prune_ratios)), ("--quantize", list(quant_schemes))):
+        if len(set(values)) != len(values):
+            raise ConfigError(f"{label} {','.join(map(str, values))} repeats a value; give each once")
+    prune_cls, quant_cls = COMPRESSORS.get("prune"), COMPRESSORS.get("quantize")
+    prunes = [prune_cls(r, **(prune_options or {})) for r in prune_ratios]
+    quants = [quant_cls(**{**settings, **(quant_options or {})})
+              for scheme in quant_schemes for settings in QUANT_SCHEMES.get(scheme)]
+    chains = [Chain((p,)) for p in prunes] + [Chain((q,)) for q in quants]
+    if stack:
+        chains += [Chain((p, q)) for p in prunes for q in quants]
+    return chains
+
+
+@dataclass
+class Parent:
+    """A model of the run to compress: its evaluation and its trained module."""
+
+    arch: str
+    evaluation_id: int | None
+    module: torch.nn.Module
+    recipe: dict[str, Any]
+
+
+@dataclass
+class CompressResult:
+    """What one call did: every row of ``compressed.csv`` (all calls) and this call's rows."""
+
+    rows: list[Row]
+    new_rows: list[Row]
+    run_dir: Path
+    objectives: list[Any]
+
+
+def select_parents(run, space, *, archs: Sequence[str] = (), front: bool = False) -> list[Parent]:
+    """The run's models to compress, with their trained weights loaded.
+
+    Args:
+        run: a :class:`hwnas.outputs.Run`.
+        space: the run's search space.
+        archs: canonical architecture strings or evaluation ids.
+        front: add every model of the run's front (feasible, non-dominated).
+
+    Raises:
+        CompressError: no parent asked, an architecture the run did not evaluate successfully,
+            or missing weights (naming the file and the fix).
+        SpaceError: a string that is no architecture of the space (prefixed with ``--arch``).
+    """
+    from ..evaluation import weights_name
+    from ..outputs import WEIGHTS_DIR, front_indices
+
+    if not archs and not front:
+        raise CompressError("which models? pass --front (every front model) or --arch ARCH (repeatable)")
+    ok = {ev.arch: ev for ev in run.evaluations if ev.ok}
+    by_id = {str(ev.id): ev for ev in run.evaluations}
+    chosen: list[str] = []
+    if front:
+        chosen += [run.evaluations[i].arch
+                   for i in front_indices(run.evaluations, run.objectives, run.config.budgets)]
+    for text in archs:
+        try:
+            arch = by_id[text].arch if text in by_id else space.canonical(space.parse(text))
+        except SpaceError as exc:
+            raise SpaceError(f"--arch {text!r}: {exc}") from None
+        if arch not in ok:
+            raise CompressError(f"architecture {text!r} was not evaluated successfully in {run.path}; "
+                                f"choose one from {run.path / 'front.csv'} or evaluations.csv")
+        chosen.append(arch)
+    parents = []
+    for arch in dict.fromkeys(chosen):
+        path = run.path / WEIGHTS_DIR / weights_name(arch)
+        if not path.is_file():
+            raise CompressError(f"{arch!r} has no trained weights ({path} is missing); compress a run searched "
+                                f"with a training estimator (e.g. proxy-trainer) that saved weights/")
+        arch_obj = space.parse(arch)
+        module = space.build(arch_obj)
+        module.load_state_dict(torch.load(path, weights_only=True))
+        parents.append(Parent(arch, ok[arch].id, module.eval(), dict(space.train_recipe(arch_obj))))
+    return parents
+
+
+def compress_run(run_dir: str | Path, chains: Sequence[Chain], *, archs: Sequence[str] = (),
+                 front: bool = False, progress: Callable[[str], None] | None = None) -> CompressResult:
+    """Compress models of a run, re-measure everything and write the outputs.
+
+    Args:
+        run_dir: a ``hwnas search`` output directory with ``weights/``.
+        chains: what to make of each parent (see :func:`build_chains`).
+        archs: architectures (or evaluation ids) to compress.
+        front: compress every front model.
+        progress: called with one line per parent when it is done.
+
+    Returns:
+        Every row of ``compressed.csv`` (earlier calls' rows for other variants included) and
+        this call's rows.
+
+    Raises:
+        HwnasError subclasses for bad input (see :func:`select_parents`); StoreError for a
+        directory without a run; ConfigError for a run without task data.
+
+    Example:
+        >>> result = compress_run("runs/digits", build_chains([0.5], ["int8"]), front=True)
+        >>> sorted({r["method"] for r in result.new_rows})
+        ['original', 'prune', 'prune+quantize', 'quantize']
+    """
+    from ..components import build_components
+    from ..outputs import load_run
+
+    run = load_run(run_dir)
+    parts = build_components(run.config, with_estimator=False)
+    if parts.task is None or parts.target is None:
+        raise ConfigError(f"{run.path}: compressing needs the run's [task] data and [cost] target; "
+                          f"this run's config has {'no [task]' if parts.task is None else 'no target'}")
+    parents = select_parents(run, parts.space, archs=archs, front=front)
+    trainer_options = dict(run.config.estimator) if run.config.estimator.get("name") == "proxy-trainer" else {}
+    out_dir = run.path / COMPRESSED_DIR
+    out_dir.mkdir(exist_ok=True)
+    measured: list[tuple[Row, bytes]] = []
+    new_rows: list[Row] = []
+    bits = 16 if parts.target.dtype == "float16" else 32
+    for n, parent in enumerate(parents, 1):
+        start = time.perf_counter()
+        context = CompressContext(parts.task, parts.target, trainer_options, parent.recipe,
+                                  seed=int(trainer_options.get("seed", 0)))
+        root = Subject(parent.module, context.export(parent.module), weight_bits=bits, activation_bits=bits)
+        done: dict[tuple[str, ...], tuple[Subject | None, str | None, float]] = {(): (root, None, 0.0)}
+        for chain in [Chain(())] + list(chains):
+            subject, reason, seconds = _apply_chain(chain, root, context, done)
+            row = _row(parent, chain, subject, reason, seconds, context, out_dir)
+            new_rows.append(row)
+            if row["status"] == "ok":
+                measured.append((row, subject.onnx(context)))
+        if progress is not None:
+            failed = sum(r["status"] != "ok" for r in new_rows if r["parent_arch"] == parent.arch)
+            progress(f"[{n}/{len(parents)}] {parent.arch}: {len(chains)} variants "
+                     f"({failed} failed) in {time.perf_counter() - start:.1f} s")
+    _time_all(measured, parts.target, parts.task.input_shape)
+    compare_with_parents(new_rows)
+    csv_path = run.path / COMPRESSED_CSV
+    rows = merge_rows(read_compressed(csv_path) if csv_path.is_file() else [], new_rows)
+    write_compressed(csv_path, rows)
+    plot_compressed(run.path / COMPRESSED_PNG, rows, run.objectives)
+    return CompressResult(rows, new_rows, run.path, run.objectives)
+
+
+def _apply_chain(chain: Chain, root: Subject, context: CompressContext,
+                 done: dict[tuple[str, ...], tuple[Subject | None, str | None, float]]
+                 ) -> tuple[Subject | None, str | None, float]:
+    """Apply a chain, reusing results of its prefixes; (subject, failure reason, seconds)."""
+    keys = tuple(step.describe() for step in chain.steps)
+    for i in range(1, len(keys) + 1):
+        if keys[:i] in done:
+            continue
+        before, reason, seconds = done[keys[:i - 1]]
+        if before is None:
+            done[keys[:i]] = (None, reason, seconds)
+            continue
+        start = time.perf_counter()
+        try:
+            after = chain.steps[i - 1].apply(before, context)
+            if after.onnx_bytes is None:  # exported once here, then scored, saved and timed
+                after = after.with_(onnx_bytes=context.export(after.module))
+            done[keys[:i]] = (after, None, seconds + time.perf_counter() - start)
+        except HwnasError:
+            raise
+        except (Exception, MemoryError) as exc:  # noqa: BLE001 - a failing variant is data; the others go on
+            reason = f"{chain.steps[i - 1].label}: {type(exc).__name__}: {exc}".splitlines()[0][:500]
+            done[keys[:i]] = (None, reason, seconds + time.perf_counter() - start)
+    return done[keys]
+
+
+def _row(parent: Parent, chain: Chain, subject: Subject | None, reason: str | None, seconds: float,
+         context: CompressContext, out_dir: Path) -> Row:
+    """One row: identity, static metrics (or the failure), the ONNX file written."""
+    from ..evaluation import weights_name
+    from .measure import static_metrics
+
+    variant = chain.variant or ORIGINAL
+    row: Row = {"parent_id": parent.evaluation_id, "parent_arch": parent.arch, "variant": variant,
+                "method": chain.method or ORIGINAL, "settings": chain.settings, "compress_s": round(seconds, 3)}
+    if subject is not None:
+        try:
+            row.update(static_metrics(subject, context))
+        except (Exception, MemoryError) as exc:  # noqa: BLE001 - e.g. ORT cannot load a quantized graph
+            subject, reason = None, f"{variant}: {type(exc).__name__}: {exc}".splitlines()[0][:500]
+    row.update(status="ok" if subject is not None else "failed", reason=reason or "")
+    if subject is not None and chain.steps:
+        path = out_dir / f"{Path(weights_name(parent.arch)).stem}-{variant}.onnx"
+        path.write_bytes(subject.onnx(context))
+        row["onnx"] = str(path.relative_to(out_dir.parent))
+    return row
+
+
+def _time_all(measured: list[tuple[Row, bytes]], target: Any, input_shape: tuple[int, ...]) -> None:
+    """Time every measured graph in one interleaved call and fill the latency columns in place."""
+    from ..cost import CostMeasurementError
+    from .measure import latency_metrics
+
+    if not measured:
+        return
+    try:
+        results = latency_metrics([graph for _, graph in measured], target, input_shape)
+    except CostMeasurementError:
+        # one graph that ran for accuracy fails under timing: time them alone to find it
+        results = []
+        for row, graph in measured:
+            try:
+                results.append(latency_metrics([graph], target, input_shape)[0])
+            except CostMeasurementError as exc:
+                row.update(status="failed", reason=str(exc).splitlines()[0][:500])
+                results.append({})
+    info = target.describe()
+    when = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    for (row, _), latency in zip(measured, results):
+        row.update(latency)
+        row.update(target=info["name"], runtime=info["runtime"], runtime_version=info["runtime_version"],
+                   execution_provider=info["execution_provider"], intra_op_threads=info["intra_op_threads"],
+                   batch_size=info["batch_size"], dtype=info["dtype"], measured_at=when,
+                   latency_estimator=f"ort interleaved, min of {target.passes} pass medians")
+

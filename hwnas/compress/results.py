@@ -1,0 +1,181 @@
+"""``compressed.csv``: one row per parent (re-measured) and per compressed variant, and what is
+read from it: the best variant of each parent, the fronts before and after, and their plot.
+
+A variant is *recommended* when it was built and measured and is faster than its parent in
+the same interleaved measurement (``latency_ratio < 1``); a slower one keeps its row, with
+``slower_than_parent = True``, and is never recommended or picked. Ratios are only ever taken
+inside one ``hwnas compress`` call (parents are re-timed beside their variants); rows kept from
+earlier calls carry the ratios of their own call.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from ..front import hypervolume, non_dominated
+from ..search.objectives import Objective, minimisation_matrix
+
+COMPRESSED_CSV = "compressed.csv"
+COMPRESSED_PNG = "compressed.png"
+COMPRESSED_DIR = "compressed"
+
+#: The variant name of a parent's own row (its float model, re-measured beside its variants).
+ORIGINAL = "original"
+
+COLUMNS = (
+    "parent_id", "parent_arch", "variant", "method", "settings", "status", "recommended",
+    "slower_than_parent", "latency_ratio", "accuracy_change_pts",
+    "error_pct", "accuracy_pct", "latency_ms", "latency_spread_pct", "macs", "params", "peak_memory_mb",
+    "model_size_mb", "weight_bits", "activation_bits", "onnx",
+    "target", "runtime", "runtime_version", "execution_provider", "intra_op_threads", "batch_size", "dtype",
+    "latency_estimator", "measured_at", "compress_s", "reason",
+)
+_FLOATS = ("latency_ratio", "accuracy_change_pts", "error_pct", "accuracy_pct", "latency_ms",
+           "latency_spread_pct", "macs", "params", "peak_memory_mb", "model_size_mb", "weight_bits",
+           "activation_bits", "compress_s")
+_BOOLS = ("recommended", "slower_than_parent")
+
+Row = dict[str, object]
+
+
+def compare_with_parents(rows: Sequence[Row]) -> None:
+    """Fill ``latency_ratio``, ``accuracy_change_pts``, ``slower_than_parent`` and ``recommended``.
+
+    Each variant is compared with the ``original`` row of its parent (in place).
+    """
+    parents = {r["parent_arch"]: r for r in rows if r["variant"] == ORIGINAL and r["status"] == "ok"}
+    for r in rows:
+        parent = parents.get(r["parent_arch"])
+        if r["status"] != "ok" or parent is None:
+            r.update(recommended=False, slower_than_parent="", latency_ratio="", accuracy_change_pts="")
+            continue
+        ratio = float(r["latency_ms"]) / float(parent["latency_ms"])
+        original = r["variant"] == ORIGINAL
+        r.update(latency_ratio=ratio, accuracy_change_pts=float(r["accuracy_pct"]) - float(parent["accuracy_pct"]),
+                 slower_than_parent=False if original else ratio >= 1.0,
+                 recommended=False if original else ratio < 1.0)
+
+
+def merge_rows(old: Sequence[Row], new: Sequence[Row]) -> list[Row]:
+    """Rows of an earlier ``hwnas compress`` call that this one did not redo, then the new rows."""
+    redone = {(r["parent_arch"], r["variant"]) for r in new}
+    return [r for r in old if (r["parent_arch"], r["variant"]) not in redone] + list(new)
+
+
+def write_compressed(path: Path, rows: Sequence[Row]) -> None:
+    """Write ``compressed.csv`` (columns :data:`COLUMNS`, missing values blank)."""
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(COLUMNS), extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def read_compressed(path: Path) -> list[Row]:
+    """Read ``compressed.csv`` with numbers as floats and flags as bools (blanks stay ``""``)."""
+    rows = []
+    with open(path, newline="") as fh:
+        for raw in csv.DictReader(fh):
+            row: Row = dict(raw)
+            for c in _FLOATS:
+                if row.get(c) not in (None, ""):
+                    row[c] = float(row[c])
+            for c in _BOOLS:
+                if row.get(c) in ("True", "False"):
+                    row[c] = row[c] == "True"
+            rows.append(row)
+    return rows
+
+
+def best_variants(rows: Sequence[Row], *, max_accuracy_drop_pts: float = 1.0) -> dict[str, Row | None]:
+    """For each parent, its fastest recommended variant losing at most ``max_accuracy_drop_pts``.
+
+    Returns:
+        parent arch -> the row, or None when no recommended variant stays within the drop.
+    """
+    best: dict[str, Row | None] = {}
+    for r in rows:
+        if r["variant"] == ORIGINAL and r["status"] == "ok":
+            best.setdefault(str(r["parent_arch"]), None)
+    for r in rows:
+        if r.get("recommended") is True and float(r["accuracy_change_pts"]) >= -max_accuracy_drop_pts:
+            key = str(r["parent_arch"])
+            current = best.get(key)
+            if current is None or float(r["latency_ratio"]) < float(current["latency_ratio"]):
+                best[key] = r
+    return best
+
+
+def fronts(rows: Sequence[Row], objectives: Sequence[Objective]) -> tuple[list[Row], list[Row]]:
+    """The original front (parents as re-measured) and the combined front (parents + recommended)."""
+    originals = [r for r in rows if r["variant"] == ORIGINAL and r["status"] == "ok"]
+    combined = originals + [r for r in rows if r.get("recommended") is True]
+    return ([originals[i] for i in non_dominated([metrics_of(r) for r in originals], objectives)],
+            [combined[i] for i in non_dominated([metrics_of(r) for r in combined], objectives)])
+
+
+def metrics_of(row: Mapping[str, object]) -> dict[str, float]:
+    """The numeric columns of a row (blanks and text dropped), for the front functions."""
+    return {k: float(v) for k, v in row.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and k in _FLOATS}
+
+
+def hypervolumes(rows: Sequence[Row], objectives: Sequence[Objective]) -> dict[str, float]:
+    """Hypervolume of the original and the combined front, on one normalisation.
+
+    Each objective is scaled to [0, 1] between the best (ideal) and worst (nadir) value found on
+    either front; the reference point is 1.1 in every objective.
+
+    Returns:
+        ``{"original": hv, "combined": hv}`` (both 0 without parents).
+    """
+    original, combined = fronts(rows, objectives)
+    if not original:
+        return {"original": 0.0, "combined": 0.0}
+    original, combined = [metrics_of(r) for r in original], [metrics_of(r) for r in combined]
+    both = minimisation_matrix(original + combined, objectives)
+    ideal, nadir = both.min(axis=0), both.max(axis=0)
+    return {name: hypervolume(points, objectives, ideal=ideal, nadir=nadir)
+            for name, points in (("original", original), ("combined", combined))}
+
+
+def plot_compressed(path: Path, rows: Sequence[Row], objectives: Sequence[Objective]) -> None:
+    """Scatter of parents and variants on the first two objectives, both fronts drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x_obj, y_obj = (objectives[1], objectives[0]) if len(objectives) > 1 else (objectives[0], objectives[0])
+    original, combined = fronts(rows, objectives)
+
+    def xy(points: Sequence[Mapping[str, object]]) -> tuple[list[float], list[float]]:
+        pts = sorted((float(p[x_obj.column]), float(p[y_obj.column])) for p in points)
+        return [p[0] for p in pts], [p[1] for p in pts]
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=120)
+    ok = [r for r in rows if r["status"] == "ok" and r["variant"] != ORIGINAL]
+    slower = [r for r in ok if r.get("slower_than_parent") is True]
+    faster = [r for r in ok if r.get("recommended") is True]
+    # dynamic INT8 can be 10x slower than its parent: clip the x axis to keep the fronts readable
+    x_max = 1.15 * max(xy(original + faster)[0], default=1.0)
+    off = sum(float(r[x_obj.column]) > x_max for r in slower)
+    if slower:
+        label = f"slower than parent ({len(slower)}" + (f", {off} beyond the right edge)" if off else ")")
+        ax.scatter(*xy(slower), s=14, marker="x", c="darkgray", label=label)
+    if faster:
+        ax.scatter(*xy(faster), s=14, c="tab:blue", alpha=0.6, label=f"compressed, faster ({len(faster)})")
+    ax.plot(*xy(original), "s--", c="k", ms=4, label=f"original front, re-measured ({len(original)})")
+    ax.plot(*xy(combined), "o-", c="tab:red", ms=5, label=f"front after compression ({len(combined)})")
+    ax.set_xlabel(x_obj.label)
+    ax.set_ylabel(y_obj.label)
+    if x_obj.column in ("macs", "params"):
+        ax.set_xscale("log")
+    else:
+        ax.set_xlim(0.0, x_max)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

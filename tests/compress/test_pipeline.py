@@ -1,0 +1,101 @@
+"""compress_run end to end on a tiny trained run; chains; failures recorded; bad input refused."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+
+import pytest
+
+from hwnas.compress import Chain, Compressor, build_chains, compress_run
+from hwnas.compress.results import COMPRESSED_CSV, COMPRESSED_PNG, ORIGINAL
+from hwnas.exceptions import CompressError, ConfigError, RegistryError, SpaceError
+
+
+def test_chains_prune_then_quantize_then_both():
+    chains = build_chains([0.25, 0.5], ["int8"])
+    assert [c.variant for c in chains] == [
+        "prune0.25", "prune0.5", "int8-qdq", "int8-qoperator", "prune0.25+int8-qdq",
+        "prune0.25+int8-qoperator", "prune0.5+int8-qdq", "prune0.5+int8-qoperator"]
+    assert chains[-1].method == "prune+quantize"
+    assert chains[-1].settings.startswith("prune(ratio=0.5,importance=l1,round_to=16,finetune_epochs=3) quantize(")
+    assert [c.variant for c in build_chains([0.5], ["int8-qdq"], stack=False)] == ["prune0.5", "int8-qdq"]
+
+
+@pytest.mark.parametrize("ratios, schemes, error, message", [
+    ([], [], ConfigError, "nothing to compress: pass --prune"),
+    ([0.5, 0.5], [], ConfigError, "--prune 0.5,0.5 repeats a value"),
+    ([1.2], [], ConfigError, "prune ratio (--prune) 1.2"),
+    ([], ["int4"], RegistryError, "unknown quantization scheme 'int4'"),
+])
+def test_bad_chains(ratios, schemes, error, message):
+    with pytest.raises(error) as err:
+        build_chains(ratios, schemes)
+    assert message in str(err.value)
+
+
+class _Boom(Compressor):
+    """A step that always fails, as a broken quantizer would."""
+
+    name = "boom"
+
+    def settings(self):
+        return {}
+
+    def apply(self, subject, context):
+        raise RuntimeError("simulated failure")
+
+
+def _rows(run_dir):
+    with open(run_dir / COMPRESSED_CSV, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_compress_run_measures_every_variant_and_records_failures(run_copy, best_arch):
+    chains = build_chains([0.5], ["int8-qdq"], prune_options={"finetune_epochs": 1}) + [Chain((_Boom(),))]
+    lines = []
+    result = compress_run(run_copy, chains, archs=[best_arch], progress=lines.append)
+    assert len(lines) == 1 and "(1 failed)" in lines[0]
+    rows = {r["variant"]: r for r in result.new_rows}
+    assert list(rows) == [ORIGINAL, "prune0.5", "int8-qdq", "prune0.5+int8-qdq", "boom"]
+    assert rows["boom"]["status"] == "failed" and "boom: RuntimeError: simulated failure" in rows["boom"]["reason"]
+    ok = [r for r in rows.values() if r["status"] == "ok"]
+    assert len(ok) == 4
+    parent = rows[ORIGINAL]
+    assert parent["latency_ratio"] == 1.0 and parent["recommended"] is False
+    for r in ok[1:]:
+        assert r["latency_ms"] > 0 and r["target"] == "cpu-ort-1t" and r["runtime_version"]
+        assert r["recommended"] is (r["latency_ratio"] < 1.0) and r["slower_than_parent"] is (r["latency_ratio"] >= 1.0)
+        assert (run_copy / r["onnx"]).is_file()
+        assert r["accuracy_change_pts"] == pytest.approx(r["accuracy_pct"] - parent["accuracy_pct"])
+    assert rows["prune0.5"]["macs"] < parent["macs"] and rows["prune0.5"]["params"] < parent["params"]
+    assert rows["int8-qdq"]["macs"] == parent["macs"] and rows["int8-qdq"]["weight_bits"] == 8
+    assert rows["prune0.5+int8-qdq"]["macs"] == rows["prune0.5"]["macs"]
+    # the parent, scored by ONNX Runtime, matches what the search's trainer measured in torch
+    from hwnas.outputs import load_run
+
+    stored = next(ev for ev in load_run(run_copy).evaluations if ev.arch == best_arch).metrics["accuracy_pct"]
+    assert parent["accuracy_pct"] == pytest.approx(stored, abs=0.5)
+    assert (run_copy / COMPRESSED_PNG).is_file()
+    assert [r["variant"] for r in _rows(run_copy)] == list(rows)
+
+    # a second call redoes its own variants and keeps the others
+    compress_run(run_copy, build_chains([], ["int8-qoperator"]), archs=[best_arch])
+    assert sorted(r["variant"] for r in _rows(run_copy)) == sorted([*rows, "int8-qoperator"])
+
+
+def test_bad_input_is_refused_before_any_work(run_copy, best_arch):
+    chains = build_chains([], ["int8-qdq"])
+    with pytest.raises(CompressError, match="pass --front .* or --arch"):
+        compress_run(run_copy, chains)
+    with pytest.raises(SpaceError, match="--arch 'banana': mbv3: cannot parse architecture 'banana'"):
+        compress_run(run_copy, chains, archs=["banana"])
+    with open(run_copy / "evaluations.csv", newline="") as fh:
+        evaluated = {r["arch"] for r in csv.DictReader(fh)}
+    other = next(a for a in ("w0.5:k3e3/k3e3/k3e3/k3e3", "w1:k3e3/k3e3/k3e3/k3e3") if a not in evaluated)
+    with pytest.raises(CompressError, match=f"architecture '{other}' was not evaluated successfully"):
+        compress_run(run_copy, chains, archs=[other])
+    shutil.rmtree(run_copy / "weights")
+    with pytest.raises(CompressError, match=r"has no trained weights \(.* is missing\); compress a run searched"):
+        compress_run(run_copy, chains, archs=[best_arch])
+    assert not (run_copy / COMPRESSED_CSV).exists()

@@ -1,0 +1,60 @@
+"""compressed.csv semantics: ratios to the parent, slower variants never recommended, best variant, fronts."""
+
+from __future__ import annotations
+
+import pytest
+
+from hwnas.compress.results import (ORIGINAL, best_variants, compare_with_parents, fronts, hypervolumes,
+                                    read_compressed, write_compressed)
+from hwnas.search.objectives import resolve_objectives
+
+OBJECTIVES = resolve_objectives(["error", "latency_ms"])
+
+
+def _row(parent, variant, latency_ms, accuracy_pct, status="ok"):
+    return {"parent_arch": parent, "variant": variant, "method": variant.split("0")[0], "status": status,
+            "latency_ms": latency_ms, "accuracy_pct": accuracy_pct, "error_pct": 100.0 - accuracy_pct}
+
+
+@pytest.fixture
+def rows():
+    rows = [_row("a", ORIGINAL, 0.10, 98.0), _row("a", "prune0.5", 0.06, 97.5), _row("a", "prune0.25", 0.08, 98.2),
+            _row("a", "int8-qdq", 0.11, 99.9), _row("a", "broken", 0.0, 0.0, status="failed"),
+            _row("b", ORIGINAL, 0.05, 95.0), _row("b", "prune0.5", 0.03, 90.0)]
+    compare_with_parents(rows)
+    return rows
+
+
+def test_slower_variants_are_flagged_and_never_recommended(rows):
+    by = {(r["parent_arch"], r["variant"]): r for r in rows}
+    slow = by["a", "int8-qdq"]
+    assert slow["slower_than_parent"] is True and slow["recommended"] is False
+    assert slow["latency_ratio"] == pytest.approx(1.1) and slow["accuracy_change_pts"] == pytest.approx(1.9)
+    assert by["a", "prune0.5"]["recommended"] is True and by["a", "prune0.5"]["latency_ratio"] == pytest.approx(0.6)
+    assert by["a", "broken"]["recommended"] is False and by["a", "broken"]["latency_ratio"] == ""
+    assert by["a", ORIGINAL]["recommended"] is False
+
+
+def test_best_variant_is_the_fastest_within_the_accuracy_drop(rows):
+    best = best_variants(rows, max_accuracy_drop_pts=1.0)
+    assert best["a"]["variant"] == "prune0.5"  # -0.5 pts, 0.6x
+    assert best["b"] is None  # its only variant loses 5 points
+    assert best_variants(rows, max_accuracy_drop_pts=0.1)["a"]["variant"] == "prune0.25"
+
+
+def test_the_combined_front_adds_hypervolume_and_ignores_slower_variants(rows):
+    original, combined = fronts(rows, OBJECTIVES)
+    assert {r["parent_arch"] for r in original} == {"a", "b"} and all(r["variant"] == ORIGINAL for r in original)
+    assert ("a", "int8-qdq") not in {(r["parent_arch"], r["variant"]) for r in combined}  # slower: not on it
+    hv = hypervolumes(rows, OBJECTIVES)
+    assert hv["combined"] > hv["original"] > 0
+    only_parents = [r for r in rows if r["variant"] == ORIGINAL]
+    assert hypervolumes(only_parents, OBJECTIVES)["combined"] == hypervolumes(only_parents, OBJECTIVES)["original"]
+
+
+def test_csv_round_trip(rows, tmp_path):
+    write_compressed(tmp_path / "c.csv", rows)
+    back = read_compressed(tmp_path / "c.csv")
+    assert [r["variant"] for r in back] == [r["variant"] for r in rows]
+    assert back[3]["slower_than_parent"] is True and back[1]["latency_ratio"] == pytest.approx(0.6)
+    assert best_variants(back)["a"]["variant"] == "prune0.5"
