@@ -12,7 +12,9 @@ One build:
 4. the calibration ``latency = a * sum_ms + sum_g a_g * sum_ms:g + b * n_layers + c`` (extra
    scales for layer groups such as squeeze-excite blocks, a per-layer boundary cost, a
    constant; see :func:`calibration_features`) is fitted on the calibration networks (relative
-   least squares);
+   least squares), then per-layer corrections of its residuals (ridge regression, penalty by
+   cross-validation; :func:`~hwnas.cost.lut.fit_residual_weights`): what a layer costs inside
+   a network but not alone;
 5. the fidelity networks are timed a second time, in a separate measurement with fresh
    sessions: the two measurements of the same networks give the noise ceiling (how well the
    device agrees with itself), reported next to the table's error against each measurement;
@@ -40,7 +42,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .cost.latency import make_session, measure_latency
-from .cost.lut import LatencyTable, calibrated, fit_linear
+from .cost.lut import LatencyTable, calibrated, fit_linear, fit_residual_weights
 from .cost.onnx_export import export_onnx
 from .cost.target import Target
 from .exceptions import ConfigError
@@ -97,7 +99,7 @@ def agreement(reference: Sequence[float], other: Sequence[float]) -> dict[str, f
             "kendall_tau": float(tau), "mean_signed_pct": float(np.mean(100.0 * (oth - ref) / ref))}
 
 
-def build_table(target: Target, space, *, calibration: int = 30, fidelity: int = 100, seed: int = 0,
+def build_table(target: Target, space, *, calibration: int = 200, fidelity: int = 100, seed: int = 0,
                 passes: int | None = None, runs_per_pass: int | None = None,
                 device_report: bool = True, log: Callable[[str], None] = _log) -> LatencyTable:
     """Measure a latency table for ``space`` on ``target`` and check it on whole networks.
@@ -154,7 +156,10 @@ def build_table(target: Target, space, *, calibration: int = 30, fidelity: int =
     names = calibration_features(feats[:n_cal])
     coef = fit_linear(feats[:n_cal], names, measured[:n_cal])
     fitted = {"model": "linear", "features": names, "coef": coef}
-    table.calibration = {**fitted, "networks": cal_archs,
+    residual = _fit_residuals(table, space, cal_archs, feats[:n_cal], fitted, measured[:n_cal], seed)
+    feats = [table.features(space.layer_signatures(space.parse(a))) for a in net_archs]
+    fitted = {"model": "linear", "features": names + ["residual_ms"], "coef": coef + [1.0]}
+    table.calibration = {**fitted, "residual": residual, "networks": cal_archs,
                          "fit": agreement(measured[:n_cal], [calibrated(fitted, f) for f in feats[:n_cal]])}
     if fid_archs:
         second = measure_latency(net_models[n_cal:], timing, space.input_shape)
@@ -175,6 +180,24 @@ def build_table(target: Target, space, *, calibration: int = 30, fidelity: int =
     table.device_report = report
     table.meta = table_meta(target, space, timing, time.perf_counter() - start)
     return table
+
+
+def _fit_residuals(table: LatencyTable, space, archs: Sequence[str], feats: Sequence[dict[str, float]],
+                   fitted: dict[str, Any], measured_ms: Sequence[float], seed: int) -> dict[str, Any]:
+    """Fit per-layer residual weights on the calibration networks and store them in the entries."""
+    keys = sorted(table.entries)
+    column = {k: i for i, k in enumerate(keys)}
+    layer_ms = np.zeros((len(archs), len(keys)))
+    for row, arch in enumerate(archs):
+        for sig in space.layer_signatures(space.parse(arch)):
+            layer_ms[row, column[sig.key]] += table.entries[sig.key]["latency_ms"]
+    y = np.asarray(measured_ms, float)
+    linear = np.array([calibrated(fitted, f) for f in feats])
+    weights, lam, scores = fit_residual_weights(layer_ms, y - linear, y, seed=seed)
+    for key, w in zip(keys, weights):
+        table.entries[key]["residual_weight"] = round(float(w), 6)
+    return {"model": "ridge per layer", "lambda": lam,
+            "cv_rmse_pct": {f"{k:g}": round(100 * v ** 0.5, 3) for k, v in scores.items()}}
 
 
 def calibration_features(features: Sequence[dict[str, float]]) -> list[str]:

@@ -166,10 +166,16 @@ class LatencyTable:
             if not isinstance(names, list) or not isinstance(coef, list) or len(names) != len(coef) or not names:
                 raise LatencyTableError(f"latency table {p}: the linear calibration needs lists 'features' "
                                         f"and 'coef' of equal length")
-            bad = [n for n in names if n not in ("sum_ms", "n_layers", "const") and not n.startswith(_FEATURE_PREFIXES)]
+            bad = [n for n in names if n not in ("sum_ms", "n_layers", "const", "residual_ms")
+                   and not n.startswith(_FEATURE_PREFIXES)]
             if bad:
                 raise LatencyTableError(f"latency table {p}: calibration feature {bad[0]!r} is unknown; use "
-                                        f"sum_ms, sum_ms:<group>, n_layers, n:<group> or const")
+                                        f"sum_ms, sum_ms:<group>, n_layers, n:<group>, residual_ms or const")
+        for key, entry in entries.items():
+            weight = entry.get("residual_weight", 0.0)
+            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight):
+                raise LatencyTableError(f"latency table {p}: entry {key!r} has a non-numeric 'residual_weight' "
+                                        f"{weight!r}; rebuild the table with hwnas profile")
         return cls(meta, {k: dict(v) for k, v in entries.items()}, calibration,
                    data.get("fidelity") or {}, data.get("device_report") or {}, p)
 
@@ -233,7 +239,9 @@ class LatencyTable:
 
     # --- prediction ----------------------------------------------------------------------
     def features(self, signatures: Sequence[Any]) -> dict[str, float]:
-        """Calibration features of a network: ``sum_ms``, ``sum_ms:<group>``, ``n_layers``, ``n:<group>``, ``const``.
+        """Calibration features of a network: ``sum_ms``, ``sum_ms:<group>``, ``n_layers``, ``n:<group>``, ``const``,
+        and ``residual_ms`` (each layer's latency times its entry's ``residual_weight``, see
+        :func:`fit_residual_weights`).
 
         Raises:
             LatencyTableError: a layer has no entry (naming its key).
@@ -247,6 +255,7 @@ class LatencyTable:
                                         f"`{fix}` or time every candidate with --latency measure")
             ms = float(entry["latency_ms"])
             feats["sum_ms"] += ms
+            feats["residual_ms"] = feats.get("residual_ms", 0.0) + ms * float(entry.get("residual_weight", 0.0))
             feats[f"sum_ms:{sig.kind}"] = feats.get(f"sum_ms:{sig.kind}", 0.0) + ms
             feats[f"n:{sig.kind}"] = feats.get(f"n:{sig.kind}", 0.0) + 1.0
         return feats
@@ -274,6 +283,49 @@ def fit_linear(features: Sequence[Mapping[str, float]], names: Sequence[str],
     x = np.array([[f.get(n, 0.0) for n in names] for f in features], dtype=float)
     coef, *_ = np.linalg.lstsq(x / y[:, None], np.ones_like(y), rcond=None)
     return [float(v) for v in coef]
+
+
+def fit_residual_weights(layer_ms: np.ndarray, residual_ms: np.ndarray, measured_ms: np.ndarray, *,
+                         lambdas: Sequence[float] = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0),
+                         folds: int = 5, seed: int = 0) -> tuple[np.ndarray, float, dict[float, float]]:
+    """Per-layer corrections of what the linear calibration leaves over, by ridge regression.
+
+    A layer timed alone misses what it costs inside a network (fusion with neighbours, cache
+    state, layout), and each entry carries its own measurement noise; both are per layer, so
+    the calibration networks' residuals are regressed on each layer's share of the network:
+    ``measured - linear = sum_layers weight_layer * latency_layer`` (relative to the measured
+    latency, like :func:`fit_linear`). The ridge penalty is chosen by k-fold cross-validation
+    on the calibration networks, so a layer seen in few networks keeps a weight near 0.
+
+    Args:
+        layer_ms: networks x layer signatures, the ms each signature contributes to each network
+            (entry latency times its count).
+        residual_ms: measured minus linear prediction, per network.
+        measured_ms: measured latency per network.
+        lambdas: ridge penalties tried.
+        folds: cross-validation folds.
+        seed: seed of the fold split.
+
+    Returns:
+        The weight per signature (column), the chosen penalty, and the cross-validated mean
+        squared relative error per penalty (``0.0``: no correction at all).
+    """
+    x = layer_ms / measured_ms[:, None]
+    y = residual_ms / measured_ms
+    order = np.random.default_rng(seed).permutation(len(y))
+    split = np.array_split(order, min(folds, len(y)))
+
+    def solve(rows: np.ndarray, lam: float) -> np.ndarray:
+        a = x[rows]
+        return np.linalg.solve(a.T @ a + lam * np.eye(x.shape[1]), a.T @ y[rows])
+
+    scores = {0.0: float(np.mean(y ** 2))}
+    for lam in lambdas:
+        err = [y[test] - x[test] @ solve(np.setdiff1d(order, test), lam) for test in split]
+        scores[float(lam)] = float(np.mean(np.concatenate(err) ** 2))
+    best = min(scores, key=scores.get)
+    weights = solve(order, best) if best > 0 else np.zeros(x.shape[1])
+    return weights, best, scores
 
 
 def _profile_command_from_meta(meta: Mapping[str, Any]) -> str:

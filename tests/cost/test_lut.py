@@ -160,3 +160,23 @@ def test_auto_mode_says_why_a_table_is_not_used(space, target, tmp_path):
         assert latency_models(["counts", "ort"], cost, space, explicit=False) == ["counts", "ort"]
     with pytest.raises(LatencyTableError, match="built with onnxruntime 1.0.0"):
         COST_MODELS.get("lut")(target, SHAPE, space=space, path=str(path))
+
+
+def test_residual_weights_learn_a_per_layer_effect_and_ignore_noise():
+    import numpy as np
+
+    from hwnas.cost.lut import fit_residual_weights
+
+    rng = np.random.default_rng(0)
+    counts = rng.integers(0, 3, size=(120, 30)).astype(float)
+    layer_ms = counts * rng.uniform(0.5, 2.0, size=30)  # ms each layer contributes to each network
+    true = np.zeros(30)
+    true[:5] = 0.3  # five layers cost 30 % more inside a network than alone
+    measured = layer_ms.sum(axis=1) + layer_ms @ true
+    residual = measured - layer_ms.sum(axis=1)
+    weights, lam, scores = fit_residual_weights(layer_ms, residual, measured)
+    assert lam > 0 and scores[lam] < 0.05 * scores[0.0]
+    assert np.allclose(weights[:5], 0.3, atol=0.08) and np.abs(weights[5:]).max() < 0.08
+    noise = rng.normal(0, 0.01, size=120) * measured  # residuals with no per-layer structure
+    _, lam_noise, scores_noise = fit_residual_weights(layer_ms, noise, measured)
+    assert scores_noise[lam_noise] >= 0.9 * scores_noise[0.0]  # nothing to learn: barely better than none
