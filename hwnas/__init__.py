@@ -21,6 +21,7 @@ _LAZY = {
     "pick": ("front", "pick"),
     "non_dominated": ("front", "non_dominated"),
     "hypervolume": ("front", "hypervolume"),
+    "run_fidelity": ("fidelity", "run_fidelity"),
     "make_space": ("space", "make_space"),
     "SPACES": ("space", "SPACES"),
     "load_task": ("data", "load_task"),
@@ -31,6 +32,8 @@ _LAZY = {
     "STRATEGIES": ("search.strategies", "STRATEGIES"),
     "OBJECTIVES": ("search.objectives", "OBJECTIVES"),
     "BUDGETS": ("search.objectives", "BUDGETS"),
+    "compress_run": ("compress", "compress_run"),
+    "COMPRESSORS": ("compress", "COMPRESSORS"),
 }
 
 __all__ = ["HwnasError", "__version__", *_LAZY]

@@ -40,6 +40,21 @@ def build_space(config: RunConfig, task) -> Any:
     return make_space(config.space["name"], task.input_shape, task.output_dim, **options)
 
 
+def _check_estimator_objectives(config: RunConfig, cls: type) -> None:
+    """Refuse an accuracy-side objective the estimator never reports (every candidate would
+    read as failed)."""
+    from .estimate import ESTIMATORS
+    from .search.objectives import resolve_objectives
+
+    for objective in resolve_objectives(config.objectives):
+        if objective.source == "estimator" and objective.column not in cls.metrics:
+            givers = [n for n in ESTIMATORS.names() if objective.column in ESTIMATORS.get(n).metrics]
+            raise ConfigError(f"{config.source}: [search] objective {objective.name!r} needs the metric "
+                              f"{objective.column!r}, which [estimator] {config.estimator['name']!r} does not "
+                              f"report (it reports {', '.join(cls.metrics)}); use an estimator that does "
+                              f"({', '.join(givers)}) or another objective")
+
+
 def build_components(config: RunConfig, *, weights_dir: Path | None = None, with_estimator: bool = True) -> Components:
     """Instantiate everything a search (or export) needs, validating as it goes.
 
@@ -69,6 +84,7 @@ def build_components(config: RunConfig, *, weights_dir: Path | None = None, with
                               f"add a [task] table (e.g. dataset = \"digits\")")
         estimator = ESTIMATORS.get(config.estimator["name"]).from_options(
             task, options, source=f"{config.source} [estimator]")
+        _check_estimator_objectives(config, type(estimator))
     names = config.cost.get("models", list(DEFAULT_COST_MODELS))
     if isinstance(names, str) or not isinstance(names, list) or not names:
         raise ConfigError(f"{config.source} [cost] models = {names!r} must be a non-empty list of "

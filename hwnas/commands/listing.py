@@ -19,13 +19,14 @@ class ListCommand(Command):
         from ..cost import COST_MODELS
         from ..cost.target import targets_dir
         from ..data import DATASETS
-        from ..estimate import ESTIMATORS
+        from ..estimate import ESTIMATORS, PROXIES
         from ..search.objectives import BUDGETS, OBJECTIVES
         from ..search.strategies import STRATEGIES
         from ..space import SPACES
 
         rows = [("spaces", SPACES.names()), ("objectives", OBJECTIVES.names()), ("budgets", BUDGETS.names()),
                 ("datasets", DATASETS.names()), ("estimators", ESTIMATORS.names()),
+                ("proxies", PROXIES.names()),
                 ("cost models", COST_MODELS.names()), ("strategies", STRATEGIES.names()),
                 ("targets", sorted(p.stem for p in targets_dir().glob("*.toml"))),
                 ("compressors", COMPRESSORS.names()), ("quantization", QUANT_SCHEMES.names())]

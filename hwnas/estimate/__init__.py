@@ -1,5 +1,6 @@
 """Accuracy estimators: the :class:`AccuracyEstimator` interface, its registry and the
-``proxy-trainer`` (short training runs) and ``table`` (accuracy from a CSV).
+``proxy-trainer`` (short training runs), ``table`` (accuracy from a CSV), ``zero-cost`` (a
+zero-cost proxy score, no training) and ``zero-cost-filtered`` (training behind a proxy pre-filter).
 
 Example:
     >>> from hwnas.estimate import ESTIMATORS
@@ -10,5 +11,7 @@ Example:
 from .base import ESTIMATORS, AccuracyEstimator
 from .trainer import OPTIMIZERS, ProxyTrainer, recalibrate_batchnorm
 from .table import TableEstimator
+from .zero_cost import PROXIES, PreFilteredTrainer, ZeroCostEstimator, score_model
 
-__all__ = ["ESTIMATORS", "OPTIMIZERS", "AccuracyEstimator", "ProxyTrainer", "TableEstimator", "recalibrate_batchnorm"]
+__all__ = ["ESTIMATORS", "OPTIMIZERS", "PROXIES", "AccuracyEstimator", "PreFilteredTrainer", "ProxyTrainer",
+           "TableEstimator", "ZeroCostEstimator", "recalibrate_batchnorm", "score_model"]

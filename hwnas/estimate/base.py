@@ -25,10 +25,13 @@ class AccuracyEstimator(ABC):
     Attributes:
         name: the registry name, used in messages.
         needs_model: whether :meth:`estimate` needs the built torch module.
+        metrics: the metric columns :meth:`estimate` always returns; a search whose
+            accuracy-side objective reads another column is refused when it is built.
     """
 
     name: str = ""
     needs_model: bool = True
+    metrics: tuple[str, ...] = ("error_pct", "accuracy_pct")
 
     @classmethod
     def from_options(cls, task: Any, options: Mapping[str, Any] | None = None, *,

@@ -69,6 +69,8 @@ for _o in (
     Objective("params", "params", "parameters", True, "cost", "parameters"),
     Objective("peak_memory_mb", "peak_memory_mb", "MB", True, "cost", "peak memory (MB)"),
     Objective("energy_mj", "energy_mj", "mJ", True, "cost", "energy per inference (mJ)"),
+    # A zero-cost proxy's score (estimator "zero-cost"): unitless, higher predicts more accurate.
+    Objective("zc_score", "zc_score", "score", False, "estimator", "zero-cost proxy score (higher is better)"),
 ):
     OBJECTIVES.add(_o.name, _o)
 
@@ -84,7 +86,7 @@ for _b in (
 #: ``latency_ms_predicted``/``_measured``: a table-predicted front re-measured on the runtime (ms).
 METRIC_COLUMNS = ("error_pct", "accuracy_pct", "latency_ms", "latency_spread_pct", "latency_ms_predicted",
                   "latency_ms_measured", "macs",
-                  "params", "peak_memory_mb", "energy_mj", "train_s", "epochs")
+                  "params", "peak_memory_mb", "energy_mj", "zc_score", "train_s", "epochs")
 
 
 def resolve_objectives(names: Sequence[str]) -> list[Objective]:

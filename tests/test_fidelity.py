@@ -1,0 +1,167 @@
+"""``hwnas fidelity``: rank statistics, out-of-fold predictors, sampling, the command and resume."""
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hwnas.cli import main
+from hwnas.config import config_from_dict
+from hwnas.exceptions import ConfigError
+from hwnas.fidelity import (
+    oof_predictions,
+    rank_fidelity,
+    run_fidelity,
+    sample_architectures,
+)
+from hwnas.space import make_space
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+TINY = {
+    "task": {"dataset": "digits", "max_train_samples": 120, "max_val_samples": 100, "seed": 0},
+    "space": {"name": "mlp", "max_layers": 2, "widths": [8, 32, 128], "activations": ["relu", "tanh"],
+              "lrs": [0.003], "optimizers": ["adam"], "dropouts": [0.0]},
+    "estimator": {"name": "proxy-trainer", "batch_size": 32, "seed": 0},
+    "cost": {"target": "cpu-ort-1t"},
+    "search": {"objectives": ["error", "latency_ms"]},
+}
+
+
+def _write(tmp_path, data):
+    lines = []
+    for section, values in data.items():
+        lines.append(f"[{section}]")
+        lines += [f"{k} = {json.dumps(v)}" for k, v in values.items()]
+    path = tmp_path / "tiny.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def _csv(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_rank_fidelity_values_and_missing_pairs():
+    assert rank_fidelity([1, 2, 3, 4], [10, 20, 30, 40]) == (1.0, 1.0, 4)
+    rho, tau, n = rank_fidelity([4, 3, 2, 1, np.nan], [10, 20, 30, 40, 50])
+    assert (rho, tau, n) == (-1.0, -1.0, 4)
+    assert rank_fidelity([1, 2, 3], [5, 5, 5])[2] == 3 and np.isnan(rank_fidelity([1, 2, 3], [5, 5, 5])[0])
+    rho, tau, _ = rank_fidelity([1, 2, 3, 4, 5], [1, 3, 2, 5, 4])
+    assert rho == pytest.approx(0.8) and tau == pytest.approx(0.6)
+
+
+def test_predictions_are_out_of_fold():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 3, size=(20, 4)).astype(float)
+    y = x @ [1.0, 2.0, 0.0, -1.0] + rng.normal(0, 0.1, 20)
+    base = oof_predictions(x, y, folds=4, seed=0)
+    changed = y.copy()
+    changed[7] = 1e6  # an architecture's own label cannot move its own prediction
+    moved = oof_predictions(x, changed, folds=4, seed=0)
+    assert moved[7] == base[7]
+    assert not np.allclose(moved, base)
+    assert rank_fidelity(base, y)[0] > 0.7
+    with pytest.raises(ConfigError, match="--folds 4"):
+        oof_predictions(x[:3], y[:3], folds=4, seed=0)
+
+
+def test_sample_is_distinct_seeded_and_bounded():
+    space = make_space("mlp", (64,), 10, max_layers=1, widths=[8, 16], activations=["relu"], lrs=[0.001],
+                       optimizers=["adam"], dropouts=[0.0])  # exactly two architectures
+    assert sorted(sample_architectures(space, 2, seed=0)) == ["h16_relu_adam_lr0.001_do0", "h8_relu_adam_lr0.001_do0"]
+    big = make_space("mlp", (64,), 10)
+    assert sample_architectures(big, 6, seed=4) == sample_architectures(big, 6, seed=4)
+    assert sample_architectures(big, 6, seed=4)[:3] == sample_architectures(big, 3, seed=4)  # prefix: --resume
+    with pytest.raises(ConfigError, match="only 2 distinct usable architectures.*--archs 2"):
+        sample_architectures(space, 3, seed=0)
+
+
+def test_run_fidelity_tiny():
+    result = run_fidelity(config_from_dict(TINY), archs=5, epochs=[1, 2], proxies=["params", "naswot"], folds=2,
+                          proxy_batch_size=16)
+    assert result.reference == "accuracy_pct_2ep"
+    assert [s["signal"] for s in result.summary] == ["params", "naswot", "train-1ep", "predictor", "predictor+zc"]
+    by = {s["signal"]: s for s in result.summary}
+    # A singular NASWOT kernel (a narrow net) is a missing value with its reason, not a crash.
+    singular = [r for r in result.rows if "naswot" in r["failures"]]
+    assert all("singular" in r["failures"] and np.isnan(r["naswot"]) for r in singular)
+    assert by["naswot"]["n"] == 5 - len(singular)
+    assert all(s["n"] == 5 for name, s in by.items() if name != "naswot")
+    assert len({r["arch"] for r in result.rows}) == 5
+    for row in result.rows:
+        assert row["params"] > 0 and 0 <= row["accuracy_pct_1ep"] <= 100 and row["train_s_2ep"] > 0
+    again = run_fidelity(config_from_dict(TINY), archs=5, epochs=[1, 2], proxies=["params", "naswot"], folds=2,
+                         proxy_batch_size=16)
+    for column in ("accuracy_pct_2ep", "naswot", "predictor_accuracy_pct"):  # bit-identical, NaN included
+        np.testing.assert_array_equal([r[column] for r in again.rows], [r[column] for r in result.rows])
+
+
+def test_command_writes_files_and_resumes(tmp_path, capsys, monkeypatch):
+    cfg = _write(tmp_path, TINY)
+    out = tmp_path / "fid"
+    argv = ["fidelity", cfg, "--archs", "5", "--epochs", "2,1", "--proxies", "params,synflow", "--folds", "2",
+            "--proxy-batch", "16", "--out", str(out), "--quiet"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "| train-1ep |" in printed and "accuracy_pct_2ep" in printed
+    rows = _csv(out / "fidelity.csv")
+    assert len(rows) == 5 and {"synflow", "synflow_s", "accuracy_pct_1ep", "predictor_accuracy_pct"} <= set(rows[0])
+    summary = _csv(out / "fidelity_summary.csv")
+    assert [s["signal"] for s in summary] == ["params", "synflow", "train-1ep", "predictor", "predictor+zc"]
+    assert (out / "fidelity.png").stat().st_size > 0
+    assert json.loads((out / "fidelity.json").read_text())["settings"]["epochs"] == [1, 2]
+
+    from hwnas.estimate import ProxyTrainer
+
+    def no_training(*_a, **_k):
+        raise AssertionError("a resumed run trained an architecture again")
+
+    monkeypatch.setattr(ProxyTrainer, "estimate", no_training)
+    assert main([*argv, "--resume"]) == 0
+    ranks = ("signal", "spearman", "kendall", "n")  # seconds differ from run to run
+    assert [[s[k] for k in ranks] for s in _csv(out / "fidelity_summary.csv")] == [[s[k] for k in ranks] for s in summary]
+    # Extending a finished run: only the new proxy's column is computed.
+    assert main([*argv[:7], "params,synflow,naswot", *argv[8:], "--resume"]) == 0
+    extended = _csv(out / "fidelity.csv")
+    assert [r["synflow"] for r in extended] == [r["synflow"] for r in rows]
+    assert all(r["naswot"] or "naswot" in r["failures"] for r in extended)
+    capsys.readouterr()
+    assert main([*argv[:-1], "--seed", "1", "--resume"]) == 2
+    assert "--resume" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--epochs", "3"], "--epochs 3 needs at least two distinct positive budgets"),
+    (["--archs", "2"], "--archs 2 must be an integer >= 5"),
+    (["--proxies", "nasowt"], "unknown zero-cost proxy 'nasowt'; did you mean 'naswot'"),
+])
+def test_bad_flags_give_one_line(tmp_path, capsys, flags, message):
+    assert main(["fidelity", _write(tmp_path, TINY), "--out", str(tmp_path / "o"), *flags]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_config_that_does_not_train_is_refused(tmp_path, capsys):
+    data = {**TINY, "estimator": {"name": "zero-cost"}}
+    assert main(["fidelity", _write(tmp_path, data), "--out", str(tmp_path / "o")]) == 2
+    assert 'trains with [estimator] name = "proxy-trainer"' in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_mbv3_on_digits_end_to_end(tmp_path, capsys):
+    """The real thing, small: mbv3 on 12x12 digits, every proxy, 1 and 2 epochs, the ceiling."""
+    out = tmp_path / "fid"
+    assert main(["fidelity", str(EXAMPLES / "digits.toml"), "--archs", "8", "--epochs", "1,2", "--folds", "4",
+                 "--ceiling", "--out", str(out), "--quiet"]) == 0
+    rows = _csv(out / "fidelity.csv")
+    assert len(rows) == 8 and not any(r["failures"] for r in rows)
+    by = {s["signal"]: s for s in _csv(out / "fidelity_summary.csv")}
+    assert {"synflow", "naswot", "jacov", "snip", "grad-norm", "params", "train-1ep", "predictor",
+            "train-2ep-seed1"} <= set(by)
+    assert all(int(s["n"]) == 8 for s in by.values())
+    # One more epoch changes the ranking little at this budget (0.82 for 1 vs 3 epochs on 30 archs).
+    assert float(by["train-1ep"]["spearman"]) > 0.3
