@@ -6,13 +6,13 @@
 2. A trained search (``examples/digits.toml``, proxy trainer) with ``--workers 1`` and
    ``--workers 2``: wall time, evaluations per minute and their ratio.
 3. A trained search with injected failing candidates (the MLP space on digits offering a
-   learning rate of 1000 with SGD, which diverges) and ``--eval-timeout``: it finishes, and
+   learning rate of 10 with SGD, which can diverge) and ``--eval-timeout``: it finishes, and
    every failure is recorded with its reason.
 
 Every search runs as a user would run it: ``hwnas search`` in a separate process.
 
 Usage:
-    python benchmarks/parallel_eval.py [--table-evaluations 200] [--trained-evaluations 32] [--skip-ray]
+    python benchmarks/parallel_eval.py [--table-evaluations 200] [--trained-evaluations 32] [--skip-ray] [--parts 1,2,3]
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ val_fraction = 0.25
 [space]
 name = "mlp"
 max_layers = 2
-lrs = [0.01, 1000.0]
+lrs = [0.01, 10.0]
 optimizers = ["sgd"]
 [estimator]
 name = "proxy-trainer"
@@ -102,7 +102,7 @@ def trained_throughput(tmp: Path, evaluations: int) -> None:
 
 
 def injected_failures(tmp: Path, evaluations: int) -> None:
-    print(f"\n3. trained search with failing candidates (MLP on digits, SGD with lr 1000 diverges), "
+    print(f"\n3. trained search with failing candidates (MLP on digits, SGD with lr 10 diverges), "
           f"{evaluations} evaluations, --workers 2 --eval-timeout 120")
     config = tmp / "failing_mlp.toml"
     config.write_text(FAILING_MLP.format(evaluations=evaluations))
@@ -114,9 +114,9 @@ def injected_failures(tmp: Path, evaluations: int) -> None:
           f"{len(rs) - len(failed)} ok, front rows {len(rows_front(out))}")
     for r in failed[:3]:
         print(f"   failed: {r['arch']}: {r['reason']}")
-    lr_1000 = [r for r in rs if "lr1000" in r["arch"]]
-    print(f"   every lr1000 candidate failed: {all(r['status'] == 'failed' for r in lr_1000)} "
-          f"({len(lr_1000)} of them)")
+    lr10 = [r for r in rs if "lr10_" in r["arch"]]
+    print(f"   lr 10 candidates: {sum(r['status'] == 'failed' for r in lr10)} of {len(lr10)} diverged and were "
+          f"recorded as failed; the others trained (tanh and dropout can keep SGD finite)")
 
 
 def rows_front(out: Path) -> list[dict]:
@@ -130,11 +130,17 @@ def main() -> None:
     p.add_argument("--trained-evaluations", type=int, default=32)
     p.add_argument("--failing-evaluations", type=int, default=24)
     p.add_argument("--skip-ray", action="store_true", help="no Ray executor run")
+    p.add_argument("--parts", default="1,2,3", help="which parts to run, e.g. 3 or 1,3")
     args = p.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)
+    parts = {int(x) for x in args.parts.split(",")}
     with tempfile.TemporaryDirectory() as tmp:
-        table_identity(Path(tmp), args.table_evaluations, ray=not args.skip_ray)
-        trained_throughput(Path(tmp), args.trained_evaluations)
-        injected_failures(Path(tmp), args.failing_evaluations)
+        if 1 in parts:
+            table_identity(Path(tmp), args.table_evaluations, ray=not args.skip_ray)
+        if 2 in parts:
+            trained_throughput(Path(tmp), args.trained_evaluations)
+        if 3 in parts:
+            injected_failures(Path(tmp), args.failing_evaluations)
 
 
 if __name__ == "__main__":
