@@ -103,3 +103,21 @@ def write_nb201_table(path, *, blank_every: int = 7, drop_every: int = 0) -> lis
                         f"{2 * lat:.4f}"])
             archs.append(arch)
     return archs
+
+
+def interrupt_at(monkeypatch, call: int) -> None:
+    """Make the ``call``-th evaluation from now raise KeyboardInterrupt (Ctrl-C mid-search).
+
+    ``monkeypatch.undo()`` restores normal evaluation (for the resumed run).
+    """
+    from hwnas.evaluation import Evaluator
+
+    real, calls = Evaluator.evaluate, {"n": 0}
+
+    def interrupted(self, genome):
+        calls["n"] += 1
+        if calls["n"] == call:
+            raise KeyboardInterrupt
+        return real(self, genome)
+
+    monkeypatch.setattr(Evaluator, "evaluate", interrupted)

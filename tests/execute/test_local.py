@@ -4,6 +4,7 @@ import csv
 
 import pytest
 
+from fakes import interrupt_at
 from hwnas.exceptions import ConfigError, RegistryError
 from hwnas.search.runner import run_search
 from hwnas.store import Store
@@ -60,20 +61,10 @@ def test_a_worker_dying_every_time_fails_only_its_candidate(tmp_path, make_confi
 
 def test_resume_may_change_the_workers(tmp_path, make_config, serial, monkeypatch):
     rows, _ = serial
-    from hwnas.evaluation import Evaluator
-
-    real, calls = Evaluator.evaluate, {"n": 0}
-
-    def interrupted(self, genome):
-        calls["n"] += 1
-        if calls["n"] == 6:
-            raise KeyboardInterrupt
-        return real(self, genome)
-
-    monkeypatch.setattr(Evaluator, "evaluate", interrupted)
+    interrupt_at(monkeypatch, 6)
     with pytest.raises(KeyboardInterrupt):
         run_search(make_config(search=EVALS), tmp_path / "r", progress=False)
-    monkeypatch.setattr(Evaluator, "evaluate", real)
+    monkeypatch.undo()
     resumed = run_search(make_config(search=EVALS, execution={"workers": 2}), tmp_path / "r",
                          resume=True, progress=False)
     assert resumed.new_evaluations == len(rows) - 5

@@ -4,6 +4,7 @@ import csv
 
 import pytest
 
+from fakes import interrupt_at
 from hwnas.exceptions import BudgetError, StoreError
 from hwnas.search.runner import run_search
 from hwnas.store import Store
@@ -59,22 +60,11 @@ def test_failing_candidates_are_recorded_and_search_goes_on(tmp_path, make_confi
 
 def test_resume_after_interrupt_evaluates_nothing_twice(tmp_path, make_config, monkeypatch):
     run_search(make_config(), tmp_path / "full", progress=False)
-    from hwnas.evaluation import Evaluator
-
-    real = Evaluator.evaluate
-    calls = {"n": 0}
-
-    def interrupted(self, genome):
-        calls["n"] += 1
-        if calls["n"] == 23:
-            raise KeyboardInterrupt
-        return real(self, genome)
-
-    monkeypatch.setattr(Evaluator, "evaluate", interrupted)
+    interrupt_at(monkeypatch, 23)
     with pytest.raises(KeyboardInterrupt):
         run_search(make_config(), tmp_path / "cut", progress=False)
     assert len(Store(tmp_path / "cut" / "store.sqlite")) == 22
-    monkeypatch.setattr(Evaluator, "evaluate", real)
+    monkeypatch.undo()
     resumed = run_search(make_config(), tmp_path / "cut", resume=True, progress=False)
     assert resumed.new_evaluations == 18 and resumed.evaluations == 40
     a = _rows(tmp_path / "full" / "evaluations.csv")

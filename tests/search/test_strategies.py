@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from fakes import write_nb201_table
+from fakes import interrupt_at, write_nb201_table
 from hwnas.exceptions import ConfigError, RegistryError
 from hwnas.search.runner import run_search
 from hwnas.search.strategies import STRATEGIES
@@ -62,21 +62,10 @@ def test_strategy_runs_through_the_loop_and_is_deterministic(table, tmp_path, st
 @pytest.mark.parametrize("strategy", ["nsga2", "evolution", "reinforce", "bayes"])
 def test_resume_gives_identical_evaluations(table, tmp_path, monkeypatch, strategy):
     run_search(_config(table, strategy, evaluations=40), tmp_path / "full", progress=False)
-    from hwnas.evaluation import Evaluator
-
-    real = Evaluator.evaluate
-    calls = {"n": 0}
-
-    def interrupted(self, genome):
-        calls["n"] += 1
-        if calls["n"] == 19:
-            raise KeyboardInterrupt
-        return real(self, genome)
-
-    monkeypatch.setattr(Evaluator, "evaluate", interrupted)
+    interrupt_at(monkeypatch, 19)
     with pytest.raises(KeyboardInterrupt):
         run_search(_config(table, strategy, evaluations=40), tmp_path / "cut", progress=False)
-    monkeypatch.setattr(Evaluator, "evaluate", real)
+    monkeypatch.undo()
     resumed = run_search(_config(table, strategy, evaluations=40), tmp_path / "cut", resume=True, progress=False)
     assert resumed.new_evaluations == 22
     assert _archs(tmp_path / "cut") == _archs(tmp_path / "full")
