@@ -1,0 +1,155 @@
+"""Predictor-assisted NSGA-II (``nsga2-surrogate``): its pieces, and searches on a synthetic table."""
+
+import csv
+
+import numpy as np
+import pytest
+
+from fakes import write_nb201_table
+from hwnas.bench import BenchProblem, run_ours
+from hwnas.config import config_from_dict
+from hwnas.exceptions import ConfigError
+from hwnas.search.runner import run_search
+from hwnas.search.strategies.surrogate import (Surrogate, SurrogateNSGA2Strategy, genome_features,
+                                               hypervolume_improvement, non_dominated)
+from hwnas.space import make_space
+from hwnas.table import table_search_config
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory):
+    path = tmp_path_factory.mktemp("t") / "nb201.csv"
+    write_nb201_table(path, drop_every=11)
+    return path
+
+
+def _config(table, evaluations=30, seed=0, **options):
+    return table_search_config(space="nb201", table=table, arch_column="arch_str", accuracy_column="acc",
+                               costs={"latency_ms": "lat"}, strategy="nsga2-surrogate",
+                               evaluations=evaluations, seed=seed, trees=20, **options)
+
+
+def _rows(run_dir):
+    with open(run_dir / "evaluations.csv") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.mark.parametrize("n_objectives", [2, 3])
+def test_hypervolume_improvement_matches_pymoo(n_objectives):
+    from pymoo.indicators.hv import HV
+
+    rng = np.random.default_rng(n_objectives)
+    reference = np.full(n_objectives, 1.1)
+    hv = HV(ref_point=reference)
+    for _ in range(20):
+        front = non_dominated(rng.random((int(rng.integers(1, 10)), n_objectives)))
+        candidates = rng.random((15, n_objectives)) * 1.3  # some beyond the reference
+        want = [hv(np.vstack([front, c])) - hv(front) for c in candidates]
+        np.testing.assert_allclose(hypervolume_improvement(front, candidates, reference), want, atol=1e-12)
+
+
+def test_features_are_one_hot_genes_plus_choice_counts():
+    space = make_space("nb201", None, None)
+    x = genome_features(space, np.array([[3, 3, 4, 1, 3, 1], [0, 0, 0, 0, 0, 0]]))
+    assert x.shape == (2, 6 * 5 + 5)  # six edges share one choice set of five operations
+    assert x[0, :30].reshape(6, 5).argmax(axis=1).tolist() == [3, 3, 4, 1, 3, 1]
+    assert x[0, 30:].tolist() == [0, 2, 0, 3, 1] and x[1, 30:].tolist() == [6, 0, 0, 0, 0]
+
+
+def test_surrogate_ranks_unseen_architectures(table):
+    from scipy.stats import kendalltau
+
+    problem = BenchProblem(table, "arch_str", "acc", "lat")
+    space = make_space("nb201", None, None)
+    archs = [a for a in problem.data.archs if problem.table_value(a) is not None
+             and space.degenerate(space.parse(a)) is None]
+    rng = np.random.default_rng(0)
+    picked = rng.choice(len(archs), 240, replace=False)
+    genomes = np.array([space.encode(space.parse(archs[i])) for i in picked])
+    values = np.array([problem.table_value(archs[i]) for i in picked])
+    mean, std = Surrogate(seed=0).fit_predict(genome_features(space, genomes[:40]), values[:40],
+                                             genome_features(space, genomes[40:]))
+    assert mean.shape == std.shape == (200, 2) and np.all(std >= 0)
+    for j in range(2):  # both objectives, from 40 evaluations
+        assert kendalltau(mean[:, j], values[40:, j])[0] > 0.6
+
+
+def test_runs_through_the_loop_without_repeats_and_deterministically(table, tmp_path):
+    space = make_space("nb201", None, None)
+    summary = run_search(_config(table), tmp_path / "a", progress=False)
+    rows = _rows(tmp_path / "a")
+    assert len(rows) == summary.evaluations == 30 and len({r["arch"] for r in rows}) == 30
+    assert all(space.degenerate(space.parse(r["arch"])) is None for r in rows)
+    # only true values reach the store: every stored latency is the table's
+    problem = BenchProblem(table, "arch_str", "acc", "lat")
+    for r in rows:
+        value = problem.table_value(r["arch"])
+        assert (r["status"] == "ok") == (value is not None)
+        if value is not None:
+            assert float(r["latency_ms"]) == pytest.approx(value[1])
+    run_search(_config(table), tmp_path / "b", progress=False, outputs=False)
+    assert [r["arch"] for r in _rows(tmp_path / "a")] == [e.arch for e in _store_rows(tmp_path / "b")]
+
+
+def _store_rows(run_dir):
+    from hwnas.store import Store
+
+    store = Store(run_dir / Store.FILE_NAME)
+    try:
+        return list(store)
+    finally:
+        store.close()
+
+
+def test_resume_gives_identical_evaluations(table, tmp_path, monkeypatch):
+    from hwnas.evaluation import Evaluator
+
+    run_search(_config(table, evaluations=24), tmp_path / "full", progress=False, outputs=False)
+    real = Evaluator.evaluate
+    calls = {"n": 0}
+
+    def interrupted(self, genome):
+        calls["n"] += 1
+        if calls["n"] == 13:
+            raise KeyboardInterrupt
+        return real(self, genome)
+
+    monkeypatch.setattr(Evaluator, "evaluate", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_search(_config(table, evaluations=24), tmp_path / "cut", progress=False, outputs=False)
+    monkeypatch.setattr(Evaluator, "evaluate", real)
+    resumed = run_search(_config(table, evaluations=24), tmp_path / "cut", resume=True, progress=False,
+                         outputs=False)
+    assert resumed.new_evaluations == 12
+    assert [e.arch for e in _store_rows(tmp_path / "cut")] == [e.arch for e in _store_rows(tmp_path / "full")]
+
+
+def test_beats_random_and_nsga2_at_a_tiny_budget(table):
+    # the synthetic table's accuracy is size plus an unlearnable hash jitter: a modest margin
+    problem = BenchProblem(table, "arch_str", "acc", "lat")
+    options = {"nsga2-surrogate": {"trees": 20}}
+    score = {name: np.mean([problem.hv_fraction(run_ours(problem, name, seed, 24, **options.get(name, {})))
+                            for seed in range(4)])
+             for name in ("nsga2-surrogate", "nsga2", "random")}
+    assert score["nsga2-surrogate"] > max(score["nsga2"], score["random"]) + 0.015, score
+
+
+def test_budget_steers_proposals_to_feasible_ones(table, tmp_path):
+    data = _config(table, evaluations=30).to_dict()
+    data["budgets"] = {"max_latency_ms": 2.5}  # a small corner of the synthetic table (1..~7 ms)
+    summary = run_search(config_from_dict(data, source="test"), tmp_path / "b", progress=False, outputs=False)
+    rows = _store_rows(tmp_path / "b")
+    feasible = [e for e in rows if e.ok and e.metrics["latency_ms"] <= 2.5]
+    assert summary.front and all(e.metrics["latency_ms"] <= 2.5 for e in summary.front)
+    # after the random initial population (8), most proposals are predicted, and are, feasible
+    assert sum(e.ok and e.metrics["latency_ms"] <= 2.5 for e in rows[8:]) >= 0.6 * len(rows[8:]) > 0
+    assert len(feasible) > sum(e.ok and e.metrics["latency_ms"] <= 2.5 for e in rows[:8]) * 3
+
+
+@pytest.mark.parametrize("options, message", [({"kappa": -1.0}, "kappa = -1.0"),
+                                              ({"offspring": 0}, "offspring = 0"),
+                                              ({"candidates": 2.5}, "candidates = 2.5")])
+def test_bad_options_are_refused(options, message):
+    space = make_space("nb201", None, None)
+    with pytest.raises(ConfigError, match=message):
+        SurrogateNSGA2Strategy(space, n_objectives=2, n_constraints=0, evaluations=10, seed=0, **options)
