@@ -68,6 +68,14 @@ class AccuracyEstimator(ABC):
             HwnasError: a user error every candidate would hit (bad recipe, wrong output size).
         """
 
+    def observe(self, metrics: Mapping[str, float]) -> None:
+        """Take note of a stored evaluation's metrics, read back when a search resumes.
+
+        Estimators that learn from the candidates they evaluated (successive halving's rung
+        results) override this so a resumed search decides as the uninterrupted one would;
+        the default ignores it.
+        """
+
 
 #: Estimator name -> class; configs pick one with ``[estimator] name = "proxy-trainer"``.
 ESTIMATORS: Registry[type[AccuracyEstimator]] = Registry("accuracy estimator")

@@ -201,6 +201,8 @@ class SearchRun:
                     order.setdefault(arch, len(order) + 1)
                     stored = store.get(arch)  # evaluated before an interruption: never again
                     if stored is not None:
+                        if stored.ok:
+                            self.parts.evaluator.estimator.observe(stored.metrics)
                         finished(stored)
                     else:
                         todo[arch] = genome

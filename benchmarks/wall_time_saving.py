@@ -1,0 +1,182 @@
+"""Wall-time saving of a cheaper search over plain NSGA-II at equal hypervolume, on a trained search.
+
+Two comparisons (``--compare``), each on the same config and seed(s) (``examples/digits.toml``:
+MobileNetV3-style networks on digits, proxy training, latency from the target's latency table):
+
+* ``surrogate``: ``nsga2`` against ``nsga2-surrogate`` (predictor-assisted NSGA-II), the
+  config's own estimator for both;
+* ``multi-fidelity``: ``nsga2`` with ``proxy-trainer`` at the last rung's epochs against
+  ``nsga2`` with ``successive-halving`` over ``--rungs`` (default 1,3,9; the same trainer
+  options). A stopped candidate's error is its short-training error, so the cheaper run's
+  hypervolume is scored on what it recorded, pessimistic for it.
+
+It follows the hypervolume of ``error_pct x latency_ms`` evaluation by evaluation. Both runs of
+a seed share one normalisation (the ends of the front of their union) and reference point 1.1,
+so their hypervolumes are comparable. For each target level (a fraction of the plain run's
+final hypervolume) it prints the evaluations and the wall time each search needed to first
+reach it, and the ratio of the two wall times (plain / cheaper; above 1 is a saving). Wall time
+is measured from the store: the end of evaluation ``k`` (``created_at``) minus the start of the
+first, so it includes a surrogate's fitting and screening, not only training.
+
+The two searches of a seed run at the same time, in two processes (``--sequential`` to run one
+after the other), so that a shared machine's load slows both alike; wall times on a busy
+machine still vary from run to run. Run directories are kept under ``--out`` and reused when
+complete, so the analysis can be re-run without searching again.
+
+Usage:
+    OMP_NUM_THREADS=1 python benchmarks/wall_time_saving.py [--compare surrogate|multi-fidelity]
+        [--config examples/digits.toml] [--evaluations 96] [--seeds 0,1,2] [--rungs 1,3,9]
+        [--out runs/<compare>-saving] [--sequential]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+LEVELS = (0.9, 0.95, 0.98, 1.0)
+
+
+def variants(compare: str, config_path: str, rungs: list[int]) -> dict[str, dict[str, dict]]:
+    """The plain run and the cheaper run: name -> config sections to update."""
+    from hwnas.config import load_config
+
+    if compare == "surrogate":
+        return {"nsga2": {"search": {"strategy": "nsga2"}},
+                "nsga2-surrogate": {"search": {"strategy": "nsga2-surrogate"}}}
+    estimator = dict(load_config(config_path).to_dict()["estimator"])
+    estimator.pop("epochs", None)
+    return {f"proxy-trainer-{rungs[-1]}ep": {"search": {"strategy": "nsga2"},
+                                             "estimator": {**estimator, "epochs": rungs[-1]}},
+            "successive-halving": {"search": {"strategy": "nsga2"},
+                                   "estimator": {**estimator, "name": "successive-halving", "rungs": rungs}}}
+
+
+def search(config_path: str, updates: dict[str, dict], seed: int, evaluations: int, run_dir: Path) -> None:
+    """Run one search into ``run_dir`` unless a complete one is already there."""
+    from hwnas.config import config_from_dict, load_config
+    from hwnas.search.runner import run_search
+    from hwnas.store import Store
+
+    if (run_dir / Store.FILE_NAME).is_file():
+        store = Store(run_dir / Store.FILE_NAME)
+        try:
+            done = len(store)
+        finally:
+            store.close()
+        if done >= evaluations:
+            print(f"{run_dir}: reusing {done} evaluations")
+            return
+        raise SystemExit(f"{run_dir} holds an incomplete run ({done}/{evaluations}); its wall times would "
+                         f"include the gap, so delete it and run again")
+    data = load_config(config_path).to_dict()
+    for section, values in updates.items():
+        if section == "estimator":
+            data[section] = dict(values)
+        else:
+            data[section].update(values)
+    data["search"].update(seed=seed, evaluations=evaluations)
+    summary = run_search(config_from_dict(data, source=config_path), run_dir, progress=False)
+    print(f"{run_dir}: {summary.evaluations} evaluations in {summary.wall_s:.0f} s")
+
+
+def timeline(run_dir: Path) -> tuple[list, np.ndarray]:
+    """Evaluations in order and the wall time (s) from the run's start to the end of each."""
+    from hwnas.outputs import load_run
+
+    run = load_run(run_dir)
+    db = sqlite3.connect(f"file:{run_dir / 'store.sqlite'}?mode=ro", uri=True)
+    try:
+        rows = db.execute("SELECT created_at, duration_s FROM evaluations ORDER BY COALESCE(seq, id)").fetchall()
+    finally:
+        db.close()
+    created = np.array([r[0] for r in rows])
+    start = created[0] - rows[0][1]
+    return run, created - start
+
+
+def hypervolume_curve(run, objectives, ideal, nadir) -> np.ndarray:
+    """Hypervolume of the feasible evaluations among the first ``k``, for every ``k``."""
+    from hwnas.front import hypervolume
+    from hwnas.search.objectives import is_feasible
+
+    budgets = run.config.budgets
+    out, kept = [], []
+    for ev in run.evaluations:
+        if ev.ok and is_feasible(ev.metrics, budgets):
+            kept.append(ev.metrics)
+        out.append(hypervolume(kept, objectives, ideal=ideal, nadir=nadir) if kept else 0.0)
+    return np.array(out)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--compare", choices=("surrogate", "multi-fidelity"), default="surrogate")
+    ap.add_argument("--config", default=str(ROOT / "examples" / "digits.toml"))
+    ap.add_argument("--rungs", default="1,3,9", help="successive-halving rungs (epochs), for multi-fidelity")
+    ap.add_argument("--evaluations", type=int, default=96)
+    ap.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
+    ap.add_argument("--out", default=None, help="run folders (default runs/<compare>-saving)")
+    ap.add_argument("--sequential", action="store_true", help="run the two searches one after the other")
+    args = ap.parse_args()
+
+    from hwnas.front import non_dominated
+    from hwnas.search.objectives import is_feasible, minimisation_matrix
+
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    out = Path(args.out or ROOT / "runs" / f"{args.compare}-saving")
+    runs_of = variants(args.compare, args.config, [int(r) for r in args.rungs.split(",")])
+    plain, cheap = list(runs_of)
+    ratios: dict[float, list[float]] = {level: [] for level in LEVELS}
+    for seed in seeds:
+        dirs = {s: out / f"{s}-seed{seed}" for s in runs_of}
+        jobs = [(args.config, runs_of[s], seed, args.evaluations, d) for s, d in dirs.items()]
+        if args.sequential:
+            for job in jobs:
+                search(*job)
+        else:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(max_workers=len(jobs), mp_context=multiprocessing.get_context("spawn")) as pool:
+                for done in [pool.submit(search, *job) for job in jobs]:
+                    done.result()
+        runs = {s: timeline(d) for s, d in dirs.items()}
+        objectives = runs[plain][0].objectives
+        pooled = [ev.metrics for run, _ in runs.values() for ev in run.evaluations
+                  if ev.ok and is_feasible(ev.metrics, run.config.budgets)]
+        front = minimisation_matrix([pooled[i] for i in non_dominated(pooled, objectives)], objectives)
+        ideal, nadir = front.min(axis=0), front.max(axis=0)
+        curves = {s: hypervolume_curve(run, objectives, ideal, nadir) for s, (run, _) in runs.items()}
+        target = curves[plain][-1]
+        print(f"\nseed {seed}: final hypervolume ({' x '.join(o.column for o in objectives)}, union-front "
+              f"normalisation, reference 1.1): " + ", ".join(f"{s} {c[-1]:.4f}" for s, c in curves.items()))
+        print(f"{'level':>7} " + " ".join(f"{s + ' evals':>22} {s + ' wall_s':>22}" for s in runs_of)
+              + f" {'wall ratio':>11}")
+        for level in LEVELS:
+            reached = {}
+            for s, curve in curves.items():
+                hit = np.flatnonzero(curve >= level * target - 1e-12)
+                reached[s] = (int(hit[0]) + 1, float(runs[s][1][hit[0]])) if len(hit) else None
+            line = f"{level:7.2f} " + " ".join(
+                f"{reached[s][0]:22d} {reached[s][1]:22.1f}" if reached[s] else f"{'not reached':>22} {'-':>22}"
+                for s in runs_of)
+            if all(reached.values()):
+                ratio = reached[plain][1] / reached[cheap][1]
+                ratios[level].append(ratio)
+                line += f" {ratio:11.2f}"
+            print(line)
+        totals = {s: runs[s][1][-1] for s in runs_of}
+        print("whole runs: " + ", ".join(f"{s} {t:.0f} s for {len(runs[s][0].evaluations)} evaluations"
+                                         for s, t in totals.items()))
+    print(f"\nwall-time ratio {plain} / {cheap} to reach {plain}'s final hypervolume "
+          f"(level 1.00): " + (", ".join(f"{r:.2f}" for r in ratios[1.0]) or "not reached"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
