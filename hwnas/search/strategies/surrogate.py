@@ -165,8 +165,11 @@ class SurrogateNSGA2Strategy(Strategy):
         trees: trees of the surrogate's extra-trees model (default 100).
     """
 
-    #: Reference point of the acquisition, per objective normalised to the current front.
-    REFERENCE = 1.1
+    #: Reference point of the acquisition, per objective normalised to the current front's
+    #: ends. Far out (2, not the usual 1.1), so a candidate that would extend the front beyond
+    #: its ends (a more accurate but slower network) is credited: on NB201 this lifts the
+    #: hypervolume after 200 evaluations, which 1.1 left at plain NSGA-II's, and costs nothing at 50.
+    REFERENCE = 2.0
     #: Default generation size: one per this many evaluations so far (at least 2).
     GROWTH = 25
 
@@ -223,7 +226,8 @@ class SurrogateNSGA2Strategy(Strategy):
         genomes = [] if mated is None else list(np.rint(mated.get("X")).astype(np.int64))
         taken = {tuple(g.tolist()) for g in genomes} | self.seen
         want = batch * self.candidates - len(genomes)
-        for g in np.asarray(self.sampling._do(self.problem, want, random_state=self.rng), dtype=np.int64):
+        drawn = self.sampling.do(self.problem, want, random_state=self.rng).get("X") if want > 0 else []
+        for g in np.asarray(drawn, dtype=np.int64).reshape(-1, self.space.n_genes):
             if tuple(g.tolist()) not in taken:
                 taken.add(tuple(g.tolist()))
                 genomes.append(g)
