@@ -34,6 +34,7 @@ candidates it trained itself.
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 from typing import Any, Mapping, Sequence
 
@@ -123,6 +124,12 @@ class SuccessiveHalvingTrainer(AccuracyEstimator):
     def __init__(self, task: Any, *, rungs: Sequence[int] = (1, 3, 9), eta: float = 3.0,
                  promotion: str = "pareto", **trainer_options: Any) -> None:
         fixed = {"epochs", "reset_parameters"} & set(trainer_options)
+        valid = ["rungs", "eta", "promotion"] + [n for n in inspect.signature(ProxyTrainer.__init__).parameters
+                                                 if n not in ("self", "task", "epochs", "reset_parameters")]
+        unknown = sorted(set(trainer_options) - set(valid) - fixed)
+        if unknown:
+            raise ConfigError(f"{self.name!r} has no option(s) {', '.join(map(repr, unknown))}; valid options: "
+                              f"{', '.join(valid)}")
         if fixed:
             raise ConfigError(f"successive-halving: {', '.join(sorted(fixed))} cannot be set (the rungs set the "
                               f"epochs, and every rung trains from the same initialisation); use rungs = [1, 3, 9]")
