@@ -86,6 +86,36 @@ def _export(model, shape, target: Target, batch_size: int | None = None) -> byte
                        opset=target.opset, dtype=target.dtype)
 
 
+def _export_job(job: tuple) -> bytes:
+    space, target, kind, item = job
+    if kind == "layer":
+        return _export(space.build_layer(item), item.input_shape, target)
+    return _export(space.build(space.parse(item)), space.input_shape, target)
+
+
+def _one_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def export_models(space, target: Target, signatures: Sequence[Any], archs: Sequence[str],
+                  workers: int = 1) -> list[bytes]:
+    """ONNX bytes of every layer signature alone, then of every whole network, in that order.
+
+    Exporting is most of a table build's time and needs no quiet machine (timing comes after),
+    so with ``workers > 1`` it runs in that many spawned processes, one torch thread each.
+    """
+    jobs = [(space, target, "layer", s) for s in signatures] + [(space, target, "net", a) for a in archs]
+    if workers <= 1:
+        return [_export_job(job) for job in jobs]
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_one_thread) as pool:
+        return list(pool.map(_export_job, jobs, chunksize=8))
+
+
 def agreement(reference: Sequence[float], other: Sequence[float]) -> dict[str, float]:
     """Mean absolute % error, share within ±5/±10 %, max error and Kendall τ of ``other`` vs ``reference``."""
     from scipy.stats import kendalltau
@@ -101,7 +131,8 @@ def agreement(reference: Sequence[float], other: Sequence[float]) -> dict[str, f
 
 def build_table(target: Target, space, *, calibration: int = 200, fidelity: int = 100, seed: int = 0,
                 passes: int | None = None, runs_per_pass: int | None = None,
-                device_report: bool = True, log: Callable[[str], None] = _log) -> LatencyTable:
+                device_report: bool = True, export_workers: int = 1,
+                log: Callable[[str], None] = _log) -> LatencyTable:
     """Measure a latency table for ``space`` on ``target`` and check it on whole networks.
 
     Args:
@@ -113,6 +144,7 @@ def build_table(target: Target, space, *, calibration: int = 200, fidelity: int 
         passes: timing passes (default: the target's, at least :data:`TABLE_PASSES`).
         runs_per_pass: runs per pass (default: the target's).
         device_report: add the device report (profiler breakdown, latency vs batch).
+        export_workers: processes exporting the ONNX models before any timing starts.
         log: progress messages.
 
     Returns:
@@ -137,11 +169,11 @@ def build_table(target: Target, space, *, calibration: int = 200, fidelity: int 
     log(f"profile: {len(signatures)} layers, {len(cal_archs)} calibration + {len(fid_archs)} fidelity "
         f"networks of {space.name} at input {'x'.join(map(str, space.input_shape))} on {target.name}")
 
-    layer_models = [_export(space.build_layer(s), s.input_shape, target) for s in signatures]
     net_archs = cal_archs + fid_archs
-    net_models = [_export(space.build(space.parse(a)), space.input_shape, target) for a in net_archs]
+    models = export_models(space, target, signatures, net_archs, export_workers)
+    layer_models, net_models = models[:len(signatures)], models[len(signatures):]
     export_s = time.perf_counter() - start
-    log(f"profile: exported {len(layer_models) + len(net_models)} models in {export_s:.0f} s; timing "
+    log(f"profile: exported {len(models)} models in {export_s:.0f} s ({export_workers} process(es)); timing "
         f"({timing.passes} passes x {timing.runs_per_pass} runs, interleaved)")
 
     shapes = [s.input_shape for s in signatures] + [space.input_shape] * len(net_models)

@@ -8,7 +8,7 @@ import pytest
 from hwnas.cli import main
 from hwnas.cost import COST_MODELS, Target
 from hwnas.cost.lut import LatencyTable
-from hwnas.profile import build_table, format_report
+from hwnas.profile import build_table, export_models, format_report
 from hwnas.space import make_space
 
 TINY = dict(widths=[0.5], depths=[1, 2], kernels=[3, 5], expands=[3], stage_channels=[16, 24])
@@ -28,6 +28,21 @@ def space():
 @pytest.fixture(scope="module")
 def table(fast_target, space):
     return build_table(fast_target, space, calibration=3, fidelity=4, seed=0, log=lambda _: None)
+
+
+def test_export_in_worker_processes_gives_the_same_graphs(fast_target, space):
+    import onnx
+
+    signatures = space.all_layer_signatures()[:5]
+    archs = [space.canonical(space.smallest())]
+    serial = export_models(space, fast_target, signatures, archs, workers=1)
+    parallel = export_models(space, fast_target, signatures, archs, workers=2)
+    assert len(serial) == len(parallel) == 6
+
+    def ops(blob):
+        return [node.op_type for node in onnx.load_from_string(blob).graph.node]
+
+    assert [ops(b) for b in serial] == [ops(b) for b in parallel]
 
 
 def test_build_covers_every_layer_and_reports(table, space):

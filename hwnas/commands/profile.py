@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from ..exceptions import ConfigError
@@ -32,6 +33,8 @@ class ProfileCommand(Command):
         p.add_argument("--passes", type=int, help="timing passes (default: the target's, at least 40)")
         p.add_argument("--runs-per-pass", type=int, help="runs per pass (default: the target's)")
         p.add_argument("--no-device-report", action="store_true", help="skip the profiler and batch report")
+        p.add_argument("--export-workers", type=int, default=os.cpu_count() or 1,
+                       help="processes exporting the ONNX models before timing (default: the CPU count)")
 
     def run(self, args: argparse.Namespace) -> int:
         from ..components import build_space
@@ -41,9 +44,9 @@ class ProfileCommand(Command):
         from ..data import load_task
         from ..profile import build_table, format_report
 
-        for key in ("calibration", "fidelity", "passes", "runs_per_pass"):
+        for key in ("calibration", "fidelity", "passes", "runs_per_pass", "export_workers"):
             value = getattr(args, key)
-            low = 2 if key == "passes" else (1 if key in ("calibration", "runs_per_pass") else 0)
+            low = 2 if key == "passes" else (1 if key in ("calibration", "runs_per_pass", "export_workers") else 0)
             if value is not None and value < low:
                 raise ConfigError(f"--{key.replace('_', '-')} {value} is out of range; use an integer >= {low}")
         target = load_target(args.target)
@@ -55,7 +58,7 @@ class ProfileCommand(Command):
         out = Path(args.out) if args.out else default_table_path(target.name, space.name, space.input_shape)
         table = build_table(target, space, calibration=args.calibration, fidelity=args.fidelity, seed=args.seed,
                             passes=args.passes, runs_per_pass=args.runs_per_pass,
-                            device_report=not args.no_device_report)
+                            device_report=not args.no_device_report, export_workers=args.export_workers)
         table.meta["task_config"] = str(config.source)
         table.save(out)
         print(format_report(table))
