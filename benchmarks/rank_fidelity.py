@@ -23,6 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 RUNS = {
     "digits": (ROOT / "examples" / "digits.toml", ["--archs", "30", "--epochs", "1,3,10", "--ceiling"]),
     "fashion_mnist": (ROOT / "examples" / "fashion_mnist.toml", ["--archs", "24", "--epochs", "1,2,5", "--ceiling"]),
+    # widths 0.25-1 and 5000 validation images: a reference that agrees with itself (see the config)
+    "fashion_mnist_wide": (ROOT / "examples" / "fashion_mnist_fidelity.toml",
+                           ["--archs", "16", "--epochs", "1,2,5", "--ceiling"]),
 }
 
 

@@ -129,7 +129,7 @@ def agreement(reference: Sequence[float], other: Sequence[float]) -> dict[str, f
             "kendall_tau": float(tau), "mean_signed_pct": float(np.mean(100.0 * (oth - ref) / ref))}
 
 
-def build_table(target: Target, space, *, calibration: int = 200, fidelity: int = 100, seed: int = 0,
+def build_table(target: Target, space, *, calibration: int = 1000, fidelity: int = 100, seed: int = 0,
                 passes: int | None = None, runs_per_pass: int | None = None,
                 device_report: bool = True, export_workers: int = 1,
                 log: Callable[[str], None] = _log) -> LatencyTable:

@@ -27,7 +27,8 @@ class ProfileCommand(Command):
         p.add_argument("--task", help="run config giving the input size and [space] options "
                                       "(default: examples/digits.toml)")
         p.add_argument("--out", help="table file (default: latency_tables/<target>/<space>-<CxHxW>.json)")
-        p.add_argument("--calibration", type=int, default=200, help="random networks the calibration is fitted on")
+        p.add_argument("--calibration", type=int, default=1000,
+                       help="random networks the calibration is fitted on (default 1000)")
         p.add_argument("--fidelity", type=int, default=100, help="other random networks the table is checked on")
         p.add_argument("--seed", type=int, default=0, help="seed of the network sampling")
         p.add_argument("--passes", type=int, help="timing passes (default: the target's, at least 40)")
