@@ -1,7 +1,8 @@
 """Accuracy estimators: the :class:`AccuracyEstimator` interface, its registry and the
 ``proxy-trainer`` (short training runs), ``table`` (accuracy from a CSV), ``zero-cost`` (a
-zero-cost proxy score, no training) and ``zero-cost-filtered`` (training behind a proxy pre-filter) and ``successive-halving``
-(multi-fidelity training: short runs first, longer runs for survivors).
+zero-cost proxy score, no training), ``zero-cost-filtered`` (training behind a proxy
+pre-filter) and ``successive-halving`` (multi-fidelity training: short runs first, longer runs
+for survivors).
 
 Example:
     >>> from hwnas.estimate import ESTIMATORS
