@@ -61,4 +61,4 @@ def test_search_latency_lut_without_a_table_names_the_fix(tmp_path, capsys):
     assert main(["search", str(config), "--latency", "lut", "--out", str(tmp_path / "r"), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "no latency table for target cpu-ort-1t, space mbv3, input 1x8x8" in err
-    assert f"hwnas profile --target" in err and f"--task {config}" in err and "--latency measure" in err
+    assert "hwnas profile --target" in err and f"--task {config}" in err and "--latency measure" in err
