@@ -39,8 +39,10 @@ class NSGA2Strategy(Strategy):
         if not 0 <= crossover_prob <= 1 or (mutation_prob is not None and not 0 < mutation_prob <= 1):
             raise ConfigError("[search] crossover_prob must be in [0, 1] and mutation_prob in (0, 1]")
         self.seen: set[tuple] = set()
-        problem = Problem(n_var=space.n_genes, n_obj=n_objectives, n_ieq_constr=n_constraints,
-                          xl=np.zeros(space.n_genes), xu=space.upper_bounds.astype(float), vtype=int)
+        self.population = population
+        self.problem = problem = Problem(n_var=space.n_genes, n_obj=n_objectives, n_ieq_constr=n_constraints,
+                                         xl=np.zeros(space.n_genes), xu=space.upper_bounds.astype(float),
+                                         vtype=int)
         self.algorithm = NSGA2(
             pop_size=population,
             n_offsprings=offspring,
@@ -58,11 +60,14 @@ class NSGA2Strategy(Strategy):
     def ask(self) -> np.ndarray | None:
         if self.proposed >= self.evaluations:
             return None
-        self._pending = self.algorithm.ask()
-        if self._pending is None or len(self._pending) == 0:
-            return None  # the space is exhausted: nothing new to propose
+        return self._propose(self.algorithm.ask())
+
+    def _propose(self, pending) -> np.ndarray | None:
+        """Hand out a pymoo population as the next batch (None: nothing new to propose)."""
+        if pending is None or len(pending) == 0:
+            return None  # the space is exhausted
         # the last generation may be larger than what is left of the budget
-        self._pending = self._pending[: self.evaluations - self.proposed]
+        self._pending = pending[: self.evaluations - self.proposed]
         genomes = np.rint(self._pending.get("X")).astype(np.int64)
         self.proposed += len(genomes)
         return genomes

@@ -20,16 +20,14 @@ tables alike.
 from __future__ import annotations
 
 import numpy as np
-from pymoo.algorithms.moo.nsga2 import NSGA2
 from pymoo.core.population import Population
-from pymoo.core.problem import Problem
-from pymoo.operators.crossover.ux import UniformCrossover
 
 from ...exceptions import ConfigError
 from ...space.base import SearchSpace
 from ..objectives import FAILED_VALUE
-from ..operators import CanonicalRepair, CanonicalSampling, CategoricalMutation, NoRepeatElimination
-from .base import STRATEGIES, Strategy
+from ..operators import CanonicalSampling
+from .base import STRATEGIES
+from .nsga2 import NSGA2Strategy
 
 
 def genome_features(space: SearchSpace, genomes: np.ndarray) -> np.ndarray:
@@ -150,7 +148,7 @@ def domination_gap(front: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 
 @STRATEGIES.register("nsga2-surrogate")
-class SurrogateNSGA2Strategy(Strategy):
+class SurrogateNSGA2Strategy(NSGA2Strategy):
     """NSGA-II whose offspring are screened by a surrogate before any true evaluation.
 
     Options (``[search]``):
@@ -179,41 +177,25 @@ class SurrogateNSGA2Strategy(Strategy):
                  evaluations: int, seed: int, population: int | None = None, offspring: int | None = None,
                  crossover_prob: float = 0.9, mutation_prob: float | None = None, candidates: int = 64,
                  kappa: float = 1.0, trees: int = 100) -> None:
-        super().__init__(space, n_objectives=n_objectives, n_constraints=n_constraints,
-                         evaluations=evaluations, seed=seed)
-        if population is None:
-            population = min(16, max(8, evaluations // 6))
         for name, value, low in (("population", population, 2), ("offspring", offspring, 1),
                                  ("candidates", candidates, 1), ("trees", trees, 1)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
                 raise ConfigError(f"[search] {name} = {value!r} must be an integer >= {low}")
-        if not 0 <= crossover_prob <= 1 or (mutation_prob is not None and not 0 < mutation_prob <= 1):
-            raise ConfigError("[search] crossover_prob must be in [0, 1] and mutation_prob in (0, 1]")
         if not kappa >= 0:
             raise ConfigError(f"[search] kappa = {kappa!r} must be >= 0")
-        self.population = population
+        # NSGA-II itself (population, operators, no repeats) as in ``nsga2``; its offspring are
+        # the mating half of the candidate pool, sized per generation in :meth:`_pool`
+        super().__init__(space, n_objectives=n_objectives, n_constraints=n_constraints,
+                         evaluations=evaluations, seed=seed, population=population,
+                         crossover_prob=crossover_prob, mutation_prob=mutation_prob)
         self.offspring = offspring
         self.candidates = candidates
         self.kappa = float(kappa)
         self.rng = np.random.default_rng(seed)
         self.surrogate = Surrogate(trees=trees, seed=seed)
-        self.seen: set[tuple] = set()
-        self.problem = Problem(n_var=space.n_genes, n_obj=n_objectives, n_ieq_constr=n_constraints,
-                               xl=np.zeros(space.n_genes), xu=space.upper_bounds.astype(float), vtype=int)
-        self.algorithm = NSGA2(
-            pop_size=population,
-            sampling=CanonicalSampling(space),
-            crossover=UniformCrossover(prob=crossover_prob),
-            mutation=CategoricalMutation(space, prob_var=mutation_prob),
-            repair=CanonicalRepair(space),
-            eliminate_duplicates=NoRepeatElimination(self.seen, space),
-        )
-        self.algorithm.setup(self.problem, termination=("n_gen", 10**9), seed=seed)
         self.sampling = CanonicalSampling(space)
         self.genomes: list[np.ndarray] = []
         self.targets: list[np.ndarray] = []  # objectives then violations, minimisation form
-        self.proposed = 0
-        self._pending = None
 
     def _batch(self) -> int:
         if self.offspring is not None:
@@ -283,23 +265,12 @@ class SurrogateNSGA2Strategy(Strategy):
             if not len(pool):
                 return None  # the space is exhausted
             pending = Population.new(X=pool[self._select(pool, batch)].astype(float))
-        if pending is None or len(pending) == 0:
-            return None
-        self._pending = pending[: self.evaluations - self.proposed]
-        genomes = np.rint(self._pending.get("X")).astype(np.int64)
-        self.proposed += len(genomes)
-        return genomes
+        return self._propose(pending)
 
     def tell(self, genomes: np.ndarray, objectives: np.ndarray, violations: np.ndarray) -> None:
-        pop = self._pending
-        pop.set("F", objectives)
-        if self.n_constraints:
-            pop.set("G", violations)
         genomes = np.asarray(genomes, dtype=np.int64)
-        violations = np.asarray(violations, float).reshape(len(genomes), -1)
-        for g, f, v in zip(genomes, np.asarray(objectives, float), violations):
-            self.seen.add(tuple(g.tolist()))
+        for g, f, v in zip(genomes, np.asarray(objectives, float),
+                           np.asarray(violations, float).reshape(len(genomes), -1)):
             self.genomes.append(g)
             self.targets.append(np.concatenate([f, v]))
-        self.algorithm.evaluator.n_eval += len(pop)
-        self.algorithm.tell(infills=pop)
+        super().tell(genomes, objectives, violations)
