@@ -204,6 +204,7 @@ def build_table(target: Target, space, *, calibration: int = 1000, fidelity: int
             "table_vs_second": agreement(second_ms, predicted),
             "raw_sum_vs_first": agreement(first_ms, raw),
             "noise_ceiling_second_vs_first": agreement(first_ms, second_ms),
+            "error_sources": error_sources(predicted, first_ms, second_ms),
             "measured_spread_pct_median": float(np.median([m.spread_pct for m in nets[n_cal:]])),
             "rows": [{"arch": a, "predicted_ms": round(p, 6), "first_ms": round(x, 6), "second_ms": round(y, 6)}
                      for a, p, x, y in zip(fid_archs, predicted, first_ms, second_ms)],
@@ -344,6 +345,26 @@ def op_breakdown(onnx_bytes: bytes, target: Target, input_shape: Sequence[int], 
             for op, us in sorted(total_us.items(), key=lambda kv: -kv[1])]
 
 
+def error_sources(predicted: Sequence[float], first: Sequence[float], second: Sequence[float]) -> dict[str, float]:
+    """Split the table's disagreement with measurement into its own error and measurement noise.
+
+    With ``first = true * e1`` and ``second = true * e2`` (independent noise of equal size) and
+    ``predicted = true * ep``: var(log first - log second) = 2 s_m^2 and
+    var(log predicted - log measured) = s_p^2 + s_m^2, so the table's own error s_p (relative, in
+    %) can be set next to one measurement's noise s_m. Kendall τ against a noise ceiling on 100
+    networks wobbles by about ±0.003 between samples; these two figures say directly whether the
+    table is closer to the true latency than one measurement is (s_p < s_m).
+
+    Returns:
+        ``measurement_noise_pct`` (s_m) and ``table_error_pct`` (s_p; 0 when the table's
+        disagreement is all measurement noise). Offsets common to all networks are ignored.
+    """
+    p, a, b = (np.log(np.asarray(v, float)) for v in (predicted, first, second))
+    noise = float(np.var(a - b)) / 2
+    table = (float(np.var(p - a)) + float(np.var(p - b))) / 2 - noise
+    return {"measurement_noise_pct": 100 * noise ** 0.5, "table_error_pct": 100 * max(table, 0.0) ** 0.5}
+
+
 def format_report(table: LatencyTable) -> str:
     """The human-readable fidelity and device report of a table."""
     m, lines = table.meta, []
@@ -370,6 +391,10 @@ def format_report(table: LatencyTable) -> str:
             r = f[key]
             lines.append(f"    {label:32s} {r['mean_abs_pct']:8.1f}% {100 * r['within_10_pct']:5.0f}% "
                          f"{100 * r['within_5_pct']:5.0f}% {r['max_abs_pct']:5.1f}% {r['kendall_tau']:6.3f}")
+        if "error_sources" in f:  # tables built before it was reported lack it
+            e = f["error_sources"]
+            lines.append(f"    table's own error {e['table_error_pct']:.2f} % vs one measurement's noise "
+                         f"{e['measurement_noise_pct']:.2f} % (relative standard deviations)")
     d = table.device_report
     if d:
         lines.append(f"device: {d['device']['cpu']} ({d['device']['cores']} cores), GPU: {d['device']['gpu'] or '-'}; "

@@ -3,12 +3,13 @@
 import json
 import textwrap
 
+import numpy as np
 import pytest
 
 from hwnas.cli import main
 from hwnas.cost import COST_MODELS, Target
 from hwnas.cost.lut import LatencyTable
-from hwnas.profile import build_table, export_models, format_report
+from hwnas.profile import build_table, error_sources, export_models, format_report
 from hwnas.space import make_space
 
 TINY = dict(widths=[0.5], depths=[1, 2], kernels=[3, 5], expands=[3], stage_channels=[16, 24])
@@ -65,7 +66,7 @@ def test_build_covers_every_layer_and_reports(table, space):
     assert report["op_breakdown"] and abs(sum(r["share_pct"] for r in report["op_breakdown"]) - 100) < 1
     assert [r["batch_size"] for r in report["latency_vs_batch"]] == [1, 2, 4, 8, 16]
     text = format_report(table)
-    assert "noise ceiling" in text and "latency vs batch size" in text
+    assert "noise ceiling" in text and "latency vs batch size" in text and "table's own error" in text
 
 
 def test_built_table_loads_and_predicts(table, space, fast_target, tmp_path):
@@ -104,3 +105,13 @@ def test_cli_profile_writes_the_table(tmp_path, capsys):
 def test_cli_profile_refuses_a_space_mismatch(tmp_path, capsys):
     assert main(["profile", "--target", "cpu-ort-1t", "--space", "nb201"]) == 2
     assert "--space 'nb201' differs from [space] name = 'mbv3'" in capsys.readouterr().err
+
+
+def test_error_sources_separate_table_error_from_measurement_noise():
+    rng = np.random.default_rng(0)
+    true = np.exp(rng.uniform(-3, 0, 4000))
+    first, second = (true * np.exp(rng.normal(0, 0.01, true.size)) for _ in range(2))
+    exact = error_sources(true * 1.05, first, second)  # a constant offset is no ranking error
+    assert exact["measurement_noise_pct"] == pytest.approx(1.0, rel=0.05) and exact["table_error_pct"] < 0.2
+    off = error_sources(true * np.exp(rng.normal(0, 0.02, true.size)), first, second)
+    assert off["table_error_pct"] == pytest.approx(2.0, rel=0.05)
