@@ -17,7 +17,8 @@ One build:
    a network but not alone;
 5. the fidelity networks are timed a second time, in a separate measurement with fresh
    sessions: the two measurements of the same networks give the noise ceiling (how well the
-   device agrees with itself), reported next to the table's error against each measurement;
+   device agrees with itself), reported next to the table's error against each measurement,
+   and the table's own error next to one measurement's noise (:func:`error_sources`);
 6. a device report: runtime and version, providers, threads, CPU/GPU, a per-op-type breakdown of
    a reference network from ONNX Runtime's profiler, and latency against batch size.
 
