@@ -37,6 +37,16 @@ LEVEL_SHIFT_PCT = 5.0
 LABELS = ("table vs measurement 1", "table vs measurement 2", "noise ceiling: meas. 2 vs meas. 1")
 
 
+def _seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        seeds = []
+    if not seeds:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers, e.g. 1,2,3")
+    return seeds
+
+
 def _print_block(results: list) -> None:
     """Agreement rows and error sources, averaged over ``results`` (one per seed)."""
     print(f"{'':34s} {'mean|err|':>9s} {'<=10%':>6s} {'<=5%':>6s} {'max':>6s} {'tau':>6s}")
@@ -55,7 +65,7 @@ def main() -> int:
     ap.add_argument("--table", help="table file (default: latency_tables/<target>/<space>-<CxHxW>.json)")
     ap.add_argument("--config", default=str(ROOT / "examples" / "digits.toml"))
     ap.add_argument("--networks", type=int, default=100)
-    ap.add_argument("--seeds", default="1", help="comma-separated sampling seeds, one check each (default 1)")
+    ap.add_argument("--seeds", type=_seeds, default=[1], help="comma-separated sampling seeds, one check each (default 1)")
     ap.add_argument("--build", action="store_true", help="build the table first with `hwnas profile` (timed)")
     args = ap.parse_args()
 
@@ -81,7 +91,7 @@ def main() -> int:
     table.check(target, space)
     exclude = set(table.calibration.get("networks", []))
     results: list[tuple[tuple[dict, dict, dict], dict, float]] = []
-    for seed in [int(v) for v in args.seeds.split(",") if v.strip()]:
+    for seed in args.seeds:
         archs = sample_distinct(space, args.networks, np.random.default_rng(seed), exclude)
         predicted = np.array([table.predict(space.layer_signatures(space.parse(a))) for a in archs])
         onnx_models = [export_onnx(space.build(space.parse(a)), space.input_shape, batch_size=target.batch_size,
