@@ -65,7 +65,8 @@ def main() -> int:
     ap.add_argument("--table", help="table file (default: latency_tables/<target>/<space>-<CxHxW>.json)")
     ap.add_argument("--config", default=str(ROOT / "examples" / "digits.toml"))
     ap.add_argument("--networks", type=int, default=100)
-    ap.add_argument("--seeds", type=_seeds, default=[1], help="comma-separated sampling seeds, one check each (default 1)")
+    ap.add_argument("--seeds", type=_seeds, default=[1],
+                    help="comma-separated sampling seeds, one check each (default 1)")
     ap.add_argument("--build", action="store_true", help="build the table first with `hwnas profile` (timed)")
     args = ap.parse_args()
 
