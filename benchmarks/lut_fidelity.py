@@ -37,35 +37,27 @@ LEVEL_SHIFT_PCT = 5.0
 LABELS = ("table vs measurement 1", "table vs measurement 2", "noise ceiling: meas. 2 vs meas. 1")
 
 
-def _seeds(text: str) -> list[int]:
-    try:
-        seeds = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        seeds = []
-    if not seeds:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers, e.g. 1,2,3")
-    return seeds
-
-
-def _print_block(results: list) -> None:
-    """Agreement rows and error sources, averaged over ``results`` (one per seed)."""
+def _print_block(checks: list[dict]) -> None:
+    """Agreement rows and error sources, averaged over ``checks`` (one per seed)."""
     print(f"{'':34s} {'mean|err|':>9s} {'<=10%':>6s} {'<=5%':>6s} {'max':>6s} {'tau':>6s}")
     for i, label in enumerate(LABELS):
-        r = {k: float(np.mean([res[0][i][k] for res in results])) for k in results[0][0][i]}
+        r = {k: float(np.mean([c["rows"][i][k] for c in checks])) for k in checks[0]["rows"][i]}
         print(f"{label:34s} {r['mean_abs_pct']:8.2f}% {100 * r['within_10_pct']:5.0f}% {100 * r['within_5_pct']:5.0f}% "
               f"{r['max_abs_pct']:5.1f}% {r['kendall_tau']:6.3f}")
-    wins = sum(res[0][k]["kendall_tau"] >= res[0][2]["kendall_tau"] for res in results for k in (0, 1))
-    print(f"table's own error {np.mean([res[1]['table_error_pct'] for res in results]):.2f} % vs one measurement's "
-          f"noise {np.mean([res[1]['measurement_noise_pct'] for res in results]):.2f} % (relative s.d.); "
-          f"table τ >= noise ceiling in {wins} of {2 * len(results)} pairings")
+    wins = sum(c["rows"][k]["kendall_tau"] >= c["rows"][2]["kendall_tau"] for c in checks for k in (0, 1))
+    print(f"table's own error {np.mean([c['sources']['table_error_pct'] for c in checks]):.2f} % vs one measurement's "
+          f"noise {np.mean([c['sources']['measurement_noise_pct'] for c in checks]):.2f} % (relative s.d.); "
+          f"table τ >= noise ceiling in {wins} of {2 * len(checks)} pairings")
 
 
 def main() -> int:
+    from hwnas.commands.base import int_list
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--table", help="table file (default: latency_tables/<target>/<space>-<CxHxW>.json)")
     ap.add_argument("--config", default=str(ROOT / "examples" / "digits.toml"))
     ap.add_argument("--networks", type=int, default=100)
-    ap.add_argument("--seeds", type=_seeds, default=[1],
+    ap.add_argument("--seeds", type=int_list, default=[1],
                     help="comma-separated sampling seeds, one check each (default 1)")
     ap.add_argument("--build", action="store_true", help="build the table first with `hwnas profile` (timed)")
     args = ap.parse_args()
@@ -91,7 +83,7 @@ def main() -> int:
     table = LatencyTable.load(path)
     table.check(target, space)
     exclude = set(table.calibration.get("networks", []))
-    results: list[tuple[tuple[dict, dict, dict], dict, float]] = []
+    checks: list[dict] = []  # per seed: agreement rows (LABELS order), error sources, level shift in %
     for seed in args.seeds:
         archs = sample_distinct(space, args.networks, np.random.default_rng(seed), exclude)
         predicted = np.array([table.predict(space.layer_signatures(space.parse(a))) for a in archs])
@@ -102,18 +94,18 @@ def main() -> int:
         print(f"\ntable {path} ({table.meta['date']}); {len(archs)} random {space.name} networks (seed {seed}, "
               f"none of them calibration networks), {first.min():.3f}-{first.max():.3f} ms, measured twice on "
               f"{target.name} ({target.passes} passes x {target.runs_per_pass} runs, interleaved)")
-        rows = (agreement(first, predicted), agreement(second, predicted), agreement(first, second))
         level = 100 * (float(np.median(second / first)) - 1)
-        results.append((rows, error_sources(predicted, first, second), level))
-        _print_block([results[-1]])
+        checks.append({"rows": (agreement(first, predicted), agreement(second, predicted), agreement(first, second)),
+                       "sources": error_sources(predicted, first, second), "level_pct": level})
+        _print_block(checks[-1:])
         if abs(level) > LEVEL_SHIFT_PCT:
             print(f"measurement 2 reads {level:+.0f} % against measurement 1 overall: the machine changed speed "
                   f"(a slow phase), so this seed's figures measure the machine, not the table; rerun it")
-    if len(results) > 1:
-        print(f"\nmeans over {len(results)} seeds ({len(results) * args.networks} networks)")
-        _print_block(results)
-        steady = [r for r in results if abs(r[2]) <= LEVEL_SHIFT_PCT]
-        if 1 < len(steady) < len(results):
+    if len(checks) > 1:
+        print(f"\nmeans over {len(checks)} seeds ({len(checks) * args.networks} networks)")
+        _print_block(checks)
+        steady = [c for c in checks if abs(c["level_pct"]) <= LEVEL_SHIFT_PCT]
+        if 1 < len(steady) < len(checks):
             print(f"\nmeans over the {len(steady)} seeds whose two measurements agree in level (within "
                   f"±{LEVEL_SHIFT_PCT:g} %)")
             _print_block(steady)

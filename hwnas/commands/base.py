@@ -34,6 +34,22 @@ class Command(ABC):
 COMMANDS: Registry[type[Command]] = Registry("command")
 
 
+def int_list(text: str) -> list[int]:
+    """argparse type: comma-separated positive integers (``"50,200,1000"``)."""
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} needs positive integers, e.g. 50,200,1000")
+    return values
+
+
+def names(text: str) -> list[str]:
+    """argparse type: comma-separated names, blanks dropped."""
+    return [v.strip() for v in text.split(",") if v.strip()]
+
+
 def add_budget_flags(parser: argparse.ArgumentParser) -> None:
     """Add one ``--max-...`` flag per declared budget."""
     for name in BUDGETS.names():

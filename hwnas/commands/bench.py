@@ -10,21 +10,7 @@ import argparse
 from pathlib import Path
 
 from ..exceptions import ConfigError
-from .base import COMMANDS, Command
-
-
-def _int_list(text: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} needs positive integers, e.g. 50,200,1000")
-    return values
-
-
-def _names(text: str) -> list[str]:
-    return [v.strip() for v in text.split(",") if v.strip()]
+from .base import COMMANDS, Command, int_list, names
 
 
 @COMMANDS.register("bench")
@@ -39,11 +25,11 @@ class BenchCommand(Command):
                        help="accuracy column in %% (searched and scored; default test_acc_cifar10)")
         p.add_argument("--cost", required=True, metavar="NAME=COLUMN",
                        help="the cost objective, e.g. latency_ms=raspi4_latency")
-        p.add_argument("--strategies", type=_names, default=["nsga2", "random"],
+        p.add_argument("--strategies", type=names, default=["nsga2", "random"],
                        help="comma-separated strategies (default nsga2,random)")
-        p.add_argument("--peers", type=_names, default=["pymoo-nsga2", "optuna-nsga2"],
+        p.add_argument("--peers", type=names, default=["pymoo-nsga2", "optuna-nsga2"],
                        help="comma-separated peers: pymoo-nsga2, optuna-nsga2 ('' for none)")
-        p.add_argument("--evaluations", type=_int_list, default=[50, 200, 1000],
+        p.add_argument("--evaluations", type=int_list, default=[50, 200, 1000],
                        help="budgets to score at (default 50,200,1000)")
         p.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 (default 10)")
         p.add_argument("--min-accuracy", type=float, default=11.0,

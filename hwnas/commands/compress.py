@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..exceptions import ConfigError
-from .base import COMMANDS, Command
+from .base import COMMANDS, Command, names
 
 
 def _ratios(text: str) -> list[float]:
@@ -14,10 +14,6 @@ def _ratios(text: str) -> list[float]:
         return [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise ConfigError(f"--prune {text!r} is not a comma-separated list of fractions; use e.g. --prune 0.25,0.5") from None
-
-
-def _names(text: str) -> list[str]:
-    return [v.strip() for v in text.split(",") if v.strip()]
 
 
 @COMMANDS.register("compress")
@@ -51,7 +47,7 @@ class CompressCommand(Command):
         from ..report import print_compress_summary
 
         chains = build_chains(
-            _ratios(args.prune), _names(args.quantize), stack=not args.no_stack,
+            _ratios(args.prune), names(args.quantize), stack=not args.no_stack,
             prune_options={"importance": args.importance, "round_to": args.round_to,
                            "finetune_epochs": args.finetune_epochs, "finetune_lr": args.finetune_lr},
             quant_options={"per_channel": args.per_channel, "calibration_samples": args.calibration_samples})

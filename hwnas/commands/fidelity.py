@@ -25,8 +25,7 @@ import time
 from pathlib import Path
 
 from ..exceptions import ConfigError
-from .base import COMMANDS, Command
-from .bench import _int_list, _names
+from .base import COMMANDS, Command, int_list, names
 
 
 @COMMANDS.register("fidelity")
@@ -36,9 +35,9 @@ class FidelityCommand(Command):
     def configure(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("config", help="run config (TOML) with a proxy-trainer [estimator]")
         p.add_argument("--archs", type=int, default=40, help="architectures to sample (default 40)")
-        p.add_argument("--epochs", type=_int_list, default=[1, 3, 10],
+        p.add_argument("--epochs", type=int_list, default=[1, 3, 10],
                        help="training budgets; the largest is the reference (default 1,3,10)")
-        p.add_argument("--proxies", type=_names, default=None,
+        p.add_argument("--proxies", type=names, default=None,
                        help="comma-separated zero-cost proxies (default: all)")
         p.add_argument("--seed", type=int, default=0, help="architecture sampling seed (default 0)")
         p.add_argument("--folds", type=int, default=5, help="cross-validation folds of the predictors (default 5)")
