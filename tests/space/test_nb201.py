@@ -65,3 +65,22 @@ def test_bad_strings_and_options():
         make_space("mlp", None, None)
     assert set(OPS) == {"none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"}
     np.testing.assert_array_equal(space.upper_bounds, [4] * 6)
+
+
+def test_features_generic_part_then_what_the_cell_computes():
+    space = make_space("nb201", None, None)
+    genomes = np.array([[3, 3, 4, 1, 3, 1], [0, 0, 0, 0, 0, 0], [3, 0, 0, 1, 0, 0], [0, 0, 0, 1, 0, 0]])
+    x = space.features(genomes)
+    # generic: one-hot genes, then how many of the six edges take each operation
+    assert x[0, :30].reshape(6, 5).argmax(axis=1).tolist() == [3, 3, 4, 1, 3, 1]
+    assert x[0, 30:35].tolist() == [0, 2, 0, 3, 1] and x[1, 30:35].tolist() == [6, 0, 0, 0, 0]
+    # every path of the first cell is open, so every edge acts as written
+    assert x[0, 35:65].tolist() == x[0, :30].tolist() and x[0, 65:70].tolist() == [0, 2, 0, 3, 1]
+    # convolutions per path (0->1->2->3, 0->1->3, 0->2->3, 0->3) and their maximum
+    assert x[0, 70:75].tolist() == [1, 2, 1, 0, 2] and x[1, 70:75].tolist() == [-1, -1, -1, -1, -1]
+    # a convolution on no open path computes nothing: the cell is its skip edge alone
+    assert x[2, :35].tolist() != x[3, :35].tolist()
+    assert x[2, 35:].tolist() == x[3, 35:].tolist()
+    # one-hot chains per open path: 4**3 + 4**2 + 4**2 + 4 columns, one set per open path
+    assert x.shape == (4, 75 + 64 + 16 + 16 + 4)
+    assert x[0, 75:].sum() == 4 and x[1, 75:].sum() == 0 and x[3, 75:].sum() == 1

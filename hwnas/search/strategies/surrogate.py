@@ -7,9 +7,10 @@ objective and budget of each candidate; the candidates whose optimistic predicti
 ``kappa`` standard deviations) adds most hypervolume to the true front, picked greedily, are
 the only ones evaluated. NSGA-II's survival then sees their true values.
 
-The surrogate (:class:`Surrogate`) averages two scikit-learn models on one-hot genes plus
-per-choice counts: extra trees and bootstrapped ridge regression; their spread gives the
-standard deviation. Positive targets (errors, latencies, MACs) are modelled in log space, since
+The surrogate (:class:`Surrogate`) averages two scikit-learn models on the space's features of
+each genome (:meth:`~hwnas.space.base.SearchSpace.features`: one-hot genes, per-choice counts,
+and what the space adds, e.g. NB201's paths): extra trees and bootstrapped ridge regression;
+their spread gives the standard deviation. Positive targets (errors, latencies, MACs) are modelled in log space, since
 cost grows multiplicatively with width and depth.
 
 Predictions never leave this module: the runner evaluates, stores and tells true values only,
@@ -28,29 +29,6 @@ from ..objectives import FAILED_VALUE
 from ..operators import CanonicalSampling
 from .base import STRATEGIES
 from .nsga2 import NSGA2Strategy
-
-
-def genome_features(space: SearchSpace, genomes: np.ndarray) -> np.ndarray:
-    """The surrogate's inputs: one column per (gene, choice), plus, for each choice set that
-    several genes share (NB201's six edges, MobileNet kernel sizes), how many genes take each
-    choice.
-
-    The counts show a small model what a network holds in total (three 3x3 convolutions), which
-    one-hot genes show only through many splits; on NB201 they double the rank correlation of
-    an extra-trees accuracy predictor trained on 16 architectures.
-    """
-    genomes = np.asarray(genomes, dtype=np.int64).reshape(-1, space.n_genes)
-    sizes = space.upper_bounds + 1
-    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    one_hot = np.zeros((len(genomes), int(sizes.sum())))
-    one_hot[np.repeat(np.arange(len(genomes)), space.n_genes), (genomes + offsets).ravel()] = 1.0
-    groups: dict[tuple, list[int]] = {}
-    for i, gene in enumerate(space.genes):
-        groups.setdefault(tuple(gene.choices), []).append(i)
-    counts = [(genomes[:, idx] == c).sum(axis=1, keepdims=True)
-              for choices, idx in groups.items() if len(idx) > 1 and len(choices) > 1
-              for c in range(len(choices))]
-    return np.hstack([one_hot, *counts]).astype(float)
 
 
 class Surrogate:
@@ -223,8 +201,8 @@ class SurrogateNSGA2Strategy(NSGA2Strategy):
         ok = np.all(y < FAILED_VALUE, axis=1)  # failed evaluations teach the regressor nothing
         if ok.sum() < 2:
             return np.arange(min(batch, len(pool)))  # nothing to learn from yet: NSGA-II's offspring
-        mean, std = self.surrogate.fit_predict(genome_features(self.space, np.array(self.genomes)[ok]), y[ok],
-                                               genome_features(self.space, pool))
+        mean, std = self.surrogate.fit_predict(self.space.features(np.array(self.genomes)[ok]), y[ok],
+                                               self.space.features(pool))
         m = self.n_objectives
         # optimistic on the objectives (explores), expected on the budgets (a candidate predicted
         # over budget is a wasted evaluation whatever its objectives)
