@@ -30,10 +30,6 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: Overall level difference (median ratio) between the two measurements of a seed beyond which
-#: the machine, not the table, changed: a slow phase of a shared machine reads 30 % or more.
-LEVEL_SHIFT_PCT = 5.0
-
 LABELS = ("table vs measurement 1", "table vs measurement 2", "noise ceiling: meas. 2 vs meas. 1")
 
 
@@ -54,7 +50,7 @@ def main() -> int:
     from hwnas.commands.base import int_list
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--table", help="table file (default: latency_tables/<target>/<space>-<CxHxW>.json)")
+    ap.add_argument("--table", help="table file (default: this device's, latency_tables/<target>/<device>/<space>-<CxHxW>.json)")
     ap.add_argument("--config", default=str(ROOT / "examples" / "digits.toml"))
     ap.add_argument("--networks", type=int, default=100)
     ap.add_argument("--seeds", type=int_list, default=[1],
@@ -65,15 +61,15 @@ def main() -> int:
     from hwnas.components import build_space
     from hwnas.config import load_config
     from hwnas.cost import export_onnx, load_target, measure_latency
-    from hwnas.cost.lut import LatencyTable, default_table_path
+    from hwnas.cost.lut import LatencyTable, find_table
     from hwnas.data import load_task
-    from hwnas.profile import agreement, error_sources, sample_distinct
+    from hwnas.profile import LEVEL_SHIFT_PCT, agreement, error_sources, level_shift_warning, sample_distinct
 
     config = load_config(args.config)
     target = load_target(config.cost["target"])
     space = build_space(config, load_task(config.task, source=config.source))
     print(f"load average before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
-    path = Path(args.table) if args.table else default_table_path(target.name, space.name, space.input_shape)
+    path = find_table(target, space, args.table)
     if args.build:
         path = Path(tempfile.mkdtemp()) / path.name
         start = time.perf_counter()
@@ -83,7 +79,7 @@ def main() -> int:
     table = LatencyTable.load(path)
     table.check(target, space)
     exclude = set(table.calibration.get("networks", []))
-    checks: list[dict] = []  # per seed: agreement rows (LABELS order), error sources, level shift in %
+    checks: list[dict] = []  # per seed: agreement rows (LABELS order), error sources (level shift included)
     for seed in args.seeds:
         archs = sample_distinct(space, args.networks, np.random.default_rng(seed), exclude)
         predicted = np.array([table.predict(space.layer_signatures(space.parse(a))) for a in archs])
@@ -94,17 +90,16 @@ def main() -> int:
         print(f"\ntable {path} ({table.meta['date']}); {len(archs)} random {space.name} networks (seed {seed}, "
               f"none of them calibration networks), {first.min():.3f}-{first.max():.3f} ms, measured twice on "
               f"{target.name} ({target.passes} passes x {target.runs_per_pass} runs, interleaved)")
-        level = 100 * (float(np.median(second / first)) - 1)
+        sources = error_sources(predicted, first, second)
         checks.append({"rows": (agreement(first, predicted), agreement(second, predicted), agreement(first, second)),
-                       "sources": error_sources(predicted, first, second), "level_pct": level})
+                       "sources": sources})
         _print_block(checks[-1:])
-        if abs(level) > LEVEL_SHIFT_PCT:
-            print(f"measurement 2 reads {level:+.0f} % against measurement 1 overall: the machine changed speed "
-                  f"(a slow phase), so this seed's figures measure the machine, not the table; rerun it")
+        if level_shift_warning(sources):
+            print(level_shift_warning(sources))
     if len(checks) > 1:
         print(f"\nmeans over {len(checks)} seeds ({len(checks) * args.networks} networks)")
         _print_block(checks)
-        steady = [c for c in checks if abs(c["level_pct"]) <= LEVEL_SHIFT_PCT]
+        steady = [c for c in checks if not level_shift_warning(c["sources"])]
         if 1 < len(steady) < len(checks):
             print(f"\nmeans over the {len(steady)} seeds whose two measurements agree in level (within "
                   f"±{LEVEL_SHIFT_PCT:g} %)")

@@ -9,7 +9,7 @@ import pytest
 from hwnas.cli import main
 from hwnas.cost import COST_MODELS, Target
 from hwnas.cost.lut import LatencyTable
-from hwnas.profile import build_table, error_sources, export_models, format_report
+from hwnas.profile import build_table, error_sources, export_models, format_report, level_shift_warning
 from hwnas.space import make_space
 
 TINY = dict(widths=[0.5], depths=[1, 2], kernels=[3, 5], expands=[3], stage_channels=[16, 24])
@@ -115,3 +115,39 @@ def test_error_sources_separate_table_error_from_measurement_noise():
     assert exact["measurement_noise_pct"] == pytest.approx(1.0, rel=0.05) and exact["table_error_pct"] < 0.2
     off = error_sources(true * np.exp(rng.normal(0, 0.02, true.size)), first, second)
     assert off["table_error_pct"] == pytest.approx(2.0, rel=0.05)
+
+
+def test_a_level_shift_between_the_measurements_is_flagged(table):
+    rng = np.random.default_rng(1)
+    true = np.exp(rng.uniform(-3, 0, 200))
+    first = true * np.exp(rng.normal(0, 0.01, true.size))
+    steady = error_sources(true, first, true * np.exp(rng.normal(0, 0.01, true.size)))
+    slow = error_sources(true, first, 1.35 * true * np.exp(rng.normal(0, 0.01, true.size)))
+    assert abs(steady["level_shift_pct"]) < 1 and level_shift_warning(steady) is None
+    assert slow["level_shift_pct"] == pytest.approx(35, abs=1)
+    # the offset itself is no ranking error, but the user is told to measure again
+    assert slow["table_error_pct"] < 0.5 and "reads +35 % against measurement 1" in level_shift_warning(slow)
+    assert "WARNING" not in format_report(table)
+    shifted = LatencyTable(meta=table.meta, entries=table.entries, calibration=table.calibration,
+                           fidelity={**table.fidelity, "error_sources": slow}, device_report=table.device_report)
+    assert "WARNING: measurement 2 reads +35 %" in format_report(shifted)
+
+
+def test_network_sessions_are_put_on_the_anchors_level(monkeypatch):
+    import hwnas.profile as profile
+    from hwnas.cost.latency import LatencyMeasurement
+
+    speeds = iter([1.3, 0.9])  # each session runs at its own speed
+
+    def timed(models, timing, shape):
+        speed = next(speeds)
+        return [LatencyMeasurement(m * speed, 1.0, (m * speed,)) for m in models]
+
+    monkeypatch.setattr(profile, "measure_latency", timed)
+    monkeypatch.setattr(profile, "CHUNK", 3)
+    models = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]  # stand-ins whose true latency is their value
+    anchor_times = [LatencyMeasurement(1.0, 0.0, (1.0,)), LatencyMeasurement(2.0, 0.0, (2.0,))]
+    out, levels = profile.measure_in_chunks(models, [0, 1], anchor_times, None, (1,))
+    assert levels == pytest.approx([1.3, 0.9])
+    assert [m.latency_ms for m in out] == pytest.approx(models)
+    assert out[0] is anchor_times[0] and out[5].pass_medians_ms == pytest.approx((6.0,))

@@ -26,7 +26,7 @@ class ProfileCommand(Command):
         p.add_argument("--space", help="space name; must match the task config's [space] (default: its name)")
         p.add_argument("--task", help="run config giving the input size and [space] options "
                                       "(default: examples/digits.toml)")
-        p.add_argument("--out", help="table file (default: latency_tables/<target>/<space>-<CxHxW>.json)")
+        p.add_argument("--out", help="table file (default: latency_tables/<target>/<this device>/<space>-<CxHxW>.json)")
         p.add_argument("--calibration", type=int, default=1000,
                        help="random networks the calibration is fitted on (default 1000)")
         p.add_argument("--fidelity", type=int, default=100, help="other random networks the table is checked on")
@@ -41,7 +41,7 @@ class ProfileCommand(Command):
         from ..components import build_space
         from ..config import load_config
         from ..cost import load_target
-        from ..cost.lut import default_table_path
+        from ..cost.lut import find_table
         from ..data import load_task
         from ..profile import build_table, format_report
 
@@ -56,7 +56,7 @@ class ProfileCommand(Command):
             raise ConfigError(f"--space {args.space!r} differs from [space] name = {config.space['name']!r} in "
                               f"{config.source}; pass a --task config whose [space] is {args.space!r}")
         space = build_space(config, load_task(config.task, source=config.source))
-        out = Path(args.out) if args.out else default_table_path(target.name, space.name, space.input_shape)
+        out = find_table(target, space, args.out)
         table = build_table(target, space, calibration=args.calibration, fidelity=args.fidelity, seed=args.seed,
                             passes=args.passes, runs_per_pass=args.runs_per_pass,
                             device_report=not args.no_device_report, export_workers=args.export_workers)

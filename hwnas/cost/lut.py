@@ -12,7 +12,8 @@ on the sum, extra scales for layer groups whose share varies (e.g. ``ir-se``: sq
 blocks lose differently when timed alone), a per-layer boundary cost and a constant:
 ``latency_ms = a * sum_ms + a_se * sum_ms:ir-se + b * n_layers + c``.
 
-File: ``latency_tables/<target>/<space>-<C>x<H>x<W>.json``::
+File: ``latency_tables/<target>/<device>/<space>-<C>x<H>x<W>.json``, one folder per processor
+or GPU (:mod:`hwnas.cost.device`)::
 
     {"format": "hwnas-latency-table", "format_version": 1,
      "meta": {"target": "cpu-ort-1t", "runtime": "onnxruntime", "runtime_version": "1.32.0",
@@ -22,7 +23,7 @@ File: ``latency_tables/<target>/<space>-<C>x<H>x<W>.json``::
               "date": "2025-...", "estimator": {...}, "space": {"name": "mbv3",
               "input_shape": [1, 12, 12], ...}, "remote": false},
      "entries": {"ir:cin=8,cout=8,k=3,e=3,s=1,se=0,act=relu,in=8x12x12":
-                 {"latency_ms": 0.0123, "spread_pct": 4.1}, ...},
+                 {"latency_ms": 0.0123, "spread_pct": 4.1, "weights": 312, "residual_weight": 0.01}, ...},
      "calibration": {"model": "linear",
                      "features": ["sum_ms", "sum_ms:ir-se", "n_layers", "const"],
                      "coef": [0.99, 0.03, -0.0054, 0.002], ...},
@@ -31,11 +32,11 @@ Features: ``sum_ms`` (all layers), ``sum_ms:<group>``, ``n_layers``, ``n:<group>
      "fidelity": {...}, "device_report": {...}}
 
 A table for a device hwnas cannot run (a phone, an FPGA) is just such a file with
-``"remote": true``: its runtime version is not compared with the local onnxruntime and the final
-front is not re-measured. Without a ``calibration`` the prediction is the plain sum.
+``"remote": true``: its runtime version and device are not compared with this machine's and the
+final front is not re-measured. Without a ``calibration`` the prediction is the plain sum.
 
 Example:
-    >>> table = LatencyTable.load("latency_tables/cpu-ort-1t/mbv3-1x12x12.json")
+    >>> table = LatencyTable.load("latency_tables/cpu-ort-1t/amd-epyc/mbv3-1x12x12.json")
     >>> table.check(load_target("cpu-ort-1t"), space)
     >>> table.predict(space.layer_signatures(space.smallest()))  # doctest: +SKIP
     0.047
@@ -54,13 +55,14 @@ import torch
 
 from ..exceptions import LatencyTableError
 from .base import COST_MODELS, CostModel
+from .device import device_folder, device_label, local_device
 from .target import Target, targets_dir
 
 FORMAT = "hwnas-latency-table"
 FORMAT_VERSION = 1
 #: Calibration models a table may name: the plain sum, or linear in named features.
 CALIBRATIONS = ("sum", "linear")
-_FEATURE_PREFIXES = ("sum_ms:", "n:")
+_FEATURE_PREFIXES = ("sum_ms:", "n:", "weights_m_over:")
 #: Target settings a table must share with the target it is used for.
 MATCHED_SETTINGS = ("execution_provider", "intra_op_threads", "inter_op_threads", "batch_size",
                     "dtype", "graph_optimization", "opset")
@@ -77,9 +79,11 @@ def shape_text(input_shape: Sequence[int]) -> str:
     return "x".join(str(int(d)) for d in input_shape)
 
 
-def default_table_path(target_name: str, space_name: str, input_shape: Sequence[int]) -> Path:
-    """Where ``hwnas profile`` writes, and the ``lut`` model looks for, a table."""
-    return tables_dir() / target_name / f"{space_name}-{shape_text(input_shape)}.json"
+def default_table_path(target_name: str, device: str, space_name: str, input_shape: Sequence[int]) -> Path:
+    """Where ``hwnas profile`` writes, and the ``lut`` model looks for, a table:
+    ``latency_tables/<target>/<device folder>/<space>-<CxHxW>.json`` (see
+    :func:`~hwnas.cost.device.device_folder`)."""
+    return tables_dir() / target_name / device_folder(device) / f"{space_name}-{shape_text(input_shape)}.json"
 
 
 def profile_command(target: Target, space_name: str, task_config: str | None = None) -> str:
@@ -166,12 +170,17 @@ class LatencyTable:
             if not isinstance(names, list) or not isinstance(coef, list) or len(names) != len(coef) or not names:
                 raise LatencyTableError(f"latency table {p}: the linear calibration needs lists 'features' "
                                         f"and 'coef' of equal length")
-            bad = [n for n in names if n not in ("sum_ms", "n_layers", "const", "residual_ms")
+            bad = [n for n in names if n not in ("sum_ms", "n_layers", "const", "residual_ms", "weights_m")
                    and not n.startswith(_FEATURE_PREFIXES)]
             if bad:
                 raise LatencyTableError(f"latency table {p}: calibration feature {bad[0]!r} is unknown; use "
-                                        f"sum_ms, sum_ms:<group>, n_layers, n:<group>, residual_ms or const")
+                                        f"sum_ms, sum_ms:<group>, n_layers, n:<group>, weights_m, "
+                                        f"weights_m_over:<millions>, residual_ms or const")
         for key, entry in entries.items():
+            count = entry.get("weights", 0)
+            if isinstance(count, bool) or not isinstance(count, (int, float)) or not count >= 0:
+                raise LatencyTableError(f"latency table {p}: entry {key!r} has 'weights' {count!r}; it must be a "
+                                        f"count >= 0; rebuild the table with hwnas profile")
             weight = entry.get("residual_weight", 0.0)
             if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight):
                 raise LatencyTableError(f"latency table {p}: entry {key!r} has a non-numeric 'residual_weight' "
@@ -186,7 +195,7 @@ class LatencyTable:
         return f"latency table {self.path}" if self.path else "latency table"
 
     def check(self, target: Target, space, fix: str | None = None) -> None:
-        """Refuse a table built for another target, runtime version, space or input size.
+        """Refuse a table built for another target, runtime version, device, space or input size.
 
         Args:
             target: the run's target.
@@ -212,6 +221,12 @@ class LatencyTable:
                 raise LatencyTableError(f"{self.where} was built with onnxruntime {meta['runtime_version']}, "
                                         f"this machine has {local}; latencies change between runtime "
                                         f"versions{hint}")
+            if meta.get("device"):
+                built_on, here = device_label(meta["device"], target.execution_provider), local_device(target)
+                if built_on != here:
+                    raise LatencyTableError(f"{self.where} was built on {built_on}, this machine is {here}; "
+                                            f"latencies do not carry over between devices{hint} (a table for "
+                                            f"a device you cannot run here needs \"remote\": true in its meta)")
         built = meta["space"]
         if built.get("name") != space.name:
             raise LatencyTableError(f"{self.where} was built for space {built.get('name')!r}, not {space.name!r}{hint}")
@@ -240,13 +255,14 @@ class LatencyTable:
     # --- prediction ----------------------------------------------------------------------
     def features(self, signatures: Sequence[Any]) -> dict[str, float]:
         """Calibration features of a network: ``sum_ms``, ``sum_ms:<group>``, ``n_layers``, ``n:<group>``, ``const``,
-        and ``residual_ms`` (each layer's latency times its entry's ``residual_weight``, see
-        :func:`fit_residual_weights`).
+        ``weights_m`` (millions of weights, from the entries' ``weights``) and ``residual_ms`` (each
+        layer's latency times its entry's ``residual_weight``, see :func:`fit_residual_weights`).
+        ``weights_m_over:<C>`` is derived from ``weights_m`` (see :func:`feature_value`).
 
         Raises:
             LatencyTableError: a layer has no entry (naming its key).
         """
-        feats = {"sum_ms": 0.0, "n_layers": float(len(signatures)), "const": 1.0}
+        feats = {"sum_ms": 0.0, "n_layers": float(len(signatures)), "const": 1.0, "weights_m": 0.0}
         for sig in signatures:
             entry = self.entries.get(sig.key)
             if entry is None:
@@ -255,6 +271,7 @@ class LatencyTable:
                                         f"`{fix}` or time every candidate with --latency measure")
             ms = float(entry["latency_ms"])
             feats["sum_ms"] += ms
+            feats["weights_m"] += float(entry.get("weights", 0)) / 1e6
             feats["residual_ms"] = feats.get("residual_ms", 0.0) + ms * float(entry.get("residual_weight", 0.0))
             feats[f"sum_ms:{sig.kind}"] = feats.get(f"sum_ms:{sig.kind}", 0.0) + ms
             feats[f"n:{sig.kind}"] = feats.get(f"n:{sig.kind}", 0.0) + 1.0
@@ -265,11 +282,24 @@ class LatencyTable:
         return calibrated(self.calibration, self.features(signatures))
 
 
+def feature_value(features: Mapping[str, float], name: str) -> float:
+    """One calibration feature of a network; 0 for a group it lacks.
+
+    ``weights_m_over:<C>`` is ``max(0, weights_m - C)``: the weights beyond C million. Timed
+    alone, a layer's weights stay in the cache from run to run; inside a network whose weights
+    exceed the cache, every layer fetches them again (on a 2 MB-L2 Xeon VM the calibration's
+    residuals grew from 0.7 % to 2.8 % s.d. past 0.2 M weights, and this feature halved them).
+    """
+    if name.startswith("weights_m_over:"):
+        return max(0.0, features.get("weights_m", 0.0) - float(name.split(":", 1)[1]))
+    return features.get(name, 0.0)
+
+
 def calibrated(calibration: Mapping[str, Any], features: Mapping[str, float]) -> float:
     """Apply a calibration (``{"model": "linear", "features": [...], "coef": [...]}``, or the plain sum)."""
     if calibration.get("model", "sum") == "sum":
         return float(features["sum_ms"])
-    return float(sum(c * features.get(name, 0.0) for name, c in zip(calibration["features"], calibration["coef"])))
+    return float(sum(c * feature_value(features, name) for name, c in zip(calibration["features"], calibration["coef"])))
 
 
 def fit_linear(features: Sequence[Mapping[str, float]], names: Sequence[str],
@@ -280,7 +310,7 @@ def fit_linear(features: Sequence[Mapping[str, float]], names: Sequence[str],
     networks count alike, which is what a ±x % fidelity target asks for.
     """
     y = np.asarray(measured_ms, dtype=float)
-    x = np.array([[f.get(n, 0.0) for n in names] for f in features], dtype=float)
+    x = np.array([[feature_value(f, n) for n in names] for f in features], dtype=float)
     coef, *_ = np.linalg.lstsq(x / y[:, None], np.ones_like(y), rcond=None)
     return [float(v) for v in coef]
 
@@ -343,8 +373,9 @@ def _runtime_version() -> str | None:
 
 
 def find_table(target: Target, space, path: str | Path | None = None) -> Path:
-    """The table file for a target and space: ``path`` if given, else the default location."""
-    return Path(path) if path else default_table_path(target.name, space.name, space.input_shape)
+    """The table file for a target and space: ``path`` if given, else this machine's default location."""
+    return Path(path) if path else default_table_path(target.name, local_device(target), space.name,
+                                                      space.input_shape)
 
 
 @COST_MODELS.register("lut")
@@ -355,11 +386,11 @@ class LutCostModel(CostModel):
         target: the run's target; the table must have been built for it.
         input_shape: one sample's shape; the table must have been built for it.
         space: the search space (gives every architecture's layer signatures).
-        path: the table file (default ``latency_tables/<target>/<space>-<CxHxW>.json``).
+        path: the table file (default ``latency_tables/<target>/<device>/<space>-<CxHxW>.json``).
         config_source: the run config's file, for the rebuild command in messages.
 
     Raises:
-        LatencyTableError: no table, a table for another target/runtime version/input size,
+        LatencyTableError: no table, a table for another target/runtime version/device/input size,
             or a layer of the space without an entry; each names the fix.
     """
 
@@ -378,7 +409,7 @@ class LutCostModel(CostModel):
         table_path = find_table(target, space, path)
         if not table_path.is_file():
             raise LatencyTableError(
-                f"no latency table for target {target.name}, space {space.name}, input "
+                f"no latency table for target {target.name} on {local_device(target)}, space {space.name}, input "
                 f"{shape_text(space.input_shape)} ({table_path} does not exist); build it with "
                 f"`{self.fix}` or time every candidate with --latency measure")
         self.table = LatencyTable.load(table_path)

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from hwnas.cost import COST_MODELS, load_target
-from hwnas.cost.lut import LatencyTable, fit_linear, latency_models
+from hwnas.cost.device import device_folder, device_info, local_device
+from hwnas.cost.lut import LatencyTable, find_table, fit_linear, latency_models
 from hwnas.exceptions import ConfigError, LatencyTableError
 from hwnas.space import make_space
 
@@ -90,6 +91,24 @@ def test_refuses_another_runtime_version_unless_remote(space, target):
         table.check(target, space)
     table.meta["remote"] = True  # a table measured on a phone: its runtime is not ours
     table.check(target, space)
+
+
+def test_refuses_a_table_built_on_another_device_unless_remote(space, target):
+    table = hand_table(space, target)
+    table.meta["device"] = {"cpu": "Other CPU 9000", "gpu": None}
+    with pytest.raises(LatencyTableError, match=r"built on Other CPU 9000, this machine is .*hwnas profile.*remote"):
+        table.check(target, space)
+    table.meta["device"] = device_info(target)  # built here
+    table.check(target, space)
+    table.meta.update(device={"cpu": "Other CPU 9000"}, remote=True)  # measured elsewhere, on purpose
+    table.check(target, space)
+
+
+def test_tables_live_in_one_folder_per_device(space, target):
+    path = find_table(target, space)
+    assert path.parent.name == device_folder(local_device(target)) and path.parent.parent.name == "cpu-ort-1t"
+    assert path.name == "mbv3-1x8x8.json"
+    assert find_table(target, space, "my/table.json").as_posix() == "my/table.json"
 
 
 def test_refuses_another_input_size(space, target):

@@ -8,6 +8,7 @@ import pytest
 from hwnas.cli import main
 from hwnas.config import config_from_dict
 from hwnas.cost import load_target
+from hwnas.cost.device import local_device
 from hwnas.search.runner import run_search
 from hwnas.space import make_space
 
@@ -60,5 +61,6 @@ def test_search_latency_lut_without_a_table_names_the_fix(tmp_path, capsys):
     """))
     assert main(["search", str(config), "--latency", "lut", "--out", str(tmp_path / "r"), "--no-progress"]) == 2
     err = capsys.readouterr().err
-    assert "no latency table for target cpu-ort-1t, space mbv3, input 1x8x8" in err
+    device = local_device(load_target("cpu-ort-1t"))
+    assert f"no latency table for target cpu-ort-1t on {device}, space mbv3, input 1x8x8" in err
     assert "hwnas profile --target" in err and f"--task {config}" in err and "--latency measure" in err
