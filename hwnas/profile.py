@@ -15,9 +15,9 @@ One build:
    max(0, weights_m - C_k) + c`` (extra scales for layer groups such as squeeze-excite blocks, a
    per-layer boundary cost, the cost of weights beyond what stays cached, a constant; see
    :func:`calibration_features` and :func:`fit_calibration`) is fitted on the calibration
-   networks (relative least squares), then per-layer corrections of its residuals (ridge regression, penalty by
-   cross-validation; :func:`~hwnas.cost.lut.fit_residual_weights`): what a layer costs inside
-   a network but not alone;
+   networks (relative least squares), then per-layer corrections of its residuals (ridge
+   regression, penalty by cross-validation; :func:`~hwnas.cost.lut.fit_residual_weights`): what
+   a layer costs inside a network but not alone;
 5. the fidelity networks are timed a second time, in a separate measurement with fresh
    sessions: the two measurements of the same networks give the noise ceiling (how well the
    device agrees with itself), reported next to the table's error against each measurement,
@@ -194,8 +194,9 @@ def build_table(target: Target, space, *, calibration: int = 1000, fidelity: int
     session = measure_latency(layer_models + [net_models[i] for i in anchors], timing, shapes)
     layers = session[:len(signatures)]
     nets, levels = measure_in_chunks(net_models, anchors, session[len(signatures):], timing, space.input_shape)
-    log(f"profile: networks timed in {len(levels)} sessions of up to {CHUNK} with {len(anchors)} anchors; "
-        f"session levels {min(levels):.3f}-{max(levels):.3f} of the layers' session")
+    if levels:
+        log(f"profile: networks timed in {len(levels)} sessions of up to {CHUNK} with {len(anchors)} anchors; "
+            f"session levels {min(levels):.3f}-{max(levels):.3f} of the layers' session")
     entries = {s.key: {"latency_ms": round(m.latency_ms, 6), "spread_pct": round(m.spread_pct, 2),
                        "weights": sum(p.numel() for p in space.build_layer(s).parameters())}
                for s, m in zip(signatures, layers)}
@@ -247,7 +248,7 @@ def measure_in_chunks(models: Sequence[bytes], anchors: Sequence[int], anchor_ti
     out: list[Any] = [None] * len(models)
     for i, m in zip(anchors, anchor_times):
         out[i] = m
-    rest = [i for i in range(len(models)) if i not in set(anchors)]
+    rest = sorted(set(range(len(models))) - set(anchors))
     levels = []
     for start in range(0, len(rest), CHUNK):
         chunk = rest[start:start + CHUNK]

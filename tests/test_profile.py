@@ -151,3 +151,8 @@ def test_network_sessions_are_put_on_the_anchors_level(monkeypatch):
     assert levels == pytest.approx([1.3, 0.9])
     assert [m.latency_ms for m in out] == pytest.approx(models)
     assert out[0] is anchor_times[0] and out[5].pass_medians_ms == pytest.approx((6.0,))
+
+
+def test_build_without_fidelity_networks_times_the_anchors_only(fast_target, space):
+    table = build_table(fast_target, space, calibration=2, fidelity=0, device_report=False, log=lambda _: None)
+    assert table.fidelity == {} and len(table.calibration["networks"]) == 4
