@@ -1,0 +1,131 @@
+"""How close to the true NB201 front could any search get after N evaluations?
+
+A yardstick for ``hwnas bench``'s figures. For each device it prints:
+
+- how much of each objective the architecture determines: the relative s.d. of what a boosted
+  tree model on the six edge genes cannot predict, 10-fold out of fold over the whole table.
+  What remains is the table's own noise (training seeds, latency measurement), which no search
+  can learn from other cells;
+- the hypervolume fraction reached by an *informed* search: greedy expected hypervolume
+  improvement (Monte-Carlo over the model's residual s.d.) with a model no real search has,
+  re-using every true value it has evaluated as it goes. Two models:
+  ``ridge, whole table``: ridge regression on the space's genome features
+  (:meth:`~hwnas.space.base.SearchSpace.features`) fitted to every cell of the table;
+  ``trees, out of fold``: the boosted trees above, each cell predicted without its own value.
+
+A real search has neither model: it learns from its own N evaluations. The trees model has
+learned from every other cell, so its informed search is about the best any search can do; the
+ridge model shows what a smooth model of the whole table, with its interactions along NB201's
+paths, would give.
+
+Usage:
+    python benchmarks/nb201_bounds.py [--devices edgegpu,raspi4,fpga] [--evaluations 50,200,1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+TABLE = ROOT.parent / "shared" / "data" / "nb201" / "nb201_cifar10_hw.csv"
+
+
+def _table(problem, space):
+    archs = [a for a in problem.data.archs if problem.table_value(a) is not None]
+    values = np.array([problem.table_value(a) for a in archs])  # (100 - accuracy, latency)
+    genomes = np.array([space.encode(space.parse(a)) for a in archs])
+    return archs, values, genomes
+
+
+def _models(values: np.ndarray, genomes: np.ndarray, features: np.ndarray, usable: np.ndarray, seed: int):
+    """Log-space predictions of both objectives per model, and each model's residual s.d."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.linear_model import Ridge
+    from sklearn.model_selection import cross_val_predict
+
+    y = np.log(values)
+    out = {}
+    ridge = np.column_stack([Ridge(alpha=1e-3).fit(features[usable], y[usable, j]).predict(features)
+                             for j in range(2)])
+    out["ridge, whole table"] = ridge
+    trees = np.full_like(y, 50.0)  # unusable cells: predicted hopeless
+    for j in range(2):
+        model = HistGradientBoostingRegressor(max_iter=500, categorical_features=list(range(genomes.shape[1])),
+                                              random_state=seed)
+        trees[usable, j] = cross_val_predict(model, genomes[usable], y[usable, j], cv=10)
+    out["trees, out of fold"] = trees
+    return {name: (mean, (y[usable] - mean[usable]).std(axis=0)) for name, mean in out.items()}
+
+
+def informed_search(problem, archs, values, mean, sd, budgets, *, pool=3000, samples=64, seed=0):
+    """Greedy expected hypervolume improvement; returns the hypervolume fraction per budget."""
+    from hwnas.search.strategies.surrogate import domination_gap, hypervolume_improvement, non_dominated
+
+    scale = problem.nadir - problem.ideal
+    predicted = (np.exp(mean) - problem.ideal) / scale
+    usable = mean[:, 0] < 49
+    # the pool: the cells predicted closest to the predicted front
+    gap = domination_gap(non_dominated(predicted[usable]), predicted)
+    gap[~usable] = np.inf
+    cells = np.argsort(gap)[:pool]
+    rng = np.random.default_rng(seed)
+    draws = (np.exp(mean[cells][None] + rng.standard_normal((samples, len(cells), 2)) * sd) - problem.ideal) / scale
+    true = (values - problem.ideal) / scale
+    reference, front = np.full(2, 1.1), np.zeros((0, 2))
+    left, seen, scores = np.ones(len(cells), bool), [], {}
+    for step in range(1, max(budgets) + 1):
+        idx = np.flatnonzero(left)
+        gain = hypervolume_improvement(front, draws[:, idx].reshape(-1, 2), reference).reshape(samples, -1).mean(0)
+        best = idx[int(np.argmax(gain))]
+        left[best] = False
+        seen.append(archs[cells[best]])
+        front = non_dominated(np.vstack([front, true[cells[best]]]))
+        if step in budgets:
+            scores[step] = problem.hv_fraction(seen)
+    return scores
+
+
+def main() -> int:
+    from hwnas.commands.base import int_list, names
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--table", default=str(TABLE))
+    ap.add_argument("--accuracy-column", default="test_acc_cifar10")
+    ap.add_argument("--devices", type=names, default=["edgegpu", "raspi4", "fpga"])
+    ap.add_argument("--evaluations", type=int_list, default=[50, 200, 1000])
+    args = ap.parse_args()
+
+    from hwnas.bench import BenchProblem
+    from hwnas.space import make_space
+
+    if not Path(args.table).is_file():
+        print(f"table {args.table} not found; pass --table with the NB201 CSV (see shared/data/nb201/README.md)",
+              file=sys.stderr)
+        return 2
+    space = make_space("nb201", None, None)
+    budgets = sorted(set(args.evaluations))
+    for device in args.devices:
+        start = time.perf_counter()
+        problem = BenchProblem(args.table, "arch_str", args.accuracy_column, f"{device}_latency")
+        archs, values, genomes = _table(problem, space)
+        usable = values[:, 0] < 100 - problem.min_accuracy
+        models = _models(values, genomes, space.features(genomes), usable, seed=0)
+        print(f"\n{device}: {len(archs)} cells with a value, true front {problem.front_size} points")
+        sd = models["trees, out of fold"][1]
+        print(f"  not predictable from the genes (trees, out of fold, relative s.d.): error {100 * sd[0]:.1f} %, "
+              f"latency {100 * sd[1]:.1f} %")
+        print(f"  {'informed search, model':28s} " + " ".join(f"{n:>7d}" for n in budgets))
+        for name, (mean, model_sd) in models.items():
+            scores = informed_search(problem, archs, values, mean, model_sd, budgets)
+            print(f"  {name:28s} " + " ".join(f"{scores[n]:7.4f}" for n in budgets))
+        print(f"  ({time.perf_counter() - start:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
