@@ -36,8 +36,9 @@ A table for a device hwnas cannot run (a phone, an FPGA) is just such a file wit
 final front is not re-measured. Without a ``calibration`` the prediction is the plain sum.
 
 Example:
-    >>> table = LatencyTable.load("latency_tables/cpu-ort-1t/amd-epyc/mbv3-1x12x12.json")
-    >>> table.check(load_target("cpu-ort-1t"), space)
+    >>> target = load_target("cpu-ort-1t")
+    >>> table = LatencyTable.load(find_table(target, space))  # this machine's table
+    >>> table.check(target, space)
     >>> table.predict(space.layer_signatures(space.smallest()))  # doctest: +SKIP
     0.047
 """
@@ -172,6 +173,9 @@ class LatencyTable:
                                         f"and 'coef' of equal length")
             bad = [n for n in names if n not in ("sum_ms", "n_layers", "const", "residual_ms", "weights_m")
                    and not n.startswith(_FEATURE_PREFIXES)]
+            for n in names:
+                if n.startswith("weights_m_over:") and not _is_number(n.split(":", 1)[1]):
+                    bad.append(n)
             if bad:
                 raise LatencyTableError(f"latency table {p}: calibration feature {bad[0]!r} is unknown; use "
                                         f"sum_ms, sum_ms:<group>, n_layers, n:<group>, weights_m, "
@@ -280,6 +284,13 @@ class LatencyTable:
     def predict(self, signatures: Sequence[Any]) -> float:
         """Predicted whole-network latency in ms of a network made of ``signatures``."""
         return calibrated(self.calibration, self.features(signatures))
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
 
 
 def feature_value(features: Mapping[str, float], name: str) -> float:

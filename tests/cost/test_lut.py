@@ -146,6 +146,28 @@ def test_malformed_files_are_refused(tmp_path):
                                "entries": {"stem:a": {"latency_ms": -1}}}))
     with pytest.raises(LatencyTableError, match="entry 'stem:a' needs a positive 'latency_ms'"):
         LatencyTable.load(bad)
+    meta = {"target": "x", "runtime_version": "1", "execution_provider": "C", "batch_size": 1, "dtype": "float32",
+            "space": {}}
+    for entry, calibration, message in (
+            ({"latency_ms": 1, "weights": -3}, {}, "entry 'stem:a' has 'weights' -3"),
+            ({"latency_ms": 1}, {"model": "linear", "features": ["weights_m_over:lots"], "coef": [1.0]},
+             "calibration feature 'weights_m_over:lots' is unknown")):
+        bad.write_text(json.dumps({"format": "hwnas-latency-table", "format_version": 1, "meta": meta,
+                                   "entries": {"stem:a": entry}, "calibration": calibration}))
+        with pytest.raises(LatencyTableError, match=message):
+            LatencyTable.load(bad)
+
+
+def test_weights_beyond_a_threshold(space, target):
+    table = hand_table(space, target)
+    sigs = space.layer_signatures(space.parse("w0.5:k5e3,k3e3/k3e3/k3e3/k5e3"))
+    for i, sig in enumerate(sigs):
+        table.entries[sig.key]["weights"] = 100_000 * (i + 1)
+    total = sum(table.entries[s.key]["weights"] for s in sigs) / 1e6
+    table.calibration = {"model": "linear", "features": ["sum_ms", "weights_m_over:0.5", "weights_m_over:99"],
+                         "coef": [1.0, 2.0, 5.0]}
+    sum_ms = sum(table.entries[s.key]["latency_ms"] for s in sigs)
+    assert table.predict(sigs) == pytest.approx(sum_ms + 2.0 * (total - 0.5))
 
 
 def test_lut_cost_model_predicts_without_a_model(space, target, tmp_path):
