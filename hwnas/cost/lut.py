@@ -310,7 +310,8 @@ def calibrated(calibration: Mapping[str, Any], features: Mapping[str, float]) ->
     """Apply a calibration (``{"model": "linear", "features": [...], "coef": [...]}``, or the plain sum)."""
     if calibration.get("model", "sum") == "sum":
         return float(features["sum_ms"])
-    return float(sum(c * feature_value(features, name) for name, c in zip(calibration["features"], calibration["coef"])))
+    return float(sum(c * feature_value(features, name)
+                     for name, c in zip(calibration["features"], calibration["coef"])))
 
 
 def fit_linear(features: Sequence[Mapping[str, float]], names: Sequence[str],

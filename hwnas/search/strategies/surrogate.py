@@ -10,8 +10,8 @@ the only ones evaluated. NSGA-II's survival then sees their true values.
 The surrogate (:class:`Surrogate`) averages two scikit-learn models on the space's features of
 each genome (:meth:`~hwnas.space.base.SearchSpace.features`: one-hot genes, per-choice counts,
 and what the space adds, e.g. NB201's paths): extra trees and bootstrapped ridge regression;
-their spread gives the standard deviation. Positive targets (errors, latencies, MACs) are modelled in log space, since
-cost grows multiplicatively with width and depth.
+their spread gives the standard deviation. Positive targets (errors, latencies, MACs) are
+modelled in log space, since cost grows multiplicatively with width and depth.
 
 Predictions never leave this module: the runner evaluates, stores and tells true values only,
 so the store, the outputs and the final front are truly evaluated, with the trainer and with
