@@ -94,8 +94,9 @@ def main() -> int:
         checks.append({"rows": (agreement(first, predicted), agreement(second, predicted), agreement(first, second)),
                        "sources": sources})
         _print_block(checks[-1:])
-        if level_shift_warning(sources):
-            print(level_shift_warning(sources))
+        warning = level_shift_warning(sources)
+        if warning:
+            print(warning)
     if len(checks) > 1:
         print(f"\nmeans over {len(checks)} seeds ({len(checks) * args.networks} networks)")
         _print_block(checks)

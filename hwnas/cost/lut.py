@@ -63,7 +63,9 @@ FORMAT = "hwnas-latency-table"
 FORMAT_VERSION = 1
 #: Calibration models a table may name: the plain sum, or linear in named features.
 CALIBRATIONS = ("sum", "linear")
-_FEATURE_PREFIXES = ("sum_ms:", "n:", "weights_m_over:")
+#: Calibration features :meth:`LatencyTable.features` gives by name, and prefixes of per-group ones.
+_FEATURES = ("sum_ms", "n_layers", "const", "residual_ms", "weights_m")
+_FEATURE_PREFIXES = ("sum_ms:", "n:")
 #: Target settings a table must share with the target it is used for.
 MATCHED_SETTINGS = ("execution_provider", "intra_op_threads", "inter_op_threads", "batch_size",
                     "dtype", "graph_optimization", "opset")
@@ -78,13 +80,6 @@ def tables_dir() -> Path:
 def shape_text(input_shape: Sequence[int]) -> str:
     """``(1, 12, 12)`` -> ``"1x12x12"``."""
     return "x".join(str(int(d)) for d in input_shape)
-
-
-def default_table_path(target_name: str, device: str, space_name: str, input_shape: Sequence[int]) -> Path:
-    """Where ``hwnas profile`` writes, and the ``lut`` model looks for, a table:
-    ``latency_tables/<target>/<device folder>/<space>-<CxHxW>.json`` (see
-    :func:`~hwnas.cost.device.device_folder`)."""
-    return tables_dir() / target_name / device_folder(device) / f"{space_name}-{shape_text(input_shape)}.json"
 
 
 def profile_command(target: Target, space_name: str, task_config: str | None = None) -> str:
@@ -171,11 +166,7 @@ class LatencyTable:
             if not isinstance(names, list) or not isinstance(coef, list) or len(names) != len(coef) or not names:
                 raise LatencyTableError(f"latency table {p}: the linear calibration needs lists 'features' "
                                         f"and 'coef' of equal length")
-            bad = [n for n in names if n not in ("sum_ms", "n_layers", "const", "residual_ms", "weights_m")
-                   and not n.startswith(_FEATURE_PREFIXES)]
-            for n in names:
-                if n.startswith("weights_m_over:") and not _is_number(n.split(":", 1)[1]):
-                    bad.append(n)
+            bad = [n for n in names if not _known_feature(n)]
             if bad:
                 raise LatencyTableError(f"latency table {p}: calibration feature {bad[0]!r} is unknown; use "
                                         f"sum_ms, sum_ms:<group>, n_layers, n:<group>, weights_m, "
@@ -286,11 +277,14 @@ class LatencyTable:
         return calibrated(self.calibration, self.features(signatures))
 
 
-def _is_number(text: str) -> bool:
-    try:
-        return math.isfinite(float(text))
-    except ValueError:
-        return False
+def _known_feature(name: str) -> bool:
+    """Whether a calibration may name ``name`` (see :meth:`LatencyTable.features` and :func:`feature_value`)."""
+    if name.startswith("weights_m_over:"):
+        try:
+            return math.isfinite(float(name.split(":", 1)[1]))
+        except ValueError:
+            return False
+    return name in _FEATURES or name.startswith(_FEATURE_PREFIXES)
 
 
 def feature_value(features: Mapping[str, float], name: str) -> float:
@@ -385,9 +379,13 @@ def _runtime_version() -> str | None:
 
 
 def find_table(target: Target, space, path: str | Path | None = None) -> Path:
-    """The table file for a target and space: ``path`` if given, else this machine's default location."""
-    return Path(path) if path else default_table_path(target.name, local_device(target), space.name,
-                                                      space.input_shape)
+    """The table file for a target and space: ``path`` if given, else where ``hwnas profile`` writes
+    and the ``lut`` model looks: ``latency_tables/<target>/<device folder>/<space>-<CxHxW>.json``
+    for this machine's device (see :func:`~hwnas.cost.device.device_folder`)."""
+    if path:
+        return Path(path)
+    return (tables_dir() / target.name / device_folder(local_device(target))
+            / f"{space.name}-{shape_text(space.input_shape)}.json")
 
 
 @COST_MODELS.register("lut")
