@@ -127,10 +127,14 @@ def test_a_level_shift_between_the_measurements_is_flagged(table):
     assert slow["level_shift_pct"] == pytest.approx(35, abs=1)
     # the offset itself is no ranking error, but the user is told to measure again
     assert slow["table_error_pct"] < 0.5 and "reads +35 % against measurement 1" in level_shift_warning(slow)
-    assert "WARNING" not in format_report(table)
-    shifted = LatencyTable(meta=table.meta, entries=table.entries, calibration=table.calibration,
-                           fidelity={**table.fidelity, "error_sources": slow}, device_report=table.device_report)
-    assert "WARNING: measurement 2 reads +35 %" in format_report(shifted)
+    # the tiny build's own 3-pass measurements may well differ in level: report on fixed sources
+    def report(sources):
+        return format_report(LatencyTable(meta=table.meta, entries=table.entries, calibration=table.calibration,
+                                          fidelity={**table.fidelity, "error_sources": sources},
+                                          device_report=table.device_report))
+
+    assert "WARNING" not in report(steady)
+    assert "WARNING: measurement 2 reads +35 %" in report(slow)
 
 
 def test_network_sessions_are_put_on_the_anchors_level(monkeypatch):
