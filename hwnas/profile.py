@@ -12,8 +12,8 @@ One build:
    size (:data:`CHUNK`), each with anchor networks that put every session on the level of the
    layers' session (:func:`measure_in_chunks`);
 4. the calibration ``latency = a * sum_ms + sum_g a_g * sum_ms:g + b * n_layers + sum_k d_k *
-   max(0, weights_m - C_k) + c`` (extra scales for layer groups such as squeeze-excite blocks, a
-   per-layer boundary cost, the cost of weights beyond what stays cached, a constant; see
+   max(0, memory_m - C_k) + c`` (extra scales for layer groups such as squeeze-excite blocks, a
+   per-layer boundary cost, the cost of memory beyond what stays cached, a constant; see
    :func:`calibration_features` and :func:`fit_calibration`) is fitted on the calibration
    networks (relative least squares), then per-layer corrections of its residuals (ridge
    regression, penalty by cross-validation; :func:`~hwnas.cost.lut.fit_residual_weights`): what
@@ -52,8 +52,10 @@ from .exceptions import ConfigError
 
 #: Default timing passes of a table build (at least the target's).
 TABLE_PASSES = 40
-#: Most weight thresholds a calibration may add (see :func:`fit_calibration`).
-MAX_WEIGHT_THRESHOLDS = 2
+#: Most memory thresholds a calibration may add, and the shares of each layer's activations the
+#: network's memory may count besides its weights (see :func:`fit_calibration`).
+MAX_MEMORY_THRESHOLDS = 4
+ACTIVATION_SHARES = (0.0, 0.5, 1.0)
 #: Networks timed together in one session of a build, and how many of them are anchors, timed
 #: in every session to put all sessions on one level.
 CHUNK, ANCHORS = 100, 10
@@ -198,7 +200,7 @@ def build_table(target: Target, space, *, calibration: int = 1000, fidelity: int
         log(f"profile: networks timed in {len(levels)} sessions of up to {CHUNK} with {len(anchors)} anchors; "
             f"session levels {min(levels):.3f}-{max(levels):.3f} of the layers' session")
     entries = {s.key: {"latency_ms": round(m.latency_ms, 6), "spread_pct": round(m.spread_pct, 2),
-                       "weights": sum(p.numel() for p in space.build_layer(s).parameters())}
+                       **layer_memory(space.build_layer(s), s.input_shape)}
                for s, m in zip(signatures, layers)}
     table = LatencyTable(meta={}, entries=entries)
     feats = [table.features(space.layer_signatures(space.parse(a))) for a in net_archs]
@@ -261,21 +263,47 @@ def measure_in_chunks(models: Sequence[bytes], anchors: Sequence[int], anchor_ti
     return out, levels
 
 
+def layer_memory(layer, input_shape: Sequence[int]) -> dict[str, int]:
+    """What a layer keeps in memory while it runs: its ``weights`` (parameters) and its
+    ``activations`` (its input plus the largest tensor one of its modules writes), as counts of
+    numbers for a batch of one."""
+    import torch
+
+    largest = [0]
+
+    def note(module, inputs, output):
+        if isinstance(output, torch.Tensor):
+            largest[0] = max(largest[0], output.numel())
+
+    hooks = [m.register_forward_hook(note) for m in layer.modules() if not list(m.children())]
+    try:
+        with torch.no_grad():
+            layer.eval()(torch.zeros(1, *input_shape))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return {"weights": sum(p.numel() for p in layer.parameters()),
+            "activations": int(np.prod(input_shape)) + largest[0]}
+
+
 def fit_calibration(table: LatencyTable, space, archs: Sequence[str], feats: Sequence[dict[str, float]],
                     measured_ms: Sequence[float], seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """Fit the calibration on the calibration networks and store per-layer residual weights in the entries.
 
-    The linear part uses :func:`calibration_features`, plus, when they help, the weights beyond
-    up to :data:`MAX_WEIGHT_THRESHOLDS` thresholds (``weights_m_over:<C>``, see
+    The linear part uses :func:`calibration_features`, plus, when they help, the memory beyond
+    up to :data:`MAX_MEMORY_THRESHOLDS` thresholds (``memory_m_over:<C>``, see
     :func:`~hwnas.cost.lut.feature_value`), added one at a time from the 5 %-quantiles of the
-    networks' weights while the cross-validated error of the whole fit (linear part and per-layer
-    residual weights) falls by at least 1 %. On the Xeon VM, 1000 networks: CV error 1.84 %
-    without, 1.14 % with one threshold, 1.07 % with two; table's own error on 200 other
-    networks 1.45 %, 0.81 %, 0.69 %.
+    networks' memory while the cross-validated error of the whole fit (linear part and per-layer
+    residual weights) falls by at least 1 %. The memory counts the weights and a share of the
+    activations (:data:`ACTIVATION_SHARES`); the share with the lowest cross-validated error is
+    kept. Xeon VM, 1000 calibration networks, table's own error on 300 other networks (two
+    data sets): 0.77 / 0.90 % with two thresholds on weights alone, 0.67 / 0.78 % with up to
+    four, 0.65 / 0.73 % with up to four and half of the activations.
 
     Returns:
         The calibration (``model``, ``features``, ``coef``, ending in ``residual_ms`` with
-        coefficient 1) and a description of the residual fit and the threshold choice.
+        coefficient 1, and ``activation_share``) and a description of the residual fit and the
+        threshold choice.
     """
     keys = sorted(table.entries)
     column = {k: i for i, k in enumerate(keys)}
@@ -285,36 +313,47 @@ def fit_calibration(table: LatencyTable, space, archs: Sequence[str], feats: Seq
             layer_ms[row, column[sig.key]] += table.entries[sig.key]["latency_ms"]
     y = np.asarray(measured_ms, float)
     base = calibration_features(feats)
-    weights_m = np.array([f.get("weights_m", 0.0) for f in feats])
-    thresholds = sorted({float(f"{c:.3g}") for c in np.percentile(weights_m, range(5, 100, 5))}
-                        if weights_m.max() > 0 else set())
 
-    def attempt(extra: list[str]) -> tuple:
+    def attempt(share: float, extra: list[str]) -> tuple:
         names = base[:-1] + extra + base[-1:]  # const last
-        coef = fit_linear(feats, names, y)
-        linear = np.array([calibrated({"model": "linear", "features": names, "coef": coef}, f) for f in feats])
+        coef = fit_linear(feats, names, y, share)
+        fitted = {"model": "linear", "features": names, "coef": coef, "activation_share": share}
+        linear = np.array([calibrated(fitted, f) for f in feats])
         weights, lam, scores = fit_residual_weights(layer_ms, y - linear, y, seed=seed)
         return names, coef, weights, lam, scores, 100 * min(scores.values()) ** 0.5
 
-    chosen, best = [], attempt([])
-    tried = {"none": round(best[-1], 3)}
-    for _ in range(MAX_WEIGHT_THRESHOLDS):
-        options = {c: attempt(chosen + [f"weights_m_over:{c:g}"]) for c in thresholds
-                   if f"weights_m_over:{c:g}" not in chosen}
-        tried.update({" + ".join(chosen + [f"weights_m_over:{c:g}"]): round(fit[-1], 3) for c, fit in options.items()})
-        if not options:
-            break
-        c = min(options, key=lambda c: options[c][-1])
-        if options[c][-1] > best[-1] * 0.99:  # under 1 % better: not worth a feature
-            break
-        chosen, best = chosen + [f"weights_m_over:{c:g}"], options[c]
-    names, coef, weights, lam, scores, _ = best
+    def thresholds_for(share: float) -> tuple[tuple, list[str], dict[str, float]]:
+        memory = np.array([f.get("weights_m", 0.0) + share * f.get("activations_m", 0.0) for f in feats])
+        grid = sorted({float(f"{c:.3g}") for c in np.percentile(memory, range(5, 100, 5))} if memory.max() > 0
+                      else set())
+        chosen, best = [], attempt(share, [])
+        tried = {"none": round(best[-1], 3)}
+        for _ in range(MAX_MEMORY_THRESHOLDS):
+            options = {c: attempt(share, chosen + [f"memory_m_over:{c:g}"]) for c in grid
+                       if f"memory_m_over:{c:g}" not in chosen}
+            tried.update({" + ".join(chosen + [f"memory_m_over:{c:g}"]): round(fit[-1], 3)
+                          for c, fit in options.items()})
+            if not options:
+                break
+            c = min(options, key=lambda c: options[c][-1])
+            if options[c][-1] > best[-1] * 0.99:  # under 1 % better: not worth a feature
+                break
+            chosen, best = chosen + [f"memory_m_over:{c:g}"], options[c]
+        return best, chosen, tried
+
+    shares = ACTIVATION_SHARES if any(f.get("activations_m", 0.0) > 0 for f in feats) else (0.0,)
+    by_share = {share: thresholds_for(share) for share in shares}
+    share = min(by_share, key=lambda s: by_share[s][0][-1])
+    (names, coef, weights, lam, scores, _), chosen, tried = by_share[share]
     for key, w in zip(keys, weights):
         table.entries[key]["residual_weight"] = round(float(w), 6)
     residual = {"model": "ridge per layer", "lambda": lam,
                 "cv_rmse_pct": {f"{k:g}": round(100 * v ** 0.5, 3) for k, v in scores.items()},
-                "weights_thresholds": {"chosen": chosen, "cv_rmse_pct": tried}}
-    return {"model": "linear", "features": names + ["residual_ms"], "coef": coef + [1.0]}, residual
+                "memory_thresholds": {"activation_share": share, "chosen": chosen, "cv_rmse_pct": tried,
+                                      "cv_rmse_pct_by_share": {f"{s:g}": round(fit[0][-1], 3)
+                                                               for s, fit in by_share.items()}}}
+    return {"model": "linear", "features": names + ["residual_ms"], "coef": coef + [1.0],
+            "activation_share": share}, residual
 
 
 def calibration_features(features: Sequence[dict[str, float]]) -> list[str]:

@@ -1,5 +1,6 @@
 """``hwnas profile`` on a reduced space: a real (tiny) build with ONNX Runtime, reports and the CLI."""
 
+import copy
 import json
 import textwrap
 
@@ -8,8 +9,9 @@ import pytest
 
 from hwnas.cli import main
 from hwnas.cost import COST_MODELS, Target
-from hwnas.cost.lut import LatencyTable
-from hwnas.profile import build_table, error_sources, export_models, format_report, level_shift_warning
+from hwnas.cost.lut import LatencyTable, calibrated
+from hwnas.profile import (build_table, error_sources, export_models, fit_calibration, format_report, layer_memory,
+                           level_shift_warning)
 from hwnas.space import make_space
 
 TINY = dict(widths=[0.5], depths=[1, 2], kernels=[3, 5], expands=[3], stage_channels=[16, 24])
@@ -160,3 +162,28 @@ def test_network_sessions_are_put_on_the_anchors_level(monkeypatch):
 def test_build_without_fidelity_networks_times_the_anchors_only(fast_target, space):
     table = build_table(fast_target, space, calibration=2, fidelity=0, device_report=False, log=lambda _: None)
     assert table.fidelity == {} and len(table.calibration["networks"]) == 4
+
+
+def test_layer_memory_counts_weights_input_and_largest_tensor():
+    import torch
+
+    layer = torch.nn.Sequential(torch.nn.Conv2d(2, 8, 1), torch.nn.ReLU(), torch.nn.Conv2d(8, 4, 1))
+    assert layer_memory(layer, (2, 4, 4)) == {"weights": 2 * 8 + 8 + 8 * 4 + 4, "activations": 2 * 16 + 8 * 16}
+
+
+def test_calibration_finds_the_memory_threshold_and_activation_share(table, space):
+    """Networks that pay for memory (weights plus all activations) beyond a threshold: the fit
+    picks that share and a threshold near it, and predicts them closely."""
+    table = copy.deepcopy(table)  # the fit writes residual weights into the entries
+    archs = sorted({space.canonical(space.sample(np.random.default_rng(i))) for i in range(400)})
+    sigs = [space.layer_signatures(space.parse(a)) for a in archs]
+    feats = [table.features(s) for s in sigs]
+    memory = np.array([f["weights_m"] + f["activations_m"] for f in feats])
+    cut = float(np.median(memory))
+    measured = np.array([f["sum_ms"] for f in feats]) * 0.8 + 0.01 + 40.0 * np.maximum(0.0, memory - cut)
+    fitted, residual = fit_calibration(table, space, archs, feats, measured, seed=0)
+    assert len(archs) > 20 and fitted["activation_share"] == 1.0
+    assert residual["memory_thresholds"]["chosen"]
+    feats = [table.features(s) for s in sigs]  # with the residual weights now in the entries
+    predicted = np.array([calibrated(fitted, f) for f in feats])
+    assert np.abs(predicted / measured - 1).max() < 0.02

@@ -23,13 +23,17 @@ or GPU (:mod:`hwnas.cost.device`)::
               "date": "2025-...", "estimator": {...}, "space": {"name": "mbv3",
               "input_shape": [1, 12, 12], ...}, "remote": false},
      "entries": {"ir:cin=8,cout=8,k=3,e=3,s=1,se=0,act=relu,in=8x12x12":
-                 {"latency_ms": 0.0123, "spread_pct": 4.1, "weights": 312, "residual_weight": 0.01}, ...},
+                 {"latency_ms": 0.0123, "spread_pct": 4.1, "weights": 312, "activations": 2880,
+                  "residual_weight": 0.01}, ...},
      "calibration": {"model": "linear",
-                     "features": ["sum_ms", "sum_ms:ir-se", "n_layers", "const"],
-                     "coef": [0.99, 0.03, -0.0054, 0.002], ...},
-
-Features: ``sum_ms`` (all layers), ``sum_ms:<group>``, ``n_layers``, ``n:<group>``, ``const``.
+                     "features": ["sum_ms", "sum_ms:ir-se", "n_layers", "memory_m_over:0.2", "const",
+                                  "residual_ms"],
+                     "coef": [0.99, 0.03, -0.0054, 0.08, 0.002, 1.0], "activation_share": 0.5, ...},
      "fidelity": {...}, "device_report": {...}}
+
+Features: ``sum_ms`` (all layers), ``sum_ms:<group>``, ``n_layers``, ``n:<group>``, ``const``,
+``weights_m``, ``activations_m``, ``memory_m_over:<C>`` (see :func:`feature_value`) and
+``residual_ms`` (see :func:`fit_residual_weights`).
 
 A table for a device hwnas cannot run (a phone, an FPGA) is just such a file with
 ``"remote": true``: its runtime version and device are not compared with this machine's and the
@@ -64,7 +68,7 @@ FORMAT_VERSION = 1
 #: Calibration models a table may name: the plain sum, or linear in named features.
 CALIBRATIONS = ("sum", "linear")
 #: Calibration features :meth:`LatencyTable.features` gives by name, and prefixes of per-group ones.
-_FEATURES = ("sum_ms", "n_layers", "const", "residual_ms", "weights_m")
+_FEATURES = ("sum_ms", "n_layers", "const", "residual_ms", "weights_m", "activations_m")
 _FEATURE_PREFIXES = ("sum_ms:", "n:")
 #: Target settings a table must share with the target it is used for.
 MATCHED_SETTINGS = ("execution_provider", "intra_op_threads", "inter_op_threads", "batch_size",
@@ -170,12 +174,17 @@ class LatencyTable:
             if bad:
                 raise LatencyTableError(f"latency table {p}: calibration feature {bad[0]!r} is unknown; use "
                                         f"sum_ms, sum_ms:<group>, n_layers, n:<group>, weights_m, "
-                                        f"weights_m_over:<millions>, residual_ms or const")
+                                        f"activations_m, memory_m_over:<millions>, residual_ms or const")
+            share = calibration.get("activation_share", 0.0)
+            if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share < math.inf:
+                raise LatencyTableError(f"latency table {p}: calibration 'activation_share' {share!r} must be a "
+                                        f"number >= 0; rebuild the table with hwnas profile")
         for key, entry in entries.items():
-            count = entry.get("weights", 0)
-            if isinstance(count, bool) or not isinstance(count, (int, float)) or not count >= 0:
-                raise LatencyTableError(f"latency table {p}: entry {key!r} has 'weights' {count!r}; it must be a "
-                                        f"count >= 0; rebuild the table with hwnas profile")
+            for name in ("weights", "activations"):
+                count = entry.get(name, 0)
+                if isinstance(count, bool) or not isinstance(count, (int, float)) or not count >= 0:
+                    raise LatencyTableError(f"latency table {p}: entry {key!r} has {name!r} {count!r}; it must be "
+                                            f"a count >= 0; rebuild the table with hwnas profile")
             weight = entry.get("residual_weight", 0.0)
             if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight):
                 raise LatencyTableError(f"latency table {p}: entry {key!r} has a non-numeric 'residual_weight' "
@@ -250,14 +259,16 @@ class LatencyTable:
     # --- prediction ----------------------------------------------------------------------
     def features(self, signatures: Sequence[Any]) -> dict[str, float]:
         """Calibration features of a network: ``sum_ms``, ``sum_ms:<group>``, ``n_layers``, ``n:<group>``, ``const``,
-        ``weights_m`` (millions of weights, from the entries' ``weights``) and ``residual_ms`` (each
-        layer's latency times its entry's ``residual_weight``, see :func:`fit_residual_weights`).
-        ``weights_m_over:<C>`` is derived from ``weights_m`` (see :func:`feature_value`).
+        ``weights_m`` and ``activations_m`` (millions, from the entries' ``weights`` and
+        ``activations``) and ``residual_ms`` (each layer's latency times its entry's
+        ``residual_weight``, see :func:`fit_residual_weights`). ``memory_m_over:<C>`` is derived
+        from them (see :func:`feature_value`).
 
         Raises:
             LatencyTableError: a layer has no entry (naming its key).
         """
-        feats = {"sum_ms": 0.0, "n_layers": float(len(signatures)), "const": 1.0, "weights_m": 0.0}
+        feats = {"sum_ms": 0.0, "n_layers": float(len(signatures)), "const": 1.0, "weights_m": 0.0,
+                 "activations_m": 0.0}
         for sig in signatures:
             entry = self.entries.get(sig.key)
             if entry is None:
@@ -267,6 +278,7 @@ class LatencyTable:
             ms = float(entry["latency_ms"])
             feats["sum_ms"] += ms
             feats["weights_m"] += float(entry.get("weights", 0)) / 1e6
+            feats["activations_m"] += float(entry.get("activations", 0)) / 1e6
             feats["residual_ms"] = feats.get("residual_ms", 0.0) + ms * float(entry.get("residual_weight", 0.0))
             feats[f"sum_ms:{sig.kind}"] = feats.get(f"sum_ms:{sig.kind}", 0.0) + ms
             feats[f"n:{sig.kind}"] = feats.get(f"n:{sig.kind}", 0.0) + 1.0
@@ -279,7 +291,7 @@ class LatencyTable:
 
 def _known_feature(name: str) -> bool:
     """Whether a calibration may name ``name`` (see :meth:`LatencyTable.features` and :func:`feature_value`)."""
-    if name.startswith("weights_m_over:"):
+    if name.startswith("memory_m_over:"):
         try:
             return math.isfinite(float(name.split(":", 1)[1]))
         except ValueError:
@@ -287,16 +299,20 @@ def _known_feature(name: str) -> bool:
     return name in _FEATURES or name.startswith(_FEATURE_PREFIXES)
 
 
-def feature_value(features: Mapping[str, float], name: str) -> float:
+def feature_value(features: Mapping[str, float], name: str, activation_share: float = 0.0) -> float:
     """One calibration feature of a network; 0 for a group it lacks.
 
-    ``weights_m_over:<C>`` is ``max(0, weights_m - C)``: the weights beyond C million. Timed
-    alone, a layer's weights stay in the cache from run to run; inside a network whose weights
-    exceed the cache, every layer fetches them again (on a 2 MB-L2 Xeon VM the calibration's
-    residuals grew from 0.7 % to 2.8 % s.d. past 0.2 M weights, and this feature halved them).
+    ``memory_m_over:<C>`` is ``max(0, memory_m - C)`` with ``memory_m = weights_m +
+    activation_share * activations_m``: the memory a network cycles through per inference beyond
+    C million numbers. Timed alone, a layer's weights and buffers stay in the cache from run to
+    run; inside a network whose memory exceeds the cache, every layer fetches them again. On a
+    2 MB-L2 Xeon VM the calibration's residuals grew from 0.7 % to 2.8 % s.d. past 0.2 M weights;
+    thresholds on weights alone halved them, and counting half of each layer's activations
+    (input plus its largest intermediate tensor) cut the table's own error by another ~5 %.
     """
-    if name.startswith("weights_m_over:"):
-        return max(0.0, features.get("weights_m", 0.0) - float(name.split(":", 1)[1]))
+    if name.startswith("memory_m_over:"):
+        memory = features.get("weights_m", 0.0) + activation_share * features.get("activations_m", 0.0)
+        return max(0.0, memory - float(name.split(":", 1)[1]))
     return features.get(name, 0.0)
 
 
@@ -304,19 +320,20 @@ def calibrated(calibration: Mapping[str, Any], features: Mapping[str, float]) ->
     """Apply a calibration (``{"model": "linear", "features": [...], "coef": [...]}``, or the plain sum)."""
     if calibration.get("model", "sum") == "sum":
         return float(features["sum_ms"])
-    return float(sum(c * feature_value(features, name)
+    share = calibration.get("activation_share", 0.0)
+    return float(sum(c * feature_value(features, name, share)
                      for name, c in zip(calibration["features"], calibration["coef"])))
 
 
 def fit_linear(features: Sequence[Mapping[str, float]], names: Sequence[str],
-               measured_ms: Sequence[float]) -> list[float]:
+               measured_ms: Sequence[float], activation_share: float = 0.0) -> list[float]:
     """Least squares in *relative* error of ``measured ≈ sum_i coef_i * features[names_i]``.
 
     Relative weighting (each row divided by its measured latency) makes small and large
     networks count alike, which is what a ±x % fidelity target asks for.
     """
     y = np.asarray(measured_ms, dtype=float)
-    x = np.array([[feature_value(f, n) for n in names] for f in features], dtype=float)
+    x = np.array([[feature_value(f, n, activation_share) for n in names] for f in features], dtype=float)
     coef, *_ = np.linalg.lstsq(x / y[:, None], np.ones_like(y), rcond=None)
     return [float(v) for v in coef]
 

@@ -150,24 +150,30 @@ def test_malformed_files_are_refused(tmp_path):
             "space": {}}
     for entry, calibration, message in (
             ({"latency_ms": 1, "weights": -3}, {}, "entry 'stem:a' has 'weights' -3"),
-            ({"latency_ms": 1}, {"model": "linear", "features": ["weights_m_over:lots"], "coef": [1.0]},
-             "calibration feature 'weights_m_over:lots' is unknown")):
+            ({"latency_ms": 1, "activations": "many"}, {}, "entry 'stem:a' has 'activations' 'many'"),
+            ({"latency_ms": 1}, {"model": "linear", "features": ["memory_m_over:lots"], "coef": [1.0]},
+             "calibration feature 'memory_m_over:lots' is unknown"),
+            ({"latency_ms": 1}, {"model": "linear", "features": ["sum_ms"], "coef": [1.0], "activation_share": -1},
+             "calibration 'activation_share' -1 must be a number >= 0")):
         bad.write_text(json.dumps({"format": "hwnas-latency-table", "format_version": 1, "meta": meta,
                                    "entries": {"stem:a": entry}, "calibration": calibration}))
         with pytest.raises(LatencyTableError, match=message):
             LatencyTable.load(bad)
 
 
-def test_weights_beyond_a_threshold(space, target):
+def test_memory_beyond_a_threshold(space, target):
     table = hand_table(space, target)
     sigs = space.layer_signatures(space.parse("w0.5:k5e3,k3e3/k3e3/k3e3/k5e3"))
     for i, sig in enumerate(sigs):
-        table.entries[sig.key]["weights"] = 100_000 * (i + 1)
-    total = sum(table.entries[s.key]["weights"] for s in sigs) / 1e6
-    table.calibration = {"model": "linear", "features": ["sum_ms", "weights_m_over:0.5", "weights_m_over:99"],
-                         "coef": [1.0, 2.0, 5.0]}
+        table.entries[sig.key].update(weights=100_000 * (i + 1), activations=10_000)
+    weights = sum(table.entries[s.key]["weights"] for s in sigs) / 1e6
+    activations = 0.01 * len(sigs)
     sum_ms = sum(table.entries[s.key]["latency_ms"] for s in sigs)
-    assert table.predict(sigs) == pytest.approx(sum_ms + 2.0 * (total - 0.5))
+    table.calibration = {"model": "linear", "features": ["sum_ms", "memory_m_over:0.5", "memory_m_over:99"],
+                         "coef": [1.0, 2.0, 5.0]}
+    assert table.predict(sigs) == pytest.approx(sum_ms + 2.0 * (weights - 0.5))  # weights alone by default
+    table.calibration["activation_share"] = 0.5
+    assert table.predict(sigs) == pytest.approx(sum_ms + 2.0 * (weights + 0.5 * activations - 0.5))
 
 
 def test_lut_cost_model_predicts_without_a_model(space, target, tmp_path):
