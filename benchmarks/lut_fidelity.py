@@ -13,12 +13,17 @@ such check on its own networks, and a last block gives the means over the seeds.
 ≤ 5 minute target) and its own report.
 
 Usage:
-    python benchmarks/lut_fidelity.py [--table PATH] [--config examples/digits.toml] [--networks 100] [--seeds 1,2,3] [--build]
+    python benchmarks/lut_fidelity.py [--table PATH] [--config examples/digits.toml] [--networks 100] [--seeds 1,2,3]
+        [--build] [--rows rows.csv]
+
+``--rows`` writes every network's prediction and both measurements (seed, arch, predicted_ms,
+first_ms, second_ms) for a closer look, e.g. which networks the table misses.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import subprocess
 import sys
@@ -56,6 +61,7 @@ def main() -> int:
     ap.add_argument("--seeds", type=int_list, default=[1],
                     help="comma-separated sampling seeds, one check each (default 1)")
     ap.add_argument("--build", action="store_true", help="build the table first with `hwnas profile` (timed)")
+    ap.add_argument("--rows", help="CSV file for every network's prediction and measurements")
     args = ap.parse_args()
 
     from hwnas.components import build_space
@@ -80,6 +86,7 @@ def main() -> int:
     table.check(target, space)
     exclude = set(table.calibration.get("networks", []))
     checks: list[dict] = []  # per seed: agreement rows (LABELS order), error sources (level shift included)
+    rows: list[dict] = []
     for seed in args.seeds:
         archs = sample_distinct(space, args.networks, np.random.default_rng(seed), exclude)
         predicted = np.array([table.predict(space.layer_signatures(space.parse(a))) for a in archs])
@@ -90,6 +97,8 @@ def main() -> int:
         print(f"\ntable {path} ({table.meta['date']}); {len(archs)} random {space.name} networks (seed {seed}, "
               f"none of them calibration networks), {first.min():.3f}-{first.max():.3f} ms, measured twice on "
               f"{target.name} ({target.passes} passes x {target.runs_per_pass} runs, interleaved)")
+        rows += [{"seed": seed, "arch": a, "predicted_ms": p, "first_ms": x, "second_ms": y}
+                 for a, p, x, y in zip(archs, predicted, first, second)]
         sources = error_sources(predicted, first, second)
         checks.append({"rows": (agreement(first, predicted), agreement(second, predicted), agreement(first, second)),
                        "sources": sources})
@@ -105,6 +114,12 @@ def main() -> int:
             print(f"\nmeans over the {len(steady)} seeds whose two measurements agree in level (within "
                   f"±{LEVEL_SHIFT_PCT:g} %)")
             _print_block(steady)
+    if args.rows:
+        with open(args.rows, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        print(f"wrote {len(rows)} rows to {args.rows}")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     return 0
 
