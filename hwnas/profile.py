@@ -495,6 +495,9 @@ def format_report(table: LatencyTable) -> str:
         terms = " ".join(f"{c:+.5g}*{n}" if n != "const" else f"{c:+.5g}" for n, c in zip(cal["features"], cal["coef"]))
         fit = f"  (fit: mean |err| {cal['fit']['mean_abs_pct']:.1f} %)" if "fit" in cal else ""
         lines.append(f"  calibration on {len(cal.get('networks', []))} networks: latency_ms = {terms}{fit}")
+        if any(n.startswith("memory_m_over:") for n in cal["features"]):
+            lines.append(f"    memory_m = millions of weights + {cal.get('activation_share', 0.0):g} x millions of "
+                         f"activations")
     f = table.fidelity
     if f:
         lines.append(f"  fidelity over {f['networks']} other random networks (|error| vs measured):")

@@ -187,3 +187,5 @@ def test_calibration_finds_the_memory_threshold_and_activation_share(table, spac
     feats = [table.features(s) for s in sigs]  # with the residual weights now in the entries
     predicted = np.array([calibrated(fitted, f) for f in feats])
     assert np.abs(predicted / measured - 1).max() < 0.02
+    table.calibration = {**fitted, "networks": archs}
+    assert "memory_m = millions of weights + 1 x millions of activations" in format_report(table)

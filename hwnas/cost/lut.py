@@ -174,7 +174,8 @@ class LatencyTable:
             if bad:
                 raise LatencyTableError(f"latency table {p}: calibration feature {bad[0]!r} is unknown; use "
                                         f"sum_ms, sum_ms:<group>, n_layers, n:<group>, weights_m, "
-                                        f"activations_m, memory_m_over:<millions>, residual_ms or const")
+                                        f"activations_m, memory_m_over:<millions>, residual_ms or const, or rebuild "
+                                        f"the table with hwnas profile")
             share = calibration.get("activation_share", 0.0)
             if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share < math.inf:
                 raise LatencyTableError(f"latency table {p}: calibration 'activation_share' {share!r} must be a "
