@@ -286,6 +286,22 @@ def layer_memory(layer, input_shape: Sequence[int]) -> dict[str, int]:
             "activations": int(np.prod(input_shape)) + largest[0]}
 
 
+@dataclasses.dataclass(frozen=True)
+class _Fit:
+    """One candidate calibration: linear features and coefficients, the activation share of its
+    memory terms, per-layer residual weights with their ridge penalty, and its cross-validated
+    error (``cv_scores``: mean squared relative error per penalty; ``cv_pct``: the best, as an
+    RMSE in %)."""
+
+    names: list[str]
+    coef: list[float]
+    activation_share: float
+    residual_weights: np.ndarray
+    penalty: float
+    cv_scores: dict[float, float]
+    cv_pct: float
+
+
 def fit_calibration(table: LatencyTable, space, archs: Sequence[str], feats: Sequence[dict[str, float]],
                     measured_ms: Sequence[float], seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """Fit the calibration on the calibration networks and store per-layer residual weights in the entries.
@@ -314,46 +330,46 @@ def fit_calibration(table: LatencyTable, space, archs: Sequence[str], feats: Seq
     y = np.asarray(measured_ms, float)
     base = calibration_features(feats)
 
-    def attempt(share: float, extra: list[str]) -> tuple:
+    def attempt(share: float, extra: list[str]) -> _Fit:
         names = base[:-1] + extra + base[-1:]  # const last
         coef = fit_linear(feats, names, y, share)
         fitted = {"model": "linear", "features": names, "coef": coef, "activation_share": share}
         linear = np.array([calibrated(fitted, f) for f in feats])
         weights, lam, scores = fit_residual_weights(layer_ms, y - linear, y, seed=seed)
-        return names, coef, weights, lam, scores, 100 * min(scores.values()) ** 0.5
+        return _Fit(names, coef, share, weights, lam, scores, 100 * min(scores.values()) ** 0.5)
 
-    def thresholds_for(share: float) -> tuple[tuple, list[str], dict[str, float]]:
+    def thresholds_for(share: float) -> tuple[_Fit, list[str], dict[str, float]]:
         memory = np.array([f.get("weights_m", 0.0) + share * f.get("activations_m", 0.0) for f in feats])
         grid = sorted({float(f"{c:.3g}") for c in np.percentile(memory, range(5, 100, 5))} if memory.max() > 0
                       else set())
         chosen, best = [], attempt(share, [])
-        tried = {"none": round(best[-1], 3)}
+        tried = {"none": round(best.cv_pct, 3)}
         for _ in range(MAX_MEMORY_THRESHOLDS):
             options = {c: attempt(share, chosen + [f"memory_m_over:{c:g}"]) for c in grid
                        if f"memory_m_over:{c:g}" not in chosen}
-            tried.update({" + ".join(chosen + [f"memory_m_over:{c:g}"]): round(fit[-1], 3)
+            tried.update({" + ".join(chosen + [f"memory_m_over:{c:g}"]): round(fit.cv_pct, 3)
                           for c, fit in options.items()})
             if not options:
                 break
-            c = min(options, key=lambda c: options[c][-1])
-            if options[c][-1] > best[-1] * 0.99:  # under 1 % better: not worth a feature
+            c = min(options, key=lambda c: options[c].cv_pct)
+            if options[c].cv_pct > best.cv_pct * 0.99:  # under 1 % better: not worth a feature
                 break
             chosen, best = chosen + [f"memory_m_over:{c:g}"], options[c]
         return best, chosen, tried
 
     shares = ACTIVATION_SHARES if any(f.get("activations_m", 0.0) > 0 for f in feats) else (0.0,)
     by_share = {share: thresholds_for(share) for share in shares}
-    share = min(by_share, key=lambda s: by_share[s][0][-1])
-    (names, coef, weights, lam, scores, _), chosen, tried = by_share[share]
-    for key, w in zip(keys, weights):
+    best, chosen, tried = min(by_share.values(), key=lambda found: found[0].cv_pct)
+    for key, w in zip(keys, best.residual_weights):
         table.entries[key]["residual_weight"] = round(float(w), 6)
-    residual = {"model": "ridge per layer", "lambda": lam,
-                "cv_rmse_pct": {f"{k:g}": round(100 * v ** 0.5, 3) for k, v in scores.items()},
-                "memory_thresholds": {"activation_share": share, "chosen": chosen, "cv_rmse_pct": tried,
-                                      "cv_rmse_pct_by_share": {f"{s:g}": round(fit[0][-1], 3)
-                                                               for s, fit in by_share.items()}}}
-    return {"model": "linear", "features": names + ["residual_ms"], "coef": coef + [1.0],
-            "activation_share": share}, residual
+    residual = {"model": "ridge per layer", "lambda": best.penalty,
+                "cv_rmse_pct": {f"{k:g}": round(100 * v ** 0.5, 3) for k, v in best.cv_scores.items()},
+                "memory_thresholds": {"activation_share": best.activation_share, "chosen": chosen,
+                                      "cv_rmse_pct": tried,
+                                      "cv_rmse_pct_by_share": {f"{s:g}": round(found[0].cv_pct, 3)
+                                                               for s, found in by_share.items()}}}
+    return {"model": "linear", "features": best.names + ["residual_ms"], "coef": best.coef + [1.0],
+            "activation_share": best.activation_share}, residual
 
 
 def calibration_features(features: Sequence[dict[str, float]]) -> list[str]:
