@@ -45,7 +45,7 @@ import numpy as np
 
 from .cost.device import device_info
 from .cost.latency import make_session, measure_latency
-from .cost.lut import LatencyTable, calibrated, fit_linear, fit_residual_weights
+from .cost.lut import LatencyTable, calibrated, fit_linear, fit_residual_weights, memory_m
 from .cost.onnx_export import export_onnx
 from .cost.target import Target
 from .exceptions import ConfigError
@@ -203,9 +203,10 @@ def build_table(target: Target, space, *, calibration: int = 1000, fidelity: int
                        **layer_memory(space.build_layer(s), s.input_shape)}
                for s, m in zip(signatures, layers)}
     table = LatencyTable(meta={}, entries=entries)
-    feats = [table.features(space.layer_signatures(space.parse(a))) for a in net_archs]
     measured = [m.latency_ms for m in nets]
-    fitted, residual = fit_calibration(table, space, cal_archs, feats[:n_cal], measured[:n_cal], seed)
+    cal_feats = [table.features(space.layer_signatures(space.parse(a))) for a in cal_archs]
+    fitted, residual = fit_calibration(table, space, cal_archs, cal_feats, measured[:n_cal], seed)
+    # again, now that the entries hold the residual weights (the ``residual_ms`` feature)
     feats = [table.features(space.layer_signatures(space.parse(a))) for a in net_archs]
     table.calibration = {**fitted, "residual": residual, "networks": cal_archs,
                          "fit": agreement(measured[:n_cal], [calibrated(fitted, f) for f in feats[:n_cal]])}
@@ -339,7 +340,7 @@ def fit_calibration(table: LatencyTable, space, archs: Sequence[str], feats: Seq
         return _Fit(names, coef, share, weights, lam, scores, 100 * min(scores.values()) ** 0.5)
 
     def thresholds_for(share: float) -> tuple[_Fit, list[str], dict[str, float]]:
-        memory = np.array([f.get("weights_m", 0.0) + share * f.get("activations_m", 0.0) for f in feats])
+        memory = np.array([memory_m(f, share) for f in feats])
         grid = sorted({float(f"{c:.3g}") for c in np.percentile(memory, range(5, 100, 5))} if memory.max() > 0
                       else set())
         chosen, best = [], attempt(share, [])

@@ -312,9 +312,13 @@ def feature_value(features: Mapping[str, float], name: str, activation_share: fl
     (input plus its largest intermediate tensor) cut the table's own error by another ~5 %.
     """
     if name.startswith("memory_m_over:"):
-        memory = features.get("weights_m", 0.0) + activation_share * features.get("activations_m", 0.0)
-        return max(0.0, memory - float(name.split(":", 1)[1]))
+        return max(0.0, memory_m(features, activation_share) - float(name.split(":", 1)[1]))
     return features.get(name, 0.0)
+
+
+def memory_m(features: Mapping[str, float], activation_share: float) -> float:
+    """A network's memory in millions of numbers: its weights plus ``activation_share`` of its activations."""
+    return features.get("weights_m", 0.0) + activation_share * features.get("activations_m", 0.0)
 
 
 def calibrated(calibration: Mapping[str, Any], features: Mapping[str, float]) -> float:
