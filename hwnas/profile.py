@@ -16,8 +16,8 @@ One build:
    per-layer boundary cost, the cost of memory beyond what stays cached, a constant; see
    :func:`calibration_features` and :func:`fit_calibration`) is fitted on the calibration
    networks (relative least squares), then per-layer corrections of its residuals (ridge
-   regression, penalty by cross-validation; :func:`~hwnas.cost.lut.fit_residual_weights`): what
-   a layer costs inside a network but not alone;
+   regression, penalty by cross-validation, shared by similar layers;
+   :class:`~hwnas.cost.lut.ResidualRidge`): what a layer costs inside a network but not alone;
 5. the fidelity networks are timed a second time, in a separate measurement with fresh
    sessions: the two measurements of the same networks give the noise ceiling (how well the
    device agrees with itself), reported next to the table's error against each measurement,
@@ -45,7 +45,7 @@ import numpy as np
 
 from .cost.device import device_info
 from .cost.latency import make_session, measure_latency
-from .cost.lut import LatencyTable, calibrated, fit_linear, fit_residual_weights, memory_m
+from .cost.lut import LatencyTable, ResidualRidge, calibrated, fit_linear, memory_m, signature_groups
 from .cost.onnx_export import export_onnx
 from .cost.target import Target
 from .exceptions import ConfigError
@@ -315,13 +315,15 @@ def fit_calibration(table: LatencyTable, space, archs: Sequence[str], feats: Seq
     activations (:data:`ACTIVATION_SHARES`); the share with the lowest cross-validated error is
     kept. Xeon VM, 1000 calibration networks, table's own error on 300 other networks (two
     data sets): 0.77 / 0.90 % with two thresholds on weights alone, 0.67 / 0.78 % with up to
-    four, 0.65 / 0.73 % with up to four and half of the activations.
+    four, 0.65 / 0.73 % with up to four and half of the activations, 0.59 / 0.68 % with the
+    per-layer corrections shared by layer groups (:func:`~hwnas.cost.lut.signature_groups`).
 
     Returns:
         The calibration (``model``, ``features``, ``coef``, ending in ``residual_ms`` with
         coefficient 1, and ``activation_share``) and a description of the residual fit and the
         threshold choice.
     """
+    signatures = {s.key: s for s in space.all_layer_signatures()}
     keys = sorted(table.entries)
     column = {k: i for i, k in enumerate(keys)}
     layer_ms = np.zeros((len(archs), len(keys)))
@@ -330,13 +332,15 @@ def fit_calibration(table: LatencyTable, space, archs: Sequence[str], feats: Seq
             layer_ms[row, column[sig.key]] += table.entries[sig.key]["latency_ms"]
     y = np.asarray(measured_ms, float)
     base = calibration_features(feats)
+    groups, membership = signature_groups([signatures[k] for k in keys])
+    ridge = ResidualRidge(layer_ms, y, membership, seed=seed)
 
     def attempt(share: float, extra: list[str]) -> _Fit:
         names = base[:-1] + extra + base[-1:]  # const last
         coef = fit_linear(feats, names, y, share)
         fitted = {"model": "linear", "features": names, "coef": coef, "activation_share": share}
         linear = np.array([calibrated(fitted, f) for f in feats])
-        weights, lam, scores = fit_residual_weights(layer_ms, y - linear, y, seed=seed)
+        weights, lam, scores = ridge.fit(y - linear)
         return _Fit(names, coef, share, weights, lam, scores, 100 * min(scores.values()) ** 0.5)
 
     def thresholds_for(share: float) -> tuple[_Fit, list[str], dict[str, float]]:
@@ -363,7 +367,7 @@ def fit_calibration(table: LatencyTable, space, archs: Sequence[str], feats: Seq
     best, chosen, tried = min(by_share.values(), key=lambda found: found[0].cv_pct)
     for key, w in zip(keys, best.residual_weights):
         table.entries[key]["residual_weight"] = round(float(w), 6)
-    residual = {"model": "ridge per layer", "lambda": best.penalty,
+    residual = {"model": "ridge per layer and layer group", "groups": len(groups), "lambda": best.penalty,
                 "cv_rmse_pct": {f"{k:g}": round(100 * v ** 0.5, 3) for k, v in best.cv_scores.items()},
                 "memory_thresholds": {"activation_share": best.activation_share, "chosen": chosen,
                                       "cv_rmse_pct": tried,

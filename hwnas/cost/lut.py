@@ -33,7 +33,7 @@ or GPU (:mod:`hwnas.cost.device`)::
 
 Features: ``sum_ms`` (all layers), ``sum_ms:<group>``, ``n_layers``, ``n:<group>``, ``const``,
 ``weights_m``, ``activations_m``, ``memory_m_over:<C>`` (see :func:`feature_value`) and
-``residual_ms`` (see :func:`fit_residual_weights`).
+``residual_ms`` (see :class:`ResidualRidge`).
 
 A table for a device hwnas cannot run (a phone, an FPGA) is just such a file with
 ``"remote": true``: its runtime version and device are not compared with this machine's and the
@@ -262,7 +262,7 @@ class LatencyTable:
         """Calibration features of a network: ``sum_ms``, ``sum_ms:<group>``, ``n_layers``, ``n:<group>``, ``const``,
         ``weights_m`` and ``activations_m`` (millions, from the entries' ``weights`` and
         ``activations``) and ``residual_ms`` (each layer's latency times its entry's
-        ``residual_weight``, see :func:`fit_residual_weights`). ``memory_m_over:<C>`` is derived
+        ``residual_weight``, see :class:`ResidualRidge`). ``memory_m_over:<C>`` is derived
         from them (see :func:`feature_value`).
 
         Raises:
@@ -343,9 +343,29 @@ def fit_linear(features: Sequence[Mapping[str, float]], names: Sequence[str],
     return [float(v) for v in coef]
 
 
-def fit_residual_weights(layer_ms: np.ndarray, residual_ms: np.ndarray, measured_ms: np.ndarray, *,
-                         lambdas: Sequence[float] = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0),
-                         folds: int = 5, seed: int = 0) -> tuple[np.ndarray, float, dict[float, float]]:
+def signature_groups(signatures: Sequence[Any]) -> tuple[list[str], np.ndarray]:
+    """Groups of layer signatures that share a correction: the op, each field value of an op,
+    and each pair of field values (the input size counts as a field), e.g. ``ir:k=7`` or
+    ``ir:k=7&s=2``.
+
+    Returns:
+        The group names and a signatures x groups 0/1 membership matrix.
+    """
+    members: list[set[str]] = []
+    for sig in signatures:
+        fields = sorted([(str(n), str(v)) for n, v in sig.fields] + [("in", "x".join(map(str, sig.input_shape)))])
+        names = {sig.op} | {f"{sig.op}:{n}={v}" for n, v in fields}
+        names |= {f"{sig.op}:{a}={v}&{b}={w}" for i, (a, v) in enumerate(fields) for b, w in fields[i + 1:]}
+        members.append(names)
+    groups = sorted(set().union(*members)) if members else []
+    column = {g: j for j, g in enumerate(groups)}
+    matrix = np.zeros((len(signatures), len(groups)))
+    for i, names in enumerate(members):
+        matrix[i, [column[g] for g in names]] = 1.0
+    return groups, matrix
+
+
+class ResidualRidge:
     """Per-layer corrections of what the linear calibration leaves over, by ridge regression.
 
     A layer timed alone misses what it costs inside a network (fusion with neighbours, cache
@@ -355,35 +375,65 @@ def fit_residual_weights(layer_ms: np.ndarray, residual_ms: np.ndarray, measured
     latency, like :func:`fit_linear`). The ridge penalty is chosen by k-fold cross-validation
     on the calibration networks, so a layer seen in few networks keeps a weight near 0.
 
+    With ``groups`` (see :func:`signature_groups`) a layer's weight is its own plus its groups'
+    (``ir:k=7``, ``ir:k=7&s=2``, ...), all under the same penalty: a layer seen in few networks
+    then borrows the correction of layers like it instead of shrinking to 0. On the Xeon VM
+    (1000 calibration networks, 300 test networks, two data sets) this cut the table's own
+    error from 0.65 / 0.73 % to 0.59 / 0.68 %.
+
+    The layers' shares do not depend on the residual, so each fold's eigendecomposition is
+    computed once and :meth:`fit` is cheap: a calibration search fits hundreds of residuals.
+
     Args:
         layer_ms: networks x layer signatures, the ms each signature contributes to each network
             (entry latency times its count).
-        residual_ms: measured minus linear prediction, per network.
         measured_ms: measured latency per network.
+        groups: signatures x groups membership matrix (None: each layer on its own).
         lambdas: ridge penalties tried.
         folds: cross-validation folds.
         seed: seed of the fold split.
-
-    Returns:
-        The weight per signature (column), the chosen penalty, and the cross-validated mean
-        squared relative error per penalty (``0.0``: no correction at all).
     """
-    x = layer_ms / measured_ms[:, None]
-    y = residual_ms / measured_ms
-    order = np.random.default_rng(seed).permutation(len(y))
-    split = np.array_split(order, min(folds, len(y)))
 
-    def solve(rows: np.ndarray, lam: float) -> np.ndarray:
-        a = x[rows]
-        return np.linalg.solve(a.T @ a + lam * np.eye(x.shape[1]), a.T @ y[rows])
+    def __init__(self, layer_ms: np.ndarray, measured_ms: np.ndarray, groups: np.ndarray | None = None, *,
+                 lambdas: Sequence[float] = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0),
+                 folds: int = 5, seed: int = 0) -> None:
+        self.measured = np.asarray(measured_ms, float)
+        x = np.asarray(layer_ms, float) / self.measured[:, None]
+        n_layers = x.shape[1]
+        self.expand = np.eye(n_layers) if groups is None else np.hstack([np.eye(n_layers), groups])
+        self.x = x @ self.expand
+        self.lambdas = [float(lam) for lam in lambdas]
+        order = np.random.default_rng(seed).permutation(len(x))
+        self.splits = [(np.setdiff1d(order, test), test) for test in np.array_split(order, min(folds, len(x)))]
+        self.bases = [self._basis(train) for train, _ in self.splits]
+        self.full = self._basis(np.arange(len(x)))
 
-    scores = {0.0: float(np.mean(y ** 2))}
-    for lam in lambdas:
-        err = [y[test] - x[test] @ solve(np.setdiff1d(order, test), lam) for test in split]
-        scores[float(lam)] = float(np.mean(np.concatenate(err) ** 2))
-    best = min(scores, key=scores.get)
-    weights = solve(order, best) if best > 0 else np.zeros(x.shape[1])
-    return weights, best, scores
+    def _basis(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Eigenvalues and eigenvectors of the rows' Gram matrix, and the rows' design."""
+        values, vectors = np.linalg.eigh(self.x[rows].T @ self.x[rows])
+        return np.clip(values, 0.0, None), vectors, self.x[rows]
+
+    @staticmethod
+    def _solve(basis: tuple[np.ndarray, np.ndarray, np.ndarray], target: np.ndarray, lam: float) -> np.ndarray:
+        values, vectors, design = basis
+        return vectors @ ((vectors.T @ (design.T @ target)) / (values + lam))
+
+    def fit(self, residual_ms: np.ndarray) -> tuple[np.ndarray, float, dict[float, float]]:
+        """Weights for ``residual_ms`` (measured minus linear prediction, per network).
+
+        Returns:
+            The weight per signature (column of ``layer_ms``), the chosen penalty, and the
+            cross-validated mean squared relative error per penalty (``0.0``: no correction).
+        """
+        y = np.asarray(residual_ms, float) / self.measured
+        scores = {0.0: float(np.mean(y ** 2))}
+        for lam in self.lambdas:
+            err = [y[test] - self.x[test] @ self._solve(basis, y[train], lam)
+                   for (train, test), basis in zip(self.splits, self.bases)]
+            scores[lam] = float(np.mean(np.concatenate(err) ** 2))
+        best = min(scores, key=scores.get)
+        weights = self._solve(self.full, y, best) if best > 0 else np.zeros(self.x.shape[1])
+        return self.expand @ weights, best, scores
 
 
 def _profile_command_from_meta(meta: Mapping[str, Any]) -> str:
