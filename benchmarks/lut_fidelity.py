@@ -7,7 +7,8 @@ fresh sessions, the target's timing settings, i.e. exactly what ``--latency meas
 search). Prints, for the table against each measurement and for measurement 2 against
 measurement 1 (the noise ceiling): mean |error| %, share within ±10 % and ±5 %, max |error|,
 Kendall τ, and the table's own error next to one measurement's noise (relative standard
-deviations, :func:`hwnas.profile.error_sources`). With several ``--seeds`` each seed is one
+deviations, :func:`hwnas.profile.error_sources`), and the table's τ minus the ceiling with a
+95 % bootstrap interval (:func:`hwnas.profile.tau_gap`). With several ``--seeds`` each seed is one
 such check on its own networks, and a last block gives the means over the seeds. With
 ``--build`` it first runs ``hwnas profile`` into a temporary file and prints its wall time (the
 ≤ 5 minute target) and its own report.
@@ -45,10 +46,13 @@ def _print_block(checks: list[dict]) -> None:
         r = {k: float(np.mean([c["rows"][i][k] for c in checks])) for k in checks[0]["rows"][i]}
         print(f"{label:34s} {r['mean_abs_pct']:8.2f}% {100 * r['within_10_pct']:5.0f}% {100 * r['within_5_pct']:5.0f}% "
               f"{r['max_abs_pct']:5.1f}% {r['kendall_tau']:6.3f}")
+    from hwnas.profile import tau_gap, tau_gap_line
+
     wins = sum(c["rows"][k]["kendall_tau"] >= c["rows"][2]["kendall_tau"] for c in checks for k in (0, 1))
     print(f"table's own error {np.mean([c['sources']['table_error_pct'] for c in checks]):.2f} % vs one measurement's "
           f"noise {np.mean([c['sources']['measurement_noise_pct'] for c in checks]):.2f} % (relative s.d.); "
           f"table τ >= noise ceiling in {wins} of {2 * len(checks)} pairings")
+    print(tau_gap_line(tau_gap([c["networks"] for c in checks])))
 
 
 def main() -> int:
@@ -101,7 +105,7 @@ def main() -> int:
                  for a, p, x, y in zip(archs, predicted, first, second)]
         sources = error_sources(predicted, first, second)
         checks.append({"rows": (agreement(first, predicted), agreement(second, predicted), agreement(first, second)),
-                       "sources": sources})
+                       "sources": sources, "networks": (predicted, first, second)})
         _print_block(checks[-1:])
         warning = level_shift_warning(sources)
         if warning:

@@ -39,7 +39,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -222,6 +222,7 @@ def build_table(target: Target, space, *, calibration: int = 1000, fidelity: int
             "raw_sum_vs_first": agreement(first_ms, raw),
             "noise_ceiling_second_vs_first": agreement(first_ms, second_ms),
             "error_sources": error_sources(predicted, first_ms, second_ms),
+            "tau_gap": tau_gap([(predicted, first_ms, second_ms)], seed=seed),
             "measured_spread_pct_median": float(np.median([m.spread_pct for m in nets[n_cal:]])),
             "rows": [{"arch": a, "predicted_ms": round(p, 6), "first_ms": round(x, 6), "second_ms": round(y, 6)}
                      for a, p, x, y in zip(fid_archs, predicted, first_ms, second_ms)],
@@ -490,6 +491,49 @@ def error_sources(predicted: Sequence[float], first: Sequence[float], second: Se
             "level_shift_pct": 100 * float(np.expm1(np.median(b - a)))}
 
 
+def tau_gap(groups: Sequence[tuple[Sequence[float], Sequence[float], Sequence[float]]], *,
+            resamples: int = 1000, seed: int = 0) -> dict[str, float]:
+    """How far the table's Kendall τ is from the noise ceiling, with a bootstrap interval.
+
+    For each group of networks (one fidelity check: ``predicted``, ``first``, ``second``), the
+    gap is the table's mean τ against the two measurements minus the τ between them; over
+    several groups it is the mean of their gaps. τ on 100 networks wobbles by about ±0.003, so
+    the interval (networks resampled within each group, the three τ of a resample computed on
+    the same networks) says whether a gap is the table's or the sample's.
+
+    Returns:
+        ``gap`` and its 95 % interval ``low`` .. ``high``.
+    """
+    from scipy.stats import kendalltau
+
+    def tau(x: np.ndarray, y: np.ndarray) -> float:  # nan, without scipy's warning, for a constant resample
+        return float(kendalltau(x, y).statistic) if min(len(set(x)), len(set(y))) > 1 else float("nan")
+
+    def gap(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+        return (tau(p, a) + tau(p, b)) / 2 - tau(a, b)
+
+    data = [tuple(np.asarray(v, float) for v in group) for group in groups]
+    rng = np.random.default_rng(seed)
+    samples = []
+    for _ in range(resamples):
+        picks = [rng.integers(0, len(p), len(p)) for p, _, _ in data]
+        samples.append(np.mean([gap(p[i], a[i], b[i]) for (p, a, b), i in zip(data, picks)]))
+    low, high = np.nanpercentile(samples, [2.5, 97.5]) if not np.all(np.isnan(samples)) else (np.nan, np.nan)
+    return {"gap": float(np.mean([gap(*group) for group in data])), "low": float(low), "high": float(high)}
+
+
+def tau_gap_line(result: Mapping[str, float]) -> str:
+    """One line saying where the table's τ stands against the noise ceiling."""
+    if result["low"] > 0:
+        verdict = "above the ceiling"
+    elif result["high"] < 0:
+        verdict = "below the ceiling"
+    else:
+        verdict = "not distinguishable from the ceiling on these networks"  # also: too few networks (nan)
+    return (f"table τ minus noise ceiling {result['gap']:+.4f} (95 % bootstrap interval {result['low']:+.4f} .. "
+            f"{result['high']:+.4f}): {verdict}")
+
+
 def level_shift_warning(sources: dict[str, float]) -> str | None:
     """A line telling the user to measure again when the two measurements differ in level."""
     level = sources.get("level_shift_pct", 0.0)
@@ -536,6 +580,8 @@ def format_report(table: LatencyTable) -> str:
             warning = level_shift_warning(e)
             if warning:
                 lines.append(f"    WARNING: {warning}")
+        if "tau_gap" in f:
+            lines.append(f"    {tau_gap_line(f['tau_gap'])}")
     d = table.device_report
     if d:
         lines.append(f"device: {d['device']['cpu']} ({d['device']['cores']} cores), GPU: {d['device']['gpu'] or '-'}; "

@@ -11,7 +11,7 @@ from hwnas.cli import main
 from hwnas.cost import COST_MODELS, Target
 from hwnas.cost.lut import LatencyTable, calibrated
 from hwnas.profile import (build_table, error_sources, export_models, fit_calibration, format_report, layer_memory,
-                           level_shift_warning)
+                           level_shift_warning, tau_gap, tau_gap_line)
 from hwnas.space import make_space
 
 TINY = dict(widths=[0.5], depths=[1, 2], kernels=[3, 5], expands=[3], stage_channels=[16, 24])
@@ -69,6 +69,7 @@ def test_build_covers_every_layer_and_reports(table, space):
     assert [r["batch_size"] for r in report["latency_vs_batch"]] == [1, 2, 4, 8, 16]
     text = format_report(table)
     assert "noise ceiling" in text and "latency vs batch size" in text and "table's own error" in text
+    assert "table τ minus noise ceiling" in text and set(table.fidelity["tau_gap"]) == {"gap", "low", "high"}
 
 
 def test_built_table_loads_and_predicts(table, space, fast_target, tmp_path):
@@ -117,6 +118,21 @@ def test_error_sources_separate_table_error_from_measurement_noise():
     assert exact["measurement_noise_pct"] == pytest.approx(1.0, rel=0.05) and exact["table_error_pct"] < 0.2
     off = error_sources(true * np.exp(rng.normal(0, 0.02, true.size)), first, second)
     assert off["table_error_pct"] == pytest.approx(2.0, rel=0.05)
+
+
+def test_tau_gap_tells_a_closer_table_from_one_as_close_as_a_remeasurement():
+    rng = np.random.default_rng(2)
+    groups = {"exact": [], "remeasured": []}
+    for _ in range(3):  # three checks of 100 networks each
+        true = np.exp(rng.uniform(-3, 0, 100))
+        first, second, third = (true * np.exp(rng.normal(0, 0.05, true.size)) for _ in range(3))
+        groups["exact"].append((true, first, second))
+        groups["remeasured"].append((third, first, second))
+    exact, remeasured = (tau_gap(g, resamples=300) for g in groups.values())
+    assert exact["low"] > 0 and "above the ceiling" in tau_gap_line(exact)
+    assert remeasured["low"] < 0 < remeasured["high"] and "not distinguishable" in tau_gap_line(remeasured)
+    worse = tau_gap([(p * np.exp(rng.normal(0, 0.1, p.size)), a, b) for p, a, b in groups["exact"]], resamples=300)
+    assert worse["high"] < 0 and "below the ceiling" in tau_gap_line(worse)
 
 
 def test_a_level_shift_between_the_measurements_is_flagged(table):
