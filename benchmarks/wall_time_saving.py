@@ -5,6 +5,9 @@ MobileNetV3-style networks on digits, proxy training, latency from the target's 
 
 * ``surrogate``: ``nsga2`` against ``nsga2-surrogate`` (predictor-assisted NSGA-II), the
   config's own estimator for both;
+* ``darts``: ``nsga2`` against ``darts`` (gradient search on the space's supernet, which it
+  trains before its first evaluation; its wall time counts from the run's start), e.g. with
+  ``--config examples/digits_nb201_darts.toml``;
 * ``multi-fidelity``: ``nsga2`` with ``proxy-trainer`` at the last rung's epochs against
   ``nsga2`` with ``successive-halving`` over ``--rungs`` (default 1,3,9; the same trainer
   options). A stopped candidate's error is its short-training error, so the cheaper run's
@@ -15,8 +18,9 @@ a seed share one normalisation (the ends of the front of their union) and refere
 so their hypervolumes are comparable. For each target level (a fraction of the plain run's
 final hypervolume) it prints the evaluations and the wall time each search needed to first
 reach it, and the ratio of the two wall times (plain / cheaper; above 1 is a saving). Wall time
-is measured from the store: the end of evaluation ``k`` (``created_at``) minus the start of the
-first, so it includes a surrogate's fitting and screening, not only training.
+is measured from the store: the end of evaluation ``k`` (``created_at``) minus the run's start,
+so it includes a surrogate's fitting and screening and a supernet's training, not only the
+candidates' training.
 
 The two searches of a seed run at the same time, in two processes (``--sequential`` to run one
 after the other), so that a shared machine's load slows both alike; wall times on a busy
@@ -24,7 +28,7 @@ machine still vary from run to run. Run directories are kept under ``--out`` and
 complete, so the analysis can be re-run without searching again.
 
 Usage:
-    OMP_NUM_THREADS=1 python benchmarks/wall_time_saving.py [--compare surrogate|multi-fidelity]
+    OMP_NUM_THREADS=1 python benchmarks/wall_time_saving.py [--compare surrogate|multi-fidelity|darts]
         [--config examples/digits.toml] [--evaluations 96] [--seeds 0,1,2] [--rungs 1,3,9]
         [--out runs/<compare>-saving] [--sequential]
 """
@@ -48,6 +52,8 @@ def variants(compare: str, config_path: str, rungs: list[int]) -> dict[str, dict
     if compare == "surrogate":
         return {"nsga2": {"search": {"strategy": "nsga2"}},
                 "nsga2-surrogate": {"search": {"strategy": "nsga2-surrogate"}}}
+    if compare == "darts":
+        return {"nsga2": {"search": {"strategy": "nsga2"}}, "darts": {"search": {"strategy": "darts"}}}
     estimator = dict(load_config(config_path).to_dict()["estimator"])
     estimator.pop("epochs", None)
     return {f"proxy-trainer-{rungs[-1]}ep": {"search": {"strategy": "nsga2"},
@@ -95,8 +101,20 @@ def timeline(run_dir: Path) -> tuple[list, np.ndarray]:
     finally:
         db.close()
     created = np.array([r[0] for r in rows])
-    start = created[0] - rows[0][1]
+    started = db_meta(run_dir, "started_at")  # runs before it was stored: the start of the first evaluation
+    start = started if started is not None else created[0] - rows[0][1]
     return run, created - start
+
+
+def db_meta(run_dir: Path, key: str):
+    """A metadata value of the run's store, or None."""
+    from hwnas.store import Store
+
+    store = Store(run_dir / Store.FILE_NAME)
+    try:
+        return store.get_meta(key)
+    finally:
+        store.close()
 
 
 def hypervolume_curve(run, objectives, ideal, nadir) -> np.ndarray:
@@ -115,7 +133,7 @@ def hypervolume_curve(run, objectives, ideal, nadir) -> np.ndarray:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--compare", choices=("surrogate", "multi-fidelity"), default="surrogate")
+    ap.add_argument("--compare", choices=("surrogate", "multi-fidelity", "darts"), default="surrogate")
     ap.add_argument("--config", default=str(ROOT / "examples" / "digits.toml"))
     ap.add_argument("--rungs", default="1,3,9", help="successive-halving rungs (epochs), for multi-fidelity")
     ap.add_argument("--evaluations", type=int, default=96)

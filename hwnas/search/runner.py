@@ -18,7 +18,7 @@ import numpy as np
 
 from ..config import RESUMABLE_SECTIONS, RunConfig
 from ..evaluation import Evaluation
-from ..exceptions import BudgetError, StoreError
+from ..exceptions import BudgetError, ConfigError, StoreError
 from ..registry import construct
 from ..outputs import WEIGHTS_DIR, front_indices, write_outputs
 from ..search.objectives import BUDGETS, is_feasible, minimisation_matrix, resolve_objectives, violation_matrix
@@ -72,11 +72,17 @@ class SearchRun:
                              f"or choose another --out")
         self.parts = build_components(config, weights_dir=self.run_dir / WEIGHTS_DIR)
         name = config.search["strategy"]
-        self.strategy = construct(
-            STRATEGIES.get(name), self.parts.space, options=config.strategy_options(),
-            where=f"{config.source} [search]", label=name,
-            fixed=dict(n_objectives=len(self.objectives), n_constraints=len(config.budgets),
-                       evaluations=config.search["evaluations"], seed=config.search["seed"]))
+        strategy_class = STRATEGIES.get(name)
+        fixed = dict(n_objectives=len(self.objectives), n_constraints=len(config.budgets),
+                     evaluations=config.search["evaluations"], seed=config.search["seed"])
+        if strategy_class.needs_task:
+            if self.parts.task is None:
+                raise ConfigError(f"{config.source} [search] strategy {name!r} trains on the task's data, and this "
+                                  f"search has none (a table search); add a [task] or use another strategy "
+                                  f"(nsga2, evolution, ...)")
+            fixed["task"] = self.parts.task
+        self.strategy = construct(strategy_class, self.parts.space, options=config.strategy_options(),
+                                  where=f"{config.source} [search]", label=name, fixed=fixed)
         from ..execute import EXECUTORS
 
         self.executor_class = EXECUTORS.get(config.execution["executor"])
@@ -167,6 +173,8 @@ class SearchRun:
                 raise StoreError(f"--resume: the run used cost models {stored_models}, this session would use "
                                  f"{models} (a latency table appeared or changed); resume with {flag}")
         store.set_meta("cost_models", models)
+        if store.get_meta("started_at") is None:  # wall time of the run, e.g. a supernet's before any evaluation
+            store.set_meta("started_at", time.time())
         store.set_meta("config", current)
         store.set_meta("target", self.parts.target.describe() if self.parts.target else None)
         store.set_meta("space", self.parts.space.describe())

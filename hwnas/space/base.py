@@ -138,6 +138,16 @@ class SearchSpace(ABC, Generic[A]):
         raise SpaceError(f"space {self.name!r} does not describe its layers; latency tables "
                          "need it; use measured latency (--latency measure)")
 
+    # --- gradient search --------------------------------------------------------------
+    def supernet(self, seed: int = 0) -> torch.nn.Module:
+        """A :class:`~hwnas.space.supernet.Supernet` of this space (gradient search, ``darts``).
+
+        Raises:
+            SpaceError: the space has none.
+        """
+        raise SpaceError(f"space {self.name!r} has no supernet, which gradient search (strategy 'darts') "
+                         f"needs; search it with another strategy (nsga2, evolution, ...) or use space 'nb201'")
+
     # --- shared behaviour --------------------------------------------------------------
     def degenerate(self, arch: A) -> str | None:
         """Why an architecture is useless whatever it is trained on (e.g. its output cannot

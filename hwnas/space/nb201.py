@@ -22,6 +22,7 @@ from torch import nn
 
 from ..exceptions import SpaceError
 from .base import SPACES, Gene, SearchSpace, choice_index
+from .supernet import MixedOp, Supernet, module_macs
 
 #: Edge operations in NB201's order (index = gene value).
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -220,5 +221,58 @@ class NB201Space(SearchSpace[NB201Arch]):
                    nn.Linear(c, self.output_dim)]
         return nn.Sequential(*layers)
 
+    def supernet(self, seed: int = 0) -> "NB201Supernet":
+        return NB201Supernet(self, seed)
+
     def describe(self) -> dict:
         return {**super().describe(), "cells_per_stage": self.cells_per_stage, "channels": self.channels}
+
+
+class NB201Supernet(Supernet):
+    """The macro skeleton of :meth:`NB201Space.build` with every edge a :class:`MixedOp` of the
+    five operations; all cells share the six edges' logits (as in DARTS and NB201's own search).
+    """
+
+    def __init__(self, space: NB201Space, seed: int = 0) -> None:
+        super().__init__(space.upper_bounds + 1, seed)
+        c = space.channels
+        self.stem = nn.Sequential(nn.Conv2d(space.input_shape[0], c, 3, padding=1, bias=False), nn.BatchNorm2d(c))
+        shape = tuple(self.stem(torch.zeros(1, *space.input_shape)).shape[1:])
+        self.stages = nn.ModuleList()
+        macs = np.zeros((space.n_genes, len(OPS)))
+        for stage in range(3):
+            blocks: list[nn.Module] = []
+            if stage:
+                blocks.append(_ResidualReduction(c, 2 * c))
+                c *= 2
+                shape = tuple(blocks[0](torch.zeros(1, *shape)).shape[1:])
+            blocks += [_MixedCell(c) for _ in range(space.cells_per_stage)]
+            self.stages.append(nn.ModuleList(blocks))
+            macs += space.cells_per_stage * np.array([[module_macs(None if op == "none" else _op(op, c), shape)
+                                                       for op in OPS]] * space.n_genes)
+        self.set_choice_macs(macs)
+        self.head = nn.Sequential(nn.BatchNorm2d(c), nn.ReLU(inplace=False), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                                  nn.Linear(c, space.output_dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weights = self.mixing_weights()
+        x = self.stem(x)
+        for blocks in self.stages:
+            for block in blocks:
+                x = block(x, weights) if isinstance(block, _MixedCell) else block(x)
+        return self.head(x)
+
+
+class _MixedCell(nn.Module):
+    """An NB201 cell whose edges mix all five operations."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.edges = nn.ModuleList(MixedOp([None if op == "none" else _op(op, channels) for op in OPS])
+                                   for _ in EDGES)
+
+    def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        nodes = [x]
+        for j in range(1, 4):
+            nodes.append(sum(self.edges[k](nodes[i], weights[k]) for k, (to, i) in enumerate(EDGES) if to == j))
+        return nodes[3]

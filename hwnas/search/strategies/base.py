@@ -28,6 +28,10 @@ class Strategy(ABC):
         options: strategy-specific options from ``[search]``.
     """
 
+    #: Whether the strategy trains on the task's data itself (gradient search): the runner then
+    #: passes ``task=``, and a search without a ``[task]`` (on a table) is refused.
+    needs_task = False
+
     def __init__(self, space: SearchSpace, *, n_objectives: int, n_constraints: int,
                  evaluations: int, seed: int, **options: Any) -> None:
         self.space = space

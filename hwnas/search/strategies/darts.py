@@ -1,0 +1,202 @@
+"""DARTS-style gradient search, hardware-aware through the expected MACs of the choices.
+
+The space's supernet (:meth:`~hwnas.space.base.SearchSpace.supernet`) mixes every choice of
+every gene by the softmax of learnable logits. Training alternates, batch by batch, a step on
+the network weights (cross-entropy on one half of the task's training split) and a step on
+the logits (cross-entropy on the other half plus ``penalty`` times the expected MACs of the
+choices, relative to their most expensive combination): first-order DARTS with an FBNet-style
+cost term. The task's validation split is never seen; it stays the evaluator's.
+
+One run of the supernet per penalty traces the accuracy/cost trade-off: the weights are first
+trained with uniform logits (``warmup_epochs``), then each penalty continues from that state
+for ``search_epochs``. Proposals are the most likely architectures under each penalty's
+logits, taken in turn (the most likely of every penalty first), never repeating one, never a
+degenerate one. They are then trained and measured like any other strategy's, so the front,
+the store and the outputs are true evaluations; the supernet's values are not reported as
+results.
+
+Resuming replays the supernet training (seeded), so it proposes the same architectures.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import sys
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ...data.base import Task
+from ...exceptions import ConfigError
+from ...space.base import SearchSpace
+from .base import STRATEGIES, Strategy
+from .common import Archive, key
+
+#: Spaces up to this many architectures are ranked exhaustively; larger ones by sampling.
+MAX_ENUMERATED = 200_000
+#: Samples drawn per penalty to rank the architectures of a larger space.
+RANK_SAMPLES = 20_000
+
+
+@STRATEGIES.register("darts")
+class DartsStrategy(Strategy):
+    """Gradient search on a supernet of the space (``nb201``), one trade-off per penalty.
+
+    Options (``[search]``):
+        penalties: weights of the expected-MACs term, one supernet run each (default
+            ``[0, 0.03, 0.1, 0.3]``; 0 is plain DARTS; the cost term is the expected MACs as a
+            share of the most expensive choices, next to a cross-entropy of ~0.1-0.5).
+        warmup_epochs: epochs training the weights with uniform logits first (default 3).
+        search_epochs: epochs per penalty, alternating weight and logit steps (default 6).
+        batch_size: training batch (default 64).
+        lr: SGD learning rate of the weights, cosine-decayed (default 0.025, as DARTS).
+        arch_lr: Adam learning rate of the logits (default 0.05). DARTS's 0.0003-0.003 suit its
+            ~20,000 logit steps on CIFAR-10; a few epochs of a small task take tens to hundreds,
+            and at 0.003 the logits end where they started, whatever the penalty.
+        device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
+    """
+
+    needs_task = True
+
+    def __init__(self, space: SearchSpace, *, n_objectives: int, n_constraints: int, evaluations: int,
+                 seed: int, task: Task, penalties: Sequence[float] = (0.0, 0.03, 0.1, 0.3),
+                 warmup_epochs: int = 3, search_epochs: int = 6, batch_size: int = 64, lr: float = 0.025,
+                 arch_lr: float = 0.05, device: str = "auto") -> None:
+        super().__init__(space, n_objectives=n_objectives, n_constraints=n_constraints,
+                         evaluations=evaluations, seed=seed)
+        if task.num_classes < 2:
+            raise ConfigError(f"strategy 'darts' trains a classifier; task {task.name!r} is a regression; "
+                              f"use another strategy (nsga2, evolution, ...)")
+        space.supernet(seed)  # a space without one says so now, before anything runs
+        if (isinstance(penalties, (str, bytes)) or not isinstance(penalties, Sequence) or not penalties
+                or not all(isinstance(p, (int, float)) and not isinstance(p, bool) and p >= 0 for p in penalties)):
+            raise ConfigError(f"[search] penalties = {penalties!r} must be a non-empty list of numbers >= 0, "
+                              f"e.g. [0, 0.03, 0.1, 0.3]")
+        for name, value, low in (("warmup_epochs", warmup_epochs, 0), ("search_epochs", search_epochs, 1),
+                                 ("batch_size", batch_size, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigError(f"[search] {name} = {value!r} must be an integer >= {low}")
+        for name, value in (("lr", lr), ("arch_lr", arch_lr)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ConfigError(f"[search] {name} = {value!r} must be a number > 0")
+        if device not in ("auto", "cpu", "cuda"):
+            raise ConfigError(f"[search] device = {device!r} must be 'auto', 'cpu' or 'cuda'")
+        if device == "cuda" and not torch.cuda.is_available():
+            raise ConfigError("[search] device = 'cuda' but no CUDA device is available; use 'auto' or 'cpu'")
+        self.task = task
+        self.penalties = sorted({float(p) for p in penalties})
+        self.warmup_epochs, self.search_epochs, self.batch_size = warmup_epochs, search_epochs, batch_size
+        self.lr, self.arch_lr = float(lr), float(arch_lr)
+        self.device = torch.device("cuda" if device == "cuda" or (device == "auto" and torch.cuda.is_available())
+                                   else "cpu")
+        self.archive = Archive(space)
+        self.proposed = 0
+        self.probabilities: dict[float, np.ndarray] = {}  # per penalty: genes x choices, after its search
+
+    # --- ask / tell ---------------------------------------------------------------------
+    def ask(self) -> np.ndarray | None:
+        if self.proposed >= self.evaluations:
+            return None
+        if not self.probabilities:
+            self.probabilities = self.search()
+        ranked = {p: self._ranked(probs) for p, probs in self.probabilities.items()}
+        out: list[np.ndarray] = []
+        for genomes in itertools.zip_longest(*ranked.values()):  # the best of every penalty, then the next ...
+            for genome in genomes:
+                if genome is not None and len(out) < self.evaluations - self.proposed and self.archive.is_new(genome):
+                    out.append(self.archive.propose(genome))
+        if not out:
+            return None  # every architecture the rankings hold was proposed
+        self.proposed += len(out)
+        return np.array(out)
+
+    def tell(self, genomes: np.ndarray, objectives: np.ndarray, violations: np.ndarray) -> None:
+        self.archive.record(genomes, objectives, violations)  # proposals do not depend on results
+
+    # --- the supernet ---------------------------------------------------------------------
+    def search(self) -> dict[float, np.ndarray]:
+        """Train the supernet once per penalty; the choice probabilities each one ends with."""
+        x, y = (torch.from_numpy(np.array(a)) for a in (self.task.x_train, self.task.y_train))  # a writable copy
+        order = torch.randperm(len(x), generator=torch.Generator().manual_seed(self.seed))
+        halves = [(x[idx].to(self.device), y[idx].to(self.device)) for idx in (order[::2], order[1::2])]
+        with torch.random.fork_rng(devices=[self.device.index or 0] if self.device.type == "cuda" else []):
+            torch.manual_seed(self.seed)
+            net = self.space.supernet(self.seed).to(self.device)
+            if x.dim() == 4:
+                net = net.to(memory_format=torch.channels_last)
+            scale = float(net.choice_macs.max(dim=1).values.sum()) or 1.0
+            steps = self.warmup_epochs + self.search_epochs
+            self._epochs(net, halves, None, 0.0, scale, range(self.warmup_epochs), steps)
+            warm = copy.deepcopy(net.state_dict())
+            out = {}
+            for penalty in self.penalties:
+                net.load_state_dict(warm)
+                arch_opt = torch.optim.Adam([net.alphas], lr=self.arch_lr, betas=(0.5, 0.999), weight_decay=1e-3)
+                loss = self._epochs(net, halves, arch_opt, penalty, scale,
+                                    range(self.warmup_epochs, steps), steps)
+                out[penalty] = net.mixing_weights().detach().cpu().numpy()
+                ranked = self._ranked(out[penalty])
+                best = self.space.canonical(self.space.decode(ranked[0])) if ranked else "-"
+                print(f"darts: penalty {penalty:g}: logit-half loss {loss:.3f}, expected MACs "
+                      f"{net.expected_macs().item() / 1e6:.2f} M of {scale / 1e6:.2f} M; most likely cell {best}",
+                      file=sys.stderr)
+        return out
+
+    def _epochs(self, net, halves, arch_opt, penalty: float, scale: float, epochs: range, total: int) -> float:
+        """Train ``epochs`` (of ``total``, for the cosine schedule); with ``arch_opt`` also the logits.
+
+        Returns:
+            The mean logit-half loss of the last epoch (cross-entropy plus the cost term), or 0.
+        """
+        (x_w, y_w), (x_a, y_a) = halves
+        weight_opt = torch.optim.SGD(net.weight_parameters(), lr=self.lr, momentum=0.9, weight_decay=3e-4)
+        batches = max(1, len(x_w) // self.batch_size)
+        generator = torch.Generator(device="cpu").manual_seed(self.seed + epochs.start)
+        last = 0.0
+        for epoch in epochs:
+            for group in weight_opt.param_groups:
+                group["lr"] = 0.5 * self.lr * (1 + np.cos(np.pi * epoch / total))
+            w_order, a_order = (torch.randperm(len(t), generator=generator) for t in (x_w, x_a))
+            losses = []
+            net.train()
+            for b in range(batches):
+                if arch_opt is not None:
+                    idx = a_order[(b * self.batch_size) % len(x_a):][: self.batch_size]
+                    arch_opt.zero_grad(set_to_none=True)
+                    arch_loss = F.cross_entropy(net(x_a[idx]), y_a[idx]) + penalty * net.expected_macs() / scale
+                    arch_loss.backward()
+                    arch_opt.step()
+                    losses.append(arch_loss.item())
+                idx = w_order[b * self.batch_size:(b + 1) * self.batch_size]
+                weight_opt.zero_grad(set_to_none=True)
+                F.cross_entropy(net(x_w[idx]), y_w[idx]).backward()
+                net.alphas.grad = None  # the weight step never moves the logits
+                torch.nn.utils.clip_grad_norm_(net.weight_parameters(), 5.0)
+                weight_opt.step()
+            last = float(np.mean(losses)) if losses else 0.0
+        return last
+
+    def _ranked(self, probs: np.ndarray) -> list[np.ndarray]:
+        """Canonical, non-degenerate genomes in decreasing probability under ``probs``."""
+        sizes = self.space.upper_bounds + 1
+        logp = np.log(np.clip(probs, 1e-12, None))
+        if int(np.prod(sizes.astype(float))) <= MAX_ENUMERATED:
+            genomes = np.array(list(itertools.product(*[range(int(s)) for s in sizes])), dtype=np.int64)
+        else:
+            rng = np.random.default_rng(self.seed)
+            genomes = np.stack([rng.choice(int(s), size=RANK_SAMPLES, p=probs[g, :s] / probs[g, :s].sum())
+                                for g, s in enumerate(sizes)], axis=1)
+            genomes = np.vstack([probs.argmax(axis=1)[None, :], genomes])
+        score = logp[np.arange(len(sizes)), genomes].sum(axis=1)
+        out, seen = [], set()
+        for i in np.argsort(-score, kind="stable"):
+            genome = self.archive.canonical(genomes[i])
+            if key(genome) not in seen and self.space.degenerate(self.space.decode(genome)) is None:
+                seen.add(key(genome))
+                out.append(genome)
+                if len(out) == self.evaluations:  # no penalty can need more
+                    break
+        return out

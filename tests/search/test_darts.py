@@ -1,0 +1,104 @@
+"""Gradient search (``darts``): the NB201 supernet, the cost penalty, the loop, and its errors."""
+
+import csv
+
+import numpy as np
+import pytest
+import torch
+
+from fakes import write_nb201_table
+from hwnas.config import config_from_dict
+from hwnas.data import load_task
+from hwnas.data.base import Task
+from hwnas.exceptions import ConfigError, SpaceError
+from hwnas.search.runner import run_search
+from hwnas.search.strategies.darts import DartsStrategy
+from hwnas.space import make_space
+from hwnas.space.nb201 import OPS
+from hwnas.table import table_search_config
+
+TASK = {"dataset": "digits", "max_train_samples": 400, "max_val_samples": 200, "seed": 0}
+
+
+@pytest.fixture(scope="module")
+def task():
+    return load_task(TASK)
+
+
+def _space(task, **options):
+    return make_space("nb201", task.input_shape, task.output_dim, cells_per_stage=1, channels=8, **options)
+
+
+def test_supernet_mixes_every_choice_and_prices_it_in_macs(task):
+    space = _space(task)
+    net = space.supernet(seed=0)
+    out = net(torch.from_numpy(task.x_train[:5].copy()))
+    assert out.shape == (5, task.output_dim)
+    macs = net.choice_macs.numpy()
+    none, skip, conv1, conv3 = (OPS.index(op) for op in ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3"))
+    assert np.all(macs[:, none] == 0) and np.all(macs[:, skip] == 0) and np.all(macs[:, conv3] > macs[:, conv1])
+    assert np.all(macs[:, conv1] > 0)
+    with torch.no_grad():  # all weight on the 3x3 convolutions: their MACs, the ones a built network adds
+        net.alphas.fill_(-30.0)
+        net.alphas[:, conv3] = 30.0
+    assert net.expected_macs().item() == pytest.approx(macs[:, conv3].sum(), rel=1e-6)
+    net.alphas.data.zero_()
+    net.expected_macs().backward()
+    assert net.alphas.grad[:, conv3].gt(0).all() and net.alphas.grad[:, none].lt(0).all()
+    with pytest.raises(SpaceError, match="has no supernet.*use space 'nb201'"):
+        make_space("mbv3", task.input_shape, task.output_dim).supernet()
+
+
+def test_a_cost_penalty_moves_the_search_to_cheaper_cells(task):
+    space = _space(task)
+    strategy = DartsStrategy(space, n_objectives=2, n_constraints=0, evaluations=8, seed=0, task=task,
+                             penalties=[0, 20], warmup_epochs=1, search_epochs=3)
+    genomes = strategy.ask()
+    assert genomes.shape == (8, space.n_genes) and len({tuple(g) for g in genomes}) == 8
+    assert all(space.degenerate(space.decode(g)) is None for g in genomes)
+    assert strategy.ask() is None  # the budget is spent
+    macs = {p: float((probs * strategy_macs(space)).sum()) for p, probs in strategy.probabilities.items()}
+    assert macs[20.0] < 0.75 * macs[0.0]
+    # proposals alternate between the penalties, each penalty's most likely architecture first
+    for i, probs in enumerate(strategy.probabilities.values()):
+        best = probs.argmax(axis=1)
+        if space.degenerate(space.decode(best)) is None:
+            assert tuple(genomes[i]) == tuple(best)
+
+
+def strategy_macs(space):
+    return space.supernet().choice_macs.numpy()
+
+
+def test_darts_runs_through_the_search_loop_and_repeats_itself(tmp_path):
+    data = {"task": TASK, "space": {"name": "nb201", "cells_per_stage": 1, "channels": 8},
+            "estimator": {"name": "proxy-trainer", "epochs": 1, "seed": 0},
+            "cost": {"target": "cpu-ort-1t", "models": ["counts"]},
+            "search": {"strategy": "darts", "objectives": ["error", "macs"], "evaluations": 5, "seed": 0,
+                       "warmup_epochs": 1, "search_epochs": 1, "penalties": [0, 5]}}
+    rows = []
+    for name in ("a", "b"):
+        summary = run_search(config_from_dict(data), tmp_path / name, progress=False)
+        assert summary.evaluations == 5 and summary.failed == 0 and summary.front
+        with open(tmp_path / name / "evaluations.csv") as fh:
+            rows.append([r["arch"] for r in csv.DictReader(fh)])
+    assert rows[0] == rows[1] and len(set(rows[0])) == 5
+
+
+def test_darts_errors_name_the_value_and_the_fix(task, tmp_path):
+    space = _space(task)
+    common = dict(n_objectives=2, n_constraints=0, evaluations=4, seed=0, task=task)
+    with pytest.raises(ConfigError, match=r"penalties = \[-1\] must be a non-empty list of numbers >= 0"):
+        DartsStrategy(space, penalties=[-1], **common)
+    with pytest.raises(ConfigError, match="search_epochs = 0 must be an integer >= 1"):
+        DartsStrategy(space, search_epochs=0, **common)
+    regression = Task("noise", task.x_train, np.zeros(len(task.x_train), np.float32), task.x_val,
+                      np.zeros(len(task.x_val), np.float32), num_classes=0)
+    with pytest.raises(ConfigError, match="trains a classifier; task 'noise' is a regression"):
+        DartsStrategy(space, **{**common, "task": regression})
+    table = tmp_path / "nb201.csv"
+    write_nb201_table(table)
+    config = table_search_config(space="nb201", table=table, arch_column="arch_str", accuracy_column="acc",
+                                 costs={"latency_ms": "lat"}, strategy="darts", evaluations=4, seed=0)
+    with pytest.raises(ConfigError, match="strategy 'darts' trains on the task's data.*add a \\[task\\]"):
+        run_search(config, tmp_path / "run", progress=False)
