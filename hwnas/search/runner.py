@@ -80,7 +80,7 @@ class SearchRun:
                 raise ConfigError(f"{config.source} [search] strategy {name!r} trains on the task's data, and this "
                                   f"search has none (a table search); add a [task] or use another strategy "
                                   f"(nsga2, evolution, ...)")
-            fixed["task"] = self.parts.task
+            fixed.update(task=self.parts.task, target=self.parts.target)
         self.strategy = construct(strategy_class, self.parts.space, options=config.strategy_options(),
                                   where=f"{config.source} [search]", label=name, fixed=fixed)
         from ..execute import EXECUTORS

@@ -22,7 +22,7 @@ from torch import nn
 
 from ..exceptions import SpaceError
 from .base import SPACES, Gene, SearchSpace, choice_index
-from .supernet import MixedOp, Supernet, module_macs
+from .supernet import MixedOp, Supernet, price_macs
 
 #: Edge operations in NB201's order (index = gene value).
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -231,15 +231,18 @@ class NB201Space(SearchSpace[NB201Arch]):
 class NB201Supernet(Supernet):
     """The macro skeleton of :meth:`NB201Space.build` with every edge a :class:`MixedOp` of the
     five operations; all cells share the six edges' logits (as in DARTS and NB201's own search).
+    Choices are priced in fvcore MACs; :func:`~hwnas.space.supernet.price_latency` prices them
+    on a target instead.
     """
 
     def __init__(self, space: NB201Space, seed: int = 0) -> None:
         super().__init__(space.upper_bounds + 1, seed)
+        self.space = space
         c = space.channels
         self.stem = nn.Sequential(nn.Conv2d(space.input_shape[0], c, 3, padding=1, bias=False), nn.BatchNorm2d(c))
         shape = tuple(self.stem(torch.zeros(1, *space.input_shape)).shape[1:])
         self.stages = nn.ModuleList()
-        macs = np.zeros((space.n_genes, len(OPS)))
+        self.stage_shapes: list[tuple[int, ...]] = []
         for stage in range(3):
             blocks: list[nn.Module] = []
             if stage:
@@ -248,11 +251,17 @@ class NB201Supernet(Supernet):
                 shape = tuple(blocks[0](torch.zeros(1, *shape)).shape[1:])
             blocks += [_MixedCell(c) for _ in range(space.cells_per_stage)]
             self.stages.append(nn.ModuleList(blocks))
-            macs += space.cells_per_stage * np.array([[module_macs(None if op == "none" else _op(op, c), shape)
-                                                       for op in OPS]] * space.n_genes)
-        self.set_choice_macs(macs)
+            self.stage_shapes.append(shape)
         self.head = nn.Sequential(nn.BatchNorm2d(c), nn.ReLU(inplace=False), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
                                   nn.Linear(c, space.output_dim))
+        self.set_choice_cost(price_macs(self))
+
+    def choice_modules(self):
+        """Every edge's operation, once per cell of each stage (``none``: nothing, ``skip_connect``:
+        an identity, which costs nothing inside a network)."""
+        per_op = [[(None if op in ("none", "skip_connect") else _op(op, shape[0]), shape, self.space.cells_per_stage)
+                   for shape in self.stage_shapes] for op in OPS]
+        return [per_op for _ in EDGES]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weights = self.mixing_weights()

@@ -2,21 +2,25 @@
 
 A :class:`Supernet` holds, for each gene, one logit per choice (``alphas``); a gene's
 candidates run side by side and their outputs are summed with the softmax of its logits
-(DARTS's continuous relaxation). :attr:`Supernet.choice_macs` prices each choice (fvcore MACs
-it adds to the whole network), so the expected MACs under the softmax are differentiable and a
-gradient search can trade accuracy for cost. A space offers one through
+(DARTS's continuous relaxation). :attr:`Supernet.choice_cost` prices each choice (what it adds
+to the whole network: fvcore MACs, :func:`price_macs`, or milliseconds on a target,
+:func:`price_latency`), so the expected cost under the softmax is differentiable and a gradient
+search can trade accuracy for it (FBNet, ProxylessNAS). A space offers one through
 :meth:`~hwnas.space.base.SearchSpace.supernet` (``nb201``).
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 from ..cost.counts import count_macs_params
+from ..cost.latency import measure_latency
+from ..cost.onnx_export import export_onnx
+from ..cost.target import Target
 
 
 class MixedOp(nn.Module):
@@ -38,8 +42,8 @@ class MixedOp(nn.Module):
 class Supernet(nn.Module):
     """Base class: architecture logits per gene, their softmax and the expected cost.
 
-    Subclasses build the network's modules, call :meth:`set_choice_macs` and implement
-    ``forward`` with :meth:`mixing_weights`.
+    Subclasses build the network's modules, implement :meth:`choice_modules` and ``forward``
+    (with :meth:`mixing_weights`), and call ``self.set_choice_cost(price_macs(self))``.
 
     Args:
         sizes: number of choices of each gene.
@@ -55,25 +59,75 @@ class Supernet(nn.Module):
         for gene, size in enumerate(sizes):
             mask[gene, :size] = 0.0
         self.register_buffer("mask", mask)
-        self.register_buffer("choice_macs", torch.zeros(len(sizes), max(sizes)))
+        self.register_buffer("choice_cost", torch.zeros(len(sizes), max(sizes)))
+        self.cost_unit = "MACs"
+
+    def choice_modules(self) -> list[list[list[tuple[nn.Module | None, tuple[int, ...], int]]]]:
+        """Per gene, per choice: what the choice adds to a built network, as ``(module, input
+        shape, count)`` triples (module None: nothing to run, e.g. the zero op)."""
+        raise NotImplementedError
 
     def mixing_weights(self) -> torch.Tensor:
         """Softmax of each gene's logits (genes x choices; 0 beyond a gene's choices)."""
         return torch.softmax(self.alphas + self.mask, dim=1)
 
-    def expected_macs(self) -> torch.Tensor:
-        """MACs the searched choices add to the network, expected under :meth:`mixing_weights`."""
-        return (self.mixing_weights() * self.choice_macs).sum()
+    def expected_cost(self) -> torch.Tensor:
+        """Cost the searched choices add to the network, expected under :meth:`mixing_weights`."""
+        return (self.mixing_weights() * self.choice_cost).sum()
 
-    def set_choice_macs(self, macs: np.ndarray) -> None:
-        """Set the MACs each choice of each gene adds to the whole network (genes x choices)."""
-        self.choice_macs.copy_(torch.as_tensor(np.asarray(macs, float), dtype=self.choice_macs.dtype))
+    def set_choice_cost(self, cost: np.ndarray, unit: str = "MACs") -> None:
+        """Set what each choice of each gene adds to the whole network (genes x choices), in ``unit``."""
+        self.choice_cost.copy_(torch.as_tensor(np.asarray(cost, float), dtype=self.choice_cost.dtype))
+        self.cost_unit = unit
 
     def weight_parameters(self) -> list[nn.Parameter]:
         """Every parameter except the architecture logits."""
         return [p for name, p in self.named_parameters() if name != "alphas"]
 
 
-def module_macs(module: nn.Module | None, input_shape: Sequence[int]) -> float:
-    """fvcore MACs of one forward pass of ``module`` (None: the zero op, 0)."""
-    return 0.0 if module is None else float(count_macs_params(module, tuple(input_shape))[0])
+def price(net: Supernet, cost: Callable[[list[tuple[nn.Module, tuple[int, ...]]]], list[float]]) -> np.ndarray:
+    """Genes x choices matrix of what each choice adds, from ``cost`` of each distinct (module,
+    input shape) of :meth:`Supernet.choice_modules` (asked once, all together)."""
+    genes = net.choice_modules()
+    distinct: dict[tuple[str, tuple[int, ...]], tuple[nn.Module, tuple[int, ...]]] = {}
+    for choices in genes:
+        for parts in choices:
+            for module, shape, _ in parts:
+                if module is not None:
+                    distinct.setdefault((repr(module), tuple(shape)), (module, tuple(shape)))
+    values = dict(zip(distinct, cost(list(distinct.values()))))
+    out = np.zeros((len(genes), max(len(c) for c in genes)))
+    for g, choices in enumerate(genes):
+        for c, parts in enumerate(choices):
+            out[g, c] = sum(count * values[(repr(m), tuple(shape))] for m, shape, count in parts if m is not None)
+    return out
+
+
+def price_macs(net: Supernet) -> np.ndarray:
+    """What each choice adds in fvcore MACs."""
+    return price(net, lambda items: [float(count_macs_params(m, shape)[0]) for m, shape in items])
+
+
+def price_latency(net: Supernet, target: Target) -> np.ndarray:
+    """What each choice adds in ms on ``target``: each distinct module timed alone with ONNX
+    Runtime, interleaved with an identity model of each input shape whose time (the call
+    overhead, which a module inside a network does not pay) is subtracted; never below 0."""
+
+    def cost(items: list[tuple[nn.Module, tuple[int, ...]]]) -> list[float]:
+        shapes = sorted({shape for _, shape in items})
+        models = [m for m, _ in items] + [_Identity() for _ in shapes]
+        all_shapes = [shape for _, shape in items] + shapes
+        onnx = [export_onnx(m, s, batch_size=target.batch_size, opset=target.opset, dtype=target.dtype)
+                for m, s in zip(models, all_shapes)]
+        times = [t.latency_ms for t in measure_latency(onnx, target, all_shapes)]
+        overhead = dict(zip(shapes, times[len(items):]))
+        return [max(0.0, t - overhead[shape]) for t, (_, shape) in zip(times, items)]
+
+    return price(net, cost)
+
+
+class _Identity(nn.Module):
+    """An identity that ONNX export keeps as one node (a bare ``nn.Identity`` exports no node)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + 0.0

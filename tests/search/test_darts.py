@@ -34,16 +34,16 @@ def test_supernet_mixes_every_choice_and_prices_it_in_macs(task):
     net = space.supernet(seed=0)
     out = net(torch.from_numpy(task.x_train[:5].copy()))
     assert out.shape == (5, task.output_dim)
-    macs = net.choice_macs.numpy()
+    macs = net.choice_cost.numpy()
     none, skip, conv1, conv3 = (OPS.index(op) for op in ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3"))
     assert np.all(macs[:, none] == 0) and np.all(macs[:, skip] == 0) and np.all(macs[:, conv3] > macs[:, conv1])
     assert np.all(macs[:, conv1] > 0)
     with torch.no_grad():  # all weight on the 3x3 convolutions: their MACs, the ones a built network adds
         net.alphas.fill_(-30.0)
         net.alphas[:, conv3] = 30.0
-    assert net.expected_macs().item() == pytest.approx(macs[:, conv3].sum(), rel=1e-6)
+    assert net.expected_cost().item() == pytest.approx(macs[:, conv3].sum(), rel=1e-6)
     net.alphas.data.zero_()
-    net.expected_macs().backward()
+    net.expected_cost().backward()
     assert net.alphas.grad[:, conv3].gt(0).all() and net.alphas.grad[:, none].lt(0).all()
     with pytest.raises(SpaceError, match="has no supernet.*use space 'nb201'"):
         make_space("mbv3", task.input_shape, task.output_dim).supernet()
@@ -67,7 +67,25 @@ def test_a_cost_penalty_moves_the_search_to_cheaper_cells(task):
 
 
 def strategy_macs(space):
-    return space.supernet().choice_macs.numpy()
+    return space.supernet().choice_cost.numpy()
+
+
+def test_choices_priced_on_a_target_in_milliseconds(task):
+    from hwnas.cost import Target
+    from hwnas.space.supernet import price_latency
+
+    space = _space(task)
+    net = space.supernet()
+    target = Target(name="cpu-ort-1t", execution_provider="CPUExecutionProvider", intra_op_threads=1,
+                    warmup_runs=2, passes=5, runs_per_pass=5)
+    ms = price_latency(net, target)
+    none, skip, conv3 = (OPS.index(op) for op in ("none", "skip_connect", "nor_conv_3x3"))
+    assert ms.shape == (space.n_genes, len(OPS)) and np.all(ms >= 0)
+    assert np.all(ms[:, [none, skip]] == 0) and np.all(ms[:, conv3] > 0)
+    assert np.allclose(ms, ms[0])  # every edge of a cell sees the same shapes
+    strategy = DartsStrategy(space, n_objectives=2, n_constraints=0, evaluations=3, seed=0, task=task,
+                             target=target, penalties=[0.1], warmup_epochs=0, search_epochs=1)
+    assert strategy.cost == "latency_ms" and len(strategy.ask()) == 3  # auto: the target's milliseconds
 
 
 def test_darts_runs_through_the_search_loop_and_repeats_itself(tmp_path):
@@ -75,7 +93,7 @@ def test_darts_runs_through_the_search_loop_and_repeats_itself(tmp_path):
             "estimator": {"name": "proxy-trainer", "epochs": 1, "seed": 0},
             "cost": {"target": "cpu-ort-1t", "models": ["counts"]},
             "search": {"strategy": "darts", "objectives": ["error", "macs"], "evaluations": 5, "seed": 0,
-                       "warmup_epochs": 1, "search_epochs": 1, "penalties": [0, 5]}}
+                       "warmup_epochs": 1, "search_epochs": 1, "penalties": [0, 5], "cost": "macs"}}
     rows = []
     for name in ("a", "b"):
         summary = run_search(config_from_dict(data), tmp_path / name, progress=False)
@@ -92,6 +110,10 @@ def test_darts_errors_name_the_value_and_the_fix(task, tmp_path):
         DartsStrategy(space, penalties=[-1], **common)
     with pytest.raises(ConfigError, match="search_epochs = 0 must be an integer >= 1"):
         DartsStrategy(space, search_epochs=0, **common)
+    with pytest.raises(ConfigError, match="cost = 'flops' must be 'auto', 'macs' or 'latency_ms'"):
+        DartsStrategy(space, cost="flops", **common)
+    with pytest.raises(ConfigError, match=r"cost = 'latency_ms' times the choices on the \[cost\] target.*none"):
+        DartsStrategy(space, cost="latency_ms", **common)
     regression = Task("noise", task.x_train, np.zeros(len(task.x_train), np.float32), task.x_val,
                       np.zeros(len(task.x_val), np.float32), num_classes=0)
     with pytest.raises(ConfigError, match="trains a classifier; task 'noise' is a regression"):

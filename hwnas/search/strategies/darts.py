@@ -1,11 +1,13 @@
-"""DARTS-style gradient search, hardware-aware through the expected MACs of the choices.
+"""DARTS-style gradient search, hardware-aware through the expected cost of the choices.
 
 The space's supernet (:meth:`~hwnas.space.base.SearchSpace.supernet`) mixes every choice of
 every gene by the softmax of learnable logits. Training alternates, batch by batch, a step on
 the network weights (cross-entropy on one half of the task's training split) and a step on
-the logits (cross-entropy on the other half plus ``penalty`` times the expected MACs of the
+the logits (cross-entropy on the other half plus ``penalty`` times the expected cost of the
 choices, relative to their most expensive combination): first-order DARTS with an FBNet-style
-cost term. The task's validation split is never seen; it stays the evaluator's.
+cost term. The cost is the milliseconds each choice adds on the search's target (every
+distinct operation timed with ONNX Runtime, call overhead subtracted,
+:func:`~hwnas.space.supernet.price_latency`), or fvcore MACs without a target or on request. The task's validation split is never seen; it stays the evaluator's.
 
 One run of the supernet per penalty traces the accuracy/cost trade-off: the weights are first
 trained with uniform logits (``warmup_epochs``), then each penalty continues from that state
@@ -15,7 +17,9 @@ degenerate one. They are then trained and measured like any other strategy's, so
 the store and the outputs are true evaluations; the supernet's values are not reported as
 results.
 
-Resuming replays the supernet training (seeded), so it proposes the same architectures.
+Resuming replays the supernet training (seeded): priced in MACs it proposes the same
+architectures again; priced in milliseconds the choices are timed anew, and slightly different
+times can change later proposals (the evaluations already stored are kept, none is repeated).
 """
 
 from __future__ import annotations
@@ -30,8 +34,10 @@ import torch
 import torch.nn.functional as F
 
 from ...data.base import Task
+from ...cost.target import Target
 from ...exceptions import ConfigError
 from ...space.base import SearchSpace
+from ...space.supernet import price_latency
 from .base import STRATEGIES, Strategy
 from .common import Archive, key
 
@@ -46,9 +52,11 @@ class DartsStrategy(Strategy):
     """Gradient search on a supernet of the space (``nb201``), one trade-off per penalty.
 
     Options (``[search]``):
-        penalties: weights of the expected-MACs term, one supernet run each (default
-            ``[0, 0.03, 0.1, 0.3]``; 0 is plain DARTS; the cost term is the expected MACs as a
+        penalties: weights of the expected-cost term, one supernet run each (default
+            ``[0, 0.03, 0.1, 0.3]``; 0 is plain DARTS; the cost term is the expected cost as a
             share of the most expensive choices, next to a cross-entropy of ~0.1-0.5).
+        cost: what the penalty prices: ``"latency_ms"`` on the ``[cost] target``, ``"macs"``,
+            or ``"auto"`` (default: latency when the search has a target, else MACs).
         warmup_epochs: epochs training the weights with uniform logits first (default 3).
         search_epochs: epochs per penalty, alternating weight and logit steps (default 6).
         batch_size: training batch (default 64).
@@ -62,7 +70,7 @@ class DartsStrategy(Strategy):
     needs_task = True
 
     def __init__(self, space: SearchSpace, *, n_objectives: int, n_constraints: int, evaluations: int,
-                 seed: int, task: Task, penalties: Sequence[float] = (0.0, 0.03, 0.1, 0.3),
+                 seed: int, task: Task, target: Target | None = None, cost: str = "auto", penalties: Sequence[float] = (0.0, 0.03, 0.1, 0.3),
                  warmup_epochs: int = 3, search_epochs: int = 6, batch_size: int = 64, lr: float = 0.025,
                  arch_lr: float = 0.05, device: str = "auto") -> None:
         super().__init__(space, n_objectives=n_objectives, n_constraints=n_constraints,
@@ -82,11 +90,17 @@ class DartsStrategy(Strategy):
         for name, value in (("lr", lr), ("arch_lr", arch_lr)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
                 raise ConfigError(f"[search] {name} = {value!r} must be a number > 0")
+        if cost not in ("auto", "macs", "latency_ms"):
+            raise ConfigError(f"[search] cost = {cost!r} must be 'auto', 'macs' or 'latency_ms'")
+        if cost == "latency_ms" and target is None:
+            raise ConfigError("[search] cost = 'latency_ms' times the choices on the [cost] target, and there is "
+                              "none; add [cost] target = \"cpu-ort-1t\" or use cost = 'macs'")
         if device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"[search] device = {device!r} must be 'auto', 'cpu' or 'cuda'")
         if device == "cuda" and not torch.cuda.is_available():
             raise ConfigError("[search] device = 'cuda' but no CUDA device is available; use 'auto' or 'cpu'")
-        self.task = task
+        self.task, self.target = task, target
+        self.cost = ("latency_ms" if target is not None else "macs") if cost == "auto" else cost
         self.penalties = sorted({float(p) for p in penalties})
         self.warmup_epochs, self.search_epochs, self.batch_size = warmup_epochs, search_epochs, batch_size
         self.lr, self.arch_lr = float(lr), float(arch_lr)
@@ -124,10 +138,13 @@ class DartsStrategy(Strategy):
         halves = [(x[idx].to(self.device), y[idx].to(self.device)) for idx in (order[::2], order[1::2])]
         with torch.random.fork_rng(devices=[self.device.index or 0] if self.device.type == "cuda" else []):
             torch.manual_seed(self.seed)
-            net = self.space.supernet(self.seed).to(self.device)
+            net = self.space.supernet(self.seed)
+            if self.cost == "latency_ms":
+                net.set_choice_cost(price_latency(net, self.target), "ms")
+            net = net.to(self.device)
             if x.dim() == 4:
                 net = net.to(memory_format=torch.channels_last)
-            scale = float(net.choice_macs.max(dim=1).values.sum()) or 1.0
+            scale = float(net.choice_cost.max(dim=1).values.sum()) or 1.0
             steps = self.warmup_epochs + self.search_epochs
             self._epochs(net, halves, None, 0.0, scale, range(self.warmup_epochs), steps)
             warm = copy.deepcopy(net.state_dict())
@@ -140,8 +157,8 @@ class DartsStrategy(Strategy):
                 out[penalty] = net.mixing_weights().detach().cpu().numpy()
                 ranked = self._ranked(out[penalty])
                 best = self.space.canonical(self.space.decode(ranked[0])) if ranked else "-"
-                print(f"darts: penalty {penalty:g}: logit-half loss {loss:.3f}, expected MACs "
-                      f"{net.expected_macs().item() / 1e6:.2f} M of {scale / 1e6:.2f} M; most likely cell {best}",
+                print(f"darts: penalty {penalty:g}: logit-half loss {loss:.3f}, expected cost "
+                      f"{net.expected_cost().item():.4g} of {scale:.4g} {net.cost_unit}; most likely cell {best}",
                       file=sys.stderr)
         return out
 
@@ -166,7 +183,7 @@ class DartsStrategy(Strategy):
                 if arch_opt is not None:
                     idx = a_order[(b * self.batch_size) % len(x_a):][: self.batch_size]
                     arch_opt.zero_grad(set_to_none=True)
-                    arch_loss = F.cross_entropy(net(x_a[idx]), y_a[idx]) + penalty * net.expected_macs() / scale
+                    arch_loss = F.cross_entropy(net(x_a[idx]), y_a[idx]) + penalty * net.expected_cost() / scale
                     arch_loss.backward()
                     arch_opt.step()
                     losses.append(arch_loss.item())
