@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from fakes import write_nb201_table
+from fakes import interrupt_at, write_nb201_table
 from hwnas.config import config_from_dict
 from hwnas.data import load_task
 from hwnas.data.base import Task
@@ -88,19 +88,27 @@ def test_choices_priced_on_a_target_in_milliseconds(task):
     assert strategy.cost == "latency_ms" and len(strategy.ask()) == 3  # auto: the target's milliseconds
 
 
-def test_darts_runs_through_the_search_loop_and_repeats_itself(tmp_path):
+def test_darts_runs_through_the_search_loop_repeats_itself_and_resumes(tmp_path, monkeypatch):
     data = {"task": TASK, "space": {"name": "nb201", "cells_per_stage": 1, "channels": 8},
             "estimator": {"name": "proxy-trainer", "epochs": 1, "seed": 0},
             "cost": {"target": "cpu-ort-1t", "models": ["counts"]},
             "search": {"strategy": "darts", "objectives": ["error", "macs"], "evaluations": 5, "seed": 0,
                        "warmup_epochs": 1, "search_epochs": 1, "penalties": [0, 5], "cost": "macs"}}
-    rows = []
+
+    def archs(run_dir):
+        with open(run_dir / "evaluations.csv") as fh:
+            return [r["arch"] for r in csv.DictReader(fh)]
+
     for name in ("a", "b"):
         summary = run_search(config_from_dict(data), tmp_path / name, progress=False)
         assert summary.evaluations == 5 and summary.failed == 0 and summary.front
-        with open(tmp_path / name / "evaluations.csv") as fh:
-            rows.append([r["arch"] for r in csv.DictReader(fh)])
-    assert rows[0] == rows[1] and len(set(rows[0])) == 5
+    assert archs(tmp_path / "a") == archs(tmp_path / "b") and len(set(archs(tmp_path / "a"))) == 5
+    interrupt_at(monkeypatch, 3)
+    with pytest.raises(KeyboardInterrupt):
+        run_search(config_from_dict(data), tmp_path / "cut", progress=False)
+    monkeypatch.undo()
+    resumed = run_search(config_from_dict(data), tmp_path / "cut", resume=True, progress=False)
+    assert resumed.new_evaluations == 3 and archs(tmp_path / "cut") == archs(tmp_path / "a")
 
 
 def test_darts_errors_name_the_value_and_the_fix(task, tmp_path):
