@@ -90,6 +90,14 @@ def plugin_modules() -> list[str]:
     return sorted(m for m in modules if m and m != "__main__" and m.split(".")[0] != "hwnas")
 
 
+def option_names(cls: type) -> set[str] | None:
+    """Names ``cls.__init__`` takes by keyword (None: any, it takes ``**kwargs``)."""
+    params = inspect.signature(cls.__init__).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return None
+    return {n for n, p in params.items() if n != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+
+
 def construct(cls: type, *args: Any, options: Mapping[str, Any], where: str, label: str,
               fixed: Mapping[str, Any] | None = None) -> Any:
     """Instantiate a registered class from config options, with config-quality errors.

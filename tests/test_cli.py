@@ -94,6 +94,14 @@ def test_bad_inputs_give_one_line_and_exit_2(tmp_path, capsys, run_dir):
         assert not (tmp_path / name).exists()  # nothing written on bad input
 
 
+def test_strategy_flag_drops_the_config_strategys_own_options(tmp_path, capsys):
+    config = _write(tmp_path, GOOD.replace("evaluations = 24", "evaluations = 6"))
+    assert main(["search", config, "--strategy", "random", "--out", str(tmp_path / "r"), "--no-progress"]) == 0
+    assert "--strategy random: ignoring [search] population (nsga2's option(s))" in capsys.readouterr().err
+    _one_line_error(capsys, ["search", _write(tmp_path, GOOD.replace("population = 8", "popsize = 8"), "typo.toml"),
+                             "--strategy", "random", "--out", str(tmp_path / "t")], "'random' has no option(s) 'popsize'")
+
+
 def test_list(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
