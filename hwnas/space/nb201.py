@@ -240,7 +240,7 @@ class NB201Supernet(Supernet):
         self.space = space
         c = space.channels
         self.stem = nn.Sequential(nn.Conv2d(space.input_shape[0], c, 3, padding=1, bias=False), nn.BatchNorm2d(c))
-        shape = tuple(self.stem(torch.zeros(1, *space.input_shape)).shape[1:])
+        shape = _out_shape(self.stem, space.input_shape)
         self.stages = nn.ModuleList()
         self.stage_shapes: list[tuple[int, ...]] = []
         for stage in range(3):
@@ -248,7 +248,7 @@ class NB201Supernet(Supernet):
             if stage:
                 blocks.append(_ResidualReduction(c, 2 * c))
                 c *= 2
-                shape = tuple(blocks[0](torch.zeros(1, *shape)).shape[1:])
+                shape = _out_shape(blocks[0], shape)
             blocks += [_MixedCell(c) for _ in range(space.cells_per_stage)]
             self.stages.append(nn.ModuleList(blocks))
             self.stage_shapes.append(shape)
@@ -270,6 +270,14 @@ class NB201Supernet(Supernet):
             for block in blocks:
                 x = block(x, weights) if isinstance(block, _MixedCell) else block(x)
         return self.head(x)
+
+
+def _out_shape(module: nn.Module, shape: Sequence[int]) -> tuple[int, ...]:
+    """Output shape of one sample, found without touching batch-norm statistics."""
+    with torch.no_grad():
+        out = module.eval()(torch.zeros(1, *shape))
+    module.train()
+    return tuple(out.shape[1:])
 
 
 class _MixedCell(nn.Module):
