@@ -353,7 +353,7 @@ def signature_groups(signatures: Sequence[Any]) -> tuple[list[str], np.ndarray]:
     """
     members: list[set[str]] = []
     for sig in signatures:
-        fields = sorted([(str(n), str(v)) for n, v in sig.fields] + [("in", "x".join(map(str, sig.input_shape)))])
+        fields = sorted([(str(n), str(v)) for n, v in sig.fields] + [("in", shape_text(sig.input_shape))])
         names = {sig.op} | {f"{sig.op}:{n}={v}" for n, v in fields}
         names |= {f"{sig.op}:{a}={v}&{b}={w}" for i, (a, v) in enumerate(fields) for b, w in fields[i + 1:]}
         members.append(names)
