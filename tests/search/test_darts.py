@@ -49,6 +49,14 @@ def test_supernet_mixes_every_choice_and_prices_it_in_macs(task):
         make_space("mbv3", task.input_shape, task.output_dim).supernet()
 
 
+def test_constructing_darts_leaves_the_global_rng_alone(task):
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    DartsStrategy(_space(task), n_objectives=2, n_constraints=0, evaluations=3, seed=0, task=task)
+    assert torch.equal(torch.rand(3), expected)
+
+
 def test_a_cost_penalty_moves_the_search_to_cheaper_cells(task):
     space = _space(task)
     strategy = DartsStrategy(space, n_objectives=2, n_constraints=0, evaluations=8, seed=0, task=task,

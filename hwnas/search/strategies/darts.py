@@ -78,7 +78,8 @@ class DartsStrategy(Strategy):
         if task.num_classes < 2:
             raise ConfigError(f"strategy 'darts' trains a classifier; task {task.name!r} is a regression; "
                               f"use another strategy (nsga2, evolution, ...)")
-        space.supernet(seed)  # a space without one says so now, before anything runs
+        with torch.random.fork_rng():  # a space without one says so now; its initialisation leaves torch's RNG alone
+            space.supernet(seed)
         if (isinstance(penalties, (str, bytes)) or not isinstance(penalties, Sequence) or not penalties
                 or not all(isinstance(p, (int, float)) and not isinstance(p, bool) and p >= 0 for p in penalties)):
             raise ConfigError(f"[search] penalties = {penalties!r} must be a non-empty list of numbers >= 0, "
@@ -109,6 +110,7 @@ class DartsStrategy(Strategy):
         self.archive = Archive(space)
         self.proposed = 0
         self.probabilities: dict[float, np.ndarray] = {}  # per penalty: genes x choices, after its search
+        self.rankings: dict[float, list[np.ndarray]] = {}  # per penalty: genomes, most likely first
 
     # --- ask / tell ---------------------------------------------------------------------
     def ask(self) -> np.ndarray | None:
@@ -116,9 +118,9 @@ class DartsStrategy(Strategy):
             return None
         if not self.probabilities:
             self.probabilities = self.search()
-        ranked = {p: self._ranked(probs) for p, probs in self.probabilities.items()}
+            self.rankings = {p: self._ranked(probs) for p, probs in self.probabilities.items()}
         out: list[np.ndarray] = []
-        for genomes in itertools.zip_longest(*ranked.values()):  # the best of every penalty, then the next ...
+        for genomes in itertools.zip_longest(*self.rankings.values()):  # the best of every penalty, then the next ...
             for genome in genomes:
                 if genome is not None and len(out) < self.evaluations - self.proposed and self.archive.is_new(genome):
                     out.append(self.archive.propose(genome))
@@ -155,10 +157,9 @@ class DartsStrategy(Strategy):
                 loss = self._epochs(net, halves, arch_opt, penalty, scale,
                                     range(self.warmup_epochs, steps), steps)
                 out[penalty] = net.mixing_weights().detach().cpu().numpy()
-                ranked = self._ranked(out[penalty])
-                best = self.space.canonical(self.space.decode(ranked[0])) if ranked else "-"
+                best = self.space.canonical(self.space.decode(out[penalty].argmax(axis=1)))
                 print(f"darts: penalty {penalty:g}: logit-half loss {loss:.3f}, expected cost "
-                      f"{net.expected_cost().item():.4g} of {scale:.4g} {net.cost_unit}; most likely cell {best}",
+                      f"{net.expected_cost().item():.4g} of {scale:.4g} {net.cost_unit}; most likely choices {best}",
                       file=sys.stderr)
         return out
 
