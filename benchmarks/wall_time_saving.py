@@ -79,7 +79,9 @@ def search(config_path: str, updates: dict[str, dict], seed: int, evaluations: i
             return
         raise SystemExit(f"{run_dir} holds an incomplete run ({done}/{evaluations}); its wall times would "
                          f"include the gap, so delete it and run again")
-    data = load_config(config_path).to_dict()
+    config = load_config(config_path)
+    config.switch_strategy(updates["search"]["strategy"])  # drops the config strategy's own options
+    data = config.to_dict()
     for section, values in updates.items():
         if section == "estimator":
             data[section] = dict(values)

@@ -74,6 +74,26 @@ class RunConfig:
         """``[search]`` keys other than the generic ones, for the strategy."""
         return {k: v for k, v in self.search.items() if k not in _SEARCH_DEFAULTS}
 
+    def switch_strategy(self, name: str) -> list[str]:
+        """Search with strategy ``name`` instead: ``[search]`` options the current strategy takes
+        and ``name`` does not (e.g. nsga2's ``population`` for ``random``) are dropped.
+
+        Returns:
+            The dropped option names (sorted).
+        """
+        from .registry import option_names
+        from .search.strategies import STRATEGIES
+
+        accepted = option_names(STRATEGIES.get(name))
+        previous = self.search["strategy"]
+        dropped = sorted(k for k in self.strategy_options() if accepted is not None and k not in accepted)
+        if not (dropped and previous != name and set(dropped) <= (option_names(STRATEGIES.get(previous)) or set(dropped))):
+            dropped = []
+        for key in dropped:
+            del self.search[key]
+        self.search["strategy"] = name
+        return dropped
+
     def to_dict(self) -> dict[str, Any]:
         """The resolved config as plain data (written to the run directory)."""
         return {s: copy.deepcopy(getattr(self, s)) for s in _SECTIONS}

@@ -56,7 +56,10 @@ class SearchCommand(Command):
         if args.config is not None and (args.table or args.space):
             raise ConfigError("give either a config file or --space/--table, not both")
         if args.strategy:
-            _switch_strategy(config, args.strategy)
+            previous, dropped = config.search["strategy"], config.switch_strategy(args.strategy)
+            if dropped:
+                print(f"hwnas: --strategy {args.strategy}: ignoring [search] {', '.join(dropped)} "
+                      f"({previous}'s option(s))", file=sys.stderr)
         set_budgets(config, budgets_from(args), where="command line")
         if args.address and (args.executor or config.execution["executor"]) != "ray":
             raise ConfigError(f"--address {args.address} needs --executor ray")
@@ -109,20 +112,3 @@ def _quote(arg: str) -> str:
 
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
-
-
-def _switch_strategy(config, name: str) -> None:
-    """``--strategy``: use ``name``; ``[search]`` options the config's own strategy takes and
-    ``name`` does not (e.g. nsga2's ``population`` for ``random``) are dropped, with a note."""
-    from ..registry import option_names
-    from ..search.strategies import STRATEGIES
-
-    accepted = option_names(STRATEGIES.get(name))
-    previous = config.search["strategy"]
-    dropped = sorted(k for k in config.strategy_options() if accepted is not None and k not in accepted)
-    if dropped and previous != name and set(dropped) <= (option_names(STRATEGIES.get(previous)) or set(dropped)):
-        for key in dropped:
-            del config.search[key]
-        print(f"hwnas: --strategy {name}: ignoring [search] {', '.join(dropped)} ({previous}'s option(s))",
-              file=sys.stderr)
-    config.search["strategy"] = name

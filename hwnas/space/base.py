@@ -146,7 +146,7 @@ class SearchSpace(ABC, Generic[A]):
             SpaceError: the space has none.
         """
         raise SpaceError(f"space {self.name!r} has no supernet, which gradient search (strategy 'darts') "
-                         f"needs; search it with another strategy (nsga2, evolution, ...) or use space 'nb201'")
+                         f"needs; search it with another strategy (nsga2, evolution, ...) or use space 'mbv3' or 'nb201'")
 
     # --- shared behaviour --------------------------------------------------------------
     def degenerate(self, arch: A) -> str | None:

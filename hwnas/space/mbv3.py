@@ -243,6 +243,13 @@ class MBv3Space(SearchSpace[MBv3Arch]):
                    nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(head, self.output_dim)]
         return nn.Sequential(*layers)
 
+    # --- gradient search ------------------------------------------------------------------
+    def supernet(self, seed: int = 0) -> nn.Module:
+        """The weight-sharing :class:`~hwnas.space.mbv3_supernet.MBv3Supernet` of this space."""
+        from .mbv3_supernet import MBv3Supernet  # it builds on this module's blocks
+
+        return MBv3Supernet(self, seed)
+
     # --- per-layer view, for latency tables ----------------------------------------------
     # Signatures: "stem" (3x3 conv + BN + hard-swish), "ir" (InvertedResidual: cin, cout,
     # kernel, expand, stride, se, act) and "head" (1x1 conv + BN + hard-swish + pool + linear).

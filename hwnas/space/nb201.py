@@ -22,7 +22,7 @@ from torch import nn
 
 from ..exceptions import SpaceError
 from .base import SPACES, Gene, SearchSpace, choice_index
-from .supernet import MixedOp, Supernet, price_macs
+from .supernet import AdditiveSupernet, MixedOp, macs_cost
 
 #: Edge operations in NB201's order (index = gene value).
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -228,11 +228,11 @@ class NB201Space(SearchSpace[NB201Arch]):
         return {**super().describe(), "cells_per_stage": self.cells_per_stage, "channels": self.channels}
 
 
-class NB201Supernet(Supernet):
+class NB201Supernet(AdditiveSupernet):
     """The macro skeleton of :meth:`NB201Space.build` with every edge a :class:`MixedOp` of the
     five operations; all cells share the six edges' logits (as in DARTS and NB201's own search).
-    Choices are priced in fvcore MACs; :func:`~hwnas.space.supernet.price_latency` prices them
-    on a target instead.
+    Choices come priced in fvcore MACs; ``price(latency_cost(target), "ms")`` prices them on a
+    target instead.
     """
 
     def __init__(self, space: NB201Space, seed: int = 0) -> None:
@@ -254,7 +254,7 @@ class NB201Supernet(Supernet):
             self.stage_shapes.append(shape)
         self.head = nn.Sequential(nn.BatchNorm2d(c), nn.ReLU(inplace=False), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
                                   nn.Linear(c, space.output_dim))
-        self.set_choice_cost(price_macs(self))
+        self.price(macs_cost, "MACs")
 
     def choice_modules(self):
         """Every edge's operation, once per cell of each stage (``none``: nothing, ``skip_connect``:

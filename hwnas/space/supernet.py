@@ -1,12 +1,12 @@
 """Supernets for gradient search: every choice of every gene in one network, mixed by weights.
 
-A :class:`Supernet` holds, for each gene, one logit per choice (``alphas``); a gene's
-candidates run side by side and their outputs are summed with the softmax of its logits
-(DARTS's continuous relaxation). :attr:`Supernet.choice_cost` prices each choice (what it adds
-to the whole network: fvcore MACs, :func:`price_macs`, or milliseconds on a target,
-:func:`price_latency`), so the expected cost under the softmax is differentiable and a gradient
-search can trade accuracy for it (FBNet, ProxylessNAS). A space offers one through
-:meth:`~hwnas.space.base.SearchSpace.supernet` (``nb201``).
+A :class:`Supernet` holds, for each gene, one logit per choice (``alphas``); the softmax of a
+gene's logits weighs its candidates (DARTS's continuous relaxation: candidate outputs summed,
+or, in weight-sharing supernets, kernels and channel masks mixed). Once priced
+(:meth:`Supernet.price`: what each operation costs, in fvcore MACs, :func:`macs_cost`, or in
+milliseconds on a target, :func:`latency_cost`), its expected cost under the softmax is
+differentiable, so a gradient search can trade accuracy for it (FBNet, ProxylessNAS). A space
+offers one through :meth:`~hwnas.space.base.SearchSpace.supernet` (``nb201``, ``mbv3``).
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ from ..cost.counts import count_macs_params
 from ..cost.latency import measure_latency
 from ..cost.onnx_export import export_onnx
 from ..cost.target import Target
+
+#: Prices a list of ``(module, input shape of one sample)``: one cost per item, in one unit.
+CostFn = Callable[[list[tuple[nn.Module, tuple[int, ...]]]], list[float]]
 
 
 class MixedOp(nn.Module):
@@ -40,15 +43,19 @@ class MixedOp(nn.Module):
 
 
 class Supernet(nn.Module):
-    """Base class: architecture logits per gene, their softmax and the expected cost.
+    """Base class: architecture logits per gene, their softmax, and the cost interface.
 
-    Subclasses build the network's modules, implement :meth:`choice_modules` and ``forward``
-    (with :meth:`mixing_weights`), and call ``self.set_choice_cost(price_macs(self))``.
+    Subclasses build the network's modules and ``forward`` (with :meth:`mixing_weights`), and
+    implement :meth:`price`, :meth:`expected_cost` and :meth:`max_cost`.
 
     Args:
         sizes: number of choices of each gene.
         seed: seed of the logits' initialisation (small noise around uniform, as in DARTS).
     """
+
+    #: Default cost penalties of gradient search (``darts``'s ``penalties``): where, measured on
+    #: digits, this supernet's most likely choices go from the largest to the smallest.
+    penalties: tuple[float, ...] = (0.0, 0.03, 0.1, 0.3)
 
     def __init__(self, sizes: Sequence[int], seed: int = 0) -> None:
         super().__init__()
@@ -59,71 +66,90 @@ class Supernet(nn.Module):
         for gene, size in enumerate(sizes):
             mask[gene, :size] = 0.0
         self.register_buffer("mask", mask)
-        self.register_buffer("choice_cost", torch.zeros(len(sizes), max(sizes)))
-        self.cost_unit = "MACs"
-
-    def choice_modules(self) -> list[list[list[tuple[nn.Module | None, tuple[int, ...], int]]]]:
-        """Per gene, per choice: what the choice adds to a built network, as ``(module, input
-        shape, count)`` triples (module None: nothing to run, e.g. the zero op)."""
-        raise NotImplementedError
+        self.cost_unit = ""  # set by price()
 
     def mixing_weights(self) -> torch.Tensor:
         """Softmax of each gene's logits (genes x choices; 0 beyond a gene's choices)."""
         return torch.softmax(self.alphas + self.mask, dim=1)
 
-    def expected_cost(self) -> torch.Tensor:
-        """Cost the searched choices add to the network, expected under :meth:`mixing_weights`."""
-        return (self.mixing_weights() * self.choice_cost).sum()
+    def price(self, cost: CostFn, unit: str) -> None:
+        """Price every operation the choices add with ``cost`` (asked once, for all distinct
+        operations together), in ``unit``."""
+        raise NotImplementedError
 
-    def set_choice_cost(self, cost: np.ndarray, unit: str = "MACs") -> None:
-        """Set what each choice of each gene adds to the whole network (genes x choices), in ``unit``."""
-        self.choice_cost.copy_(torch.as_tensor(np.asarray(cost, float), dtype=self.choice_cost.dtype))
-        self.cost_unit = unit
+    def expected_cost(self) -> torch.Tensor:
+        """Cost of the network's searched operations, expected under :meth:`mixing_weights`."""
+        raise NotImplementedError
+
+    def max_cost(self) -> float:
+        """The searched operations' cost with the most expensive choice everywhere (a scale)."""
+        raise NotImplementedError
 
     def weight_parameters(self) -> list[nn.Parameter]:
         """Every parameter except the architecture logits."""
         return [p for name, p in self.named_parameters() if name != "alphas"]
 
 
-def price(net: Supernet, cost: Callable[[list[tuple[nn.Module, tuple[int, ...]]]], list[float]]) -> np.ndarray:
-    """Genes x choices matrix of what each choice adds, from ``cost`` of each distinct (module,
-    input shape) of :meth:`Supernet.choice_modules` (asked once, all together)."""
-    genes = net.choice_modules()
-    distinct: dict[tuple[str, tuple[int, ...]], tuple[nn.Module, tuple[int, ...]]] = {}
-    for choices in genes:
-        for parts in choices:
-            for module, shape, _ in parts:
-                if module is not None:
-                    distinct.setdefault((repr(module), tuple(shape)), (module, tuple(shape)))
-    values = dict(zip(distinct, cost(list(distinct.values()))))
-    out = np.zeros((len(genes), max(len(c) for c in genes)))
-    for g, choices in enumerate(genes):
-        for c, parts in enumerate(choices):
-            out[g, c] = sum(count * values[(repr(m), tuple(shape))] for m, shape, count in parts if m is not None)
-    return out
+class AdditiveSupernet(Supernet):
+    """A supernet whose choices add their own operations, whatever the other genes chose (an
+    NB201 edge): the expected cost is the sum over genes of each choice's cost times its weight.
+
+    Subclasses implement :meth:`choice_modules`.
+    """
+
+    def __init__(self, sizes: Sequence[int], seed: int = 0) -> None:
+        super().__init__(sizes, seed)
+        self.register_buffer("choice_cost", torch.zeros(len(sizes), max(int(s) for s in sizes)))
+
+    def choice_modules(self) -> list[list[list[tuple[nn.Module | None, tuple[int, ...], int]]]]:
+        """Per gene, per choice: what the choice adds to a built network, as ``(module, input
+        shape, count)`` triples (module None: nothing to run, e.g. the zero op)."""
+        raise NotImplementedError
+
+    def price(self, cost: CostFn, unit: str) -> None:
+        genes = self.choice_modules()
+        distinct: dict[tuple[str, tuple[int, ...]], tuple[nn.Module, tuple[int, ...]]] = {}
+        for choices in genes:
+            for parts in choices:
+                for module, shape, _ in parts:
+                    if module is not None:
+                        distinct.setdefault((repr(module), tuple(shape)), (module, tuple(shape)))
+        values = dict(zip(distinct, cost(list(distinct.values()))))
+        table = np.zeros(tuple(self.choice_cost.shape))
+        for g, choices in enumerate(genes):
+            for c, parts in enumerate(choices):
+                table[g, c] = sum(count * values[(repr(m), tuple(shape))] for m, shape, count in parts if m is not None)
+        self.choice_cost.copy_(torch.as_tensor(table, dtype=self.choice_cost.dtype))
+        self.cost_unit = unit
+
+    def expected_cost(self) -> torch.Tensor:
+        return (self.mixing_weights() * self.choice_cost).sum()
+
+    def max_cost(self) -> float:
+        return float(self.choice_cost.max(dim=1).values.sum())
 
 
-def price_macs(net: Supernet) -> np.ndarray:
-    """What each choice adds in fvcore MACs."""
-    return price(net, lambda items: [float(count_macs_params(m, shape)[0]) for m, shape in items])
+def macs_cost(items: list[tuple[nn.Module, tuple[int, ...]]]) -> list[float]:
+    """fvcore MACs of each module (a :data:`CostFn`; unit ``"MACs"``)."""
+    return [float(count_macs_params(module, shape)[0]) for module, shape in items]
 
 
-def price_latency(net: Supernet, target: Target) -> np.ndarray:
-    """What each choice adds in ms on ``target``: each distinct module timed alone with ONNX
-    Runtime, interleaved with an identity model of each input shape whose time (the call
-    overhead, which a module inside a network does not pay) is subtracted; never below 0."""
+def latency_cost(target: Target) -> CostFn:
+    """A :data:`CostFn` in milliseconds on ``target``: each module timed alone with ONNX Runtime,
+    interleaved with an identity model of each input shape whose time (the call overhead, which
+    a module inside a network does not pay) is subtracted; never below 0."""
 
     def cost(items: list[tuple[nn.Module, tuple[int, ...]]]) -> list[float]:
-        shapes = sorted({shape for _, shape in items})
+        shapes = sorted({tuple(shape) for _, shape in items})
         models = [m for m, _ in items] + [_Identity() for _ in shapes]
-        all_shapes = [shape for _, shape in items] + shapes
+        all_shapes = [tuple(shape) for _, shape in items] + shapes
         onnx = [export_onnx(m, s, batch_size=target.batch_size, opset=target.opset, dtype=target.dtype)
                 for m, s in zip(models, all_shapes)]
         times = [t.latency_ms for t in measure_latency(onnx, target, all_shapes)]
         overhead = dict(zip(shapes, times[len(items):]))
-        return [max(0.0, t - overhead[shape]) for t, (_, shape) in zip(times, items)]
+        return [max(0.0, t - overhead[tuple(shape)]) for t, (_, shape) in zip(times, items)]
 
-    return price(net, cost)
+    return cost
 
 
 class _Identity(nn.Module):

@@ -45,8 +45,8 @@ def test_supernet_mixes_every_choice_and_prices_it_in_macs(task):
     net.alphas.data.zero_()
     net.expected_cost().backward()
     assert net.alphas.grad[:, conv3].gt(0).all() and net.alphas.grad[:, none].lt(0).all()
-    with pytest.raises(SpaceError, match="has no supernet.*use space 'nb201'"):
-        make_space("mbv3", task.input_shape, task.output_dim).supernet()
+    with pytest.raises(SpaceError, match="has no supernet.*use space 'mbv3' or 'nb201'"):
+        make_space("mlp", (6,), 3).supernet()
 
 
 def test_constructing_darts_leaves_the_global_rng_alone(task):
@@ -80,13 +80,14 @@ def strategy_macs(space):
 
 def test_choices_priced_on_a_target_in_milliseconds(task):
     from hwnas.cost import Target
-    from hwnas.space.supernet import price_latency
+    from hwnas.space.supernet import latency_cost
 
     space = _space(task)
     net = space.supernet()
     target = Target(name="cpu-ort-1t", execution_provider="CPUExecutionProvider", intra_op_threads=1,
                     warmup_runs=2, passes=5, runs_per_pass=5)
-    ms = price_latency(net, target)
+    net.price(latency_cost(target), "ms")
+    ms = net.choice_cost.numpy()
     none, skip, conv3 = (OPS.index(op) for op in ("none", "skip_connect", "nor_conv_3x3"))
     assert ms.shape == (space.n_genes, len(OPS)) and np.all(ms >= 0)
     assert np.all(ms[:, [none, skip]] == 0) and np.all(ms[:, conv3] > 0)

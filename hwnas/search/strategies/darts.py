@@ -7,7 +7,8 @@ the logits (cross-entropy on the other half plus ``penalty`` times the expected 
 choices, relative to their most expensive combination): first-order DARTS with an FBNet-style
 cost term. The cost is the milliseconds each choice adds on the search's target (every
 distinct operation timed with ONNX Runtime, call overhead subtracted,
-:func:`~hwnas.space.supernet.price_latency`), or fvcore MACs without a target or on request. The task's validation split is never seen; it stays the evaluator's.
+:func:`~hwnas.space.supernet.latency_cost`), or fvcore MACs without a target or on request. The
+task's validation split is never seen; it stays the evaluator's.
 
 One run of the supernet per penalty traces the accuracy/cost trade-off: the weights are first
 trained with uniform logits (``warmup_epochs``), then each penalty continues from that state
@@ -37,7 +38,7 @@ from ...data.base import Task
 from ...cost.target import Target
 from ...exceptions import ConfigError
 from ...space.base import SearchSpace
-from ...space.supernet import price_latency
+from ...space.supernet import latency_cost
 from .base import STRATEGIES, Strategy
 from .common import Archive, key
 
@@ -49,12 +50,13 @@ RANK_SAMPLES = 20_000
 
 @STRATEGIES.register("darts")
 class DartsStrategy(Strategy):
-    """Gradient search on a supernet of the space (``nb201``), one trade-off per penalty.
+    """Gradient search on a supernet of the space (``nb201``, ``mbv3``), one trade-off per penalty.
 
     Options (``[search]``):
-        penalties: weights of the expected-cost term, one supernet run each (default
-            ``[0, 0.03, 0.1, 0.3]``; 0 is plain DARTS; the cost term is the expected cost as a
-            share of the most expensive choices, next to a cross-entropy of ~0.1-0.5).
+        penalties: weights of the expected-cost term, one supernet run each (default: the
+            supernet's, ``[0, 0.03, 0.1, 0.3]`` for nb201, ``[0, 0.3, 1, 3]`` for mbv3; 0 is
+            plain DARTS; the cost term is the expected cost as a share of the most expensive
+            choices, next to a cross-entropy of ~0.1-0.5).
         cost: what the penalty prices: ``"latency_ms"`` on the ``[cost] target``, ``"macs"``,
             or ``"auto"`` (default: latency when the search has a target, else MACs).
         warmup_epochs: epochs training the weights with uniform logits first (default 3).
@@ -70,7 +72,8 @@ class DartsStrategy(Strategy):
     needs_task = True
 
     def __init__(self, space: SearchSpace, *, n_objectives: int, n_constraints: int, evaluations: int,
-                 seed: int, task: Task, target: Target | None = None, cost: str = "auto", penalties: Sequence[float] = (0.0, 0.03, 0.1, 0.3),
+                 seed: int, task: Task, target: Target | None = None, cost: str = "auto",
+                 penalties: Sequence[float] | None = None,
                  warmup_epochs: int = 3, search_epochs: int = 6, batch_size: int = 64, lr: float = 0.025,
                  arch_lr: float = 0.05, device: str = "auto") -> None:
         super().__init__(space, n_objectives=n_objectives, n_constraints=n_constraints,
@@ -78,8 +81,10 @@ class DartsStrategy(Strategy):
         if task.num_classes < 2:
             raise ConfigError(f"strategy 'darts' trains a classifier; task {task.name!r} is a regression; "
                               f"use another strategy (nsga2, evolution, ...)")
-        with torch.random.fork_rng():  # a space without one says so now; its initialisation leaves torch's RNG alone
-            space.supernet(seed)
+        with torch.random.fork_rng():  # built now, so a space without one says so; seeded, torch's RNG left alone
+            torch.manual_seed(seed)
+            self.net = space.supernet(seed)
+        penalties = self.net.penalties if penalties is None else penalties
         if (isinstance(penalties, (str, bytes)) or not isinstance(penalties, Sequence) or not penalties
                 or not all(isinstance(p, (int, float)) and not isinstance(p, bool) and p >= 0 for p in penalties)):
             raise ConfigError(f"[search] penalties = {penalties!r} must be a non-empty list of numbers >= 0, "
@@ -140,13 +145,13 @@ class DartsStrategy(Strategy):
         halves = [(x[idx].to(self.device), y[idx].to(self.device)) for idx in (order[::2], order[1::2])]
         with torch.random.fork_rng(devices=[self.device.index or 0] if self.device.type == "cuda" else []):
             torch.manual_seed(self.seed)
-            net = self.space.supernet(self.seed)
+            net = self.net
             if self.cost == "latency_ms":
-                net.set_choice_cost(price_latency(net, self.target), "ms")
+                net.price(latency_cost(self.target), "ms")
             net = net.to(self.device)
             if x.dim() == 4:
                 net = net.to(memory_format=torch.channels_last)
-            scale = float(net.choice_cost.max(dim=1).values.sum()) or 1.0
+            scale = net.max_cost() or 1.0
             steps = self.warmup_epochs + self.search_epochs
             self._epochs(net, halves, None, 0.0, scale, range(self.warmup_epochs), steps)
             warm = copy.deepcopy(net.state_dict())
