@@ -121,3 +121,19 @@ def interrupt_at(monkeypatch, call: int) -> None:
         return real(self, genome)
 
     monkeypatch.setattr(Evaluator, "evaluate", interrupted)
+
+
+def hand_table(space, target, coef=(0.5, -0.001, 0.01)):
+    """Entry i (in key order) is 0.01 * (i + 1) ms; linear calibration ``coef``."""
+    import onnxruntime
+
+    from hwnas.cost.lut import LatencyTable
+
+    entries = {sig.key: {"latency_ms": 0.01 * (i + 1), "spread_pct": 1.0}
+               for i, sig in enumerate(space.all_layer_signatures())}
+    meta = {"target": target.name, "runtime": "onnxruntime", "runtime_version": onnxruntime.__version__,
+            "execution_provider": target.execution_provider, "intra_op_threads": 1, "inter_op_threads": 1,
+            "batch_size": 1, "dtype": "float32", "graph_optimization": "all", "opset": 17,
+            "space": space.describe(), "remote": False, "date": "2025-01-01T00:00:00+00:00"}
+    return LatencyTable(meta, entries, {"model": "linear", "features": ["sum_ms", "n_layers", "const"],
+                                        "coef": list(coef)})

@@ -289,6 +289,12 @@ class LatencyTable:
         """Predicted whole-network latency in ms of a network made of ``signatures``."""
         return calibrated(self.calibration, self.features(signatures))
 
+    def layer_ms(self, signature: Any) -> float:
+        """What one layer adds to a network's predicted latency, in ms: the prediction for the
+        layer alone less the prediction for no layer (the constant). Network-level terms such as
+        memory thresholds count only as far as the layer alone reaches them."""
+        return self.predict([signature]) - self.predict([])
+
 
 def _known_feature(name: str) -> bool:
     """Whether a calibration may name ``name`` (see :meth:`LatencyTable.features` and :func:`feature_value`)."""

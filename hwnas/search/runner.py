@@ -80,7 +80,8 @@ class SearchRun:
                 raise ConfigError(f"{config.source} [search] strategy {name!r} trains on the task's data, and this "
                                   f"search has none (a table search); add a [task] or use another strategy "
                                   f"(nsga2, evolution, ...)")
-            fixed.update(task=self.parts.task, target=self.parts.target)
+            tables = [m.table for m in self.parts.cost_models if m.name == "lut"]
+            fixed.update(task=self.parts.task, target=self.parts.target, latency_table=tables[0] if tables else None)
         self.strategy = construct(strategy_class, self.parts.space, options=config.strategy_options(),
                                   where=f"{config.source} [search]", label=name, fixed=fixed)
         from ..execute import EXECUTORS

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .mbv3 import _ACTS, MBv3Space, SqueezeExcite, _make_divisible
-from .supernet import CostFn, Supernet, macs_cost
+from .supernet import CostFn, Op, Supernet, macs_cost
 
 
 def _channel_masks(counts: np.ndarray, size: int) -> torch.Tensor:
@@ -160,7 +160,7 @@ class MBv3Supernet(Supernet):
     def price(self, cost: CostFn, unit: str) -> None:
         layers = list(self._layers())
         distinct = {sig.key: sig for _, sig in layers}
-        values = dict(zip(distinct, cost([(self.space.build_layer(sig), tuple(sig.input_shape))
+        values = dict(zip(distinct, cost([Op(self.space.build_layer(sig), tuple(sig.input_shape), sig)
                                           for sig in distinct.values()])))
         stem_head = np.zeros(tuple(self.stem_head_cost.shape))
         blocks = np.zeros((self.space.n_stages, self.space.max_depth, len(self.widths), len(self.kernels),

@@ -11,7 +11,7 @@ offers one through :meth:`~hwnas.space.base.SearchSpace.supernet` (``nb201``, ``
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -21,9 +21,23 @@ from ..cost.counts import count_macs_params
 from ..cost.latency import measure_latency
 from ..cost.onnx_export import export_onnx
 from ..cost.target import Target
+from ..exceptions import ConfigError
 
-#: Prices a list of ``(module, input shape of one sample)``: one cost per item, in one unit.
-CostFn = Callable[[list[tuple[nn.Module, tuple[int, ...]]]], list[float]]
+if TYPE_CHECKING:
+    from ..cost.lut import LatencyTable
+
+
+class Op(NamedTuple):
+    """An operation a choice adds: the module, one sample's input shape, and its layer
+    signature where the space has one (what a latency table is keyed by)."""
+
+    module: nn.Module
+    input_shape: tuple[int, ...]
+    signature: Any = None
+
+
+#: Prices a list of operations: one cost per operation, in one unit.
+CostFn = Callable[[list[Op]], list[float]]
 
 
 class MixedOp(nn.Module):
@@ -108,12 +122,12 @@ class AdditiveSupernet(Supernet):
 
     def price(self, cost: CostFn, unit: str) -> None:
         genes = self.choice_modules()
-        distinct: dict[tuple[str, tuple[int, ...]], tuple[nn.Module, tuple[int, ...]]] = {}
+        distinct: dict[tuple[str, tuple[int, ...]], Op] = {}
         for choices in genes:
             for parts in choices:
                 for module, shape, _ in parts:
                     if module is not None:
-                        distinct.setdefault((repr(module), tuple(shape)), (module, tuple(shape)))
+                        distinct.setdefault((repr(module), tuple(shape)), Op(module, tuple(shape)))
         values = dict(zip(distinct, cost(list(distinct.values()))))
         table = np.zeros(tuple(self.choice_cost.shape))
         for g, choices in enumerate(genes):
@@ -129,9 +143,9 @@ class AdditiveSupernet(Supernet):
         return float(self.choice_cost.max(dim=1).values.sum())
 
 
-def macs_cost(items: list[tuple[nn.Module, tuple[int, ...]]]) -> list[float]:
-    """fvcore MACs of each module (a :data:`CostFn`; unit ``"MACs"``)."""
-    return [float(count_macs_params(module, shape)[0]) for module, shape in items]
+def macs_cost(ops: list[Op]) -> list[float]:
+    """fvcore MACs of each operation (a :data:`CostFn`; unit ``"MACs"``)."""
+    return [float(count_macs_params(op.module, op.input_shape)[0]) for op in ops]
 
 
 def latency_cost(target: Target) -> CostFn:
@@ -139,15 +153,29 @@ def latency_cost(target: Target) -> CostFn:
     interleaved with an identity model of each input shape whose time (the call overhead, which
     a module inside a network does not pay) is subtracted; never below 0."""
 
-    def cost(items: list[tuple[nn.Module, tuple[int, ...]]]) -> list[float]:
-        shapes = sorted({tuple(shape) for _, shape in items})
-        models = [m for m, _ in items] + [_Identity() for _ in shapes]
-        all_shapes = [tuple(shape) for _, shape in items] + shapes
+    def cost(ops: list[Op]) -> list[float]:
+        shapes = sorted({tuple(op.input_shape) for op in ops})
+        models = [op.module for op in ops] + [_Identity() for _ in shapes]
+        all_shapes = [tuple(op.input_shape) for op in ops] + shapes
         onnx = [export_onnx(m, s, batch_size=target.batch_size, opset=target.opset, dtype=target.dtype)
                 for m, s in zip(models, all_shapes)]
         times = [t.latency_ms for t in measure_latency(onnx, target, all_shapes)]
-        overhead = dict(zip(shapes, times[len(items):]))
-        return [max(0.0, t - overhead[tuple(shape)]) for t, (_, shape) in zip(times, items)]
+        overhead = dict(zip(shapes, times[len(ops):]))
+        return [max(0.0, t - overhead[tuple(op.input_shape)]) for t, op in zip(times, ops)]
+
+    return cost
+
+
+def table_cost(table: "LatencyTable") -> CostFn:
+    """A :data:`CostFn` in milliseconds from a latency table: each layer's share of the table's
+    whole-network prediction (:meth:`~hwnas.cost.lut.LatencyTable.layer_ms`), nothing timed, so
+    it works for a device this machine cannot run (a ``"remote"`` table)."""
+
+    def cost(ops: list[Op]) -> list[float]:
+        if any(op.signature is None for op in ops):
+            raise ConfigError("this space's supernet has no layer signatures to look up in a latency table; "
+                              "set [search] cost = 'macs', or time the choices with --latency measure")
+        return [table.layer_ms(op.signature) for op in ops]
 
     return cost
 

@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+from fakes import hand_table
 from hwnas.cost import COST_MODELS, load_target
 from hwnas.cost.device import device_folder, device_info, local_device
 from hwnas.cost.lut import LatencyTable, find_table, fit_linear, latency_models
@@ -25,20 +26,6 @@ def target():
     return load_target("cpu-ort-1t")
 
 
-def hand_table(space, target, coef=(0.5, -0.001, 0.01)):
-    """Entry i (in key order) is 0.01 * (i + 1) ms; linear calibration ``coef``."""
-    import onnxruntime
-
-    entries = {sig.key: {"latency_ms": 0.01 * (i + 1), "spread_pct": 1.0}
-               for i, sig in enumerate(space.all_layer_signatures())}
-    meta = {"target": target.name, "runtime": "onnxruntime", "runtime_version": onnxruntime.__version__,
-            "execution_provider": target.execution_provider, "intra_op_threads": 1, "inter_op_threads": 1,
-            "batch_size": 1, "dtype": "float32", "graph_optimization": "all", "opset": 17,
-            "space": space.describe(), "remote": False, "date": "2025-01-01T00:00:00+00:00"}
-    return LatencyTable(meta, entries, {"model": "linear", "features": ["sum_ms", "n_layers", "const"],
-                                        "coef": list(coef)})
-
-
 def test_round_trip(space, target, tmp_path):
     table = hand_table(space, target)
     path = table.save(tmp_path / "t" / "mbv3-1x8x8.json")
@@ -56,6 +43,13 @@ def test_prediction_on_a_hand_made_table(space, target):
     assert table.predict(sigs) == pytest.approx(0.5 * total - 0.001 * len(sigs) + 0.01)
     table.calibration = {}
     assert table.predict(sigs) == pytest.approx(total)
+
+
+def test_layer_ms_is_what_a_layer_adds_to_the_prediction(space, target):
+    table = hand_table(space, target)  # 0.5 * sum_ms - 0.001 * n_layers + 0.01
+    sigs = space.layer_signatures(space.parse("w0.5:k5e3,k3e3/k3e3/k3e3/k5e3"))
+    assert table.layer_ms(sigs[0]) == pytest.approx(0.5 * table.entries[sigs[0].key]["latency_ms"] - 0.001)
+    assert sum(table.layer_ms(s) for s in sigs) + table.predict([]) == pytest.approx(table.predict(sigs))
 
 
 def test_fit_linear_recovers_coefficients():

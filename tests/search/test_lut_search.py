@@ -5,6 +5,7 @@ import textwrap
 
 import pytest
 
+from fakes import hand_table
 from hwnas.cli import main
 from hwnas.config import config_from_dict
 from hwnas.cost import load_target
@@ -17,16 +18,8 @@ TINY = {"name": "mbv3", "widths": [0.5], "depths": [1, 2], "kernels": [3, 5], "e
 
 
 def _table(tmp_path):
-    import importlib.util
-    import pathlib
-
-    # the hand-made table of tests/cost/test_lut.py, for the digits input (1x8x8)
-    spec = importlib.util.spec_from_file_location(
-        "lut_tests", pathlib.Path(__file__).parents[1] / "cost" / "test_lut.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
     space = make_space("mbv3", (1, 8, 8), 10, **{k: v for k, v in TINY.items() if k != "name"})
-    table = module.hand_table(space, load_target("cpu-ort-1t"), coef=(1.0, 0.0, 0.0))
+    table = hand_table(space, load_target("cpu-ort-1t"), coef=(1.0, 0.0, 0.0))
     return table.save(tmp_path / "mbv3-1x8x8.json")
 
 
@@ -45,6 +38,20 @@ def test_lut_search_front_has_predicted_and_measured_latency(tmp_path):
         assert float(row["latency_ms_measured"]) > 0
     with open(tmp_path / "run" / "evaluations.csv") as fh:
         assert "latency_ms_measured" not in next(csv.DictReader(fh))  # only the front is re-measured
+
+
+def test_gradient_search_prices_its_choices_from_the_search_s_table(tmp_path, monkeypatch, capsys):
+    import hwnas.space.supernet as supernet
+
+    monkeypatch.setattr(supernet, "measure_latency", lambda *a, **k: pytest.fail("timed a supernet choice"))
+    config = config_from_dict({
+        "task": {"dataset": "digits", "max_train_samples": 200, "max_val_samples": 50, "seed": 0}, "space": TINY,
+        "estimator": {"name": "fake-accuracy"},
+        "cost": {"target": "cpu-ort-1t", "latency": "lut", "lut": {"path": str(_table(tmp_path))}},
+        "search": {"strategy": "darts", "objectives": ["error", "latency_ms"], "evaluations": 3, "seed": 0,
+                   "warmup_epochs": 0, "search_epochs": 1}})
+    assert run_search(config, tmp_path / "run", progress=False).evaluations == 3
+    assert " ms; most likely choices" in capsys.readouterr().err
 
 
 def test_search_latency_lut_without_a_table_names_the_fix(tmp_path, capsys):

@@ -1,10 +1,14 @@
-"""mbv3 supernet: exact expected cost, channel and kernel masks, gradients to every gene, and
-a cost penalty that moves gradient search to cheaper networks."""
+"""mbv3 supernet: exact expected cost, channel and kernel masks, gradients to every gene, a cost
+penalty that moves gradient search to cheaper networks, and choices priced from a latency table."""
+
+import copy
 
 import numpy as np
 import pytest
 import torch
 
+from fakes import hand_table
+from hwnas.cost import load_target
 from hwnas.cost.counts import count_macs_params
 from hwnas.data import load_task
 from hwnas.search.strategies.darts import DartsStrategy
@@ -98,3 +102,23 @@ def test_a_cost_penalty_moves_gradient_search_to_cheaper_mbv3_networks():
     assert expected[20.0] < 0.85 * expected[0.0]  # after 6 logit steps
     # proposals alternate between the penalties: the penalised run's most likely network is the smallest
     assert space.canonical_genome(genomes[1]) == space.canonical(space.smallest()) != space.canonical_genome(genomes[0])
+
+
+def test_darts_prices_the_choices_from_the_search_s_latency_table_without_timing(monkeypatch):
+    import hwnas.space.supernet as supernet
+
+    task = load_task({"dataset": "digits", "max_train_samples": 200, "max_val_samples": 50, "seed": 0})
+    space = make_space("mbv3", task.input_shape, task.output_dim, widths=[0.5, 1.0], depths=[1, 2],
+                       kernels=[3, 5], expands=[3], stage_channels=[8, 16], head_channels=32)
+    table = hand_table(space, load_target("cpu-ort-1t"))  # 0.5 * sum_ms - 0.001 * n_layers + 0.01
+    table.meta["remote"] = True  # a device this machine cannot run: nothing may be timed
+    monkeypatch.setattr(supernet, "measure_latency", lambda *a, **k: pytest.fail("timed a choice"))
+    strategy = DartsStrategy(space, n_objectives=2, n_constraints=0, evaluations=3, seed=0, task=task,
+                             target=load_target("cpu-ort-1t"), latency_table=table, warmup_epochs=0, search_epochs=1)
+    net = copy.deepcopy(strategy.net)  # pinned below; the strategy's own stays as it is
+    assert strategy.cost == "latency_ms" and net.cost_unit == "ms"
+    for arch in (space.smallest(), space.parse("w1:k5e3,k5e3/k3e3,k5e3")):
+        pin(net, space.encode(arch))  # one architecture: the table's prediction, less its constant
+        assert net.expected_cost().item() == pytest.approx(
+            table.predict(space.layer_signatures(arch)) - table.predict([]), rel=1e-5)
+    assert len(strategy.ask()) == 3

@@ -5,10 +5,12 @@ every gene by the softmax of learnable logits. Training alternates, batch by bat
 the network weights (cross-entropy on one half of the task's training split) and a step on
 the logits (cross-entropy on the other half plus ``penalty`` times the expected cost of the
 choices, relative to their most expensive combination): first-order DARTS with an FBNet-style
-cost term. The cost is the milliseconds each choice adds on the search's target (every
-distinct operation timed with ONNX Runtime, call overhead subtracted,
-:func:`~hwnas.space.supernet.latency_cost`), or fvcore MACs without a target or on request. The
-task's validation split is never seen; it stays the evaluator's.
+cost term. The cost is the milliseconds each choice adds on the search's target: from the
+latency table when the search predicts latency from one (each layer's share of the table's
+prediction, :func:`~hwnas.space.supernet.table_cost`; nothing is timed, so this works for a
+device this machine cannot run), else every distinct operation timed with ONNX Runtime, call
+overhead subtracted (:func:`~hwnas.space.supernet.latency_cost`); or fvcore MACs without a
+target or on request. The task's validation split is never seen; it stays the evaluator's.
 
 One run of the supernet per penalty traces the accuracy/cost trade-off: the weights are first
 trained with uniform logits (``warmup_epochs``), then each penalty continues from that state
@@ -18,8 +20,8 @@ degenerate one. They are then trained and measured like any other strategy's, so
 the store and the outputs are true evaluations; the supernet's values are not reported as
 results.
 
-Resuming replays the supernet training (seeded): priced in MACs it proposes the same
-architectures again; priced in milliseconds the choices are timed anew, and slightly different
+Resuming replays the supernet training (seeded): priced in MACs or from a latency table it
+proposes the same architectures again; timed, the choices are timed anew, and slightly different
 times can change later proposals (the evaluations already stored are kept, none is repeated).
 """
 
@@ -28,7 +30,7 @@ from __future__ import annotations
 import copy
 import itertools
 import sys
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -38,7 +40,7 @@ from ...data.base import Task
 from ...cost.target import Target
 from ...exceptions import ConfigError
 from ...space.base import SearchSpace
-from ...space.supernet import latency_cost
+from ...space.supernet import latency_cost, table_cost
 from .base import STRATEGIES, Strategy
 from .common import Archive, key
 
@@ -57,8 +59,9 @@ class DartsStrategy(Strategy):
             supernet's, ``[0, 0.03, 0.1, 0.3]`` for nb201, ``[0, 0.3, 1, 3]`` for mbv3; 0 is
             plain DARTS; the cost term is the expected cost as a share of the most expensive
             choices, next to a cross-entropy of ~0.1-0.5).
-        cost: what the penalty prices: ``"latency_ms"`` on the ``[cost] target``, ``"macs"``,
-            or ``"auto"`` (default: latency when the search has a target, else MACs).
+        cost: what the penalty prices: ``"latency_ms"`` on the ``[cost] target`` (from its latency
+            table when the search uses one, else timed), ``"macs"``, or ``"auto"`` (default:
+            latency when the search has a target, else MACs).
         warmup_epochs: epochs training the weights with uniform logits first (default 3).
         search_epochs: epochs per penalty, alternating weight and logit steps (default 6).
         batch_size: training batch (default 64).
@@ -72,8 +75,8 @@ class DartsStrategy(Strategy):
     needs_task = True
 
     def __init__(self, space: SearchSpace, *, n_objectives: int, n_constraints: int, evaluations: int,
-                 seed: int, task: Task, target: Target | None = None, cost: str = "auto",
-                 penalties: Sequence[float] | None = None,
+                 seed: int, task: Task, target: Target | None = None, latency_table: Any = None,
+                 cost: str = "auto", penalties: Sequence[float] | None = None,
                  warmup_epochs: int = 3, search_epochs: int = 6, batch_size: int = 64, lr: float = 0.025,
                  arch_lr: float = 0.05, device: str = "auto") -> None:
         super().__init__(space, n_objectives=n_objectives, n_constraints=n_constraints,
@@ -105,8 +108,10 @@ class DartsStrategy(Strategy):
             raise ConfigError(f"[search] device = {device!r} must be 'auto', 'cpu' or 'cuda'")
         if device == "cuda" and not torch.cuda.is_available():
             raise ConfigError("[search] device = 'cuda' but no CUDA device is available; use 'auto' or 'cpu'")
-        self.task, self.target = task, target
+        self.task, self.target, self.latency_table = task, target, latency_table
         self.cost = ("latency_ms" if target is not None else "macs") if cost == "auto" else cost
+        if self.cost == "latency_ms" and latency_table is not None:  # instant: priced now (errors too)
+            self.net.price(table_cost(latency_table), "ms")
         self.penalties = sorted({float(p) for p in penalties})
         self.warmup_epochs, self.search_epochs, self.batch_size = warmup_epochs, search_epochs, batch_size
         self.lr, self.arch_lr = float(lr), float(arch_lr)
@@ -146,7 +151,7 @@ class DartsStrategy(Strategy):
         with torch.random.fork_rng(devices=[self.device.index or 0] if self.device.type == "cuda" else []):
             torch.manual_seed(self.seed)
             net = self.net
-            if self.cost == "latency_ms":
+            if self.cost == "latency_ms" and self.latency_table is None:
                 net.price(latency_cost(self.target), "ms")
             net = net.to(self.device)
             if x.dim() == 4:
