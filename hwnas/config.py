@@ -17,6 +17,10 @@ Example ``examples/digits.toml``::
     [budgets]
     max_latency_ms = 1.0
 
+A strategy's options go in ``[search]`` or in its own ``[search.<strategy>]`` table (e.g.
+``[search.nsga2] population = 16``); only the running strategy's table is read, so one file can
+hold options for every strategy ``--strategy`` may pick.
+
 Relative paths (``[task] path``, ``[cost] target`` ending in ``.toml``) are resolved against the
 config file's folder. Validation happens here, at the boundary: every error names the file,
 the key, the value and the fix.
@@ -71,12 +75,18 @@ class RunConfig:
         return list(self.search["objectives"])
 
     def strategy_options(self) -> dict[str, Any]:
-        """``[search]`` keys other than the generic ones, for the strategy."""
-        return {k: v for k, v in self.search.items() if k not in _SEARCH_DEFAULTS}
+        """Options for the strategy: ``[search]`` keys other than the generic ones, and its own
+        ``[search.<strategy>]`` table (tables of other strategies are kept for ``--strategy``)."""
+        own = self.search.get(self.search["strategy"])
+        return {**self._flat_options(), **(own if isinstance(own, Mapping) else {})}
+
+    def _flat_options(self) -> dict[str, Any]:
+        return {k: v for k, v in self.search.items() if k not in _SEARCH_DEFAULTS and not isinstance(v, Mapping)}
 
     def switch_strategy(self, name: str) -> list[str]:
-        """Search with strategy ``name`` instead: ``[search]`` options the current strategy takes
-        and ``name`` does not (e.g. nsga2's ``population`` for ``random``) are dropped.
+        """Search with strategy ``name`` instead: plain ``[search]`` options the current strategy
+        takes and ``name`` does not (e.g. nsga2's ``population`` for ``random``) are dropped;
+        ``[search.<strategy>]`` tables stay, and ``name``'s own table applies.
 
         Returns:
             The dropped option names (sorted).
@@ -86,7 +96,7 @@ class RunConfig:
 
         accepted = option_names(STRATEGIES.get(name))
         previous = self.search["strategy"]
-        dropped = sorted(k for k in self.strategy_options() if accepted is not None and k not in accepted)
+        dropped = sorted(k for k in self._flat_options() if accepted is not None and k not in accepted)
         if not (dropped and previous != name and set(dropped) <= (option_names(STRATEGIES.get(previous)) or set(dropped))):
             dropped = []
         for key in dropped:
@@ -204,6 +214,16 @@ def _validate_search(config: RunConfig) -> None:
         v = s[key]
         if isinstance(v, bool) or not isinstance(v, int) or v < (1 if key == "evaluations" else 0):
             raise ConfigError(f"{src}: {key} = {v!r} must be an integer >= {1 if key == 'evaluations' else 0}")
+    from .search.strategies import STRATEGIES
+
+    for key, value in s.items():  # [search.<strategy>] tables: one strategy's options each
+        if isinstance(value, Mapping):
+            if key not in STRATEGIES.names():
+                raise ConfigError(f"{src}: [search.{key}] is not a strategy's option table; name it after a "
+                                  f"strategy ({', '.join(STRATEGIES.names())}) or move its keys into [search]")
+            twice = sorted(set(value) & set(config._flat_options()))
+            if twice and key == s["strategy"]:
+                raise ConfigError(f"{src}: {', '.join(twice)} given both in [search] and in [search.{key}]; keep one")
 
 
 def _resolve_paths(sections: dict[str, dict[str, Any]], base_dir: Path) -> None:

@@ -1,0 +1,30 @@
+"""Run configs: a strategy's options in [search] or in its own [search.<strategy>] table, and
+switching strategy."""
+
+import pytest
+
+from hwnas.config import config_from_dict
+from hwnas.exceptions import ConfigError
+
+BASE = {"task": {"dataset": "digits"}, "space": {"name": "mbv3"}}
+
+
+def _config(search):
+    return config_from_dict({**BASE, "search": search})
+
+
+def test_each_strategy_reads_its_own_table_and_the_plain_options():
+    config = _config({"strategy": "nsga2", "crossover_prob": 0.8, "nsga2": {"population": 8},
+                      "darts": {"penalties": [0, 1]}})
+    assert config.strategy_options() == {"crossover_prob": 0.8, "population": 8}
+    assert config.switch_strategy("darts") == ["crossover_prob"]  # nsga2's plain option goes, tables stay
+    assert config.strategy_options() == {"penalties": [0, 1]}
+    assert config.switch_strategy("nsga2") == [] and config.strategy_options() == {"population": 8}
+
+
+def test_strategy_tables_refuse_what_they_cannot_mean():
+    with pytest.raises(ConfigError, match=r"\[search.nsga3\] is not a strategy's option table; name it after a "
+                                          r"strategy \(bayes, darts, .*\) or move its keys into \[search\]"):
+        _config({"nsga3": {"population": 8}})
+    with pytest.raises(ConfigError, match=r"population given both in \[search\] and in \[search.nsga2\]; keep one"):
+        _config({"population": 8, "nsga2": {"population": 16}})
