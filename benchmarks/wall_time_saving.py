@@ -80,7 +80,7 @@ def search(config_path: str, updates: dict[str, dict], seed: int, evaluations: i
         raise SystemExit(f"{run_dir} holds an incomplete run ({done}/{evaluations}); its wall times would "
                          f"include the gap, so delete it and run again")
     config = load_config(config_path)
-    config.switch_strategy(updates["search"]["strategy"])  # drops the config strategy's own options
+    config.switch_strategy(updates["search"]["strategy"])  # its own [search.<strategy>] options, not the old one's
     data = config.to_dict()
     for section, values in updates.items():
         if section == "estimator":
