@@ -5,8 +5,9 @@ import pytest
 
 from hwnas.config import config_from_dict
 from hwnas.exceptions import ConfigError
+from hwnas.search.runner import run_search
 
-BASE = {"task": {"dataset": "digits"}, "space": {"name": "mbv3"}}
+BASE = {"task": {"dataset": "digits"}, "space": {"name": "mbv3"}, "cost": {"target": "cpu-ort-1t"}}
 
 
 def _config(search):
@@ -28,3 +29,9 @@ def test_strategy_tables_refuse_what_they_cannot_mean():
         _config({"nsga3": {"population": 8}})
     with pytest.raises(ConfigError, match=r"population given both in \[search\] and in \[search.nsga2\]; keep one"):
         _config({"population": 8, "nsga2": {"population": 16}})
+
+
+def test_a_misspelt_option_in_a_strategy_table_names_the_table(tmp_path):
+    config = _config({"strategy": "nsga2", "nsga2": {"popsize": 8}})
+    with pytest.raises(ConfigError, match=r"\[search\] and \[search.nsga2\]: 'nsga2' has no option\(s\) 'popsize'"):
+        run_search(config, tmp_path / "run", progress=False)
