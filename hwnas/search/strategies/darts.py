@@ -30,6 +30,7 @@ from __future__ import annotations
 import copy
 import itertools
 import sys
+import time
 from typing import Any, Sequence
 
 import numpy as np
@@ -158,6 +159,10 @@ class DartsStrategy(Strategy):
                 net = net.to(memory_format=torch.channels_last)
             scale = net.max_cost() or 1.0
             steps = self.warmup_epochs + self.search_epochs
+            start = time.perf_counter()
+            print(f"darts: training the supernet on {len(x)} samples ({self.device.type}): {self.warmup_epochs} warm-up "
+                  f"epoch(s), then {self.search_epochs} for each of {len(self.penalties)} penalties, before the first "
+                  f"evaluation", file=sys.stderr)
             self._epochs(net, halves, None, 0.0, scale, range(self.warmup_epochs), steps)
             warm = copy.deepcopy(net.state_dict())
             out = {}
@@ -168,9 +173,9 @@ class DartsStrategy(Strategy):
                                     range(self.warmup_epochs, steps), steps)
                 out[penalty] = net.mixing_weights().detach().cpu().numpy()
                 best = self.space.canonical(self.space.decode(out[penalty].argmax(axis=1)))
-                print(f"darts: penalty {penalty:g}: logit-half loss {loss:.3f}, expected cost "
-                      f"{net.expected_cost().item():.4g} of {scale:.4g} {net.cost_unit}; most likely choices {best}",
-                      file=sys.stderr)
+                print(f"darts: penalty {penalty:g} ({time.perf_counter() - start:.0f} s): logit-half loss {loss:.3f}, "
+                      f"expected cost {net.expected_cost().item():.4g} of {scale:.4g} {net.cost_unit}; most likely "
+                      f"choices {best}", file=sys.stderr)
         return out
 
     def _epochs(self, net, halves, arch_opt, penalty: float, scale: float, epochs: range, total: int) -> float:
