@@ -82,9 +82,9 @@ class SearchRun:
                                   f"(nsga2, evolution, ...)")
             tables = [m.table for m in self.parts.cost_models if m.name == "lut"]
             fixed.update(task=self.parts.task, target=self.parts.target, latency_table=tables[0] if tables else None)
-        tables = f" and [search.{name}]" if isinstance(config.search.get(name), dict) else ""
+        own_table = f" and [search.{name}]" if isinstance(config.search.get(name), dict) else ""
         self.strategy = construct(strategy_class, self.parts.space, options=config.strategy_options(),
-                                  where=f"{config.source} [search]{tables}", label=name, fixed=fixed)
+                                  where=f"{config.source} [search]{own_table}", label=name, fixed=fixed)
         from ..execute import EXECUTORS
 
         self.executor_class = EXECUTORS.get(config.execution["executor"])
