@@ -116,11 +116,11 @@ def construct(cls: type, *args: Any, options: Mapping[str, Any], where: str, lab
     """
     from .exceptions import HwnasError
 
-    params = inspect.signature(cls.__init__).parameters
-    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        taken = set(list(params)[1:1 + len(args)]) | set(fixed or {})  # self, then positional args
-        valid = [n for n, p in params.items() if n not in taken and n != "self" and
-                 p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    names = option_names(cls)
+    if names is not None:
+        params = list(inspect.signature(cls.__init__).parameters)
+        taken = set(params[1:1 + len(args)]) | set(fixed or {})  # self, then positional args
+        valid = [n for n in params if n in names and n not in taken]  # in signature order
         unknown = sorted(set(options) - set(valid))
         if unknown:
             raise ConfigError(f"{where}: {label!r} has no option(s) {', '.join(map(repr, unknown))}; "
