@@ -60,25 +60,35 @@ def hypervolume(rows: Sequence[Row], objectives: Sequence[Objective], *, ideal: 
 def knee(rows: Sequence[Row], objectives: Sequence[Objective]) -> int:
     """Index of the knee of a front: the point farthest below the hyperplane through its extremes.
 
-    Objectives are normalised to [0, 1] over the front first; with one point it is the knee.
+    Objectives are normalised to [0, 1] over the front first. The extremes are the points best
+    in each objective; with two objectives the hyperplane is the line ``x + y = 1``. Ties (and
+    a front of one or two points, where every point is an extreme) go to the earliest row.
     """
     values = minimisation_matrix(rows, objectives)
-    if len(values) <= 2:
-        return int(np.argmin(values.sum(axis=1))) if len(values) else -1
+    if len(values) <= 1:
+        return len(values) - 1
     lo, hi = values.min(axis=0), values.max(axis=0)
     norm = (values - lo) / np.where(hi > lo, hi - lo, 1.0)
-    # After normalisation the extremes lie on the plane sum(x) = 1; the point farthest below
-    # it has the smallest coordinate sum.
-    return int(np.argmin(norm.sum(axis=1)))
+    # the best point in each objective, ties broken by the smallest sum of the others
+    extremes = norm[[int(np.lexsort((norm.sum(axis=1), norm[:, j]))[0]) for j in range(norm.shape[1])]]
+    # the hyperplane n . x = 1 through them; a degenerate set of extremes (or one whose plane
+    # would tilt away from an objective) falls back to the plane sum(x) = 1
+    normal = np.linalg.lstsq(extremes, np.ones(len(extremes)), rcond=None)[0]
+    if not np.allclose(extremes @ normal, 1.0) or np.any(normal < -1e-9):
+        normal = np.ones(norm.shape[1])
+    return int(np.argmax((1.0 - norm @ normal) / np.linalg.norm(normal)))
 
 
-def pick(rows: Sequence[Row], objectives: Sequence[Objective], budgets: Mapping[str, float]) -> int:
+def pick(rows: Sequence[Row], objectives: Sequence[Objective], budgets: Mapping[str, float], *,
+         required: Mapping[str, float] | None = None) -> int:
     """Choose one row: the best first objective under the budgets, or the knee when none.
 
     Args:
         rows: successful evaluations (failed ones must be filtered out by the caller).
         objectives: the run's objectives; the first is the one optimised under a budget.
         budgets: budget name -> bound (e.g. ``{"max_latency_ms": 0.3}``).
+        required: the run's own budgets (its ``[budgets]``): a row over them is never picked,
+            as ``front.csv`` leaves it out; ``budgets`` apply on top.
 
     Returns:
         Index into ``rows``.
@@ -86,10 +96,15 @@ def pick(rows: Sequence[Row], objectives: Sequence[Objective], budgets: Mapping[
     Raises:
         BudgetError: no row meets the budgets; names the cheapest value seen.
     """
+    allowed = [i for i, r in enumerate(rows) if is_feasible(r, required or {})]
+    if not allowed:
+        raise BudgetError(f"no evaluated architecture meets the run's own budgets "
+                          f"({', '.join(f'{k}={v:g}' for k, v in (required or {}).items())}); "
+                          f"search longer, or again with looser [budgets]")
     if not budgets:
-        front = non_dominated(rows, objectives)
-        return front[knee([rows[i] for i in front], objectives)]
-    ok = [i for i, r in enumerate(rows) if is_feasible(r, budgets)]
+        front = non_dominated([rows[i] for i in allowed], objectives)
+        return allowed[front[knee([rows[allowed[i]] for i in front], objectives)]]
+    ok = [i for i in allowed if is_feasible(rows[i], budgets)]
     if not ok:
         parts = []
         for name, bound in budgets.items():

@@ -33,11 +33,13 @@ class PickCommand(Command):
         variants = _compressed_variants(run) if args.include_compressed else []
 
         rows = [ev.metrics for ev in ok] + [metrics_of(r) for r in variants]
-        chosen = pick(rows, run.objectives, budgets)
+        # the run's own [budgets] always hold (front.csv leaves out what breaks them)
+        chosen = pick(rows, run.objectives, budgets, required=run.config.budgets)
+        shown = {k: min(v, budgets.get(k, v)) for k, v in {**budgets, **run.config.budgets}.items()} if budgets else {}
         if chosen < len(ok):
-            print_pick(ok[chosen], run, budgets)
+            print_pick(ok[chosen], run, shown)
         else:
-            print_pick_variant(variants[chosen - len(ok)], run, budgets)
+            print_pick_variant(variants[chosen - len(ok)], run, shown)
         return 0
 
 

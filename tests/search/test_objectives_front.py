@@ -36,6 +36,27 @@ def test_pick_under_budget_and_knee():
         pick(ROWS, OBJ, {"max_latency_ms": 0.5})
 
 
+def test_knee_of_three_objectives_is_farthest_below_the_plane_through_the_extremes():
+    obj3 = resolve_objectives(["error", "latency_ms", "params"])
+    # extremes (0, .5, .5), (1, 0, 1), (1, 1, 0) span the plane y + z = 1; (.4, .4, .4) lies 0.2 below
+    # it, while the smallest coordinate sum would pick the first extreme
+    rows = [{"error_pct": e, "latency_ms": lat, "params": p}
+            for e, lat, p in [(0, .5, .5), (1, 0, 1), (1, 1, 0), (.4, .4, .4)]]
+    assert knee(rows, obj3) == 3
+    assert knee(rows[:1], obj3) == 0 and knee([], obj3) == -1
+
+
+def test_pick_never_takes_a_row_over_the_run_s_own_budgets():
+    required = {"max_latency_ms": 3.0}
+    front = [ROWS[i] for i in non_dominated(ROWS, OBJ)]
+    assert front[knee(front, OBJ)] == ROWS[2]  # 4 ms: over the run's budget
+    assert ROWS[pick(ROWS, OBJ, {}, required=required)]["latency_ms"] <= 3.0
+    # a looser bound on the command line does not lift the run's own
+    assert pick(ROWS, OBJ, {"max_latency_ms": 100.0}, required=required) == 1
+    with pytest.raises(BudgetError, match="run's own budgets .max_latency_ms=0.5"):
+        pick(ROWS, OBJ, {}, required={"max_latency_ms": 0.5})
+
+
 def test_hypervolume_of_known_square():
     rows = [{"error_pct": 0.0, "latency_ms": 0.0}]
     assert hypervolume(rows, OBJ, ideal=[0, 0], nadir=[1, 1]) == pytest.approx(1.21)
