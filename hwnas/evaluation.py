@@ -109,11 +109,13 @@ class Evaluator:
         needs_model = self.estimator.needs_model or any(c.needs_model for c in self.cost_models)
         model = self.space.build(arch_obj) if needs_model else None
         metrics = dict(self.estimator.estimate(arch, model, self.space.train_recipe(arch_obj)))
-        if model is not None and self.weights_dir is not None:
+        if model is not None and self.estimator.trains and self.weights_dir is not None:
             import torch
 
             self.weights_dir.mkdir(parents=True, exist_ok=True)
-            torch.save(model.state_dict(), self.weights_dir / weights_name(arch))
+            # CPU tensors: a run searched on a GPU exports and compresses on a CPU-only machine
+            torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()},
+                       self.weights_dir / weights_name(arch))
         for cost in self.cost_models:
             metrics.update(cost.measure(arch, model))
         return {k: float(v) for k, v in metrics.items()}

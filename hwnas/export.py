@@ -42,12 +42,12 @@ def export_run_arch(run_dir: str | Path, arch: str, output: str | Path, *,
     model = parts.space.build(arch_obj)
     weights = Path(run_dir) / WEIGHTS_DIR / weights_name(canonical)
     if weights.is_file():
-        model.load_state_dict(torch.load(weights, weights_only=True))
+        model.load_state_dict(torch.load(weights, weights_only=True, map_location="cpu"))
     elif not untrained:
         raise HwnasError(f"{canonical!r} has no trained weights in {run_dir} (not evaluated there, or failed); "
                          f"pick one from front.csv, or pass --untrained for random weights")
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)
     export_onnx(model, parts.task.input_shape, batch_size=parts.target.batch_size, opset=parts.target.opset,
-                path=out)
+                dtype=parts.target.dtype, path=out)
     return ev, out

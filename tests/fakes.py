@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import zlib
 
+import torch
+
 from hwnas.cost import COST_MODELS, CostModel
 from hwnas.estimate import ESTIMATORS, AccuracyEstimator
 
@@ -26,12 +28,17 @@ def _params(model) -> int:
 class FakeAccuracy(AccuracyEstimator):
     """Bigger models are more accurate, with a stable per-architecture jitter.
 
+    It "trains" by adding 0.01 to every parameter in place, so saved weights differ from a
+    freshly built module (what ``hwnas export`` must not hand out instead).
+
     Options that inject trouble for architectures containing a substring:
         fail_substring: the estimator raises (a failing candidate).
         sleep_substring, sleep_s: the evaluation takes ``sleep_s`` longer (a timeout).
         crash_substring: the process dies (``os._exit``) as a killed worker would; with
             ``crash_once_dir`` only the first time per architecture (a marker file remembers).
     """
+
+    trains = True
 
     def __init__(self, task, fail_substring: str = "", sleep_substring: str = "", sleep_s: float = 0.0,
                  crash_substring: str = "", crash_once_dir: str = "", **_ignored) -> None:
@@ -57,6 +64,9 @@ class FakeAccuracy(AccuracyEstimator):
                     marker.write_text(arch)
                 os._exit(17)
         error = 60.0 / (1.0 + _params(model) / 5e3) + 5.0 * _jitter(arch)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(0.01)
         return {"error_pct": error, "accuracy_pct": 100.0 - error, "train_s": 0.0, "epochs": 0.0}
 
 

@@ -53,11 +53,58 @@ def test_pick_knee_and_budget(run_dir, capsys):
 def test_export_writes_onnx_with_trained_weights(run_dir, tmp_path, capsys):
     import csv
 
+    import numpy as np
+    import torch
+
+    from hwnas.components import build_components
+    from hwnas.cost import make_session
+    from hwnas.evaluation import weights_name
+    from hwnas.outputs import load_run
+
     arch = next(csv.DictReader(open(run_dir / "front.csv")))["arch"]
     out = tmp_path / "m.onnx"
     assert main(["export", str(run_dir), arch, "-o", str(out)]) == 0
     onnx.checker.check_model(onnx.load(str(out)))
     assert "wrote" in capsys.readouterr().out
+    # the graph computes what the trained (saved) weights compute, not a fresh initialisation
+    parts = build_components(load_run(run_dir).config, with_estimator=False)
+    x = parts.task.x_val[:1].astype(np.float32)
+    onnx_out = make_session(out.read_bytes(), parts.target).run(None, {"input": x})[0]
+    fresh = parts.space.build(parts.space.parse(arch)).eval()
+    trained = parts.space.build(parts.space.parse(arch)).eval()
+    trained.load_state_dict(torch.load(run_dir / "weights" / weights_name(arch), weights_only=True))
+    with torch.no_grad():
+        assert np.allclose(onnx_out, trained(torch.from_numpy(x)).numpy(), atol=1e-4)
+        assert not np.allclose(onnx_out, fresh(torch.from_numpy(x)).numpy(), atol=1e-4)
+
+
+def test_an_estimator_that_does_not_train_saves_no_weights_to_export(tmp_path, capsys):
+    import csv
+
+    config = GOOD.replace('name = "fake-accuracy"', 'name = "zero-cost"').replace(
+        '["error", "latency_ms"]', '["zc_score", "latency_ms"]').replace("evaluations = 24", "evaluations = 4")
+    run = tmp_path / "zc"
+    assert main(["search", _write(tmp_path, config), "--out", str(run), "--no-progress"]) == 0
+    assert not (run / "weights").exists()
+    arch = next(csv.DictReader(open(run / "front.csv")))["arch"]
+    _one_line_error(capsys, ["export", str(run), arch, "-o", str(tmp_path / "m.onnx")], "no trained weights",
+                    "--untrained")
+
+
+def test_pick_keeps_the_run_s_own_budgets(run_dir, tmp_path, capsys):
+    from hwnas.outputs import load_run
+
+    latencies = sorted(ev.metrics["latency_ms"] for ev in load_run(run_dir).evaluations if ev.ok)
+    bound = latencies[len(latencies) // 3]
+    run = tmp_path / "budget"
+    assert main(["search", _write(tmp_path, GOOD + f"[budgets]\nmax_latency_ms = {bound}\n"), "--out", str(run),
+                 "--no-progress"]) == 0
+    capsys.readouterr()
+    by_id = {ev.id: ev for ev in load_run(run).evaluations}
+    for extra in ([], ["--max-latency-ms", "1000"]):
+        assert main(["pick", str(run)] + extra) == 0
+        picked = capsys.readouterr().out
+        assert by_id[int(picked.split("evaluation ")[1].split()[0])].metrics["latency_ms"] <= bound, picked
 
 
 def _one_line_error(capsys, argv, *needles):

@@ -25,12 +25,15 @@ class AccuracyEstimator(ABC):
     Attributes:
         name: the registry name, used in messages.
         needs_model: whether :meth:`estimate` needs the built torch module.
+        trains: whether :meth:`estimate` trains that module in place; only then are its weights
+            worth keeping (``weights/``, read by ``hwnas export`` and ``hwnas compress``).
         metrics: the metric columns :meth:`estimate` always returns; a search whose
             accuracy-side objective reads another column is refused when it is built.
     """
 
     name: str = ""
     needs_model: bool = True
+    trains: bool = False
     metrics: tuple[str, ...] = ("error_pct", "accuracy_pct")
 
     @classmethod

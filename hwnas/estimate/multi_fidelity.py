@@ -122,6 +122,7 @@ class SuccessiveHalvingTrainer(AccuracyEstimator):
     """
 
     name = "successive-halving"
+    trains = True
 
     def __init__(self, task: Any, *, rungs: Sequence[int] = (1, 3, 9), eta: float = 3.0,
                  promotion: str = "pareto", **trainer_options: Any) -> None:

@@ -150,6 +150,7 @@ class ProxyTrainer(AccuracyEstimator):
     name = "proxy-trainer"
 
     needs_model = True
+    trains = True
 
     def __init__(self, task: Task, *, epochs: int = 3, batch_size: int = 64, lr: float = 3e-3,
                  optimizer: str = "adam", weight_decay: float = 1e-4, label_smoothing: float = 0.0,

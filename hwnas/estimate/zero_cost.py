@@ -388,6 +388,7 @@ class PreFilteredTrainer(AccuracyEstimator):
     """
 
     name = "zero-cost-filtered"
+    trains = True
     metrics = ("error_pct", "accuracy_pct", "zc_score")
 
     def __init__(self, task: Any, *, proxy: str = "naswot", quantile: float = 0.25, warmup: int = 8,
