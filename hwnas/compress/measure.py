@@ -23,6 +23,10 @@ from ..cost.memory import BYTES_PER_MB, peak_memory_mb
 from .base import CompressContext, Subject
 
 
+#: ONNX Runtime input type names of the float dtypes a graph may take.
+_ORT_FLOATS = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64}
+
+
 def onnx_error_pct(onnx_bytes: bytes, task: Any, target: Any) -> float:
     """Validation error of an ONNX graph run by ONNX Runtime, in percent.
 
@@ -47,9 +51,11 @@ def onnx_error_pct(onnx_bytes: bytes, task: Any, target: Any) -> float:
     from ..cost import make_session
 
     session = make_session(onnx_bytes, target)
-    name = session.get_inputs()[0].name
+    graph_input = session.get_inputs()[0]
+    name = graph_input.name
     bs = target.batch_size
-    x = task.x_val.astype(np.float32, copy=False)
+    # the graph's own input type (a float16 target's graph takes float16)
+    x = task.x_val.astype(_ORT_FLOATS.get(graph_input.type, np.float32), copy=False)
     outs = []
     for i in range(0, len(x), bs):
         batch = x[i:i + bs]

@@ -89,7 +89,11 @@ def build_chains(prune_ratios: Sequence[float] = (), quant_schemes: Sequence[str
     chains = [Chain((p,)) for p in prunes] + [Chain((q,)) for q in quants]
     if stack:
         chains += [Chain((p, q)) for p in prunes for q in quants]
-    return chains
+    # schemes may overlap (``int8`` is ``int8-qdq`` and ``int8-qoperator``): each variant once
+    unique: dict[str, Chain] = {}
+    for chain in chains:
+        unique.setdefault(chain.variant, chain)
+    return list(unique.values())
 
 
 @dataclass
@@ -154,7 +158,7 @@ def select_parents(run, space, *, archs: Sequence[str] = (), front: bool = False
                                 f"with a training estimator (e.g. proxy-trainer) that saved weights/")
         arch_obj = space.parse(arch)
         module = space.build(arch_obj)
-        module.load_state_dict(torch.load(path, weights_only=True))
+        module.load_state_dict(torch.load(path, weights_only=True, map_location="cpu"))
         parents.append(Parent(arch, ok[arch].id, module.eval(), dict(space.train_recipe(arch_obj))))
     return parents
 

@@ -20,6 +20,8 @@ def test_chains_prune_then_quantize_then_both():
     assert chains[-1].method == "prune+quantize"
     assert chains[-1].settings.startswith("prune(ratio=0.5,importance=l1,round_to=16,finetune_epochs=3) quantize(")
     assert [c.variant for c in build_chains([0.5], ["int8-qdq"], stack=False)] == ["prune0.5", "int8-qdq"]
+    # int8 already holds int8-qdq: each variant is built and timed once
+    assert [c.variant for c in build_chains([], ["int8", "int8-qdq"])] == ["int8-qdq", "int8-qoperator"]
 
 
 @pytest.mark.parametrize("ratios, schemes, error, message", [
