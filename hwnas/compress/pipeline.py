@@ -18,7 +18,7 @@ import datetime as _dt
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
@@ -163,6 +163,24 @@ def select_parents(run, space, *, archs: Sequence[str] = (), front: bool = False
     return parents
 
 
+def run_trainer_options(estimator: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``proxy-trainer`` options of a run's ``[estimator]`` table, for fine-tuning.
+
+    Every training estimator wraps ``proxy-trainer`` and passes its options through, so a
+    ``successive-halving`` or ``zero-cost-filtered`` run fine-tunes with its own batch size,
+    learning rate and seed, not ``proxy-trainer``'s defaults.
+
+    Example:
+        >>> run_trainer_options({"name": "successive-halving", "rungs": [1, 3], "lr": 0.01})
+        {'lr': 0.01}
+    """
+    from ..estimate.trainer import ProxyTrainer
+    from ..registry import option_names
+
+    accepted = option_names(ProxyTrainer) or set()
+    return {k: v for k, v in estimator.items() if k in accepted and k != "task"}
+
+
 def compress_run(run_dir: str | Path, chains: Sequence[Chain], *, archs: Sequence[str] = (),
                  front: bool = False, progress: Callable[[str], None] | None = None) -> CompressResult:
     """Compress models of a run, re-measure everything and write the outputs.
@@ -196,7 +214,7 @@ def compress_run(run_dir: str | Path, chains: Sequence[Chain], *, archs: Sequenc
         raise ConfigError(f"{run.path}: compressing needs the run's [task] data and [cost] target; "
                           f"this run's config has {'no [task]' if parts.task is None else 'no target'}")
     parents = select_parents(run, parts.space, archs=archs, front=front)
-    trainer_options = dict(run.config.estimator) if run.config.estimator.get("name") == "proxy-trainer" else {}
+    trainer_options = run_trainer_options(run.config.estimator)
     out_dir = run.path / COMPRESSED_DIR
     out_dir.mkdir(exist_ok=True)
     measured: list[tuple[Row, bytes]] = []

@@ -8,6 +8,7 @@ import shutil
 import pytest
 
 from hwnas.compress import Chain, Compressor, build_chains, compress_run
+from hwnas.compress.pipeline import run_trainer_options
 from hwnas.compress.results import COMPRESSED_CSV, COMPRESSED_PNG, ORIGINAL
 from hwnas.exceptions import CompressError, ConfigError, RegistryError, SpaceError
 
@@ -101,3 +102,11 @@ def test_bad_input_is_refused_before_any_work(run_copy, best_arch):
     with pytest.raises(CompressError, match=r"has no trained weights \(.* is missing\); compress a run searched"):
         compress_run(run_copy, chains, archs=[best_arch])
     assert not (run_copy / COMPRESSED_CSV).exists()
+
+
+def test_fine_tuning_uses_the_run_s_trainer_options_whatever_training_estimator_it_used():
+    assert run_trainer_options({"name": "proxy-trainer", "epochs": 2, "lr": 0.01}) == {"epochs": 2, "lr": 0.01}
+    assert run_trainer_options({"name": "successive-halving", "rungs": [1, 3], "eta": 3, "batch_size": 32,
+                                "seed": 4}) == {"batch_size": 32, "seed": 4}
+    assert run_trainer_options({"name": "zero-cost-filtered", "proxy": "naswot", "quantile": 0.25,
+                                "lr": 0.02}) == {"lr": 0.02}
