@@ -55,6 +55,22 @@ def _check_estimator_objectives(config: RunConfig, cls: type) -> None:
                               f"({', '.join(givers)}) or another objective")
 
 
+def _check_cost_metrics(config: RunConfig, cost_models: list[Any]) -> None:
+    """Refuse a cost-side objective or a budget that no cost model computes (every candidate
+    would read as failed, or the front would be empty)."""
+    from .search.objectives import BUDGETS, resolve_objectives
+
+    provided = {m for cost in cost_models for m in cost.provides}
+    wanted = [(f"[search] objective {o.name!r}", o.column) for o in resolve_objectives(config.objectives)
+              if o.source == "cost"]
+    wanted += [(f"budget {name}", BUDGETS.get(name).column) for name in config.budgets]
+    for what, column in wanted:
+        if column not in provided:
+            raise ConfigError(f"{config.source}: {what} needs the metric {column!r}, which no cost model of this "
+                              f"search computes (they give {', '.join(sorted(provided)) or 'nothing'}); add one "
+                              f"that does to [cost] models (see hwnas list), or drop it")
+
+
 def build_components(config: RunConfig, *, weights_dir: Path | None = None, with_estimator: bool = True) -> Components:
     """Instantiate everything a search (or export) needs, validating as it goes.
 
@@ -101,6 +117,7 @@ def build_components(config: RunConfig, *, weights_dir: Path | None = None, with
         fixed = {"space": space, "config_source": config.source} if getattr(cls, "needs_space", False) else {}
         cost_models.append(construct(cls, target, space.input_shape, options=options, fixed=fixed,
                                      where=f"{config.source} [cost.{name}]", label=name))
+    _check_cost_metrics(config, cost_models)
     for part in (estimator, *cost_models):
         if isinstance(part, TableBacked):
             part.check_space(space)

@@ -35,12 +35,15 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .exceptions import ConfigError
+from .registry import did_you_mean
 from .search.objectives import BUDGETS, OBJECTIVES
 
 _SECTIONS = ("task", "space", "estimator", "cost", "search", "budgets", "execution")
 #: Sections that may change when a run is resumed (where evaluations run, not what they are).
 RESUMABLE_SECTIONS = ("execution",)
 _SEARCH_DEFAULTS = {"strategy": "nsga2", "objectives": ["error", "latency_ms"], "evaluations": 100, "seed": 0}
+#: ``[search]`` keys the run itself reads; every other key is the strategy's option.
+SEARCH_KEYS = tuple(_SEARCH_DEFAULTS)
 _COST_KEYS = {"target", "models", "latency", "lut"}  # latency: "auto" | "lut" | "measure"
 
 
@@ -136,7 +139,8 @@ def config_from_dict(data: Mapping[str, Any], *, source: str = "<dict>", base_di
     """Validate a config given as nested dicts (see :func:`load_config`)."""
     unknown = sorted(set(data) - set(_SECTIONS))
     if unknown:
-        raise ConfigError(f"{source}: unknown section(s) {unknown}; valid sections: {list(_SECTIONS)}")
+        raise ConfigError(f"{source}: unknown section(s) {unknown}; valid sections: {list(_SECTIONS)}"
+                          f"{did_you_mean(unknown, _SECTIONS)}")
     sections = {}
     for name in _SECTIONS:
         value = data.get(name, {})
@@ -156,7 +160,8 @@ def config_from_dict(data: Mapping[str, Any], *, source: str = "<dict>", base_di
     bad = sorted(k for k in set(cost) - _COST_KEYS if not (k in models and isinstance(cost[k], Mapping)))
     if bad:
         raise ConfigError(f"{source}: unknown [cost] key(s) {bad}; valid: {sorted(_COST_KEYS)} and "
-                          f"[cost.<model>] option tables for the models listed in 'models'")
+                          f"[cost.<model>] option tables for the models listed in 'models'"
+                          f"{did_you_mean(bad, [*_COST_KEYS, *models])}")
     if base_dir is not None:
         _resolve_paths(sections, base_dir)
     config = RunConfig(sections["task"], sections["space"], sections["estimator"], cost, search,

@@ -89,8 +89,9 @@ class Evaluator:
         canon = [int(v) for v in self.space.encode(arch_obj)]
         start = time.perf_counter()
         py_state, np_state = random.getstate(), np.random.get_state()
+        metrics: dict[str, float] = {}
         try:
-            metrics = self._metrics(arch, arch_obj)
+            self._metrics(arch, arch_obj, metrics)
             bad = [k for k, v in metrics.items() if not math.isfinite(v)]
             if bad:
                 raise FloatingPointError(f"non-finite metrics {bad}")
@@ -98,17 +99,22 @@ class Evaluator:
         except HwnasError:
             raise
         except (Exception, MemoryError) as exc:  # a failing candidate is data, not a crash
-            metrics, status = {}, "failed"
+            # what was measured before the failure is kept (e.g. a table's accuracy when its
+            # latency cell is blank); a failed evaluation is never on a front either way
+            metrics = {k: v for k, v in metrics.items() if math.isfinite(v)}
+            status = "failed"
             reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
         finally:
             random.setstate(py_state)
             np.random.set_state(np_state)
         return Evaluation(arch, canon, status, metrics, reason, time.perf_counter() - start)
 
-    def _metrics(self, arch: str, arch_obj: Any) -> dict[str, float]:
+    def _metrics(self, arch: str, arch_obj: Any, metrics: dict[str, float]) -> None:
+        """Fill ``metrics`` (estimator first, then each cost model) as they come."""
         needs_model = self.estimator.needs_model or any(c.needs_model for c in self.cost_models)
         model = self.space.build(arch_obj) if needs_model else None
-        metrics = dict(self.estimator.estimate(arch, model, self.space.train_recipe(arch_obj)))
+        metrics.update({k: float(v) for k, v in self.estimator.estimate(arch, model,
+                                                                        self.space.train_recipe(arch_obj)).items()})
         if model is not None and self.estimator.trains and self.weights_dir is not None:
             import torch
 
@@ -117,5 +123,4 @@ class Evaluator:
             torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()},
                        self.weights_dir / weights_name(arch))
         for cost in self.cost_models:
-            metrics.update(cost.measure(arch, model))
-        return {k: float(v) for k, v in metrics.items()}
+            metrics.update({k: float(v) for k, v in cost.measure(arch, model).items()})

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
-from typing import Any, Callable, Generic, Iterator, Mapping, TypeVar
+from typing import Any, Callable, Generic, Iterable, Iterator, Mapping, TypeVar
 
 from .exceptions import ConfigError, RegistryError
 
@@ -63,7 +63,7 @@ class Registry(Generic[T]):
         try:
             return self._items[name]
         except (KeyError, TypeError):  # TypeError: an unhashable value from a config file
-            close = difflib.get_close_matches(str(name), self._items, n=3, cutoff=0.5)
+            close = close_matches(name, self._items)
             hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
             raise RegistryError(
                 f"unknown {self.kind} {name!r}; {hint}choose one of: {', '.join(self.names())}"
@@ -78,6 +78,32 @@ class Registry(Generic[T]):
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
+
+
+def close_matches(name: object, valid: Iterable[str]) -> list[str]:
+    """Up to three of ``valid`` that look like ``name`` (a typo's likely intent), best first."""
+    return difflib.get_close_matches(str(name), list(valid), n=3, cutoff=0.5)
+
+
+def did_you_mean(unknown: Iterable[object], valid: Iterable[str]) -> str:
+    """``"; did you mean 'evaluations'?"`` for the unknown keys that look like a valid one, else ``""``.
+
+    Appended to a message after the list of valid keys, so the message still reads without it.
+
+    Example:
+        >>> did_you_mean(["widht"], ["widths", "depths"])
+        "; did you mean 'widths'?"
+        >>> did_you_mean(["widht", "dpths"], ["widths", "depths"])
+        "; did you mean 'widths' for 'widht', 'depths' for 'dpths'?"
+    """
+    unknown, valid = list(unknown), list(valid)
+    # the likeliest one per key: a key has one intended spelling
+    pairs = [(close[0], name) for name in unknown if (close := close_matches(name, valid))]
+    if not pairs:
+        return ""
+    if len(unknown) == 1:
+        return f"; did you mean {pairs[0][0]!r}?"
+    return "; did you mean " + ", ".join(f"{good!r} for {str(bad)!r}" for good, bad in pairs) + "?"
 
 
 def plugin_modules() -> list[str]:
@@ -99,7 +125,7 @@ def option_names(cls: type) -> set[str] | None:
 
 
 def construct(cls: type, *args: Any, options: Mapping[str, Any], where: str, label: str,
-              fixed: Mapping[str, Any] | None = None) -> Any:
+              fixed: Mapping[str, Any] | None = None, also: Iterable[str] = ()) -> Any:
     """Instantiate a registered class from config options, with config-quality errors.
 
     Args:
@@ -109,6 +135,8 @@ def construct(cls: type, *args: Any, options: Mapping[str, Any], where: str, lab
         fixed: keyword arguments set by hwnas itself (not user options).
         where: where the options came from, e.g. ``"run.toml [search]"``.
         label: the registered name, for messages.
+        also: other keys valid in the same config table that hwnas itself reads (``[search]``
+            ``evaluations``, ...): offered, with the class's options, as corrections of a typo.
 
     Raises:
         ConfigError: an option the class does not take (naming the valid ones), or a value of
@@ -123,8 +151,11 @@ def construct(cls: type, *args: Any, options: Mapping[str, Any], where: str, lab
         valid = [n for n in params if n in names and n not in taken]  # in signature order
         unknown = sorted(set(options) - set(valid))
         if unknown:
+            also = [n for n in also if n not in valid]
             raise ConfigError(f"{where}: {label!r} has no option(s) {', '.join(map(repr, unknown))}; "
-                              f"valid options: {', '.join(valid) or 'none'}")
+                              f"valid options: {', '.join(valid) or 'none'}"
+                              + (f"; also valid here: {', '.join(also)}" if also else "")
+                              + did_you_mean(unknown, [*valid, *also]))
     try:
         return cls(*args, **(fixed or {}), **options)
     except HwnasError as exc:

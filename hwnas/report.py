@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Mapping
 
 from .config import RunConfig
-from .evaluation import Evaluation
-from .outputs import EVALUATIONS_CSV, FRONT_CSV, PARETO_PNG, Run
+from .evaluation import Evaluation, weights_name
+from .outputs import EVALUATIONS_CSV, FRONT_CSV, PARETO_PNG, WEIGHTS_DIR, Run
 from .search.objectives import METRIC_COLUMNS
 
 
@@ -19,6 +19,9 @@ def print_search_summary(summary, config: RunConfig) -> None:
     """Print what a search did and where its outputs are."""
     print(f"evaluations: {summary.evaluations} ({summary.new_evaluations} new this session, "
           f"{summary.failed} failed, {summary.feasible} within budgets) in {summary.wall_s:.1f} s")
+    if summary.asked is not None and summary.evaluations < summary.asked:
+        print(f"space ran out: the strategy found no new architecture after {summary.evaluations} distinct ones "
+              f"({summary.asked} asked)")
     front = summary.front
     if front:
         acc = [e.metrics["accuracy_pct"] for e in front if "accuracy_pct" in e.metrics]
@@ -37,18 +40,22 @@ def print_search_summary(summary, config: RunConfig) -> None:
 
 
 def print_pick(ev: Evaluation, run: Run, budgets: Mapping[str, float]) -> None:
-    """Print a picked architecture and how to export it."""
+    """Print a picked architecture and, when the run saved its trained weights, how to export it
+    (a table-backed run or a zero-cost one has no trained model to export)."""
     how = ("best " + run.objectives[0].name + " under " + ", ".join(f"{k}={v:g}" for k, v in budgets.items())
            if budgets else "knee of the front")
     print(f"picked ({how}): evaluation {ev.id}")
     print(f"arch: {ev.arch}")
     print(_metrics_line(ev.metrics))
-    print(f"export: hwnas export {run.path} '{ev.arch}' -o model.onnx")
+    if (run.path / WEIGHTS_DIR / weights_name(ev.arch)).is_file():
+        print(f"export: hwnas export {run.path} '{ev.arch}' -o model.onnx")
 
 
 def print_compress_summary(result, *, max_accuracy_drop_pts: float = 1.0) -> None:
-    """Print, per parent of this call, its best variant, then both fronts' hypervolumes and the files."""
-    from .compress.results import COMPRESSED_CSV, COMPRESSED_DIR, COMPRESSED_PNG, best_variants, hypervolumes
+    """Print, per parent of this call, its best variant (earlier calls' variants of it included,
+    re-timed in this session), then both fronts' hypervolumes and the files."""
+    from .compress.results import (COMPRESSED_CSV, COMPRESSED_DIR, COMPRESSED_PNG, STALE, best_variants,
+                                   hypervolumes)
 
     new = result.new_rows
     failed = [r for r in new if r["status"] != "ok"]
@@ -56,8 +63,13 @@ def print_compress_summary(result, *, max_accuracy_drop_pts: float = 1.0) -> Non
     variants = [r for r in new if r["variant"] != "original"]
     print(f"variants: {len(variants)} ({len(failed)} failed, {len(slower)} slower than their parent: "
           f"never recommended)")
+    kept = result.kept_rows
+    stale = [r for r in kept if r["status"] == STALE]
+    if kept:
+        print(f"earlier variants of these parents: {len(kept) - len(stale)} re-timed beside them"
+              + (f", {len(stale)} stale (ONNX file missing: no ratio, never recommended)" if stale else ""))
     print(f"best variant per parent (fastest, losing <= {max_accuracy_drop_pts:g} accuracy points):")
-    for arch, row in best_variants(new, max_accuracy_drop_pts=max_accuracy_drop_pts).items():
+    for arch, row in best_variants([*new, *kept], max_accuracy_drop_pts=max_accuracy_drop_pts).items():
         if row is None:
             print(f"  {arch}: none")
         else:

@@ -60,7 +60,9 @@ def test_table_search_cli(table, tmp_path, capsys):
         rows = list(csv.DictReader(fh))
     assert len(rows) == 24 and list(rows[0])[:7] == ["id", "arch", "status", "feasible", "error_pct",
                                                      "latency_ms", "energy_mj"]
-    assert any(r["status"] == "failed" and "blank cell" in r["reason"] for r in rows)
+    blank = [r for r in rows if r["status"] == "failed" and "blank cell" in r["reason"]]
+    # the table's accuracy of a cell with a blank latency is still recorded, off every front
+    assert blank and all(r["error_pct"] and r["feasible"] == "False" for r in blank)
     assert main(["search", "--space", "nb201", "--table", str(table), "--accuracy-column", "acc",
                  "--cost", "latency_ms=lat", "--out", str(tmp_path / "x")]) == 2
     assert "no architecture column 'arch'; available columns: idx, arch_str" in capsys.readouterr().err
@@ -78,3 +80,35 @@ def test_real_nb201_table_search(tmp_path):
                  "--evaluations", "60", "--no-progress", "--out", str(tmp_path / "t")]) == 0
     problem = BenchProblem(REAL, "arch_str", "test_acc_cifar10", "edgegpu_latency")
     assert problem.front_size > 10
+
+
+def test_a_table_run_has_no_model_to_export_and_pick_suggests_no_export(table, tmp_path, capsys):
+    run = str(tmp_path / "r")
+    assert main(["search", "--space", "nb201", "--table", str(table), "--arch-column", "arch_str",
+                 "--accuracy-column", "acc", "--cost", "latency_ms=lat", "--evaluations", "12",
+                 "--no-progress", "--out", run]) == 0
+    capsys.readouterr()
+    assert main(["pick", run]) == 0
+    out = capsys.readouterr().out
+    assert "picked" in out and "export" not in out
+    for extra in (["--untrained"], []):
+        assert main(["export", run, "1", "-o", str(tmp_path / "m.onnx"), *extra]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "is a table-backed run (no [task]): it has no model to export" in err
+    assert main(["export", run, "500", "-o", str(tmp_path / "m.onnx")]) == 2
+    assert f"no evaluation 500 in {run} (ids 1-12)" in capsys.readouterr().err
+    assert not (tmp_path / "m.onnx").exists()
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--cost", "latency_ms=lat", "--strategies", "", "--peers", ""],
+     "nothing to run: give --strategies and/or --peers"),
+    (["--cost", "latency_ms=lat", "--cost", "energy_mj=energy"],
+     "--cost is given 2 times (latency_ms=lat energy_mj=energy); bench scores one cost column"),
+])
+def test_bench_refuses_nothing_to_run_and_a_second_cost(table, tmp_path, capsys, flags, message):
+    assert main(["bench", "--table", str(table), "--accuracy-column", "acc", "--evaluations", "10", "--seeds", "1",
+                 "--out", str(tmp_path / "b"), "--quiet", *flags]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err, err
+    assert not (tmp_path / "b").exists()

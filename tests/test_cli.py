@@ -89,6 +89,7 @@ def test_an_estimator_that_does_not_train_saves_no_weights_to_export(tmp_path, c
     arch = next(csv.DictReader(open(run / "front.csv")))["arch"]
     _one_line_error(capsys, ["export", str(run), arch, "-o", str(tmp_path / "m.onnx")], "no trained weights",
                     "--untrained")
+    assert main(["pick", str(run)]) == 0 and "export:" not in capsys.readouterr().out  # nothing to suggest
 
 
 def test_pick_keeps_the_run_s_own_budgets(run_dir, tmp_path, capsys):
@@ -165,3 +166,85 @@ def test_interrupt_prints_how_to_resume(tmp_path, capsys, monkeypatch):
     assert main(["search", _write(tmp_path, GOOD), "--out", str(tmp_path / "r"), "--no-progress"]) == 130
     err = capsys.readouterr().err
     assert "interrupted; every finished evaluation is stored" in err and "--resume" in err
+
+
+def _interrupt_then_resume_as_printed(monkeypatch, capsys, argv):
+    """Ctrl-C at the 3rd evaluation of ``hwnas search argv``, then run the printed hint; its argv."""
+    import shlex
+
+    from fakes import interrupt_at
+
+    with monkeypatch.context() as m:
+        interrupt_at(m, 3)
+        assert main(argv) == 130
+    hint = capsys.readouterr().err.strip().splitlines()[-1]
+    words = shlex.split(hint)
+    assert words[:2] == ["hwnas", "search"] and words[-1] == "--resume", hint
+    assert main(words[1:]) == 0, capsys.readouterr().err
+    return words
+
+
+def test_the_resume_hint_keeps_every_override_and_works_as_printed(tmp_path, capsys, monkeypatch):
+    config = _write(tmp_path, GOOD)
+    out = str(tmp_path / "r")
+    words = _interrupt_then_resume_as_printed(monkeypatch, capsys, [
+        "search", config, "--evaluations", "6", "--seed", "1", "--max-latency-ms", "1000", "--no-progress",
+        "--out", out])
+    assert words[1:] == ["search", config, "--evaluations", "6", "--seed", "1", "--no-progress",
+                         "--max-latency-ms", "1000.0", "--out", out, "--resume"]
+
+
+def test_the_table_search_resume_hint_follows_the_same_rule(tmp_path, capsys, monkeypatch):
+    from fakes import write_nb201_table
+
+    table = tmp_path / "nb201.csv"
+    write_nb201_table(table)
+    out = str(tmp_path / "t")
+    words = _interrupt_then_resume_as_printed(monkeypatch, capsys, [
+        "search", "--space", "nb201", "--table", str(table), "--arch-column", "arch_str", "--accuracy-column",
+        "acc", "--cost", "latency_ms=lat", "--cost", "energy_mj=energy", "--evaluations", "8", "--no-progress",
+        "--out", out])
+    assert words[1:] == ["search", "--space", "nb201", "--table", str(table), "--arch-column", "arch_str",
+                         "--accuracy-column", "acc", "--cost", "latency_ms=lat", "--cost", "energy_mj=energy",
+                         "--evaluations", "8", "--no-progress", "--out", out, "--resume"]
+
+
+def test_an_evaluation_id_the_run_lacks_is_named_as_an_id(run_dir, tmp_path, capsys):
+    from hwnas.outputs import load_run
+
+    ids = [ev.id for ev in load_run(run_dir).evaluations]
+    missing = max(ids) + 18
+    for text in (str(missing), "0", "-3"):
+        _one_line_error(capsys, ["export", str(run_dir), text, "-o", str(tmp_path / "x.onnx")],
+                        f"no evaluation {text} in {run_dir} (ids {min(ids)}-{max(ids)})",
+                        "give an id or an arch string from front.csv")
+    assert not (tmp_path / "x.onnx").exists()
+    assert main(["export", str(run_dir), str(ids[0]), "-o", str(tmp_path / "y.onnx")]) == 0  # a real id works
+
+
+def test_export_to_a_directory_or_under_a_file_is_one_line(run_dir, tmp_path, capsys):
+    import csv
+
+    with open(run_dir / "front.csv", newline="") as fh:
+        arch = next(csv.DictReader(fh))["arch"]
+    _one_line_error(capsys, ["export", str(run_dir), arch, "-o", str(tmp_path)], "is a directory",
+                    str(tmp_path / "model.onnx"))
+    (tmp_path / "f").write_text("")
+    _one_line_error(capsys, ["export", str(run_dir), arch, "-o", str(tmp_path / "f" / "m.onnx")],
+                    "is a file, not a folder")
+    assert main(["export", "--help"]) == 0
+    assert "not a directory" in capsys.readouterr().out
+
+
+def test_latency_flag_is_refused_where_nothing_would_read_it(tmp_path, capsys):
+    from fakes import write_nb201_table
+
+    table = tmp_path / "nb201.csv"
+    write_nb201_table(table)
+    _one_line_error(capsys, ["search", "--space", "nb201", "--table", str(table), "--arch-column", "arch_str",
+                             "--accuracy-column", "acc", "--cost", "latency_ms=lat", "--latency", "measure",
+                             "--out", str(tmp_path / "t")],
+                    "--latency measure: a table search reads latency_ms from the table's column", "drop --latency")
+    _one_line_error(capsys, ["search", _write(tmp_path, GOOD), "--latency", "lut", "--out", str(tmp_path / "c")],
+                    "--latency lut: [cost] models = ['counts', 'memory', 'fake-latency']", "has no latency model")
+    assert not (tmp_path / "t").exists() and not (tmp_path / "c").exists()

@@ -35,3 +35,18 @@ def test_a_misspelt_option_in_a_strategy_table_names_the_table(tmp_path):
     config = _config({"strategy": "nsga2", "nsga2": {"popsize": 8}})
     with pytest.raises(ConfigError, match=r"\[search\] and \[search.nsga2\]: 'nsga2' has no option\(s\) 'popsize'"):
         run_search(config, tmp_path / "run", progress=False)
+
+
+def test_a_misspelt_key_gets_the_likeliest_valid_one(tmp_path):
+    with pytest.raises(ConfigError, match=r"'nsga2' has no option\(s\) 'evalutions'; valid options: population, .*; "
+                                          r"also valid here: strategy, objectives, evaluations, seed; did you mean "
+                                          r"'evaluations'\?$"):
+        run_search(_config({"evalutions": 6}), tmp_path / "a", progress=False)
+    with pytest.raises(ConfigError, match=r"\[space\]: 'mbv3' has no option\(s\) 'widht'; .*; did you mean 'widths'\?$"):
+        run_search(config_from_dict({**BASE, "space": {"name": "mbv3", "widht": [0.5]}}), tmp_path / "b",
+                   progress=False)
+    with pytest.raises(ConfigError, match=r"unknown section\(s\) \['serach'\]; .*; did you mean 'search'\?$"):
+        config_from_dict({**BASE, "serach": {}})
+    with pytest.raises(ConfigError, match=r"unknown \[cost\] key\(s\) \['latncy'\]; .*; did you mean 'latency'\?$"):
+        config_from_dict({**BASE, "cost": {"target": "cpu-ort-1t", "latncy": "lut"}})
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

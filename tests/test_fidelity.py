@@ -165,3 +165,10 @@ def test_mbv3_on_digits_end_to_end(tmp_path, capsys):
     assert all(int(s["n"]) == 8 for s in by.values())
     # One more epoch changes the ranking little at this budget (0.82 for 1 vs 3 epochs on 30 archs).
     assert float(by["train-1ep"]["spearman"]) > 0.3
+
+
+def test_a_bad_epochs_list_gets_an_example_of_epochs(tmp_path, capsys):
+    assert main(["fidelity", _write(tmp_path, TINY), "--out", str(tmp_path / "o"), "--epochs", "0,3"]) == 2
+    err = capsys.readouterr().err
+    assert "--epochs: '0,3' needs comma-separated positive epoch counts, e.g. 1,3,10" in err
+    assert "50,200,1000" not in err

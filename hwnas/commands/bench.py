@@ -23,8 +23,8 @@ class BenchCommand(Command):
         p.add_argument("--arch-column", default="arch_str", help="architecture column (default arch_str)")
         p.add_argument("--accuracy-column", default="test_acc_cifar10",
                        help="accuracy column in %% (searched and scored; default test_acc_cifar10)")
-        p.add_argument("--cost", required=True, metavar="NAME=COLUMN",
-                       help="the cost objective, e.g. latency_ms=raspi4_latency")
+        p.add_argument("--cost", required=True, action="append", metavar="NAME=COLUMN",
+                       help="the one cost objective scored, e.g. latency_ms=raspi4_latency (give it once)")
         p.add_argument("--strategies", type=names, default=["nsga2", "random"],
                        help="comma-separated strategies (default nsga2,random)")
         p.add_argument("--peers", type=names, default=["pymoo-nsga2", "optuna-nsga2"],
@@ -43,10 +43,16 @@ class BenchCommand(Command):
         from ..search.strategies import STRATEGIES
         from ..table import parse_costs
 
-        costs = parse_costs([args.cost])
+        if len(args.cost) > 1:
+            raise ConfigError(f"--cost is given {len(args.cost)} times ({' '.join(args.cost)}); bench scores one "
+                              f"cost column against accuracy: give one --cost and run bench once per cost")
+        costs = parse_costs(args.cost)
         (metric, column), = costs.items()
         if args.seeds < 1:
             raise ConfigError(f"--seeds {args.seeds} must be at least 1")
+        if not args.strategies and not args.peers:
+            raise ConfigError("nothing to run: give --strategies and/or --peers "
+                              "(e.g. --strategies nsga2,random --peers pymoo-nsga2)")
         for name in args.strategies:
             STRATEGIES.get(name)
         for name in args.peers:

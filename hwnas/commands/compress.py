@@ -28,7 +28,8 @@ class CompressCommand(Command):
         p.add_argument("--prune", default="", metavar="RATIOS",
                        help="fractions of channels to remove, comma-separated, each in (0, 1), e.g. 0.25,0.5")
         p.add_argument("--quantize", default="", metavar="SCHEMES",
-                       help="int8 (static; QDQ and QOperator both measured), int8-qdq, int8-qoperator, int8-dynamic")
+                       help="int8 (static; QDQ and QOperator both measured), int8-qdq, int8-qoperator, int8-dynamic "
+                            "(measured too; on CPUs usually far slower than float, so not recommended)")
         p.add_argument("--finetune-epochs", type=int, default=3, metavar="N",
                        help="proxy-trainer epochs after pruning (0: only recalibrate batch norm; default 3)")
         p.add_argument("--finetune-lr", type=float, metavar="LR", help="fine-tuning peak lr (default: the run's)")
@@ -40,12 +41,15 @@ class CompressCommand(Command):
                        help="training samples that calibrate static INT8 (default 256)")
         p.add_argument("--no-stack", action="store_true", help="do not also quantize the pruned variants")
         p.add_argument("--max-accuracy-drop", type=float, default=1.0, metavar="PTS",
-                       help="accuracy points a variant may lose to be reported as a parent's best (default 1)")
+                       help="accuracy points (>= 0) a variant may lose to be reported as a parent's best (default 1)")
 
     def run(self, args: argparse.Namespace) -> int:
         from ..compress import build_chains, compress_run
         from ..report import print_compress_summary
 
+        if not args.max_accuracy_drop >= 0:  # also refuses nan
+            raise ConfigError(f"--max-accuracy-drop {args.max_accuracy_drop:g} must be >= 0 (the accuracy points "
+                              f"a variant may lose); e.g. --max-accuracy-drop 1")
         chains = build_chains(
             _ratios(args.prune), names(args.quantize), stack=not args.no_stack,
             prune_options={"importance": args.importance, "round_to": args.round_to,

@@ -13,8 +13,9 @@ class ExportCommand(Command):
 
     def configure(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("run_dir")
-        p.add_argument("arch", help="canonical architecture string or evaluation id")
-        p.add_argument("-o", "--output", required=True, help="ONNX file to write")
+        p.add_argument("arch", help="canonical architecture string (from front.csv) or evaluation id")
+        p.add_argument("-o", "--output", required=True,
+                       help="ONNX file to write (a file name, not a directory; missing folders are created)")
         p.add_argument("--untrained", action="store_true", help="allow an architecture without stored weights")
 
     def run(self, args: argparse.Namespace) -> int:

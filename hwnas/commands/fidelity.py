@@ -28,6 +28,15 @@ from ..exceptions import ConfigError
 from .base import COMMANDS, Command, int_list, names
 
 
+def _epoch_list(text: str) -> list[int]:
+    """argparse type of ``--epochs``: comma-separated positive epoch counts (``"1,3,10"``)."""
+    try:
+        return int_list(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"{text!r} needs comma-separated positive epoch counts, "
+                                         f"e.g. 1,3,10") from None
+
+
 @COMMANDS.register("fidelity")
 class FidelityCommand(Command):
     help = "rank fidelity (Spearman, Kendall) of zero-cost proxies, short training and predictors"
@@ -35,7 +44,7 @@ class FidelityCommand(Command):
     def configure(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("config", help="run config (TOML) with a proxy-trainer [estimator]")
         p.add_argument("--archs", type=int, default=40, help="architectures to sample (default 40)")
-        p.add_argument("--epochs", type=int_list, default=[1, 3, 10],
+        p.add_argument("--epochs", type=_epoch_list, default=[1, 3, 10],
                        help="training budgets; the largest is the reference (default 1,3,10)")
         p.add_argument("--proxies", type=names, default=None,
                        help="comma-separated zero-cost proxies (default: all)")

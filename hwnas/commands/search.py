@@ -22,6 +22,7 @@ class SearchCommand(Command):
     help = "run (or resume) a search from a TOML config, or on a table (--table)"
 
     def configure(self, p: argparse.ArgumentParser) -> None:
+        self.parser = p  # the resume hint repeats every flag the user gave, read back through it
         p.add_argument("config", nargs="?", help="run config, e.g. examples/digits.toml (omit with --table)")
         t = p.add_argument_group("table search (instead of a config)")
         t.add_argument("--space", help="search space whose canonical strings the table holds, e.g. nb201")
@@ -67,6 +68,7 @@ class SearchCommand(Command):
                                "eval_timeout_s": args.eval_timeout_s, "address": args.address},
                       where="command line")
         if args.latency:
+            _check_latency_flag(config, args)
             config.cost["latency"] = args.latency
         for key, low in (("evaluations", 1), ("seed", 0)):
             value = getattr(args, key)
@@ -79,8 +81,7 @@ class SearchCommand(Command):
         try:
             summary = run_search(config, run_dir, resume=args.resume, progress=not args.no_progress)
         except KeyboardInterrupt:
-            again = (f"hwnas {' '.join(_quote(a) for a in sys.argv[1:] if a != '--resume')} --resume"
-                     if args.config is None else f"hwnas search {args.config} --out {run_dir} --resume")
+            again = resume_command(self.parser, args, run_dir)
             print(f"\ninterrupted; every finished evaluation is stored in {run_dir}. Continue with:\n  {again}",
                   file=sys.stderr)
             return 130
@@ -104,10 +105,48 @@ def _table_config(args: argparse.Namespace):
                                seed=args.seed or 0)
 
 
-def _quote(arg: str) -> str:
+def _check_latency_flag(config, args: argparse.Namespace) -> None:
+    """Refuse ``--latency`` where no cost model would read it (it would be ignored silently)."""
+    from ..components import DEFAULT_COST_MODELS
+
+    if args.config is None:
+        raise ConfigError(f"--latency {args.latency}: a table search reads latency_ms from the table's column "
+                          f"(--cost latency_ms=COLUMN) and neither times nor predicts it; drop --latency")
+    models = config.cost.get("models", list(DEFAULT_COST_MODELS))
+    if isinstance(models, list) and not {"ort", "lut"} & set(models):
+        raise ConfigError(f"--latency {args.latency}: [cost] models = {models} in {config.source} has no latency "
+                          f"model to switch (ort or lut); drop --latency or add \"ort\" to [cost] models")
+
+
+def resume_command(parser: argparse.ArgumentParser, args: argparse.Namespace, run_dir: Path) -> str:
+    """The command that continues this search: the same config or table, every flag the user gave
+    (overrides change the config, and ``--resume`` refuses a different one), ``--out`` and ``--resume``.
+
+    Built from the parsed arguments, not ``sys.argv``, so it is right however ``main`` was called.
+
+    Args:
+        parser: the ``hwnas search`` parser that parsed ``args``.
+        args: the parsed arguments.
+        run_dir: the run directory (``--out``, or its default).
+
+    Returns:
+        A shell command line, each word quoted as the shell needs.
+    """
     import shlex
 
-    return shlex.quote(arg)
+    words = ["hwnas", "search"] + ([args.config] if args.config is not None else [])
+    for action in parser._actions:  # argparse's list of arguments, in the order they were added
+        value = getattr(args, action.dest, None)
+        if not action.option_strings or action.dest in ("help", "out", "resume") or value in (None, action.default):
+            continue
+        flag = max(action.option_strings, key=len)
+        if action.nargs == 0:  # store_true
+            words.append(flag)
+        else:
+            for v in value if isinstance(value, list) else [value]:
+                words += [flag, str(v)]
+    words += ["--out", str(run_dir), "--resume"]
+    return " ".join(shlex.quote(w) for w in words)
 
 
 def _interrupt(signum, frame):

@@ -9,14 +9,15 @@ one interleaved :func:`hwnas.cost.measure_latency` call on the run's target, so 
 quantize or run is recorded as failed with its reason; the others go on.
 
 Outputs in the run directory: ``compressed.csv`` (rows of earlier calls for other variants are
-kept), ``compressed/<parent>-<variant>.onnx`` and ``compressed.png``.
+kept; those of a parent compressed again are re-timed beside it, see
+:mod:`hwnas.compress.results`), ``compressed/<parent>-<variant>.onnx`` and ``compressed.png``.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -24,8 +25,8 @@ import torch
 
 from ..exceptions import CompressError, ConfigError, HwnasError, SpaceError
 from .base import COMPRESSORS, CompressContext, Compressor, Subject
-from .results import (COMPRESSED_CSV, COMPRESSED_DIR, COMPRESSED_PNG, ORIGINAL, Row, compare_with_parents,
-                      merge_rows, plot_compressed, read_compressed, write_compressed)
+from .results import (COMPRESSED_CSV, COMPRESSED_DIR, COMPRESSED_PNG, ORIGINAL, STALE, Row, compare_with_parents,
+                      kept_variants, merge_rows, plot_compressed, read_compressed, write_compressed)
 
 
 @dataclass(frozen=True)
@@ -108,12 +109,14 @@ class Parent:
 
 @dataclass
 class CompressResult:
-    """What one call did: every row of ``compressed.csv`` (all calls) and this call's rows."""
+    """What one call did: every row of ``compressed.csv`` (all calls), this call's rows, and the
+    earlier calls' variants of this call's parents, re-timed in this call's session (or stale)."""
 
     rows: list[Row]
     new_rows: list[Row]
     run_dir: Path
     objectives: list[Any]
+    kept_rows: list[Row] = field(default_factory=list)
 
 
 def select_parents(run, space, *, archs: Sequence[str] = (), front: bool = False) -> list[Parent]:
@@ -126,24 +129,31 @@ def select_parents(run, space, *, archs: Sequence[str] = (), front: bool = False
         front: add every model of the run's front (feasible, non-dominated).
 
     Raises:
-        CompressError: no parent asked, an architecture the run did not evaluate successfully,
-            or missing weights (naming the file and the fix).
+        CompressError: no parent asked, ``front`` on a run whose front is empty, an
+            architecture the run did not evaluate successfully, or missing weights (naming the
+            file and the fix).
+        ConfigError: an evaluation id the run does not have.
         SpaceError: a string that is no architecture of the space (prefixed with ``--arch``).
     """
     from ..evaluation import weights_name
+    from ..export import resolve_arch
     from ..outputs import WEIGHTS_DIR, front_indices
 
     if not archs and not front:
         raise CompressError("which models? pass --front (every front model) or --arch ARCH (repeatable)")
     ok = {ev.arch: ev for ev in run.evaluations if ev.ok}
-    by_id = {str(ev.id): ev for ev in run.evaluations}
     chosen: list[str] = []
     if front:
-        chosen += [run.evaluations[i].arch
-                   for i in front_indices(run.evaluations, run.objectives, run.config.budgets)]
+        on_front = front_indices(run.evaluations, run.objectives, run.config.budgets)
+        if not on_front:
+            why = (f"all {len(run.evaluations)} evaluations failed" if not ok else
+                   f"none of its {len(ok)} successful evaluations is within its budgets")
+            raise CompressError(f"no successful evaluation on the front of {run.path} ({why}); "
+                                f"search further (hwnas search ... --resume) or name a model with --arch")
+        chosen += [run.evaluations[i].arch for i in on_front]
     for text in archs:
         try:
-            arch = by_id[text].arch if text in by_id else space.canonical(space.parse(text))
+            arch = resolve_arch(run, space, text)
         except SpaceError as exc:
             raise SpaceError(f"--arch {text!r}: {exc}") from None
         if arch not in ok:
@@ -193,8 +203,8 @@ def compress_run(run_dir: str | Path, chains: Sequence[Chain], *, archs: Sequenc
         progress: called with one line per parent when it is done.
 
     Returns:
-        Every row of ``compressed.csv`` (earlier calls' rows for other variants included) and
-        this call's rows.
+        Every row of ``compressed.csv`` (earlier calls' rows for other variants included), this
+        call's rows, and the earlier variants of this call's parents, re-timed in this session.
 
     Raises:
         HwnasError subclasses for bad input (see :func:`select_parents`); StoreError for a
@@ -236,13 +246,23 @@ def compress_run(run_dir: str | Path, chains: Sequence[Chain], *, archs: Sequenc
             failed = sum(r["status"] != "ok" for r in new_rows if r["parent_arch"] == parent.arch)
             progress(f"[{n}/{len(parents)}] {parent.arch}: {len(chains)} variants "
                      f"({failed} failed) in {time.perf_counter() - start:.1f} s")
-    _time_all(measured, parts.target, parts.task.input_shape)
-    compare_with_parents(new_rows)
     csv_path = run.path / COMPRESSED_CSV
-    rows = merge_rows(read_compressed(csv_path) if csv_path.is_file() else [], new_rows)
+    old = read_compressed(csv_path) if csv_path.is_file() else []
+    # a ratio is only meaningful within one timing session: re-time what is kept of a re-measured parent
+    kept = kept_variants(old, new_rows)
+    for row in kept:
+        path = run.path / str(row.get("onnx") or "")
+        if row.get("onnx") and path.is_file():
+            measured.append((row, path.read_bytes()))
+        else:
+            row.update(status=STALE, reason=f"not re-timed beside its re-measured parent: {path} is missing; "
+                                            f"compress it again for a ratio")
+    _time_all(measured, parts.target, parts.task.input_shape)
+    compare_with_parents(new_rows + kept)
+    rows = merge_rows(old, new_rows)
     write_compressed(csv_path, rows)
     plot_compressed(run.path / COMPRESSED_PNG, rows, run.objectives)
-    return CompressResult(rows, new_rows, run.path, run.objectives)
+    return CompressResult(rows, new_rows, run.path, run.objectives, kept)
 
 
 def _apply_chain(chain: Chain, root: Subject, context: CompressContext,

@@ -3,9 +3,15 @@ read from it: the best variant of each parent, the fronts before and after, and 
 
 A variant is *recommended* when it was built and measured and is faster than its parent in
 the same interleaved measurement (``latency_ratio < 1``); a slower one keeps its row, with
-``slower_than_parent = True``, and is never recommended or picked. Ratios are only ever taken
-inside one ``hwnas compress`` call (parents are re-timed beside their variants); rows kept from
-earlier calls carry the ratios of their own call.
+``slower_than_parent = True``, and is never recommended or picked.
+
+Latency ratios are only ever taken inside one timing session (the machine's speed drifts
+between sessions): each ``hwnas compress`` call re-times its parents beside their variants, and
+when a parent is compressed again, the variants kept from earlier calls are re-timed in the
+same session (their ONNX files are in ``compressed/``), so every ``ok`` row of a parent shares
+its ``measured_at`` and its ratios. A kept variant whose ONNX file is gone cannot be re-timed:
+it keeps its row and its earlier numbers with status :data:`STALE` and no ratio, so it is never
+recommended or picked. Rows of parents this call does not touch keep their own session's ratios.
 """
 
 from __future__ import annotations
@@ -23,6 +29,9 @@ COMPRESSED_DIR = "compressed"
 
 #: The variant name of a parent's own row (its float model, re-measured beside its variants).
 ORIGINAL = "original"
+
+#: Status of a variant kept from an earlier call that could not be re-timed beside its parent.
+STALE = "stale"
 
 COLUMNS = (
     "parent_id", "parent_arch", "variant", "method", "settings", "status", "recommended",
@@ -62,6 +71,15 @@ def merge_rows(old: Sequence[Row], new: Sequence[Row]) -> list[Row]:
     """Rows of an earlier ``hwnas compress`` call that this one did not redo, then the new rows."""
     redone = {(r["parent_arch"], r["variant"]) for r in new}
     return [r for r in old if (r["parent_arch"], r["variant"]) not in redone] + list(new)
+
+
+def kept_variants(old: Sequence[Row], new: Sequence[Row]) -> list[Row]:
+    """The measured variants of an earlier call that :func:`merge_rows` keeps for a parent this
+    call re-measures: they must be re-timed in this call's session (or marked :data:`STALE`)."""
+    redone = {(r["parent_arch"], r["variant"]) for r in new}
+    parents = {r["parent_arch"] for r in new if r["variant"] == ORIGINAL}
+    return [r for r in old if r["parent_arch"] in parents and r["variant"] != ORIGINAL
+            and r["status"] == "ok" and (r["parent_arch"], r["variant"]) not in redone]
 
 
 def write_compressed(path: Path, rows: Sequence[Row]) -> None:

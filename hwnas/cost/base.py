@@ -80,6 +80,15 @@ class CostModel(ABC):
             raise ValueError(f"{len(archs)} archs but {len(models)} models")
         return [self.measure(arch, model) for arch, model in zip(archs, models)]
 
+    def lowest(self, space: Any, smallest: str, model: torch.nn.Module | None) -> dict[str, tuple[float, str]]:
+        """The lowest value each metric takes over ``space``, with an architecture that has it.
+
+        A search refuses, before it starts, a budget no architecture can meet. By default this is
+        the space's smallest architecture (``smallest``, built as ``model``): computed costs
+        grow with width and depth. Models whose values do not (a table) override it.
+        """
+        return {name: (value, smallest) for name, value in self.measure(smallest, model).items()}
+
     def verify_front(self, archs: Sequence[str]) -> list[dict[str, float]]:
         """Extra columns for the final front; a model that predicts re-measures here.
 

@@ -540,35 +540,59 @@ def latency_models(names: list[str], cost: Mapping[str, Any], space: Any, *, exp
 
     ``measure`` times every candidate (``ort``), ``lut`` predicts from the table (``lut``);
     ``auto`` (the default) picks ``lut`` when a table for (target, space, input size) exists and
-    is valid here, else ``measure``. With ``auto``, an explicit ``[cost] models`` list is kept.
+    is valid here, else ``measure``, and then says why on stderr (one ``hwnas: note:`` line)
+    unless the space cannot have a table. With ``auto``, an explicit ``[cost] models`` list is kept.
 
     Raises:
         ConfigError: an unknown ``latency`` value.
+        LatencyTableError: ``[cost.lut] path`` names a file that does not exist (unless
+            ``latency = "measure"``, which reads no table).
     """
-    from ..exceptions import ConfigError
+    from ..exceptions import ConfigError, SpaceError
     from .target import load_target
 
     mode = cost.get("latency", "auto")
     if mode not in LATENCY_MODES:
         raise ConfigError(f"{source} [cost] latency = {mode!r} is not valid; use one of {', '.join(LATENCY_MODES)}")
+    options = cost.get("lut") if isinstance(cost.get("lut"), Mapping) else {}
+    given = options.get("path")
+    if given and mode != "measure" and not Path(given).is_file():
+        raise LatencyTableError(f"{source} [cost.lut] path = {str(given)!r} does not exist; point it at a table "
+                                f"built by `hwnas profile`, or remove the key to use latency_tables/")
     if (mode == "auto" and explicit) or "target" not in cost or not ({"ort", "lut"} & set(names)):
         return names
     if mode == "auto":
         target = load_target(cost["target"])
-        options = cost.get("lut") if isinstance(cost.get("lut"), Mapping) else {}
-        path = find_table(target, space, options.get("path"))
+        path = find_table(target, space, given)
         mode = "measure"
-        if path.is_file():
-            fix = profile_command(target, space.name, source)
+        fix = profile_command(target, space.name, source)
+        try:
+            signatures = space.all_layer_signatures()
+        except SpaceError as exc:  # this space cannot have a table: timing is the only way
+            signatures = None
+            if given:  # ... which the user, naming a table, did not expect
+                _note(f"[cost.lut] path = {str(given)!r} is not used: {exc}")
+        if signatures is not None and not path.is_file():
+            _note(f"no latency table for target {target.name} on {local_device(target)}, space {space.name}, input "
+                  f"{shape_text(space.input_shape)} ({path} does not exist); timing every candidate instead; "
+                  f"build one with `{fix}`, or pass --latency measure")
+        elif signatures is not None:
             try:
                 table = LatencyTable.load(path)
                 table.check(target, space, fix)
-                table.require(space.all_layer_signatures(), fix)
+                table.require(signatures, fix)
                 mode = "lut"
-            except LatencyTableError as exc:
-                # Not silent: say why the table is not used; --latency lut turns this into an error.
-                import warnings
-
-                warnings.warn(f"{exc}. Timing every candidate instead (--latency measure)", stacklevel=2)
+            except LatencyTableError as exc:  # --latency lut turns this into an error
+                _note(f"{str(exc).rstrip('.')}; timing every candidate instead (--latency measure)")
     wanted = "lut" if mode == "lut" else "ort"
     return [wanted if n in ("ort", "lut") else n for n in names]
+
+
+def _note(message: str) -> None:
+    """One ``hwnas: note:`` line on stderr, from the process the user started (not from workers,
+    which build the same parts again)."""
+    import multiprocessing
+    import sys
+
+    if multiprocessing.parent_process() is None:
+        print(f"hwnas: note: {message}", file=sys.stderr)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+import numpy as np
 import torch
 
 from ..exceptions import ConfigError
@@ -60,6 +61,27 @@ class TableCostModel(TableBacked, CostModel):
     def measure(self, arch: str, model: torch.nn.Module | None = None) -> dict[str, float]:
         """Every configured metric of ``arch``; raises MissingEntry when one is absent."""
         return {name: self.table.value(arch, column) for name, column in self.metrics.items()}
+
+    def lowest(self, space: Any, smallest: str, model: torch.nn.Module | None) -> dict[str, tuple[float, str]]:
+        """Each metric's lowest value over the rows a search can propose (canonical strings of
+        ``space``, not degenerate); a table's cheapest cell need not be the smallest one."""
+        from ..exceptions import SpaceError
+
+        rows = []
+        for i, arch in enumerate(self.table.archs):
+            try:
+                parsed = space.parse(arch)
+            except SpaceError:
+                continue
+            if space.canonical(parsed) == arch and space.degenerate(parsed) is None:
+                rows.append(i)
+        out = {}
+        for name, column in self.metrics.items():
+            values = self.table.column(column)[rows]
+            if np.isfinite(values).any():
+                best = int(np.nanargmin(values))
+                out[name] = (float(values[best]), self.table.archs[rows[best]])
+        return out
 
     def describe(self) -> dict[str, Any]:
         out = {"cost_model": self.name, "provides": list(self.provides), "table": str(self.table.path),

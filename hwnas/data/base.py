@@ -23,7 +23,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from ..exceptions import ConfigError, DataError, RegistryError
-from ..registry import Registry
+from ..registry import Registry, did_you_mean
 
 
 @dataclass(frozen=True, eq=False)
@@ -171,6 +171,11 @@ def load_task(options: Mapping[str, Any] | None = None, *, source: str = "config
                               "(it is built in); remove the path key")
         raw = loader(path=opts["path"])
     else:
+        needs = inspect.signature(loader).parameters.get("path")
+        if needs is not None and needs.default is inspect.Parameter.empty:
+            example = getattr(loader, "path_example", "<file or folder>")
+            raise ConfigError(f"{source}: [task] dataset = {name!r} needs path = {example!r} (the data to read); "
+                              f"add it to [task]")
         raw = loader()
 
     seed = opts["seed"]
@@ -278,7 +283,7 @@ def _validate(opts: dict[str, Any], source: str) -> dict[str, Any]:
     unknown = sorted(set(opts) - set(TASK_DEFAULTS))
     if unknown:
         raise ConfigError(f"{source}: unknown key(s) {', '.join(map(repr, unknown))} in [task]; "
-                          f"valid keys: {', '.join(TASK_DEFAULTS)}")
+                          f"valid keys: {', '.join(TASK_DEFAULTS)}{did_you_mean(unknown, TASK_DEFAULTS)}")
     out = {**TASK_DEFAULTS, **opts}
 
     def bad(key: str, must: str) -> ConfigError:

@@ -128,6 +128,9 @@ def load_cifar10(path: str) -> RawData:
     return RawData(x=np.concatenate(xs), y=y, num_classes=10, pixel_max=255.0)
 
 
+load_cifar10.path_example = "<cifar-10-batches-py folder>"  # shown when [task] has no path
+
+
 def _refuse_objects(obj: Any, path: str | Path) -> None:
     stack = [obj]
     while stack:

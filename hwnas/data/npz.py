@@ -94,6 +94,9 @@ def load_npz(path: str) -> RawData:
     return RawData(x=x, y=y, num_classes=num_classes, x_val=x_val, y_val=y_val, pixel_max=pixel_max)
 
 
+load_npz.path_example = "<file.npz>"  # shown when [task] has no path
+
+
 def _targets(y: np.ndarray, key: str, file: Path) -> np.ndarray:
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]

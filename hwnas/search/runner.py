@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 
-from ..config import RESUMABLE_SECTIONS, RunConfig
+from ..config import RESUMABLE_SECTIONS, SEARCH_KEYS, RunConfig
 from ..evaluation import Evaluation
 from ..exceptions import BudgetError, ConfigError, StoreError
 from ..registry import construct
@@ -37,6 +37,9 @@ class SearchSummary:
     feasible: int
     front: list[Evaluation]
     wall_s: float
+    #: the ``evaluations`` budget; more than ``evaluations`` when the strategy ran out of new
+    #: architectures first (a small space, or one it cannot reach more of)
+    asked: int | None = None
 
 
 class SearchRun:
@@ -84,35 +87,37 @@ class SearchRun:
             fixed.update(task=self.parts.task, target=self.parts.target, latency_table=tables[0] if tables else None)
         own_table = f" and [search.{name}]" if isinstance(config.search.get(name), dict) else ""
         self.strategy = construct(strategy_class, self.parts.space, options=config.strategy_options(),
-                                  where=f"{config.source} [search]{own_table}", label=name, fixed=fixed)
+                                  where=f"{config.source} [search]{own_table}", label=name, fixed=fixed,
+                                  also=SEARCH_KEYS)
         from ..execute import EXECUTORS
 
         self.executor_class = EXECUTORS.get(config.execution["executor"])
 
     def check_budgets(self) -> None:
-        """Refuse budgets that even the smallest architecture of the space cannot meet.
+        """Refuse budgets that even the cheapest architecture of the space cannot meet.
 
         Raises:
-            BudgetError: naming the budget, the smallest architecture and its measured cost.
+            BudgetError: naming the budget, the cheapest architecture and its cost.
         """
         if not self.config.budgets:
             return
         space = self.parts.space
         smallest = space.smallest()
         model = space.build(smallest) if any(c.needs_model for c in self.parts.cost_models) else None
-        metrics: dict[str, float] = {}
+        lowest: dict[str, tuple[float, str]] = {}
         for cost in self.parts.cost_models:
             try:
-                metrics.update(cost.measure(space.canonical(smallest), model))
+                lowest.update(cost.lowest(space, space.canonical(smallest), model))
             except LookupError:  # a table without the smallest architecture: nothing to check
                 continue
         for name, bound in self.config.budgets.items():
             col = BUDGETS.get(name).column
-            if col in metrics and metrics[col] > bound:
+            if col in lowest and lowest[col][0] > bound:
+                value, arch = lowest[col]
                 raise BudgetError(
-                    f"{name} = {bound:g} cannot be met: the smallest {space.name} architecture "
-                    f"({space.canonical(smallest)}) has {col} = {metrics[col]:.4g}"
-                    f"{' on target ' + self.parts.target.name if self.parts.target else ''}; set {BUDGETS.get(name).flag} above {metrics[col]:.4g}")
+                    f"{name} = {bound:g} cannot be met: the cheapest {space.name} architecture ({arch}) has "
+                    f"{col} = {value:.4g}{' on target ' + self.parts.target.name if self.parts.target else ''}; "
+                    f"set {BUDGETS.get(name).flag} above {value:.4g}")
 
     def run(self) -> SearchSummary:
         """Run (or resume) the search and write the run directory's outputs."""
@@ -138,7 +143,8 @@ class SearchRun:
         return SearchSummary(self.run_dir, len(evaluations), new,
                              sum(not e.ok for e in evaluations),
                              sum(e.ok and is_feasible(e.metrics, self.config.budgets) for e in evaluations),
-                             [evaluations[i] for i in front], time.perf_counter() - start)
+                             [evaluations[i] for i in front], time.perf_counter() - start,
+                             self.config.search["evaluations"])
 
     def verify_front(self, archs: list[str]) -> list[dict[str, float]]:
         """Each cost model's extra front columns (a table-predicted latency is re-measured)."""
@@ -163,10 +169,18 @@ class SearchRun:
         current = self.config.to_dict()
         if self.resume:
             stored = store.get_meta("config")
-            diff = [s for s in current if s not in RESUMABLE_SECTIONS and (stored or {}).get(s) != current[s]]
-            if stored is not None and diff:
-                raise StoreError(f"--resume: the config differs from the stored run in {diff}; "
-                                 f"resume with the same config or start a new --out")
+            diff = [] if stored is None else _differences(
+                {s: v for s, v in stored.items() if s not in RESUMABLE_SECTIONS},
+                {s: v for s, v in current.items() if s not in RESUMABLE_SECTIONS})
+            if [key for key, _, _ in diff] == ["search.evaluations"] and diff[0][2] > diff[0][1]:
+                # a strategy plans by its budget (nsga2's default population, evolution's queue,
+                # the last generation cut to size), so replaying with another one is another search
+                raise StoreError(f"--resume: search.evaluations: stored {diff[0][1]}, given {diff[0][2]}; a run "
+                                 f"cannot be extended; search into a new --out")
+            if diff:
+                shown = "; ".join(f"{key}: stored {_shown(a)}, given {_shown(b)}" for key, a, b in diff)
+                raise StoreError(f"--resume: the config differs from the stored run: {shown}; resume with the "
+                                 f"same config and flags or start a new --out")
         models = [c.name for c in self.parts.cost_models]
         if self.resume:
             stored_models = store.get_meta("cost_models")
@@ -233,6 +247,23 @@ class SearchRun:
         failed = sum(not e.ok for e in seen.values())
         best = min((e.metrics.get("error_pct", np.inf) for e in ok), default=np.inf)
         return f"feasible={len(ok)} failed={failed} best_error={best:.2f}%"
+
+
+_MISSING = object()
+
+
+def _differences(stored, given, prefix: str = "") -> list[tuple[str, object, object]]:
+    """``(dotted key, stored value, given value)`` for every key whose values differ, sorted."""
+    if not (isinstance(stored, dict) and isinstance(given, dict)):
+        return [] if stored == given else [(prefix, stored, given)]
+    out = []
+    for key in sorted(set(stored) | set(given), key=str):
+        out += _differences(stored.get(key, _MISSING), given.get(key, _MISSING), f"{prefix}.{key}".lstrip("."))
+    return out
+
+
+def _shown(value) -> str:
+    return "(not set)" if value is _MISSING else repr(value)
 
 
 def run_search(config: RunConfig, run_dir: str | Path, *, resume: bool = False,

@@ -66,3 +66,45 @@ def test_bad_inputs_give_one_line_and_exit_2(run_copy, best_arch, capsys):
 def test_help_names_the_choices(flag, capsys):
     assert main(["compress", "--help"]) == 0
     assert flag in capsys.readouterr().out
+
+
+def test_an_evaluation_id_the_run_lacks_and_a_negative_drop_are_refused(run_copy, capsys):
+    from hwnas.outputs import load_run
+
+    ids = [ev.id for ev in load_run(run_copy).evaluations]
+    run = str(run_copy)
+    _one_line_error(capsys, ["compress", run, "--arch", "99", "--prune", "0.5"],
+                    f"no evaluation 99 in {run} (ids {min(ids)}-{max(ids)})", "from front.csv")
+    _one_line_error(capsys, ["compress", run, "--front", "--prune", "0.5", "--max-accuracy-drop", "-5"],
+                    "--max-accuracy-drop -5 must be >= 0")
+    assert not (run_copy / COMPRESSED_CSV).exists()
+
+
+ALL_FAIL = """
+[task]
+dataset = "digits"
+[space]
+name = "mlp"
+max_layers = 1
+[estimator]
+name = "fake-accuracy"
+fail_substring = "h"
+[cost]
+target = "cpu-ort-1t"
+models = ["counts", "fake-latency"]
+[search]
+objectives = ["error", "latency_ms"]
+evaluations = 3
+population = 3
+"""
+
+
+def test_a_run_whose_evaluations_all_failed_has_no_front_to_compress(tmp_path, capsys):
+    config = tmp_path / "fail.toml"
+    config.write_text(ALL_FAIL)
+    run = tmp_path / "run"
+    assert main(["search", str(config), "--out", str(run), "--no-progress"]) == 0
+    capsys.readouterr()
+    _one_line_error(capsys, ["compress", str(run), "--front", "--prune", "0.5"],
+                    f"no successful evaluation on the front of {run} (all 3 evaluations failed)", "--arch")
+    assert not (run / COMPRESSED_CSV).exists()

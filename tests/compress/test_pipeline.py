@@ -110,3 +110,30 @@ def test_fine_tuning_uses_the_run_s_trainer_options_whatever_training_estimator_
                                 "seed": 4}) == {"batch_size": 32, "seed": 4}
     assert run_trainer_options({"name": "zero-cost-filtered", "proxy": "naswot", "quantile": 0.25,
                                 "lr": 0.02}) == {"lr": 0.02}
+
+
+def test_a_parent_compressed_again_takes_every_ratio_in_one_timing_session(run_copy, best_arch):
+    from hwnas.compress.results import STALE, read_compressed
+
+    compress_run(run_copy, build_chains([], ["int8-qdq"]), archs=[best_arch])
+    first = {r["variant"]: r for r in read_compressed(run_copy / COMPRESSED_CSV)}
+    result = compress_run(run_copy, build_chains([], ["int8-qoperator"]), archs=[best_arch])
+    rows = {r["variant"]: r for r in read_compressed(run_copy / COMPRESSED_CSV)}
+    assert set(rows) == {ORIGINAL, "int8-qdq", "int8-qoperator"}
+    parent = rows[ORIGINAL]
+    assert parent["latency_ms"] != first[ORIGINAL]["latency_ms"]  # re-timed: the earlier session is gone
+    for r in rows.values():  # the kept variant was re-timed beside its parent, not left on the old level
+        assert r["status"] == "ok" and r["measured_at"] == parent["measured_at"]
+        assert r["latency_ratio"] == pytest.approx(r["latency_ms"] / parent["latency_ms"], rel=1e-9)
+        assert r["recommended"] is (r["variant"] != ORIGINAL and r["latency_ratio"] < 1.0)
+    assert [r["variant"] for r in result.kept_rows] == ["int8-qdq"]
+
+    # a kept variant whose ONNX file is gone keeps its row and numbers, but no ratio
+    (run_copy / rows["int8-qdq"]["onnx"]).unlink()
+    compress_run(run_copy, build_chains([], ["int8-qoperator"]), archs=[best_arch])
+    again = {r["variant"]: r for r in read_compressed(run_copy / COMPRESSED_CSV)}
+    stale = again["int8-qdq"]
+    assert stale["status"] == STALE and "is missing" in stale["reason"]
+    kept = rows["int8-qdq"]
+    assert stale["latency_ms"] == kept["latency_ms"] and stale["accuracy_pct"] == kept["accuracy_pct"]
+    assert stale["latency_ratio"] == "" and stale["recommended"] is False

@@ -58,3 +58,12 @@ def test_csv_round_trip(rows, tmp_path):
     assert [r["variant"] for r in back] == [r["variant"] for r in rows]
     assert back[3]["slower_than_parent"] is True and back[1]["latency_ratio"] == pytest.approx(0.6)
     assert best_variants(back)["a"]["variant"] == "prune0.5"
+
+
+def test_kept_variants_are_the_measured_earlier_rows_of_re_measured_parents(rows):
+    from hwnas.compress.results import kept_variants
+
+    new = [_row("a", ORIGINAL, 0.2, 98.0), _row("a", "prune0.5", 0.1, 97.5)]
+    kept = kept_variants(rows, new)
+    # parent a is re-measured: its other measured variants must be re-timed; b is untouched, broken not measured
+    assert [(r["parent_arch"], r["variant"]) for r in kept] == [("a", "prune0.25"), ("a", "int8-qdq")]

@@ -8,7 +8,7 @@ import pytest
 
 from hwnas.data import load_task
 from hwnas.data.cifar import safe_unpickle
-from hwnas.exceptions import DataError
+from hwnas.exceptions import ConfigError, DataError
 
 _PER_BATCH = 10
 
@@ -52,6 +52,11 @@ def test_cifar10_pixels_keep_their_channel_layout(tmp_path):
     # every training image is one of the raw images, red plane first
     first = task.x_train[0]
     assert any(np.allclose(first, image) for image in raw)
+
+
+def test_cifar10_without_a_path_says_which_key_to_add():
+    with pytest.raises(ConfigError, match=r"\[task\] dataset = 'cifar10' needs path = '<cifar-10-batches-py folder>'"):
+        load_task({"dataset": "cifar10"})
 
 
 def test_cifar10_missing_batches_are_named(tmp_path):

@@ -12,6 +12,7 @@ def test_unknown_key_names_key_source_and_valid_keys():
         load_task({"dataset": "digits", "val_frac": 0.2}, source="search.toml")
     message = str(info.value)
     assert message.startswith("search.toml: unknown key(s) 'val_frac' in [task]")
+    assert message.endswith("; did you mean 'val_fraction'?")
     assert "val_fraction" in message
 
 

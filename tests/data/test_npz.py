@@ -62,6 +62,12 @@ def test_npz_missing_file(tmp_path):
         load_task({"dataset": "npz", "path": str(tmp_path / "nope.npz")})
 
 
+def test_npz_without_a_path_says_which_key_to_add():
+    with pytest.raises(ConfigError, match=r"^run.toml: \[task\] dataset = 'npz' needs path = '<file.npz>' \(the data "
+                                          r"to read\); add it to \[task\]$"):
+        load_task({"dataset": "npz"}, source="run.toml")
+
+
 def test_npz_missing_keys_are_named(tmp_path):
     path = _save(tmp_path / "d.npz", features=np.zeros((4, 2)))
     with pytest.raises(DataError, match="lacks array\\(s\\) x, y \\(it has features\\)"):

@@ -5,7 +5,7 @@ import csv
 import pytest
 
 from fakes import interrupt_at
-from hwnas.exceptions import BudgetError, StoreError
+from hwnas.exceptions import BudgetError, ConfigError, StoreError
 from hwnas.search.runner import run_search
 from hwnas.store import Store
 
@@ -43,7 +43,7 @@ def test_budget_is_a_constraint(tmp_path, make_config):
 
 
 def test_budget_no_architecture_can_meet(tmp_path, make_config):
-    with pytest.raises(BudgetError, match="max_latency_ms = 1e-06 cannot be met: the smallest mlp"):
+    with pytest.raises(BudgetError, match="max_latency_ms = 1e-06 cannot be met: the cheapest mlp"):
         run_search(make_config(budgets={"max_latency_ms": 1e-6}), tmp_path / "r", progress=False)
     assert not (tmp_path / "r").exists()
 
@@ -80,7 +80,8 @@ def test_resume_guards(tmp_path, make_config):
     run_search(make_config(search={"evaluations": 8}), tmp_path / "r", progress=False)
     with pytest.raises(StoreError, match="already holds a search; pass --resume"):
         run_search(make_config(search={"evaluations": 8}), tmp_path / "r", progress=False)
-    with pytest.raises(StoreError, match=r"differs from the stored run in \['search'\]"):
+    with pytest.raises(StoreError, match=r"differs from the stored run: search.seed: stored 0, given 3; resume "
+                                         r"with the same config and flags or start a new --out"):
         run_search(make_config(search={"evaluations": 8, "seed": 3}), tmp_path / "r", resume=True, progress=False)
 
 
@@ -92,3 +93,66 @@ def test_resume_refuses_other_cost_models(tmp_path, make_config):
     store.close()
     with pytest.raises(StoreError, match=r"used cost models \['counts', 'lut'\].*resume with --latency lut"):
         run_search(make_config(search={"evaluations": 8}), tmp_path / "r", resume=True, progress=False)
+
+
+def test_a_table_budget_is_checked_against_the_cheapest_cell_a_search_can_propose(tmp_path):
+    import dataclasses
+
+    from fakes import write_nb201_table
+    from hwnas.table import table_search_config
+
+    table = tmp_path / "t.csv"
+    write_nb201_table(table, blank_every=0)
+    config = table_search_config(space="nb201", table=table, arch_column="arch_str", accuracy_column="acc",
+                                 costs={"latency_ms": "lat"}, evaluations=8)
+    # the smallest cell (every edge none, 1 ms) is degenerate and never proposed; the cheapest
+    # connected one (a single skip path) costs more than 1.2 ms
+    with pytest.raises(BudgetError, match=r"max_latency_ms = 1.1 cannot be met: the cheapest nb201 architecture "
+                                          r"\(\|.*skip_connect.*\) has latency_ms = 1.2"):
+        run_search(dataclasses.replace(config, budgets={"max_latency_ms": 1.1}), tmp_path / "a", progress=False)
+    summary = run_search(dataclasses.replace(config, budgets={"max_latency_ms": 1.5}), tmp_path / "b", progress=False)
+    assert summary.evaluations == 8  # a budget the cheapest cell meets runs
+
+
+def test_a_budget_or_objective_no_cost_model_computes_is_refused(tmp_path, make_config):
+    with pytest.raises(ConfigError, match="budget max_macs needs the metric 'macs', which no cost model"):
+        run_search(make_config(budgets={"max_macs": 1e6}, cost={"models": ["fake-latency"]}), tmp_path / "a",
+                   progress=False)
+    with pytest.raises(ConfigError, match="objective 'params' needs the metric 'params'"):
+        run_search(make_config(search={"objectives": ["error", "params"]}, cost={"models": ["fake-latency"]}), tmp_path / "b",
+                   progress=False)
+
+
+def test_resume_names_each_changed_key_with_both_values(tmp_path, make_config):
+    run_search(make_config(search={"evaluations": 8}), tmp_path / "r", progress=False)
+    changed = make_config(search={"evaluations": 6, "strategy": "random"}, budgets={"max_latency_ms": 5.0})
+    del changed.search["population"]
+    with pytest.raises(StoreError, match=r"differs from the stored run: budgets.max_latency_ms: stored \(not set\), "
+                                         r"given 5.0; search.evaluations: stored 8, given 6; search.population: "
+                                         r"stored 8, given \(not set\); search.strategy: stored 'nsga2', given "
+                                         r"'random'; resume"):
+        run_search(changed, tmp_path / "r", resume=True, progress=False)
+
+
+def test_a_larger_budget_on_resume_is_refused_as_an_extension(tmp_path, make_config):
+    run_search(make_config(search={"evaluations": 8}), tmp_path / "r", progress=False)
+    with pytest.raises(StoreError, match=r"^--resume: search.evaluations: stored 8, given 12; a run cannot be "
+                                         r"extended; search into a new --out$"):
+        run_search(make_config(search={"evaluations": 12}), tmp_path / "r", resume=True, progress=False)
+
+
+def test_a_space_smaller_than_the_budget_says_it_ran_out(tmp_path, make_config, capsys):
+    from hwnas.report import print_search_summary
+
+    small = {"max_layers": 1, "widths": [32, 64], "activations": ["relu", "tanh"], "lrs": [1e-3],
+             "optimizers": ["adam"], "dropouts": [0.0]}  # 4 architectures
+    config = make_config(space=small, search={"strategy": "random", "evaluations": 10})
+    del config.search["population"]
+    summary = run_search(config, tmp_path / "r", progress=False)
+    assert (summary.evaluations, summary.asked) == (4, 10)
+    print_search_summary(summary, config)
+    assert "space ran out: the strategy found no new architecture after 4 distinct ones (10 asked)" in \
+        capsys.readouterr().out
+    enough = make_config(search={"evaluations": 8})
+    print_search_summary(run_search(enough, tmp_path / "s", progress=False), enough)
+    assert "ran out" not in capsys.readouterr().out
