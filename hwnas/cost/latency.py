@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from ..exceptions import TargetError
+from ..exceptions import HwnasError, TargetError
 from .errors import CostMeasurementError
 from .target import Target
 
@@ -131,7 +131,17 @@ def measure_latency(
     """
     if not onnx_models:
         return []
-    sessions = [make_session(model, target) for model in onnx_models]
+    sessions = []
+    for number, model in enumerate(onnx_models, 1):
+        try:
+            sessions.append(make_session(model, target))
+        except HwnasError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CostMeasurementError(f"ONNX model {number} of {len(onnx_models)} cannot be loaded on target "
+                                       f"{target.name}: {reason}; export it again with the target's opset "
+                                       f"({target.opset}) and dtype ({target.dtype})") from exc
     shapes = (list(input_shape) if input_shape and not isinstance(input_shape[0], int)
               else [input_shape] * len(onnx_models))
     if len(shapes) != len(onnx_models):

@@ -44,7 +44,7 @@ import numpy as np
 from torch import nn
 
 from ..exceptions import ConfigError
-from ..registry import construct
+from ..registry import construct, did_you_mean
 from .base import ESTIMATORS, AccuracyEstimator
 from .trainer import ProxyTrainer
 
@@ -132,7 +132,7 @@ class SuccessiveHalvingTrainer(AccuracyEstimator):
         unknown = sorted(set(trainer_options) - set(valid) - fixed)
         if unknown:
             raise ConfigError(f"{self.name!r} has no option(s) {', '.join(map(repr, unknown))}; valid options: "
-                              f"{', '.join(valid)}")
+                              f"{', '.join(valid)}{did_you_mean(unknown, valid)}")
         if fixed:
             raise ConfigError(f"successive-halving: {', '.join(sorted(fixed))} cannot be set (the rungs set the "
                               f"epochs, and every rung trains from the same initialisation); use rungs = [1, 3, 9]")

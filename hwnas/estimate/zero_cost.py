@@ -54,7 +54,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..exceptions import ConfigError
-from ..registry import Registry, construct
+from ..registry import Registry, construct, did_you_mean
 from .base import ESTIMATORS, AccuracyEstimator
 from .trainer import ProxyTrainer
 
@@ -400,7 +400,7 @@ class PreFilteredTrainer(AccuracyEstimator):
         unknown = sorted(set(trainer_options) - set(trainer_valid))
         if unknown:
             raise ConfigError(f"{self.name!r} has no option(s) {', '.join(map(repr, unknown))}; valid options: "
-                              f"{', '.join(own + trainer_valid)}")
+                              f"{', '.join(own + trainer_valid)}{did_you_mean(unknown, own + trainer_valid)}")
         if isinstance(quantile, bool) or not isinstance(quantile, (int, float)) or not 0.0 < quantile < 1.0:
             raise ConfigError(f"{self.name}: quantile = {quantile!r} is invalid; it must be a number in (0, 1), "
                               f"the bottom fraction of scores not trained, e.g. 0.25")

@@ -100,3 +100,10 @@ def test_model_exported_for_another_shape_names_model_and_shape(fast_target):
                 r"\(1, 3, 16, 16\) and dtype float32: .*; export it with")
     with pytest.raises(CostMeasurementError, match=expected):
         measure_latency(models, fast_target, INPUT_SHAPE)
+
+
+def test_a_model_that_cannot_be_loaded_names_the_model_and_the_fix(fast_target):
+    models = [export_onnx(conv_net(4, 0), INPUT_SHAPE), b"not an onnx graph"]
+    with pytest.raises(CostMeasurementError, match=r"^ONNX model 2 of 2 cannot be loaded on target test-cpu: .*; "
+                                                   r"export it again"):
+        measure_latency(models, fast_target, INPUT_SHAPE)

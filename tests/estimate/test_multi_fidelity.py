@@ -76,6 +76,8 @@ def test_bad_options_name_the_value_and_the_fix(digits_task):
     with pytest.raises(ConfigError, match=r"^'successive-halving' has no option\(s\) 'epoch'; valid options: rungs, eta, "
                                           r"promotion, batch_size, .*augment$"):
         SuccessiveHalvingTrainer(digits_task, epoch=3)
+    with pytest.raises(ConfigError, match=r"; did you mean 'batch_size'\?$"):
+        SuccessiveHalvingTrainer(digits_task, batch_sze=32)
     assert "successive-halving" in ESTIMATORS
 
 

@@ -180,6 +180,8 @@ def test_pre_filter_options_are_validated(digits_task):
     with pytest.raises(ConfigError, match=r"'zero-cost-filtered' has no option\(s\) 'epoch'; valid options: "
                                           r"proxy, quantile, .*epochs"):
         PreFilteredTrainer(digits_task, epoch=2)
+    with pytest.raises(ConfigError, match=r"; did you mean 'epochs'\?$"):
+        PreFilteredTrainer(digits_task, epoch=2)
     with pytest.raises(ConfigError, match=r"quantile = 1\.5 is invalid; it must be a number in \(0, 1\)"):
         PreFilteredTrainer(digits_task, quantile=1.5)
     with pytest.raises(ConfigError, match="epochs"):
