@@ -28,9 +28,11 @@ A stopped candidate's error is a short-training error, pessimistic for it, which
 the search treats it as not worth more.
 
 The rung results live in the estimator. On ``--resume`` the runner hands the stored evaluations
-back through :meth:`SuccessiveHalvingTrainer.observe`, so an in-process search decides as an
-uninterrupted one would; with several worker processes each worker ranks against the
-candidates it trained itself.
+back through :meth:`SuccessiveHalvingTrainer.observe`, and a worker process is started with
+every evaluation the search finished before it (:class:`hwnas.execute.WorkerSpec`), so a
+search with one worker, in-process or not, decides as an uninterrupted one would. With several
+workers each also ranks against the candidates it trains itself, not those its siblings train
+meanwhile, so their decisions can differ from a serial search's.
 """
 
 from __future__ import annotations

@@ -10,11 +10,12 @@ back as a failed evaluation with the reason; the search goes on.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -34,12 +35,17 @@ class WorkerSpec:
         weights_dir: where trained weights are saved.
         modules: modules outside hwnas to import first (user registrations).
         threads: torch intra-op threads per worker (the machine's cores shared out).
+        history: metrics of the search's evaluations finished before the worker starts, in
+            order, handed to its estimator's ``observe`` (what successive halving ranks against),
+            so a worker started on ``--resume`` or after a timeout decides as the search's first
+            worker would have.
     """
 
     config: Any
     weights_dir: Path | None
     modules: tuple[str, ...]
     threads: int
+    history: tuple[Mapping[str, float], ...] = ()
 
     def build_evaluator(self):
         """Import user modules, set threads and build the evaluator (in the worker)."""
@@ -52,7 +58,10 @@ class WorkerSpec:
         torch.set_num_threads(self.threads)
         for module in self.modules:
             importlib.import_module(module)
-        return build_components(self.config, weights_dir=self.weights_dir).evaluator
+        evaluator = build_components(self.config, weights_dir=self.weights_dir).evaluator
+        for metrics in self.history:
+            evaluator.estimator.observe(metrics)
+        return evaluator
 
 
 class Executor(ABC):
@@ -74,6 +83,16 @@ class Executor(ABC):
         self.spec = spec
         self.workers = workers
         self.eval_timeout_s = eval_timeout_s
+        self._history: list[Mapping[str, float]] = []
+
+    def remember(self, metrics: Mapping[str, float]) -> None:
+        """Note the metrics of an evaluation the search has finished (or read back from its
+        store); every worker started from now on observes them all (:meth:`worker_spec`)."""
+        self._history.append(dict(metrics))
+
+    def worker_spec(self) -> WorkerSpec:
+        """The spec a new worker is started from, with the search's history so far."""
+        return dataclasses.replace(self.spec, history=tuple(self._history))
 
     @abstractmethod
     def map(self, genomes: Sequence[np.ndarray]) -> Iterator[tuple[int, Evaluation]]:

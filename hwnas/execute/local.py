@@ -89,12 +89,14 @@ class LocalExecutor(Executor):
         self._pool: list[_Worker] = []
 
     def map(self, genomes: Sequence[np.ndarray]) -> Iterator[tuple[int, Evaluation]]:
+        if not len(genomes):  # nothing new (a resumed batch read back from the store): no worker yet
+            return
         if self.workers == 1 and self.eval_timeout_s is None:
             for i, genome in enumerate(genomes):
                 yield i, self.evaluator.evaluate(genome)
             return
         if not self._pool:
-            self._pool = [_Worker(self.spec) for _ in range(self.workers)]
+            self._pool = [_Worker(self.worker_spec()) for _ in range(self.workers)]
         yield from self._run(deque((i, np.asarray(g), 1) for i, g in enumerate(genomes)), len(genomes))
 
     def _run(self, queue: deque, total: int) -> Iterator[tuple[int, Evaluation]]:
@@ -156,7 +158,7 @@ class LocalExecutor(Executor):
 
     def _replace(self, slot: int, *, kill: bool) -> None:
         self._pool[slot].stop(kill=kill)
-        self._pool[slot] = _Worker(self.spec)
+        self._pool[slot] = _Worker(self.worker_spec())
 
     def close(self) -> None:
         for w in self._pool:

@@ -74,7 +74,7 @@ class RayExecutor(Executor):
 
     def _start(self, n: int) -> list[Any]:
         """``n`` new actors, once their evaluators are built (start-up never counts as run time)."""
-        actors = [self._actor_class.remote(self.spec) for _ in range(n)]
+        actors = [self._actor_class.remote(self.worker_spec()) for _ in range(n)]
         try:
             self.ray.get([a.ready.remote() for a in actors])
         except self.ray.exceptions.RayError as exc:
@@ -87,6 +87,8 @@ class RayExecutor(Executor):
 
     def map(self, genomes: Sequence[np.ndarray]) -> Iterator[tuple[int, Evaluation]]:
         ray = self.ray
+        if not len(genomes):  # nothing new (a resumed batch read back from the store): no worker yet
+            return
         if not self._actors:
             self._actors = self._start(self.workers)
         queue = deque((i, np.asarray(g), 1) for i, g in enumerate(genomes))

@@ -225,8 +225,10 @@ class SearchRun:
                     order.setdefault(arch, len(order) + 1)
                     stored = store.get(arch)  # evaluated before an interruption: never again
                     if stored is not None:
-                        if stored.ok:
-                            self.parts.evaluator.estimator.observe(stored.metrics)
+                        # failed ones too: an estimator that ran before a cost model failed has
+                        # counted the candidate, and its metrics are kept
+                        self.parts.evaluator.estimator.observe(stored.metrics)
+                        executor.remember(stored.metrics)
                         finished(stored)
                     else:
                         todo[arch] = genome
@@ -234,6 +236,7 @@ class SearchRun:
                 for i, ev in executor.map(list(todo.values())):
                     ev.id = order[pending[i]]
                     finished(store.add(ev))
+                    executor.remember(ev.metrics)
                     new += 1
                 rows = [seen[a].metrics if seen[a].ok else {} for a in archs]
                 self.strategy.tell(genomes, minimisation_matrix(rows, self.objectives),

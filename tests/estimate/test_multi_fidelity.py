@@ -5,8 +5,6 @@ import csv
 import pytest
 from torch import nn
 
-from fakes import interrupt_at
-
 from hwnas.config import config_from_dict
 from hwnas.estimate import ESTIMATORS, ProxyTrainer, SuccessiveHalvingTrainer
 from hwnas.estimate.multi_fidelity import promoted
@@ -96,11 +94,14 @@ def _rows(path):
         return list(csv.DictReader(fh))
 
 
-def test_search_records_epochs_and_a_resume_decides_like_the_uninterrupted_run(tmp_path, monkeypatch):
+@pytest.mark.parametrize("execution", [{}, {"workers": 1, "eval_timeout_s": 1000}], ids=["in-process", "worker"])
+def test_search_records_epochs_and_a_resume_decides_like_the_uninterrupted_run(tmp_path, monkeypatch, execution):
     from hwnas.search.runner import run_search
+    from hwnas.store import Store
 
-
-    config = config_from_dict(_config(18))
+    # "worker": evaluations run in a worker process (a timeout needs one), whose estimator must
+    # be handed the stored results the resumed search read back
+    config = config_from_dict({**_config(18), "execution": execution})
     run_search(config, tmp_path / "whole", progress=False)
     whole = _rows(tmp_path / "whole" / "evaluations.csv")
     ok = [r for r in whole if r["status"] == "ok"]
@@ -110,7 +111,16 @@ def test_search_records_epochs_and_a_resume_decides_like_the_uninterrupted_run(t
         assert float(r["train_epochs"]) == sum([1, 2, 4][:rung + 1])
         assert float(r["error_pct"]) == float(r[f"error_pct_e{[1, 2, 4][rung]}"])
 
-    interrupt_at(monkeypatch, 9)
+    real_add, added = Store.add, []
+
+    def add_then_interrupt(self, ev):  # Ctrl-C right after the 9th commit, mid-generation
+        stored = real_add(self, ev)
+        added.append(ev)
+        if len(added) == 9:
+            raise KeyboardInterrupt
+        return stored
+
+    monkeypatch.setattr(Store, "add", add_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
         run_search(config, tmp_path / "cut", progress=False)
     monkeypatch.undo()

@@ -95,6 +95,12 @@ def test_grid_refuses_a_large_space(table, tmp_path):
         run_search(_config(table, "grid", max_grid=100), tmp_path / "g", progress=False)
 
 
+@pytest.mark.parametrize("strategy", ["grid", "random"])
+def test_a_batch_of_zero_is_refused_not_a_search_of_nothing(table, tmp_path, strategy):
+    with pytest.raises(ConfigError, match="batch = 0 must be a positive integer"):
+        run_search(_config(table, strategy, batch=0), tmp_path / "b", progress=False)
+
+
 #: hv_fraction of `nsga2` seed 0 after 200 evaluations (random seed 0: 0.8499)
 GOLDEN_NSGA2_200 = 0.9847002339215151
 REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "nb201" / "nb201_cifar10_hw.csv"

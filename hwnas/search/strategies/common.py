@@ -15,6 +15,15 @@ from ...space.base import SearchSpace
 MAX_DRAWS = 200
 
 
+def check_batch(batch: object) -> int:
+    """A strategy's ``batch`` option: a positive integer (0 would propose nothing, silently)."""
+    from ...exceptions import ConfigError
+
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise ConfigError(f"[search] batch = {batch!r} must be a positive integer (architectures per ask, e.g. 16)")
+    return batch
+
+
 def key(genome) -> tuple[int, ...]:
     """Hashable form of a genome."""
     return tuple(int(v) for v in genome)

@@ -10,7 +10,7 @@ import numpy as np
 from ...exceptions import ConfigError
 from ...space.base import SearchSpace
 from .base import STRATEGIES, Strategy
-from .common import Archive
+from .common import Archive, check_batch
 
 
 @STRATEGIES.register("grid")
@@ -35,7 +35,7 @@ class GridStrategy(Strategy):
         if size > max_grid:
             raise ConfigError(f"strategy 'grid': space {space.name!r} has {size:,} genomes, more than "
                               f"max_grid = {max_grid:,}; use another strategy (e.g. nsga2) or raise max_grid")
-        self.batch = batch
+        self.batch = check_batch(batch)
         self.archive = Archive(space)
         self._genomes = itertools.product(*(range(int(u) + 1) for u in space.upper_bounds))
         self.proposed = 0

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...exceptions import ConfigError
 from ...space.base import SearchSpace
 from .base import STRATEGIES, Strategy
-from .common import Archive
+from .common import Archive, check_batch
 
 
 @STRATEGIES.register("random")
@@ -23,9 +22,7 @@ class RandomStrategy(Strategy):
                  evaluations: int, seed: int, batch: int = 16) -> None:
         super().__init__(space, n_objectives=n_objectives, n_constraints=n_constraints,
                          evaluations=evaluations, seed=seed)
-        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-            raise ConfigError(f"[search] batch = {batch!r} must be a positive integer")
-        self.batch = batch
+        self.batch = check_batch(batch)
         self.rng = np.random.default_rng(seed)
         self.archive = Archive(space)
         self.proposed = 0
