@@ -3,6 +3,7 @@
 import csv
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from fakes import interrupt_at, write_nb201_table
@@ -116,3 +117,20 @@ def test_nsga2_golden_on_nb201_edgegpu():
     nsga2 = problem.hv_fraction(run_ours(problem, "nsga2", 0, 200))
     random = problem.hv_fraction(run_ours(problem, "random", 0, 200))
     assert nsga2 == pytest.approx(GOLDEN_NSGA2_200, abs=1e-6) and nsga2 > random
+
+
+def test_reinforce_updates_on_the_genomes_it_sampled_not_their_canonical_form():
+    from hwnas.search.strategies.reinforce import ReinforceStrategy
+    from hwnas.space import make_space
+
+    space = make_space("mlp", (64,), 10, max_layers=3)
+    strategy = ReinforceStrategy(space, n_objectives=2, n_constraints=0, evaluations=16, seed=0, batch=16)
+    scored = []
+    real = strategy._log_prob
+    strategy._log_prob = lambda genomes: (scored.append(np.array(genomes)), real(genomes))[1]
+    proposed = strategy.ask()
+    strategy.tell(proposed, np.random.default_rng(0).random((len(proposed), 2)), np.zeros((len(proposed), 0)))
+    # each scored genome is the sample behind its proposal: the same architecture, and for some the
+    # genes of layers the architecture does not have still hold what the controller drew
+    assert all(np.array_equal(space.encode(space.decode(s)), p) for s, p in zip(scored[0], proposed))
+    assert any(not np.array_equal(s, p) for s, p in zip(scored[0], proposed))

@@ -19,7 +19,7 @@ import numpy as np
 from ...exceptions import ConfigError
 from ...space.base import SearchSpace
 from .base import STRATEGIES, Strategy
-from .common import MAX_DRAWS, Archive
+from .common import MAX_DRAWS, Archive, key
 
 
 def _dominated_share(f: np.ndarray, cv: np.ndarray, archive_f: np.ndarray, archive_cv: np.ndarray) -> float:
@@ -85,6 +85,9 @@ class ReinforceStrategy(Strategy):
         self.lr, self.step = lr, 0
         self.moments = [(torch.zeros_like(p), torch.zeros_like(p)) for p in self.params]
         self.archive = Archive(space)
+        # canonical proposal -> the genome the controller sampled (the canonical form zeroes
+        # genes that do not act, e.g. a missing layer's width): the update is on what was sampled
+        self._sampled: dict[tuple[int, ...], np.ndarray] = {}
         self.baseline: float | None = None
         self.proposed = 0
 
@@ -129,10 +132,11 @@ class ReinforceStrategy(Strategy):
         want = min(self.batch, self.evaluations - self.proposed)
         out = []
         for _ in range(MAX_DRAWS // 50):
-            for cand in self._sample(50):
-                cand = self.archive.canonical(cand)
+            for sampled in self._sample(50):
+                cand = self.archive.canonical(sampled)
                 if len(out) < want and self.archive.is_new(cand):
                     out.append(self.archive.propose(cand))
+                    self._sampled[key(cand)] = sampled
             if len(out) == want:
                 break
         while len(out) < want:  # the controller has converged onto evaluated architectures
@@ -154,7 +158,9 @@ class ReinforceStrategy(Strategy):
             self.baseline = float(rewards.mean())
         advantage = torch.as_tensor(rewards - self.baseline, dtype=torch.float32)
         self.baseline = self.decay * self.baseline + (1 - self.decay) * float(rewards.mean())
-        logp, ent = self._log_prob(genomes)
+        # random fill-ins (the controller had converged) were not sampled: scored as proposed
+        sampled = np.array([self._sampled.pop(key(g), g) for g in np.asarray(genomes, dtype=np.int64)])
+        logp, ent = self._log_prob(sampled)
         loss = -(advantage * logp).mean() - self.entropy * ent.mean()
         # the last gene's embedding feeds nothing: its gradient is None
         grads = torch.autograd.grad(loss, self.params, allow_unused=True)
