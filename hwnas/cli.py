@@ -12,10 +12,18 @@ from typing import Sequence
 from .exceptions import HwnasError
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors (a bad flag value, a missing argument) on one line like every
+    other user error, instead of the usage block before them; ``--help`` still shows it."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> tuple[argparse.ArgumentParser, dict]:
     from .commands import COMMANDS
 
-    parser = argparse.ArgumentParser(prog="hwnas", description="Hardware-aware neural architecture search.")
+    parser = _Parser(prog="hwnas", description="Hardware-aware neural architecture search.")
     sub = parser.add_subparsers(dest="command", required=True)
     commands = {}
     for name in COMMANDS.names():

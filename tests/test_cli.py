@@ -248,3 +248,9 @@ def test_latency_flag_is_refused_where_nothing_would_read_it(tmp_path, capsys):
     _one_line_error(capsys, ["search", _write(tmp_path, GOOD), "--latency", "lut", "--out", str(tmp_path / "c")],
                     "--latency lut: [cost] models = ['counts', 'memory', 'fake-latency']", "has no latency model")
     assert not (tmp_path / "t").exists() and not (tmp_path / "c").exists()
+
+
+def test_a_bad_flag_value_is_one_line_too(capsys):
+    assert main(["search", "examples/digits.toml", "--evaluations", "abc"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "hwnas search: error: argument --evaluations: invalid int value: 'abc' (see hwnas search --help)"

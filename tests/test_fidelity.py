@@ -172,3 +172,12 @@ def test_a_bad_epochs_list_gets_an_example_of_epochs(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--epochs: '0,3' needs comma-separated positive epoch counts, e.g. 1,3,10" in err
     assert "50,200,1000" not in err
+
+
+def test_an_out_file_or_a_negative_seed_is_one_line(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    for extra, needle in ((["--out", str(tmp_path / "file")], "is a file; give a folder"),
+                          (["--out", str(tmp_path / "o"), "--seed", "-1"], "--seed -1 must be >= 0")):
+        assert main(["fidelity", _write(tmp_path, TINY)] + extra) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and needle in err, err

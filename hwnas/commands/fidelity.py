@@ -72,6 +72,11 @@ class FidelityCommand(Command):
 
         config = load_config(args.config)
         out = Path(args.out)
+        if out.exists() and not out.is_dir():
+            raise ConfigError(f"--out {args.out!r} is a file; give a folder for the fidelity outputs, "
+                              f"e.g. --out runs/fidelity")
+        if args.seed < 0:
+            raise ConfigError(f"--seed {args.seed} must be >= 0 (the architecture sampling seed), e.g. --seed 0")
         flags = {"config": str(Path(args.config).resolve()),
                  "config_sha1": hashlib.sha1(Path(args.config).read_bytes()).hexdigest(),
                  "archs": args.archs, "epochs": sorted(set(args.epochs)),

@@ -216,6 +216,7 @@ def compress_run(run_dir: str | Path, chains: Sequence[Chain], *, archs: Sequenc
         ['original', 'prune', 'prune+quantize', 'quantize']
     """
     from ..components import build_components
+    from ..cost import require_provider
     from ..outputs import load_run
 
     run = load_run(run_dir)
@@ -223,6 +224,7 @@ def compress_run(run_dir: str | Path, chains: Sequence[Chain], *, archs: Sequenc
     if parts.task is None or parts.target is None:
         raise ConfigError(f"{run.path}: compressing needs the run's [task] data and [cost] target; "
                           f"this run's config has {'no [task]' if parts.task is None else 'no target'}")
+    require_provider(parts.target)  # every variant is timed there: say so now, not once per variant
     parents = select_parents(run, parts.space, archs=archs, front=front)
     trainer_options = run_trainer_options(run.config.estimator)
     out_dir = run.path / COMPRESSED_DIR

@@ -11,7 +11,7 @@ Example:
 from .base import COST_MODELS, CostModel
 from .counts import count_macs_params
 from .errors import CostMeasurementError
-from .latency import LatencyMeasurement, make_session, measure_latency
+from .latency import LatencyMeasurement, make_session, measure_latency, require_provider
 from .memory import peak_memory_mb
 from . import models as _models  # noqa: F401  - registers "counts", "memory", "ort"
 from . import table as _table  # noqa: F401  - registers "table"
@@ -29,6 +29,7 @@ __all__ = [
     "export_onnx",
     "load_target",
     "make_session",
+    "require_provider",
     "measure_latency",
     "peak_memory_mb",
 ]

@@ -50,6 +50,23 @@ class LatencyMeasurement:
     pass_medians_ms: tuple[float, ...]
 
 
+def require_provider(target: Target) -> None:
+    """Refuse, before any work, a target whose execution provider this onnxruntime lacks.
+
+    Raises:
+        TargetError: naming the provider, the ones available and the fix.
+    """
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    if target.execution_provider not in available:
+        raise TargetError(
+            f"target {target.name}: execution provider {target.execution_provider!r} is not available in "
+            f"onnxruntime {ort.__version__} here (available: {', '.join(available)}); "
+            "use targets/cpu-ort-1t.toml or install onnxruntime-gpu"
+        )
+
+
 def make_session(onnx_bytes: bytes, target: Target, *, profile_prefix: str | None = None) -> "ort.InferenceSession":
     """Create an ONNX Runtime session configured as ``target`` says.
 
@@ -70,14 +87,8 @@ def make_session(onnx_bytes: bytes, target: Target, *, profile_prefix: str | Non
         >>> session = make_session(export_onnx(torch.nn.Linear(4, 2), (4,)), load_target("cpu-ort-1t"))
     """
     import onnxruntime as ort  # a core dependency, imported late to keep `import hwnas` light
+    require_provider(target)
     provider = target.execution_provider
-    available = ort.get_available_providers()
-    if provider not in available:
-        raise TargetError(
-            f"target {target.name}: execution provider {provider!r} is not available in "
-            f"onnxruntime {ort.__version__} here (available: {', '.join(available)}); "
-            "use targets/cpu-ort-1t.toml or install onnxruntime-gpu"
-        )
     options = ort.SessionOptions()
     options.intra_op_num_threads = target.intra_op_threads
     options.inter_op_num_threads = target.inter_op_threads

@@ -108,3 +108,13 @@ def test_a_run_whose_evaluations_all_failed_has_no_front_to_compress(tmp_path, c
     _one_line_error(capsys, ["compress", str(run), "--front", "--prune", "0.5"],
                     f"no successful evaluation on the front of {run} (all 3 evaluations failed)", "--arch")
     assert not (run / COMPRESSED_CSV).exists()
+
+
+def test_a_target_that_cannot_run_here_is_refused_before_any_variant_is_built(run_copy, capsys, monkeypatch):
+    import onnxruntime
+
+    # as on a machine without the run's provider (a run searched elsewhere, or from a remote table)
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["AzureExecutionProvider"])
+    _one_line_error(capsys, ["compress", str(run_copy), "--front", "--prune", "0.5"],
+                    "'CPUExecutionProvider' is not available")
+    assert not (run_copy / COMPRESSED_CSV).exists()
