@@ -44,7 +44,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from .cost.device import device_info
-from .cost.latency import make_session, measure_latency
+from .cost.latency import make_session, measure_latency, require_provider
 from .cost.lut import LatencyTable, ResidualRidge, calibrated, fit_linear, memory_m, signature_groups
 from .cost.onnx_export import export_onnx
 from .cost.target import Target
@@ -65,6 +65,10 @@ REPORT_BATCHES = (1, 2, 4, 8, 16)
 #: machine, not the table, changed between them: a slow phase of a shared machine reads 30 % or
 #: more, while two steady measurements agree within about 1 %.
 LEVEL_SHIFT_PCT = 5.0
+#: Fewest fidelity networks the report draws a τ verdict from, and the fewest calibration networks
+#: per calibration coefficient before the report warns that the fit is underdetermined.
+MIN_TAU_NETWORKS = 10
+NETWORKS_PER_COEF = 5
 
 
 def _log(message: str) -> None:
@@ -169,6 +173,7 @@ def build_table(target: Target, space, *, calibration: int = 1000, fidelity: int
         SpaceError: the space cannot describe its layers.
         ConfigError: too few distinct architectures for the requested networks.
     """
+    require_provider(target)  # before minutes of exporting, not after
     start = time.perf_counter()
     # A table is built once and read thousands of times: time it with more passes than one
     # search evaluation (the layers are tiny, so this costs seconds, not minutes).
@@ -522,14 +527,22 @@ def tau_gap(groups: Sequence[tuple[Sequence[float], Sequence[float], Sequence[fl
     return {"gap": float(np.mean([gap(*group) for group in data])), "low": float(low), "high": float(high)}
 
 
-def tau_gap_line(result: Mapping[str, float]) -> str:
-    """One line saying where the table's τ stands against the noise ceiling."""
+def tau_gap_line(result: Mapping[str, float], networks: int | None = None) -> str:
+    """One line saying where the table's τ stands against the noise ceiling.
+
+    With fewer than :data:`MIN_TAU_NETWORKS` networks, or τ undefined (nan), it says so instead
+    of a verdict.
+    """
+    values = [result.get(k, float("nan")) for k in ("gap", "low", "high")]
+    if (networks is not None and networks < MIN_TAU_NETWORKS) or not all(np.isfinite(values)):
+        return (f"table τ minus noise ceiling: too few networks ({networks if networks is not None else '?'}) for "
+                f"a verdict; check it with --fidelity {MIN_TAU_NETWORKS} or more")
     if result["low"] > 0:
         verdict = "above the ceiling"
     elif result["high"] < 0:
         verdict = "below the ceiling"
     else:
-        verdict = "not distinguishable from the ceiling on these networks"  # also: too few networks (nan)
+        verdict = "not distinguishable from the ceiling on these networks"
     return (f"table τ minus noise ceiling {result['gap']:+.4f} (95 % bootstrap interval {result['low']:+.4f} .. "
             f"{result['high']:+.4f}): {verdict}")
 
@@ -542,6 +555,16 @@ def level_shift_warning(sources: dict[str, float]) -> str | None:
     return (f"measurement 2 reads {level:+.0f} % against measurement 1 overall: the machine changed speed "
             f"between them (a slow phase), so these figures measure the machine, not the table; "
             f"run it again on a quiet machine")
+
+
+def calibration_size_warning(calibration: Mapping[str, Any]) -> str | None:
+    """A line when the calibration was fitted on fewer than :data:`NETWORKS_PER_COEF` networks per coefficient."""
+    coefficients, networks = len(calibration.get("coef", [])), len(calibration.get("networks", []))
+    if not coefficients or networks >= NETWORKS_PER_COEF * coefficients:
+        return None
+    return (f"too few calibration networks: {coefficients} coefficients fitted on {networks} networks (fewer than "
+            f"{NETWORKS_PER_COEF} per coefficient), so the predictions are unreliable; build with --calibration "
+            f"{NETWORKS_PER_COEF * coefficients} or more")
 
 
 def format_report(table: LatencyTable) -> str:
@@ -560,6 +583,9 @@ def format_report(table: LatencyTable) -> str:
         terms = " ".join(f"{c:+.5g}*{n}" if n != "const" else f"{c:+.5g}" for n, c in zip(cal["features"], cal["coef"]))
         fit = f"  (fit: mean |err| {cal['fit']['mean_abs_pct']:.1f} %)" if "fit" in cal else ""
         lines.append(f"  calibration on {len(cal.get('networks', []))} networks: latency_ms = {terms}{fit}")
+        warning = calibration_size_warning(cal)
+        if warning:
+            lines.append(f"    {warning}")
         if any(n.startswith("memory_m_over:") for n in cal["features"]):
             lines.append(f"    memory_m = millions of weights + {cal.get('activation_share', 0.0):g} x millions of "
                          f"activations")
@@ -581,7 +607,7 @@ def format_report(table: LatencyTable) -> str:
             if warning:
                 lines.append(f"    WARNING: {warning}")
         if "tau_gap" in f:
-            lines.append(f"    {tau_gap_line(f['tau_gap'])}")
+            lines.append(f"    {tau_gap_line(f['tau_gap'], f.get('networks'))}")
     d = table.device_report
     if d:
         lines.append(f"device: {d['device']['cpu']} ({d['device']['cores']} cores), GPU: {d['device']['gpu'] or '-'}; "

@@ -137,6 +137,7 @@ def hand_table(space, target, coef=(0.5, -0.001, 0.01)):
     """Entry i (in key order) is 0.01 * (i + 1) ms; linear calibration ``coef``."""
     import onnxruntime
 
+    from hwnas.cost.device import device_info
     from hwnas.cost.lut import LatencyTable
 
     entries = {sig.key: {"latency_ms": 0.01 * (i + 1), "spread_pct": 1.0}
@@ -144,6 +145,7 @@ def hand_table(space, target, coef=(0.5, -0.001, 0.01)):
     meta = {"target": target.name, "runtime": "onnxruntime", "runtime_version": onnxruntime.__version__,
             "execution_provider": target.execution_provider, "intra_op_threads": 1, "inter_op_threads": 1,
             "batch_size": 1, "dtype": "float32", "graph_optimization": "all", "opset": 17,
-            "space": space.describe(), "remote": False, "date": "2025-01-01T00:00:00+00:00"}
+            "space": space.describe(), "remote": False, "date": "2025-01-01T00:00:00+00:00",
+            "device": device_info(target)}
     return LatencyTable(meta, entries, {"model": "linear", "features": ["sum_ms", "n_layers", "const"],
                                         "coef": list(coef)})

@@ -205,3 +205,47 @@ def test_calibration_finds_the_memory_threshold_and_activation_share(table, spac
     assert np.abs(predicted / measured - 1).max() < 0.02
     table.calibration = {**fitted, "networks": archs}
     assert "memory_m = millions of weights + 1 x millions of activations" in format_report(table)
+
+
+def test_cli_profile_checks_its_arguments_before_any_work(tmp_path, capsys, monkeypatch):
+    import hwnas.profile
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the build started")
+
+    monkeypatch.setattr(hwnas.profile, "build_table", no_work)
+    monkeypatch.setattr(hwnas.profile, "export_models", no_work)
+    nb201 = tmp_path / "nb201.toml"
+    nb201.write_text('[task]\ndataset = "digits"\n[space]\nname = "nb201"\n')
+    for argv, message in (
+            (["--out", str(tmp_path)], f"--out {tmp_path} is a directory; give the table's file name"),
+            (["--seed", "-1"], "--seed -1 is out of range; use an integer >= 0"),
+            (["--space", "foo"], "--space 'foo' is not a known space; use one of mbv3, mlp, nb201"),
+            (["--task", str(nb201)], "hwnas search ... --latency measure"),
+            (["--target", "cuda-ort"], "execution provider 'CUDAExecutionProvider' is not available")):
+        target = [] if "--target" in argv else ["--target", "cpu-ort-1t"]
+        assert main(["profile", *target, *argv]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("hwnas: error: ") and len(err.splitlines()) == 1 and message in err, err
+        assert "--latency measure)" not in err  # not offered as a profile flag
+
+
+def test_report_gives_no_tau_verdict_from_too_few_networks(table):
+    report = format_report(table)  # 4 fidelity networks, 5 calibration networks
+    assert "table τ minus noise ceiling: too few networks (4) for a verdict; check it with --fidelity 10" in report
+    assert not any(verdict in report for verdict in ("distinguishable", "above the ceiling", "below the ceiling"))
+    assert (f"too few calibration networks: {len(table.calibration['coef'])} coefficients fitted on 5 networks"
+            in report)
+    assert "too few networks" in tau_gap_line({"gap": float("nan"), "low": float("nan"), "high": float("nan")})
+
+
+def test_build_checks_the_provider_before_exporting(fast_target, space, monkeypatch):
+    import dataclasses
+
+    import hwnas.profile
+    from hwnas.exceptions import TargetError
+
+    monkeypatch.setattr(hwnas.profile, "export_models", lambda *a, **k: pytest.fail("exported first"))
+    gpu = dataclasses.replace(fast_target, execution_provider="NoSuchExecutionProvider")
+    with pytest.raises(TargetError, match="'NoSuchExecutionProvider' is not available"):
+        build_table(gpu, space, calibration=1, fidelity=0, device_report=False, log=lambda _: None)

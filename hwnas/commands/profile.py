@@ -41,22 +41,37 @@ class ProfileCommand(Command):
         from ..components import build_space
         from ..config import load_config
         from ..cost import load_target
-        from ..cost.lut import find_table
+        from ..cost.lut import local_table_path
         from ..data import load_task
         from ..profile import build_table, format_report
 
-        for key in ("calibration", "fidelity", "passes", "runs_per_pass", "export_workers"):
+        from ..cost.latency import require_provider
+        from ..exceptions import SpaceError
+        from ..space import SPACES
+
+        for key in ("calibration", "fidelity", "seed", "passes", "runs_per_pass", "export_workers"):
             value = getattr(args, key)
             low = 2 if key == "passes" else (1 if key in ("calibration", "runs_per_pass", "export_workers") else 0)
             if value is not None and value < low:
                 raise ConfigError(f"--{key.replace('_', '-')} {value} is out of range; use an integer >= {low}")
+        if args.out:  # checked before minutes of work, not when the table is written
+            _check_out(Path(args.out))
+        if args.space and args.space not in SPACES.names():
+            raise ConfigError(f"--space {args.space!r} is not a known space; use one of {', '.join(SPACES.names())}")
         target = load_target(args.target)
+        require_provider(target)  # before exporting a thousand models
         config = load_config(args.task or default_task_config())
         if args.space and args.space != config.space["name"]:
             raise ConfigError(f"--space {args.space!r} differs from [space] name = {config.space['name']!r} in "
                               f"{config.source}; pass a --task config whose [space] is {args.space!r}")
         space = build_space(config, load_task(config.task, source=config.source))
-        out = find_table(target, space, args.out)
+        try:
+            space.all_layer_signatures()
+        except SpaceError:
+            raise SpaceError(f"space {space.name!r} does not describe its layers, so it cannot have a latency "
+                             f"table; profile a space that does (mbv3), or time every candidate of a "
+                             f"{space.name} search with `hwnas search ... --latency measure`") from None
+        out = Path(args.out) if args.out else local_table_path(target, space)  # never a remote table
         table = build_table(target, space, calibration=args.calibration, fidelity=args.fidelity, seed=args.seed,
                             passes=args.passes, runs_per_pass=args.runs_per_pass,
                             device_report=not args.no_device_report, export_workers=args.export_workers)
@@ -65,3 +80,13 @@ class ProfileCommand(Command):
         print(format_report(table))
         print(f"wrote {out}")
         return 0
+
+
+def _check_out(out: Path) -> None:
+    """Refuse an ``--out`` the table could not be written to."""
+    if out.is_dir():
+        raise ConfigError(f"--out {out} is a directory; give the table's file name, e.g. "
+                          f"{out / '<space>-<C>x<H>x<W>.json'}")
+    parent = next((p for p in out.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise ConfigError(f"--out {out}: {parent} is a file, not a directory; choose another path")

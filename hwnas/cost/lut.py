@@ -37,7 +37,10 @@ Features: ``sum_ms`` (all layers), ``sum_ms:<group>``, ``n_layers``, ``n:<group>
 
 A table for a device hwnas cannot run (a phone, an FPGA) is just such a file with
 ``"remote": true``: its runtime version and device are not compared with this machine's and the
-final front is not re-measured. Without a ``calibration`` the prediction is the plain sum.
+final front is not re-measured. Put it in any folder ``latency_tables/<target>/<device>/`` (the
+default lookup, :func:`find_table`, uses it when this machine has no table of its own and it is
+the only remote one that fits) or name it with ``[cost.lut] path``. Without a ``calibration``
+the prediction is the plain sum.
 
 Example:
     >>> target = load_target("cpu-ort-1t")
@@ -86,11 +89,22 @@ def shape_text(input_shape: Sequence[int]) -> str:
     return "x".join(str(int(d)) for d in input_shape)
 
 
-def profile_command(target: Target, space_name: str, task_config: str | None = None) -> str:
-    """The command that (re)builds the table for a target and space."""
+def profile_command(target: Target, space_name: str, task_config: str | None = None,
+                    out: str | Path | None = None) -> str:
+    """The command that (re)builds the table for a target and space.
+
+    Args:
+        target: the run's target.
+        space_name: the run's space.
+        task_config: the run config's file (``--task``).
+        out: the table file the run reads when it is not the default (``[cost.lut] path``):
+            without ``--out`` the rebuilt table would go to ``latency_tables/`` and the run would
+            go on reading the old one.
+    """
     where = target.source or target.name
     task = f" --task {task_config}" if task_config and not task_config.startswith("<") else ""
-    return f"hwnas profile --target {where} --space {space_name}{task}"
+    to = f" --out {out}" if out else ""
+    return f"hwnas profile --target {where} --space {space_name}{task}{to}"
 
 
 @dataclass
@@ -135,8 +149,9 @@ class LatencyTable:
         """Read and validate a table file.
 
         Raises:
-            LatencyTableError: missing file, not JSON, wrong format, or a malformed entry;
-                the message names the file and the key.
+            LatencyTableError: missing file, not JSON, wrong format, a malformed entry, or a field
+                of the wrong type (``meta.remote``, ``meta.device``, ``meta.space``,
+                ``calibration.coef``, ``calibration.residual``); the message names the file and the key.
         """
         p = Path(path)
         if not p.is_file():
@@ -161,6 +176,9 @@ class LatencyTable:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or not math.isfinite(value):
                 raise LatencyTableError(f"latency table {p}: entry {key!r} needs a positive 'latency_ms', got {entry!r}")
         calibration = data.get("calibration") or {}
+        if not isinstance(calibration, dict):
+            raise LatencyTableError(f"latency table {p}: 'calibration' must be an object, not {calibration!r}; "
+                                    f"fix it or rebuild the table with hwnas profile")
         model = calibration.get("model", "sum")
         if model not in CALIBRATIONS:
             raise LatencyTableError(f"latency table {p}: calibration model {model!r} is unknown; "
@@ -170,7 +188,11 @@ class LatencyTable:
             if not isinstance(names, list) or not isinstance(coef, list) or len(names) != len(coef) or not names:
                 raise LatencyTableError(f"latency table {p}: the linear calibration needs lists 'features' "
                                         f"and 'coef' of equal length")
-            bad = [n for n in names if not _known_feature(n)]
+            for i, c in enumerate(coef):
+                if isinstance(c, bool) or not isinstance(c, (int, float)) or not math.isfinite(c):
+                    raise LatencyTableError(f"latency table {p}: calibration.coef[{i}] must be a finite number, "
+                                            f"not {c!r}; fix it or rebuild the table with hwnas profile")
+            bad = [n for n in names if not isinstance(n, str) or not _known_feature(n)]
             if bad:
                 raise LatencyTableError(f"latency table {p}: calibration feature {bad[0]!r} is unknown; use "
                                         f"sum_ms, sum_ms:<group>, n_layers, n:<group>, weights_m, "
@@ -180,6 +202,11 @@ class LatencyTable:
             if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share < math.inf:
                 raise LatencyTableError(f"latency table {p}: calibration 'activation_share' {share!r} must be a "
                                         f"number >= 0; rebuild the table with hwnas profile")
+        residual = calibration.get("residual")
+        if residual is not None and not isinstance(residual, dict):
+            raise LatencyTableError(f"latency table {p}: calibration.residual must be an object (the residual "
+                                    f"fit's report), not {residual!r}; remove it or rebuild the table with "
+                                    f"hwnas profile")
         for key, entry in entries.items():
             for name in ("weights", "activations"):
                 count = entry.get(name, 0)
@@ -190,6 +217,7 @@ class LatencyTable:
             if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight):
                 raise LatencyTableError(f"latency table {p}: entry {key!r} has a non-numeric 'residual_weight' "
                                         f"{weight!r}; rebuild the table with hwnas profile")
+        _check_meta_types(p, meta)
         return cls(meta, {k: dict(v) for k, v in entries.items()}, calibration,
                    data.get("fidelity") or {}, data.get("device_report") or {}, p)
 
@@ -273,7 +301,7 @@ class LatencyTable:
         for sig in signatures:
             entry = self.entries.get(sig.key)
             if entry is None:
-                fix = _profile_command_from_meta(self.meta)
+                fix = _profile_command_from_meta(self.meta, self.path)
                 raise LatencyTableError(f"{self.where} has no entry for {sig.key!r}; fill it with "
                                         f"`{fix}` or time every candidate with --latency measure")
             ms = float(entry["latency_ms"])
@@ -294,6 +322,31 @@ class LatencyTable:
         layer alone less the prediction for no layer (the constant). Network-level terms such as
         memory thresholds count only as far as the layer alone reaches them."""
         return self.predict([signature]) - self.predict([])
+
+
+def _check_meta_types(p: Path, meta: Mapping[str, Any]) -> None:
+    """Refuse meta fields of the wrong type, which would otherwise skip a check or fail later
+    with a message that blames something else (``meta.remote = "false"`` is truthy)."""
+    fix = "fix the file or rebuild the table with hwnas profile"
+    remote = meta.get("remote", False)
+    if not isinstance(remote, bool):
+        raise LatencyTableError(f"latency table {p}: meta.remote must be true or false, not {remote!r}; {fix}")
+    # A table built here is compared with this machine's device; without one (or with ``null``)
+    # that check would be skipped.
+    device = meta.get("device")
+    if not isinstance(device, dict) and (device is not None or not remote):
+        raise LatencyTableError(f"latency table {p}: meta.device must be an object such as "
+                                f"{{\"cpu\": \"...\", \"gpu\": null}}, not {device!r} (a table built on "
+                                f"another machine needs \"remote\": true); {fix}")
+    space = meta["space"]
+    if not isinstance(space, dict) or not isinstance(space.get("name"), str):
+        raise LatencyTableError(f"latency table {p}: meta.space must be an object with a 'name' string, not "
+                                f"{space!r}; {fix}")
+    shape = space.get("input_shape")
+    if (not isinstance(shape, list) or not shape
+            or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)):
+        raise LatencyTableError(f"latency table {p}: meta.space.input_shape must be a list of positive integers "
+                                f"such as [1, 12, 12], not {shape!r}; {fix}")
 
 
 def _known_feature(name: str) -> bool:
@@ -442,9 +495,11 @@ class ResidualRidge:
         return self.expand @ weights, best, scores
 
 
-def _profile_command_from_meta(meta: Mapping[str, Any]) -> str:
+def _profile_command_from_meta(meta: Mapping[str, Any], path: Path | None = None) -> str:
     space = meta.get("space", {})
-    return f"hwnas profile --target {meta.get('target')} --space {space.get('name', '<space>')} --task <your config>"
+    to = f" --out {path}" if path else ""
+    return (f"hwnas profile --target {meta.get('target')} --space {space.get('name', '<space>')} "
+            f"--task <your config>{to}")
 
 
 def _runtime_version() -> str | None:
@@ -456,14 +511,47 @@ def _runtime_version() -> str | None:
         return None
 
 
-def find_table(target: Target, space, path: str | Path | None = None) -> Path:
-    """The table file for a target and space: ``path`` if given, else where ``hwnas profile`` writes
-    and the ``lut`` model looks: ``latency_tables/<target>/<device folder>/<space>-<CxHxW>.json``
-    for this machine's device (see :func:`~hwnas.cost.device.device_folder`)."""
-    if path:
-        return Path(path)
+def local_table_path(target: Target, space) -> Path:
+    """Where ``hwnas profile`` writes this machine's table:
+    ``latency_tables/<target>/<device folder>/<space>-<CxHxW>.json``."""
     return (tables_dir() / target.name / device_folder(local_device(target))
             / f"{space.name}-{shape_text(space.input_shape)}.json")
+
+
+def find_table(target: Target, space, path: str | Path | None = None) -> Path:
+    """The table file for a target and space.
+
+    ``path`` if given; else where ``hwnas profile`` writes:
+    ``latency_tables/<target>/<device folder>/<space>-<CxHxW>.json`` for this machine's device
+    (see :func:`~hwnas.cost.device.device_folder`). When that file does not exist, a table built
+    elsewhere (``"remote": true`` in its meta) in any folder ``latency_tables/<target>/*/`` with
+    that file name is used instead, if there is exactly one. Without either, this machine's path
+    is returned (it does not exist; callers say so).
+
+    Raises:
+        LatencyTableError: several remote tables fit; ``[cost.lut] path`` must pick one.
+    """
+    if path:
+        return Path(path)
+    here = local_table_path(target, space)
+    name = here.name
+    if here.is_file():
+        return here
+    remote = [p for p in sorted((tables_dir() / target.name).glob(f"*/{name}")) if _is_remote(p)]
+    if len(remote) > 1:
+        raise LatencyTableError(f"several tables built elsewhere fit target {target.name}, space {space.name}, input "
+                                f"{shape_text(space.input_shape)}: {', '.join(str(p) for p in remote)}; pick one "
+                                f"with [cost.lut] path")
+    return remote[0] if remote else here
+
+
+def _is_remote(path: Path) -> bool:
+    """Whether a file's meta says ``"remote": true`` (unreadable files are not; loading them says why)."""
+    try:
+        meta = json.loads(path.read_text()).get("meta")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return isinstance(meta, dict) and meta.get("remote") is True
 
 
 @COST_MODELS.register("lut")
@@ -493,7 +581,7 @@ class LutCostModel(CostModel):
         if space is None:
             raise LatencyTableError("the lut cost model needs the search space (built by hwnas.components)")
         self.space = space
-        self.fix = profile_command(target, space.name, config_source)
+        self.fix = profile_command(target, space.name, config_source, path)
         table_path = find_table(target, space, path)
         if not table_path.is_file():
             raise LatencyTableError(
@@ -565,7 +653,7 @@ def latency_models(names: list[str], cost: Mapping[str, Any], space: Any, *, exp
         target = load_target(cost["target"])
         path = find_table(target, space, given)
         mode = "measure"
-        fix = profile_command(target, space.name, source)
+        fix = profile_command(target, space.name, source, given)
         try:
             signatures = space.all_layer_signatures()
         except SpaceError as exc:  # this space cannot have a table: timing is the only way

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import re
 
 import numpy as np
 import pytest
@@ -263,3 +264,76 @@ def test_residual_weights_of_a_rare_layer_borrow_from_its_group():
     grouped, _, scores = ResidualRidge(layer_ms, measured, membership).fit(residual)
     assert alone[rare] == 0 and grouped[rare] > 0.1  # unseen: no correction alone, its kernel's with groups
     assert np.abs(np.delete(grouped - true, rare)).max() < 0.05
+
+
+@pytest.mark.parametrize("where, value, message", [
+    ("meta.remote", "false", "meta.remote must be true or false, not 'false'"),
+    ("meta.device", None, "meta.device must be an object"),
+    ("meta.space.input_shape", "1x8x8", "meta.space.input_shape must be a list of positive integers"),
+    ("calibration.coef", ["one", -0.001, 0.01], r"calibration.coef\[0\] must be a finite number, not 'one'"),
+    ("calibration.coef", [float("inf"), -0.001, 0.01], r"calibration.coef\[0\] must be a finite number, not inf"),
+    ("calibration.residual", "oops", "calibration.residual must be an object"),
+])
+def test_fields_of_the_wrong_type_are_refused_at_load(space, target, tmp_path, where, value, message):
+    table = hand_table(space, target)
+    doc = table.to_dict()
+    *parents, last = where.split(".")
+    node = doc
+    for key in parents:
+        node = node[key]
+    node[last] = value
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(LatencyTableError) as err:
+        LatencyTable.load(path)
+    line = str(err.value)
+    assert line.startswith(f"latency table {path}: ") and "\n" not in line
+    assert re.search(message, line), line
+
+
+def test_a_table_built_here_without_its_device_is_refused(space, target, tmp_path):
+    doc = hand_table(space, target).to_dict()
+    del doc["meta"]["device"]  # the device check would be skipped
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(LatencyTableError, match="meta.device must be an object"):
+        LatencyTable.load(path)
+    doc["meta"]["remote"] = True  # a table of another machine need not name it
+    path.write_text(json.dumps(doc))
+    LatencyTable.load(path)
+
+
+def test_rebuild_hints_keep_the_configured_table_path(space, target, tmp_path, capsys):
+    table = hand_table(space, target)
+    missing = sorted(table.entries)[0]
+    del table.entries[missing]
+    path = table.save(tmp_path / "mine.json")
+    with pytest.raises(LatencyTableError, match=rf"--task my.toml --out {path}`"):
+        COST_MODELS.get("lut")(target, SHAPE, space=space, path=str(path), config_source="my.toml")
+    latency_models(["ort"], {"target": "cpu-ort-1t", "lut": {"path": str(path)}}, space, explicit=False,
+                   source="my.toml")
+    assert f"--task my.toml --out {path}`" in capsys.readouterr().err
+    with pytest.raises(LatencyTableError, match=rf"--out {path}`"):
+        table.features(space.layer_signatures(space.smallest()) + [next(
+            s for s in space.all_layer_signatures() if s.key == missing)])
+
+
+def test_default_lookup_finds_a_single_remote_table(space, target, tmp_path, monkeypatch):
+    import hwnas.cost.lut as lut
+
+    monkeypatch.setattr(lut, "tables_dir", lambda: tmp_path)
+    assert not find_table(target, space).exists()  # nothing: this machine's path, which says what to build
+    table = hand_table(space, target)
+    table.meta.update(remote=True, device={"cpu": "Snapdragon 8", "gpu": None})
+    phone = table.save(tmp_path / "cpu-ort-1t" / "snapdragon-8" / "mbv3-1x8x8.json")
+    table.meta["remote"] = False  # built on another machine but not marked remote: not picked up
+    table.save(tmp_path / "cpu-ort-1t" / "other-cpu" / "mbv3-1x8x8.json")
+    assert find_table(target, space) == phone
+    assert COST_MODELS.get("lut")(target, SHAPE, space=space).table.path == phone
+    table.meta["remote"] = True
+    fpga = table.save(tmp_path / "cpu-ort-1t" / "fpga" / "mbv3-1x8x8.json")
+    with pytest.raises(LatencyTableError, match=rf"several tables built elsewhere fit .*{fpga}, {phone}; pick one "
+                                                r"with \[cost.lut\] path$"):
+        find_table(target, space)
+    here = hand_table(space, target).save(lut.local_table_path(target, space))  # this machine's own wins
+    assert find_table(target, space) == here
