@@ -126,17 +126,17 @@ class SearchSpace(ABC, Generic[A]):
             SpaceError: the space does not support latency tables.
         """
         raise SpaceError(f"space {self.name!r} does not describe its layers; latency tables "
-                         "need it; use measured latency (--latency measure)")
+                         "need it; time every candidate instead (hwnas search ... --latency measure)")
 
     def all_layer_signatures(self) -> list[LayerSignature]:
         """Every distinct layer signature any architecture of this space can contain, sorted."""
         raise SpaceError(f"space {self.name!r} does not describe its layers; latency tables "
-                         "need it; use measured latency (--latency measure)")
+                         "need it; time every candidate instead (hwnas search ... --latency measure)")
 
     def build_layer(self, signature: LayerSignature) -> torch.nn.Module:
         """A standalone module for one signature; its input is ``signature.input_shape``."""
         raise SpaceError(f"space {self.name!r} does not describe its layers; latency tables "
-                         "need it; use measured latency (--latency measure)")
+                         "need it; time every candidate instead (hwnas search ... --latency measure)")
 
     # --- gradient search --------------------------------------------------------------
     def supernet(self, seed: int = 0) -> torch.nn.Module:
