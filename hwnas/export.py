@@ -13,7 +13,7 @@ from typing import Any
 
 from .evaluation import Evaluation, weights_name
 from .exceptions import ConfigError, HwnasError
-from .outputs import FRONT_CSV, WEIGHTS_DIR, Run, load_run
+from .outputs import FRONT_CSV, WEIGHTS_DIR, Run, check_file_to_write, load_run
 
 _ID = re.compile(r"[+-]?\d+")
 
@@ -51,19 +51,6 @@ def resolve_arch(run: Run, space: Any, text: str) -> str:
     return space.canonical(space.parse(text))
 
 
-def _check_output(output: str | Path) -> Path:
-    """The ONNX path to write, refused before any work when it cannot be a file."""
-    out = Path(output)
-    if out.is_dir():
-        raise ConfigError(f"-o {str(output)!r} is a directory; give the ONNX file to write, "
-                          f"e.g. -o {out / 'model.onnx'}")
-    for parent in out.parents:
-        if parent.exists() and not parent.is_dir():
-            raise ConfigError(f"-o {str(output)!r}: {str(parent)!r} is a file, not a folder; "
-                              f"give another path for the ONNX file")
-    return out
-
-
 def export_run_arch(run_dir: str | Path, arch: str, output: str | Path, *,
                     untrained: bool = False) -> tuple[Evaluation | None, Path]:
     """Write ``output`` (ONNX) for an architecture of the run at the run target's batch size.
@@ -86,7 +73,7 @@ def export_run_arch(run_dir: str | Path, arch: str, output: str | Path, *,
     from .components import build_components
     from .cost import export_onnx
 
-    out = _check_output(output)
+    out = check_file_to_write(output, "-o", "the ONNX file to write", "model.onnx")
     run = load_run(run_dir)
     parts = build_components(run.config, with_estimator=False)
     canonical = resolve_arch(run, parts.space, arch)

@@ -16,7 +16,7 @@ from typing import Callable, Mapping, Sequence
 
 from .config import RunConfig, config_from_dict
 from .evaluation import Evaluation
-from .exceptions import StoreError
+from .exceptions import ConfigError, StoreError
 from .front import non_dominated
 from .search.objectives import METRIC_COLUMNS, Objective, is_feasible, resolve_objectives
 from .store import Store
@@ -58,6 +58,28 @@ def write_csv(path: Path, rows: Sequence[Mapping[str, object]], columns: Sequenc
         writer = csv.DictWriter(fh, fieldnames=list(columns), extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
+
+
+def check_file_to_write(path: str | Path, flag: str, what: str, example: str) -> Path:
+    """Refuse, before any work, an output path that cannot be a file: a directory, or a path
+    under a file. Missing folders are fine (they are created when the file is written).
+
+    Args:
+        path: the path given.
+        flag: the option that gave it (``-o``, ``--out``), for the message.
+        what: what to give instead, e.g. ``"the ONNX file to write"``.
+        example: a file name inside ``path`` offered when ``path`` is a directory.
+
+    Raises:
+        ConfigError: naming the path, what is wrong and the fix.
+    """
+    out = Path(path)
+    if out.is_dir():
+        raise ConfigError(f"{flag} {out} is a directory; give {what}, e.g. {flag} {out / example}")
+    parent = next((p for p in out.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise ConfigError(f"{flag} {out}: {parent} is a file, not a folder; choose another path")
+    return out
 
 
 def write_outputs(run_dir: Path, config: RunConfig, evaluations: Sequence[Evaluation],

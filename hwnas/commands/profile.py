@@ -40,13 +40,12 @@ class ProfileCommand(Command):
     def run(self, args: argparse.Namespace) -> int:
         from ..components import build_space
         from ..config import load_config
-        from ..cost import load_target
+        from ..cost import load_target, require_provider
         from ..cost.lut import local_table_path
         from ..data import load_task
-        from ..profile import build_table, format_report
-
-        from ..cost.latency import require_provider
         from ..exceptions import SpaceError
+        from ..outputs import check_file_to_write
+        from ..profile import build_table, format_report
         from ..space import SPACES
 
         for key in ("calibration", "fidelity", "seed", "passes", "runs_per_pass", "export_workers"):
@@ -55,7 +54,7 @@ class ProfileCommand(Command):
             if value is not None and value < low:
                 raise ConfigError(f"--{key.replace('_', '-')} {value} is out of range; use an integer >= {low}")
         if args.out:  # checked before minutes of work, not when the table is written
-            _check_out(Path(args.out))
+            check_file_to_write(args.out, "--out", "the table's file name", "<space>-<C>x<H>x<W>.json")
         if args.space and args.space not in SPACES.names():
             raise ConfigError(f"--space {args.space!r} is not a known space; use one of {', '.join(SPACES.names())}")
         target = load_target(args.target)
@@ -80,13 +79,3 @@ class ProfileCommand(Command):
         print(format_report(table))
         print(f"wrote {out}")
         return 0
-
-
-def _check_out(out: Path) -> None:
-    """Refuse an ``--out`` the table could not be written to."""
-    if out.is_dir():
-        raise ConfigError(f"--out {out} is a directory; give the table's file name, e.g. "
-                          f"{out / '<space>-<C>x<H>x<W>.json'}")
-    parent = next((p for p in out.parents if p.exists()), None)
-    if parent is not None and not parent.is_dir():
-        raise ConfigError(f"--out {out}: {parent} is a file, not a directory; choose another path")
