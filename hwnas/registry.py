@@ -80,9 +80,12 @@ class Registry(Generic[T]):
         return iter(self.names())
 
 
-def close_matches(name: object, valid: Iterable[str]) -> list[str]:
-    """Up to three of ``valid`` that look like ``name`` (a typo's likely intent), best first."""
-    return difflib.get_close_matches(str(name), list(valid), n=3, cutoff=0.5)
+def close_matches(name: object, valid: Iterable[object]) -> list[str]:
+    """Up to three of ``valid`` that look like ``name`` (a typo's likely intent), best first.
+
+    ``valid`` may hold what a config file put there (``models = [0]``): compared as text.
+    """
+    return difflib.get_close_matches(str(name), [str(v) for v in valid], n=3, cutoff=0.5)
 
 
 def did_you_mean(unknown: Iterable[object], valid: Iterable[str]) -> str:

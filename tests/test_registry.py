@@ -21,3 +21,10 @@ def test_construct_suggests_close_options_and_the_table_s_other_keys():
     with pytest.raises(ConfigError, match=r"^here: 'thing' has no option\(s\) 'zzz'; valid options: widths, depths$"):
         construct(_Thing, 1, options={"zzz": 1}, where="here", label="thing")
     assert construct(_Thing, 1, options={"widths": (3,)}, where="here", label="thing").widths == (3,)
+
+
+def test_suggestions_survive_non_text_values_from_a_config():
+    from hwnas.registry import did_you_mean
+
+    # [cost] models = [0] with a misspelt key: found by the malformed-input fuzz test
+    assert did_you_mean(["modles"], ["models", 0]) == "; did you mean 'models'?"
