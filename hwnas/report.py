@@ -84,13 +84,16 @@ def print_compress_summary(result, *, max_accuracy_drop_pts: float = 1.0) -> Non
     print(f"next:        hwnas pick {d} --include-compressed")
 
 
-def print_pick_variant(row: Mapping[str, object], run: Run, budgets: Mapping[str, float]) -> None:
-    """Print a picked compressed variant (a row of compressed.csv) and where its ONNX file is."""
+def print_pick_variant(row: Mapping[str, object], scaled: Mapping[str, float], run: Run,
+                       budgets: Mapping[str, float]) -> None:
+    """Print a picked compressed variant (a row of compressed.csv) on the run's scale
+    (``scaled``: what it was picked on) and where its ONNX file is."""
     how = ("best " + run.objectives[0].name + " under " + ", ".join(f"{k}={v:g}" for k, v in budgets.items())
            if budgets else "knee of the front")
     print(f"picked ({how}): compressed variant {row['variant']} of evaluation {row['parent_id']}")
     print(f"arch: {row['parent_arch']}")
     print(f"settings: {row['settings']}")
-    print(_metrics_line({k: v for k, v in row.items() if isinstance(v, float)}) +
-          f"  model_size_mb={row['model_size_mb']:.4g}  latency x{row['latency_ratio']:.2f} of its parent")
+    print(_metrics_line(scaled) + f"  model_size_mb={row['model_size_mb']:.4g}")
+    print(f"against its parent, measured beside it: latency x{row['latency_ratio']:.2f}, accuracy "
+          f"{row['accuracy_change_pts']:+.2f} pts (the metrics above are the parent's in this run, so changed)")
     print(f"onnx: {run.path / str(row['onnx'])}")

@@ -27,3 +27,20 @@ def small_config(**overrides):
 def make_config():
     """Factory fixture for :func:`small_config`."""
     return small_config
+
+
+@pytest.fixture
+def cli_error(capsys):
+    """``cli_error(argv, *needles)``: run the CLI, assert exit 2 and a one-line ``hwnas: error:``
+    naming every needle; returns the line."""
+    from hwnas.cli import main
+
+    def check(argv, *needles):
+        assert main(list(argv)) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and err.startswith("hwnas: error:"), err
+        for needle in needles:
+            assert needle in err, err
+        return err
+
+    return check

@@ -78,7 +78,7 @@ def test_export_writes_onnx_with_trained_weights(run_dir, tmp_path, capsys):
         assert not np.allclose(onnx_out, fresh(torch.from_numpy(x)).numpy(), atol=1e-4)
 
 
-def test_an_estimator_that_does_not_train_saves_no_weights_to_export(tmp_path, capsys):
+def test_an_estimator_that_does_not_train_saves_no_weights_to_export(tmp_path, capsys, cli_error):
     import csv
 
     config = GOOD.replace('name = "fake-accuracy"', 'name = "zero-cost"').replace(
@@ -87,8 +87,8 @@ def test_an_estimator_that_does_not_train_saves_no_weights_to_export(tmp_path, c
     assert main(["search", _write(tmp_path, config), "--out", str(run), "--no-progress"]) == 0
     assert not (run / "weights").exists()
     arch = next(csv.DictReader(open(run / "front.csv")))["arch"]
-    _one_line_error(capsys, ["export", str(run), arch, "-o", str(tmp_path / "m.onnx")], "no trained weights",
-                    "--untrained")
+    cli_error(["export", str(run), arch, "-o", str(tmp_path / "m.onnx")], "no trained weights",
+              "--untrained")
     assert main(["pick", str(run)]) == 0 and "export:" not in capsys.readouterr().out  # nothing to suggest
 
 
@@ -108,46 +108,38 @@ def test_pick_keeps_the_run_s_own_budgets(run_dir, tmp_path, capsys):
         assert by_id[int(picked.split("evaluation ")[1].split()[0])].metrics["latency_ms"] <= bound, picked
 
 
-def _one_line_error(capsys, argv, *needles):
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and err.startswith("hwnas: error:"), err
-    for n in needles:
-        assert n in err, err
-
-
-def test_bad_inputs_give_one_line_and_exit_2(tmp_path, capsys, run_dir):
-    _one_line_error(capsys, ["search", _write(tmp_path, GOOD.replace('"mlp"', '"mpl"')), "--out", str(tmp_path / "a")],
-                    "unknown search space 'mpl'", "did you mean 'mlp'")
-    _one_line_error(capsys, ["search", _write(tmp_path, GOOD.replace('"latency_ms"]', '"latency"]')), "--out", str(tmp_path / "b")],
-                    "unknown objective 'latency'")
-    _one_line_error(capsys, ["search", _write(tmp_path, GOOD.replace("[space]", "[space")), "--out", str(tmp_path / "c")],
-                    "malformed TOML", "line")
-    _one_line_error(capsys, ["search", _write(tmp_path, GOOD), "--out", str(tmp_path / "d"), "--max-latency-ms", "0.000001"],
-                    "cannot be met", "--max-latency-ms above")
-    _one_line_error(capsys, ["search", _write(tmp_path, GOOD.replace('dataset = "digits"', 'dataset = "npz"\npath = "nowhere.npz"')),
-                             "--out", str(tmp_path / "e")], "nowhere.npz")
-    _one_line_error(capsys, ["search", str(tmp_path / "missing.toml")], "not found")
-    _one_line_error(capsys, ["search", _write(tmp_path, GOOD), "--out", str(tmp_path / "f"), "--max-latency-ms", "-1"],
-                    "max_latency_ms = -1.0 must be a positive number")
-    _one_line_error(capsys, ["pick", str(tmp_path)], "holds no hwnas run")
-    _one_line_error(capsys, ["export", str(run_dir), "h999_relu", "-o", str(tmp_path / "x.onnx")], "cannot parse")
-    _one_line_error(capsys, ["search", _write(tmp_path, GOOD), "--out", str(tmp_path / "g"), "--workers", "0"],
-                    "workers = 0 must be an integer >= 1")
-    _one_line_error(capsys, ["search", _write(tmp_path, GOOD), "--out", str(tmp_path / "h"), "--address", "auto"],
-                    "--address auto needs --executor ray")
-    _one_line_error(capsys, ["search", _write(tmp_path, GOOD), "--out", str(tmp_path / "i"), "--executor", "thread"],
-                    "unknown executor 'thread'")
+def test_bad_inputs_give_one_line_and_exit_2(tmp_path, capsys, run_dir, cli_error):
+    cli_error(["search", _write(tmp_path, GOOD.replace('"mlp"', '"mpl"')), "--out", str(tmp_path / "a")],
+              "unknown search space 'mpl'", "did you mean 'mlp'")
+    cli_error(["search", _write(tmp_path, GOOD.replace('"latency_ms"]', '"latency"]')), "--out", str(tmp_path / "b")],
+              "unknown objective 'latency'")
+    cli_error(["search", _write(tmp_path, GOOD.replace("[space]", "[space")), "--out", str(tmp_path / "c")],
+              "malformed TOML", "line")
+    cli_error(["search", _write(tmp_path, GOOD), "--out", str(tmp_path / "d"), "--max-latency-ms", "0.000001"],
+              "cannot be met", "--max-latency-ms above")
+    cli_error(["search", _write(tmp_path, GOOD.replace('dataset = "digits"', 'dataset = "npz"\npath = "nowhere.npz"')),
+               "--out", str(tmp_path / "e")], "nowhere.npz")
+    cli_error(["search", str(tmp_path / "missing.toml")], "not found")
+    cli_error(["search", _write(tmp_path, GOOD), "--out", str(tmp_path / "f"), "--max-latency-ms", "-1"],
+              "max_latency_ms = -1.0 must be a positive number")
+    cli_error(["pick", str(tmp_path)], "holds no hwnas run")
+    cli_error(["export", str(run_dir), "h999_relu", "-o", str(tmp_path / "x.onnx")], "cannot parse")
+    cli_error(["search", _write(tmp_path, GOOD), "--out", str(tmp_path / "g"), "--workers", "0"],
+              "workers = 0 must be an integer >= 1")
+    cli_error(["search", _write(tmp_path, GOOD), "--out", str(tmp_path / "h"), "--address", "auto"],
+              "--address auto needs --executor ray")
+    cli_error(["search", _write(tmp_path, GOOD), "--out", str(tmp_path / "i"), "--executor", "thread"],
+              "unknown executor 'thread'")
     for name in "abcdefghi":
         assert not (tmp_path / name).exists()  # nothing written on bad input
 
 
-def test_strategy_flag_drops_the_config_strategys_own_options(tmp_path, capsys):
+def test_strategy_flag_drops_the_config_strategys_own_options(tmp_path, capsys, cli_error):
     config = _write(tmp_path, GOOD.replace("evaluations = 24", "evaluations = 6"))
     assert main(["search", config, "--strategy", "random", "--out", str(tmp_path / "r"), "--no-progress"]) == 0
     assert "--strategy random: ignoring [search] population (nsga2's option(s))" in capsys.readouterr().err
-    _one_line_error(capsys, ["search", _write(tmp_path, GOOD.replace("population = 8", "popsize = 8"), "typo.toml"),
-                             "--strategy", "random", "--out", str(tmp_path / "t")], "'random' has no option(s) 'popsize'")
+    cli_error(["search", _write(tmp_path, GOOD.replace("population = 8", "popsize = 8"), "typo.toml"),
+               "--strategy", "random", "--out", str(tmp_path / "t")], "'random' has no option(s) 'popsize'")
 
 
 def test_list(capsys):
@@ -209,44 +201,44 @@ def test_the_table_search_resume_hint_follows_the_same_rule(tmp_path, capsys, mo
                          "--evaluations", "8", "--no-progress", "--out", out, "--resume"]
 
 
-def test_an_evaluation_id_the_run_lacks_is_named_as_an_id(run_dir, tmp_path, capsys):
+def test_an_evaluation_id_the_run_lacks_is_named_as_an_id(run_dir, tmp_path, capsys, cli_error):
     from hwnas.outputs import load_run
 
     ids = [ev.id for ev in load_run(run_dir).evaluations]
     missing = max(ids) + 18
     for text in (str(missing), "0", "-3"):
-        _one_line_error(capsys, ["export", str(run_dir), text, "-o", str(tmp_path / "x.onnx")],
-                        f"no evaluation {text} in {run_dir} (ids {min(ids)}-{max(ids)})",
-                        "give an id or an arch string from front.csv")
+        cli_error(["export", str(run_dir), text, "-o", str(tmp_path / "x.onnx")],
+                  f"no evaluation {text} in {run_dir} (ids {min(ids)}-{max(ids)})",
+                  "give an id or an arch string from front.csv")
     assert not (tmp_path / "x.onnx").exists()
     assert main(["export", str(run_dir), str(ids[0]), "-o", str(tmp_path / "y.onnx")]) == 0  # a real id works
 
 
-def test_export_to_a_directory_or_under_a_file_is_one_line(run_dir, tmp_path, capsys):
+def test_export_to_a_directory_or_under_a_file_is_one_line(run_dir, tmp_path, capsys, cli_error):
     import csv
 
     with open(run_dir / "front.csv", newline="") as fh:
         arch = next(csv.DictReader(fh))["arch"]
-    _one_line_error(capsys, ["export", str(run_dir), arch, "-o", str(tmp_path)], "is a directory",
-                    str(tmp_path / "model.onnx"))
+    cli_error(["export", str(run_dir), arch, "-o", str(tmp_path)], "is a directory",
+              str(tmp_path / "model.onnx"))
     (tmp_path / "f").write_text("")
-    _one_line_error(capsys, ["export", str(run_dir), arch, "-o", str(tmp_path / "f" / "m.onnx")],
-                    "is a file, not a folder")
+    cli_error(["export", str(run_dir), arch, "-o", str(tmp_path / "f" / "m.onnx")],
+              "is a file, not a folder")
     assert main(["export", "--help"]) == 0
     assert "not a directory" in capsys.readouterr().out
 
 
-def test_latency_flag_is_refused_where_nothing_would_read_it(tmp_path, capsys):
+def test_latency_flag_is_refused_where_nothing_would_read_it(tmp_path, capsys, cli_error):
     from fakes import write_nb201_table
 
     table = tmp_path / "nb201.csv"
     write_nb201_table(table)
-    _one_line_error(capsys, ["search", "--space", "nb201", "--table", str(table), "--arch-column", "arch_str",
-                             "--accuracy-column", "acc", "--cost", "latency_ms=lat", "--latency", "measure",
-                             "--out", str(tmp_path / "t")],
-                    "--latency measure: a table search reads latency_ms from the table's column", "drop --latency")
-    _one_line_error(capsys, ["search", _write(tmp_path, GOOD), "--latency", "lut", "--out", str(tmp_path / "c")],
-                    "--latency lut: [cost] models = ['counts', 'memory', 'fake-latency']", "has no latency model")
+    cli_error(["search", "--space", "nb201", "--table", str(table), "--arch-column", "arch_str",
+               "--accuracy-column", "acc", "--cost", "latency_ms=lat", "--latency", "measure",
+               "--out", str(tmp_path / "t")],
+              "--latency measure: a table search reads latency_ms from the table's column", "drop --latency")
+    cli_error(["search", _write(tmp_path, GOOD), "--latency", "lut", "--out", str(tmp_path / "c")],
+              "--latency lut: [cost] models = ['counts', 'memory', 'fake-latency']", "has no latency model")
     assert not (tmp_path / "t").exists() and not (tmp_path / "c").exists()
 
 

@@ -139,10 +139,8 @@ def test_command_writes_files_and_resumes(tmp_path, capsys, monkeypatch):
     (["--archs", "2"], "--archs 2 must be an integer >= 5"),
     (["--proxies", "nasowt"], "unknown zero-cost proxy 'nasowt'; did you mean 'naswot'"),
 ])
-def test_bad_flags_give_one_line(tmp_path, capsys, flags, message):
-    assert main(["fidelity", _write(tmp_path, TINY), "--out", str(tmp_path / "o"), *flags]) == 2
-    err = capsys.readouterr().err
-    assert message in err and len(err.strip().splitlines()) == 1
+def test_bad_flags_give_one_line(tmp_path, flags, message, cli_error):
+    cli_error(["fidelity", _write(tmp_path, TINY), "--out", str(tmp_path / "o"), *flags], message)
 
 
 def test_a_config_that_does_not_train_is_refused(tmp_path, capsys):
@@ -174,10 +172,8 @@ def test_a_bad_epochs_list_gets_an_example_of_epochs(tmp_path, capsys):
     assert "50,200,1000" not in err
 
 
-def test_an_out_file_or_a_negative_seed_is_one_line(tmp_path, capsys):
+def test_an_out_file_or_a_negative_seed_is_one_line(tmp_path, cli_error):
     (tmp_path / "file").write_text("")
     for extra, needle in ((["--out", str(tmp_path / "file")], "is a file; give a folder"),
                           (["--out", str(tmp_path / "o"), "--seed", "-1"], "--seed -1 must be >= 0")):
-        assert main(["fidelity", _write(tmp_path, TINY)] + extra) == 2
-        err = capsys.readouterr().err.strip()
-        assert len(err.splitlines()) == 1 and needle in err, err
+        cli_error(["fidelity", _write(tmp_path, TINY)] + extra, needle)

@@ -207,7 +207,7 @@ def test_calibration_finds_the_memory_threshold_and_activation_share(table, spac
     assert "memory_m = millions of weights + 1 x millions of activations" in format_report(table)
 
 
-def test_cli_profile_checks_its_arguments_before_any_work(tmp_path, capsys, monkeypatch):
+def test_cli_profile_checks_its_arguments_before_any_work(tmp_path, capsys, monkeypatch, cli_error):
     import hwnas.profile
 
     def no_work(*args, **kwargs):
@@ -224,9 +224,7 @@ def test_cli_profile_checks_its_arguments_before_any_work(tmp_path, capsys, monk
             (["--task", str(nb201)], "hwnas search ... --latency measure"),
             (["--target", "cuda-ort"], "execution provider 'CUDAExecutionProvider' is not available")):
         target = [] if "--target" in argv else ["--target", "cpu-ort-1t"]
-        assert main(["profile", *target, *argv]) == 2
-        err = capsys.readouterr().err
-        assert err.startswith("hwnas: error: ") and len(err.splitlines()) == 1 and message in err, err
+        err = cli_error(["profile", *target, *argv], message)
         assert "--latency measure)" not in err  # not offered as a profile flag
 
 

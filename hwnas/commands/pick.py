@@ -20,7 +20,6 @@ class PickCommand(Command):
                             "than their parent (see hwnas compress)")
 
     def run(self, args: argparse.Namespace) -> int:
-        from ..compress.results import metrics_of
         from ..front import pick
         from ..outputs import load_run
         from ..report import print_pick, print_pick_variant
@@ -30,26 +29,44 @@ class PickCommand(Command):
         ok = [ev for ev in run.evaluations if ev.ok]
         if not ok:
             raise HwnasError(f"{args.run_dir}: no successful evaluation to pick from")
-        variants = _compressed_variants(run) if args.include_compressed else []
+        variants, scaled = _compressed_variants(run, ok) if args.include_compressed else ([], [])
 
-        rows = [ev.metrics for ev in ok] + [metrics_of(r) for r in variants]
+        rows = [ev.metrics for ev in ok] + scaled
         # the run's own [budgets] always hold (front.csv leaves out what breaks them)
         chosen = pick(rows, run.objectives, budgets, required=run.config.budgets)
         shown = {k: min(v, budgets.get(k, v)) for k, v in {**budgets, **run.config.budgets}.items()} if budgets else {}
         if chosen < len(ok):
             print_pick(ok[chosen], run, shown)
         else:
-            print_pick_variant(variants[chosen - len(ok)], run, shown)
+            print_pick_variant(variants[chosen - len(ok)], scaled[chosen - len(ok)], run, shown)
         return 0
 
 
-def _compressed_variants(run) -> list[dict]:
-    """The recommended rows of the run's compressed.csv: built, measured, faster than their parent."""
-    from ..compress.results import COMPRESSED_CSV, read_compressed
+def _compressed_variants(run, ok: list) -> tuple[list[dict], list[dict]]:
+    """The recommended rows of the run's compressed.csv (built, measured, faster than their
+    parent) whose parent is one of the run's ``ok`` evaluations, and their metrics on the run's
+    scale (:func:`~hwnas.compress.results.on_parent_scale`): a variant timed in another session
+    than the search is compared with the run's rows through its ratio to its parent only."""
+    from ..compress.results import COMPRESSED_CSV, on_parent_scale, read_compressed
     from ..exceptions import CompressError
 
     path = run.path / COMPRESSED_CSV
     if not path.is_file():
         raise CompressError(f"--include-compressed: {path} does not exist; "
                             f"run 'hwnas compress {run.path} --front --prune 0.5' first")
-    return [r for r in read_compressed(path) if r.get("recommended") is True]
+    by_id = {ev.id: ev for ev in ok}
+    by_arch = {ev.arch: ev for ev in ok}
+    variants, scaled = [], []
+    for r in read_compressed(path):
+        parent = by_id.get(_as_id(r.get("parent_id"))) or by_arch.get(str(r.get("parent_arch")))
+        if r.get("recommended") is True and parent is not None:
+            variants.append(r)
+            scaled.append(on_parent_scale(r, parent.metrics))
+    return variants, scaled
+
+
+def _as_id(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

@@ -139,6 +139,26 @@ def metrics_of(row: Mapping[str, object]) -> dict[str, float]:
             if isinstance(v, (int, float)) and not isinstance(v, bool) and k in _FLOATS}
 
 
+def on_parent_scale(variant: Mapping[str, object], parent: Mapping[str, float]) -> dict[str, float]:
+    """A variant's metrics on the scale of its parent's search-time ``parent`` metrics.
+
+    Latency ratios hold only within one timing session, and a search's latencies come from
+    another session or from a table's prediction; so the variant's latency is the parent's
+    search-time latency times the ratio measured beside it, and its accuracy (error) the
+    parent's moved by the change measured beside it. Static counts (MACs, params, memory,
+    size) are the variant's own.
+    """
+    metrics = metrics_of(variant)
+    ratio, change = variant.get("latency_ratio"), variant.get("accuracy_change_pts")
+    if "latency_ms" in parent and isinstance(ratio, float):
+        metrics["latency_ms"] = parent["latency_ms"] * ratio
+    if isinstance(change, float):
+        for key, sign in (("accuracy_pct", 1.0), ("error_pct", -1.0)):
+            if key in parent:
+                metrics[key] = parent[key] + sign * change
+    return metrics
+
+
 def hypervolumes(rows: Sequence[Row], objectives: Sequence[Objective]) -> dict[str, float]:
     """Hypervolume of the original and the combined front, on one normalisation.
 

@@ -8,14 +8,6 @@ from hwnas.cli import main
 from hwnas.compress.results import COMPRESSED_CSV, ORIGINAL, compare_with_parents, read_compressed, write_compressed
 
 
-def _one_line_error(capsys, argv, *needles):
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and err.startswith("hwnas: error:"), err
-    for n in needles:
-        assert n in err, err
-
-
 def test_compress_prints_the_best_variant_and_where_everything_is(run_copy, best_arch, capsys):
     argv = ["compress", str(run_copy), "--arch", best_arch, "--prune", "0.5", "--quantize", "int8-qdq",
             "--finetune-epochs", "0", "--no-stack"]
@@ -27,38 +19,65 @@ def test_compress_prints_the_best_variant_and_where_everything_is(run_copy, best
     assert [r["variant"] for r in rows] == [ORIGINAL, "prune0.5", "int8-qdq"]
 
 
-def test_pick_chooses_compressed_variants_but_never_a_slower_one(run_copy, best_arch, capsys):
-    # a hand-made table: one variant faster than its parent, one slower but far more accurate
-    parent = {"parent_id": 1, "parent_arch": best_arch, "variant": ORIGINAL, "method": ORIGINAL, "status": "ok",
-              "latency_ms": 1e-6, "accuracy_pct": 50.0, "error_pct": 50.0, "macs": 10.0, "params": 5.0,
-              "peak_memory_mb": 0.1, "model_size_mb": 0.1, "onnx": ""}
-    fast = {**parent, "variant": "prune0.5", "method": "prune", "latency_ms": 0.5e-6, "accuracy_pct": 49.0,
+def _hand_made_variants(run_copy, best_arch, session_ms):
+    """compressed.csv with the parent timed at ``session_ms`` in the compress session: one
+    variant at half its parent's latency, one slower but far more accurate."""
+    from hwnas.outputs import load_run
+
+    parent_ev = next(ev for ev in load_run(run_copy).evaluations if ev.arch == best_arch)
+    parent = {"parent_id": parent_ev.id, "parent_arch": best_arch, "variant": ORIGINAL, "method": ORIGINAL,
+              "status": "ok", "latency_ms": session_ms, "accuracy_pct": 50.0, "error_pct": 50.0, "macs": 10.0,
+              "params": 5.0, "peak_memory_mb": 0.1, "model_size_mb": 0.1, "onnx": "", "measured_at": "today"}
+    fast = {**parent, "variant": "prune0.5", "method": "prune", "latency_ms": session_ms / 2, "accuracy_pct": 49.0,
             "error_pct": 51.0, "onnx": "compressed/x-prune0.5.onnx", "settings": "prune(ratio=0.5)"}
-    slow = {**parent, "variant": "int8-qdq", "method": "quantize", "latency_ms": 2e-6, "accuracy_pct": 99.9,
-            "error_pct": 0.1, "onnx": "compressed/x-int8-qdq.onnx", "settings": "quantize()"}
+    slow = {**parent, "variant": "int8-qdq", "method": "quantize", "latency_ms": session_ms * 2,
+            "accuracy_pct": 99.9, "error_pct": 0.1, "onnx": "compressed/x-int8-qdq.onnx", "settings": "quantize()"}
     rows = [parent, fast, slow]
     compare_with_parents(rows)
     write_compressed(run_copy / COMPRESSED_CSV, rows)
-    assert main(["pick", str(run_copy), "--max-latency-ms", "1e-5", "--include-compressed"]) == 0
+    return parent_ev
+
+
+def test_pick_chooses_compressed_variants_but_never_a_slower_one(run_copy, best_arch, capsys):
+    parent = _hand_made_variants(run_copy, best_arch, session_ms=1e-6)
+    under = parent.metrics["latency_ms"] * 0.6  # only the variant at half its parent's latency fits
+    assert main(["pick", str(run_copy), "--max-latency-ms", f"{under}", "--include-compressed"]) == 0
     out = capsys.readouterr().out
-    assert "compressed variant prune0.5 of evaluation 1" in out and "x-prune0.5.onnx" in out
+    assert f"compressed variant prune0.5 of evaluation {parent.id}" in out and "x-prune0.5.onnx" in out
     assert "int8-qdq" not in out
     assert main(["pick", str(run_copy), "--include-compressed"]) == 0  # knee: still never the slower one
     assert "int8-qdq" not in capsys.readouterr().out
 
 
-def test_bad_inputs_give_one_line_and_exit_2(run_copy, best_arch, capsys):
+def test_pick_judges_variants_by_their_ratio_to_the_parent_not_by_another_session_s_ms(run_copy, best_arch,
+                                                                                     capsys):
+    # the compress session timed the parent far slower than the search's figure: the variant's
+    # own ms would break the budget, its ratio to the parent (0.5) does not
+    parent = _hand_made_variants(run_copy, best_arch, session_ms=100.0)
+    ms = parent.metrics["latency_ms"]
+    assert ms < 1.0  # the fake latency model of the tiny run
+    assert main(["pick", str(run_copy), "--max-latency-ms", f"{ms * 0.6}", "--include-compressed"]) == 0
+    out = capsys.readouterr().out
+    assert "compressed variant prune0.5" in out and f"latency_ms={ms / 2:.4g}" in out, out
+    assert "latency x0.50, accuracy -1.00 pts" in out
+    # and a session that ran faster does not make a variant look under a budget it is not under
+    _hand_made_variants(run_copy, best_arch, session_ms=ms * 1e-3)
+    main(["pick", str(run_copy), "--max-latency-ms", f"{ms * 0.4}", "--include-compressed"])
+    assert "compressed variant" not in capsys.readouterr().out
+
+
+def test_bad_inputs_give_one_line_and_exit_2(run_copy, best_arch, capsys, cli_error):
     run = str(run_copy)
-    _one_line_error(capsys, ["compress", run, "--front", "--prune", "1.5"], "prune ratio (--prune) 1.5", "(0, 1)")
-    _one_line_error(capsys, ["compress", run, "--front", "--prune", "half"], "--prune 'half'", "--prune 0.25,0.5")
-    _one_line_error(capsys, ["compress", run, "--front", "--quantize", "int4"], "unknown quantization scheme 'int4'",
-                    "did you mean 'int8'")
-    _one_line_error(capsys, ["compress", run, "--prune", "0.5"], "--front", "--arch")
-    _one_line_error(capsys, ["compress", run, "--front"], "nothing to compress")
-    _one_line_error(capsys, ["compress", run, "--arch", "w9:k3e3", "--prune", "0.5"], "--arch 'w9:k3e3'", "stages")
-    _one_line_error(capsys, ["compress", run, "--front", "--prune", "0.5", "--importance", "l7"], "importance 'l7'")
-    _one_line_error(capsys, ["pick", run, "--include-compressed"], "compressed.csv does not exist",
-                    f"hwnas compress {run} --front")
+    cli_error(["compress", run, "--front", "--prune", "1.5"], "prune ratio (--prune) 1.5", "(0, 1)")
+    cli_error(["compress", run, "--front", "--prune", "half"], "--prune 'half'", "--prune 0.25,0.5")
+    cli_error(["compress", run, "--front", "--quantize", "int4"], "unknown quantization scheme 'int4'",
+              "did you mean 'int8'")
+    cli_error(["compress", run, "--prune", "0.5"], "--front", "--arch")
+    cli_error(["compress", run, "--front"], "nothing to compress")
+    cli_error(["compress", run, "--arch", "w9:k3e3", "--prune", "0.5"], "--arch 'w9:k3e3'", "stages")
+    cli_error(["compress", run, "--front", "--prune", "0.5", "--importance", "l7"], "importance 'l7'")
+    cli_error(["pick", run, "--include-compressed"], "compressed.csv does not exist",
+              f"hwnas compress {run} --front")
     assert not (run_copy / COMPRESSED_CSV).exists()
 
 
@@ -68,15 +87,15 @@ def test_help_names_the_choices(flag, capsys):
     assert flag in capsys.readouterr().out
 
 
-def test_an_evaluation_id_the_run_lacks_and_a_negative_drop_are_refused(run_copy, capsys):
+def test_an_evaluation_id_the_run_lacks_and_a_negative_drop_are_refused(run_copy, capsys, cli_error):
     from hwnas.outputs import load_run
 
     ids = [ev.id for ev in load_run(run_copy).evaluations]
     run = str(run_copy)
-    _one_line_error(capsys, ["compress", run, "--arch", "99", "--prune", "0.5"],
-                    f"no evaluation 99 in {run} (ids {min(ids)}-{max(ids)})", "from front.csv")
-    _one_line_error(capsys, ["compress", run, "--front", "--prune", "0.5", "--max-accuracy-drop", "-5"],
-                    "--max-accuracy-drop -5 must be >= 0")
+    cli_error(["compress", run, "--arch", "99", "--prune", "0.5"],
+              f"no evaluation 99 in {run} (ids {min(ids)}-{max(ids)})", "from front.csv")
+    cli_error(["compress", run, "--front", "--prune", "0.5", "--max-accuracy-drop", "-5"],
+              "--max-accuracy-drop -5 must be >= 0")
     assert not (run_copy / COMPRESSED_CSV).exists()
 
 
@@ -99,22 +118,22 @@ population = 3
 """
 
 
-def test_a_run_whose_evaluations_all_failed_has_no_front_to_compress(tmp_path, capsys):
+def test_a_run_whose_evaluations_all_failed_has_no_front_to_compress(tmp_path, capsys, cli_error):
     config = tmp_path / "fail.toml"
     config.write_text(ALL_FAIL)
     run = tmp_path / "run"
     assert main(["search", str(config), "--out", str(run), "--no-progress"]) == 0
     capsys.readouterr()
-    _one_line_error(capsys, ["compress", str(run), "--front", "--prune", "0.5"],
-                    f"no successful evaluation on the front of {run} (all 3 evaluations failed)", "--arch")
+    cli_error(["compress", str(run), "--front", "--prune", "0.5"],
+              f"no successful evaluation on the front of {run} (all 3 evaluations failed)", "--arch")
     assert not (run / COMPRESSED_CSV).exists()
 
 
-def test_a_target_that_cannot_run_here_is_refused_before_any_variant_is_built(run_copy, capsys, monkeypatch):
+def test_a_target_that_cannot_run_here_is_refused_before_any_variant_is_built(run_copy, capsys, monkeypatch, cli_error):
     import onnxruntime
 
     # as on a machine without the run's provider (a run searched elsewhere, or from a remote table)
     monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["AzureExecutionProvider"])
-    _one_line_error(capsys, ["compress", str(run_copy), "--front", "--prune", "0.5"],
-                    "'CPUExecutionProvider' is not available")
+    cli_error(["compress", str(run_copy), "--front", "--prune", "0.5"],
+              "'CPUExecutionProvider' is not available")
     assert not (run_copy / COMPRESSED_CSV).exists()
