@@ -62,6 +62,21 @@ def weights_name(arch: str) -> str:
     return hashlib.sha1(arch.encode()).hexdigest()[:16] + ".pt"
 
 
+def build_seeded(space, arch: str, arch_obj: Any):
+    """Build an architecture's module with initial weights that depend on the architecture
+    alone: torch's global generator is seeded from the canonical string inside
+    :func:`torch.random.fork_rng`, so neither the models built before it (a resumed or parallel
+    search builds in another order) nor the caller's torch random state change them, and that
+    state is left as it was. Estimators that re-initialise (``proxy-trainer``'s default) do not
+    need it; those that keep the built weights do.
+    """
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int.from_bytes(hashlib.sha1(arch.encode()).digest()[:4], "little"))
+        return space.build(arch_obj)
+
+
 class Evaluator:
     """Evaluates architectures of a space with one estimator and several cost models.
 
@@ -112,7 +127,7 @@ class Evaluator:
     def _metrics(self, arch: str, arch_obj: Any, metrics: dict[str, float]) -> None:
         """Fill ``metrics`` (estimator first, then each cost model) as they come."""
         needs_model = self.estimator.needs_model or any(c.needs_model for c in self.cost_models)
-        model = self.space.build(arch_obj) if needs_model else None
+        model = build_seeded(self.space, arch, arch_obj) if needs_model else None
         metrics.update({k: float(v) for k, v in self.estimator.estimate(arch, model,
                                                                         self.space.train_recipe(arch_obj)).items()})
         if model is not None and self.estimator.trains and self.weights_dir is not None:
