@@ -1,54 +1,12 @@
-"""Export an evaluated architecture of a run, with its trained weights, to ONNX.
-
-Also the one place that turns what a user types for an architecture of a run (an evaluation id
-or an architecture string) into the run's canonical string: :func:`resolve_arch`, shared by
-``hwnas export`` and ``hwnas compress --arch``.
-"""
+"""Export an evaluated architecture of a run, with its trained weights, to ONNX."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Any
 
 from .evaluation import Evaluation, weights_name
 from .exceptions import ConfigError, HwnasError
-from .outputs import FRONT_CSV, WEIGHTS_DIR, Run, check_file_to_write, load_run
-
-_ID = re.compile(r"[+-]?\d+")
-
-
-def resolve_arch(run: Run, space: Any, text: str) -> str:
-    """The canonical architecture string that ``text`` names in ``run``.
-
-    Text of digits (optionally signed) is an evaluation id, since no space's architecture
-    string is a bare number; anything else is parsed as an architecture of ``space``.
-
-    Args:
-        run: the run the id or architecture belongs to.
-        space: the run's search space.
-        text: an evaluation id (``"3"``) or an architecture string.
-
-    Returns:
-        The canonical architecture string (evaluated in the run or not).
-
-    Raises:
-        ConfigError: an id that no evaluation of the run has (naming the run's ids).
-        SpaceError: text that is no architecture of the space.
-
-    Example:
-        >>> resolve_arch(load_run("runs/digits"), space, "3")   # doctest: +SKIP
-        'w1:k3e4/k5e6/k3e4/k7e3'
-    """
-    text = text.strip()
-    if _ID.fullmatch(text):
-        by_id = {ev.id: ev for ev in run.evaluations}
-        if int(text) in by_id:
-            return by_id[int(text)].arch
-        ids = f"ids {min(by_id)}-{max(by_id)}" if by_id else "no evaluations yet"
-        raise ConfigError(f"no evaluation {text} in {run.path} ({ids}); "
-                          f"give an id or an arch string from {FRONT_CSV}")
-    return space.canonical(space.parse(text))
+from .outputs import WEIGHTS_DIR, check_file_to_write, load_run
 
 
 def export_run_arch(run_dir: str | Path, arch: str, output: str | Path, *,
@@ -76,7 +34,7 @@ def export_run_arch(run_dir: str | Path, arch: str, output: str | Path, *,
     out = check_file_to_write(output, "-o", "the ONNX file to write", "model.onnx")
     run = load_run(run_dir)
     parts = build_components(run.config, with_estimator=False)
-    canonical = resolve_arch(run, parts.space, arch)
+    canonical = run.resolve_arch(parts.space, arch)
     if parts.task is None:
         raise ConfigError(f"{run.path} is a table-backed run (no [task]): it has no model to export, only rows "
                           f"of its metric table; export from a run searched on a [task]")

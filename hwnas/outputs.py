@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from .config import RunConfig, config_from_dict
 from .evaluation import Evaluation
@@ -118,6 +119,32 @@ class Run:
     def objectives(self) -> list[Objective]:
         """The run's objectives."""
         return resolve_objectives(self.config.objectives)
+
+    def resolve_arch(self, space: Any, text: str) -> str:
+        """The canonical architecture string that ``text`` (what a user typed for ``hwnas
+        export`` or ``hwnas compress --arch``) names in this run.
+
+        Text of digits (optionally signed) is an evaluation id, since no space's architecture
+        string is a bare number; anything else is parsed as an architecture of ``space`` (the
+        run's space), evaluated in the run or not.
+
+        Raises:
+            ConfigError: an id that no evaluation of the run has (naming the run's ids).
+            SpaceError: text that is no architecture of the space.
+
+        Example:
+            >>> load_run("runs/digits").resolve_arch(space, "3")   # doctest: +SKIP
+            'w1:k3e4/k5e6/k3e4/k7e3'
+        """
+        text = text.strip()
+        if re.fullmatch(r"[+-]?\d+", text):
+            by_id = {ev.id: ev for ev in self.evaluations}
+            if int(text) in by_id:
+                return by_id[int(text)].arch
+            ids = f"ids {min(by_id)}-{max(by_id)}" if by_id else "no evaluations yet"
+            raise ConfigError(f"no evaluation {text} in {self.path} ({ids}); "
+                              f"give an id or an arch string from {FRONT_CSV}")
+        return space.canonical(space.parse(text))
 
 
 def load_run(run_dir: str | Path) -> Run:

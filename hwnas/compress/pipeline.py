@@ -136,7 +136,6 @@ def select_parents(run, space, *, archs: Sequence[str] = (), front: bool = False
         SpaceError: a string that is no architecture of the space (prefixed with ``--arch``).
     """
     from ..evaluation import weights_name
-    from ..export import resolve_arch
     from ..outputs import WEIGHTS_DIR, front_indices
 
     if not archs and not front:
@@ -153,7 +152,7 @@ def select_parents(run, space, *, archs: Sequence[str] = (), front: bool = False
         chosen += [run.evaluations[i].arch for i in on_front]
     for text in archs:
         try:
-            arch = resolve_arch(run, space, text)
+            arch = run.resolve_arch(space, text)
         except SpaceError as exc:
             raise SpaceError(f"--arch {text!r}: {exc}") from None
         if arch not in ok:
