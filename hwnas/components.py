@@ -28,6 +28,8 @@ class Components:
     target: Any
     cost_models: list[Any]
     evaluator: Any
+    #: why latency is timed rather than read from a table (one line), for the search to say
+    latency_note: str | None = None
 
 
 def build_space(config: RunConfig, task) -> Any:
@@ -106,7 +108,8 @@ def build_components(config: RunConfig, *, weights_dir: Path | None = None, with
         raise ConfigError(f"{config.source} [cost] models = {names!r} must be a non-empty list of "
                           f"cost model names, e.g. {list(DEFAULT_COST_MODELS)}")
     # [cost] latency = "lut" | "measure" | "auto": table prediction or timing for latency_ms
-    names = latency_models(names, config.cost, space, explicit="models" in config.cost, source=config.source)
+    names, latency_note = latency_models(names, config.cost, space, explicit="models" in config.cost,
+                                         source=config.source)
     classes = [COST_MODELS.get(name) for name in names]
     if "target" not in config.cost and any(cls.needs_model for cls in classes):
         raise ConfigError(f"{config.source}: [cost] needs 'target' for cost models {names}, e.g. target = \"cpu-ort-1t\"")
@@ -122,4 +125,4 @@ def build_components(config: RunConfig, *, weights_dir: Path | None = None, with
         if isinstance(part, TableBacked):
             part.check_space(space)
     evaluator = Evaluator(space, estimator, cost_models, weights_dir) if estimator is not None else None
-    return Components(task, space, estimator, target, cost_models, evaluator)
+    return Components(task, space, estimator, target, cost_models, evaluator, latency_note)

@@ -623,13 +623,17 @@ class LutCostModel(CostModel):
 
 
 def latency_models(names: list[str], cost: Mapping[str, Any], space: Any, *, explicit: bool,
-                   source: str = "<config>") -> list[str]:
+                   source: str = "<config>") -> tuple[list[str], str | None]:
     """Resolve ``[cost] latency`` (``auto``, ``lut``, ``measure``) into the cost-model list.
 
     ``measure`` times every candidate (``ort``), ``lut`` predicts from the table (``lut``);
     ``auto`` (the default) picks ``lut`` when a table for (target, space, input size) exists and
-    is valid here, else ``measure``, and then says why on stderr (one ``hwnas: note:`` line)
-    unless the space cannot have a table. With ``auto``, an explicit ``[cost] models`` list is kept.
+    is valid here, else ``measure``, and then says why in the returned note (one line, for the
+    search to print) unless the space cannot have a table. With ``auto``, an explicit
+    ``[cost] models`` list is kept.
+
+    Returns:
+        The cost-model names, and the note (None when there is nothing to say).
 
     Raises:
         ConfigError: an unknown ``latency`` value.
@@ -647,8 +651,9 @@ def latency_models(names: list[str], cost: Mapping[str, Any], space: Any, *, exp
     if given and mode != "measure" and not Path(given).is_file():
         raise LatencyTableError(f"{source} [cost.lut] path = {str(given)!r} does not exist; point it at a table "
                                 f"built by `hwnas profile`, or remove the key to use latency_tables/")
+    note = None
     if (mode == "auto" and explicit) or "target" not in cost or not ({"ort", "lut"} & set(names)):
-        return names
+        return names, note
     if mode == "auto":
         target = load_target(cost["target"])
         path = find_table(target, space, given)
@@ -659,11 +664,11 @@ def latency_models(names: list[str], cost: Mapping[str, Any], space: Any, *, exp
         except SpaceError as exc:  # this space cannot have a table: timing is the only way
             signatures = None
             if given:  # ... which the user, naming a table, did not expect
-                _note(f"[cost.lut] path = {str(given)!r} is not used: {exc}")
+                note = f"[cost.lut] path = {str(given)!r} is not used: {exc}"
         if signatures is not None and not path.is_file():
-            _note(f"no latency table for target {target.name} on {local_device(target)}, space {space.name}, input "
-                  f"{shape_text(space.input_shape)} ({path} does not exist); timing every candidate instead; "
-                  f"build one with `{fix}`, or pass --latency measure")
+            note = (f"no latency table for target {target.name} on {local_device(target)}, space {space.name}, "
+                    f"input {shape_text(space.input_shape)} ({path} does not exist); timing every candidate instead; "
+                    f"build one with `{fix}`, or pass --latency measure")
         elif signatures is not None:
             try:
                 table = LatencyTable.load(path)
@@ -671,16 +676,6 @@ def latency_models(names: list[str], cost: Mapping[str, Any], space: Any, *, exp
                 table.require(signatures, fix)
                 mode = "lut"
             except LatencyTableError as exc:  # --latency lut turns this into an error
-                _note(f"{str(exc).rstrip('.')}; timing every candidate instead (--latency measure)")
+                note = f"{str(exc).rstrip('.')}; timing every candidate instead (--latency measure)"
     wanted = "lut" if mode == "lut" else "ort"
-    return [wanted if n in ("ort", "lut") else n for n in names]
-
-
-def _note(message: str) -> None:
-    """One ``hwnas: note:`` line on stderr, from the process the user started (not from workers,
-    which build the same parts again)."""
-    import multiprocessing
-    import sys
-
-    if multiprocessing.parent_process() is None:
-        print(f"hwnas: note: {message}", file=sys.stderr)
+    return [wanted if n in ("ort", "lut") else n for n in names], note

@@ -179,34 +179,32 @@ def test_lut_cost_model_predicts_without_a_model(space, target, tmp_path):
     assert lut.measure(arch, None)["latency_ms"] == pytest.approx(lut.table.predict(space.layer_signatures(space.parse(arch))))
 
 
-def test_latency_mode_resolution(space, target, tmp_path, capsys):
+def test_latency_mode_resolution(space, target, tmp_path):
     cost = {"target": "cpu-ort-1t"}
     names = ["counts", "memory", "ort"]
-    assert latency_models(names, {**cost, "latency": "measure"}, space, explicit=False) == names
-    assert latency_models(names, {**cost, "latency": "lut"}, space, explicit=False) == ["counts", "memory", "lut"]
-    assert capsys.readouterr().err == ""
+    assert latency_models(names, {**cost, "latency": "measure"}, space, explicit=False) == (names, None)
+    assert latency_models(names, {**cost, "latency": "lut"}, space, explicit=False) == (
+        ["counts", "memory", "lut"], None)
     # auto: no table for this space's input size in latency_tables/ -> measure, and it says why
-    assert latency_models(names, cost, space, explicit=False) == names
-    err = capsys.readouterr().err
-    assert err.startswith("hwnas: note: no latency table for target cpu-ort-1t on ") and len(err.splitlines()) == 1
-    assert "input 1x8x8" in err and "timing every candidate instead; build one with `hwnas profile --target" in err
+    chosen, note = latency_models(names, cost, space, explicit=False)
+    assert chosen == names and note.startswith("no latency table for target cpu-ort-1t on ") and "\n" not in note
+    assert "input 1x8x8" in note and "timing every candidate instead; build one with `hwnas profile --target" in note
     path = hand_table(space, target).save(tmp_path / "mbv3-1x8x8.json")
-    assert latency_models(names, {**cost, "lut": {"path": str(path)}}, space, explicit=False)[-1] == "lut"
-    assert latency_models(names, {**cost, "lut": {"path": str(path)}}, space, explicit=True) == names
+    assert latency_models(names, {**cost, "lut": {"path": str(path)}}, space, explicit=False) == (
+        ["counts", "memory", "lut"], None)
+    assert latency_models(names, {**cost, "lut": {"path": str(path)}}, space, explicit=True) == (names, None)
     with pytest.raises(ConfigError, match="latency = 'fast' is not valid"):
         latency_models(names, {**cost, "latency": "fast"}, space, explicit=False)
 
 
-def test_auto_mode_says_why_a_table_is_not_used(space, target, tmp_path, capsys, recwarn):
+def test_auto_mode_says_why_a_table_is_not_used(space, target, tmp_path, recwarn):
     table = hand_table(space, target)
     table.meta["runtime_version"] = "1.0.0"
     path = table.save(tmp_path / "mbv3-1x8x8.json")
     cost = {"target": "cpu-ort-1t", "lut": {"path": str(path)}}
-    assert latency_models(["counts", "ort"], cost, space, explicit=False) == ["counts", "ort"]
-    err = capsys.readouterr().err  # one line in the CLI's style, not a Python warning with its source line
-    assert err.startswith("hwnas: note: ") and len(err.splitlines()) == 1, err
-    assert "built with onnxruntime 1.0.0" in err and err.rstrip().endswith(
-        "; timing every candidate instead (--latency measure)")
+    chosen, note = latency_models(["counts", "ort"], cost, space, explicit=False)
+    assert chosen == ["counts", "ort"] and "\n" not in note
+    assert "built with onnxruntime 1.0.0" in note and note.endswith("; timing every candidate instead (--latency measure)")
     with pytest.raises(LatencyTableError, match="built with onnxruntime 1.0.0"):
         COST_MODELS.get("lut")(target, SHAPE, space=space, path=str(path))
     assert not recwarn.list
@@ -219,7 +217,8 @@ def test_a_table_path_given_but_missing_is_an_error(space, tmp_path):
                                                     r"exist; point it at a table built by `hwnas profile`"):
             latency_models(["counts", "ort"], {**cost, "latency": mode}, space, explicit=False, source="run.toml")
     # measure reads no table: the key is left alone
-    assert latency_models(["counts", "ort"], {**cost, "latency": "measure"}, space, explicit=False) == ["counts", "ort"]
+    assert latency_models(["counts", "ort"], {**cost, "latency": "measure"}, space, explicit=False) == (
+        ["counts", "ort"], None)
 
 
 def test_residual_weights_learn_a_per_layer_effect_and_ignore_noise():
@@ -303,16 +302,16 @@ def test_a_table_built_here_without_its_device_is_refused(space, target, tmp_pat
     LatencyTable.load(path)
 
 
-def test_rebuild_hints_keep_the_configured_table_path(space, target, tmp_path, capsys):
+def test_rebuild_hints_keep_the_configured_table_path(space, target, tmp_path):
     table = hand_table(space, target)
     missing = sorted(table.entries)[0]
     del table.entries[missing]
     path = table.save(tmp_path / "mine.json")
     with pytest.raises(LatencyTableError, match=rf"--task my.toml --out {path}`"):
         COST_MODELS.get("lut")(target, SHAPE, space=space, path=str(path), config_source="my.toml")
-    latency_models(["ort"], {"target": "cpu-ort-1t", "lut": {"path": str(path)}}, space, explicit=False,
-                   source="my.toml")
-    assert f"--task my.toml --out {path}`" in capsys.readouterr().err
+    _, note = latency_models(["ort"], {"target": "cpu-ort-1t", "lut": {"path": str(path)}}, space, explicit=False,
+                             source="my.toml")
+    assert f"--task my.toml --out {path}`" in note
     with pytest.raises(LatencyTableError, match=rf"--out {path}`"):
         table.features(space.layer_signatures(space.smallest()) + [next(
             s for s in space.all_layer_signatures() if s.key == missing)])

@@ -71,3 +71,16 @@ def test_search_latency_lut_without_a_table_names_the_fix(tmp_path, capsys):
     device = local_device(load_target("cpu-ort-1t"))
     assert f"no latency table for target cpu-ort-1t on {device}, space mbv3, input 1x8x8" in err
     assert "hwnas profile --target" in err and f"--task {config}" in err and "--latency measure" in err
+
+
+def test_a_search_says_once_why_it_times_latency_and_export_says_nothing(tmp_path, capsys):
+    config = {"task": {"dataset": "digits", "seed": 0}, "space": TINY, "estimator": {"name": "fake-accuracy"},
+              "cost": {"target": "cpu-ort-1t"},
+              "search": {"objectives": ["error", "latency_ms"], "evaluations": 2, "population": 2, "seed": 0}}
+    run_search(config_from_dict(config), tmp_path / "run", progress=False)
+    err = capsys.readouterr().err
+    assert err.count("hwnas: note: no latency table for target cpu-ort-1t") == 1, err
+    with open(tmp_path / "run" / "front.csv") as fh:
+        arch = next(csv.DictReader(fh))["arch"]
+    assert main(["export", str(tmp_path / "run"), arch, "-o", str(tmp_path / "m.onnx")]) == 0
+    assert "note" not in capsys.readouterr().err
