@@ -175,5 +175,5 @@ def test_a_bad_epochs_list_gets_an_example_of_epochs(tmp_path, capsys):
 def test_an_out_file_or_a_negative_seed_is_one_line(tmp_path, cli_error):
     (tmp_path / "file").write_text("")
     for extra, needle in ((["--out", str(tmp_path / "file")], "is a file; give a folder"),
-                          (["--out", str(tmp_path / "o"), "--seed", "-1"], "--seed -1 must be >= 0")):
+                          (["--out", str(tmp_path / "o"), "--seed", "-1"], "--seed -1 is out of range; use an integer >= 0")):
         cli_error(["fidelity", _write(tmp_path, TINY)] + extra, needle)

@@ -45,6 +45,23 @@ def int_list(text: str) -> list[int]:
     return values
 
 
+def check_at_least(args: argparse.Namespace, lows: dict[str, int]) -> None:
+    """Refuse an integer flag below its lowest valid value (flags left unset are skipped).
+
+    Args:
+        lows: argparse dest -> lowest valid value, e.g. ``{"seed": 0, "passes": 2}``.
+
+    Raises:
+        ConfigError: ``--seed -1 is out of range; use an integer >= 0``.
+    """
+    from ..exceptions import ConfigError
+
+    for key, low in lows.items():
+        value = getattr(args, key)
+        if value is not None and value < low:
+            raise ConfigError(f"--{key.replace('_', '-')} {value} is out of range; use an integer >= {low}")
+
+
 def names(text: str) -> list[str]:
     """argparse type: comma-separated names, blanks dropped."""
     return [v.strip() for v in text.split(",") if v.strip()]

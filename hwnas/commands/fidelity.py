@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from ..exceptions import ConfigError
-from .base import COMMANDS, Command, int_list, names
+from .base import COMMANDS, Command, check_at_least, int_list, names
 
 
 def _epoch_list(text: str) -> list[int]:
@@ -75,8 +75,7 @@ class FidelityCommand(Command):
         if out.exists() and not out.is_dir():
             raise ConfigError(f"--out {args.out!r} is a file; give a folder for the fidelity outputs, "
                               f"e.g. --out runs/fidelity")
-        if args.seed < 0:
-            raise ConfigError(f"--seed {args.seed} must be >= 0 (the architecture sampling seed), e.g. --seed 0")
+        check_at_least(args, {"seed": 0})
         flags = {"config": str(Path(args.config).resolve()),
                  "config_sha1": hashlib.sha1(Path(args.config).read_bytes()).hexdigest(),
                  "archs": args.archs, "epochs": sorted(set(args.epochs)),

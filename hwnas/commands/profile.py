@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from ..exceptions import ConfigError
-from .base import COMMANDS, Command
+from .base import COMMANDS, Command, check_at_least
 
 
 def default_task_config() -> Path:
@@ -48,11 +48,8 @@ class ProfileCommand(Command):
         from ..profile import build_table, format_report
         from ..space import SPACES
 
-        for key in ("calibration", "fidelity", "seed", "passes", "runs_per_pass", "export_workers"):
-            value = getattr(args, key)
-            low = 2 if key == "passes" else (1 if key in ("calibration", "runs_per_pass", "export_workers") else 0)
-            if value is not None and value < low:
-                raise ConfigError(f"--{key.replace('_', '-')} {value} is out of range; use an integer >= {low}")
+        check_at_least(args, {"calibration": 1, "fidelity": 0, "seed": 0, "passes": 2, "runs_per_pass": 1,
+                              "export_workers": 1})
         if args.out:  # checked before minutes of work, not when the table is written
             check_file_to_write(args.out, "--out", "the table's file name", "<space>-<C>x<H>x<W>.json")
         if args.space and args.space not in SPACES.names():

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from ..exceptions import ConfigError
-from .base import COMMANDS, Command, add_budget_flags, budgets_from
+from .base import COMMANDS, Command, add_budget_flags, budgets_from, check_at_least
 
 
 @COMMANDS.register("search")
@@ -70,12 +70,10 @@ class SearchCommand(Command):
         if args.latency:
             _check_latency_flag(config, args)
             config.cost["latency"] = args.latency
-        for key, low in (("evaluations", 1), ("seed", 0)):
-            value = getattr(args, key)
-            if value is not None:
-                if value < low:
-                    raise ConfigError(f"--{key} {value} is out of range; use an integer >= {low}")
-                config.search[key] = value
+        check_at_least(args, {"evaluations": 1, "seed": 0})
+        for key in ("evaluations", "seed"):
+            if getattr(args, key) is not None:
+                config.search[key] = getattr(args, key)
         run_dir = Path(args.out or Path("runs") / (Path(args.config).stem if args.config else f"{args.space}-table"))
         previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops as cleanly as Ctrl-C
         try:
