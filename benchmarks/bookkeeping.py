@@ -15,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from hwnas.exceptions import require
 from hwnas.search.runner import SearchRun
 from hwnas.store import Store
 from hwnas.table import load_table, table_search_config
@@ -41,9 +42,9 @@ def ours(table: Path, strategy: str, evaluations: int, seed: int) -> tuple[float
 
 
 def optuna_sqlite(table: Path, trials: int) -> float:
-    import optuna
-
     from hwnas.space import make_space
+
+    optuna = require("optuna", "bench")
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = make_space("nb201", None, None)
@@ -65,12 +66,20 @@ def optuna_sqlite(table: Path, trials: int) -> float:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--table", type=Path, default=DEFAULT)
-    p.add_argument("--evaluations", type=int, default=1000)
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--strategies", default="nsga2,random,evolution")
-    p.add_argument("--optuna-trials", type=int, default=200)
+    p.add_argument("--table", type=Path, default=DEFAULT,
+                   help="the NB201 CSV (default: ../shared/data/nb201/nb201_cifar10_hw.csv)")
+    p.add_argument("--evaluations", type=int, default=1000, help="evaluations per search (default 1000)")
+    p.add_argument("--repeats", type=int, default=3,
+                   help="searches (seeds) per strategy; the median is printed (default 3)")
+    p.add_argument("--strategies", default="nsga2,random,evolution",
+                   help="comma-separated strategies (default nsga2,random,evolution)")
+    p.add_argument("--optuna-trials", type=int, default=200,
+                   help="trials of the Optuna comparison, 0 for none (needs hwnas[bench]; default 200)")
     args = p.parse_args()
+    if args.evaluations < 1 or args.repeats < 1 or args.optuna_trials < 0:
+        p.error("--evaluations and --repeats must be >= 1, --optuna-trials >= 0 (0: no Optuna timing)")
+    if args.optuna_trials:
+        require("optuna", "bench")  # says so now, not after the searches
     for strategy in args.strategies.split(","):
         per_eval = []
         for seed in range(args.repeats):
@@ -85,4 +94,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from _script import run
+
+    run(main)

@@ -31,33 +31,47 @@ import torch
 
 from hwnas.compress import build_chains, compress_run, read_compressed
 from hwnas.compress.results import COMPRESSED_CSV, ORIGINAL, best_variants, hypervolumes
+from hwnas.exceptions import CompressError
 from hwnas.outputs import load_run, front_indices
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("run_dir")
-    ap.add_argument("--prune", default="0.25,0.5")
-    ap.add_argument("--quantize", default="int8")
-    ap.add_argument("--finetune-epochs", type=int, default=3)
-    ap.add_argument("--round-to", type=int, default=16)
+    ap.add_argument("run_dir", help="a run directory of hwnas search (its front is compressed)")
+    ap.add_argument("--prune", default="0.25,0.5",
+                    help="fractions of channels to remove, comma-separated (default 0.25,0.5)")
+    ap.add_argument("--quantize", default="int8",
+                    help="INT8 schemes, comma-separated, as hwnas compress --quantize (default int8)")
+    ap.add_argument("--finetune-epochs", type=int, default=3, help="proxy-trainer epochs after pruning (default 3)")
+    ap.add_argument("--round-to", type=int, default=16, help="keep channel counts at multiples of N (default 16)")
     ap.add_argument("--reuse", action="store_true", help="print from the run's compressed.csv, compress nothing")
     ap.add_argument("--max-drop", type=float, default=1.0, help="accuracy points a 'best' variant may lose")
-    ap.add_argument("--mask-control", action="store_true")
-    ap.add_argument("--finetune-control", action="store_true")
+    ap.add_argument("--mask-control", action="store_true",
+                    help="also time parents with half their filters zeroed (masks) beside prune0.5")
+    ap.add_argument("--finetune-control", action="store_true",
+                    help="also fine-tune each parent unpruned for --finetune-epochs")
     args = ap.parse_args()
 
+    try:
+        ratios = [float(v) for v in args.prune.split(",") if v.strip()]
+    except ValueError:
+        ap.error(f"--prune {args.prune!r} is not a comma-separated list of fractions, e.g. 0.25,0.5")
+    schemes = [v.strip() for v in args.quantize.split(",") if v.strip()]
     run = load_run(args.run_dir)
     front = [run.evaluations[i].arch for i in front_indices(run.evaluations, run.objectives, run.config.budgets)]
+    if args.reuse and not (run.path / COMPRESSED_CSV).is_file():
+        raise CompressError(f"--reuse: {run.path} has no {COMPRESSED_CSV}; run `hwnas compress {args.run_dir} "
+                            f"--front --prune 0.25,0.5 --quantize int8` first, or drop --reuse")
     if not args.reuse:
-        ratios = [float(v) for v in args.prune.split(",") if v]
-        schemes = [v for v in args.quantize.split(",") if v]
         chains = build_chains(ratios, schemes, prune_options={"round_to": args.round_to,
                                                              "finetune_epochs": args.finetune_epochs})
         compress_run(run.path, chains, front=True, progress=lambda s: print(s, file=sys.stderr, flush=True))
     rows = [r for r in read_compressed(run.path / COMPRESSED_CSV) if r["parent_arch"] in front]
     parents = {r["parent_arch"]: r for r in rows if r["variant"] == ORIGINAL and r["status"] == "ok"}
     variants = [r for r in rows if r["variant"] != ORIGINAL]
+    if not parents:
+        raise CompressError(f"{run.path / COMPRESSED_CSV} holds no measured model of the run's front; "
+                            f"compress it with `hwnas compress {args.run_dir} --front ...`")
 
     print(f"run: {run.path}  front models: {len(front)}  variants: {len(variants)} "
           f"({sum(r['status'] != 'ok' for r in variants)} failed, "
@@ -139,6 +153,9 @@ def mask_control(run, front, rows) -> None:
     parts = build_components(run.config, with_estimator=False)
     shape, target = parts.task.input_shape, parts.target
     pruned = {r["parent_arch"]: r for r in rows if r["variant"] == "prune0.5" and r["status"] == "ok"}
+    if not pruned:
+        print("\n== masks vs removal: no prune0.5 variant to compare with (compress with --prune 0.5)")
+        return
     graphs, labels = [], []
     for arch in front:
         if arch not in pruned:
@@ -187,4 +204,6 @@ def finetune_control(run, front, parents, pruned, epochs) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from _script import run
+
+    run(main)

@@ -24,22 +24,16 @@ import numpy as np
 import onnxruntime as ort
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("run_dir")
-    ap.add_argument("--rows", type=int, default=3, help="front rows to check (spread over the front)")
-    ap.add_argument("--passes", type=int, default=15)
-    ap.add_argument("--runs", type=int, default=50, help="runs per pass")
-    args = ap.parse_args()
-    front = list(csv.DictReader(open(Path(args.run_dir) / "front.csv")))
-    picks = sorted({round(i * (len(front) - 1) / max(args.rows - 1, 1)) for i in range(args.rows)})
-    rows = [front[i] for i in picks]
-    tmp = Path(tempfile.mkdtemp())
+def _sessions(run_dir: str, rows: list[dict], tmp: Path) -> list | None:
+    """One warmed-up single-threaded session per row, its model exported by `hwnas export`; None if one fails."""
     sessions = []
     for k, row in enumerate(rows):
         path = tmp / f"m{k}.onnx"
-        subprocess.run([sys.executable, "-m", "hwnas.cli", "export", args.run_dir, row["arch"], "-o", str(path)],
-                       check=True, capture_output=True)
+        proc = subprocess.run([sys.executable, "-m", "hwnas.cli", "export", run_dir, row["arch"], "-o", str(path)],
+                              check=False, capture_output=True, text=True)
+        if proc.returncode:
+            print(f"export_latency.py: hwnas export {row['arch']} failed: {proc.stderr.strip()}", file=sys.stderr)
+            return None
         so = ort.SessionOptions()
         so.intra_op_num_threads = 1
         so.inter_op_num_threads = 1
@@ -49,6 +43,35 @@ def main() -> int:
         for _ in range(20):
             s.run(None, feed)
         sessions.append((s, feed))
+    return sessions
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("run_dir", help="a run directory of hwnas search with trained weights")
+    ap.add_argument("--rows", type=int, default=3, help="front rows to check (spread over the front)")
+    ap.add_argument("--passes", type=int, default=15, help="interleaved timing passes (default 15)")
+    ap.add_argument("--runs", type=int, default=50, help="runs per pass")
+    args = ap.parse_args()
+    if min(args.rows, args.passes, args.runs) < 1:
+        ap.error("--rows, --passes and --runs must be >= 1")
+    front_csv = Path(args.run_dir) / "front.csv"
+    if not front_csv.is_file():
+        print(f"export_latency.py: error: {front_csv} not found; pass the --out directory of a finished "
+              f"'hwnas search'", file=sys.stderr)
+        return 2
+    with open(front_csv, newline="") as fh:
+        front = list(csv.DictReader(fh))
+    if not front:
+        print(f"export_latency.py: error: {front_csv} has no rows (no feasible evaluation); nothing to export",
+              file=sys.stderr)
+        return 2
+    picks = sorted({round(i * (len(front) - 1) / max(args.rows - 1, 1)) for i in range(args.rows)})
+    rows = [front[i] for i in picks]
+    with tempfile.TemporaryDirectory() as tmp:  # the sessions hold the models; the files can go
+        sessions = _sessions(args.run_dir, rows, Path(tmp))
+    if sessions is None:
+        return 2
     medians = [[] for _ in rows]
     for p in range(args.passes):
         order = list(range(len(rows)))

@@ -70,24 +70,34 @@ def run_killed(out: Path, evaluations: int, seed: int, at: int, workers: int) ->
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--trials", type=int, default=10)
-    ap.add_argument("--evaluations", type=int, default=1000)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--trials", type=int, default=10, help="killed-and-resumed searches (default 10)")
+    ap.add_argument("--evaluations", type=int, default=1000, help="evaluations per search, >= 2 (default 1000)")
+    ap.add_argument("--seed", type=int, default=0, help="search seed (default 0)")
     ap.add_argument("--workers", type=int, default=1, help="worker processes of the killed/resumed searches")
     args = ap.parse_args()
+    if args.evaluations < 2 or args.trials < 1 or args.workers < 1:
+        ap.error("--evaluations must be >= 2 (a kill needs an evaluation after it), --trials and --workers >= 1")
     if not TABLE.is_file():
-        print(f"needs {TABLE} (the shared NB201 table)")
+        print(f"needs {TABLE} (the shared NB201 table)", file=sys.stderr)
         return 2
-    tmp = Path(tempfile.mkdtemp(prefix="hwnas-kill-"))
+    with tempfile.TemporaryDirectory(prefix="hwnas-kill-") as tmp:
+        return trials(Path(tmp), args)
+
+
+def trials(tmp: Path, args: argparse.Namespace) -> int:
     ref = tmp / "reference"
-    subprocess.run(search_cmd(ref, args.evaluations, args.seed, False), check=True, capture_output=True)
+    proc = subprocess.run(search_cmd(ref, args.evaluations, args.seed, False), check=False, capture_output=True,
+                          text=True)
+    if proc.returncode:
+        print(f"the uninterrupted search failed: {proc.stderr.strip()}", file=sys.stderr)
+        return 2
     ref_rows, ref_front = rows(ref / "evaluations.csv"), rows(ref / "front.csv")
     rng = random.Random(12345)
     identical = kills = lost = repeated = 0
     print(f"reference: {len(ref_rows)} evaluations, {len(ref_front)} front points")
     for trial in range(args.trials):
         out = tmp / f"trial{trial}"
-        targets = sorted(rng.sample(range(1, len(ref_rows)), rng.randint(1, 3)))
+        targets = sorted(rng.sample(range(1, len(ref_rows)), min(rng.randint(1, 3), len(ref_rows) - 1)))
         trail = []
         for at in targets:
             after, killed = run_killed(out, args.evaluations, args.seed, at, args.workers)

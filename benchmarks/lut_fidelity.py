@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _script import seed_list
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,17 +57,19 @@ def _print_block(checks: list[dict]) -> None:
 
 
 def main() -> int:
-    from hwnas.commands.base import int_list
-
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--table", help="table file (default: this device's, latency_tables/<target>/<device>/<space>-<CxHxW>.json)")
-    ap.add_argument("--config", default=str(ROOT / "examples" / "digits.toml"))
-    ap.add_argument("--networks", type=int, default=100)
-    ap.add_argument("--seeds", type=int_list, default=[1],
-                    help="comma-separated sampling seeds, one check each (default 1)")
+    ap.add_argument("--config", default=str(ROOT / "examples" / "digits.toml"),
+                    help="run config giving target, space and task (default examples/digits.toml)")
+    ap.add_argument("--networks", type=int, default=100, help="random networks per seed, >= 2 (default 100)")
+    ap.add_argument("--seeds", type=seed_list(1, "seed 0 draws the table's own calibration networks"),
+                    default=[1],
+                    help="comma-separated sampling seeds >= 1, one check each (default 1)")
     ap.add_argument("--build", action="store_true", help="build the table first with `hwnas profile` (timed)")
     ap.add_argument("--rows", help="CSV file for every network's prediction and measurements")
     args = ap.parse_args()
+    if args.networks < 2:
+        ap.error("--networks must be >= 2 (Kendall's tau ranks pairs)")
 
     from hwnas.components import build_space
     from hwnas.config import load_config
@@ -129,4 +132,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from _script import run
+
+    run(main)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -29,11 +28,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", default=str(ROOT / "examples" / "digits.toml"))
-    ap.add_argument("--archs", type=int, default=20)
-    ap.add_argument("--front", type=int, default=9)
-    ap.add_argument("--seed", type=int, default=2)
+    ap.add_argument("--config", default=str(ROOT / "examples" / "digits.toml"),
+                    help="run config giving target, space and task (default examples/digits.toml)")
+    ap.add_argument("--archs", type=int, default=20, help="random architectures timed both ways (default 20)")
+    ap.add_argument("--front", type=int, default=9, help="networks of the front re-measured once (default 9)")
+    ap.add_argument("--seed", type=int, default=2, help="sampling seed (default 2)")
     args = ap.parse_args()
+    if args.archs < 1 or args.front < 1:
+        ap.error("--archs and --front must be >= 1")
 
     from hwnas.components import build_space
     from hwnas.config import load_config
@@ -73,4 +75,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from _script import run
+
+    run(main)

@@ -94,10 +94,14 @@ def main() -> int:
     from hwnas.commands.base import int_list, names
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--table", default=str(TABLE))
-    ap.add_argument("--accuracy-column", default="test_acc_cifar10")
-    ap.add_argument("--devices", type=names, default=["edgegpu", "raspi4", "fpga"])
-    ap.add_argument("--evaluations", type=int_list, default=[50, 200, 1000])
+    ap.add_argument("--table", default=str(TABLE),
+                    help="the NB201 CSV (default: ../shared/data/nb201/nb201_cifar10_hw.csv)")
+    ap.add_argument("--accuracy-column", default="test_acc_cifar10",
+                    help="accuracy column (default test_acc_cifar10)")
+    ap.add_argument("--devices", type=names, default=["edgegpu", "raspi4", "fpga"],
+                    help="comma-separated, each with a <device>_latency column (default edgegpu,raspi4,fpga)")
+    ap.add_argument("--evaluations", type=int_list, default=[50, 200, 1000],
+                    help="comma-separated budgets (default 50,200,1000)")
     args = ap.parse_args()
 
     from hwnas.bench import BenchProblem
@@ -128,4 +132,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from _script import run
+
+    run(main)

@@ -28,34 +28,48 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", default=str(ROOT / "examples" / "digits.toml"))
-    ap.add_argument("--evaluations", type=int, default=48)
-    ap.add_argument("--population", type=int, default=12)
-    ap.add_argument("--proxy", default="naswot")
-    ap.add_argument("--quantile", type=float, default=0.25)
-    ap.add_argument("--warmup", type=int, default=12)
-    ap.add_argument("--out", default="runs/prefilter")
+    ap.add_argument("--config", default=str(ROOT / "examples" / "digits.toml"),
+                    help="run config with a proxy-trainer estimator (default examples/digits.toml)")
+    ap.add_argument("--evaluations", type=int, default=48, help="evaluations per search (default 48)")
+    ap.add_argument("--population", type=int, default=12, help="NSGA-II population (default 12)")
+    ap.add_argument("--proxy", default="naswot", help="zero-cost proxy of the pre-filter (default naswot)")
+    ap.add_argument("--quantile", type=float, default=0.25,
+                    help="bottom fraction of proxy scores not trained (default 0.25)")
+    ap.add_argument("--warmup", type=int, default=12, help="candidates always trained first (default 12)")
+    ap.add_argument("--out", default="runs/prefilter",
+                    help="parent folder of the two runs, replaced on each call (default runs/prefilter)")
     args = ap.parse_args()
 
+    from hwnas.components import build_components
     from hwnas.config import config_from_dict
     from hwnas.front import hypervolume, non_dominated
     from hwnas.outputs import load_run
     from hwnas.search.objectives import minimisation_matrix, resolve_objectives
     from hwnas.search.runner import run_search
 
+    if not Path(args.config).is_file():
+        ap.error(f"--config {args.config!r} not found; pass a TOML file such as examples/digits.toml")
     base = tomllib.loads(Path(args.config).read_text())
-    base["search"].update(evaluations=args.evaluations, population=args.population)
+    search = base["search"]
+    search["evaluations"] = args.evaluations
+    # population where the config keeps it: [search] or its strategy's own table ([search.nsga2])
+    own = search.get(search.get("strategy", "nsga2"))
+    (own if isinstance(own, dict) and "population" not in search else search)["population"] = args.population
     base["cost"]["latency"] = "lut"
     filtered = {**base, "estimator": {**base["estimator"], "name": "zero-cost-filtered", "proxy": args.proxy,
                                       "quantile": args.quantile, "warmup": args.warmup}}
+    filtered_label = f"filtered ({args.proxy}, q={args.quantile:g})"
+    configs = {"proxy-trainer": config_from_dict(base, source=args.config),
+               filtered_label: config_from_dict(filtered, source=args.config)}
+    build_components(configs[filtered_label])  # a bad --proxy, --quantile or --warmup: refused before any search
     out = Path(args.out)
     print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     runs = {}
-    for label, data in (("proxy-trainer", base), (f"filtered ({args.proxy}, q={args.quantile:g})", filtered)):
+    for label, config in configs.items():
         run_dir = out / label.split()[0]
         shutil.rmtree(run_dir, ignore_errors=True)
         start = time.perf_counter()
-        run_search(config_from_dict(data, source=args.config), run_dir, progress=False)
+        run_search(config, run_dir, progress=False)
         runs[label] = (load_run(run_dir), time.perf_counter() - start)
 
     objectives = resolve_objectives(base["search"]["objectives"])
@@ -89,4 +103,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from _script import run
+
+    run(main)

@@ -38,14 +38,19 @@ def main() -> int:
     ap.add_argument("--datasets", default=",".join(RUNS), help=f"comma-separated, from {', '.join(RUNS)}")
     ap.add_argument("--out", default="runs", help="parent folder of fidelity-<dataset>/ (default runs)")
     args = ap.parse_args()
+    datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
+    unknown = [d for d in datasets if d not in RUNS]
+    if unknown or not datasets:
+        ap.error(f"--datasets {args.datasets!r}: choose from {', '.join(RUNS)}")
 
     from hwnas.cli import main as hwnas
+    from hwnas.fidelity import FIDELITY_CSV
 
-    for name in [d.strip() for d in args.datasets.split(",") if d.strip()]:
+    for name in datasets:
         config, flags = RUNS[name]
         out = Path(args.out) / f"fidelity-{name.replace('_', '-')}"
         argv = ["fidelity", str(config), *flags, "--out", str(out)]
-        if (out / "fidelity.json").exists():
+        if (out / "fidelity.json").exists() and (out / FIDELITY_CSV).exists():  # stopped before its first row: afresh
             argv.append("--resume")
         print("hwnas " + " ".join(argv), flush=True)
         code = hwnas(argv)

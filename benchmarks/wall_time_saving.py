@@ -40,6 +40,7 @@ import sqlite3
 from pathlib import Path
 
 import numpy as np
+from _script import seed_list
 
 ROOT = Path(__file__).resolve().parents[1]
 LEVELS = (0.9, 0.95, 0.98, 1.0)
@@ -74,9 +75,12 @@ def search(config_path: str, updates: dict[str, dict], seed: int, evaluations: i
             done = len(store)
         finally:
             store.close()
-        if done >= evaluations:
+        if done == evaluations:
             print(f"{run_dir}: reusing {done} evaluations")
             return
+        if done > evaluations:  # its hypervolume curve would run past --evaluations
+            raise SystemExit(f"{run_dir} holds a run of {done} evaluations, not {evaluations}; pass "
+                             f"--evaluations {done}, or another --out")
         raise SystemExit(f"{run_dir} holds an incomplete run ({done}/{evaluations}); its wall times would "
                          f"include the gap, so delete it and run again")
     config = load_config(config_path)
@@ -134,22 +138,29 @@ def hypervolume_curve(run, objectives, ideal, nadir) -> np.ndarray:
 
 
 def main() -> int:
+    from hwnas.commands.base import int_list
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--compare", choices=("surrogate", "multi-fidelity", "darts"), default="surrogate")
-    ap.add_argument("--config", default=str(ROOT / "examples" / "digits.toml"))
-    ap.add_argument("--rungs", default="1,3,9", help="successive-halving rungs (epochs), for multi-fidelity")
-    ap.add_argument("--evaluations", type=int, default=96)
-    ap.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
+    ap.add_argument("--compare", choices=("surrogate", "multi-fidelity", "darts"), default="surrogate",
+                    help="which cheaper search against nsga2 (default surrogate)")
+    ap.add_argument("--config", default=str(ROOT / "examples" / "digits.toml"),
+                    help="run config (default examples/digits.toml)")
+    ap.add_argument("--rungs", type=int_list, default=[1, 3, 9],
+                    help="successive-halving rungs (epochs), for multi-fidelity (default 1,3,9)")
+    ap.add_argument("--evaluations", type=int, default=96, help="evaluations per search (default 96)")
+    ap.add_argument("--seeds", type=seed_list(0), default=[0], help="comma-separated seeds (default 0)")
     ap.add_argument("--out", default=None, help="run folders (default runs/<compare>-saving)")
     ap.add_argument("--sequential", action="store_true", help="run the two searches one after the other")
     args = ap.parse_args()
+    if args.evaluations < 1:
+        ap.error("--evaluations must be >= 1")
 
     from hwnas.front import non_dominated
     from hwnas.search.objectives import is_feasible, minimisation_matrix
 
-    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    seeds = args.seeds
     out = Path(args.out or ROOT / "runs" / f"{args.compare}-saving")
-    runs_of = variants(args.compare, args.config, [int(r) for r in args.rungs.split(",")])
+    runs_of = variants(args.compare, args.config, args.rungs)
     plain, cheap = list(runs_of)
     ratios: dict[float, list[float]] = {level: [] for level in LEVELS}
     for seed in seeds:
@@ -199,4 +210,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from _script import run
+
+    run(main)
