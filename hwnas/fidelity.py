@@ -171,6 +171,30 @@ def check_epochs(epochs: Sequence[int]) -> list[int]:
     return values
 
 
+def check_arguments(config: RunConfig, *, archs: int, epochs: Sequence[int], proxies: Sequence[str] | None,
+                    folds: int) -> tuple[list[int], list[str], dict[str, Any]]:
+    """Check what :func:`run_fidelity` is given before any work (or file) is done.
+
+    Returns:
+        The sorted epoch budgets, the proxy names and the trainer's options.
+
+    Raises:
+        ConfigError: a bad argument, or a config that does not train with proxy-trainer.
+        RegistryError: an unknown proxy (with "did you mean").
+    """
+    from .estimate.zero_cost import PROXIES
+
+    if isinstance(archs, bool) or not isinstance(archs, int) or archs < max(folds, 3):
+        raise ConfigError(f"--archs {archs!r} must be an integer >= {max(folds, 3)} (at least --folds and 3)")
+    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
+        raise ConfigError(f"--folds {folds!r} must be an integer >= 2")
+    budgets = check_epochs(epochs)
+    proxies = list(PROXIES.names() if proxies is None else proxies)
+    for name in proxies:
+        PROXIES.get(name)
+    return budgets, proxies, _trainer_options(config)
+
+
 def run_fidelity(config: RunConfig, *, archs: int = 40, epochs: Sequence[int] = (1, 3, 10),
                  proxies: Sequence[str] | None = None, seed: int = 0, folds: int = 5, proxy_batch_size: int = 64,
                  ceiling: bool = False, done: Mapping[str, Mapping[str, Any]] | None = None,
@@ -205,19 +229,11 @@ def run_fidelity(config: RunConfig, *, archs: int = 40, epochs: Sequence[int] = 
     from .components import build_space
     from .data import load_task
     from .estimate import ProxyTrainer
-    from .estimate.zero_cost import PROXIES, proxy_batch, score_model
+    from .estimate.zero_cost import proxy_batch, score_model
     from .registry import construct
 
-    if isinstance(archs, bool) or not isinstance(archs, int) or archs < max(folds, 3):
-        raise ConfigError(f"--archs {archs!r} must be an integer >= {max(folds, 3)} (at least --folds and 3)")
-    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
-        raise ConfigError(f"--folds {folds!r} must be an integer >= 2")
-    budgets = check_epochs(epochs)
+    budgets, proxies, options = check_arguments(config, archs=archs, epochs=epochs, proxies=proxies, folds=folds)
     longest = budgets[-1]
-    proxies = list(PROXIES.names() if proxies is None else proxies)
-    for name in proxies:
-        PROXIES.get(name)
-    options = _trainer_options(config)
     train_seed = int(options.get("seed", 0))
     task = load_task(config.task, source=config.source)
     space = build_space(config, task)

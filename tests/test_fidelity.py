@@ -121,6 +121,8 @@ def test_command_writes_files_and_resumes(tmp_path, capsys, monkeypatch):
         raise AssertionError("a resumed run trained an architecture again")
 
     monkeypatch.setattr(ProxyTrainer, "estimate", no_training)
+    with open(cfg, "a") as fh:  # a comment changes the file, not the config the rows depend on
+        fh.write("\n# edited after the run\n")
     assert main([*argv, "--resume"]) == 0
     ranks = ("signal", "spearman", "kendall", "n")  # seconds differ from run to run
     assert [[s[k] for k in ranks] for s in _csv(out / "fidelity_summary.csv")] == [[s[k] for k in ranks] for s in summary]
@@ -141,6 +143,7 @@ def test_command_writes_files_and_resumes(tmp_path, capsys, monkeypatch):
 ])
 def test_bad_flags_give_one_line(tmp_path, flags, message, cli_error):
     cli_error(["fidelity", _write(tmp_path, TINY), "--out", str(tmp_path / "o"), *flags], message)
+    assert not (tmp_path / "o").exists()  # refused before anything is written (a later --resume would fail)
 
 
 def test_a_config_that_does_not_train_is_refused(tmp_path, capsys):

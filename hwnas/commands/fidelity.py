@@ -63,6 +63,7 @@ class FidelityCommand(Command):
         from ..config import load_config
         from ..fidelity import (
             FIDELITY_CSV,
+            check_arguments,
             format_summary,
             read_rows,
             run_fidelity,
@@ -76,8 +77,12 @@ class FidelityCommand(Command):
             raise ConfigError(f"--out {args.out!r} is a file; give a folder for the fidelity outputs, "
                               f"e.g. --out runs/fidelity")
         check_at_least(args, {"seed": 0})
+        check_arguments(config, archs=args.archs, epochs=args.epochs, proxies=args.proxies, folds=args.folds)
         flags = {"config": str(Path(args.config).resolve()),
                  "config_sha1": hashlib.sha1(Path(args.config).read_bytes()).hexdigest(),
+                 # what the rows depend on: the config's values (a comment or a reordering is no change)
+                 "config_values_sha1": hashlib.sha1(json.dumps(config.to_dict(), sort_keys=True,
+                                                               default=str).encode()).hexdigest(),
                  "archs": args.archs, "epochs": sorted(set(args.epochs)),
                  "proxies": args.proxies, "seed": args.seed, "folds": args.folds, "proxy_batch": args.proxy_batch,
                  "ceiling": args.ceiling}
@@ -91,8 +96,8 @@ class FidelityCommand(Command):
             before = previous["flags"]
             # The rows depend on these; --archs, --epochs, --proxies, --ceiling and --folds may
             # change (a sample of N is the first N of a larger one; absent columns are computed).
-            same_file = "config_sha1" if "config_sha1" in before else "config"
-            changed = sorted(k for k in (same_file, "seed", "proxy_batch") if before.get(k) != flags[k])
+            same_config = next(k for k in ("config_values_sha1", "config_sha1", "config") if k in before)
+            changed = sorted(k for k in (same_config, "seed", "proxy_batch") if before.get(k) != flags[k])
             if changed:
                 raise ConfigError(f"--resume: {out} was run with other settings ({', '.join(changed)}: "
                                   f"{[before.get(k) for k in changed]}); rerun with the same flags or another --out")

@@ -59,6 +59,9 @@ def _rmsprop(groups, lr):
 #: Optimizer name -> factory ``(param_groups, lr) -> torch.optim.Optimizer``. Weight decay is set
 #: per group (none on biases and normalisation parameters); SGD uses Nesterov momentum 0.9.
 #: ``foreach`` kernels: on a CPU the default per-tensor loop costs ~5 % more per step.
+#: The largest learning rate a recipe may ask for.
+MAX_LR = 10.0
+
 OPTIMIZERS: dict[str, Callable[[list[dict], float], torch.optim.Optimizer]] = {
     "adam": _adam, "adamw": _adamw, "sgd": _sgd, "rmsprop": _rmsprop}
 
@@ -422,7 +425,7 @@ def _bool(name: str, value: Any) -> bool:
 
 
 def _check_lr(value: Any, name: str = "lr") -> float:
-    return _float(name, value, 0.0, 10.0, "in (0, 10], e.g. 3e-3", low_open=True)
+    return _float(name, value, 0.0, MAX_LR, f"in (0, {MAX_LR:g}], e.g. 3e-3", low_open=True)
 
 
 def _check_weight_decay(value: Any, name: str = "weight_decay") -> float:

@@ -66,8 +66,11 @@ class MLPSpace(SearchSpace[MLPArch]):
         super().__init__(input_shape, output_dim)
         widths = option_choices("mlp", "widths", widths, int, minimum=1)
         activations = option_choices("mlp", "activations", activations, str, allowed=sorted(_ACTIVATIONS))
-        lrs = option_choices("mlp", "lrs", lrs, float, minimum=1e-12)
-        optimizers = option_choices("mlp", "optimizers", optimizers, str)
+        # the trainer's limits, checked here so a bad choice is refused before the search starts
+        from ..estimate.trainer import MAX_LR, OPTIMIZERS
+
+        lrs = option_choices("mlp", "lrs", lrs, float, minimum=1e-12, maximum=MAX_LR)
+        optimizers = option_choices("mlp", "optimizers", optimizers, str, allowed=sorted(OPTIMIZERS))
         dropouts = option_choices("mlp", "dropouts", dropouts, float, minimum=0.0, maximum=0.95)
         if isinstance(max_layers, bool) or not isinstance(max_layers, int) or not 1 <= max_layers <= 16:
             raise ConfigError(f"mlp: [space] max_layers = {max_layers!r} must be in 1..16")

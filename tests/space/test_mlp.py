@@ -42,6 +42,9 @@ def test_bad_inputs():
     ("widths", [0, -1], ">= 1"),
     ("activations", "relu", "from \\['leaky_relu', 'relu', 'tanh'\\]"),
     ("lrs", ["a"], "lrs = \\['a'\\] is invalid"),
+    ("lrs", [1e-3, 100.0], "lrs = \\[0.001, 100.0\\] is invalid; it must be a non-empty list of distinct numbers "
+                           ">= 1e-12 <= 10"),
+    ("optimizers", ["adam", "lbfgs"], "from \\['adam', 'adamw', 'rmsprop', 'sgd'\\]"),
     ("dropouts", [0.99], "<= 0.95"),
     ("max_layers", "3", "max_layers = '3' must be in 1..16"),
 ])
