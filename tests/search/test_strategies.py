@@ -134,3 +134,72 @@ def test_reinforce_updates_on_the_genomes_it_sampled_not_their_canonical_form():
     # genes of layers the architecture does not have still hold what the controller drew
     assert all(np.array_equal(space.encode(space.decode(s)), p) for s, p in zip(scored[0], proposed))
     assert any(not np.array_equal(s, p) for s, p in zip(scored[0], proposed))
+
+
+@pytest.mark.parametrize("strategy", [*ALL, "nsga2-surrogate"])
+def test_a_small_space_runs_out_only_after_its_last_architecture(strategy):
+    # 120 MLPs, 81 of them with 4 layers: drawn gene by gene, each of those is one draw in 324,
+    # so the last few were never found and the search ended with the space "exhausted"
+    space = make_space("mlp", (4,), 1, max_layers=4, widths=[32, 64, 128], activations=["relu"], lrs=[0.001],
+                       optimizers=["adam"], dropouts=[0.0])
+    options = {"population": 8} if strategy in ("evolution", "nsga2", "nsga2-surrogate") else {}
+    if strategy == "nsga2-surrogate":
+        options.update(trees=10, candidates=8)
+    search = STRATEGIES.get(strategy)(space, n_objectives=2, n_constraints=0, evaluations=200, seed=0, **options)
+    rng = np.random.default_rng(0)
+    proposed = []
+    while (genomes := search.ask()) is not None:
+        proposed += [space.canonical_genome(g) for g in genomes]
+        search.tell(genomes, rng.random((len(genomes), 2)), np.zeros((len(genomes), 0)))
+    assert len(proposed) == len(set(proposed)) == 120
+
+
+@pytest.mark.parametrize("strategy, option, value", [
+    ("nsga2", "population", 2.5), ("nsga2", "offspring", 0), ("nsga2", "offspring", -1), ("nsga2", "offspring", 2.5),
+    ("nsga2", "offspring", True), ("evolution", "sample", 2.5), ("evolution", "sample", True),
+    ("evolution", "population", 2.5), ("reinforce", "batch", 2.5), ("reinforce", "batch", True),
+    ("reinforce", "hidden", True), ("bayes", "startup", -1), ("bayes", "startup", 2.5)])
+def test_an_option_of_the_wrong_type_or_range_is_refused_before_the_search(table, tmp_path, strategy, option, value):
+    # these crashed mid-search with a traceback, or were taken silently (offspring = 0 ended an
+    # nsga2 search after its first generation, reporting that the space ran out)
+    with pytest.raises(ConfigError, match=f"{option} = {value!r} must be"):
+        run_search(_config(table, strategy, **{option: value}), tmp_path / "o", progress=False)
+    assert not (tmp_path / "o").exists()
+
+
+def test_evolution_takes_a_population_smaller_than_the_default_sample(table, tmp_path):
+    summary = run_search(_config(table, "evolution", evaluations=12, population=4), tmp_path / "e", progress=False)
+    assert summary.evaluations == 12
+
+
+def test_bayes_gp_hands_over_a_new_architecture_after_a_few_repeats():
+    from hwnas.search.strategies.bayes import BayesStrategy
+
+    space = make_space("nb201", None, None)
+    search = BayesStrategy(space, n_objectives=2, n_constraints=0, evaluations=3, seed=0, model="gp")
+    first = search.ask()
+    search.tell(first, np.ones((1, 2)), np.zeros((1, 0)))
+    asks = []
+    real = search.study.ask
+
+    def repeating(distributions):  # a GP stuck on the evaluated architecture: each ask was a fit
+        asks.append(1)
+        search.study.enqueue_trial(dict(zip(search.distributions, (int(v) for v in first[0]))))
+        return real(distributions)
+
+    search.study.ask = repeating
+    second = search.ask()
+    assert not np.array_equal(second, first) and len(asks) <= 10
+
+
+def test_bayes_gp_is_not_told_a_failed_evaluation_as_a_value():
+    # told as 1e12 (FAILED_VALUE), failures swamped the GP's fit: with a budget on the table it
+    # then proposed nothing within it
+    from hwnas.search.strategies.bayes import BayesStrategy
+
+    space = make_space("nb201", None, None)
+    search = BayesStrategy(space, n_objectives=2, n_constraints=1, evaluations=2, seed=0, model="gp")
+    search.tell(search.ask(), np.full((1, 2), 1e12), np.full((1, 1), 1e12))
+    search.tell(search.ask(), np.ones((1, 2)), -np.ones((1, 1)))
+    told = [t.values for t in search.study.trials if t.values is not None]
+    assert told == [[1.0, 1.0]]

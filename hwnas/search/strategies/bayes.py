@@ -3,7 +3,8 @@
 ``model = "tpe"`` (default) is Optuna's multi-objective TPE (MOTPE, Ozaki et al.): fast enough
 for thousands of evaluations. ``model = "gp"`` is Optuna's Gaussian-process sampler with
 log-EHVI, better per evaluation but cubic in the evaluations, for budgets of a few hundred.
-Budgets are passed as constraints. Optuna is an optional extra (``pip install 'hwnas[bench]'``).
+Budgets are passed as constraints; failed evaluations reach the GP as failed trials. Optuna is
+an optional extra (``pip install 'hwnas[bench]'``).
 """
 
 from __future__ import annotations
@@ -14,10 +15,14 @@ import numpy as np
 
 from ...exceptions import ConfigError, require
 from ...space.base import SearchSpace
+from ..objectives import FAILED_VALUE
 from .base import STRATEGIES, Strategy
-from .common import MAX_DRAWS, Archive, key
+from .common import MAX_DRAWS, Archive, check_int_options, key
 
 _CONSTRAINT = "constraint"
+#: Asks of the GP sampler before a random new architecture is handed to it: told an evaluated
+#: architecture again, the GP barely moves and proposes it again, each ask a fit of seconds.
+GP_ASKS = 5
 
 
 def _constraints(trial) -> list[float]:
@@ -29,7 +34,8 @@ class BayesStrategy(Strategy):
     """Optuna MOTPE / GP sampler over categorical genes, without repeated proposals.
 
     When the sampler proposes an architecture that was already evaluated, it is told the known
-    result and asked again (bounded), so every proposal is a new architecture.
+    result and asked again (bounded: 200 asks for TPE, ``GP_ASKS`` for the GP), then handed a
+    random new architecture, so every proposal is a new architecture.
 
     Options (``[search]``):
         model: ``"tpe"`` (default) or ``"gp"``.
@@ -40,6 +46,7 @@ class BayesStrategy(Strategy):
                  evaluations: int, seed: int, model: str = "tpe", startup: int = 10) -> None:
         super().__init__(space, n_objectives=n_objectives, n_constraints=n_constraints,
                          evaluations=evaluations, seed=seed)
+        check_int_options({"startup": (startup, 0)})
         optuna = require("optuna", "bench")
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         constraints = _constraints if n_constraints else None
@@ -62,8 +69,14 @@ class BayesStrategy(Strategy):
         self.results: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
         self.pending = None
         self.proposed = 0
+        self.model = model
+        self.asks = MAX_DRAWS if model == "tpe" else GP_ASKS
 
     def _tell(self, trial, f: np.ndarray, g: np.ndarray) -> None:
+        if self.model == "gp" and not np.all(f < FAILED_VALUE):
+            # a failed evaluation's FAILED_VALUE swamps the GP's fit: it then finds nothing feasible
+            self.study.tell(trial, state=self.optuna.trial.TrialState.FAIL)
+            return
         trial.set_user_attr(_CONSTRAINT, [float(v) for v in g])
         self.study.tell(trial, [float(v) for v in f])
 
@@ -72,7 +85,7 @@ class BayesStrategy(Strategy):
             return None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            for _ in range(MAX_DRAWS):
+            for _ in range(self.asks):
                 trial = self.study.ask(self.distributions)
                 g = self.archive.canonical([trial.params[n] for n in self.distributions])
                 if self.archive.is_new(g):

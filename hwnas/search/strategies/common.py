@@ -7,12 +7,34 @@ config is the number of distinct architectures evaluated, whatever the strategy.
 
 from __future__ import annotations
 
+import itertools
+import math
+
 import numpy as np
 
 from ...space.base import SearchSpace
 
 #: Draws before a sampler gives up looking for an architecture not proposed yet.
 MAX_DRAWS = 200
+#: Spaces up to this many genomes are listed when MAX_DRAWS draws find nothing new, so a small
+#: space runs out only once every architecture was proposed.
+MAX_LISTED = 100_000
+
+
+def check_int_options(options: dict[str, tuple[object, int]]) -> None:
+    """Refuse ``[search]`` options that must be integers of at least some value.
+
+    Args:
+        options: name -> (value, lowest valid value); a value of None (the default) is skipped.
+
+    Raises:
+        ConfigError: ``[search] population = 2.5 must be an integer >= 2`` (bools too).
+    """
+    from ...exceptions import ConfigError
+
+    for name, (value, low) in options.items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
+            raise ConfigError(f"[search] {name} = {value!r} must be an integer >= {low}")
 
 
 def check_batch(batch: object) -> int:
@@ -43,6 +65,7 @@ class Archive:
         self.genomes: list[np.ndarray] = []
         self.objectives: list[np.ndarray] = []
         self.violations: list[np.ndarray] = []
+        self._listed: list[np.ndarray] | None = None  # every architecture of a small space, on demand
 
     def canonical(self, genome) -> np.ndarray:
         """The canonical genome (inactive genes 0)."""
@@ -66,12 +89,24 @@ class Archive:
             self.violations.append(np.asarray(v, dtype=float).reshape(-1))
 
     def random_unseen(self, rng: np.random.Generator) -> np.ndarray | None:
-        """A uniformly drawn canonical genome not proposed yet, or None after MAX_DRAWS draws."""
+        """A uniformly drawn canonical genome not proposed yet; after MAX_DRAWS draws, one of the
+        architectures left in a space of up to MAX_LISTED genomes (draws per gene reach some
+        architectures rarely: a 4-layer MLP is one draw in hundreds); None when there is none."""
         for _ in range(MAX_DRAWS):
             g = self.canonical(rng.integers(0, self.sizes))
             if self.is_new(g):
                 return g
-        return None
+        if self._listed is None:
+            self._listed = []
+            if math.prod(int(s) for s in self.sizes) <= MAX_LISTED:
+                listed: set[tuple[int, ...]] = set()
+                for raw in itertools.product(*(range(int(s)) for s in self.sizes)):
+                    g = self.canonical(raw)
+                    if key(g) not in listed and self.space.degenerate(self.space.decode(g)) is None:
+                        listed.add(key(g))
+                        self._listed.append(g)
+        left = [g for g in self._listed if key(g) not in self.seen]
+        return left[int(rng.integers(len(left)))] if left else None
 
     def mutate_unseen(self, parent, rng: np.random.Generator, genes: int = 1) -> np.ndarray | None:
         """``parent`` with ``genes`` genes set to other choices, not proposed yet (bounded tries)."""

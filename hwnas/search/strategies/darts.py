@@ -43,7 +43,7 @@ from ...exceptions import ConfigError
 from ...space.base import SearchSpace
 from ...space.supernet import latency_cost, table_cost
 from .base import STRATEGIES, Strategy
-from .common import Archive, key
+from .common import Archive, check_int_options, key
 
 #: Spaces up to this many architectures are ranked exhaustively; larger ones by sampling.
 MAX_ENUMERATED = 200_000
@@ -93,10 +93,8 @@ class DartsStrategy(Strategy):
                 or not all(isinstance(p, (int, float)) and not isinstance(p, bool) and p >= 0 for p in penalties)):
             raise ConfigError(f"[search] penalties = {penalties!r} must be a non-empty list of numbers >= 0, "
                               f"e.g. [0, 0.03, 0.1, 0.3]")
-        for name, value, low in (("warmup_epochs", warmup_epochs, 0), ("search_epochs", search_epochs, 1),
-                                 ("batch_size", batch_size, 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ConfigError(f"[search] {name} = {value!r} must be an integer >= {low}")
+        check_int_options({"warmup_epochs": (warmup_epochs, 0), "search_epochs": (search_epochs, 1),
+                           "batch_size": (batch_size, 1)})
         for name, value in (("lr", lr), ("arch_lr", arch_lr)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
                 raise ConfigError(f"[search] {name} = {value!r} must be a number > 0")

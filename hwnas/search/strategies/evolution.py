@@ -9,7 +9,7 @@ import numpy as np
 from ...exceptions import ConfigError
 from ...space.base import SearchSpace
 from .base import STRATEGIES, Strategy
-from .common import Archive, pareto_ranks
+from .common import Archive, check_int_options, pareto_ranks
 
 
 @STRATEGIES.register("evolution")
@@ -22,16 +22,18 @@ class RegularizedEvolution(Strategy):
 
     Options (``[search]``):
         population: queue length (default 32, at most evaluations / 2).
-        sample: tournament size (default 8).
+        sample: tournament size (default 8, at most the population).
     """
 
     def __init__(self, space: SearchSpace, *, n_objectives: int, n_constraints: int,
-                 evaluations: int, seed: int, population: int = 32, sample: int = 8) -> None:
+                 evaluations: int, seed: int, population: int = 32, sample: int | None = None) -> None:
         super().__init__(space, n_objectives=n_objectives, n_constraints=n_constraints,
                          evaluations=evaluations, seed=seed)
-        if population < 2 or not 1 <= sample <= population:
-            raise ConfigError(f"[search] population = {population} must be >= 2 and sample = {sample} "
-                              f"in 1..population")
+        check_int_options({"population": (population, 2), "sample": (sample, 1)})
+        if sample is None:
+            sample = min(8, population)
+        if sample > population:
+            raise ConfigError(f"[search] sample = {sample} must be at most population = {population}")
         self.population = max(2, min(population, evaluations // 2))
         self.sample = min(sample, self.population)
         self.rng = np.random.default_rng(seed)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from pymoo.algorithms.moo.nsga2 import NSGA2
+from pymoo.core.population import Population
 from pymoo.core.problem import Problem
 from pymoo.operators.crossover.ux import UniformCrossover
 
@@ -11,6 +12,7 @@ from ...exceptions import ConfigError
 from ...space.base import SearchSpace
 from ..operators import CanonicalRepair, CanonicalSampling, CategoricalMutation, NoRepeatElimination
 from .base import STRATEGIES, Strategy
+from .common import Archive, check_int_options
 
 
 @STRATEGIES.register("nsga2")
@@ -31,11 +33,10 @@ class NSGA2Strategy(Strategy):
                  mutation_prob: float | None = None, offspring: int | None = None) -> None:
         super().__init__(space, n_objectives=n_objectives, n_constraints=n_constraints,
                          evaluations=evaluations, seed=seed)
+        check_int_options({"population": (population, 2), "offspring": (offspring, 1)})
         if population is None:
             # measured on NB201 (hwnas bench): 8 beats 16 at 50 evaluations, 16 is best from 200 on
             population = min(16, max(8, evaluations // 6))
-        if population < 2:
-            raise ConfigError(f"[search] population = {population} must be at least 2")
         if not 0 <= crossover_prob <= 1 or (mutation_prob is not None and not 0 < mutation_prob <= 1):
             raise ConfigError("[search] crossover_prob must be in [0, 1] and mutation_prob in (0, 1]")
         self.seen: set[tuple] = set()
@@ -56,11 +57,29 @@ class NSGA2Strategy(Strategy):
         self.algorithm.setup(problem, termination=("n_gen", 10**9), seed=seed)
         self.proposed = 0
         self._pending = None
+        self.rng = np.random.default_rng(seed)
+        self.archive = Archive(space)
+        self.archive.seen = self.seen  # one record of what was proposed
 
     def ask(self) -> np.ndarray | None:
         if self.proposed >= self.evaluations:
             return None
-        return self._propose(self.algorithm.ask())
+        pending = self.algorithm.ask()
+        if pending is None or len(pending) == 0:
+            pending = self._unseen(self.population)
+        return self._propose(pending)
+
+    def _unseen(self, n: int):
+        """Up to ``n`` architectures never proposed, drawn at random, when mating finds none (in a
+        small space it stops finding the last few); None when the space is exhausted."""
+        self.algorithm.termination.force_termination = False  # pymoo's flag for "mating found nothing new"
+        genomes = []
+        while len(genomes) < min(n, self.evaluations - self.proposed):
+            g = self.archive.random_unseen(self.rng)
+            if g is None:
+                break
+            genomes.append(self.archive.propose(g))
+        return Population.new(X=np.array(genomes, dtype=float)) if genomes else None
 
     def _propose(self, pending) -> np.ndarray | None:
         """Hand out a pymoo population as the next batch (None: nothing new to propose)."""

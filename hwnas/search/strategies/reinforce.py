@@ -19,7 +19,7 @@ import numpy as np
 from ...exceptions import ConfigError
 from ...space.base import SearchSpace
 from .base import STRATEGIES, Strategy
-from .common import MAX_DRAWS, Archive, key
+from .common import MAX_DRAWS, Archive, check_int_options, key
 
 
 def _dominated_share(f: np.ndarray, cv: np.ndarray, archive_f: np.ndarray, archive_cv: np.ndarray) -> float:
@@ -63,9 +63,9 @@ class ReinforceStrategy(Strategy):
                          evaluations=evaluations, seed=seed)
         import torch
 
-        if batch < 1 or hidden < 1 or not lr > 0 or entropy < 0 or not 0 <= baseline_decay < 1:
-            raise ConfigError("[search] reinforce needs batch >= 1, hidden >= 1, lr > 0, entropy >= 0 "
-                              "and baseline_decay in [0, 1)")
+        check_int_options({"batch": (batch, 1), "hidden": (hidden, 1)})
+        if not lr > 0 or entropy < 0 or not 0 <= baseline_decay < 1:
+            raise ConfigError("[search] reinforce needs lr > 0, entropy >= 0 and baseline_decay in [0, 1)")
         self.torch = torch
         self.batch, self.entropy, self.decay = batch, entropy, baseline_decay
         self.sizes = [int(u) + 1 for u in space.upper_bounds]

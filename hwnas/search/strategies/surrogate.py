@@ -28,6 +28,7 @@ from ...space.base import SearchSpace
 from ..objectives import FAILED_VALUE
 from ..operators import CanonicalSampling
 from .base import STRATEGIES
+from .common import check_int_options
 from .nsga2 import NSGA2Strategy
 
 
@@ -155,10 +156,8 @@ class SurrogateNSGA2Strategy(NSGA2Strategy):
                  evaluations: int, seed: int, population: int | None = None, offspring: int | None = None,
                  crossover_prob: float = 0.9, mutation_prob: float | None = None, candidates: int = 64,
                  kappa: float = 1.0, trees: int = 100) -> None:
-        for name, value, low in (("population", population, 2), ("offspring", offspring, 1),
-                                 ("candidates", candidates, 1), ("trees", trees, 1)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
-                raise ConfigError(f"[search] {name} = {value!r} must be an integer >= {low}")
+        check_int_options({"population": (population, 2), "offspring": (offspring, 1),
+                           "candidates": (candidates, 1), "trees": (trees, 1)})
         if not kappa >= 0:
             raise ConfigError(f"[search] kappa = {kappa!r} must be >= 0")
         # NSGA-II itself (population, operators, no repeats) as in ``nsga2``; its offspring are
@@ -241,7 +240,7 @@ class SurrogateNSGA2Strategy(NSGA2Strategy):
             batch = min(self._batch(), self.evaluations - self.proposed)
             pool = self._pool(batch)
             if not len(pool):
-                return None  # the space is exhausted
+                return self._propose(self._unseen(batch))  # None: the space is exhausted
             pending = Population.new(X=pool[self._select(pool, batch)].astype(float))
         return self._propose(pending)
 
