@@ -175,6 +175,11 @@ class NB201Space(SearchSpace[NB201Arch]):
                 ops.append(op)
         return tuple(ops)
 
+    def smallest(self) -> NB201Arch:
+        """The cheapest cell a search can propose: a single skip connection from input to output
+        (the all-``none`` cell, every gene's first choice, is degenerate)."""
+        return self.parse("|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|")
+
     def degenerate(self, arch: NB201Arch) -> str | None:
         """Cells with no path from input to output: the network's output is constant."""
         return None if is_connected(arch) else "no path of non-'none' edges from the cell input to its output"

@@ -84,3 +84,16 @@ def test_features_generic_part_then_what_the_cell_computes():
     # one-hot chains per open path: 4**3 + 4**2 + 4**2 + 4 columns, one set per open path
     assert x.shape == (4, 75 + 64 + 16 + 16 + 4)
     assert x[0, 75:].sum() == 4 and x[1, 75:].sum() == 0 and x[3, 75:].sum() == 1
+
+
+def test_the_smallest_cell_is_one_a_search_can_propose():
+    space = make_space("nb201", None, None)
+    smallest = space.smallest()
+    assert space.degenerate(smallest) is None
+    assert space.degenerate(space.decode([0] * space.n_genes)) is not None  # every first choice: no path
+    params = sum(p.numel() for p in space.build(smallest).parameters())
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        other = space.sample(rng)
+        if space.degenerate(other) is None:
+            assert sum(p.numel() for p in space.build(other).parameters()) >= params
