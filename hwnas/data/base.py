@@ -118,6 +118,9 @@ Loader = Callable[..., RawData]
 #: Dataset name -> loader function returning :class:`RawData`.
 DATASETS: Registry[Loader] = Registry("dataset")
 
+#: Seeds must be below this (they seed NumPy's and scikit-learn's 32-bit generators).
+_SEED_LIMIT = 2**32
+
 #: ``[task]`` keys and their defaults.
 TASK_DEFAULTS: dict[str, Any] = {
     "dataset": "digits",
@@ -190,13 +193,17 @@ def load_task(options: Mapping[str, Any] | None = None, *, source: str = "config
         x_tr, y_tr, x_va, y_va = raw.x, raw.y, raw.x_val, raw.y_val
         train_idx, val_idx = np.arange(len(raw.y)), np.arange(len(raw.y_val))
     train_idx = _subset(train_idx, y_tr, opts["max_train_samples"], seed, regression)
-    val_idx = _subset(val_idx, y_va, opts["max_val_samples"], seed + 1, regression)
+    val_idx = _subset(val_idx, y_va, opts["max_val_samples"], (seed + 1) % _SEED_LIMIT, regression)
 
     x_train, x_val = _as_float(x_tr[train_idx], raw.pixel_max, name), _as_float(x_va[val_idx], raw.pixel_max, name)
     if opts["resize"]:
         if x_train.ndim != 4:
             raise ConfigError(f"{source}: [task] resize = {opts['resize']} needs image data, but {name!r} has "
                               f"samples of shape {x_train.shape[1:]}; remove resize")
+        if x_train.shape[2] != x_train.shape[3]:
+            raise ConfigError(f"{source}: [task] resize = {opts['resize']} would stretch {name!r}'s "
+                              f"{x_train.shape[2]}x{x_train.shape[3]} images to a square; resize needs square "
+                              "images: crop or pad them first, or remove resize")
         x_train, x_val = resize_images(x_train, opts["resize"]), resize_images(x_val, opts["resize"])
     y_train, y_val = y_tr[train_idx], y_va[val_idx]
     if regression:
@@ -213,12 +220,16 @@ def load_task(options: Mapping[str, Any] | None = None, *, source: str = "config
 
 
 def resize_images(x: np.ndarray, side: int) -> np.ndarray:
-    """Bilinearly resize ``(N, C, H, W)`` images to ``(N, C, side, side)`` (float32)."""
+    """Bilinearly resize ``(N, C, H, W)`` images to ``(N, C, side, side)`` (float32).
+
+    Downsampling is antialiased (each output pixel averages the input pixels it covers), so fine
+    detail is blurred rather than aliased into moire or dropped.
+    """
     import torch
     import torch.nn.functional as F
 
     out = F.interpolate(torch.from_numpy(np.ascontiguousarray(x)), size=(side, side), mode="bilinear",
-                        align_corners=False)
+                        align_corners=False, antialias=side < max(x.shape[2:]))
     return out.numpy().astype(np.float32)
 
 
@@ -243,11 +254,13 @@ def standardize(train: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, ...
 
 
 def _as_float(x: np.ndarray, pixel_max: float | None, name: str) -> np.ndarray:
-    x = x.astype(np.float32)
+    with np.errstate(over="ignore"):  # values beyond float32's range become inf, refused below
+        x = x.astype(np.float32)
     if pixel_max is not None:
         x /= np.float32(pixel_max)
     if not np.isfinite(x).all():
-        raise DataError(f"{name}: the inputs contain NaN or infinite values; clean the data first")
+        raise DataError(f"{name}: the inputs contain NaN or infinite values (or values beyond float32's "
+                        "range, about 3.4e38); clean the data first")
     return x
 
 
@@ -298,6 +311,8 @@ def _validate(opts: dict[str, Any], source: str) -> dict[str, Any]:
         value = out[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise bad(key, "an integer >= 0" + (" (0 = all)" if key.startswith("max") else ""))
+    if out["seed"] >= _SEED_LIMIT:
+        raise bad("seed", f"an integer >= 0 and <= {_SEED_LIMIT - 1}, e.g. 0")
     for key in ("max_train_samples", "max_val_samples"):
         if out[key] == 1:
             raise bad(key, "0 (all) or at least 2")

@@ -11,6 +11,7 @@ stratified subset, since 45,000 images are a lot for a small CPU.
 from __future__ import annotations
 
 import gzip
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ _SPLIT_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
 
 
 def read_idx(path: str | Path) -> np.ndarray:
-    """Read one IDX file (optionally gzip-compressed, recognised by its ``.gz`` suffix).
+    """Read one IDX file (optionally gzip-compressed, recognised by its content, not its name).
 
     Args:
         path: the file.
@@ -45,11 +46,11 @@ def read_idx(path: str | Path) -> np.ndarray:
         (60000,)
     """
     path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rb") as f:
-            data = f.read()
-    except (OSError, EOFError) as exc:
+        data = path.read_bytes()
+        if data[:2] == b"\x1f\x8b":  # gzip-compressed, whatever the file is called
+            data = gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"cannot read IDX file '{path}': {exc}; re-download or reinstall it") from None
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
         raise DataError(f"'{path}' is not an IDX file (bad magic number {data[:4].hex()!r}); "
@@ -83,7 +84,14 @@ def load_idx_split(path: str | Path, split: str = "train") -> tuple[np.ndarray, 
     if split not in _SPLIT_FILES:
         raise ValueError(f"split {split!r} must be one of {sorted(_SPLIT_FILES)}")
     root = Path(path).expanduser()
+    if root.is_file():
+        raise DataError(f"fashion_mnist: '{root}' is a file; set [task] path to the directory holding it "
+                        f"('{root.parent}')")
     files = [_find(root, stem) for stem in _SPLIT_FILES[split]]
+    others = [stem for other in _SPLIT_FILES if other != split for stem in _SPLIT_FILES[other] if _find(root, stem)]
+    if not any(files) and others:
+        raise DataError(f"fashion_mnist: '{root}' holds only {', '.join(others)}[.gz], not the {split} split "
+                        f"({', '.join(_SPLIT_FILES[split])}[.gz]); copy those files there")
     if not any(files):
         raise DataError(f"fashion_mnist: no IDX files in '{root}'; install the Debian package "
                         "dataset-fashion-mnist (apt-get install dataset-fashion-mnist) or set "

@@ -2,7 +2,7 @@
 
 The file holds ``x_train`` and ``y_train`` (optionally ``x_val`` and ``y_val``, then used as the
 validation split), or ``x`` and ``y``. Integer targets mean classification with classes
-``0..max(y)``; floating-point targets mean regression. ``uint8`` inputs are taken as pixels and
+``0..C-1``, each of them present; floating-point targets mean regression. ``uint8`` inputs are taken as pixels and
 scaled to [0, 1]; images must be laid out ``(N, C, H, W)``. The file is read with
 ``allow_pickle=False``: it is data, never code.
 """
@@ -38,18 +38,29 @@ def load_npz(path: str) -> RawData:
         path = "my_data.npz"   # x_train (N, 3, 32, 32) uint8, y_train (N,) int
     """
     file = Path(path).expanduser()
+    if file.is_dir():
+        raise DataError(f"npz: '{file}' is a directory; set [task] path to a .npz file "
+                        "with x_train/y_train (or x/y) arrays")
     if not file.is_file():
         raise DataError(f"npz: file '{file}' does not exist; set [task] path to a .npz file "
                         "with x_train/y_train (or x/y) arrays")
     try:
-        with np.load(file, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
+        loaded = np.load(file, allow_pickle=False)
+        if isinstance(loaded, np.lib.npyio.NpzFile):
+            with loaded as npz:
+                arrays = {key: npz[key] for key in npz.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise DataError(f"npz: cannot read '{file}' ({exc}); save it with numpy.savez and numeric "
                         "arrays only (no object arrays)") from None
+    if not isinstance(loaded, np.lib.npyio.NpzFile):  # a single .npy array, not a .npz archive
+        raise DataError(f"npz: cannot read '{file}' (it holds a single {type(loaded).__name__}, not named "
+                        "arrays); save it with numpy.savez(file, x=..., y=...)")
 
     if "x_train" in arrays or "y_train" in arrays:
         x_key, y_key = "x_train", "y_train"
+        if "x" in arrays and "y" in arrays:
+            raise DataError(f"npz: '{file}' has both x_train/y_train and x/y arrays (it has "
+                            f"{', '.join(sorted(arrays))}); save only one pair, so it is clear which is used")
     else:
         x_key, y_key = "x", "y"
     missing = [k for k in (x_key, y_key) if k not in arrays]
@@ -71,12 +82,18 @@ def load_npz(path: str) -> RawData:
         if (y_val.dtype.kind == "f") != (y.dtype.kind == "f"):
             raise DataError(f"npz: '{file}' {y_key} has dtype {y.dtype} but y_val {y_val.dtype}; both "
                             "must be integer (classification) or both float (regression)")
+        if (x_val.dtype == np.uint8) != (x.dtype == np.uint8):
+            raise DataError(f"npz: '{file}' {x_key} has dtype {x.dtype} but x_val {x_val.dtype}; uint8 "
+                            "arrays are pixels scaled by 1/255, so save both with the same dtype")
     for xk, xa, yk, ya in pairs:
         if xa.ndim < 2 or len(xa) != len(ya) or len(xa) == 0:
             raise DataError(f"npz: '{file}' {xk} has shape {xa.shape} and {yk} {ya.shape}; "
                             f"{xk} must be (N, features...) with the same non-zero N as {yk}")
         if xa.dtype.kind not in "biuf":
             raise DataError(f"npz: '{file}' {xk} has dtype {xa.dtype}; it must be numeric")
+        if xa.ndim == 4 and xa.shape[3] in (1, 3, 4) and xa.shape[1] not in (1, 3, 4):
+            raise DataError(f"npz: '{file}' {xk} has shape {xa.shape}, which looks channels-last "
+                            f"(N, H, W, C); images must be (N, C, H, W): save {xk}.transpose(0, 3, 1, 2)")
 
     if y.dtype.kind == "f":
         num_classes = 0
@@ -84,10 +101,16 @@ def load_npz(path: str) -> RawData:
         labels = y if y_val is None else np.concatenate([y, y_val])
         if labels.min() < 0:
             raise DataError(f"npz: '{file}' has negative class id {labels.min()}; class ids must be 0..C-1")
-        num_classes = int(labels.max()) + 1
-        if num_classes < 2:
+        classes = np.unique(labels)
+        if len(classes) < 2:
             raise DataError(f"npz: '{file}' has a single class; classification needs at least two "
                             "(store float targets for regression)")
+        if classes[-1] != len(classes) - 1:
+            missing = sorted(set(range(len(classes))) - set(classes.tolist()))
+            raise DataError(f"npz: '{file}' has {len(classes)} class ids from {classes[0]} to {classes[-1]} "
+                            f"(none labelled {', '.join(map(str, missing[:5]))}{', ...' if len(missing) > 5 else ''}); "
+                            f"class ids must be 0..{len(classes) - 1}: save np.unique(y, return_inverse=True)[1]")
+        num_classes = len(classes)
         y = y.astype(np.int64)
         y_val = None if y_val is None else y_val.astype(np.int64)
     pixel_max = 255.0 if x.dtype == np.uint8 else None

@@ -110,3 +110,31 @@ def test_real_fashion_mnist_from_the_debian_package():
     assert np.bincount(task.y_train, minlength=10).tolist() == [100] * 10
     images, labels = load_idx_split(DEFAULT_PATH, "t10k")
     assert images.shape == (10000, 28, 28) and labels.shape == (10000,)
+
+
+def test_read_idx_recognises_gzip_without_the_suffix(tmp_path):
+    path = write_idx(tmp_path / "a", np.arange(6, dtype=np.uint8).reshape(2, 3), compress=True)
+    renamed = path.rename(tmp_path / "a-idx2-ubyte")
+    np.testing.assert_array_equal(read_idx(renamed), np.arange(6).reshape(2, 3))
+
+
+def test_read_idx_corrupt_gzip_is_a_data_error(tmp_path):
+    path = write_idx(tmp_path / "a", np.arange(4000, dtype=">i4"), compress=True)
+    data = path.read_bytes()
+    path.write_bytes(data[:20] + bytes(200) + data[220:])
+    with pytest.raises(DataError, match="cannot read IDX file"):
+        read_idx(path)
+
+
+def test_fashion_mnist_path_to_a_file_names_its_folder(tmp_path):
+    fake_fashion_dir(tmp_path)
+    with pytest.raises(DataError, match=rf"'{tmp_path}/train-images-idx3-ubyte.gz' is a file; set \[task\] path "
+                                        rf"to the directory holding it \('{tmp_path}'\)"):
+        load_task({"dataset": "fashion_mnist", "path": str(tmp_path / "train-images-idx3-ubyte.gz")})
+
+
+def test_fashion_mnist_folder_with_only_the_test_split(tmp_path):
+    write_idx(tmp_path / "t10k-images-idx3-ubyte", np.zeros((3, 28, 28), np.uint8))
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.zeros(3, np.uint8))
+    with pytest.raises(DataError, match="holds only t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte.*not the train split"):
+        load_task({"dataset": "fashion_mnist", "path": str(tmp_path)})

@@ -1,9 +1,12 @@
 """Tests for ``load_task`` option validation and for ``Task`` itself."""
 
+import warnings
+
 import numpy as np
 import pytest
 
 from hwnas.data import Task, load_task, standardize
+from hwnas.data.base import resize_images
 from hwnas.exceptions import ConfigError, DataError, RegistryError
 
 
@@ -126,3 +129,40 @@ def test_bad_resize_is_named(value):
 def test_resize_needs_images():
     with pytest.raises(ConfigError, match="resize = 12 needs image data"):
         load_task({"dataset": "diabetes", "resize": 12})
+
+
+@pytest.mark.parametrize("seed", [2**32, 2**40])
+def test_seed_beyond_32_bits_is_named(seed):
+    with pytest.raises(ConfigError, match=rf"^cfg.toml: \[task\] seed = {seed} is invalid; it must be an integer "
+                                          r">= 0 and <= 4294967295"):
+        load_task({"dataset": "digits", "seed": seed}, source="cfg.toml")
+
+
+def test_largest_seed_works_with_a_validation_subset():
+    task = load_task({"dataset": "digits", "seed": 2**32 - 1, "max_val_samples": 50})
+    assert len(task.x_val) == 50
+
+
+def test_resize_refuses_to_stretch_non_square_images(tmp_path):
+    path = tmp_path / "d.npz"
+    np.savez(path, x=np.zeros((20, 1, 8, 16)), y=np.arange(20) % 2)
+    with pytest.raises(ConfigError, match=r"resize = 8 would stretch 'npz''s 8x16 images to a square"):
+        load_task({"dataset": "npz", "path": str(path), "resize": 8})
+
+
+def test_downsizing_is_antialiased():
+    x = np.zeros((1, 1, 24, 24), np.float32)
+    x[..., ::3] = 1.0  # a vertical line in every third column: mean 1/3
+    out = resize_images(x, 8)
+    np.testing.assert_allclose(out[..., 1:-1], 1 / 3, atol=0.01)  # not aliased to all 0 (or all 1)
+
+
+def test_inputs_beyond_float32_range_are_refused_without_a_warning(tmp_path):
+    path = tmp_path / "d.npz"
+    x = np.ones((20, 2))
+    x[0, 0] = 1e300
+    np.savez(path, x=x, y=np.arange(20) % 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(DataError, match="beyond float32's range"):
+            load_task({"dataset": "npz", "path": str(path)})

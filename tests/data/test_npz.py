@@ -104,3 +104,55 @@ def test_npz_negative_class_ids(tmp_path):
     path = _save(tmp_path / "d.npz", x=np.zeros((4, 2)), y=np.array([0, 1, -1, 1]))
     with pytest.raises(DataError, match="negative class id -1"):
         load_task({"dataset": "npz", "path": path})
+
+
+@pytest.mark.parametrize("y, fragment", [
+    (np.array([1, 2, 3, 1, 2, 3]), r"3 class ids from 1 to 3 \(none labelled 0\); class ids must be 0..2"),
+    (np.array([0, 5, 10, 0, 5, 10]), r"3 class ids from 0 to 10 \(none labelled 1, 2\)"),
+    (np.array([0, 10**9] * 3), r"2 class ids from 0 to 1000000000 \(none labelled 1\)"),
+    (np.array([1] * 6), "has a single class"),
+    (np.array([0, 1, 2] * 2, np.uint64) + np.uint64(2**63), r"none labelled 0, 1, 2"),
+])
+def test_npz_class_ids_must_be_0_to_c_minus_1_without_gaps(tmp_path, y, fragment):
+    path = _save(tmp_path / "d.npz", x=np.zeros((6, 2)), y=y)
+    with pytest.raises(DataError, match=fragment):
+        load_task({"dataset": "npz", "path": path})
+
+
+def test_npz_a_class_only_in_the_validation_split_counts(tmp_path):
+    path = _save(tmp_path / "d.npz", x_train=np.zeros((8, 2)), y_train=_labels(8, 2),
+                 x_val=np.zeros((3, 2)), y_val=np.array([0, 1, 2]))
+    assert load_task({"dataset": "npz", "path": path}).num_classes == 3
+
+
+def test_npz_channels_last_images_are_refused(tmp_path):
+    path = _save(tmp_path / "d.npz", x=np.zeros((8, 8, 8, 3), np.uint8), y=_labels(8, 2))
+    with pytest.raises(DataError, match=r"x has shape \(8, 8, 8, 3\), which looks channels-last .* "
+                                        r"save x.transpose\(0, 3, 1, 2\)"):
+        load_task({"dataset": "npz", "path": path})
+
+
+def test_npz_uint8_and_float_splits_are_refused(tmp_path):
+    path = _save(tmp_path / "d.npz", x_train=np.zeros((8, 1, 4, 4), np.uint8), y_train=_labels(8, 2),
+                 x_val=np.zeros((4, 1, 4, 4)), y_val=_labels(4, 2))
+    with pytest.raises(DataError, match="x_train has dtype uint8 but x_val float64"):
+        load_task({"dataset": "npz", "path": path})
+
+
+def test_npz_both_key_pairs_are_refused(tmp_path):
+    path = _save(tmp_path / "d.npz", x_train=np.zeros((8, 2)), y_train=_labels(8, 2),
+                 x=np.zeros((8, 3)), y=_labels(8, 2))
+    with pytest.raises(DataError, match="has both x_train/y_train and x/y arrays"):
+        load_task({"dataset": "npz", "path": path})
+
+
+def test_npz_path_is_a_directory(tmp_path):
+    with pytest.raises(DataError, match=r"npz: '.*' is a directory; set \[task\] path to a .npz file"):
+        load_task({"dataset": "npz", "path": str(tmp_path)})
+
+
+def test_npz_a_single_npy_array_is_refused(tmp_path):
+    path = tmp_path / "d.npy"
+    np.save(path, np.zeros((4, 2)))
+    with pytest.raises(DataError, match="holds a single ndarray, not named arrays"):
+        load_task({"dataset": "npz", "path": str(path)})
