@@ -15,7 +15,7 @@ such check on its own networks, and a last block gives the means over the seeds.
 
 Usage:
     python benchmarks/lut_fidelity.py [--table PATH] [--config examples/digits.toml] [--networks 100] [--seeds 1,2,3]
-        [--build] [--rows rows.csv]
+        [--build] [--rows rows.csv] [--level auto]
 
 ``--rows`` writes every network's prediction and both measurements (seed, arch, predicted_ms,
 first_ms, second_ms) for a closer look, e.g. which networks the table misses.
@@ -67,7 +67,17 @@ def main() -> int:
                     help="comma-separated sampling seeds >= 1, one check each (default 1)")
     ap.add_argument("--build", action="store_true", help="build the table first with `hwnas profile` (timed)")
     ap.add_argument("--rows", help="CSV file for every network's prediction and measurements")
+    ap.add_argument("--level", default="auto",
+                    help="factor on the table's predictions: auto (default) measures it as a LUT search does "
+                         "(its reference networks timed here, kept at 1 within ±5 %%), or a number (1: the table's own)")
     args = ap.parse_args()
+    if args.level != "auto":
+        try:
+            args.level = float(args.level)
+        except ValueError:
+            ap.error(f"--level {args.level!r}: give auto or a number > 0, e.g. 1")
+        if not args.level > 0:
+            ap.error(f"--level {args.level:g}: give auto or a number > 0, e.g. 1")
     if args.networks < 2:
         ap.error("--networks must be >= 2 (Kendall's tau ranks pairs)")
 
@@ -91,12 +101,22 @@ def main() -> int:
         print(f"hwnas profile wall time: {time.perf_counter() - start:.0f} s (target <= 300 s)")
     table = LatencyTable.load(path)
     table.check(target, space)
+    level = args.level
+    if level == "auto":  # as a search with [cost.lut] level = "auto" (hwnas.search.runner) sets it
+        from hwnas.cost import COST_MODELS
+        from hwnas.search.runner import TABLE_LEVEL_TOLERANCE
+
+        measured = COST_MODELS.get("lut")(target, space.input_shape, space=space, path=str(path)).reference_level()
+        level = 1.0 if measured is None or abs(measured - 1) <= TABLE_LEVEL_TOLERANCE else round(measured, 3)
+        print(f"table level on this machine: {measured if measured is not None else float('nan'):.3f} (its "
+              f"reference networks, measured / predicted); predictions below x {level:g}, as a search applies it")
     exclude = set(table.calibration.get("networks", []))
     checks: list[dict] = []  # per seed: agreement rows (LABELS order), error sources (level shift included)
     rows: list[dict] = []
     for seed in args.seeds:
         archs = sample_distinct(space, args.networks, np.random.default_rng(seed), exclude)
-        predicted = np.array([table.predict(space.layer_signatures(space.parse(a))) for a in archs])
+        own = np.array([table.predict(space.layer_signatures(space.parse(a))) for a in archs])
+        predicted = level * own
         onnx_models = [export_onnx(space.build(space.parse(a)), space.input_shape, batch_size=target.batch_size,
                                    opset=target.opset, dtype=target.dtype) for a in archs]
         first = np.array([m.latency_ms for m in measure_latency(onnx_models, target, space.input_shape)])
@@ -104,12 +124,16 @@ def main() -> int:
         print(f"\ntable {path} ({table.meta['date']}); {len(archs)} random {space.name} networks (seed {seed}, "
               f"none of them calibration networks), {first.min():.3f}-{first.max():.3f} ms, measured twice on "
               f"{target.name} ({target.passes} passes x {target.runs_per_pass} runs, interleaved)")
-        rows += [{"seed": seed, "arch": a, "predicted_ms": p, "first_ms": x, "second_ms": y}
+        rows += [{"seed": seed, "arch": a, "predicted_ms": p, "level": level, "first_ms": x, "second_ms": y}
                  for a, p, x, y in zip(archs, predicted, first, second)]
         sources = error_sources(predicted, first, second)
         checks.append({"rows": (agreement(first, predicted), agreement(second, predicted), agreement(first, second)),
                        "sources": sources, "networks": (predicted, first, second)})
         _print_block(checks[-1:])
+        if level != 1.0:
+            raw = agreement(first, own)
+            print(f"the table's own latencies (level 1) against measurement 1: mean|err| {raw['mean_abs_pct']:.2f} %, "
+                  f"{100 * raw['within_10_pct']:.0f} % within ±10 %")
         warning = level_shift_warning(sources)
         if warning:
             print(warning)

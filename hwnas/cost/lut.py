@@ -564,10 +564,17 @@ class LutCostModel(CostModel):
         space: the search space (gives every architecture's layer signatures).
         path: the table file (default ``latency_tables/<target>/<device>/<space>-<CxHxW>.json``).
         config_source: the run config's file, for the rebuild command in messages.
+        level: this machine's speed against the table's, a factor on every prediction:
+            ``"auto"`` (the default) leaves 1 here and lets the search measure it once
+            (:meth:`reference_level`) and record the number in the run's config; a number sets it.
+            Machines that share a CPU name, which is all ``latency_tables/`` is filed under, can
+            differ in speed (a cloud VM's "Intel(R) Xeon(R) Processor" spans generations) while
+            the table's ranking of architectures holds.
 
     Raises:
         LatencyTableError: no table, a table for another target/runtime version/device/input size,
             or a layer of the space without an entry; each names the fix.
+        ConfigError: a ``level`` that is neither ``"auto"`` nor a number > 0.
     """
 
     name = "lut"
@@ -575,9 +582,20 @@ class LutCostModel(CostModel):
     needs_model = False
     needs_space = True
 
+    #: Reference networks timed for :meth:`reference_level`: the table's first calibration networks
+    #: (the space's smallest and largest, then random ones).
+    REFERENCE_NETWORKS = 4
+
     def __init__(self, target: Target, input_shape: tuple[int, ...], *, space: Any = None,
-                 path: str | None = None, config_source: str | None = None) -> None:
+                 path: str | None = None, config_source: str | None = None, level: float | str = "auto") -> None:
         super().__init__(target, input_shape)
+        from ..exceptions import ConfigError
+
+        if level != "auto" and (isinstance(level, bool) or not isinstance(level, (int, float)) or not level > 0):
+            raise ConfigError(f"[cost.lut] level = {level!r} must be \"auto\" or a number > 0 (1: the table's "
+                              f"own latencies)")
+        self.level_auto = level == "auto"
+        self.level = 1.0 if self.level_auto else float(level)
         if space is None:
             raise LatencyTableError("the lut cost model needs the search space (built by hwnas.components)")
         self.space = space
@@ -593,8 +611,25 @@ class LutCostModel(CostModel):
         self.table.require(space.all_layer_signatures(), self.fix)
 
     def predict(self, archs: Sequence[str]) -> np.ndarray:
-        """Predicted latency in ms of each canonical architecture string."""
+        """Predicted latency in ms of each canonical architecture string (the table's, times ``level``)."""
+        return self.level * self._table_ms(archs)
+
+    def _table_ms(self, archs: Sequence[str]) -> np.ndarray:
         return np.array([self.table.predict(self.space.layer_signatures(self.space.parse(a))) for a in archs])
+
+    def reference_level(self) -> float | None:
+        """This machine's latency against the table's: measured over predicted, the median over
+        :data:`REFERENCE_NETWORKS` of the table's calibration networks timed together here (a
+        few seconds). None for a remote table (its device is not this machine)."""
+        networks = list(self.table.calibration.get("networks") or [])[:self.REFERENCE_NETWORKS]
+        if self.table.meta.get("remote") or not networks:
+            return None
+        from .models import OrtLatencyCostModel
+
+        models = [self.space.build(self.space.parse(a)) for a in networks]
+        measured = [m["latency_ms"] for m in OrtLatencyCostModel(self.target, self.input_shape).measure_many(
+            networks, models)]
+        return float(np.median(np.asarray(measured) / self._table_ms(networks)))
 
     def measure(self, arch: str, model: torch.nn.Module | None = None) -> dict[str, float]:
         """Predicted ``latency_ms`` of ``arch`` (the module is not needed)."""
@@ -619,7 +654,8 @@ class LutCostModel(CostModel):
 
     def describe(self) -> dict[str, Any]:
         """The target's description plus the table's file and build date."""
-        return {**super().describe(), "table": str(self.table.path), "table_date": self.table.meta.get("date")}
+        return {**super().describe(), "table": str(self.table.path), "table_date": self.table.meta.get("date"),
+                "level": self.level}
 
 
 def latency_models(names: list[str], cost: Mapping[str, Any], space: Any, *, explicit: bool,

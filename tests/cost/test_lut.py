@@ -336,3 +336,26 @@ def test_default_lookup_finds_a_single_remote_table(space, target, tmp_path, mon
         find_table(target, space)
     here = hand_table(space, target).save(lut.local_table_path(target, space))  # this machine's own wins
     assert find_table(target, space) == here
+
+
+def test_reference_level_times_the_table_s_first_calibration_networks(space, target, tmp_path, monkeypatch):
+    import hwnas.cost.models as models
+
+    table = hand_table(space, target)
+    nets = [space.canonical(space.smallest()), space.canonical(space.sample(np.random.default_rng(0)))]
+    table.calibration["networks"] = nets
+    lut = COST_MODELS.get("lut")(target, SHAPE, space=space, path=str(table.save(tmp_path / "t.json")))
+    predicted = lut.predict(nets)
+    timed = []
+
+    def measure_many(self, archs, modules):
+        timed.append(list(archs))
+        return [{"latency_ms": 0.25 * p} for p in predicted]
+
+    monkeypatch.setattr(models.OrtLatencyCostModel, "measure_many", measure_many)
+    assert lut.reference_level() == pytest.approx(0.25) and timed == [nets]
+    lut.level = 0.25
+    assert lut.predict(nets) == pytest.approx(0.25 * predicted)
+    table.meta.update(remote=True, device={"cpu": "Snapdragon 8", "gpu": None})
+    remote = COST_MODELS.get("lut")(target, SHAPE, space=space, path=str(table.save(tmp_path / "r.json")))
+    assert remote.reference_level() is None  # another device's table: nothing here to time

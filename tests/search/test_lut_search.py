@@ -84,3 +84,48 @@ def test_a_search_says_once_why_it_times_latency_and_export_says_nothing(tmp_pat
         arch = next(csv.DictReader(fh))["arch"]
     assert main(["export", str(tmp_path / "run"), arch, "-o", str(tmp_path / "m.onnx")]) == 0
     assert "note" not in capsys.readouterr().err
+
+
+def _lut_config(tmp_path, **lut):
+    return {"task": {"dataset": "digits", "seed": 0}, "space": TINY, "estimator": {"name": "fake-accuracy"},
+            "cost": {"target": "cpu-ort-1t", "models": ["counts", "ort"], "latency": "lut",
+                     "lut": {"path": str(_table(tmp_path)), **lut}},
+            "search": {"objectives": ["error", "latency_ms"], "evaluations": 6, "population": 4, "seed": 0}}
+
+
+def _predictions(run_dir):
+    with open(run_dir / "evaluations.csv") as fh:
+        return {r["arch"]: float(r["latency_ms"]) for r in csv.DictReader(fh)}
+
+
+def test_a_table_s_level_on_this_machine_scales_its_predictions_once_per_run(tmp_path, monkeypatch, capsys):
+    import json
+
+    from hwnas.cost.lut import LutCostModel
+
+    own = run_search(config_from_dict(_lut_config(tmp_path, level=1)), tmp_path / "own", progress=False)
+    assert own.evaluations == 6
+    monkeypatch.setattr(LutCostModel, "reference_level", lambda self: 0.5)  # a machine twice as fast
+    capsys.readouterr()
+    run_search(config_from_dict(_lut_config(tmp_path)), tmp_path / "fast", progress=False)
+    assert "runs the latency table's reference networks at 0.5x its predictions" in capsys.readouterr().err
+    own_ms, fast_ms = _predictions(tmp_path / "own"), _predictions(tmp_path / "fast")
+    assert fast_ms and all(fast_ms[a] == pytest.approx(own_ms[a] / 2) for a in fast_ms if a in own_ms)
+    assert json.loads((tmp_path / "fast" / "config.json").read_text())["cost"]["lut"]["level"] == 0.5
+    # a resumed session keeps the run's level, whatever this machine measures now
+    monkeypatch.setattr(LutCostModel, "reference_level", lambda self: pytest.fail("timed again on resume"))
+    config = _lut_config(tmp_path)
+    config["search"]["evaluations"] = 6
+    assert run_search(config_from_dict(config), tmp_path / "fast", resume=True, progress=False).evaluations == 6
+    # within the tolerance the table's own latencies stand (timing noise does not move a run)
+    monkeypatch.setattr(LutCostModel, "reference_level", lambda self: 1.03)
+    run_search(config_from_dict(_lut_config(tmp_path)), tmp_path / "near", progress=False)
+    assert _predictions(tmp_path / "near") == own_ms
+
+
+def test_a_bad_table_level_is_refused(tmp_path):
+    from hwnas.exceptions import ConfigError
+
+    for bad in (0, -1, "fast", True):
+        with pytest.raises(ConfigError, match=r"\[cost.lut\] level = .* must be \"auto\" or a number > 0"):
+            run_search(config_from_dict(_lut_config(tmp_path, level=bad)), tmp_path / f"r{bad}", progress=False)
