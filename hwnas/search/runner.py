@@ -138,10 +138,11 @@ class SearchRun:
         lut = next((c for c in self.parts.cost_models if c.name == "lut" and c.level_auto), None)
         if lut is None:
             return
-        if self.resume:  # the stored run's level; a run from before levels used the table's own
+        if self.resume:  # the stored run's level
             stored = (self._stored_config() or {}).get("cost", {}).get("lut", {})
-            level = stored.get("level", 1.0) if isinstance(stored, dict) else 1.0
-            level = float(level) if isinstance(level, (int, float)) and not isinstance(level, bool) else 1.0
+            level = stored.get("level") if isinstance(stored, dict) else None
+            if not isinstance(level, (int, float)) or isinstance(level, bool):
+                return  # a run from before levels: the table's own latencies, and its config as stored
         else:
             try:
                 measured = lut.reference_level()

@@ -129,3 +129,19 @@ def test_a_bad_table_level_is_refused(tmp_path):
     for bad in (0, -1, "fast", True):
         with pytest.raises(ConfigError, match=r"\[cost.lut\] level = .* must be \"auto\" or a number > 0"):
             run_search(config_from_dict(_lut_config(tmp_path, level=bad)), tmp_path / f"r{bad}", progress=False)
+
+
+def test_a_run_from_before_table_levels_resumes_with_the_table_s_own_latencies(tmp_path, monkeypatch):
+    from hwnas.cost.lut import LutCostModel
+    from hwnas.store import Store
+
+    config = _lut_config(tmp_path, level=1)
+    run_search(config_from_dict(config), tmp_path / "old", progress=False)
+    store = Store(tmp_path / "old" / Store.FILE_NAME)
+    stored = store.get_meta("config")
+    del stored["cost"]["lut"]["level"]  # as written before [cost.lut] level existed
+    store.set_meta("config", stored)
+    store.close()
+    monkeypatch.setattr(LutCostModel, "reference_level", lambda self: pytest.fail("timed on resume"))
+    del config["cost"]["lut"]["level"]
+    assert run_search(config_from_dict(config), tmp_path / "old", resume=True, progress=False).evaluations == 6
