@@ -1,7 +1,8 @@
 """What a run directory holds, and how it is written and read back.
 
 Files: ``store.sqlite`` (source of truth), ``evaluations.csv`` (every evaluation in order),
-``front.csv`` (non-dominated feasible rows), ``pareto.png``, ``config.json`` (resolved config),
+``front.csv`` (non-dominated feasible rows), ``pareto.png``, ``config.json`` (resolved config:
+``[cost] models`` is the list the run used, e.g. ``lut`` or ``ort`` as ``[cost] latency`` chose),
 ``weights/`` (trained state dicts for ``hwnas export``). ``hwnas compress`` adds ``compressed.csv``,
 ``compressed/`` (ONNX files) and ``compressed.png`` (see :mod:`hwnas.compress.results`).
 """
@@ -83,6 +84,23 @@ def check_file_to_write(path: str | Path, flag: str, what: str, example: str) ->
     return out
 
 
+def resolved_config(run_dir: Path, config: RunConfig) -> dict[str, Any]:
+    """The config as the run in ``run_dir`` ran it: ``[cost] models`` is the cost-model list its
+    store recorded (``[cost] latency`` resolved to ``lut`` or ``ort``), so the file says whether
+    latency came from a table or was timed; still a config that :func:`config_from_dict` reads."""
+    data = config.to_dict()
+    store_path = run_dir / Store.FILE_NAME
+    if store_path.is_file():
+        store = Store(store_path)
+        try:
+            models = store.get_meta("cost_models")
+        finally:
+            store.close()
+        if models:
+            data["cost"]["models"] = list(models)
+    return data
+
+
 def write_outputs(run_dir: Path, config: RunConfig, evaluations: Sequence[Evaluation],
                   verify: Callable[[list[str]], list[dict[str, float]]] | None = None) -> list[int]:
     """Write evaluations.csv, front.csv, pareto.png and config.json; return the front indices.
@@ -100,7 +118,7 @@ def write_outputs(run_dir: Path, config: RunConfig, evaluations: Sequence[Evalua
     if verify is not None and front_rows:
         front_rows = [{**row, **extra} for row, extra in zip(front_rows, verify([r["arch"] for r in front_rows]))]
     write_csv(run_dir / FRONT_CSV, front_rows, columns_for(objectives, front_rows))
-    (run_dir / CONFIG_JSON).write_text(json.dumps(config.to_dict(), indent=2))
+    (run_dir / CONFIG_JSON).write_text(json.dumps(resolved_config(run_dir, config), indent=2))
     from .plots import plot_front
 
     plot_front(run_dir / PARETO_PNG, evaluations, front, objectives, config.budgets)

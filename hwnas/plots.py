@@ -14,7 +14,9 @@ def plot_front(path: Path, evaluations: Sequence[Evaluation], front: Sequence[in
     """Scatter of every successful evaluation on the first two objectives, front highlighted.
 
     With one objective the second axis is the evaluation order. Budget lines are drawn for
-    budgets on the plotted metrics.
+    budgets on the plotted metrics. With more than two objectives the front (non-dominated over
+    all of them) is drawn as points, not a line, and the title names the objectives not plotted.
+    A run without a successful evaluation gets a plot that says so.
     """
     import matplotlib
 
@@ -29,18 +31,33 @@ def plot_front(path: Path, evaluations: Sequence[Evaluation], front: Sequence[in
         return xs, [ev.metrics.get(y_obj.column) for ev in evs]
 
     fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=120)
+    ax.set_xlabel(x_obj.label if x_obj else "evaluation")
+    ax.set_ylabel(y_obj.label)
+    if len(objectives) > 2:
+        ax.set_title("not plotted: " + ", ".join(o.label for o in objectives[2:]), fontsize=9)
+    if not ok:
+        ax.text(0.5, 0.5, f"no successful evaluation ({len(evaluations)} failed; reasons in evaluations.csv)",
+                ha="center", va="center", transform=ax.transAxes)
+        fig.savefig(path)
+        plt.close(fig)
+        return
     feas = [ev for ev in ok if is_feasible(ev.metrics, budgets)]
     infeas = [ev for ev in ok if not is_feasible(ev.metrics, budgets)]
     if infeas:
         ax.scatter(*xy(infeas), s=12, c="lightgray", label="over budget")
     ax.scatter(*xy(feas), s=14, c="tab:blue", alpha=0.6, label="evaluated")
     fr = sorted((evaluations[i] for i in front), key=lambda ev: xy([ev])[0][0])
-    ax.plot(*xy(fr), "o-", c="tab:red", ms=5, label=f"Pareto front ({len(fr)})")
+    # non-dominated over more than the two plotted objectives: a line through the points would
+    # read as a trade-off curve they do not form
+    many = len(objectives) > 2
+    ax.plot(*xy(fr), "o" if many else "o-", c="tab:red", ms=5,
+            label=f"Pareto front ({len(fr)}{f', over all {len(objectives)} objectives' if many else ''})")
     for name, bound in budgets.items():
-        if x_obj is not None and BUDGETS.get(name).column == x_obj.column:
+        column = BUDGETS.get(name).column
+        if x_obj is not None and column == x_obj.column:
             ax.axvline(bound, ls="--", c="k", lw=1, label=f"{name} = {bound:g}")
-    ax.set_xlabel(x_obj.label if x_obj else "evaluation")
-    ax.set_ylabel(y_obj.label)
+        elif column == y_obj.column:
+            ax.axhline(bound, ls="--", c="k", lw=1, label=f"{name} = {bound:g}")
     if x_obj is not None and x_obj.column in ("macs", "params"):
         ax.set_xscale("log")
     ax.grid(alpha=0.3)

@@ -26,17 +26,24 @@ def print_search_summary(summary, config: RunConfig) -> None:
     if front:
         acc = [e.metrics["accuracy_pct"] for e in front if "accuracy_pct" in e.metrics]
         lat = [e.metrics["latency_ms"] for e in front if "latency_ms" in e.metrics]
-        line = f"front: {len(front)} architectures"
+        line = f"front: {len(front)} architecture{'s' if len(front) > 1 else ''}"
         if acc:
             line += f"; best accuracy {max(acc):.2f} %"
-        if lat:
+        if len(lat) > 1:
             line += f"; latency {min(lat):.4f}-{max(lat):.4f} ms ({max(lat) / min(lat):.1f}x)"
+        elif lat:
+            line += f"; latency {lat[0]:.4f} ms"
         print(line)
     else:
         print("front: empty (no successful evaluation within the budgets)")
     d = summary.run_dir
     print(f"front:       {d / FRONT_CSV}\nall:         {d / EVALUATIONS_CSV}\nplot:        {d / PARETO_PNG}")
-    print(f"next:        hwnas pick {d}" + "".join(f" --{k.replace('_', '-')} {v:g}" for k, v in config.budgets.items()))
+    if front:
+        print(f"next:        hwnas pick {d}" + "".join(f" --{k.replace('_', '-')} {v:g}" for k, v in config.budgets.items()))
+    elif summary.failed == summary.evaluations:  # hwnas pick would only say there is nothing to pick
+        print(f"next:        every evaluation failed; read why in the reason column of {d / EVALUATIONS_CSV}")
+    else:
+        print("next:        no evaluation meets the budgets; search again (a new --out) with higher ones")
 
 
 def print_pick(ev: Evaluation, run: Run, budgets: Mapping[str, float]) -> None:

@@ -1,0 +1,51 @@
+"""What a run directory holds: evaluations.csv, front.csv, config.json, written from evaluations."""
+
+import csv
+import json
+
+from hwnas.config import config_from_dict
+from hwnas.evaluation import Evaluation
+from hwnas.outputs import write_outputs
+from hwnas.store import Store
+
+
+def _config(**cost):
+    return config_from_dict({
+        "task": {"dataset": "digits"}, "space": {"name": "mlp"}, "estimator": {"name": "proxy-trainer"},
+        "cost": {"target": "cpu-ort-1t", **cost},
+        "search": {"objectives": ["error", "latency_ms"], "evaluations": 3},
+        "budgets": {"max_latency_ms": 0.2}})
+
+
+def _evaluations():
+    return [Evaluation("a", [0], "ok", {"error_pct": 5.0, "latency_ms": 0.1}, id=1),
+            Evaluation("b", [1], "ok", {"error_pct": 2.0, "latency_ms": 0.3}, id=2),  # over budget
+            Evaluation("c", [2], "failed", {"error_pct": 1.0}, "MissingEntry: blank cell", id=3)]
+
+
+def test_config_json_names_the_cost_models_the_run_used(tmp_path):
+    store = Store(tmp_path / Store.FILE_NAME)
+    store.set_meta("cost_models", ["counts", "memory", "lut"])  # [cost] latency resolved to the table
+    store.close()
+    config = _config()
+    write_outputs(tmp_path, config, _evaluations())
+    written = json.loads((tmp_path / "config.json").read_text())
+    assert written["cost"] == {"target": "cpu-ort-1t", "models": ["counts", "memory", "lut"]}
+    assert "models" not in config.cost  # the config itself is left as given
+    assert config_from_dict(written).cost["models"] == ["counts", "memory", "lut"]  # still a config
+
+
+def test_outputs_without_a_store_write_the_config_as_given(tmp_path):
+    write_outputs(tmp_path, _config(models=["counts", "ort"]), _evaluations())
+    assert json.loads((tmp_path / "config.json").read_text())["cost"]["models"] == ["counts", "ort"]
+
+
+def test_csvs_keep_failed_rows_and_the_front_respects_budgets(tmp_path):
+    write_outputs(tmp_path, _config(), _evaluations())
+    with open(tmp_path / "evaluations.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["id"], r["status"], r["feasible"]) for r in rows] == [
+        ("1", "ok", "True"), ("2", "ok", "False"), ("3", "failed", "False")]
+    assert rows[2]["latency_ms"] == "" and rows[2]["reason"] == "MissingEntry: blank cell"
+    with open(tmp_path / "front.csv") as fh:
+        assert [r["id"] for r in csv.DictReader(fh)] == ["1"]

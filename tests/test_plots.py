@@ -1,0 +1,58 @@
+"""pareto.png: what the plot of a run shows, checked on the figure before it is closed."""
+
+import matplotlib
+import pytest
+
+from hwnas.evaluation import Evaluation
+from hwnas.plots import plot_front
+from hwnas.search.objectives import resolve_objectives
+
+
+@pytest.fixture
+def figure(monkeypatch):
+    """The figure plot_front drew, captured when it closes it."""
+    import matplotlib.pyplot as plt
+
+    captured = []
+    close = plt.close
+    monkeypatch.setattr(plt, "close", lambda fig=None: (captured.append(fig), close(fig)))
+    return captured
+
+
+def _ev(i, status="ok", **metrics):
+    return Evaluation(f"a{i}", [i], status, metrics, None if status == "ok" else "RuntimeError: boom", id=i)
+
+
+def test_three_objectives_draw_the_front_as_points_and_name_the_hidden_one(tmp_path, figure):
+    evs = [_ev(1, error_pct=5.0, latency_ms=0.1, params=300.0), _ev(2, error_pct=4.0, latency_ms=0.2, params=100.0),
+           _ev(3, error_pct=6.0, latency_ms=0.15, params=50.0)]
+    plot_front(tmp_path / "p.png", evs, [0, 1, 2], resolve_objectives(["error", "latency_ms", "params"]), {})
+    assert (tmp_path / "p.png").is_file()
+    ax = figure[0].axes[0]
+    front = [line for line in ax.lines if line.get_label().startswith("Pareto front")]
+    assert front[0].get_linestyle() == "None"  # no curve through a 3-objective front's projection
+    assert "over all 3 objectives" in front[0].get_label()
+    assert ax.get_title() == "not plotted: parameters"
+
+
+def test_a_budget_on_the_vertical_axis_is_drawn(tmp_path, figure):
+    evs = [_ev(1, latency_ms=0.1, error_pct=5.0), _ev(2, latency_ms=0.3, error_pct=2.0)]
+    plot_front(tmp_path / "p.png", evs, [0], resolve_objectives(["latency_ms", "error"]), {"max_latency_ms": 0.2})
+    ax = figure[0].axes[0]
+    assert [line.get_label() for line in ax.lines if line.get_label().startswith("max_")] == ["max_latency_ms = 0.2"]
+
+
+def test_a_run_where_every_evaluation_failed_says_so(tmp_path, figure):
+    evs = [_ev(1, "failed"), _ev(2, "failed", error_pct=3.0)]
+    plot_front(tmp_path / "p.png", evs, [], resolve_objectives(["error", "latency_ms"]), {})
+    assert (tmp_path / "p.png").is_file()
+    texts = [t.get_text() for t in figure[0].axes[0].texts]
+    assert texts == ["no successful evaluation (2 failed; reasons in evaluations.csv)"]
+
+
+def test_two_objectives_keep_the_front_line(tmp_path, figure):
+    evs = [_ev(1, error_pct=5.0, latency_ms=0.1), _ev(2, error_pct=4.0, latency_ms=0.2)]
+    plot_front(tmp_path / "p.png", evs, [0, 1], resolve_objectives(["error", "latency_ms"]), {})
+    front = [line for line in figure[0].axes[0].lines if line.get_label().startswith("Pareto front")]
+    assert front[0].get_linestyle() == "-" and front[0].get_label() == "Pareto front (2)"
+    assert matplotlib.get_backend().lower() == "agg"

@@ -1,0 +1,48 @@
+"""Console reports: what `hwnas search` prints after a run."""
+
+from pathlib import Path
+
+from hwnas.config import config_from_dict
+from hwnas.evaluation import Evaluation
+from hwnas.report import print_search_summary
+from hwnas.search.runner import SearchSummary
+
+
+def _config(budgets=None):
+    return config_from_dict({"space": {"name": "nb201"}, "estimator": {"name": "table"},
+                             "search": {"objectives": ["error", "latency_ms"], "evaluations": 4},
+                             "budgets": budgets or {}})
+
+
+def _summary(front, failed, feasible=0):
+    return SearchSummary(Path("/runs/r"), 4, 4, failed, feasible, front, 0.1, 4)
+
+
+def _ev(i, latency_ms):
+    return Evaluation(f"a{i}", [i], "ok", {"error_pct": 10.0 - i, "accuracy_pct": 90.0 + i,
+                                           "latency_ms": latency_ms}, id=i)
+
+
+def test_every_evaluation_failed_points_at_the_reasons_not_at_pick(capsys):
+    print_search_summary(_summary([], failed=4), _config())
+    out = capsys.readouterr().out
+    assert "hwnas pick" not in out  # it would only answer "no successful evaluation to pick from"
+    assert "next:        every evaluation failed; read why in the reason column of /runs/r/evaluations.csv" in out
+
+
+def test_nothing_within_the_budgets_says_to_raise_them(capsys):
+    print_search_summary(_summary([], failed=1), _config({"max_latency_ms": 0.01}))
+    out = capsys.readouterr().out
+    assert "hwnas pick" not in out and "no evaluation meets the budgets" in out
+
+
+def test_a_front_suggests_pick_with_the_run_budgets(capsys):
+    print_search_summary(_summary([_ev(1, 0.2), _ev(2, 0.4)], failed=0, feasible=4), _config({"max_latency_ms": 0.5}))
+    out = capsys.readouterr().out
+    assert "front: 2 architectures; best accuracy 92.00 %; latency 0.2000-0.4000 ms (2.0x)" in out
+    assert "next:        hwnas pick /runs/r --max-latency-ms 0.5" in out
+
+
+def test_a_front_of_one(capsys):
+    print_search_summary(_summary([_ev(1, 0.2)], failed=0, feasible=1), _config())
+    assert "front: 1 architecture; best accuracy 91.00 %; latency 0.2000 ms\n" in capsys.readouterr().out
