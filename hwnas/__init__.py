@@ -33,6 +33,7 @@ _LAZY = {
     "OBJECTIVES": ("search.objectives", "OBJECTIVES"),
     "BUDGETS": ("search.objectives", "BUDGETS"),
     "compress_run": ("compress", "compress_run"),
+    "build_chains": ("compress", "build_chains"),
     "COMPRESSORS": ("compress", "COMPRESSORS"),
 }
 
@@ -46,3 +47,8 @@ def __getattr__(name: str):
         module, attr = _LAZY[name]
         return getattr(importlib.import_module(f".{module}", __name__), attr)
     raise AttributeError(f"module 'hwnas' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The public names, the lazily imported ones included (for ``dir(hwnas)`` and completion)."""
+    return sorted({*globals(), *__all__})

@@ -198,12 +198,21 @@ def set_budgets(config: RunConfig, budgets: Mapping[str, Any], *, where: str | N
     """
     where = where or f"{config.source} [budgets]"
     for name, value in budgets.items():
-        if value is None:
-            continue
-        BUDGETS.get(name)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            raise ConfigError(f"{where}: {name} = {value!r} must be a positive number")
-        config.budgets[name] = float(value)
+        if value is not None:
+            config.budgets[name] = check_budget(name, value, where)
+
+
+def check_budget(name: str, value: Any, where: str) -> float:
+    """A budget's value as a float.
+
+    Raises:
+        RegistryError: an unknown budget name.
+        ConfigError: a value that is not a positive number (NaN included).
+    """
+    BUDGETS.get(name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ConfigError(f"{where}: {name} = {value!r} must be a positive number")
+    return float(value)
 
 
 def _validate_search(config: RunConfig) -> None:

@@ -101,6 +101,7 @@ def print_pick_variant(row: Mapping[str, object], scaled: Mapping[str, float], r
     print(f"arch: {row['parent_arch']}")
     print(f"settings: {row['settings']}")
     print(_metrics_line(scaled) + f"  model_size_mb={row['model_size_mb']:.4g}")
-    print(f"against its parent, measured beside it: latency x{row['latency_ratio']:.2f}, accuracy "
-          f"{row['accuracy_change_pts']:+.2f} pts (the metrics above are the parent's in this run, so changed)")
+    print(f"measured beside its parent: latency x{row['latency_ratio']:.2f}, accuracy "
+          f"{row['accuracy_change_pts']:+.2f} pts; the metrics above are the parent's from this run with "
+          f"these changes applied")
     print(f"onnx: {run.path / str(row['onnx'])}")

@@ -91,6 +91,9 @@ def test_a_table_run_has_no_model_to_export_and_pick_suggests_no_export(table, t
     assert main(["pick", run]) == 0
     out = capsys.readouterr().out
     assert "picked" in out and "export" not in out
+    cli_error(["pick", run, "--max-params", "100"], f"--max-params: {run} recorded no params; use --max-latency-ms")
+    for bad in ("nan", "-1"):
+        cli_error(["pick", run, "--max-latency-ms", bad], f"max_latency_ms = {float(bad)} must be a positive number")
     for extra in (["--untrained"], []):
         cli_error(["export", run, "1", "-o", str(tmp_path / "m.onnx"), *extra],
                   "is a table-backed run (no [task]): it has no model to export")

@@ -15,3 +15,7 @@ def test_import_does_not_load_torch():
     code = "import sys, hwnas; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_dir_lists_the_lazily_imported_names():
+    assert {"run_search", "load_run", "compress_run", "build_chains"} <= set(dir(hwnas))

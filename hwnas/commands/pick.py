@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..exceptions import HwnasError
+from ..config import check_budget
+from ..exceptions import ConfigError, HwnasError
+from ..search.objectives import BUDGETS
 from .base import COMMANDS, Command, add_budget_flags, budgets_from
 
 
@@ -25,10 +27,17 @@ class PickCommand(Command):
         from ..report import print_pick, print_pick_variant
 
         run = load_run(args.run_dir)
-        budgets = budgets_from(args)
+        budgets = {name: check_budget(name, value, "command line") for name, value in budgets_from(args).items()}
         ok = [ev for ev in run.evaluations if ev.ok]
         if not ok:
             raise HwnasError(f"{args.run_dir}: no successful evaluation to pick from")
+        recorded = {k for ev in ok for k in ev.metrics}
+        for name in budgets:
+            column = BUDGETS.get(name).column
+            if column not in recorded:
+                usable = [BUDGETS.get(n).flag for n in BUDGETS.names() if BUDGETS.get(n).column in recorded]
+                raise ConfigError(f"{BUDGETS.get(name).flag}: {args.run_dir} recorded no {column}; "
+                                  + (f"use {', '.join(usable)}" if usable else "it has no metric a budget applies to"))
         variants, scaled = _compressed_variants(run, ok) if args.include_compressed else ([], [])
 
         rows = [ev.metrics for ev in ok] + scaled

@@ -210,8 +210,9 @@ def compress_run(run_dir: str | Path, chains: Sequence[Chain], *, archs: Sequenc
         directory without a run; ConfigError for a run without task data.
 
     Example:
-        >>> result = compress_run("runs/digits", build_chains([0.5], ["int8"]), front=True)
-        >>> sorted({r["method"] for r in result.new_rows})
+        >>> from hwnas.compress import build_chains, compress_run
+        >>> result = compress_run("runs/digits", build_chains([0.5], ["int8"]), front=True)  # doctest: +SKIP
+        >>> sorted({r["method"] for r in result.new_rows})                                   # doctest: +SKIP
         ['original', 'prune', 'prune+quantize', 'quantize']
     """
     from ..components import build_components

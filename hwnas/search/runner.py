@@ -290,6 +290,8 @@ class SearchRun:
                 self.strategy.tell(genomes, minimisation_matrix(rows, self.objectives),
                                    violation_matrix(rows, self.config.budgets))
         finally:
+            if self.progress:  # the last counts, whatever the refresh limit skipped
+                bar.set_postfix_str(self._postfix(seen), refresh=True)
             bar.close()
         return new
 
