@@ -180,6 +180,11 @@ class SearchRun:
                 self._open(store)
                 new = self._loop(store, executor)
                 evaluations = store.all()
+            except KeyboardInterrupt:
+                if self.outputs and store.get_meta("config") is not None:
+                    # what finished so far, readable before a --resume (the front not re-measured)
+                    write_outputs(self.run_dir, self.config, store.all())
+                raise
             finally:
                 store.close()
         finally:

@@ -64,6 +64,8 @@ def test_resume_after_interrupt_evaluates_nothing_twice(tmp_path, make_config, m
     with pytest.raises(KeyboardInterrupt):
         run_search(make_config(), tmp_path / "cut", progress=False)
     assert len(Store(tmp_path / "cut" / "store.sqlite")) == 22
+    assert len(_rows(tmp_path / "cut" / "evaluations.csv")) == 22  # readable before the resume
+    assert (tmp_path / "cut" / "front.csv").is_file() and (tmp_path / "cut" / "pareto.png").is_file()
     monkeypatch.undo()
     resumed = run_search(make_config(), tmp_path / "cut", resume=True, progress=False)
     assert resumed.new_evaluations == 18 and resumed.evaluations == 40
