@@ -7,7 +7,8 @@ spends on ``latency_ms`` with each cost model, alternating the two so machine dr
 - ``measure``: :meth:`OrtLatencyCostModel.measure` (ONNX export, session, warm-up, timed passes).
 
 Building the torch module is left out of both (the estimator builds it anyway). Also prints the
-one-off cost of re-measuring a front of ``--front`` networks after a LUT-driven search.
+one-off costs of a LUT-driven search: the table's level check before it
+(:meth:`LutCostModel.reference_level`) and re-measuring a front of ``--front`` networks after it.
 
 Usage:
     python benchmarks/lut_search_cost.py [--config examples/digits.toml] [--archs 20] [--front 9]
@@ -63,6 +64,9 @@ def main() -> int:
     start = time.perf_counter()
     lut.verify_front(front)
     verify_s = time.perf_counter() - start
+    start = time.perf_counter()
+    level = lut.reference_level()
+    level_s = time.perf_counter() - start
     lut_ms, ort_ms = 1e3 * statistics.median(lut_s), 1e3 * statistics.median(ort_s)
     print(f"{len(archs)} random {space.name} architectures on {target.name} "
           f"({target.passes} passes x {target.runs_per_pass} runs for measure)")
@@ -70,6 +74,8 @@ def main() -> int:
           f"-> measure / lut = {ort_ms / lut_ms:.0f}x (means: {1e3 * statistics.mean(lut_s):.2f} ms, "
           f"{1e3 * statistics.mean(ort_s):.0f} ms)")
     print(f"one-off re-measure of a {len(front)}-network front after a lut search: {verify_s:.1f} s")
+    print(f"one-off level check before a lut search (the table's reference networks timed): {level_s:.1f} s, "
+          f"level {level if level is not None else float('nan'):.3f}")
     print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     return 0
 
