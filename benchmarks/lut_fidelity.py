@@ -102,14 +102,14 @@ def main() -> int:
     table = LatencyTable.load(path)
     table.check(target, space)
     level = args.level
-    if level == "auto":  # as a search with [cost.lut] level = "auto" (hwnas.search.runner) sets it
+    if level == "auto":  # as a search with [cost.lut] level = "auto" sets it
         from hwnas.cost import COST_MODELS
-        from hwnas.search.runner import TABLE_LEVEL_TOLERANCE
 
-        measured = COST_MODELS.get("lut")(target, space.input_shape, space=space, path=str(path)).reference_level()
-        level = 1.0 if measured is None or abs(measured - 1) <= TABLE_LEVEL_TOLERANCE else round(measured, 3)
-        print(f"table level on this machine: {measured if measured is not None else float('nan'):.3f} (its "
-              f"reference networks, measured / predicted); predictions below x {level:g}, as a search applies it")
+        lut = COST_MODELS.get("lut")(target, space.input_shape, space=space, path=str(path))
+        note = lut.settle_level()
+        level = lut.level
+        print(f"table level on this machine: predictions below x {level:g}, as a search applies it"
+              + (f" ({note})" if note else " (its reference networks within 5 % of the table)"))
     exclude = set(table.calibration.get("networks", []))
     checks: list[dict] = []  # per seed: agreement rows (LABELS order), error sources (level shift included)
     rows: list[dict] = []

@@ -554,6 +554,11 @@ def _is_remote(path: Path) -> bool:
     return isinstance(meta, dict) and meta.get("remote") is True
 
 
+#: A table's measured level within this of 1 keeps the table's own latencies (see
+#: :meth:`LutCostModel.settle_level`).
+LEVEL_TOLERANCE = 0.05
+
+
 @COST_MODELS.register("lut")
 class LutCostModel(CostModel):
     """Latency predicted from a per-layer lookup table (see :class:`LatencyTable`).
@@ -630,6 +635,30 @@ class LutCostModel(CostModel):
         measured = [m["latency_ms"] for m in OrtLatencyCostModel(self.target, self.input_shape).measure_many(
             networks, models)]
         return float(np.median(np.asarray(measured) / self._table_ms(networks)))
+
+    def settle_level(self) -> str | None:
+        """Set :attr:`level` from :meth:`reference_level`: 1 (the table's own latencies) within
+        :data:`LEVEL_TOLERANCE` of it, so timing noise does not move a run's predictions, else the
+        measured level.
+
+        Returns:
+            A one-line note for the user when the level is not 1 or could not be measured, else None.
+        """
+        from ..exceptions import HwnasError
+
+        try:
+            measured = self.reference_level()
+        except HwnasError as exc:
+            self.level = 1.0
+            return (f"the latency table's reference networks could not be timed here ({str(exc).splitlines()[0]}); "
+                    f"its latencies are used as they are")
+        self.level = 1.0 if measured is None or abs(measured - 1.0) <= LEVEL_TOLERANCE else round(measured, 3)
+        if self.level == 1.0:
+            return None
+        return (f"this machine runs the latency table's reference networks at {self.level:.3g}x its predictions (a "
+                f"CPU of the same name at another speed, or a busy machine); every prediction is scaled by "
+                f"{self.level:.3g} ([cost.lut] level = 1 keeps the table's own; `{self.fix}` builds one for this "
+                f"machine)")
 
     def measure(self, arch: str, model: torch.nn.Module | None = None) -> dict[str, float]:
         """Predicted ``latency_ms`` of ``arch`` (the module is not needed)."""

@@ -43,11 +43,6 @@ class SearchSummary:
     asked: int | None = None
 
 
-#: A latency table's measured level within this of 1 keeps the table's own latencies (run-to-run
-#: timing noise does not move a run's predictions); beyond it, predictions are scaled.
-TABLE_LEVEL_TOLERANCE = 0.05
-
-
 class SearchRun:
     """One search: builds every component from the config, then :meth:`run`.
 
@@ -129,12 +124,9 @@ class SearchRun:
 
     def resolve_table_level(self) -> None:
         """Set a latency table's level on this machine (``[cost.lut] level = "auto"``, the default):
-        measured once per run (:meth:`~hwnas.cost.lut.LutCostModel.reference_level`) and written into
-        the run's config, so its workers and a resumed session predict alike. Within
-        :data:`TABLE_LEVEL_TOLERANCE` of 1 the table's own latencies are kept; beyond, every
-        prediction is scaled and the search says so."""
-        from ..exceptions import HwnasError
-
+        measured once per run (:meth:`~hwnas.cost.lut.LutCostModel.settle_level`, which says when it
+        scales the table) and written into the run's config, so its workers and a resumed session
+        predict alike."""
         lut = next((c for c in self.parts.cost_models if c.name == "lut" and c.level_auto), None)
         if lut is None:
             return
@@ -143,21 +135,12 @@ class SearchRun:
             level = stored.get("level") if isinstance(stored, dict) else None
             if not isinstance(level, (int, float)) or isinstance(level, bool):
                 return  # a run from before levels: the table's own latencies, and its config as stored
+            lut.level = float(level)
         else:
-            try:
-                measured = lut.reference_level()
-            except HwnasError as exc:
-                measured = None
-                print(f"hwnas: note: the latency table's reference networks could not be timed here "
-                      f"({str(exc).splitlines()[0]}); its latencies are used as they are", file=sys.stderr)
-            level = 1.0 if measured is None or abs(measured - 1.0) <= TABLE_LEVEL_TOLERANCE else round(measured, 3)
-            if level != 1.0:
-                print(f"hwnas: note: this machine runs the latency table's reference networks at {level:.3g}x its "
-                      f"predictions (a CPU of the same name at another speed, or a busy machine); every prediction "
-                      f"is scaled by {level:.3g} ([cost.lut] level = 1 keeps the table's own; `{lut.fix}` builds "
-                      f"one for this machine)", file=sys.stderr)
-        lut.level = level
-        self.config.cost["lut"] = {**(self.config.cost.get("lut") or {}), "level": level}
+            note = lut.settle_level()
+            if note:
+                print(f"hwnas: note: {note}", file=sys.stderr)
+        self.config.cost["lut"] = {**(self.config.cost.get("lut") or {}), "level": lut.level}
 
     def _stored_config(self) -> dict | None:
         store = Store(self.run_dir / Store.FILE_NAME)
