@@ -6,7 +6,7 @@ all call :func:`build_components` so a run directory is always rebuilt the same 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +28,9 @@ class Components:
     target: Any
     cost_models: list[Any]
     evaluator: Any
-    #: why latency is timed rather than read from a table (one line), for the search to say
-    latency_note: str | None = None
+    #: one-line notes for the search to say (why latency is timed rather than read from a table,
+    #: an estimator setting that defeats itself); workers, export and compress stay silent
+    notes: list[str] = field(default_factory=list)
 
 
 def build_space(config: RunConfig, task) -> Any:
@@ -40,6 +41,18 @@ def build_space(config: RunConfig, task) -> Any:
     if task is None:
         return make_space(config.space["name"], None, None, **options)
     return make_space(config.space["name"], task.input_shape, task.output_dim, **options)
+
+
+def _check_recipe_overrides(config: RunConfig, space, options: dict) -> None:
+    """Refuse ``[estimator]`` options that the space sets per architecture (the mlp space's ``lr``
+    and ``optimizer`` genes): they would be silently ignored."""
+    overridden = sorted(set(options) & set(space.train_recipe(space.smallest())))
+    if overridden:
+        raise ConfigError(f"{config.source}: [estimator] {', '.join(overridden)} would be ignored: the "
+                          f"{config.space['name']} space sets {'it' if len(overridden) == 1 else 'them'} per "
+                          f"architecture; remove {'it' if len(overridden) == 1 else 'them'} from [estimator], or give "
+                          f"the space one choice, e.g. [space] {overridden[0]}s = "
+                          f"{[options[overridden[0]]]!r}".replace("'", '"'))
 
 
 def _check_estimator_objectives(config: RunConfig, cls: type) -> None:
@@ -100,6 +113,7 @@ def build_components(config: RunConfig, *, weights_dir: Path | None = None, with
         if task is None and ESTIMATORS.get(config.estimator["name"]).needs_model:
             raise ConfigError(f"{config.source}: [estimator] {config.estimator['name']!r} trains on data; "
                               f"add a [task] table (e.g. dataset = \"digits\")")
+        _check_recipe_overrides(config, space, options)
         estimator = ESTIMATORS.get(config.estimator["name"]).from_options(
             task, options, source=f"{config.source} [estimator]")
         _check_estimator_objectives(config, type(estimator))
@@ -125,4 +139,5 @@ def build_components(config: RunConfig, *, weights_dir: Path | None = None, with
         if isinstance(part, TableBacked):
             part.check_space(space)
     evaluator = Evaluator(space, estimator, cost_models, weights_dir) if estimator is not None else None
-    return Components(task, space, estimator, target, cost_models, evaluator, latency_note)
+    notes = [n for n in (latency_note, estimator.advice(config.search["evaluations"]) if estimator else None) if n]
+    return Components(task, space, estimator, target, cost_models, evaluator, notes)

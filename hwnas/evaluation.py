@@ -115,7 +115,8 @@ class Evaluator:
             raise
         except (Exception, MemoryError) as exc:  # a failing candidate is data, not a crash
             # what was measured before the failure is kept (e.g. a table's accuracy when its
-            # latency cell is blank); a failed evaluation is never on a front either way
+            # latency cell is blank, a pre-filter's score); a failed evaluation is never on a front
+            metrics.update({k: float(v) for k, v in getattr(exc, "metrics", {}).items()})
             metrics = {k: v for k, v in metrics.items() if math.isfinite(v)}
             status = "failed"
             reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]

@@ -71,6 +71,11 @@ class AccuracyEstimator(ABC):
             HwnasError: a user error every candidate would hit (bad recipe, wrong output size).
         """
 
+    def advice(self, evaluations: int) -> str | None:
+        """A one-line note for a search of ``evaluations`` with this estimator's settings (e.g. a
+        pre-filter whose warm-up covers the whole search), or None."""
+        return None
+
     def observe(self, metrics: Mapping[str, float]) -> None:
         """Take note of a stored evaluation's metrics, read back when a search resumes.
 
@@ -78,6 +83,15 @@ class AccuracyEstimator(ABC):
         results) override this so a resumed search decides as the uninterrupted one would;
         the default ignores it.
         """
+
+
+class CandidateRejected(Exception):
+    """An estimator's verdict that a candidate fails, after it measured ``metrics`` (kept in the
+    candidate's failed row, e.g. the zero-cost score a pre-filter rejected it on)."""
+
+    def __init__(self, message: str, metrics: Mapping[str, float]) -> None:
+        super().__init__(message)
+        self.metrics = dict(metrics)
 
 
 #: Estimator name -> class; configs pick one with ``[estimator] name = "proxy-trainer"``.

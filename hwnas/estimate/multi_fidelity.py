@@ -13,7 +13,8 @@ error-size front is promoted as readily as the most accurate one; an
 accuracy-only rule would stop every small network at the first rung and leave the fast end of
 a latency front to one-epoch results. ``promotion = "error"`` ranks by error alone.
 
-Each rung trains from the same seeded initialisation (``proxy-trainer`` re-initialises), so a
+Each rung trains from the same seeded initialisation (``proxy-trainer`` re-initialises; weights
+without a ``reset_parameters`` are restored to their built values), so a
 candidate's error at ``E`` epochs is exactly what ``proxy-trainer`` with ``epochs = E`` gives,
 and errors at the last rung compare with a plain search at that budget. With rungs 1, 3, 9 and
 ``eta = 3`` a candidate costs about 1 + 3/3 + 9/9 = 3 epochs instead of 9 in the long run; early
@@ -169,16 +170,30 @@ class SuccessiveHalvingTrainer(AccuracyEstimator):
             raise ValueError("successive-halving needs the built model; got None")
         size = float(sum(p.numel() for p in model.parameters() if p.requires_grad))
         out: dict[str, float] = {"train_epochs": 0.0, "train_s": 0.0, "eval_s": 0.0, "trainable_params": size}
-        for rung, trainer in enumerate(self.trainers):
-            metrics = trainer.estimate(arch, model, recipe)
-            out.update(error_pct=metrics["error_pct"], accuracy_pct=metrics["accuracy_pct"],
-                       train_loss=metrics["train_loss"], epochs=float(trainer.epochs), rung=float(rung))
-            out[f"error_pct_e{trainer.epochs}"] = metrics["error_pct"]
-            out["train_epochs"] += trainer.epochs
-            out["train_s"] += metrics["train_s"]
-            out["eval_s"] += metrics["eval_s"]
-            if not self._goes_on(rung, metrics["error_pct"], size):
-                break
+        # every rung starts from the built weights: reset_parameters() misses parameters held
+        # directly by a module without it (a layer scale, an embedding table of a custom space)
+        initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        recorded = 0  # rungs whose results this candidate added
+        try:
+            for rung, trainer in enumerate(self.trainers):
+                if rung:
+                    model.load_state_dict(initial)
+                metrics = trainer.estimate(arch, model, recipe)
+                out.update(error_pct=metrics["error_pct"], accuracy_pct=metrics["accuracy_pct"],
+                           train_loss=metrics["train_loss"], epochs=float(trainer.epochs), rung=float(rung))
+                out[f"error_pct_e{trainer.epochs}"] = metrics["error_pct"]
+                out["train_epochs"] += trainer.epochs
+                out["train_s"] += metrics["train_s"]
+                out["eval_s"] += metrics["eval_s"]
+                recorded += 1
+                if not self._goes_on(rung, metrics["error_pct"], size):
+                    break
+        except BaseException:
+            # a failed candidate's record keeps no rung results, so a resumed search (or a fresh
+            # worker) cannot replay them: forget them here too, so both decide alike
+            for rung in range(recorded):
+                self.results[rung].pop()
+            raise
         return out
 
     def observe(self, metrics: Mapping[str, float]) -> None:

@@ -14,7 +14,10 @@ Example:
 
 from __future__ import annotations
 
+import os
 from typing import Any, Mapping
+
+import numpy as np
 
 from ..exceptions import ConfigError
 from ..table import TableBacked, load_table
@@ -32,7 +35,8 @@ class TableEstimator(TableBacked, AccuracyEstimator):
         accuracy_column: column of top-1 accuracy in percent.
 
     Raises:
-        ConfigError: missing file or column (naming the available ones).
+        ConfigError: missing file or column (naming the available ones), or an accuracy column
+            that is not in percent (a value outside 0..100, or fractions).
     """
 
     name = "table"
@@ -42,9 +46,22 @@ class TableEstimator(TableBacked, AccuracyEstimator):
                  accuracy_column: str | None = None) -> None:
         if not path or not accuracy_column:
             raise ConfigError("the table estimator needs 'path' (a CSV file) and 'accuracy_column'")
+        for option, value in (("path", path), ("arch_column", arch_column), ("accuracy_column", accuracy_column)):
+            if not isinstance(value, (str, os.PathLike) if option == "path" else str):
+                raise ConfigError(f"table: {option} = {value!r} is invalid; it must be a string "
+                                  f"({'a CSV file' if option == 'path' else 'a column name'})")
         self.table = load_table(path, arch_column)
         self.accuracy_column = accuracy_column
-        self.table.column(accuracy_column)  # fail now on a missing or non-numeric column
+        values = self.table.column(accuracy_column)  # fail now on a missing or non-numeric column
+        known = ~np.isnan(values)
+        outside = np.flatnonzero(known & ~((values >= 0.0) & (values <= 100.0)))
+        if outside.size:
+            i = int(outside[0])
+            raise ConfigError(f"table {self.table.path}: column {accuracy_column!r} row {i + 2} holds {values[i]:g}, "
+                              f"not a top-1 accuracy in percent (0 to 100); pick the accuracy column in %")
+        if known.any() and values[known].max() <= 1.0:
+            raise ConfigError(f"table {self.table.path}: column {accuracy_column!r} holds fractions (every value "
+                              f"is at most 1), but accuracy_column must be in percent; scale the column by 100")
 
     def estimate(self, arch: str, model=None, recipe: Mapping[str, Any] | None = None) -> dict[str, float]:
         """``error_pct`` and ``accuracy_pct`` of ``arch``; raises MissingEntry when absent."""

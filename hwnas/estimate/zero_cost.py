@@ -55,7 +55,7 @@ from torch import nn
 
 from ..exceptions import ConfigError
 from ..registry import Registry, construct, did_you_mean
-from .base import ESTIMATORS, AccuracyEstimator
+from .base import ESTIMATORS, AccuracyEstimator, CandidateRejected
 from .trainer import ProxyTrainer
 
 
@@ -241,20 +241,22 @@ def params(model: nn.Module, batch: Batch) -> float:
 
 
 # --- running proxies ------------------------------------------------------------------------
-def proxy_batch(task: Any, batch_size: int = 64, *, seed: int = 0) -> Batch:
+def proxy_batch(task: Any, batch_size: int = 64, *, seed: int = 0,
+                option: str = "zero-cost: batch_size") -> Batch:
     """A seeded mini-batch of ``task``'s training split (the same for every architecture).
 
     Args:
         task: a :class:`hwnas.data.Task`.
         batch_size: inputs in the batch (NASWOT's kernel is ``batch_size`` squared); at least 2.
         seed: which samples are drawn.
+        option: the config option ``batch_size`` came from, named in the error.
 
     Raises:
         ConfigError: ``batch_size`` below 2 or above the training split.
     """
     n = len(task.y_train)
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or not 2 <= batch_size <= n:
-        raise ConfigError(f"zero-cost: batch_size = {batch_size!r} is invalid; it must be an integer in [2, {n}] "
+        raise ConfigError(f"{option} = {batch_size!r} is invalid; it must be an integer in [2, {n}] "
                           f"(the training split of {task.name!r} has {n} samples), e.g. 64")
     idx = np.sort(np.random.default_rng(seed).choice(n, size=int(batch_size), replace=False))
     dtype = torch.float32 if task.num_classes == 0 else torch.int64
@@ -358,8 +360,9 @@ class ZeroCostEstimator(AccuracyEstimator):
         return {"zc_score": score, "zc_s": time.perf_counter() - start}
 
 
-class PreFilterRejection(Exception):
-    """A candidate skipped by the pre-filter; the evaluator records it as failed with this reason."""
+class PreFilterRejection(CandidateRejected):
+    """A candidate skipped by the pre-filter; the evaluator records it as failed with this reason
+    and its ``zc_score``."""
 
 
 @ESTIMATORS.register("zero-cost-filtered")
@@ -372,7 +375,8 @@ class PreFilteredTrainer(AccuracyEstimator):
     the running 0.25-quantile Y of N scores``. Otherwise it is trained like ``proxy-trainer``
     and also gets ``zc_score`` and ``zc_s``. Every other option is a ``proxy-trainer`` option.
 
-    The running scores live in the estimator, so a resumed search starts a fresh warm-up.
+    The running scores are every score so far, rejected candidates' included: a resumed search
+    (or a worker started later) reads them back from the stored rows (:meth:`observe`).
 
     Args:
         task: the data.
@@ -410,7 +414,8 @@ class PreFilteredTrainer(AccuracyEstimator):
         self.quantile = float(quantile)
         self.warmup = warmup
         self.seed = _check_seed(self.name, seed)
-        self.batch = proxy_batch(task, proxy_batch_size, seed=self.seed)
+        self.batch = proxy_batch(task, proxy_batch_size, seed=self.seed,
+                                 option=f"{self.name}: proxy_batch_size")
         self.trainer = construct(ProxyTrainer, task, options=trainer_options, fixed={"seed": self.seed},
                                  where=self.name, label="proxy-trainer")
         self.scores: list[float] = []
@@ -438,6 +443,19 @@ class PreFilteredTrainer(AccuracyEstimator):
         self.scores.append(score)
         if cut is not None and score < cut:
             raise PreFilterRejection(f"pre-filter: {self.proxy} score {score:.6g} below the running "
-                                     f"{self.quantile:g}-quantile {cut:.6g} of {len(self.scores) - 1} scores")
+                                     f"{self.quantile:g}-quantile {cut:.6g} of {len(self.scores) - 1} scores",
+                                     {"zc_score": score, "zc_s": zc_s})
         metrics = self.trainer.estimate(arch, model, recipe)
         return {**metrics, "zc_score": score, "zc_s": zc_s}
+
+    def advice(self, evaluations: int) -> str | None:
+        if self.warmup >= evaluations:
+            return (f"{self.name}: warmup = {self.warmup} covers all {evaluations} evaluations, so every candidate "
+                    f"is trained and none filtered; set warmup below the evaluations to filter")
+        return None
+
+    def observe(self, metrics: Mapping[str, float]) -> None:
+        """A stored evaluation's score joins the running scores (a resumed search decides as the
+        uninterrupted one did)."""
+        if "zc_score" in metrics:
+            self.scores.append(float(metrics["zc_score"]))

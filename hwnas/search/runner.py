@@ -75,8 +75,8 @@ class SearchRun:
             raise StoreError(f"{str(self.run_dir)!r} already holds a search; pass --resume to continue it "
                              f"or choose another --out")
         self.parts = build_components(config, weights_dir=self.run_dir / WEIGHTS_DIR)
-        if self.parts.latency_note:  # said once, here: workers, export and compress build the parts silently
-            print(f"hwnas: note: {self.parts.latency_note}", file=sys.stderr)
+        for note in self.parts.notes:  # said once, here: workers, export and compress build the parts silently
+            print(f"hwnas: note: {note}", file=sys.stderr)
         name = config.search["strategy"]
         strategy_class = STRATEGIES.get(name)
         fixed = dict(n_objectives=len(self.objectives), n_constraints=len(config.budgets),

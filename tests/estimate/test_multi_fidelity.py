@@ -3,6 +3,7 @@
 import csv
 
 import pytest
+import torch
 from torch import nn
 
 from hwnas.config import config_from_dict
@@ -50,6 +51,50 @@ def test_rungs_train_like_proxy_trainer_and_record_epochs(digits_task):
         assert worse["rung"] == 0 and worse["epochs"] == 1 and worse["train_epochs"] == 1
         assert "error_pct_e2" not in worse
     assert [len(r) for r in sh.results] == [2, 1 + (worse["rung"] == 1)]
+
+
+class _Scale(nn.Module):
+    """A parameter held directly, with no ``reset_parameters`` (a layer scale of a custom space)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gamma = nn.Parameter(torch.ones(10))
+
+    def forward(self, x):
+        return x * self.gamma
+
+
+def test_every_rung_starts_from_the_built_weights_even_those_without_reset(digits_task):
+    def net():
+        torch.manual_seed(0)
+        return nn.Sequential(mlp(32), _Scale())
+
+    options = {"max_train_samples": 200, "batch_size": 32, "lr": 0.05}
+    sh = SuccessiveHalvingTrainer(digits_task, rungs=[2, 4], eta=2, **options)
+    got = sh.estimate("a", net())
+    plain = ProxyTrainer(digits_task, epochs=4, **options).estimate("a", net())
+    assert got["rung"] == 1
+    assert got["error_pct_e4"] == plain["error_pct"] and got["train_loss"] == plain["train_loss"]
+
+
+def test_a_candidate_failing_at_a_later_rung_leaves_no_rung_results(digits_task, monkeypatch):
+    # its failed record keeps no metrics, so a resumed search replays nothing for it: the
+    # uninterrupted search must not count its earlier rungs either
+    stored = {"trainable_params": 10.0, "error_pct_e1": 99.0, "error_pct_e2": 99.0, "error_pct_e4": 99.0}
+    sh = SuccessiveHalvingTrainer(digits_task, rungs=[1, 2, 4], eta=2, promotion="error",
+                                  max_train_samples=200, batch_size=32)
+    sh.observe(stored)
+
+    def diverge(*args, **kwargs):
+        raise FloatingPointError("loss became nan at epoch 2")
+
+    monkeypatch.setattr(sh.trainers[2], "estimate", diverge)
+    with pytest.raises(FloatingPointError):
+        sh.estimate("b", mlp(32))  # better than 99 %: promoted at rungs 0 and 1, fails at rung 2
+    resumed = SuccessiveHalvingTrainer(digits_task, rungs=[1, 2, 4])
+    resumed.observe(stored)
+    resumed.observe({})  # the failed candidate, as the store gives it back
+    assert sh.results == resumed.results == [[(99.0, 10.0)]] * 3
 
 
 def test_observe_replays_stored_results(digits_task):

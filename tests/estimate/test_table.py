@@ -45,3 +45,25 @@ def test_config_errors_name_the_column_and_the_choices(table, tmp_path):
         ESTIMATORS.get("table")(None, path=str(bad), accuracy_column="acc")
     with pytest.raises(ConfigError, match=r"'table' has no option\(s\) 'colum'"):
         ESTIMATORS.get("table").from_options(None, {"path": str(table), "accuracy_column": "acc", "colum": 1})
+
+
+def test_option_types_are_named_not_a_python_type_error(table):
+    with pytest.raises(ConfigError, match=r"table: path = 5 is invalid; it must be a string \(a CSV file\)"):
+        ESTIMATORS.get("table").from_options(None, {"path": 5, "accuracy_column": "acc"})
+    with pytest.raises(ConfigError, match=r"table: arch_column = \['arch_str'\] is invalid; it must be a string"):
+        ESTIMATORS.get("table").from_options(None, {"path": str(table), "arch_column": ["arch_str"],
+                                                    "accuracy_column": "acc"})
+
+
+def test_an_accuracy_column_not_in_percent_is_refused(tmp_path):
+    fractions = tmp_path / "fractions.csv"
+    fractions.write_text("arch,acc\na,0.93\nb,0.9\nc,\n")
+    with pytest.raises(ConfigError, match=r"column 'acc' holds fractions .* scale the column by 100"):
+        ESTIMATORS.get("table")(None, path=str(fractions), accuracy_column="acc")
+    over = tmp_path / "over.csv"
+    over.write_text("arch,acc\na,93\nb,930\n")
+    with pytest.raises(ConfigError, match=r"column 'acc' row 3 holds 930, not a top-1 accuracy in percent"):
+        ESTIMATORS.get("table")(None, path=str(over), accuracy_column="acc")
+    ok = tmp_path / "ok.csv"
+    ok.write_text("arch,acc\na,93\nb,0.5\n")
+    assert ESTIMATORS.get("table")(None, path=str(ok), accuracy_column="acc").estimate("b", None)["error_pct"] == 99.5

@@ -173,7 +173,22 @@ def test_pre_filter_rejection_is_a_failed_candidate_not_a_crash(digits_task):
     assert evaluator.evaluate(big).ok
     ev = evaluator.evaluate(small)
     assert ev.status == "failed" and ev.reason.startswith("PreFilterRejection: pre-filter: params score")
+    assert ev.metrics["zc_score"] == sum(p.numel() for p in space.build(space.decode(small)).parameters())
     assert random.random() == random.Random(5).random()
+
+
+def test_a_resumed_pre_filter_reads_the_stored_scores_back(digits_task):
+    # the running scores, rejected ones included, come back from the stored rows, so the cut-off
+    # after a resume is the uninterrupted run's
+    first, resumed = _filtered(digits_task), _filtered(digits_task)
+    first.estimate("a", mlp(64))
+    first.estimate("b", mlp(128))
+    with pytest.raises(PreFilterRejection) as rejected:
+        first.estimate("c", mlp(8, 1))
+    for metrics in ({"zc_score": first.scores[0], "error_pct": 10.0}, {"zc_score": first.scores[1]},
+                    rejected.value.metrics):
+        resumed.observe(metrics)
+    assert resumed.scores == first.scores and resumed.threshold() == first.threshold()
 
 
 def test_pre_filter_options_are_validated(digits_task):
@@ -186,6 +201,14 @@ def test_pre_filter_options_are_validated(digits_task):
         PreFilteredTrainer(digits_task, quantile=1.5)
     with pytest.raises(ConfigError, match="epochs"):
         PreFilteredTrainer(digits_task, epochs=0)
+
+
+def test_a_bad_proxy_batch_size_names_the_option_the_user_wrote(digits_task):
+    with pytest.raises(ConfigError, match=r"^zero-cost-filtered: proxy_batch_size = 1 is invalid; it must be an "
+                                          r"integer in \[2, "):
+        PreFilteredTrainer(digits_task, proxy_batch_size=1)
+    with pytest.raises(ConfigError, match=r"^zero-cost: batch_size = 1 is invalid"):
+        ZeroCostEstimator(digits_task, batch_size=1)
 
 
 def test_zero_cost_search_end_to_end(tmp_path):
