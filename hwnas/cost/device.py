@@ -26,26 +26,44 @@ from typing import Any, Mapping
 from .target import Target
 
 
+_CPUINFO = Path("/proc/cpuinfo")
+
+
 def _cpu_model() -> str:
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        lines = _CPUINFO.read_text().splitlines()
     except OSError:
-        pass
+        lines = []
+    fields = [(key.strip(), value.strip()) for key, _, value in (line.partition(":") for line in lines)]
+    for key, value in fields:
+        if key == "model name" and value:
+            return value
+    # Linux on ARM gives no model name: the core designs (implementer and part numbers, e.g.
+    # 0x41 0xd08 = Arm Cortex-A72) tell a Raspberry Pi 4 from a Graviton, which "aarch64" does not.
+    implementers = dict.fromkeys(value for key, value in fields if key == "CPU implementer")
+    parts = dict.fromkeys(value for key, value in fields if key == "CPU part")
+    if implementers and parts:
+        return f"{platform.machine()} implementer {'/'.join(implementers)} part {'/'.join(parts)}"
+    if platform.system() == "Darwin":  # platform.processor() says only "arm" or "i386" there
+        brand = _run(["sysctl", "-n", "machdep.cpu.brand_string"])  # e.g. "Apple M2 Pro"
+        if brand:
+            return brand
     return platform.processor() or platform.machine()
+
+
+def _run(command: list[str]) -> str | None:
+    import subprocess
+
+    try:
+        out = subprocess.run(command, capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
 
 
 @functools.lru_cache(maxsize=None)
 def _gpu_names() -> str | None:
-    import subprocess
-
-    try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=10)
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
+    return _run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"])
 
 
 def device_info(target: Target) -> dict[str, Any]:

@@ -13,6 +13,8 @@ picks the least-disturbed pass while the median inside a pass ignores single out
 
 from __future__ import annotations
 
+import difflib
+import os
 import statistics
 import time
 from dataclasses import dataclass
@@ -34,6 +36,9 @@ _OPT_LEVELS = {
     "disabled": "ORT_DISABLE_ALL",
 }
 
+# Providers that the onnxruntime-gpu package brings.
+_GPU_PACKAGE_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
+
 
 @dataclass(frozen=True)
 class LatencyMeasurement:
@@ -51,20 +56,48 @@ class LatencyMeasurement:
 
 
 def require_provider(target: Target) -> None:
-    """Refuse, before any work, a target whose execution provider this onnxruntime lacks.
+    """Refuse, before any work, a target this machine cannot time: an execution provider this
+    onnxruntime lacks (or a misspelt one), or more threads than the cores this process may use.
 
     Raises:
-        TargetError: naming the provider, the ones available and the fix.
+        TargetError: naming the provider or the thread setting, what is available and the fix.
     """
     import onnxruntime as ort
 
+    provider = target.execution_provider
     available = ort.get_available_providers()
-    if target.execution_provider not in available:
-        raise TargetError(
-            f"target {target.name}: execution provider {target.execution_provider!r} is not available in "
-            f"onnxruntime {ort.__version__} here (available: {', '.join(available)}); "
-            "use targets/cpu-ort-1t.toml or install onnxruntime-gpu"
-        )
+    if provider not in available:
+        problem = (f"target {target.name}: execution provider {provider!r} is not available in "
+                   f"onnxruntime {ort.__version__} here (available: {', '.join(available)})")
+        known = ort.get_all_providers()
+        if provider not in known:
+            # Compare the part before "ExecutionProvider", which every name shares.
+            stems = {k.lower().removesuffix("executionprovider"): k for k in known}
+            close = difflib.get_close_matches(provider.lower().removesuffix("executionprovider"), stems, n=1)
+            hint = f"did you mean {stems[close[0]]!r}? " if close else ""
+            raise TargetError(f"{problem}; no ONNX Runtime provider has that name: {hint}"
+                              f"fix execution_provider (known providers: {', '.join(known)})")
+        install = ("install onnxruntime-gpu" if provider in _GPU_PACKAGE_PROVIDERS
+                   else "install an onnxruntime build that includes it")
+        raise TargetError(f"{problem}; use targets/cpu-ort-1t.toml or {install}")
+    cores = usable_cores()
+    for key in ("intra_op_threads", "inter_op_threads"):
+        threads = getattr(target, key)
+        if threads > cores:
+            where = f"target {target.name}" + (f" ({target.source})" if target.source else "")
+            raise TargetError(
+                f"{where}: {key} = {threads} is more than the {cores} CPU core(s) this process may use; "
+                f"ONNX Runtime's threads would compete for them (or take forever to start) and the timing "
+                f"would mean nothing; set {key} to at most {cores}"
+            )
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def make_session(onnx_bytes: bytes, target: Target, *, profile_prefix: str | None = None) -> "ort.InferenceSession":
@@ -77,11 +110,13 @@ def make_session(onnx_bytes: bytes, target: Target, *, profile_prefix: str | Non
             file starting with this path (see ``session.end_profiling()``).
 
     Returns:
-        A sequential-mode session that runs on ``target.execution_provider`` only.
+        A session that runs on ``target.execution_provider`` only, in sequential mode (parallel
+        mode, across ``inter_op_threads`` threads, when that is more than 1).
 
     Raises:
-        TargetError: if the provider is not available in this onnxruntime build, or the session
-            silently fell back to another provider.
+        TargetError: if the provider is not available in this onnxruntime build, the target asks
+            for more threads than this machine's cores, or the session silently fell back to
+            another provider.
 
     Example:
         >>> session = make_session(export_onnx(torch.nn.Linear(4, 2), (4,)), load_target("cpu-ort-1t"))
@@ -92,7 +127,10 @@ def make_session(onnx_bytes: bytes, target: Target, *, profile_prefix: str | Non
     options = ort.SessionOptions()
     options.intra_op_num_threads = target.intra_op_threads
     options.inter_op_num_threads = target.inter_op_threads
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    # inter_op_num_threads only applies in parallel mode: a target asking for more than one
+    # inter-op thread gets it, otherwise operators run one after the other.
+    options.execution_mode = (ort.ExecutionMode.ORT_PARALLEL if target.inter_op_threads > 1
+                              else ort.ExecutionMode.ORT_SEQUENTIAL)
     level = _OPT_LEVELS[target.graph_optimization]
     options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
     options.log_severity_level = 3  # errors only; provider fallbacks are checked below instead

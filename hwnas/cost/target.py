@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,8 @@ DTYPES = ("float32", "float16")
 FLOAT16_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
 # The TorchScript exporter used by export_onnx supports opsets up to 20 in torch 2.13.
 MIN_OPSET, MAX_OPSET = 9, 20
+# A target's name is a folder of latency_tables/: no separators, no leading dot, no blanks.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
 
 
 def targets_dir() -> Path:
@@ -44,7 +47,8 @@ class Target:
     the value, the file it came from and the valid range.
 
     Attributes:
-        name: short identifier, e.g. ``"cpu-ort-1t"`` (defaults to the file stem).
+        name: short identifier, e.g. ``"cpu-ort-1t"`` (defaults to the file stem); letters,
+            digits, ``.``, ``_``, ``+`` and ``-``, as it names a folder of ``latency_tables/``.
         runtime: inference runtime; only ``"onnxruntime"`` for now.
         execution_provider: ONNX Runtime provider, e.g. ``"CPUExecutionProvider"``.
         intra_op_threads: threads used inside one operator (>= 1).
@@ -80,8 +84,15 @@ class Target:
     source: str = ""
 
     def __post_init__(self) -> None:
-        where = f"target {self.name}" + (f" ({self.source})" if self.source else "")
+        plain = isinstance(self.name, str) and NAME_PATTERN.fullmatch(self.name)
+        where = f"target {self.name if plain else repr(self.name)}" + (f" ({self.source})" if self.source else "")
         _check_str(where, "name", self.name)
+        if not NAME_PATTERN.fullmatch(self.name):
+            raise TargetError(
+                f"{where}: name = {self.name!r} is not valid: it names the target's folder in "
+                "latency_tables/; use letters, digits, '.', '_', '+' and '-' only, starting with a "
+                "letter or digit, e.g. 'pi4-ort-1t'"
+            )
         _check_choice(where, "runtime", self.runtime, RUNTIMES)
         _check_str(where, "execution_provider", self.execution_provider)
         if not self.execution_provider.endswith("ExecutionProvider"):

@@ -1,6 +1,6 @@
 """The device a target runs on: its label, its tables' folder name."""
 
-from hwnas.cost import load_target
+from hwnas.cost import device, load_target
 from hwnas.cost.device import device_folder, device_info, device_label, local_device
 
 
@@ -23,3 +23,48 @@ def test_this_machine():
     info = device_info(target)
     assert info["cpu"] and info["cores"] >= 1 and info["gpu"] is None
     assert local_device(target) == info["cpu"]
+
+
+ARM_CPUINFO = """processor\t: 0
+BogoMIPS\t: 108.00
+Features\t: fp asimd evtstrm crc32 cpuid
+CPU implementer\t: 0x41
+CPU architecture: 8
+CPU variant\t: 0x0
+CPU part\t: {part}
+CPU revision\t: 3
+
+processor\t: 1
+CPU implementer\t: 0x41
+CPU part\t: {part}
+"""
+
+
+def test_arm_processors_are_told_apart(monkeypatch, tmp_path):
+    # Linux on ARM has no "model name": every ARM board used to be the same device, "aarch64".
+    monkeypatch.setattr(device.platform, "machine", lambda: "aarch64")
+    monkeypatch.setattr(device.platform, "processor", lambda: "")
+    labels = []
+    for part in ("0xd08", "0xd0c"):  # Cortex-A72 (Raspberry Pi 4), Neoverse-N1 (Graviton2)
+        path = tmp_path / f"cpuinfo-{part}"
+        path.write_text(ARM_CPUINFO.format(part=part))
+        monkeypatch.setattr(device, "_CPUINFO", path)
+        labels.append(local_device(load_target("cpu-ort-1t")))
+    assert labels == ["aarch64 implementer 0x41 part 0xd08", "aarch64 implementer 0x41 part 0xd0c"]
+    assert device_folder(labels[0]) == "aarch64-implementer-0x41-part-0xd08"
+
+
+def test_x86_model_name_wins(monkeypatch, tmp_path):
+    path = tmp_path / "cpuinfo"
+    path.write_text("processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) Processor\n")
+    monkeypatch.setattr(device, "_CPUINFO", path)
+    assert device._cpu_model() == "Intel(R) Xeon(R) Processor"
+
+
+def test_macos_uses_the_cpu_brand(monkeypatch, tmp_path):
+    # platform.processor() is "arm" on every Apple silicon Mac.
+    monkeypatch.setattr(device, "_CPUINFO", tmp_path / "missing")
+    monkeypatch.setattr(device.platform, "system", lambda: "Darwin")
+    monkeypatch.setattr(device.platform, "processor", lambda: "arm")
+    monkeypatch.setattr(device, "_run", lambda command: "Apple M2 Pro" if command[0] == "sysctl" else None)
+    assert device._cpu_model() == "Apple M2 Pro"

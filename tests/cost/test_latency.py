@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import time
 
 import onnxruntime
@@ -17,6 +19,7 @@ from hwnas.cost import (
     measure_latency,
 )
 from hwnas.cost import latency as latency_module
+from hwnas.exceptions import TargetError
 
 from .conftest import INPUT_SHAPE, conv_net
 
@@ -107,3 +110,33 @@ def test_a_model_that_cannot_be_loaded_names_the_model_and_the_fix(fast_target):
     with pytest.raises(CostMeasurementError, match=r"^ONNX model 2 of 2 cannot be loaded on target test-cpu: .*; "
                                                    r"export it again"):
         measure_latency(models, fast_target, INPUT_SHAPE)
+
+
+@pytest.mark.parametrize("key", ["intra_op_threads", "inter_op_threads"])
+def test_more_threads_than_cores_is_refused_before_any_session(monkeypatch, fast_target, key):
+    # A million intra-op threads made session creation hang; 2**31 failed every candidate with
+    # "incompatible function arguments". Both are a target error, found before any work.
+    monkeypatch.setattr(latency_module, "usable_cores", lambda: 2)
+    model = export_onnx(conv_net(4, 0), INPUT_SHAPE)
+    for threads in (3, 10**6, 2**31):
+        target = dataclasses.replace(fast_target, **{key: threads})
+        with pytest.raises(TargetError, match=rf"^target test-cpu: {key} = {threads} is more than the 2 CPU core\(s\) "
+                                              rf"this process may use; .*; set {key} to at most 2$"):
+            measure_latency([model], target, INPUT_SHAPE)
+    latency_module.require_provider(dataclasses.replace(fast_target, **{key: 2}))
+
+
+def test_usable_cores_is_this_process_share():
+    assert 1 <= latency_module.usable_cores() <= (os.cpu_count() or 1)
+
+
+def test_inter_op_threads_are_used(monkeypatch, fast_target):
+    # ORT ignores inter_op_num_threads in sequential mode: inter_op_threads = 2 used to change nothing.
+    monkeypatch.setattr(latency_module, "usable_cores", lambda: 4)
+    target = dataclasses.replace(fast_target, inter_op_threads=2)
+    session = make_session(export_onnx(conv_net(4, 0), INPUT_SHAPE), target)
+    options = session.get_session_options()
+    assert options.execution_mode == onnxruntime.ExecutionMode.ORT_PARALLEL
+    assert options.inter_op_num_threads == 2
+    (result,) = measure_latency([export_onnx(conv_net(4, 0), INPUT_SHAPE)], target, INPUT_SHAPE)
+    assert result.latency_ms > 0

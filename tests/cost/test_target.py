@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import onnxruntime
@@ -148,3 +150,47 @@ def test_silent_provider_fallback_is_an_error(monkeypatch):
     monkeypatch.setattr(onnxruntime, "InferenceSession", FallbackSession)
     with pytest.raises(TargetError, match=r"^target cuda-ort: .* created the session on CPUExecutionProvider instead of 'CUDAExecutionProvider'"):
         make_session(b"not used", load_target("cuda-ort"))
+
+
+@pytest.mark.parametrize("name", ["a/b", "../../elsewhere", "/tmp/x", " ", "my board", ".hidden", "a\\b"])
+def test_name_must_be_a_plain_folder_name(tmp_path, name):
+    # The name is the target's folder under latency_tables/: "../x" or "/tmp/x" would put tables elsewhere.
+    path = write(tmp_path, GOOD.replace('name = "tiny"', f"name = {json.dumps(name)}"))
+    with pytest.raises(TargetError, match=rf"name = {re.escape(repr(name))} is not valid: it names the target's folder"):
+        load_target(path)
+    with pytest.raises(TargetError, match="use letters, digits"):
+        Target(name=name, execution_provider="CPUExecutionProvider", intra_op_threads=1)
+
+
+def test_plain_names_and_file_stems_are_accepted(tmp_path):
+    for name in ("cpu-ort-1t", "pi4_ort.2t", "x86+avx512"):
+        assert Target(name=name, execution_provider="CPUExecutionProvider", intra_op_threads=1).name == name
+    path = write(tmp_path, GOOD.replace('name = "tiny"\n', ""), "my board.toml")
+    with pytest.raises(TargetError, match=r"name = 'my board' is not valid"):  # the stem, when name is unset
+        load_target(path)
+
+
+def test_misspelt_provider_is_named_with_a_suggestion(tmp_path):
+    path = write(tmp_path, GOOD.replace("CPUExecutionProvider", "CudaExecutionProvider"))
+    with pytest.raises(TargetError) as info:
+        make_session(b"not used", load_target(path))
+    message = str(info.value)
+    assert message.startswith("target tiny: execution provider 'CudaExecutionProvider' is not available in onnxruntime")
+    assert ("; no ONNX Runtime provider has that name: did you mean 'CUDAExecutionProvider'? fix execution_provider "
+            "(known providers: ") in message
+    assert "onnxruntime-gpu" not in message and "\n" not in message
+
+
+def test_unavailable_non_gpu_provider_does_not_suggest_onnxruntime_gpu():
+    target = Target(execution_provider="OpenVINOExecutionProvider", intra_op_threads=1)
+    if "OpenVINOExecutionProvider" in onnxruntime.get_available_providers():
+        pytest.skip("this onnxruntime has OpenVINO")
+    with pytest.raises(TargetError, match=r"is not available in onnxruntime .*; use targets/cpu-ort-1t.toml or "
+                                          r"install an onnxruntime build that includes it$"):
+        make_session(b"not used", target)
+
+
+def test_a_bad_name_stays_on_one_line():
+    with pytest.raises(TargetError) as info:
+        Target(name="a\nb", execution_provider="CPUExecutionProvider", intra_op_threads=1)
+    assert "\n" not in str(info.value) and str(info.value).startswith("target 'a\\nb': name = 'a\\nb' is not valid")
