@@ -28,6 +28,9 @@ DTYPES = ("float32", "float16")
 FLOAT16_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
 # The TorchScript exporter used by export_onnx supports opsets up to 20 in torch 2.13.
 MIN_OPSET, MAX_OPSET = 9, 20
+#: Upper bounds that catch a typo's extra zeros before a timing call that would never end (or a
+#: batch that exhausts memory): far above any setting that makes sense.
+MAX_RUNS, MAX_PASSES, MAX_BATCH = 10_000, 1_000, 4_096
 # A target's name is a folder of latency_tables/: no separators, no leading dot, no blanks.
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
 
@@ -102,16 +105,16 @@ class Target:
             )
         _check_int(where, "intra_op_threads", self.intra_op_threads, 1)
         _check_int(where, "inter_op_threads", self.inter_op_threads, 1)
-        _check_int(where, "batch_size", self.batch_size, 1)
+        _check_int(where, "batch_size", self.batch_size, 1, MAX_BATCH)
         _check_choice(where, "dtype", self.dtype, DTYPES)
         if self.dtype == "float16" and self.execution_provider not in FLOAT16_PROVIDERS:
             raise TargetError(
                 f"{where}: dtype = 'float16' is only supported with {', '.join(FLOAT16_PROVIDERS)}, "
                 f"not {self.execution_provider}; use dtype = 'float32'"
             )
-        _check_int(where, "warmup_runs", self.warmup_runs, 0)
-        _check_int(where, "passes", self.passes, 2)
-        _check_int(where, "runs_per_pass", self.runs_per_pass, 1)
+        _check_int(where, "warmup_runs", self.warmup_runs, 0, MAX_RUNS)
+        _check_int(where, "passes", self.passes, 2, MAX_PASSES)
+        _check_int(where, "runs_per_pass", self.runs_per_pass, 1, MAX_RUNS)
         _check_choice(where, "graph_optimization", self.graph_optimization, GRAPH_OPTIMIZATIONS)
         _check_int(where, "opset", self.opset, MIN_OPSET, MAX_OPSET)
         _check_str(where, "description", self.description, allow_empty=True)
