@@ -75,6 +75,10 @@ class SearchRun:
             raise StoreError(f"{str(self.run_dir)!r} already holds a search; pass --resume to continue it "
                              f"or choose another --out")
         self.parts = build_components(config, weights_dir=self.run_dir / WEIGHTS_DIR)
+        if self.parts.target is not None and any(c.name == "ort" for c in self.parts.cost_models):
+            from ..cost import require_provider
+
+            require_provider(self.parts.target)  # every candidate is timed there: before any note or work
         for note in self.parts.notes:  # said once, here: workers, export and compress build the parts silently
             print(f"hwnas: note: {note}", file=sys.stderr)
         name = config.search["strategy"]

@@ -158,3 +158,20 @@ def test_a_space_smaller_than_the_budget_says_it_ran_out(tmp_path, make_config, 
     enough = make_config(search={"evaluations": 8})
     print_search_summary(run_search(enough, tmp_path / "s", progress=False), enough)
     assert "ran out" not in capsys.readouterr().out
+
+
+def test_a_target_this_machine_cannot_time_is_refused_before_any_note(tmp_path, capsys):
+    import onnxruntime
+
+    from hwnas.cli import main
+
+    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        pytest.skip("this machine can time on CUDA")
+    config = tmp_path / "cuda.toml"
+    config.write_text('[task]\ndataset = "digits"\n[space]\nname = "mbv3"\n[estimator]\nname = "fake-accuracy"\n'
+                      '[cost]\ntarget = "cuda-ort"\n[search]\nevaluations = 2\n')
+    assert main(["search", str(config), "--out", str(tmp_path / "r"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hwnas: error: target cuda-ort: execution provider 'CUDAExecutionProvider' is not "
+                          "available") and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "r").exists()
