@@ -9,6 +9,7 @@ ignores them, so two genomes that build the same network share one canonical str
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Generic, Mapping, Sequence, TypeVar
@@ -221,8 +222,9 @@ class SearchSpace(ABC, Generic[A]):
         return self.canonical(self.decode(self.validate(genome)))
 
     def smallest(self) -> A:
-        """The cheapest architecture: every gene at its first (smallest) choice."""
-        return self.decode(np.zeros(self.n_genes, dtype=np.int64))
+        """The cheapest architecture: every gene at its smallest choice (its first where the
+        choices are not numbers); a config may list a gene's choices in any order."""
+        return self.decode(np.array([_smallest_choice(g.choices) for g in self.genes], dtype=np.int64))
 
     def describe(self) -> dict[str, Any]:
         """Name, shape and gene list, for the resolved config and reports."""
@@ -232,6 +234,13 @@ class SearchSpace(ABC, Generic[A]):
             "output_dim": self.output_dim,
             "genes": {g.name: list(g.choices) for g in self.genes},
         }
+
+
+def _smallest_choice(choices: Sequence[Any]) -> int:
+    """Index of the smallest of numeric choices, else 0."""
+    if all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in choices):
+        return int(np.argmin(choices))
+    return 0
 
 
 SPACES: Registry[type[SearchSpace]] = Registry("search space")
@@ -280,8 +289,8 @@ def option_choices(space: str, option: str, values: Any, kind: type, *, minimum:
         ConfigError: not a non-empty list of distinct values of that kind and range.
     """
     numeric = kind in (int, float)
-    ok_type = (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and (kind is float or v == int(v))) \
-        if numeric else (lambda v: isinstance(v, str))
+    ok_type = (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+               and (kind is float or v == int(v))) if numeric else (lambda v: isinstance(v, str))
     hint = (f"a non-empty list of {'distinct ' if distinct else ''}"
             f"{'integers' if kind is int else 'numbers' if numeric else 'names'}")
     if minimum is not None:
@@ -296,6 +305,11 @@ def option_choices(space: str, option: str, values: Any, kind: type, *, minimum:
             or (maximum is not None and max(values) > maximum)
             or (allowed is not None and any(v not in allowed for v in values))):
         raise ConfigError(f"{space}: [space] {option} = {values!r} is invalid; it must be {hint}")
+    # canonical strings write numbers with 6 significant digits ("{:g}"): more would not parse back
+    if kind is float and (long := [v for v in values if float(f"{v:g}") != v]):
+        raise ConfigError(f"{space}: [space] {option} = {values!r} is invalid; {long} have more than 6 "
+                          f"significant digits, which architecture strings do not keep; use "
+                          f"{[float(f'{v:g}') for v in long]}")
     return tuple(kind(v) for v in values)
 
 
@@ -306,6 +320,7 @@ def choice_index(gene: Gene, value: Any, *, where: str) -> int:
         SpaceError: the value is not a choice, naming the valid ones.
     """
     for i, c in enumerate(gene.choices):
-        if c == value or (isinstance(c, float) and isinstance(value, (int, float)) and abs(c - value) < 1e-12):
+        if c == value or (isinstance(c, float) and isinstance(value, (int, float))
+                          and math.isclose(c, value, rel_tol=1e-9)):
             return i
     raise SpaceError(f"{where}: {value!r} is not a valid {gene.name}; choose one of {list(gene.choices)}")

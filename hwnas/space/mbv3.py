@@ -135,13 +135,19 @@ class MBv3Space(SearchSpace[MBv3Arch]):
                 f"mbv3 needs image inputs (C, H, W); this task's samples have shape "
                 f"{self.input_shape}; use the 'mlp' space for tabular data"
             )
-        widths = option_choices("mbv3", "widths", widths, float, minimum=0.05)
+        # multipliers of stage_channels: [100000] would ask for millions of channels
+        widths = option_choices("mbv3", "widths", widths, float, minimum=0.05, maximum=8.0)
         depths = option_choices("mbv3", "depths", depths, int, minimum=1)
         kernels = option_choices("mbv3", "kernels", kernels, int, minimum=1)
         expands = option_choices("mbv3", "expands", expands, int, minimum=1)
         stage_channels = option_choices("mbv3", "stage_channels", stage_channels, int, minimum=1, distinct=False)
         if any(k % 2 == 0 for k in kernels):
             raise ConfigError(f"mbv3: [space] kernels {list(kernels)} must be odd positive integers")
+        for key, value, low, high in (("stem_channels", stem_channels, 1, None), ("head_channels", head_channels, 1, None),
+                                      ("se_from_stage", se_from_stage, 0, len(stage_channels))):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+                raise ConfigError(f"mbv3: [space] {key} = {value!r} must be an integer >= {low}"
+                                  + (f" and <= {high} (the number of stages: no squeeze-excite)" if high is not None else ""))
         self.stage_channels = tuple(int(c) for c in stage_channels)
         self.stem_channels = int(stem_channels)
         self.head_channels = int(head_channels)
@@ -207,7 +213,7 @@ class MBv3Space(SearchSpace[MBv3Arch]):
 
     def parse(self, text: str) -> MBv3Arch:
         hint = "expected e.g. 'w0.75:k3e4,k5e6/k3e3/k7e6/k3e3'"
-        m = self._PATTERN.match(text.strip())
+        m = self._PATTERN.match(str(text).strip())
         if not m:
             raise SpaceError(f"mbv3: cannot parse architecture {text!r}; {hint}")
         stages = []

@@ -101,10 +101,10 @@ class MLPSpace(SearchSpace[MLPArch]):
         widths = "-".join(str(w) for w in arch.widths)
         return f"h{widths}_{arch.activation}_{arch.optimizer}_lr{arch.lr:g}_do{arch.dropout:g}"
 
-    _PATTERN = re.compile(r"^h([\d-]+)_([a-z_]+?)_([a-z]+)_lr([\d.e+-]+)_do([\d.]+)$")
+    _PATTERN = re.compile(r"^h([\d-]+)_([a-z_]+?)_([a-z]+)_lr([\d.e+-]+)_do([\d.e+-]+)$")
 
     def parse(self, text: str) -> MLPArch:
-        m = self._PATTERN.match(text.strip())
+        m = self._PATTERN.match(str(text).strip())
         if not m:
             raise SpaceError(f"mlp: cannot parse architecture {text!r}; expected e.g. 'h256-64_relu_adam_lr0.001_do0.1'")
         try:

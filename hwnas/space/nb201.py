@@ -107,7 +107,8 @@ class _ResidualReduction(nn.Module):
         super().__init__()
         self.conv_a = _ReLUConvBN(c_in, c_out, 3, 2)
         self.conv_b = _ReLUConvBN(c_out, c_out, 3, 1)
-        self.shortcut = nn.Sequential(nn.AvgPool2d(2, 2), nn.Conv2d(c_in, c_out, 1, bias=False))
+        # ceil_mode: an odd input (10x10 digits reach 5x5) pools to conv_a's size; even ones as in NB201
+        self.shortcut = nn.Sequential(nn.AvgPool2d(2, 2, ceil_mode=True), nn.Conv2d(c_in, c_out, 1, bias=False))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.shortcut(x) + self.conv_b(self.conv_a(x))
@@ -143,13 +144,14 @@ class NB201Space(SearchSpace[NB201Arch]):
         self.cells_per_stage = cells_per_stage
         self.channels = channels
         self.genes = [Gene(f"edge{to}<-{frm}", OPS) for to, frm in EDGES]
-        self._index = {op: i for i, op in enumerate(OPS)}
 
     def decode(self, genome: Sequence[int]) -> NB201Arch:
-        return tuple(OPS[int(v)] for v in genome)
+        return tuple(OPS[int(v)] for v in self.validate(genome))
 
     def encode(self, arch: NB201Arch) -> np.ndarray:
-        return np.array([self._index[op] for op in arch], dtype=np.int64)
+        if len(arch) != self.n_genes:
+            raise SpaceError(f"nb201: architecture {arch!r} has {len(arch)} edges, the cell has {self.n_genes}")
+        return np.array([choice_index(gene, op, where="nb201") for gene, op in zip(self.genes, arch)], dtype=np.int64)
 
     def canonical(self, arch: NB201Arch) -> str:
         a = arch

@@ -43,6 +43,11 @@ def test_smallest_is_cheapest(space):
     assert all(n(space.smallest()) <= n(space.sample(rng)) for _ in range(10))
 
 
+def test_smallest_is_cheapest_with_choices_in_any_order():
+    space = make_space("mbv3", (1, 8, 8), 10, widths=[1.0, 0.5], depths=[3, 1], kernels=[7, 3], expands=[6, 3])
+    assert space.canonical(space.smallest()) == "w0.5:k3e3/k3e3/k3e3/k3e3"
+
+
 @pytest.mark.parametrize("text, message", [
     ("w0.75:k3e4", "stages"),
     ("w0.3:k3e3/k3e3/k3e3/k3e3", "0.3 is not a valid width"),
@@ -109,6 +114,13 @@ def test_stacked_layers_are_the_network(space):
     ("depths", [0, 1], "depths = \\[0, 1\\] is invalid; it must be a non-empty list of distinct integers >= 1"),
     ("kernels", [4], "must be odd"),
     ("stage_channels", ["a"], "stage_channels"),
+    ("widths", [100000], "<= 8"),  # multipliers, not channel counts
+    ("widths", [float("nan")], "widths = \\[nan\\] is invalid"),
+    ("widths", [0.1234567], "more than 6 significant digits.*use \\[0.123457\\]"),
+    ("stem_channels", 0, "stem_channels = 0 must be an integer >= 1"),
+    ("head_channels", 2.5, "head_channels = 2.5 must be an integer >= 1"),
+    ("se_from_stage", -1, "se_from_stage = -1 must be an integer >= 0 and <= 4"),
+    ("se_from_stage", 9, "se_from_stage = 9"),
 ])
 def test_bad_options_are_named(option, value, message):
     from hwnas.exceptions import HwnasError

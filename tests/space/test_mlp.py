@@ -25,6 +25,15 @@ def test_canonical_ignores_inactive_widths():
     assert space.canonical_genome(g) == "h32_relu_adam_lr0.0001_do0"
 
 
+def test_round_trip_of_tiny_numbers_and_unsorted_choices():
+    space = make_space("mlp", (10,), 1, widths=[256, 32], lrs=[1e-12, 1.5e-12], dropouts=[0.1, 1e-5])
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        arch = space.sample(rng)
+        assert space.parse(space.canonical(arch)) == arch  # 'do1e-05' parses; 1.5e-12 is not 1e-12
+    assert space.canonical(space.smallest()) == "h32_relu_adam_lr1e-12_do1e-05"
+
+
 def test_bad_inputs():
     space = make_space("mlp", (10,), 1)
     with pytest.raises(SpaceError, match="expected e.g."):
@@ -47,6 +56,9 @@ def test_bad_inputs():
     ("optimizers", ["adam", "lbfgs"], "from \\['adam', 'adamw', 'rmsprop', 'sgd'\\]"),
     ("dropouts", [0.99], "<= 0.95"),
     ("max_layers", "3", "max_layers = '3' must be in 1..16"),
+    ("lrs", [float("nan")], "lrs = \\[nan\\] is invalid"),
+    ("dropouts", [float("inf")], "dropouts = \\[inf\\] is invalid"),
+    ("lrs", [0.00012345678], "more than 6 significant digits"),
 ])
 def test_bad_options_are_named(option, value, message):
     with pytest.raises(ConfigError, match=message):

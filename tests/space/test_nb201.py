@@ -40,6 +40,24 @@ def test_build_cifar_skeleton_and_macs():
     assert sum(p.numel() for p in small.build(small.parse(BEST)).parameters()) < params
 
 
+@pytest.mark.parametrize("size", [7, 10, 14, 2, 1])
+def test_build_any_input_size(size):
+    # the reductions' shortcut pools an odd input (10 -> 5 -> 3) to the convolution's size
+    space = make_space("nb201", (1, size, size), 10, cells_per_stage=1)
+    assert space.build(space.parse(BEST))(torch.randn(2, 1, size, size)).shape == (2, 10)
+    assert space.supernet()(torch.randn(2, 1, size, size)).shape == (2, 10)
+
+
+def test_genomes_and_cells_are_validated():
+    space = make_space("nb201", None, None)
+    with pytest.raises(SpaceError, match="out of range"):
+        space.decode([9, 0, 0, 0, 0, 0])
+    with pytest.raises(SpaceError, match="out of range"):
+        space.decode([-1, 0, 0, 0, 0, 0])  # not the last operation
+    with pytest.raises(SpaceError, match="'conv' is not a valid edge1<-0"):
+        space.encode(("conv",) + ("none",) * 5)
+
+
 def test_disconnected_cells_are_degenerate():
     space = make_space("nb201", None, None)
     dead = space.parse("|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|nor_conv_3x3~2|")
