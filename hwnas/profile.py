@@ -95,10 +95,6 @@ def sample_distinct(space, count: int, rng: np.random.Generator, exclude: set[st
     return found
 
 
-def _largest(space):
-    return space.decode(space.upper_bounds)
-
-
 def _export(model, shape, target: Target, batch_size: int | None = None) -> bytes:
     return export_onnx(model, tuple(shape), batch_size=batch_size or target.batch_size,
                        opset=target.opset, dtype=target.dtype)
@@ -181,7 +177,7 @@ def build_table(target: Target, space, *, calibration: int = 1000, fidelity: int
                                  runs_per_pass=runs_per_pass or target.runs_per_pass)
     signatures = space.all_layer_signatures()
     rng = np.random.default_rng(seed)
-    fixed = [space.canonical(space.smallest()), space.canonical(_largest(space))]
+    fixed = [space.canonical(space.smallest()), space.canonical(space.largest())]
     seen = set(fixed)
     cal_archs = list(dict.fromkeys(fixed)) + sample_distinct(space, calibration, rng, seen)
     fid_archs = sample_distinct(space, fidelity, rng, seen) if fidelity else []
@@ -424,7 +420,7 @@ def describe_device(target: Target, space, timing: Target) -> dict[str, Any]:
     """
     import onnxruntime as ort
 
-    arch = _largest(space)
+    arch = space.largest()
     model = space.build(arch)
     onnx_bytes = _export(model, space.input_shape, target)
     ops = op_breakdown(onnx_bytes, target, space.input_shape)

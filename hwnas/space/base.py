@@ -224,7 +224,13 @@ class SearchSpace(ABC, Generic[A]):
     def smallest(self) -> A:
         """The cheapest architecture: every gene at its smallest choice (its first where the
         choices are not numbers); a config may list a gene's choices in any order."""
-        return self.decode(np.array([_smallest_choice(g.choices) for g in self.genes], dtype=np.int64))
+        return self.decode(np.array([_extreme_choice(g.choices) for g in self.genes], dtype=np.int64))
+
+    def largest(self) -> A:
+        """The most expensive architecture: every gene at its largest choice (its last where the
+        choices are not numbers), for the anchors and the device report of ``hwnas profile``."""
+        return self.decode(np.array([_extreme_choice(g.choices, largest=True) for g in self.genes],
+                                    dtype=np.int64))
 
     def describe(self) -> dict[str, Any]:
         """Name, shape and gene list, for the resolved config and reports."""
@@ -236,11 +242,11 @@ class SearchSpace(ABC, Generic[A]):
         }
 
 
-def _smallest_choice(choices: Sequence[Any]) -> int:
-    """Index of the smallest of numeric choices, else 0."""
+def _extreme_choice(choices: Sequence[Any], *, largest: bool = False) -> int:
+    """Index of the smallest (``largest``: the largest) of numeric choices, else the first (last)."""
     if all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in choices):
-        return int(np.argmin(choices))
-    return 0
+        return int(np.argmax(choices) if largest else np.argmin(choices))
+    return len(choices) - 1 if largest else 0
 
 
 SPACES: Registry[type[SearchSpace]] = Registry("search space")

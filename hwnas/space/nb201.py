@@ -182,6 +182,10 @@ class NB201Space(SearchSpace[NB201Arch]):
         (the all-``none`` cell, every gene's first choice, is degenerate)."""
         return self.parse("|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|")
 
+    def largest(self) -> NB201Arch:
+        """The most expensive cell: a 3x3 convolution on every edge."""
+        return self.decode([OPS.index("nor_conv_3x3")] * self.n_genes)
+
     def degenerate(self, arch: NB201Arch) -> str | None:
         """Cells with no path from input to output: the network's output is constant."""
         return None if is_connected(arch) else "no path of non-'none' edges from the cell input to its output"

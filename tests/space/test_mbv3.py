@@ -127,3 +127,12 @@ def test_bad_options_are_named(option, value, message):
 
     with pytest.raises(HwnasError, match=message):
         make_space("mbv3", (1, 8, 8), 10, **{option: value})
+
+
+def test_largest_takes_each_gene_s_largest_choice_in_any_order():
+    from hwnas.space import make_space
+
+    listed = make_space("mbv3", (1, 8, 8), 10, widths=[1.0, 0.5], depths=[3, 1], kernels=[7, 3], expands=[6, 3])
+    ordered = make_space("mbv3", (1, 8, 8), 10, widths=[0.5, 1.0], depths=[1, 3], kernels=[3, 7], expands=[3, 6])
+    assert listed.canonical(listed.largest()) == ordered.canonical(ordered.largest()) == \
+        ordered.canonical(ordered.decode(ordered.upper_bounds))

@@ -115,3 +115,10 @@ def test_the_smallest_cell_is_one_a_search_can_propose():
         other = space.sample(rng)
         if space.degenerate(other) is None:
             assert sum(p.numel() for p in space.build(other).parameters()) >= params
+
+
+def test_the_largest_cell_has_the_most_parameters():
+    space = make_space("nb201", None, None)
+    params = sum(p.numel() for p in space.build(space.largest()).parameters())
+    rng = np.random.default_rng(1)
+    assert all(sum(p.numel() for p in space.build(space.sample(rng)).parameters()) <= params for _ in range(30))
