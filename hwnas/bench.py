@@ -56,7 +56,16 @@ class BenchProblem:
     _points: dict[str, tuple[float, float]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
+        from .estimate.table import TableEstimator
+        from .space import make_space
+
         self.data: MetricTable = load_table(self.table, self.arch_column)
+        # the checks a table search makes, before any run: a space that works without a [task],
+        # canonical strings in arch_column (else every peer lookup misses and scores 0) and
+        # accuracy in percent (fractions would all fall under min_accuracy)
+        estimator = TableEstimator(None, path=str(self.table), arch_column=self.arch_column,
+                                   accuracy_column=self.accuracy_column)
+        estimator.check_space(make_space(self.space, None, None))
         acc = self.data.column(self.accuracy_column)
         cost = self.data.column(self.cost_column)
         ok = np.isfinite(acc) & np.isfinite(cost) & (acc > self.min_accuracy)
@@ -199,34 +208,48 @@ class BenchRecord:
 
 def run_bench(problem: BenchProblem, strategies: Sequence[str], peers: Sequence[str],
               evaluations: Sequence[int], seeds: int, *, progress: Callable[[str], None] | None = None,
-              options: dict | None = None) -> list[BenchRecord]:
+              options: dict | None = None, records: list[BenchRecord] | None = None) -> list[BenchRecord]:
     """Every strategy and peer, for seeds ``0..seeds-1``, one run per evaluation budget.
 
     Args:
         problem: the table problem.
         strategies: registered strategy names (run through the search loop).
         peers: names in :data:`PEERS`.
-        evaluations: budgets to score at.
+        evaluations: budgets to score at (each once, in increasing order).
         seeds: number of seeds.
         progress: called with a line after each run.
         options: extra ``[search]`` options per strategy name.
+        records: a list to append each record to as it is made (the finished ones stay there
+            when a run is interrupted); returned.
 
     Raises:
         RegistryError: an unknown strategy or peer (before anything runs).
+        ConfigError: a strategy or option the table search refuses (before anything runs).
     """
     import time
 
+    from .search.runner import SearchRun
     from .search.strategies import STRATEGIES
+    from .table import table_search_config
 
+    evaluations = sorted(set(evaluations))  # each budget once, in order (a repeat would only rerun it)
     runners: list[tuple[str, Callable[[int, int], list[str]]]] = []
     for name in strategies:
         STRATEGIES.get(name)
         opts = dict((options or {}).get(name, {}))
+        # set the search up once before anything runs, so that a strategy that cannot search a
+        # table (e.g. darts) or a bad option is refused before the other strategies' work is done
+        config = table_search_config(space=problem.space, table=problem.table, arch_column=problem.arch_column,
+                                     accuracy_column=problem.accuracy_column,
+                                     costs={problem.cost_metric: problem.cost_column}, strategy=name,
+                                     evaluations=evaluations[0], seed=0, **opts)
+        with tempfile.TemporaryDirectory() as tmp:
+            SearchRun(config, Path(tmp) / "run", progress=False, outputs=False)
         runners.append((name, lambda s, n, name=name, opts=opts: run_ours(problem, name, s, n, **opts)))
     for name in peers:
         fn = PEERS.get(name)
         runners.append((name, lambda s, n, fn=fn: fn(problem, s, n)))
-    records = []
+    records = [] if records is None else records
     for name, fn in runners:
         for seed in range(seeds):
             for n in evaluations:

@@ -8,6 +8,7 @@ import pytest
 from fakes import write_nb201_table
 from hwnas.bench import BenchProblem, medians, run_bench
 from hwnas.cli import main
+from hwnas.exceptions import ConfigError
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "nb201" / "nb201_cifar10_hw.csv"
 
@@ -107,8 +108,92 @@ def test_a_table_run_has_no_model_to_export_and_pick_suggests_no_export(table, t
      "nothing to run: give --strategies and/or --peers"),
     (["--cost", "latency_ms=lat", "--cost", "energy_mj=energy"],
      "--cost is given 2 times (latency_ms=lat energy_mj=energy); bench scores one cost column"),
+    (["--cost", "latency_ms=lat", "--min-accuracy", "nan"], "--min-accuracy nan must be a number"),
 ])
 def test_bench_refuses_nothing_to_run_and_a_second_cost(table, tmp_path, flags, message, cli_error):
     cli_error(["bench", "--table", str(table), "--accuracy-column", "acc", "--evaluations", "10", "--seeds", "1",
                "--out", str(tmp_path / "b"), "--quiet", *flags], message)
     assert not (tmp_path / "b").exists()
+
+
+def _bench_args(table, out, *extra):
+    return ["bench", "--table", str(table), "--accuracy-column", "acc", "--cost", "latency_ms=lat",
+            "--seeds", "1", "--out", str(out), "--quiet", *extra]
+
+
+def test_bench_refuses_an_out_that_is_a_file_or_holds_a_benchmark_before_any_run(table, tmp_path, monkeypatch,
+                                                                                  cli_error):
+    import hwnas.bench
+
+    ran = []
+    monkeypatch.setattr(hwnas.bench, "run_ours", lambda *a, **k: ran.append(a) or [])
+    (tmp_path / "file").write_text("x")
+    for out in (tmp_path / "file", tmp_path / "file" / "sub"):
+        cli_error(_bench_args(table, out, "--evaluations", "10", "--peers", ""), "--out", "is a file")
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "bench.csv").write_text("earlier work\n")
+    cli_error(_bench_args(table, tmp_path / "old", "--evaluations", "10", "--peers", ""),
+              "already holds a benchmark (bench.csv)", "choose another --out")
+    assert (tmp_path / "old" / "bench.csv").read_text() == "earlier work\n" and not ran
+
+
+def test_bench_runs_each_budget_once_in_increasing_order(table, tmp_path):
+    out = tmp_path / "b"
+    assert main(_bench_args(table, out, "--strategies", "random", "--peers", "pymoo-nsga2",
+                            "--evaluations", "20,10,20")) == 0
+    with open(out / "bench.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["strategy"], r["evaluations"]) for r in rows] == [("random", "10"), ("random", "20"),
+                                                               ("pymoo-nsga2", "10"), ("pymoo-nsga2", "20")]
+    with open(out / "summary.csv") as fh:
+        assert next(csv.reader(fh)) == ["strategy", "10", "20"]
+
+
+def test_bench_refuses_a_strategy_that_cannot_search_a_table_before_the_others_run(table, tmp_path, monkeypatch,
+                                                                                   cli_error):
+    import hwnas.bench
+
+    ran = []
+    monkeypatch.setattr(hwnas.bench, "run_ours", lambda *a, **k: ran.append(a) or [])
+    cli_error(_bench_args(table, tmp_path / "b", "--strategies", "nsga2,darts", "--evaluations", "10"),
+              "strategy 'darts' trains on the task's data")
+    assert not ran and not (tmp_path / "b").exists()
+
+
+def test_bench_problem_refuses_fractions_and_a_column_that_is_not_the_space(table, tmp_path):
+    with pytest.raises(ConfigError, match="'idx' row 2 is not a nb201 architecture"):
+        BenchProblem(table, "idx", "acc", "lat")  # peers would miss every lookup and score 0
+    with open(table) as fh:
+        rows = list(csv.DictReader(fh))
+    fractions = tmp_path / "fractions.csv"
+    with open(fractions, "w", newline="") as fh:
+        w = csv.DictWriter(fh, list(rows[0]))
+        w.writeheader()
+        w.writerows({**r, "acc": str(float(r["acc"]) / 100)} for r in rows)
+    with pytest.raises(ConfigError, match="'acc' holds fractions .* scale the column by 100"):
+        BenchProblem(fractions, "arch_str", "acc", "lat")
+
+
+def test_bench_interrupted_keeps_the_finished_runs_and_exits_130(table, tmp_path, monkeypatch, capsys):
+    import hwnas.bench
+
+    real, calls = hwnas.bench.run_ours, []
+
+    def run_ours(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # Ctrl-C during the third run
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(hwnas.bench, "run_ours", run_ours)
+    out = tmp_path / "b"
+    try:
+        code = main(_bench_args(table, out, "--strategies", "random", "--peers", "", "--evaluations", "10,20",
+                                "--seeds", "2"))
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C escaped `hwnas bench` as a traceback, losing the finished runs")
+    assert code == 130
+    assert "interrupted; the 2 finished runs are in" in capsys.readouterr().err
+    with open(out / "bench.csv") as fh:
+        assert [(r["seed"], r["evaluations"]) for r in csv.DictReader(fh)] == [("0", "10"), ("0", "20")]
+    assert (out / "summary.csv").is_file() and (out / "bench.png").is_file()

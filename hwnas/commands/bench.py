@@ -7,6 +7,9 @@ Writes ``bench.csv`` (strategy, seed, evaluations, hv_fraction, wall_s), ``summa
 from __future__ import annotations
 
 import argparse
+import math
+import os
+import sys
 from pathlib import Path
 
 from ..exceptions import ConfigError
@@ -38,8 +41,7 @@ class BenchCommand(Command):
         p.add_argument("--quiet", action="store_true", help="no line per run")
 
     def run(self, args: argparse.Namespace) -> int:
-        from ..bench import PEERS, BenchProblem, medians, plot_bench, run_bench
-        from ..outputs import write_csv
+        from ..bench import PEERS, BenchProblem, run_bench
         from ..search.strategies import STRATEGIES
         from ..table import parse_costs
 
@@ -50,6 +52,9 @@ class BenchCommand(Command):
         (metric, column), = costs.items()
         if args.seeds < 1:
             raise ConfigError(f"--seeds {args.seeds} must be at least 1")
+        if not math.isfinite(args.min_accuracy):
+            raise ConfigError(f"--min-accuracy {args.min_accuracy} must be a number, e.g. 11 (percent)")
+        args.evaluations = sorted(set(args.evaluations))  # each budget once, in order
         if not args.strategies and not args.peers:
             raise ConfigError("nothing to run: give --strategies and/or --peers "
                               "(e.g. --strategies nsga2,random --peers pymoo-nsga2)")
@@ -57,14 +62,50 @@ class BenchCommand(Command):
             STRATEGIES.get(name)
         for name in args.peers:
             PEERS.get(name)
+        out = Path(args.out)
+        # checked now, not after the runs: the nearest existing folder must be a writable folder
+        nearest = next(p for p in (out, *out.absolute().parents) if p.exists())
+        if not nearest.is_dir():
+            raise ConfigError(f"--out {args.out!r}: {str(nearest)!r} is a file; give a folder for bench.csv, "
+                              f"summary.csv and bench.png")
+        if not os.access(nearest, os.W_OK | os.X_OK):
+            raise ConfigError(f"--out {args.out!r}: {str(nearest)!r} is not writable; choose another --out")
+        if (out / "bench.csv").exists():
+            raise ConfigError(f"--out {args.out!r} already holds a benchmark (bench.csv), which this run would "
+                              f"overwrite; choose another --out or remove it")
         problem = BenchProblem(args.table, args.arch_column, args.accuracy_column, column, cost_metric=metric,
                                space=args.space, min_accuracy=args.min_accuracy)
         print(f"true front: {problem.front_size} architectures ({args.accuracy_column} x {column}); "
               f"{len(args.strategies) + len(args.peers)} strategies x {args.seeds} seeds x {args.evaluations}")
-        records = run_bench(problem, args.strategies, args.peers, args.evaluations, args.seeds,
-                            progress=None if args.quiet else print)
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
+        records: list = []
+        try:
+            run_bench(problem, args.strategies, args.peers, args.evaluations, args.seeds,
+                      progress=None if args.quiet else print, records=records)
+        except KeyboardInterrupt:
+            if records:
+                self._write(out, records, args, column)
+            kept = f"the {len(records)} finished runs are in {out / 'bench.csv'}" if records else "no run had finished"
+            print(f"\ninterrupted; {kept}", file=sys.stderr)
+            return 130
+        table = self._write(out, records, args, column)
+        width = max(len(s) for s in table)
+        print(f"median hypervolume fraction over {args.seeds} seeds:")
+        print(" " * width + "".join(f"{n:>9d}" for n in args.evaluations))
+        for s, d in table.items():
+            print(s.ljust(width) + "".join(f"{d[n]:9.4f}" for n in args.evaluations))
+        print(f"wrote {out / 'bench.csv'}, {out / 'summary.csv'}, {out / 'bench.png'}")
+        return 0
+
+    @staticmethod
+    def _write(out: Path, records: list, args: argparse.Namespace, column: str) -> dict:
+        """bench.csv, summary.csv and bench.png of ``records``; returns the medians."""
+        from ..bench import medians, plot_bench
+        from ..outputs import write_csv
+
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"--out {args.out!r} cannot be created ({exc.strerror}); choose another --out") from None
         write_csv(out / "bench.csv", [r.__dict__ for r in records],
                   ["strategy", "seed", "evaluations", "hv_fraction", "wall_s"])
         table = medians(records)
@@ -73,10 +114,4 @@ class BenchCommand(Command):
                   ["strategy", *map(str, args.evaluations)])
         plot_bench(out / "bench.png", records,
                    f"{Path(args.table).name}: {args.accuracy_column} x {column}, median of {args.seeds} seeds")
-        width = max(len(s) for s in table)
-        print(f"median hypervolume fraction over {args.seeds} seeds:")
-        print(" " * width + "".join(f"{n:>9d}" for n in args.evaluations))
-        for s, d in table.items():
-            print(s.ljust(width) + "".join(f"{d[n]:9.4f}" for n in args.evaluations))
-        print(f"wrote {out / 'bench.csv'}, {out / 'summary.csv'}, {out / 'bench.png'}")
-        return 0
+        return table
