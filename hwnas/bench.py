@@ -39,11 +39,13 @@ class BenchProblem:
     Args:
         table: the CSV file.
         arch_column: column of canonical architecture strings.
-        accuracy_column: accuracy in percent (searched on and scored on).
+        accuracy_column: accuracy in percent that searches see.
         cost_column: the cost column (e.g. ``edgegpu_latency``).
         cost_metric: metric name the cost gets in the search (unit in the name).
         space: the space whose canonical strings the table holds.
         min_accuracy: cells at or below this accuracy are dropped from scoring.
+        score_column: accuracy in percent that the hypervolume is scored on (default: the
+            accuracy column); NB201 searches validation accuracy and reports test accuracy.
     """
 
     table: str | Path
@@ -53,6 +55,7 @@ class BenchProblem:
     cost_metric: str = "latency_ms"
     space: str = "nb201"
     min_accuracy: float = 11.0
+    score_column: str | None = None
     _points: dict[str, tuple[float, float]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -63,16 +66,18 @@ class BenchProblem:
         # the checks a table search makes, before any run: a space that works without a [task],
         # canonical strings in arch_column (else every peer lookup misses and scores 0) and
         # accuracy in percent (fractions would all fall under min_accuracy)
-        estimator = TableEstimator(None, path=str(self.table), arch_column=self.arch_column,
-                                   accuracy_column=self.accuracy_column)
-        estimator.check_space(make_space(self.space, None, None))
-        acc = self.data.column(self.accuracy_column)
+        space = make_space(self.space, None, None)
+        self.score_column = self.score_column or self.accuracy_column
+        for column in dict.fromkeys((self.accuracy_column, self.score_column)):
+            TableEstimator(None, path=str(self.table), arch_column=self.arch_column,
+                           accuracy_column=column).check_space(space)
+        acc = self.data.column(self.score_column)
         cost = self.data.column(self.cost_column)
         ok = np.isfinite(acc) & np.isfinite(cost) & (acc > self.min_accuracy)
         # scored points: minimisation form (100 - accuracy, cost)
         self._points = {a: (100.0 - float(acc[i]), float(cost[i])) for i, a in enumerate(self.data.archs) if ok[i]}
         if not self._points:
-            raise ConfigError(f"table {self.table}: no row has both {self.accuracy_column!r} > "
+            raise ConfigError(f"table {self.table}: no row has both {self.score_column!r} > "
                               f"{self.min_accuracy:g} and {self.cost_column!r}")
         values = np.array(list(self._points.values()))
         from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting

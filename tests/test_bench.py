@@ -197,3 +197,23 @@ def test_bench_interrupted_keeps_the_finished_runs_and_exits_130(table, tmp_path
     with open(out / "bench.csv") as fh:
         assert [(r["seed"], r["evaluations"]) for r in csv.DictReader(fh)] == [("0", "10"), ("0", "20")]
     assert (out / "summary.csv").is_file() and (out / "bench.png").is_file()
+
+
+def test_bench_searches_one_accuracy_column_and_scores_another(table, tmp_path, capsys):
+    # NB201's convention: search validation accuracy, report test accuracy
+    with open(table, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    two = tmp_path / "two.csv"
+    with open(two, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, [*rows[0], "acc_test"])
+        writer.writeheader()
+        writer.writerows({**r, "acc_test": f"{100.0 - float(r['acc']):.4f}"} for r in rows)
+    problem = BenchProblem(two, "arch_str", "acc", "lat", score_column="acc_test")
+    arch = next(a for a in problem.data.archs if problem.table_value(a) and a in problem._points)
+    acc = float(next(r["acc"] for r in rows if r["arch_str"] == arch))
+    assert problem.table_value(arch)[0] == pytest.approx(100.0 - acc)  # what a search sees
+    assert problem._points[arch][0] == pytest.approx(acc)  # what is scored: 100 - (100 - acc)
+    assert main(["bench", "--table", str(two), "--accuracy-column", "acc", "--score-column", "acc_test",
+                 "--cost", "latency_ms=lat", "--evaluations", "10", "--seeds", "1", "--peers", "",
+                 "--strategies", "random", "--out", str(tmp_path / "b"), "--quiet"]) == 0
+    assert "(acc_test x lat, searched on acc)" in capsys.readouterr().out

@@ -25,7 +25,10 @@ class BenchCommand(Command):
         p.add_argument("--space", default="nb201", help="space of the table's architectures (default nb201)")
         p.add_argument("--arch-column", default="arch_str", help="architecture column (default arch_str)")
         p.add_argument("--accuracy-column", default="test_acc_cifar10",
-                       help="accuracy column in %% (searched and scored; default test_acc_cifar10)")
+                       help="accuracy column in %% that the searches see (default test_acc_cifar10)")
+        p.add_argument("--score-column",
+                       help="accuracy column in %% the hypervolume is scored on (default: --accuracy-column), "
+                            "e.g. search val_acc_cifar10valid_nb201 and score test_acc_cifar10")
         p.add_argument("--cost", required=True, action="append", metavar="NAME=COLUMN",
                        help="the one cost objective scored, e.g. latency_ms=raspi4_latency (give it once)")
         p.add_argument("--strategies", type=names, default=["nsga2", "random"],
@@ -74,8 +77,9 @@ class BenchCommand(Command):
             raise ConfigError(f"--out {args.out!r} already holds a benchmark (bench.csv), which this run would "
                               f"overwrite; choose another --out or remove it")
         problem = BenchProblem(args.table, args.arch_column, args.accuracy_column, column, cost_metric=metric,
-                               space=args.space, min_accuracy=args.min_accuracy)
-        print(f"true front: {problem.front_size} architectures ({args.accuracy_column} x {column}); "
+                               space=args.space, min_accuracy=args.min_accuracy, score_column=args.score_column)
+        searched = "" if problem.score_column == args.accuracy_column else f", searched on {args.accuracy_column}"
+        print(f"true front: {problem.front_size} architectures ({problem.score_column} x {column}{searched}); "
               f"{len(args.strategies) + len(args.peers)} strategies x {args.seeds} seeds x {args.evaluations}")
         records: list = []
         try:
