@@ -172,7 +172,7 @@ def check_epochs(epochs: Sequence[int]) -> list[int]:
 
 
 def check_arguments(config: RunConfig, *, archs: int, epochs: Sequence[int], proxies: Sequence[str] | None,
-                    folds: int) -> tuple[list[int], list[str], dict[str, Any]]:
+                    folds: int, proxy_batch_size: int = 64) -> tuple[list[int], list[str], dict[str, Any]]:
     """Check what :func:`run_fidelity` is given before any work (or file) is done.
 
     Returns:
@@ -188,6 +188,9 @@ def check_arguments(config: RunConfig, *, archs: int, epochs: Sequence[int], pro
         raise ConfigError(f"--archs {archs!r} must be an integer >= {max(folds, 3)} (at least --folds and 3)")
     if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
         raise ConfigError(f"--folds {folds!r} must be an integer >= 2")
+    if isinstance(proxy_batch_size, bool) or not isinstance(proxy_batch_size, int) or proxy_batch_size < 2:
+        raise ConfigError(f"--proxy-batch {proxy_batch_size!r} must be an integer >= 2 (inputs in the proxies' "
+                          f"batch), e.g. 64")
     budgets = check_epochs(epochs)
     proxies = list(PROXIES.names() if proxies is None else proxies)
     for name in proxies:
@@ -232,7 +235,8 @@ def run_fidelity(config: RunConfig, *, archs: int = 40, epochs: Sequence[int] = 
     from .estimate.zero_cost import proxy_batch, score_model
     from .registry import construct
 
-    budgets, proxies, options = check_arguments(config, archs=archs, epochs=epochs, proxies=proxies, folds=folds)
+    budgets, proxies, options = check_arguments(config, archs=archs, epochs=epochs, proxies=proxies, folds=folds,
+                                                proxy_batch_size=proxy_batch_size)
     longest = budgets[-1]
     train_seed = int(options.get("seed", 0))
     task = load_task(config.task, source=config.source)
@@ -243,7 +247,7 @@ def run_fidelity(config: RunConfig, *, archs: int = 40, epochs: Sequence[int] = 
     if ceiling:
         trainers["ceiling"] = construct(ProxyTrainer, task, options={**options, "epochs": longest, "seed": train_seed + 1},
                                         where=where, label="proxy-trainer")
-    batch = proxy_batch(task, proxy_batch_size, seed=train_seed)
+    batch = proxy_batch(task, proxy_batch_size, seed=train_seed, option="--proxy-batch")
     sample = sample_architectures(space, archs, seed)
 
     columns = ["arch", "genome"]

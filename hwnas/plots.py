@@ -36,7 +36,8 @@ def plot_front(path: Path, evaluations: Sequence[Evaluation], front: Sequence[in
     if len(objectives) > 2:
         ax.set_title("not plotted: " + ", ".join(o.label for o in objectives[2:]), fontsize=9)
     if not ok:
-        ax.text(0.5, 0.5, f"no successful evaluation ({len(evaluations)} failed; reasons in evaluations.csv)",
+        ax.text(0.5, 0.5, f"no successful evaluation ({len(evaluations)} failed; reasons in evaluations.csv)"
+                if evaluations else "no evaluation has finished yet",
                 ha="center", va="center", transform=ax.transAxes)
         fig.savefig(path)
         plt.close(fig)

@@ -140,6 +140,7 @@ def test_command_writes_files_and_resumes(tmp_path, capsys, monkeypatch):
     (["--epochs", "3"], "--epochs 3 needs at least two distinct positive budgets"),
     (["--archs", "2"], "--archs 2 must be an integer >= 5"),
     (["--proxies", "nasowt"], "unknown zero-cost proxy 'nasowt'; did you mean 'naswot'"),
+    (["--proxy-batch", "1"], "--proxy-batch 1 must be an integer >= 2"),
 ])
 def test_bad_flags_give_one_line(tmp_path, flags, message, cli_error):
     cli_error(["fidelity", _write(tmp_path, TINY), "--out", str(tmp_path / "o"), *flags], message)

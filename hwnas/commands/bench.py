@@ -117,5 +117,6 @@ class BenchCommand(Command):
                   [{"strategy": s, **{str(n): f"{v:.4f}" for n, v in d.items()}} for s, d in table.items()],
                   ["strategy", *map(str, args.evaluations)])
         plot_bench(out / "bench.png", records,
-                   f"{Path(args.table).name}: {args.accuracy_column} x {column}, median of {args.seeds} seeds")
+                   f"{Path(args.table).name}: {args.score_column or args.accuracy_column} x {column}, median of "
+                   f"{args.seeds} seeds")
         return table

@@ -77,7 +77,8 @@ class FidelityCommand(Command):
             raise ConfigError(f"--out {args.out!r} is a file; give a folder for the fidelity outputs, "
                               f"e.g. --out runs/fidelity")
         check_at_least(args, {"seed": 0})
-        check_arguments(config, archs=args.archs, epochs=args.epochs, proxies=args.proxies, folds=args.folds)
+        check_arguments(config, archs=args.archs, epochs=args.epochs, proxies=args.proxies, folds=args.folds,
+                        proxy_batch_size=args.proxy_batch)
         flags = {"config": str(Path(args.config).resolve()),
                  "config_sha1": hashlib.sha1(Path(args.config).read_bytes()).hexdigest(),
                  # what the rows depend on: the config's values (a comment or a reordering is no change)

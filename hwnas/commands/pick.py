@@ -27,7 +27,7 @@ class PickCommand(Command):
         from ..report import print_pick, print_pick_variant
 
         run = load_run(args.run_dir)
-        budgets = {name: check_budget(name, value, "command line") for name, value in budgets_from(args).items()}
+        budgets = {name: check_budget(name, value, BUDGETS.get(name).flag) for name, value in budgets_from(args).items()}
         ok = [ev for ev in run.evaluations if ev.ok]
         if not ok:
             raise HwnasError(f"{args.run_dir}: no successful evaluation to pick from")

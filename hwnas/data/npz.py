@@ -9,6 +9,7 @@ scaled to [0, 1]; images must be laid out ``(N, C, H, W)``. The file is read wit
 
 from __future__ import annotations
 
+import itertools
 import zipfile
 from pathlib import Path
 
@@ -106,7 +107,8 @@ def load_npz(path: str) -> RawData:
             raise DataError(f"npz: '{file}' has a single class; classification needs at least two "
                             "(store float targets for regression)")
         if classes[-1] != len(classes) - 1:
-            missing = sorted(set(range(len(classes))) - set(classes.tolist()))
+            present = set(classes.tolist())
+            missing = list(itertools.islice((c for c in range(int(classes[-1]) + 1) if c not in present), 6))
             raise DataError(f"npz: '{file}' has {len(classes)} class ids from {classes[0]} to {classes[-1]} "
                             f"(none labelled {', '.join(map(str, missing[:5]))}{', ...' if len(missing) > 5 else ''}); "
                             f"class ids must be 0..{len(classes) - 1}: save np.unique(y, return_inverse=True)[1]")

@@ -56,12 +56,12 @@ def _rmsprop(groups, lr):
     return torch.optim.RMSprop(groups, lr=lr, alpha=0.9, eps=1e-8, foreach=True)
 
 
-#: Optimizer name -> factory ``(param_groups, lr) -> torch.optim.Optimizer``. Weight decay is set
-#: per group (none on biases and normalisation parameters); SGD uses Nesterov momentum 0.9.
-#: ``foreach`` kernels: on a CPU the default per-tensor loop costs ~5 % more per step.
 #: The largest learning rate a recipe may ask for.
 MAX_LR = 10.0
 
+#: Optimizer name -> factory ``(param_groups, lr) -> torch.optim.Optimizer``. Weight decay is set
+#: per group (none on biases and normalisation parameters); SGD uses Nesterov momentum 0.9.
+#: ``foreach`` kernels: on a CPU the default per-tensor loop costs ~5 % more per step.
 OPTIMIZERS: dict[str, Callable[[list[dict], float], torch.optim.Optimizer]] = {
     "adam": _adam, "adamw": _adamw, "sgd": _sgd, "rmsprop": _rmsprop}
 

@@ -445,7 +445,11 @@ class PreFilteredTrainer(AccuracyEstimator):
             raise PreFilterRejection(f"pre-filter: {self.proxy} score {score:.6g} below the running "
                                      f"{self.quantile:g}-quantile {cut:.6g} of {len(self.scores) - 1} scores",
                                      {"zc_score": score, "zc_s": zc_s})
-        metrics = self.trainer.estimate(arch, model, recipe)
+        try:
+            metrics = self.trainer.estimate(arch, model, recipe)
+        except Exception as exc:  # the failed row keeps the score, so a resume counts it as this run did
+            exc.metrics = {**getattr(exc, "metrics", {}), "zc_score": score, "zc_s": zc_s}
+            raise
         return {**metrics, "zc_score": score, "zc_s": zc_s}
 
     def advice(self, evaluations: int) -> str | None:

@@ -11,6 +11,7 @@ the order in which it was proposed, so parallel runs list the same way as serial
 
 from __future__ import annotations
 
+import copy
 import sys
 import time
 from dataclasses import dataclass
@@ -62,7 +63,7 @@ class SearchRun:
                  outputs: bool = True) -> None:
         from ..components import build_components
 
-        self.config = config
+        self.config = config = copy.deepcopy(config)  # the run records its own choices (a table's level)
         self.run_dir = Path(run_dir)
         self.resume = resume
         self.progress = progress
@@ -169,8 +170,12 @@ class SearchRun:
                 evaluations = store.all()
             except KeyboardInterrupt:
                 if self.outputs and store.get_meta("config") is not None:
-                    # what finished so far, readable before a --resume (the front not re-measured)
-                    write_outputs(self.run_dir, self.config, store.all())
+                    # what finished so far, readable before a --resume (the front not re-measured);
+                    # the interrupt, and its resume hint, win over any trouble writing them
+                    try:
+                        write_outputs(self.run_dir, self.config, store.all())
+                    except Exception:  # noqa: BLE001 - the store holds everything; outputs follow on resume
+                        pass
                 raise
             finally:
                 store.close()

@@ -228,3 +228,16 @@ def test_zero_cost_search_end_to_end(tmp_path):
     # On a front maximising the score and minimising params, more params buy a higher score.
     order = np.argsort(params)
     assert np.all(np.diff(np.array(scores)[order]) > 0)
+
+
+def test_a_candidate_that_fails_training_after_its_score_keeps_the_score(digits_task, monkeypatch):
+    # the running scores hold it, so the stored row must too: a resume reads the scores back
+    est = _filtered(digits_task)
+
+    def diverge(*_a, **_k):
+        raise FloatingPointError("loss became inf at epoch 1")
+
+    monkeypatch.setattr(est.trainer, "estimate", diverge)
+    with pytest.raises(FloatingPointError) as failed:
+        est.estimate("a", mlp(64))
+    assert failed.value.metrics["zc_score"] == est.scores[0]

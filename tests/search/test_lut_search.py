@@ -107,7 +107,9 @@ def test_a_table_s_level_on_this_machine_scales_its_predictions_once_per_run(tmp
     assert own.evaluations == 6
     monkeypatch.setattr(LutCostModel, "reference_level", lambda self: 0.5)  # a machine twice as fast
     capsys.readouterr()
-    run_search(config_from_dict(_lut_config(tmp_path)), tmp_path / "fast", progress=False)
+    given = config_from_dict(_lut_config(tmp_path))
+    run_search(given, tmp_path / "fast", progress=False)
+    assert "level" not in given.cost["lut"]  # the run records its level, the caller's config stays as given
     assert "runs the latency table's reference networks at 0.5x its predictions" in capsys.readouterr().err
     own_ms, fast_ms = _predictions(tmp_path / "own"), _predictions(tmp_path / "fast")
     assert fast_ms and all(fast_ms[a] == pytest.approx(own_ms[a] / 2) for a in fast_ms if a in own_ms)
