@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import sys
 from typing import Any, Callable, Generic, Iterable, Iterator, Mapping, TypeVar
 
 from .exceptions import ConfigError, RegistryError
@@ -33,19 +34,34 @@ class Registry(Generic[T]):
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._items: dict[str, T] = {}
+        #: name -> the module whose code registered it (an instance's own ``__module__`` is its
+        #: class's, e.g. an ``Objective`` a user module adds reads ``hwnas.search.objectives``)
+        self._origins: dict[str, str | None] = {}
         _REGISTRIES.append(self)
 
     def register(self, name: str) -> Callable[[T], T]:
         """Decorator that registers ``obj`` under ``name``.
 
         Raises:
-            ValueError: if ``name`` is already taken (a programming error, not user input).
+            ValueError: if ``name`` is already taken (a programming error, not user input),
+                naming what holds it: a plugin cannot replace a built-in.
         """
+        caller = sys._getframe(1)
+        while caller is not None and caller.f_globals is globals():  # add() -> register()
+            caller = caller.f_back
+        origin = caller.f_globals.get("__name__") if caller is not None else None
 
         def deco(obj: T) -> T:
             if name in self._items:
-                raise ValueError(f"{self.kind} {name!r} is registered twice")
+                held = self._items[name]
+                if held is obj:
+                    raise ValueError(f"{self.kind} {name!r} is registered twice ({_qualified(obj)}); "
+                                     f"register it once")
+                raise ValueError(f"{self.kind} {name!r} is registered twice: it is already "
+                                 f"{_qualified(held)}, so {_qualified(obj)} cannot take it; register "
+                                 f"it under another name (taken: {', '.join(self.names())})")
             self._items[name] = obj
+            self._origins[name] = origin
             return obj
 
         return deco
@@ -116,7 +132,15 @@ def plugin_modules() -> list[str]:
     registrations made by user code are known there too.
     """
     modules = {getattr(obj, "__module__", None) for reg in _REGISTRIES for obj in reg._items.values()}
-    return sorted(m for m in modules if m and m != "__main__" and m.split(".")[0] != "hwnas")
+    modules |= {m for reg in _REGISTRIES for m in reg._origins.values()}  # who registered an instance
+    return sorted(m for m in modules if isinstance(m, str) and m not in ("__main__", "__mp_main__")
+                  and m.split(".")[0] != "hwnas")
+
+
+def _qualified(obj: object) -> str:
+    """``module.Class`` of a registered class or function, else the object's repr."""
+    name = getattr(obj, "__qualname__", None)
+    return f"{getattr(obj, '__module__', '?')}.{name}" if isinstance(name, str) else repr(obj)[:80]
 
 
 def option_names(cls: type) -> set[str] | None:
@@ -147,6 +171,14 @@ def construct(cls: type, *args: Any, options: Mapping[str, Any], where: str, lab
     """
     from .exceptions import HwnasError
 
+    if inspect.isabstract(cls):  # a plugin class missing a method its base class requires
+        missing = sorted(getattr(cls, "__abstractmethods__", ()))
+        base = next((b for b in cls.__mro__[1:] if set(missing) & set(getattr(b, "__abstractmethods__", ()))
+                     and b.__module__.split(".")[0] == "hwnas"), None)
+        raise RegistryError(f"{where}: {label!r} ({_qualified(cls)}) cannot be built: it does not implement "
+                            f"{', '.join(missing)}; define "
+                            f"{'it' if len(missing) == 1 else 'them'} in the class"
+                            + (f" (see {_qualified(base)})" if base is not None else ""))
     names = option_names(cls)
     if names is not None:
         params = list(inspect.signature(cls.__init__).parameters)

@@ -28,3 +28,56 @@ def test_suggestions_survive_non_text_values_from_a_config():
 
     # [cost] models = [0] with a misspelt key: found by the malformed-input fuzz test
     assert did_you_mean(["modles"], ["models", 0]) == "; did you mean 'models'?"
+
+
+def test_a_class_missing_a_required_method_is_named_not_blamed_on_its_options():
+    from hwnas.estimate.base import AccuracyEstimator
+    from hwnas.exceptions import RegistryError
+
+    class NoEstimate(AccuracyEstimator):  # a plugin that forgot estimate()
+        def __init__(self, task, epochs: int = 1) -> None:
+            pass
+
+    with pytest.raises(RegistryError, match=r"^run.toml \[estimator\]: 'mine' \(.*NoEstimate\) cannot be built: it "
+                                            r"does not implement estimate; define it in the class \(see "
+                                            r"hwnas.estimate.base.AccuracyEstimator\)$"):
+        construct(NoEstimate, None, options={"epochs": 2}, where="run.toml [estimator]", label="mine")
+
+
+def test_a_name_taken_twice_names_what_holds_it():
+    from hwnas.registry import _REGISTRIES, Registry
+
+    spaces = Registry("search space")
+    try:
+        @spaces.register("mlp")
+        class BuiltIn: ...
+
+        with pytest.raises(ValueError, match=r"^search space 'mlp' is registered twice: it is already .*BuiltIn, so "
+                                             r".*Mine cannot take it; register it under another name \(taken: mlp\)$"):
+            @spaces.register("mlp")
+            class Mine: ...
+        with pytest.raises(ValueError, match=r"^search space 'mlp' is registered twice \(.*BuiltIn\); register it once$"):
+            spaces.add("mlp", BuiltIn)
+    finally:
+        _REGISTRIES.remove(spaces)
+
+
+def test_plugin_modules_name_a_module_that_registers_an_instance(tmp_path, monkeypatch):
+    """An objective a user module adds is an ``Objective`` whose ``__module__`` is hwnas's: the
+    module that added it must still be imported by worker processes, or they cannot resolve it."""
+    import sys
+
+    from hwnas.registry import plugin_modules
+    from hwnas.search.objectives import OBJECTIVES
+
+    (tmp_path / "audit_objective_plugin.py").write_text(
+        "from hwnas.search.objectives import OBJECTIVES, Objective\n"
+        "OBJECTIVES.add('audit_kb', Objective('audit_kb', 'audit_kb', 'kB', True, 'cost', 'weights (kB)'))\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        __import__("audit_objective_plugin")
+        assert "audit_objective_plugin" in plugin_modules()
+    finally:
+        OBJECTIVES._items.pop("audit_kb", None)
+        OBJECTIVES._origins.pop("audit_kb", None)
+        sys.modules.pop("audit_objective_plugin", None)

@@ -54,10 +54,18 @@ class WorkerSpec:
         import torch
 
         from ..components import build_components
+        from ..exceptions import ExecutionError
 
         torch.set_num_threads(self.threads)
         for module in self.modules:
-            importlib.import_module(module)
+            try:
+                importlib.import_module(module)
+            except Exception as exc:  # not a dead worker to blame on a missing __main__ guard
+                raise ExecutionError(
+                    f"a worker process cannot import {module!r}, the module that registered a part of this "
+                    f"search ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); worker "
+                    f"processes import it by name, so make it importable there (install it, or put its "
+                    f"folder on PYTHONPATH), or run with workers = 1") from None
         evaluator = build_components(self.config, weights_dir=self.weights_dir).evaluator
         for metrics in self.history:
             evaluator.estimator.observe(metrics)

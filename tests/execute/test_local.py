@@ -83,3 +83,16 @@ def test_bad_execution_settings_are_refused_before_anything_is_written(tmp_path,
     with pytest.raises(error, match=message):
         run_search(make_config(search=EVALS, execution=execution), tmp_path / "r", progress=False)
     assert not (tmp_path / "r").exists()
+
+
+def test_a_plugin_module_a_worker_cannot_import_is_named(make_config):
+    """A module registered under a name the worker cannot import (loaded from a file, not on the
+    path) is one error naming it, not a dead worker blamed on a missing ``__main__`` guard."""
+    from hwnas.exceptions import ExecutionError
+    from hwnas.execute import WorkerSpec
+
+    spec = WorkerSpec(make_config(), None, ("fakes", "audit_no_such_plugin"), 1)
+    with pytest.raises(ExecutionError, match=r"^a worker process cannot import 'audit_no_such_plugin', the module "
+                                             r"that registered a part of this search \(ModuleNotFoundError: .*\); "
+                                             r".*PYTHONPATH.*workers = 1$"):
+        spec.build_evaluator()
