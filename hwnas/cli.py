@@ -24,6 +24,9 @@ def _parser() -> tuple[argparse.ArgumentParser, dict]:
     from .commands import COMMANDS
 
     parser = _Parser(prog="hwnas", description="Hardware-aware neural architecture search.")
+    parser.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                        help=f"import MODULE first: its registered spaces, estimators, cost models, strategies, "
+                             f"datasets... become usable by name (repeatable; also ${PLUGINS_ENV}, comma-separated)")
     sub = parser.add_subparsers(dest="command", required=True)
     commands = {}
     for name in COMMANDS.names():
@@ -31,6 +34,38 @@ def _parser() -> tuple[argparse.ArgumentParser, dict]:
         command.configure(sub.add_parser(name, help=command.help))
         commands[name] = command
     return parser, commands
+
+
+#: Environment variable naming plugin modules to import, comma-separated.
+PLUGINS_ENV = "HWNAS_PLUGINS"
+
+
+def _env_plugins() -> list[str]:
+    import os
+
+    return [m.strip() for m in os.environ.get(PLUGINS_ENV, "").split(",") if m.strip()]
+
+
+def load_plugins(modules: Sequence[str]) -> None:
+    """Import user modules that register parts (``@SPACES.register("myspace")`` ...).
+
+    Worker processes import them again by name (:func:`hwnas.registry.plugin_modules`).
+
+    Raises:
+        PluginError: a module that cannot be imported, or whose import fails (a name registered
+            twice, an error in its code), in one line naming the module and the fix.
+    """
+    import importlib
+
+    from .exceptions import PluginError
+
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except Exception as exc:  # noqa: BLE001 - any failure of user code at import is the user's to fix
+            detail = str(exc).splitlines()[0] if str(exc) else ""
+            raise PluginError(f"plugin {module!r} cannot be imported ({type(exc).__name__}: {detail}); give an "
+                              f"importable module name (installed, or its folder on PYTHONPATH) and fix its code")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -41,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
     try:
+        load_plugins([*_env_plugins(), *args.plugin])
         return commands[args.command].run(args)
     except HwnasError as exc:
         print(f"hwnas: error: {exc}", file=sys.stderr)

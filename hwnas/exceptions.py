@@ -19,6 +19,10 @@ class RegistryError(ConfigError):
     """A name (space, objective, dataset, ...) is not registered."""
 
 
+class PluginError(ConfigError):
+    """A plugin module (``--plugin``, ``HWNAS_PLUGINS``) that cannot be imported."""
+
+
 class SpaceError(HwnasError):
     """A genome or architecture string is not valid in its search space."""
 

@@ -83,6 +83,7 @@ class Registry(Generic[T]):
             hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
             raise RegistryError(
                 f"unknown {self.kind} {name!r}; {hint}choose one of: {', '.join(self.names())}"
+                + ("" if close else " (a plugin's? load its module with hwnas --plugin MODULE or HWNAS_PLUGINS)")
             ) from None
 
     def names(self) -> list[str]:

@@ -1,5 +1,6 @@
 """The CLI in-process: search/pick/export/list, and one-line errors with exit code 2."""
 
+import sys
 import textwrap
 
 import onnx
@@ -246,3 +247,38 @@ def test_a_bad_flag_value_is_one_line_too(capsys):
     assert main(["search", "examples/digits.toml", "--evaluations", "abc"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "hwnas search: error: argument --evaluations: invalid int value: 'abc' (see hwnas search --help)"
+
+
+def test_plugin_modules_are_loaded_by_flag_or_environment(tmp_path, monkeypatch, capsys, cli_error):
+    (tmp_path / "userplug.py").write_text(
+        "from hwnas.search.strategies import STRATEGIES\n"
+        "from hwnas.search.strategies.random import RandomStrategy\n\n\n"
+        "@STRATEGIES.register('user-random')\n"
+        "class UserRandom(RandomStrategy):\n"
+        "    pass\n")
+    (tmp_path / "brokenplug.py").write_text("raise RuntimeError('oops')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cli_error(["--plugin", "no_such_plugin", "list"],
+              "plugin 'no_such_plugin' cannot be imported (ModuleNotFoundError", "PYTHONPATH")
+    cli_error(["--plugin", "brokenplug", "list"], "plugin 'brokenplug' cannot be imported (RuntimeError: oops)")
+    try:
+        assert main(["--plugin", "userplug", "list"]) == 0
+        assert "user-random" in capsys.readouterr().out
+        monkeypatch.setenv("HWNAS_PLUGINS", "userplug")
+        assert main(["list"]) == 0 and "user-random" in capsys.readouterr().out
+    finally:  # no other test's worker processes should look for this module
+        from hwnas.search.strategies import STRATEGIES
+
+        STRATEGIES._items.pop("user-random", None)
+        STRATEGIES._origins.pop("user-random", None)
+        sys.modules.pop("userplug", None)
+
+
+def test_the_resume_hint_keeps_the_plugins(tmp_path):
+    from hwnas.cli import _parser
+    from hwnas.commands.search import resume_command
+
+    parser, commands = _parser()
+    args = parser.parse_args(["--plugin", "userplug", "search", "c.toml", "--seed", "3"])
+    hint = resume_command(commands["search"].parser, args, tmp_path / "r")
+    assert hint.startswith("hwnas --plugin userplug search c.toml --seed 3 --out ") and hint.endswith("--resume")

@@ -132,7 +132,8 @@ def resume_command(parser: argparse.ArgumentParser, args: argparse.Namespace, ru
     """
     import shlex
 
-    words = ["hwnas", "search"] + ([args.config] if args.config is not None else [])
+    plugins = [w for m in getattr(args, "plugin", None) or [] for w in ("--plugin", m)]  # hwnas's own flag
+    words = ["hwnas", *plugins, "search"] + ([args.config] if args.config is not None else [])
     for action in parser._actions:  # argparse's list of arguments, in the order they were added
         value = getattr(args, action.dest, None)
         if not action.option_strings or action.dest in ("help", "out", "resume") or value in (None, action.default):
