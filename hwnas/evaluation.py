@@ -13,7 +13,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -129,8 +129,8 @@ class Evaluator:
         """Fill ``metrics`` (estimator first, then each cost model) as they come."""
         needs_model = self.estimator.needs_model or any(c.needs_model for c in self.cost_models)
         model = build_seeded(self.space, arch, arch_obj) if needs_model else None
-        metrics.update({k: float(v) for k, v in self.estimator.estimate(arch, model,
-                                                                        self.space.train_recipe(arch_obj)).items()})
+        metrics.update(_checked(f"estimator {self.estimator.name!r}", self.estimator.metrics,
+                                self.estimator.estimate(arch, model, self.space.train_recipe(arch_obj))))
         if model is not None and self.estimator.trains and self.weights_dir is not None:
             import torch
 
@@ -139,4 +139,19 @@ class Evaluator:
             torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()},
                        self.weights_dir / weights_name(arch))
         for cost in self.cost_models:
-            metrics.update({k: float(v) for k, v in cost.measure(arch, model).items()})
+            metrics.update(_checked(f"cost model {cost.name!r}", cost.provides, cost.measure(arch, model)))
+
+
+def _checked(part: str, declared: Sequence[str], values: Mapping[str, Any]) -> dict[str, float]:
+    """A part's metrics as floats, refused when a declared one is missing or one is not finite
+    (a failed candidate whose reason names the part: a user's plugin that breaks its promise)."""
+    missing = [k for k in declared if k not in values]
+    if missing:
+        raise ValueError(f"{part} returned no {', '.join(missing)} (it declares {', '.join(declared)})")
+    out = {k: float(v) for k, v in values.items()}
+    bad = [k for k, v in out.items() if not math.isfinite(v)]
+    if bad:
+        exc = FloatingPointError(f"{part} returned non-finite {', '.join(f'{k} = {out[k]}' for k in bad)}")
+        exc.metrics = {k: v for k, v in out.items() if k not in bad}  # the finite ones stay in the row
+        raise exc
+    return out

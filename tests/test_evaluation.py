@@ -12,8 +12,10 @@ from hwnas.space.base import make_space
 class _KeepsBuiltWeights:
     """An estimator that scores the built weights as they are (no re-initialisation)."""
 
+    name = "keeps-built-weights"
     needs_model = True
     trains = False
+    metrics = ("error_pct", "accuracy_pct")
 
     def __init__(self):
         self.first = []
@@ -39,3 +41,40 @@ def test_initial_weights_do_not_depend_on_what_was_built_before_or_on_the_caller
     assert torch.equal(torch.get_rng_state(), state)  # the caller's torch random state is left alone
     first, _, again = estimator.first
     assert torch.equal(first, again)
+
+
+class _Cost:
+    """A cost model that breaks its promise in a chosen way."""
+
+    name = "broken-cost"
+    needs_model = False
+    provides = ("latency_ms",)
+
+    def __init__(self, values):
+        self.values = values
+
+    def measure(self, arch, model=None):
+        return dict(self.values)
+
+
+def test_a_part_that_breaks_its_promise_fails_the_candidate_and_is_named():
+    space = make_space("mlp", (64,), 10)
+    genome = space.encode(space.sample(np.random.default_rng(0)))
+
+    class _NoError(_KeepsBuiltWeights):
+        name = "no-error"
+        metrics = ("error_pct", "accuracy_pct")
+
+        def estimate(self, arch, model, recipe=None):
+            return {"accuracy_pct": 50.0}
+
+    ev = Evaluator(space, _NoError(), []).evaluate(genome)
+    assert ev.status == "failed" and ev.reason == (
+        "ValueError: estimator 'no-error' returned no error_pct (it declares error_pct, accuracy_pct)")
+    ev = Evaluator(space, _KeepsBuiltWeights(), [_Cost({"latency_ms": float("nan"), "latency_spread_pct": 1.0})]
+                   ).evaluate(genome)
+    assert ev.status == "failed" and ev.reason == "FloatingPointError: cost model 'broken-cost' returned non-finite " \
+                                                  "latency_ms = nan"
+    assert ev.metrics["latency_spread_pct"] == 1.0 and ev.metrics["error_pct"] == 50.0  # the finite ones kept
+    ev = Evaluator(space, _KeepsBuiltWeights(), [_Cost({"latency": 1.0})]).evaluate(genome)
+    assert ev.reason == "ValueError: cost model 'broken-cost' returned no latency_ms (it declares latency_ms)"
