@@ -40,6 +40,8 @@ def print_search_summary(summary, config: RunConfig) -> None:
     print(f"front:       {d / FRONT_CSV}\nall:         {d / EVALUATIONS_CSV}\nplot:        {d / PARETO_PNG}")
     if front:
         print(f"next:        hwnas pick {d}" + "".join(f" --{k.replace('_', '-')} {v:g}" for k, v in config.budgets.items()))
+    elif not summary.evaluations:
+        print("next:        the strategy proposed nothing; check its options, or the space's size")
     elif summary.failed == summary.evaluations:  # hwnas pick would only say there is nothing to pick
         print(f"next:        every evaluation failed; read why in the reason column of {d / EVALUATIONS_CSV}")
     else:

@@ -14,8 +14,8 @@ def _config(budgets=None):
                              "budgets": budgets or {}})
 
 
-def _summary(front, failed, feasible=0):
-    return SearchSummary(Path("/runs/r"), 4, 4, failed, feasible, front, 0.1, 4)
+def _summary(front, failed, feasible=0, evaluations=4):
+    return SearchSummary(Path("/runs/r"), evaluations, evaluations, failed, feasible, front, 0.1, 4)
 
 
 def _ev(i, latency_ms):
@@ -46,3 +46,9 @@ def test_a_front_suggests_pick_with_the_run_budgets(capsys):
 def test_a_front_of_one(capsys):
     print_search_summary(_summary([_ev(1, 0.2)], failed=0, feasible=1), _config())
     assert "front: 1 architecture; best accuracy 91.00 %; latency 0.2000 ms\n" in capsys.readouterr().out
+
+
+def test_a_strategy_that_proposed_nothing_is_not_called_all_failures(capsys):
+    print_search_summary(_summary([], failed=0, evaluations=0), _config())
+    out = capsys.readouterr().out
+    assert "every evaluation failed" not in out and "the strategy proposed nothing" in out

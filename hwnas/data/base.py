@@ -22,7 +22,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from ..exceptions import ConfigError, DataError, RegistryError
+from ..exceptions import ConfigError, DataError, HwnasError, RegistryError
 from ..registry import Registry, did_you_mean
 
 
@@ -172,14 +172,14 @@ def load_task(options: Mapping[str, Any] | None = None, *, source: str = "config
         if "path" not in inspect.signature(loader).parameters:
             raise ConfigError(f"{source}: [task] path = {opts['path']!r} is not used by dataset {name!r} "
                               "(it is built in); remove the path key")
-        raw = loader(path=opts["path"])
+        raw = _call_loader(loader, name, path=opts["path"])
     else:
         needs = inspect.signature(loader).parameters.get("path")
         if needs is not None and needs.default is inspect.Parameter.empty:
             example = getattr(loader, "path_example", "<file or folder>")
             raise ConfigError(f"{source}: [task] dataset = {name!r} needs path = {example!r} (the data to read); "
                               f"add it to [task]")
-        raw = loader()
+        raw = _call_loader(loader, name)
 
     seed = opts["seed"]
     regression = raw.num_classes == 0
@@ -217,6 +217,22 @@ def load_task(options: Mapping[str, Any] | None = None, *, source: str = "config
     for arr in (x_train, y_train, x_val, y_val):
         arr.flags.writeable = False
     return Task(name, x_train, y_train, x_val, y_val, int(raw.num_classes))
+
+
+def _call_loader(loader: Loader, name: str, **kwargs: Any) -> RawData:
+    """A loader's data; a user's loader that raises, or returns something else, is named in one line."""
+    try:
+        raw = loader(**kwargs)
+    except HwnasError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a plugin loader's own failure, told as a data error
+        detail = str(exc).splitlines()[0] if str(exc) else ""
+        raise DataError(f"[task] dataset {name!r}: its loader {loader.__module__}.{loader.__qualname__} raised "
+                        f"{type(exc).__name__}: {detail}") from None
+    if not isinstance(raw, RawData):
+        raise DataError(f"[task] dataset {name!r}: its loader {loader.__module__}.{loader.__qualname__} returned a "
+                        f"{type(raw).__name__}, not hwnas.data.base.RawData; return RawData(x, y, ...)")
+    return raw
 
 
 def resize_images(x: np.ndarray, side: int) -> np.ndarray:

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..config import RESUMABLE_SECTIONS, SEARCH_KEYS, RunConfig
 from ..evaluation import Evaluation
-from ..exceptions import BudgetError, ConfigError, StoreError
+from ..exceptions import BudgetError, ConfigError, SpaceError, StoreError
 from ..registry import construct
 from ..outputs import WEIGHTS_DIR, front_indices, write_outputs
 from ..search.objectives import BUDGETS, is_feasible, minimisation_matrix, resolve_objectives, violation_matrix
@@ -262,7 +262,7 @@ class SearchRun:
 
         try:
             while (genomes := self.strategy.ask()) is not None:
-                archs = [self.parts.space.canonical_genome(g) for g in genomes]
+                archs = self._canonical(genomes)
                 todo: dict[str, np.ndarray] = {}
                 for arch, genome in zip(archs, genomes):
                     if arch in seen or arch in todo:
@@ -291,6 +291,16 @@ class SearchRun:
                 bar.set_postfix_str(self._postfix(seen), refresh=True)
             bar.close()
         return new
+
+    def _canonical(self, genomes) -> list[str]:
+        """The proposed genomes' canonical strings; a genome the space refuses is the strategy's fault."""
+        try:
+            return [self.parts.space.canonical_genome(g) for g in genomes]
+        except SpaceError as exc:
+            name = self.config.search["strategy"]
+            raise SpaceError(f"strategy {name!r} proposed a genome the {self.parts.space.name} space refuses "
+                             f"({exc}); its ask() must return integers of shape (n, {self.parts.space.n_genes}) "
+                             f"within the space's upper_bounds") from None
 
     def _postfix(self, seen: dict[str, Evaluation]) -> str:
         ok = [e for e in seen.values() if e.ok and is_feasible(e.metrics, self.config.budgets)]

@@ -166,3 +166,28 @@ def test_inputs_beyond_float32_range_are_refused_without_a_warning(tmp_path):
         warnings.simplefilter("error")
         with pytest.raises(DataError, match="beyond float32's range"):
             load_task({"dataset": "npz", "path": str(path)})
+
+
+def test_a_user_loader_that_raises_or_returns_something_else_is_named():
+    from hwnas.data.base import DATASETS, load_task
+    from hwnas.exceptions import DataError
+
+    @DATASETS.register("broken-loader")
+    def broken():
+        raise RuntimeError("disk on fire")
+
+    @DATASETS.register("tuple-loader")
+    def wrong():
+        return (1, 2)
+
+    try:
+        with pytest.raises(DataError, match=r"^\[task\] dataset 'broken-loader': its loader .*broken raised "
+                                            r"RuntimeError: disk on fire$"):
+            load_task({"dataset": "broken-loader"})
+        with pytest.raises(DataError, match=r"its loader .*wrong returned a tuple, not hwnas.data.base.RawData"):
+            load_task({"dataset": "tuple-loader"})
+    finally:
+        DATASETS._items.pop("broken-loader", None)
+        DATASETS._items.pop("tuple-loader", None)
+        DATASETS._origins.pop("broken-loader", None)
+        DATASETS._origins.pop("tuple-loader", None)

@@ -175,3 +175,15 @@ def test_a_target_this_machine_cannot_time_is_refused_before_any_note(tmp_path, 
     assert err.startswith("hwnas: error: target cuda-ort: execution provider 'CUDAExecutionProvider' is not "
                           "available") and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "r").exists()
+
+
+def test_a_genome_the_space_refuses_is_blamed_on_the_strategy(tmp_path, make_config, monkeypatch):
+    import numpy as np
+
+    from hwnas.exceptions import SpaceError
+    from hwnas.search.strategies.nsga2 import NSGA2Strategy
+
+    monkeypatch.setattr(NSGA2Strategy, "ask", lambda self: np.zeros((1, 2), dtype=np.int64))
+    with pytest.raises(SpaceError, match=r"^strategy 'nsga2' proposed a genome the mlp space refuses \(.*\); its "
+                                         r"ask\(\) must return integers of shape \(n, \d+\)"):
+        run_search(make_config(), tmp_path / "r", progress=False)
