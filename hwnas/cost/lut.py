@@ -554,9 +554,11 @@ def _is_remote(path: Path) -> bool:
     return isinstance(meta, dict) and meta.get("remote") is True
 
 
-#: A table's measured level within this of 1 keeps the table's own latencies (see
-#: :meth:`LutCostModel.settle_level`).
+#: A table's measured level within this of 1 keeps the table's own latencies; beyond, the level
+#: is rounded to a multiple of :data:`LEVEL_STEP`, so that repeated runs on one machine (whose
+#: measurements differ by ~2 %) usually share it (see :meth:`LutCostModel.settle_level`).
 LEVEL_TOLERANCE = 0.05
+LEVEL_STEP = 0.05
 
 
 @COST_MODELS.register("lut")
@@ -639,7 +641,7 @@ class LutCostModel(CostModel):
     def settle_level(self) -> str | None:
         """Set :attr:`level` from :meth:`reference_level`: 1 (the table's own latencies) within
         :data:`LEVEL_TOLERANCE` of it, so timing noise does not move a run's predictions, else the
-        measured level.
+        measured level rounded to a multiple of :data:`LEVEL_STEP`.
 
         Returns:
             A one-line note for the user when the level is not 1 or could not be measured, else None.
@@ -652,12 +654,15 @@ class LutCostModel(CostModel):
             self.level = 1.0
             return (f"the latency table's reference networks could not be timed here ({str(exc).splitlines()[0]}); "
                     f"its latencies are used as they are")
-        self.level = 1.0 if measured is None or abs(measured - 1.0) <= LEVEL_TOLERANCE else round(measured, 3)
+        if measured is None or abs(measured - 1.0) <= LEVEL_TOLERANCE:
+            self.level = 1.0
+        else:
+            self.level = round(max(LEVEL_STEP, round(measured / LEVEL_STEP) * LEVEL_STEP), 2)
         if self.level == 1.0:
             return None
-        return (f"this machine runs the latency table's reference networks at {self.level:.3g}x its predictions (a "
+        return (f"this machine runs the latency table's reference networks at {measured:.3g}x its predictions (a "
                 f"CPU of the same name at another speed, or a busy machine); every prediction is scaled by "
-                f"{self.level:.3g} ([cost.lut] level = 1 keeps the table's own; `{self.fix}` builds one for this "
+                f"{self.level:g} ([cost.lut] level = 1 keeps the table's own; `{self.fix}` builds one for this "
                 f"machine)")
 
     def measure(self, arch: str, model: torch.nn.Module | None = None) -> dict[str, float]:
