@@ -201,9 +201,7 @@ def test_pre_filter_options_are_validated(digits_task):
         PreFilteredTrainer(digits_task, quantile=1.5)
     with pytest.raises(ConfigError, match="epochs"):
         PreFilteredTrainer(digits_task, epochs=0)
-
-
-def test_a_bad_proxy_batch_size_names_the_option_the_user_wrote(digits_task):
+    # a bad proxy batch names the option the user wrote, not the trainer's batch_size
     with pytest.raises(ConfigError, match=r"^zero-cost-filtered: proxy_batch_size = 1 is invalid; it must be an "
                                           r"integer in \[2, "):
         PreFilteredTrainer(digits_task, proxy_batch_size=1)
