@@ -38,6 +38,9 @@ _OPT_LEVELS = {
 
 # Providers that the onnxruntime-gpu package brings.
 _GPU_PACKAGE_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
+# Providers that run no kernel of their own here: a session on one times the CPU while the
+# target would be recorded as something else.
+_NOT_TIMED = {"AzureExecutionProvider": "it calls a remote endpoint; local nodes run on the CPU"}
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,9 @@ def require_provider(target: Target) -> None:
 
     provider = target.execution_provider
     available = ort.get_available_providers()
+    if provider in _NOT_TIMED:
+        raise TargetError(f"target {target.name}: execution provider {provider!r} cannot be timed here "
+                          f"({_NOT_TIMED[provider]}); use CPUExecutionProvider, e.g. targets/cpu-ort-1t.toml")
     if provider not in available:
         problem = (f"target {target.name}: execution provider {provider!r} is not available in "
                    f"onnxruntime {ort.__version__} here (available: {', '.join(available)})")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -228,6 +228,11 @@ class MBv3Space(SearchSpace[MBv3Arch]):
         arch = MBv3Arch(float(m.group(1)), tuple(stages))
         self.encode(arch)  # validates every value against the space
         return arch
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "stage_channels": list(self.stage_channels),
+                "stem_channels": self.stem_channels, "head_channels": self.head_channels,
+                "se_from_stage": self.se_from_stage}
 
     def build(self, arch: MBv3Arch) -> nn.Module:
         self.encode(arch)

@@ -64,7 +64,7 @@ class MLPSpace(SearchSpace[MLPArch]):
                  optimizers: Sequence[str] = ("adam", "sgd", "rmsprop"),
                  dropouts: Sequence[float] = (0.0, 0.1, 0.2, 0.3, 0.5)) -> None:
         super().__init__(input_shape, output_dim)
-        widths = option_choices("mlp", "widths", widths, int, minimum=1)
+        widths = option_choices("mlp", "widths", widths, int, minimum=1, maximum=65536)
         activations = option_choices("mlp", "activations", activations, str, allowed=sorted(_ACTIVATIONS))
         # the trainer's limits, checked here so a bad choice is refused before the search starts
         from ..estimate.trainer import MAX_LR, OPTIMIZERS

@@ -138,9 +138,9 @@ class NB201Space(SearchSpace[NB201Arch]):
         super().__init__(input_shape, output_dim)
         if len(self.input_shape) != 3:
             raise SpaceError(f"nb201: input_shape {self.input_shape} must be (C, H, W) images")
-        for key, value in (("cells_per_stage", cells_per_stage), ("channels", channels)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise SpaceError(f"nb201: [space] {key} = {value!r} must be a positive integer")
+        for key, value, high in (("cells_per_stage", cells_per_stage, 64), ("channels", channels, 1024)):
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+                raise SpaceError(f"nb201: [space] {key} = {value!r} must be an integer in 1..{high}")
         self.cells_per_stage = cells_per_stage
         self.channels = channels
         self.genes = [Gene(f"edge{to}<-{frm}", OPS) for to, frm in EDGES]

@@ -193,6 +193,13 @@ def test_unavailable_non_gpu_provider_does_not_suggest_onnxruntime_gpu():
         make_session(b"not used", target)
 
 
+def test_a_provider_that_would_time_the_cpu_under_another_name_is_refused():
+    target = Target(execution_provider="AzureExecutionProvider", intra_op_threads=1)
+    with pytest.raises(TargetError, match=r"'AzureExecutionProvider' cannot be timed here \(it calls a remote "
+                                          r"endpoint; local nodes run on the CPU\); use CPUExecutionProvider"):
+        make_session(b"not used", target)
+
+
 def test_a_bad_name_stays_on_one_line():
     with pytest.raises(TargetError) as info:
         Target(name="a\nb", execution_provider="CPUExecutionProvider", intra_op_threads=1)

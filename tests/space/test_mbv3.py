@@ -136,3 +136,12 @@ def test_largest_takes_each_gene_s_largest_choice_in_any_order():
     ordered = make_space("mbv3", (1, 8, 8), 10, widths=[0.5, 1.0], depths=[1, 3], kernels=[3, 7], expands=[3, 6])
     assert listed.canonical(listed.largest()) == ordered.canonical(ordered.largest()) == \
         ordered.canonical(ordered.decode(ordered.upper_bounds))
+
+
+def test_describe_records_the_skeleton_options():
+    from hwnas.space import make_space
+
+    space = make_space("mbv3", (1, 8, 8), 10, stage_channels=[8, 16], stem_channels=8, head_channels=32,
+                       se_from_stage=1)
+    d = space.describe()
+    assert (d["stage_channels"], d["stem_channels"], d["head_channels"], d["se_from_stage"]) == ([8, 16], 8, 32, 1)

@@ -63,3 +63,8 @@ def test_bad_inputs():
 def test_bad_options_are_named(option, value, message):
     with pytest.raises(ConfigError, match=message):
         make_space("mlp", (10,), 1, **{option: value})
+
+
+def test_widths_beyond_what_can_be_built_are_refused():
+    with pytest.raises(ConfigError, match=r"widths = \[100000\] is invalid; .* <= 65536"):
+        make_space("mlp", (10,), 1, widths=[100000])

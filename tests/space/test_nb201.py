@@ -122,3 +122,9 @@ def test_the_largest_cell_has_the_most_parameters():
     params = sum(p.numel() for p in space.build(space.largest()).parameters())
     rng = np.random.default_rng(1)
     assert all(sum(p.numel() for p in space.build(space.sample(rng)).parameters()) <= params for _ in range(30))
+
+
+@pytest.mark.parametrize("option, value", [("channels", 100000), ("cells_per_stage", 1000)])
+def test_a_skeleton_too_large_to_build_is_refused(option, value):
+    with pytest.raises(SpaceError, match=rf"nb201: \[space\] {option} = {value} must be an integer in 1\.\."):
+        make_space("nb201", None, None, **{option: value})
