@@ -84,6 +84,30 @@ def check_file_to_write(path: str | Path, flag: str, what: str, example: str) ->
     return out
 
 
+def check_folder_to_write(path: str | Path, flag: str, what: str) -> Path:
+    """Refuse, before any work, an output path that cannot be a folder: a file, a path under a
+    file, or under a folder this process cannot write. Missing folders are fine.
+
+    Args:
+        path: the path given.
+        flag: the option that gave it (``--out``), for the message.
+        what: what the folder is for, e.g. ``"bench.csv, summary.csv and bench.png"``.
+
+    Raises:
+        ConfigError: naming the path, what is wrong and the fix.
+    """
+    import os
+
+    out = Path(path)
+    nearest = next(p for p in (out, *out.absolute().parents) if p.exists())
+    if not nearest.is_dir():
+        where = "" if nearest == out.absolute() else f": {nearest}"
+        raise ConfigError(f"{flag} {out}{where} is a file; give a folder for {what}")
+    if not os.access(nearest, os.W_OK | os.X_OK):
+        raise ConfigError(f"{flag} {out}: {nearest} is not writable; choose another {flag}")
+    return out
+
+
 def resolved_config(run_dir: Path, config: RunConfig) -> dict[str, Any]:
     """The config as the run in ``run_dir`` ran it: ``[cost] models`` is the cost-model list its
     store recorded (``[cost] latency`` resolved to ``lut`` or ``ort``), so the file says whether

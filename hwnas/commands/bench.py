@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 from pathlib import Path
 
@@ -45,6 +44,7 @@ class BenchCommand(Command):
 
     def run(self, args: argparse.Namespace) -> int:
         from ..bench import PEERS, BenchProblem, run_bench
+        from ..outputs import check_folder_to_write
         from ..search.strategies import STRATEGIES
         from ..table import parse_costs
 
@@ -65,14 +65,7 @@ class BenchCommand(Command):
             STRATEGIES.get(name)
         for name in args.peers:
             PEERS.get(name)
-        out = Path(args.out)
-        # checked now, not after the runs: the nearest existing folder must be a writable folder
-        nearest = next(p for p in (out, *out.absolute().parents) if p.exists())
-        if not nearest.is_dir():
-            raise ConfigError(f"--out {args.out!r}: {str(nearest)!r} is a file; give a folder for bench.csv, "
-                              f"summary.csv and bench.png")
-        if not os.access(nearest, os.W_OK | os.X_OK):
-            raise ConfigError(f"--out {args.out!r}: {str(nearest)!r} is not writable; choose another --out")
+        out = check_folder_to_write(args.out, "--out", "bench.csv, summary.csv and bench.png")  # not after the runs
         if (out / "bench.csv").exists():
             raise ConfigError(f"--out {args.out!r} already holds a benchmark (bench.csv), which this run would "
                               f"overwrite; choose another --out or remove it")

@@ -61,6 +61,7 @@ class FidelityCommand(Command):
         import torch
 
         from ..config import load_config
+        from ..outputs import check_folder_to_write
         from ..fidelity import (
             FIDELITY_CSV,
             check_arguments,
@@ -72,10 +73,7 @@ class FidelityCommand(Command):
         )
 
         config = load_config(args.config)
-        out = Path(args.out)
-        if out.exists() and not out.is_dir():
-            raise ConfigError(f"--out {args.out!r} is a file; give a folder for the fidelity outputs, "
-                              f"e.g. --out runs/fidelity")
+        out = check_folder_to_write(args.out, "--out", "the fidelity outputs, e.g. --out runs/fidelity")
         check_at_least(args, {"seed": 0})
         check_arguments(config, archs=args.archs, epochs=args.epochs, proxies=args.proxies, folds=args.folds,
                         proxy_batch_size=args.proxy_batch)
