@@ -43,7 +43,10 @@ _SECTIONS = ("task", "space", "estimator", "cost", "search", "budgets", "executi
 RESUMABLE_SECTIONS = ("execution",)
 _SEARCH_DEFAULTS = {"strategy": "nsga2", "objectives": ["error", "latency_ms"], "evaluations": 100, "seed": 0}
 #: ``[search]`` keys the run itself reads; every other key is the strategy's option.
-SEARCH_KEYS = tuple(_SEARCH_DEFAULTS)
+#: ``train_over_budget`` (default false: a candidate priced over a budget is not trained, see
+#: :mod:`hwnas.evaluation`) is written to a run's config only when given, so runs stored before
+#: it existed resume unchanged.
+SEARCH_KEYS = (*_SEARCH_DEFAULTS, "train_over_budget")
 _COST_KEYS = {"target", "models", "latency", "lut"}  # latency: "auto" | "lut" | "measure"
 
 
@@ -84,7 +87,7 @@ class RunConfig:
         return {**self._flat_options(), **(own if isinstance(own, Mapping) else {})}
 
     def _flat_options(self) -> dict[str, Any]:
-        return {k: v for k, v in self.search.items() if k not in _SEARCH_DEFAULTS and not isinstance(v, Mapping)}
+        return {k: v for k, v in self.search.items() if k not in SEARCH_KEYS and not isinstance(v, Mapping)}
 
     def switch_strategy(self, name: str) -> list[str]:
         """Search with strategy ``name`` instead: plain ``[search]`` options the current strategy
@@ -228,6 +231,8 @@ def _validate_search(config: RunConfig) -> None:
         v = s[key]
         if isinstance(v, bool) or not isinstance(v, int) or v < (1 if key == "evaluations" else 0):
             raise ConfigError(f"{src}: {key} = {v!r} must be an integer >= {1 if key == 'evaluations' else 0}")
+    if not isinstance(s.get("train_over_budget", False), bool):
+        raise ConfigError(f"{src}: train_over_budget = {s['train_over_budget']!r} must be true or false")
     from .search.strategies import STRATEGIES
 
     for key, value in s.items():  # [search.<strategy>] tables: one strategy's options each

@@ -3,6 +3,12 @@
 A candidate that fails (exception, NaN, out of memory) becomes an :class:`Evaluation` with
 ``status="failed"`` and the reason; errors caused by user input (:class:`HwnasError`) are not
 candidate failures and propagate, since every other candidate would fail the same way.
+
+Budget first: when the run has budgets on metrics its cost models price and the estimator
+trains, the cost models run first (they do not depend on trained weights: a latency table, fvcore
+counts, an ONNX Runtime timing), and a candidate over a budget is recorded with its costs and
+``status="over_budget"``, untrained. Training is most of an evaluation's time, and such a
+candidate can never be on the front; its costs still tell the strategy how far over it is.
 """
 
 from __future__ import annotations
@@ -18,6 +24,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .exceptions import HwnasError
+from .search.objectives import BUDGETS
+
+OK, FAILED, OVER_BUDGET = "ok", "failed", "over_budget"
 
 
 @dataclass
@@ -27,9 +36,9 @@ class Evaluation:
     Attributes:
         arch: canonical architecture string.
         genome: canonical integer genome.
-        status: ``"ok"`` or ``"failed"``.
+        status: ``"ok"``, ``"failed"``, or ``"over_budget"`` (priced over a budget, not trained).
         metrics: metric column -> value (units in the names).
-        reason: why it failed, else None.
+        reason: why it failed or was not trained, else None.
         duration_s: wall seconds the evaluation took.
         id: the evaluation's number: the order in which the search proposed it (set by the
             runner, kept by the store).
@@ -46,14 +55,20 @@ class Evaluation:
     @property
     def ok(self) -> bool:
         """True when the evaluation succeeded."""
-        return self.status == "ok"
+        return self.status == OK
+
+    @property
+    def known_metrics(self) -> dict[str, float]:
+        """What a strategy is told: an ok evaluation's metrics, the costs of one over budget (its
+        violation leads the search back within budget), nothing of a failed one."""
+        return self.metrics if self.status in (OK, OVER_BUDGET) else {}
 
 
 def failed_evaluation(space, genome: Sequence[int], reason: str, duration_s: float = 0.0) -> Evaluation:
     """The record of a candidate that failed outside :meth:`Evaluator.evaluate` (a timeout, a
     dead worker process)."""
     arch_obj = space.decode(genome)
-    return Evaluation(space.canonical(arch_obj), [int(v) for v in space.encode(arch_obj)], "failed",
+    return Evaluation(space.canonical(arch_obj), [int(v) for v in space.encode(arch_obj)], FAILED,
                       {}, reason, duration_s)
 
 
@@ -85,13 +100,20 @@ class Evaluator:
         estimator: accuracy estimator.
         cost_models: hardware cost models; their metrics are merged.
         weights_dir: where trained weights are saved (for ``hwnas export``), or None.
+        budgets: budget name -> bound (``{"max_latency_ms": 0.05}``): when the estimator trains,
+            a candidate the cost models price over one is not trained (see the module docstring).
     """
 
-    def __init__(self, space, estimator, cost_models: Sequence[Any], weights_dir: Path | None = None) -> None:
+    def __init__(self, space, estimator, cost_models: Sequence[Any], weights_dir: Path | None = None,
+                 budgets: Mapping[str, float] | None = None) -> None:
         self.space = space
         self.estimator = estimator
         self.cost_models = list(cost_models)
         self.weights_dir = weights_dir
+        priced = {m for cost in self.cost_models for m in cost.provides}
+        #: metric column -> bound, for the budgets checked before training
+        self.budgets_first = ({BUDGETS.get(n).column: float(b) for n, b in (budgets or {}).items()
+                               if BUDGETS.get(n).column in priced} if estimator.trains else {})
 
     def evaluate(self, genome: Sequence[int]) -> Evaluation:
         """Evaluate one genome; never raises for a failing candidate.
@@ -106,11 +128,11 @@ class Evaluator:
         py_state, np_state = random.getstate(), np.random.get_state()
         metrics: dict[str, float] = {}
         try:
-            self._metrics(arch, arch_obj, metrics)
+            over = self._metrics(arch, arch_obj, metrics)
             bad = [k for k, v in metrics.items() if not math.isfinite(v)]
             if bad:
                 raise FloatingPointError(f"non-finite metrics {bad}")
-            status, reason = "ok", None
+            status, reason = (OVER_BUDGET, over) if over else (OK, None)
         except HwnasError:
             raise
         except (Exception, MemoryError) as exc:  # a failing candidate is data, not a crash
@@ -118,17 +140,28 @@ class Evaluator:
             # latency cell is blank, a pre-filter's score); a failed evaluation is never on a front
             metrics.update({k: float(v) for k, v in getattr(exc, "metrics", {}).items()})
             metrics = {k: v for k, v in metrics.items() if math.isfinite(v)}
-            status = "failed"
+            status = FAILED
             reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
         finally:
             random.setstate(py_state)
             np.random.set_state(np_state)
         return Evaluation(arch, canon, status, metrics, reason, time.perf_counter() - start)
 
-    def _metrics(self, arch: str, arch_obj: Any, metrics: dict[str, float]) -> None:
-        """Fill ``metrics`` (estimator first, then each cost model) as they come."""
+    def _metrics(self, arch: str, arch_obj: Any, metrics: dict[str, float]) -> str | None:
+        """Fill ``metrics`` as they come: the estimator, then each cost model; or, with budgets to
+        check first, the cost models, then the estimator unless a budget is exceeded.
+
+        Returns:
+            Why the candidate was not trained (a budget it exceeds), or None.
+        """
         needs_model = self.estimator.needs_model or any(c.needs_model for c in self.cost_models)
         model = build_seeded(self.space, arch, arch_obj) if needs_model else None
+        if self.budgets_first:
+            self._costs(arch, model, metrics)
+            over = [(m, metrics[m], b) for m, b in self.budgets_first.items() if metrics.get(m, -math.inf) > b]
+            if over:
+                return ("over budget, not trained: " + ", ".join(f"{m} {v:.4g} > {b:g}" for m, v, b in over)
+                        + " ([search] train_over_budget = true trains it)")
         metrics.update(_checked(f"estimator {self.estimator.name!r}", self.estimator.metrics,
                                 self.estimator.estimate(arch, model, self.space.train_recipe(arch_obj))))
         if model is not None and self.estimator.trains and self.weights_dir is not None:
@@ -138,6 +171,11 @@ class Evaluator:
             # CPU tensors: a run searched on a GPU exports and compresses on a CPU-only machine
             torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()},
                        self.weights_dir / weights_name(arch))
+        if not self.budgets_first:
+            self._costs(arch, model, metrics)
+        return None
+
+    def _costs(self, arch: str, model: Any, metrics: dict[str, float]) -> None:
         for cost in self.cost_models:
             metrics.update(_checked(f"cost model {cost.name!r}", cost.provides, cost.measure(arch, model)))
 

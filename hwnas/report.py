@@ -17,8 +17,9 @@ def _metrics_line(metrics: Mapping[str, float]) -> str:
 
 def print_search_summary(summary, config: RunConfig) -> None:
     """Print what a search did and where its outputs are."""
+    over = (f"{summary.over_budget} over budget and not trained, " if summary.over_budget else "")
     print(f"evaluations: {summary.evaluations} ({summary.new_evaluations} new this session, "
-          f"{summary.failed} failed, {summary.feasible} within budgets) in {summary.wall_s:.1f} s")
+          f"{summary.failed} failed, {over}{summary.feasible} within budgets) in {summary.wall_s:.1f} s")
     if summary.asked is not None and summary.evaluations < summary.asked:
         print(f"space ran out: the strategy found no new architecture after {summary.evaluations} distinct ones "
               f"({summary.asked} asked)")

@@ -1,5 +1,6 @@
 """The CLI in-process: search/pick/export/list, and one-line errors with exit code 2."""
 
+import json
 import sys
 import textwrap
 
@@ -182,9 +183,10 @@ def test_the_resume_hint_keeps_every_override_and_works_as_printed(tmp_path, cap
     out = str(tmp_path / "r")
     words = _interrupt_then_resume_as_printed(monkeypatch, capsys, [
         "search", config, "--evaluations", "6", "--seed", "1", "--max-latency-ms", "1000", "--no-progress",
-        "--out", out])
+        "--train-over-budget", "--out", out])
     assert words[1:] == ["search", config, "--evaluations", "6", "--seed", "1", "--no-progress",
-                         "--max-latency-ms", "1000.0", "--out", out, "--resume"]
+                         "--max-latency-ms", "1000.0", "--train-over-budget", "--out", out, "--resume"]
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["search"]["train_over_budget"] is True
 
 
 def test_the_table_search_resume_hint_follows_the_same_rule(tmp_path, capsys, monkeypatch):

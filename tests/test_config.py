@@ -39,7 +39,7 @@ def test_a_misspelt_option_in_a_strategy_table_names_the_table(tmp_path):
 
 def test_a_misspelt_key_gets_the_likeliest_valid_one(tmp_path):
     with pytest.raises(ConfigError, match=r"'nsga2' has no option\(s\) 'evalutions'; valid options: population, .*; "
-                                          r"also valid here: strategy, objectives, evaluations, seed; did you mean "
+                                          r"also valid here: strategy, objectives, evaluations, seed, train_over_budget; did you mean "
                                           r"'evaluations'\?$"):
         run_search(_config({"evalutions": 6}), tmp_path / "a", progress=False)
     with pytest.raises(ConfigError, match=r"\[space\]: 'mbv3' has no option\(s\) 'widht'; .*; did you mean 'widths'\?$"):
@@ -50,3 +50,11 @@ def test_a_misspelt_key_gets_the_likeliest_valid_one(tmp_path):
     with pytest.raises(ConfigError, match=r"unknown \[cost\] key\(s\) \['latncy'\]; .*; did you mean 'latency'\?$"):
         config_from_dict({**BASE, "cost": {"target": "cpu-ort-1t", "latncy": "lut"}})
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_train_over_budget_is_a_run_key_and_a_boolean():
+    config = config_from_dict({"space": {"name": "mlp"}, "search": {"train_over_budget": True}})
+    assert config.search["train_over_budget"] is True and "train_over_budget" not in config.strategy_options()
+    assert "train_over_budget" not in config_from_dict({"space": {"name": "mlp"}}).search  # not written unless given
+    with pytest.raises(ConfigError, match=r"\[search\]: train_over_budget = 'yes' must be true or false$"):
+        config_from_dict({"space": {"name": "mlp"}, "search": {"train_over_budget": "yes"}})

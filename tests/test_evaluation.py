@@ -78,3 +78,28 @@ def test_a_part_that_breaks_its_promise_fails_the_candidate_and_is_named():
     assert ev.metrics["latency_spread_pct"] == 1.0 and ev.metrics["error_pct"] == 50.0  # the finite ones kept
     ev = Evaluator(space, _KeepsBuiltWeights(), [_Cost({"latency": 1.0})]).evaluate(genome)
     assert ev.reason == "ValueError: cost model 'broken-cost' returned no latency_ms (it declares latency_ms)"
+
+
+class _Trains(_KeepsBuiltWeights):
+    name = "trains"
+    trains = True
+
+
+def test_budgets_first_price_a_training_estimator_s_candidate_before_it_trains():
+    space = make_space("mlp", (64,), 10)
+    genome = space.encode(space.sample(np.random.default_rng(0)))
+    estimator = _Trains()
+    over = Evaluator(space, estimator, [_Cost({"latency_ms": 2.0})], budgets={"max_latency_ms": 1.0}).evaluate(genome)
+    assert over.status == "over_budget" and not over.ok and over.metrics == {"latency_ms": 2.0}
+    assert over.reason == ("over budget, not trained: latency_ms 2 > 1 ([search] train_over_budget = true "
+                           "trains it)")
+    assert over.known_metrics == {"latency_ms": 2.0} and not estimator.first  # never trained
+    within = Evaluator(space, estimator, [_Cost({"latency_ms": 0.5})], budgets={"max_latency_ms": 1.0}).evaluate(genome)
+    assert within.ok and within.known_metrics == {"latency_ms": 0.5, "accuracy_pct": 50.0, "error_pct": 50.0}
+    # a budget no cost model prices, or an estimator that does not train (a table, a proxy): no
+    # reordering, every candidate gets its accuracy
+    for part, budgets in ((_Trains(), {"max_macs": 1.0}), (_KeepsBuiltWeights(), {"max_latency_ms": 1.0})):
+        ev = Evaluator(space, part, [_Cost({"latency_ms": 2.0})], budgets=budgets).evaluate(genome)
+        assert ev.ok and ev.metrics["error_pct"] == 50.0
+    failed = Evaluator(space, _Trains(), [_Cost({"latency": 2.0})], budgets={"max_latency_ms": 1.0}).evaluate(genome)
+    assert failed.status == "failed" and failed.known_metrics == {}

@@ -47,6 +47,9 @@ class SearchCommand(Command):
         x.add_argument("--executor", help="local (default: worker processes) or ray (pip install 'hwnas[ray]')")
         x.add_argument("--address", help="Ray cluster address for --executor ray (default: start a local one)")
         add_budget_flags(p)
+        p.add_argument("--train-over-budget", action="store_true",
+                       help="train candidates priced over a budget too (default: recorded with their costs, "
+                            "untrained; [search] train_over_budget)")
 
     def run(self, args: argparse.Namespace) -> int:
         from ..config import load_config, set_budgets, set_execution
@@ -62,6 +65,8 @@ class SearchCommand(Command):
                 print(f"hwnas: --strategy {args.strategy}: ignoring [search] {', '.join(dropped)} "
                       f"({previous}'s option(s))", file=sys.stderr)
         set_budgets(config, budgets_from(args), where="command line")
+        if args.train_over_budget:
+            config.search["train_over_budget"] = True
         if args.address and (args.executor or config.execution["executor"]) != "ray":
             raise ConfigError(f"--address {args.address} needs --executor ray")
         set_execution(config, {"executor": args.executor, "workers": args.workers,

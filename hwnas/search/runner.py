@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import RESUMABLE_SECTIONS, SEARCH_KEYS, RunConfig
-from ..evaluation import Evaluation
+from ..evaluation import FAILED, OVER_BUDGET, Evaluation
 from ..exceptions import BudgetError, ConfigError, SpaceError, StoreError
 from ..registry import construct
 from ..outputs import WEIGHTS_DIR, front_indices, write_outputs
@@ -42,6 +42,8 @@ class SearchSummary:
     #: the ``evaluations`` budget; more than ``evaluations`` when the strategy ran out of new
     #: architectures first (a small space, or one it cannot reach more of)
     asked: int | None = None
+    #: evaluations priced over a budget and not trained (``[search] train_over_budget``)
+    over_budget: int = 0
 
 
 class SearchRun:
@@ -186,10 +188,11 @@ class SearchRun:
         else:
             front = front_indices(evaluations, self.objectives, self.config.budgets)
         return SearchSummary(self.run_dir, len(evaluations), new,
-                             sum(not e.ok for e in evaluations),
+                             sum(e.status == FAILED for e in evaluations),
                              sum(e.ok and is_feasible(e.metrics, self.config.budgets) for e in evaluations),
                              [evaluations[i] for i in front], time.perf_counter() - start,
-                             self.config.search["evaluations"])
+                             self.config.search["evaluations"],
+                             sum(e.status == OVER_BUDGET for e in evaluations))
 
     def verify_front(self, archs: list[str]) -> list[dict[str, float]]:
         """Each cost model's extra front columns (a table-predicted latency is re-measured)."""
@@ -283,7 +286,7 @@ class SearchRun:
                     finished(store.add(ev))
                     executor.remember(ev.metrics)
                     new += 1
-                rows = [seen[a].metrics if seen[a].ok else {} for a in archs]
+                rows = [seen[a].known_metrics for a in archs]
                 self.strategy.tell(genomes, minimisation_matrix(rows, self.objectives),
                                    violation_matrix(rows, self.config.budgets))
         finally:
@@ -304,9 +307,11 @@ class SearchRun:
 
     def _postfix(self, seen: dict[str, Evaluation]) -> str:
         ok = [e for e in seen.values() if e.ok and is_feasible(e.metrics, self.config.budgets)]
-        failed = sum(not e.ok for e in seen.values())
+        failed = sum(e.status == FAILED for e in seen.values())
+        over = sum(e.status == OVER_BUDGET for e in seen.values())
         best = min((e.metrics.get("error_pct", np.inf) for e in ok), default=np.inf)
-        return f"feasible={len(ok)} failed={failed} best_error={best:.2f}%"
+        return (f"feasible={len(ok)} " + (f"untrained_over_budget={over} " if over else "")
+                + f"failed={failed} best_error={best:.2f}%")
 
 
 _MISSING = object()

@@ -42,6 +42,26 @@ def test_budget_is_a_constraint(tmp_path, make_config):
     assert any(r["feasible"] == "False" for r in rows)  # over-budget ones are recorded, not dropped
 
 
+def test_a_candidate_priced_over_budget_is_recorded_untrained_and_nsga2_decides_the_same(tmp_path, make_config):
+    free = run_search(make_config(), tmp_path / "a", progress=False)
+    bound = sorted(e.metrics["latency_ms"] for e in free.front)[len(free.front) // 2]
+    first = run_search(make_config(budgets={"max_latency_ms": bound}), tmp_path / "first", progress=False)
+    both = run_search(make_config(budgets={"max_latency_ms": bound}, search={"train_over_budget": True}),
+                      tmp_path / "both", progress=False)
+    rows, trained = _rows(tmp_path / "first" / "evaluations.csv"), _rows(tmp_path / "both" / "evaluations.csv")
+    over = [r for r in rows if r["status"] == "over_budget"]
+    assert over and first.over_budget == len(over) and first.failed == 0
+    assert all(float(r["latency_ms"]) > bound and r["error_pct"] == "" and r["feasible"] == "False"
+               and r["reason"].startswith("over budget, not trained: latency_ms ") for r in over)
+    weights = {p.name for p in (tmp_path / "first" / "weights").iterdir()}
+    assert len(weights) == len(rows) - len(over)  # only the trained ones have weights
+    assert both.over_budget == 0 and {r["status"] for r in trained} == {"ok"}
+    # constrained domination ranks an infeasible candidate by its violation alone: the same
+    # proposals, in the same order, and the same front, with the over-budget ones never trained
+    assert [r["arch"] for r in rows] == [r["arch"] for r in trained]
+    assert [e.arch for e in first.front] == [e.arch for e in both.front]
+
+
 def test_budget_no_architecture_can_meet(tmp_path, make_config):
     with pytest.raises(BudgetError, match="max_latency_ms = 1e-06 cannot be met: the cheapest mlp"):
         run_search(make_config(budgets={"max_latency_ms": 1e-6}), tmp_path / "r", progress=False)

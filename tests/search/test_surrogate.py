@@ -140,6 +140,33 @@ def test_budget_steers_proposals_to_feasible_ones(table, tmp_path):
     assert len(feasible) > sum(e.ok and e.metrics["latency_ms"] <= 2.5 for e in rows[:8]) * 3
 
 
+def test_a_candidate_over_budget_teaches_the_cost_targets_not_the_error(monkeypatch):
+    from hwnas.search.objectives import FAILED_VALUE
+
+    space = make_space("nb201", None, None)
+    strategy = SurrogateNSGA2Strategy(space, n_objectives=2, n_constraints=1, evaluations=40, seed=0, trees=5)
+    rng = np.random.default_rng(0)
+    genomes = rng.integers(0, 5, (17, 6))
+    error = rng.random(17) * 10
+    latency = rng.random(17) + 1
+    error[10:] = FAILED_VALUE  # 10 trained, 5 priced over budget and not trained, 2 failed
+    latency[15:] = FAILED_VALUE
+    strategy.genomes = list(genomes)
+    strategy.targets = [np.array([e, lat, lat - 1.5 if lat < FAILED_VALUE else FAILED_VALUE])
+                        for e, lat in zip(error, latency)]
+    fits = []
+    real = strategy.surrogate.fit_predict
+
+    def recorded(x, y, x_new):
+        fits.append((len(x), y.shape[1], bool(np.all(y < FAILED_VALUE))))
+        return real(x, y, x_new)
+
+    monkeypatch.setattr(strategy.surrogate, "fit_predict", recorded)
+    mean, std = strategy._predict(np.array(strategy.targets), genomes[:3])
+    assert sorted(fits) == [(10, 1, True), (15, 2, True)]  # the error on 10 rows; latency and budget on 15
+    assert mean.shape == std.shape == (3, 3) and np.all(np.isfinite(mean))
+
+
 @pytest.mark.parametrize("options, message", [({"kappa": -1.0}, "kappa = -1.0"),
                                               ({"offspring": 0}, "offspring = 0"),
                                               ({"candidates": 2.5}, "candidates = 2.5")])

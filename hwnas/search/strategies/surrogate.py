@@ -200,8 +200,7 @@ class SurrogateNSGA2Strategy(NSGA2Strategy):
         ok = np.all(y < FAILED_VALUE, axis=1)  # failed evaluations teach the regressor nothing
         if ok.sum() < 2:
             return np.arange(min(batch, len(pool)))  # nothing to learn from yet: NSGA-II's offspring
-        mean, std = self.surrogate.fit_predict(self.space.features(np.array(self.genomes)[ok]), y[ok],
-                                               self.space.features(pool))
+        mean, std = self._predict(y, pool)
         m = self.n_objectives
         # optimistic on the objectives (explores), expected on the budgets (a candidate predicted
         # over budget is a wasted evaluation whatever its objectives)
@@ -230,6 +229,18 @@ class SurrogateNSGA2Strategy(NSGA2Strategy):
             chosen.append(best)
             left[best] = False
         return np.array(chosen, dtype=np.int64)
+
+    def _predict(self, y: np.ndarray, pool: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The surrogate's mean and deviation of every target for the pool, each group of targets
+        fitted on the evaluations that know it: a candidate priced over budget and not trained
+        (:mod:`hwnas.evaluation`) teaches the cost and budget targets, not the error."""
+        x, x_new = self.space.features(np.array(self.genomes)), self.space.features(pool)
+        known = y < FAILED_VALUE
+        mean, std = np.empty((len(pool), y.shape[1])), np.empty((len(pool), y.shape[1]))
+        for rows in np.unique(known.T, axis=0):
+            cols = np.flatnonzero(np.all(known.T == rows, axis=1))
+            mean[:, cols], std[:, cols] = self.surrogate.fit_predict(x[rows], y[rows][:, cols], x_new)
+        return mean, std
 
     def ask(self) -> np.ndarray | None:
         if self.proposed >= self.evaluations:
