@@ -203,3 +203,19 @@ def test_bayes_gp_is_not_told_a_failed_evaluation_as_a_value():
     search.tell(search.ask(), np.ones((1, 2)), -np.ones((1, 1)))
     told = [t.values for t in search.study.trials if t.values is not None]
     assert told == [[1.0, 1.0]]
+
+
+def test_bayes_gp_learns_the_budget_from_a_candidate_priced_over_it():
+    # an over-budget candidate is not trained (hwnas.evaluation): its error is missing, its
+    # violation known; told as a failed trial, the GP's constraint model never saw the budget
+    from hwnas.search.strategies.bayes import BayesStrategy
+
+    space = make_space("nb201", None, None)
+    search = BayesStrategy(space, n_objectives=2, n_constraints=1, evaluations=4, seed=0, model="gp")
+    search.tell(search.ask(), np.array([[1e12, 3.0]]), np.array([[2.0]]))  # nothing to impute from yet
+    search.tell(search.ask(), np.array([[5.0, 1.0]]), np.array([[-1.0]]))
+    search.tell(search.ask(), np.array([[1e12, 4.0]]), np.array([[3.0]]))
+    search.tell(search.ask(), np.array([[1e12, 1e12]]), np.array([[1e12]]))  # failed: never a value
+    trials = search.study.trials
+    assert [t.values for t in trials] == [None, [5.0, 1.0], [5.0, 4.0], None]
+    assert trials[2].user_attrs["constraint"] == [3.0]

@@ -3,8 +3,10 @@
 ``model = "tpe"`` (default) is Optuna's multi-objective TPE (MOTPE, Ozaki et al.): fast enough
 for thousands of evaluations. ``model = "gp"`` is Optuna's Gaussian-process sampler with
 log-EHVI, better per evaluation but cubic in the evaluations, for budgets of a few hundred.
-Budgets are passed as constraints; failed evaluations reach the GP as failed trials. Optuna is
-an optional extra (``pip install 'hwnas[bench]'``).
+Budgets are passed as constraints; failed evaluations reach the GP as failed trials, and one
+over budget that was not trained (:mod:`hwnas.evaluation`) as its violation with the worst
+value seen so far for each objective it lacks, so the GP's constraint model learns where the
+budget lies. Optuna is an optional extra (``pip install 'hwnas[bench]'``).
 """
 
 from __future__ import annotations
@@ -71,12 +73,19 @@ class BayesStrategy(Strategy):
         self.proposed = 0
         self.model = model
         self.asks = MAX_DRAWS if model == "tpe" else GP_ASKS
+        self.worst = np.full(n_objectives, -np.inf)  # per objective, the worst value told so far
 
     def _tell(self, trial, f: np.ndarray, g: np.ndarray) -> None:
-        if self.model == "gp" and not np.all(f < FAILED_VALUE):
-            # a failed evaluation's FAILED_VALUE swamps the GP's fit: it then finds nothing feasible
-            self.study.tell(trial, state=self.optuna.trial.TrialState.FAIL)
-            return
+        known = f < FAILED_VALUE
+        self.worst = np.where(known, np.maximum(self.worst, np.where(known, f, -np.inf)), self.worst)
+        if self.model == "gp" and not np.all(known):
+            over_budget = len(g) and np.all(g < FAILED_VALUE) and np.any(g > 0)
+            if over_budget and np.all(np.isfinite(self.worst[~known])):
+                f = np.where(known, f, self.worst)  # over budget, untrained: its violation is what counts
+            else:
+                # a failed evaluation's FAILED_VALUE swamps the GP's fit: it then finds nothing feasible
+                self.study.tell(trial, state=self.optuna.trial.TrialState.FAIL)
+                return
         trial.set_user_attr(_CONSTRAINT, [float(v) for v in g])
         self.study.tell(trial, [float(v) for v in f])
 
