@@ -62,8 +62,32 @@ def _run(command: list[str]) -> str | None:
 
 
 @functools.lru_cache(maxsize=None)
+def _gpu_table() -> str | None:
+    return _run(["nvidia-smi", "--query-gpu=index,uuid,name,driver_version", "--format=csv,noheader"])
+
+
 def _gpu_names() -> str | None:
-    return _run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"])
+    """``"name, driver"`` per GPU the CUDA runtime sees, the one it uses first (device 0) first:
+    ``CUDA_VISIBLE_DEVICES`` (indices or UUIDs) picks and orders them, as it does for ONNX Runtime
+    and torch; without it (or with MIG slices) every GPU, in nvidia-smi's order."""
+    table = _gpu_table()
+    if not table:
+        return None
+    gpus = []
+    for line in table.splitlines():
+        parts = [part.strip() for part in line.split(",")]
+        if len(parts) >= 4:
+            gpus.append((parts[0], parts[1], f"{parts[2]}, {parts[3]}"))
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and gpus and "MIG-" not in visible:  # a MIG slice: its GPU is not named here
+        chosen = []
+        for want in (w.strip() for w in visible.split(",")):
+            match = [g for g in gpus if want and (g[0] == want or (want.startswith("GPU-") and g[1].startswith(want)))]
+            if not match:
+                break  # CUDA stops at the first entry it cannot resolve, as here
+            chosen.append(match[0])
+        gpus = chosen
+    return "\n".join(g[2] for g in gpus) or None
 
 
 def device_info(target: Target) -> dict[str, Any]:

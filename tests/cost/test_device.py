@@ -68,3 +68,23 @@ def test_macos_uses_the_cpu_brand(monkeypatch, tmp_path):
     monkeypatch.setattr(device.platform, "processor", lambda: "arm")
     monkeypatch.setattr(device, "_run", lambda command: "Apple M2 Pro" if command[0] == "sysctl" else None)
     assert device._cpu_model() == "Apple M2 Pro"
+
+
+def test_the_gpu_label_follows_cuda_visible_devices(monkeypatch):
+    table = ("0, GPU-aaaa1111-0000, NVIDIA A100-SXM4-40GB, 550.54.15\n"
+             "1, GPU-bbbb2222-0000, NVIDIA H100 80GB HBM3, 550.54.15")
+    monkeypatch.setattr(device, "_gpu_table", lambda: table)
+    target = load_target("cuda-ort")
+    for visible, label in ((None, "NVIDIA A100-SXM4-40GB"), ("1", "NVIDIA H100 80GB HBM3"),
+                           ("1,0", "NVIDIA H100 80GB HBM3"), ("GPU-bbbb", "NVIDIA H100 80GB HBM3"),
+                           ("MIG-cccc3333", "NVIDIA A100-SXM4-40GB")):
+        if visible is None:
+            monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+        else:
+            monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+        assert local_device(target) == label, visible
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1,7,0")  # CUDA stops at the first entry it cannot resolve
+    assert device_info(target)["gpu"] == "NVIDIA H100 80GB HBM3, 550.54.15"
+    for hidden in ("", "-1", "7"):
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", hidden)
+        assert device_info(target)["gpu"] is None
