@@ -41,12 +41,15 @@ from .search.objectives import BUDGETS, OBJECTIVES
 _SECTIONS = ("task", "space", "estimator", "cost", "search", "budgets", "execution")
 #: Sections that may change when a run is resumed (where evaluations run, not what they are).
 RESUMABLE_SECTIONS = ("execution",)
-_SEARCH_DEFAULTS = {"strategy": "nsga2", "objectives": ["error", "latency_ms"], "evaluations": 100, "seed": 0}
+#: ``train_over_budget``: false, a candidate priced over a budget is not trained (see
+#: :mod:`hwnas.evaluation`); a run stored before the key existed trained every one and resumes so
+#: (:data:`LEGACY_SEARCH`).
+_SEARCH_DEFAULTS = {"strategy": "nsga2", "objectives": ["error", "latency_ms"], "evaluations": 100, "seed": 0,
+                    "train_over_budget": False}
 #: ``[search]`` keys the run itself reads; every other key is the strategy's option.
-#: ``train_over_budget`` (default false: a candidate priced over a budget is not trained, see
-#: :mod:`hwnas.evaluation`) is written to a run's config only when given, so runs stored before
-#: it existed resume unchanged.
-SEARCH_KEYS = (*_SEARCH_DEFAULTS, "train_over_budget")
+SEARCH_KEYS = tuple(_SEARCH_DEFAULTS)
+#: What a stored run's config means by a ``[search]`` key it lacks (it was stored before the key).
+LEGACY_SEARCH = {"train_over_budget": True}
 _COST_KEYS = {"target", "models", "latency", "lut"}  # latency: "auto" | "lut" | "measure"
 
 
@@ -87,7 +90,7 @@ class RunConfig:
         return {**self._flat_options(), **(own if isinstance(own, Mapping) else {})}
 
     def _flat_options(self) -> dict[str, Any]:
-        return {k: v for k, v in self.search.items() if k not in SEARCH_KEYS and not isinstance(v, Mapping)}
+        return {k: v for k, v in self.search.items() if k not in _SEARCH_DEFAULTS and not isinstance(v, Mapping)}
 
     def switch_strategy(self, name: str) -> list[str]:
         """Search with strategy ``name`` instead: plain ``[search]`` options the current strategy
@@ -231,7 +234,7 @@ def _validate_search(config: RunConfig) -> None:
         v = s[key]
         if isinstance(v, bool) or not isinstance(v, int) or v < (1 if key == "evaluations" else 0):
             raise ConfigError(f"{src}: {key} = {v!r} must be an integer >= {1 if key == 'evaluations' else 0}")
-    if not isinstance(s.get("train_over_budget", False), bool):
+    if not isinstance(s["train_over_budget"], bool):
         raise ConfigError(f"{src}: train_over_budget = {s['train_over_budget']!r} must be true or false")
     from .search.strategies import STRATEGIES
 

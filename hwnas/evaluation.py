@@ -5,9 +5,10 @@ A candidate that fails (exception, NaN, out of memory) becomes an :class:`Evalua
 candidate failures and propagate, since every other candidate would fail the same way.
 
 Budget first: when the run has budgets on metrics its cost models price and the estimator
-trains, the cost models run first (they do not depend on trained weights: a latency table, fvcore
-counts, an ONNX Runtime timing), and a candidate over a budget is recorded with its costs and
-``status="over_budget"``, untrained. Training is most of an evaluation's time, and such a
+trains, the cost models pricing those metrics run first, on the built module (a latency table,
+fvcore counts, an ONNX Runtime timing do not depend on trained weights), and a candidate over a
+budget is recorded with those costs and ``status="over_budget"``, untrained; the other cost models
+measure the trained module, as without budgets. Training is most of an evaluation's time, and such a
 candidate can never be on the front; its costs still tell the strategy how far over it is.
 """
 
@@ -111,9 +112,13 @@ class Evaluator:
         self.cost_models = list(cost_models)
         self.weights_dir = weights_dir
         priced = {m for cost in self.cost_models for m in cost.provides}
-        #: metric column -> bound, for the budgets checked before training
-        self.budgets_first = ({BUDGETS.get(n).column: float(b) for n, b in (budgets or {}).items()
-                               if BUDGETS.get(n).column in priced} if estimator.trains else {})
+        #: ``(budget name, metric column, bound)`` checked before training
+        self.budgets_first = [(n, BUDGETS.get(n).column, float(b)) for n, b in (budgets or {}).items()
+                              if estimator.trains and BUDGETS.get(n).column in priced]
+        # the cost models pricing those run before training; the others after it, on the trained module
+        columns = {column for _, column, _ in self.budgets_first}
+        self.costs_first = [c for c in self.cost_models if columns & set(c.provides)]
+        self.costs_after = [c for c in self.cost_models if c not in self.costs_first]
 
     def evaluate(self, genome: Sequence[int]) -> Evaluation:
         """Evaluate one genome; never raises for a failing candidate.
@@ -148,20 +153,20 @@ class Evaluator:
         return Evaluation(arch, canon, status, metrics, reason, time.perf_counter() - start)
 
     def _metrics(self, arch: str, arch_obj: Any, metrics: dict[str, float]) -> str | None:
-        """Fill ``metrics`` as they come: the estimator, then each cost model; or, with budgets to
-        check first, the cost models, then the estimator unless a budget is exceeded.
+        """Fill ``metrics`` as they come: the cost models of budgets checked first (when the
+        estimator trains), then, unless a budget is exceeded, the estimator and the other cost models.
 
         Returns:
             Why the candidate was not trained (a budget it exceeds), or None.
         """
         needs_model = self.estimator.needs_model or any(c.needs_model for c in self.cost_models)
         model = build_seeded(self.space, arch, arch_obj) if needs_model else None
-        if self.budgets_first:
-            self._costs(arch, model, metrics)
-            over = [(m, metrics[m], b) for m, b in self.budgets_first.items() if metrics.get(m, -math.inf) > b]
-            if over:
-                return ("over budget, not trained: " + ", ".join(f"{m} {v:.4g} > {b:g}" for m, v, b in over)
-                        + " ([search] train_over_budget = true trains it)")
+        self._costs(arch, model, metrics, self.costs_first)
+        over = [(n, c, metrics[c], b) for n, c, b in self.budgets_first if metrics.get(c, -math.inf) > b]
+        if over:
+            return ("over budget, not trained: " + ", ".join(f"{c} {_apart(v, b)[0]} > {n} {_apart(v, b)[1]}"
+                                                             for n, c, v, b in over)
+                    + " (a search with --train-over-budget, or [search] train_over_budget = true, trains it)")
         metrics.update(_checked(f"estimator {self.estimator.name!r}", self.estimator.metrics,
                                 self.estimator.estimate(arch, model, self.space.train_recipe(arch_obj))))
         if model is not None and self.estimator.trains and self.weights_dir is not None:
@@ -171,13 +176,25 @@ class Evaluator:
             # CPU tensors: a run searched on a GPU exports and compresses on a CPU-only machine
             torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()},
                        self.weights_dir / weights_name(arch))
-        if not self.budgets_first:
-            self._costs(arch, model, metrics)
+        self._costs(arch, model, metrics, self.costs_after)
         return None
 
-    def _costs(self, arch: str, model: Any, metrics: dict[str, float]) -> None:
-        for cost in self.cost_models:
+    @staticmethod
+    def _costs(arch: str, model: Any, metrics: dict[str, float], cost_models: Sequence[Any]) -> None:
+        for cost in cost_models:
             metrics.update(_checked(f"cost model {cost.name!r}", cost.provides, cost.measure(arch, model)))
+
+
+def _apart(value: float, bound: float) -> tuple[str, str]:
+    """``value`` and ``bound`` printed with the fewest significant digits (4 or more) that tell them
+    apart; whole numbers (MACs, parameters) in full."""
+    if float(value).is_integer() and float(bound).is_integer():
+        return f"{value:.0f}", f"{bound:.0f}"
+    for digits in range(4, 18):
+        a, b = f"{value:.{digits}g}", f"{bound:.{digits}g}"
+        if a != b:
+            return a, b
+    return a, b
 
 
 def _checked(part: str, declared: Sequence[str], values: Mapping[str, Any]) -> dict[str, float]:

@@ -91,8 +91,8 @@ def test_budgets_first_price_a_training_estimator_s_candidate_before_it_trains()
     estimator = _Trains()
     over = Evaluator(space, estimator, [_Cost({"latency_ms": 2.0})], budgets={"max_latency_ms": 1.0}).evaluate(genome)
     assert over.status == "over_budget" and not over.ok and over.metrics == {"latency_ms": 2.0}
-    assert over.reason == ("over budget, not trained: latency_ms 2 > 1 ([search] train_over_budget = true "
-                           "trains it)")
+    assert over.reason == ("over budget, not trained: latency_ms 2 > max_latency_ms 1 (a search with "
+                           "--train-over-budget, or [search] train_over_budget = true, trains it)")
     assert over.known_metrics == {"latency_ms": 2.0} and not estimator.first  # never trained
     within = Evaluator(space, estimator, [_Cost({"latency_ms": 0.5})], budgets={"max_latency_ms": 1.0}).evaluate(genome)
     assert within.ok and within.known_metrics == {"latency_ms": 0.5, "accuracy_pct": 50.0, "error_pct": 50.0}
@@ -103,3 +103,36 @@ def test_budgets_first_price_a_training_estimator_s_candidate_before_it_trains()
         assert ev.ok and ev.metrics["error_pct"] == 50.0
     failed = Evaluator(space, _Trains(), [_Cost({"latency": 2.0})], budgets={"max_latency_ms": 1.0}).evaluate(genome)
     assert failed.status == "failed" and failed.known_metrics == {}
+
+
+def test_only_the_budgeted_cost_models_see_the_untrained_module():
+    space = make_space("mlp", (64,), 10)
+    genome = space.encode(space.sample(np.random.default_rng(0)))
+
+    class _Shifts(_Trains):
+        def estimate(self, arch, model, recipe=None):
+            with torch.no_grad():
+                for p in model.parameters():
+                    p.add_(1.0)
+            return super().estimate(arch, model, recipe)
+
+    class _WeightSum(_Cost):
+        name = "weight-sum"
+        needs_model = True
+        provides = ("params",)
+
+        def measure(self, arch, model=None):
+            return {"params": float(sum(p.detach().sum() for p in model.parameters()))}
+
+    built = Evaluator(space, _KeepsBuiltWeights(), [_WeightSum({})]).evaluate(genome).metrics["params"]
+    ev = Evaluator(space, _Shifts(), [_Cost({"latency_ms": 0.5}), _WeightSum({})],
+                   budgets={"max_latency_ms": 1.0}).evaluate(genome)
+    assert ev.ok and ev.metrics["params"] > built + 100  # measured after training, as without budgets
+
+
+def test_an_over_budget_reason_tells_value_and_bound_apart():
+    from hwnas.evaluation import _apart
+
+    assert _apart(0.0329512, 0.03295) == ("0.032951", "0.03295")
+    assert _apart(38412.0, 38400.0) == ("38412", "38400")
+    assert _apart(2.0, 1.0) == ("2", "1")

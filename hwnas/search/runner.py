@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 
-from ..config import RESUMABLE_SECTIONS, SEARCH_KEYS, RunConfig
+from ..config import LEGACY_SEARCH, RESUMABLE_SECTIONS, SEARCH_KEYS, RunConfig
 from ..evaluation import FAILED, OVER_BUDGET, Evaluation
 from ..exceptions import BudgetError, ConfigError, SpaceError, StoreError
 from ..registry import construct
@@ -77,6 +77,9 @@ class SearchRun:
         if not resume and store_path.exists():
             raise StoreError(f"{str(self.run_dir)!r} already holds a search; pass --resume to continue it "
                              f"or choose another --out")
+        if resume:  # a run stored before a [search] key existed goes on as it began
+            stored = (self._stored_config() or {}).get("search") or {}
+            config.search.update({k: v for k, v in LEGACY_SEARCH.items() if k not in stored})
         self.parts = build_components(config, weights_dir=self.run_dir / WEIGHTS_DIR)
         if self.parts.target is not None and any(c.name == "ort" for c in self.parts.cost_models):
             from ..cost import require_provider
@@ -217,6 +220,8 @@ class SearchRun:
         current = self.config.to_dict()
         if self.resume:
             stored = store.get_meta("config")
+            if stored is not None:
+                stored = {**stored, "search": {**LEGACY_SEARCH, **stored.get("search", {})}}
             diff = [] if stored is None else _differences(
                 {s: v for s, v in stored.items() if s not in RESUMABLE_SECTIONS},
                 {s: v for s, v in current.items() if s not in RESUMABLE_SECTIONS})

@@ -1,6 +1,7 @@
 """The search loop with deterministic fakes: outputs, caching, failures, resume by replay."""
 
 import csv
+import json
 
 import pytest
 
@@ -60,6 +61,26 @@ def test_a_candidate_priced_over_budget_is_recorded_untrained_and_nsga2_decides_
     # proposals, in the same order, and the same front, with the over-budget ones never trained
     assert [r["arch"] for r in rows] == [r["arch"] for r in trained]
     assert [e.arch for e in first.front] == [e.arch for e in both.front]
+
+
+def test_a_run_stored_before_budget_first_resumes_training_every_candidate(tmp_path, make_config, monkeypatch):
+    free = run_search(make_config(), tmp_path / "a", progress=False)
+    bound = sorted(e.metrics["latency_ms"] for e in free.front)[len(free.front) // 2]
+    config = make_config(budgets={"max_latency_ms": bound})
+    with monkeypatch.context() as m:
+        interrupt_at(m, 10)
+        with pytest.raises(KeyboardInterrupt):
+            run_search(config, tmp_path / "r", progress=False)
+    store = Store(tmp_path / "r" / Store.FILE_NAME)
+    stored = store.get_meta("config")
+    del stored["search"]["train_over_budget"]  # as a run from before the key stored it
+    store.set_meta("config", stored)
+    store.close()
+    summary = run_search(config, tmp_path / "r", resume=True, progress=False)
+    rows = _rows(tmp_path / "r" / "evaluations.csv")
+    assert len(rows) == 40 and {r["status"] for r in rows[9:]} == {"ok"}  # (the 9 before: budget first)
+    assert any(r["feasible"] == "False" for r in rows[9:])  # over budget after the resume, trained as before
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["search"]["train_over_budget"] is True
 
 
 def test_budget_no_architecture_can_meet(tmp_path, make_config):
