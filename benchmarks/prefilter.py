@@ -42,9 +42,10 @@ def main() -> int:
 
     from hwnas.components import build_components
     from hwnas.config import config_from_dict
+    from hwnas.evaluation import FAILED, OVER_BUDGET
     from hwnas.front import hypervolume, non_dominated
     from hwnas.outputs import load_run
-    from hwnas.search.objectives import minimisation_matrix, resolve_objectives
+    from hwnas.search.objectives import is_feasible, minimisation_matrix, resolve_objectives
     from hwnas.search.runner import run_search
 
     if not Path(args.config).is_file():
@@ -75,7 +76,7 @@ def main() -> int:
     objectives = resolve_objectives(base["search"]["objectives"])
     fronts = {}
     for label, (run, _) in runs.items():
-        ok = [e for e in run.evaluations if e.ok]
+        ok = [e for e in run.evaluations if e.ok and is_feasible(e.metrics, run.config.budgets)]
         fronts[label] = [ok[i].metrics for i in non_dominated([e.metrics for e in ok], objectives)]
     union = minimisation_matrix([m for f in fronts.values() for m in f], objectives)
     ideal, nadir = union.min(axis=0), union.max(axis=0)
@@ -87,12 +88,14 @@ def main() -> int:
         evs = run.evaluations
         trained = [e for e in evs if e.ok]
         skipped = [e for e in evs if not e.ok and (e.reason or "").startswith("PreFilterRejection")]
-        other = [e for e in evs if not e.ok and e not in skipped]
+        other = [e for e in evs if e.status == FAILED and e not in skipped]
+        over = sum(e.status == OVER_BUDGET for e in evs)
         train_s = sum(e.metrics.get("train_s", 0.0) + e.metrics.get("eval_s", 0.0) for e in trained)
         proxy_s = sum(e.metrics.get("zc_s", 0.0) for e in trained)
         best = min(m["error_pct"] for m in fronts[label])
         hv = hypervolume(fronts[label], objectives, ideal=ideal, nadir=nadir)
-        note = f" ({len(other)} other failures)" if other else ""
+        note = "".join(f" ({n} {what})" for n, what in ((len(other), "other failures"),
+                                                         (over, "over budget, untrained")) if n)
         print(f"| {label}{note} | {len(trained)} | {len(skipped)} | {train_s:.0f} | {proxy_s:.1f} | {wall:.0f} | "
               f"{len(fronts[label])} | {best:.2f} | {hv:.4f} |")
     for label, front in fronts.items():

@@ -94,20 +94,6 @@ def search(config_path: str, updates: dict[str, dict], seed: int, evaluations: i
     from hwnas.search.runner import run_search
     from hwnas.store import Store
 
-    if (run_dir / Store.FILE_NAME).is_file():
-        store = Store(run_dir / Store.FILE_NAME)
-        try:
-            done = len(store)
-        finally:
-            store.close()
-        if done == evaluations:
-            print(f"{run_dir}: reusing {done} evaluations")
-            return
-        if done > evaluations:  # its hypervolume curve would run past --evaluations
-            raise SystemExit(f"{run_dir} holds a run of {done} evaluations, not {evaluations}; pass "
-                             f"--evaluations {done}, or another --out")
-        raise SystemExit(f"{run_dir} holds an incomplete run ({done}/{evaluations}); its wall times would "
-                         f"include the gap, so delete it and run again")
     config = load_config(config_path)
     config.switch_strategy(updates["search"]["strategy"])  # its own [search.<strategy>] options, not the old one's
     data = config.to_dict()
@@ -117,6 +103,23 @@ def search(config_path: str, updates: dict[str, dict], seed: int, evaluations: i
         else:
             data[section].update(values)
     data["search"].update(seed=seed, evaluations=evaluations)
+    if (run_dir / Store.FILE_NAME).is_file():
+        store = Store(run_dir / Store.FILE_NAME)
+        try:
+            done, stored = len(store), store.get_meta("config") or {}
+        finally:
+            store.close()
+        if stored.get("budgets", {}) != data["budgets"]:
+            raise SystemExit(f"{run_dir} holds a run with budgets {stored.get('budgets', {})}, not {data['budgets']}; "
+                             f"pass another --out")
+        if done == evaluations:
+            print(f"{run_dir}: reusing {done} evaluations")
+            return
+        if done > evaluations:  # its hypervolume curve would run past --evaluations
+            raise SystemExit(f"{run_dir} holds a run of {done} evaluations, not {evaluations}; pass "
+                             f"--evaluations {done}, or another --out")
+        raise SystemExit(f"{run_dir} holds an incomplete run ({done}/{evaluations}); its wall times would "
+                         f"include the gap, so delete it and run again")
     summary = run_search(config_from_dict(data, source=config_path), run_dir, progress=False)
     print(f"{run_dir}: {summary.evaluations} evaluations in {summary.wall_s:.0f} s")
 
@@ -216,6 +219,10 @@ def main() -> int:
         objectives = runs[plain][0].objectives
         pooled = [ev.metrics for run, _ in runs.values() for ev in run.evaluations
                   if ev.ok and is_feasible(ev.metrics, run.config.budgets)]
+        if not pooled:
+            print(f"\nseed {seed}: no evaluation of either run is within the budgets; nothing to compare "
+                  f"(raise the budget or --evaluations)")
+            continue
         front = minimisation_matrix([pooled[i] for i in non_dominated(pooled, objectives)], objectives)
         ideal, nadir = front.min(axis=0), front.max(axis=0)
         curves = {s: hypervolume_curve(run, objectives, ideal, nadir) for s, (run, _) in runs.items()}

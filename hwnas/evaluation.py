@@ -65,6 +65,23 @@ class Evaluation:
         return self.metrics if self.status in (OK, OVER_BUDGET) else {}
 
 
+def unsuccessful(evaluations: Sequence[Evaluation]) -> str:
+    """What became of evaluations that are not ok, for messages: ``"5 failed, 3 over budget and
+    not trained"``."""
+    failed = sum(ev.status == FAILED for ev in evaluations)
+    over = sum(ev.status == OVER_BUDGET for ev in evaluations)
+    parts = [f"{failed} failed"] if failed or not over else []
+    return ", ".join(parts + ([f"{over} over budget and not trained"] if over else []))
+
+
+def not_usable(ev: Evaluation) -> str:
+    """Why an evaluation that is not ok has no accuracy or trained weights, for messages."""
+    if ev.status == OVER_BUDGET:
+        return (f"evaluation {ev.id} was priced over the run's budgets and not trained ({ev.reason}); "
+                f"search again with --train-over-budget, or pick a model within the budgets")
+    return f"evaluation {ev.id} failed ({ev.reason})"
+
+
 def failed_evaluation(space, genome: Sequence[int], reason: str, duration_s: float = 0.0) -> Evaluation:
     """The record of a candidate that failed outside :meth:`Evaluator.evaluate` (a timeout, a
     dead worker process)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .evaluation import Evaluation, weights_name
+from .evaluation import Evaluation, not_usable, weights_name
 from .exceptions import ConfigError, HwnasError
 from .outputs import WEIGHTS_DIR, check_file_to_write, load_run
 
@@ -48,7 +48,8 @@ def export_run_arch(run_dir: str | Path, arch: str, output: str | Path, *,
     if weights.is_file():
         model.load_state_dict(torch.load(weights, weights_only=True, map_location="cpu"))
     elif not untrained:
-        raise HwnasError(f"{canonical!r} has no trained weights in {run_dir} (not evaluated there, or failed); "
+        why = not_usable(ev) if ev is not None and not ev.ok else "not evaluated there"
+        raise HwnasError(f"{canonical!r} has no trained weights in {run_dir} ({why}); "
                          f"pick one from front.csv, or pass --untrained for random weights")
     out.parent.mkdir(parents=True, exist_ok=True)
     export_onnx(model, parts.task.input_shape, batch_size=parts.target.batch_size, opset=parts.target.opset,

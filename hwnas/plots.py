@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from .evaluation import Evaluation
+from .evaluation import OVER_BUDGET, Evaluation, unsuccessful
 from .search.objectives import BUDGETS, Objective, is_feasible
 
 
@@ -36,7 +36,7 @@ def plot_front(path: Path, evaluations: Sequence[Evaluation], front: Sequence[in
     if len(objectives) > 2:
         ax.set_title("not plotted: " + ", ".join(o.label for o in objectives[2:]), fontsize=9)
     if not ok:
-        ax.text(0.5, 0.5, f"no successful evaluation ({len(evaluations)} failed; reasons in evaluations.csv)"
+        ax.text(0.5, 0.5, f"no successful evaluation ({unsuccessful(evaluations)}; reasons in evaluations.csv)"
                 if evaluations else "no evaluation has finished yet",
                 ha="center", va="center", transform=ax.transAxes)
         fig.savefig(path)
@@ -46,6 +46,10 @@ def plot_front(path: Path, evaluations: Sequence[Evaluation], front: Sequence[in
     infeas = [ev for ev in ok if not is_feasible(ev.metrics, budgets)]
     if infeas:
         ax.scatter(*xy(infeas), s=12, c="lightgray", label="over budget")
+    untrained = [ev for ev in evaluations if ev.status == OVER_BUDGET and x_obj and x_obj.column in ev.metrics]
+    if untrained:  # no accuracy to plot: their cost, as ticks along the top edge
+        ax.scatter(xy(untrained)[0], [0.98] * len(untrained), marker="|", s=60, c="gray",
+                   transform=ax.get_xaxis_transform(), label=f"over budget, not trained ({len(untrained)})")
     ax.scatter(*xy(feas), s=14, c="tab:blue", alpha=0.6, label="evaluated")
     fr = sorted((evaluations[i] for i in front), key=lambda ev: xy([ev])[0][0])
     # non-dominated over more than the two plotted objectives: a line through the points would

@@ -284,3 +284,18 @@ def test_the_resume_hint_keeps_the_plugins(tmp_path):
     args = parser.parse_args(["--plugin", "userplug", "search", "c.toml", "--seed", "3"])
     hint = resume_command(commands["search"].parser, args, tmp_path / "r")
     assert hint.startswith("hwnas --plugin userplug search c.toml --seed 3 --out ") and hint.endswith("--resume")
+
+
+def test_commands_say_when_every_candidate_was_over_budget_and_untrained(tmp_path, make_config, cli_error):
+    from hwnas.search.runner import run_search
+
+    run = tmp_path / "r"
+    summary = run_search(make_config(budgets={"max_latency_ms": 0.013}, search={"evaluations": 8}), run,
+                         progress=False)
+    assert summary.over_budget == summary.evaluations == 8
+    cli_error(["pick", str(run)], "no successful evaluation to pick from (of 8, 8 over budget and not trained)",
+              "--train-over-budget")
+    cli_error(["export", str(run), "1", "-o", str(tmp_path / "x.onnx")],
+              "evaluation 1 was priced over the run's budgets and not trained (over budget, not trained: latency_ms")
+    cli_error(["compress", str(run), "--front", "--prune", "0.5"], "(of 8 evaluations, 8 over budget and not trained)")
+    cli_error(["compress", str(run), "--arch", "1", "--prune", "0.5"], "evaluation 1 was priced over the run's budgets")

@@ -56,3 +56,15 @@ def test_two_objectives_keep_the_front_line(tmp_path, figure):
     front = [line for line in figure[0].axes[0].lines if line.get_label().startswith("Pareto front")]
     assert front[0].get_linestyle() == "-" and front[0].get_label() == "Pareto front (2)"
     assert matplotlib.get_backend().lower() == "agg"
+
+
+def test_candidates_over_budget_and_untrained_are_ticks_at_their_cost(tmp_path, figure):
+    over = Evaluation("a3", [3], "over_budget", {"latency_ms": 0.5}, "over budget, not trained: ...", id=3)
+    evs = [_ev(1, latency_ms=0.1, error_pct=5.0), _ev(2, latency_ms=0.3, error_pct=2.0), over]
+    plot_front(tmp_path / "p.png", evs, [0, 1], resolve_objectives(["error", "latency_ms"]), {"max_latency_ms": 0.4})
+    ticks = [c for c in figure[0].axes[0].collections if c.get_label().startswith("over budget, not trained")]
+    assert ticks[0].get_label() == "over budget, not trained (1)"
+    assert ticks[0].get_offsets()[0][0] == 0.5
+    plot_front(tmp_path / "q.png", [over, _ev(4, "failed")], [], resolve_objectives(["error", "latency_ms"]), {})
+    texts = [t.get_text() for t in figure[1].axes[0].texts]
+    assert texts == ["no successful evaluation (1 failed, 1 over budget and not trained; reasons in evaluations.csv)"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..config import check_budget
+from ..evaluation import OVER_BUDGET, unsuccessful
 from ..exceptions import ConfigError, HwnasError
 from ..search.objectives import BUDGETS
 from .base import COMMANDS, Command, add_budget_flags, budgets_from
@@ -30,7 +31,11 @@ class PickCommand(Command):
         budgets = {name: check_budget(name, value, BUDGETS.get(name).flag) for name, value in budgets_from(args).items()}
         ok = [ev for ev in run.evaluations if ev.ok]
         if not ok:
-            raise HwnasError(f"{args.run_dir}: no successful evaluation to pick from")
+            over = any(ev.status == OVER_BUDGET for ev in run.evaluations)
+            raise HwnasError(f"{args.run_dir}: no successful evaluation to pick from (of {len(run.evaluations)}, "
+                             f"{unsuccessful(run.evaluations)}); " + (
+                                 "search again with higher budgets, or with --train-over-budget to train those over "
+                                 "them" if over else "read why in the reason column of evaluations.csv"))
         recorded = {k for ev in ok for k in ev.metrics}
         for name in budgets:
             column = BUDGETS.get(name).column

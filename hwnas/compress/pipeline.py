@@ -135,7 +135,7 @@ def select_parents(run, space, *, archs: Sequence[str] = (), front: bool = False
         ConfigError: an evaluation id the run does not have.
         SpaceError: a string that is no architecture of the space (prefixed with ``--arch``).
     """
-    from ..evaluation import weights_name
+    from ..evaluation import not_usable, unsuccessful, weights_name
     from ..outputs import WEIGHTS_DIR, front_indices
 
     if not archs and not front:
@@ -145,7 +145,7 @@ def select_parents(run, space, *, archs: Sequence[str] = (), front: bool = False
     if front:
         on_front = front_indices(run.evaluations, run.objectives, run.config.budgets)
         if not on_front:
-            why = (f"all {len(run.evaluations)} evaluations failed" if not ok else
+            why = (f"of {len(run.evaluations)} evaluations, {unsuccessful(run.evaluations)}" if not ok else
                    f"none of its {len(ok)} successful evaluations is within its budgets")
             raise CompressError(f"no successful evaluation on the front of {run.path} ({why}); "
                                 f"search further (hwnas search ... --resume) or name a model with --arch")
@@ -156,7 +156,9 @@ def select_parents(run, space, *, archs: Sequence[str] = (), front: bool = False
         except SpaceError as exc:
             raise SpaceError(f"--arch {text!r}: {exc}") from None
         if arch not in ok:
-            raise CompressError(f"architecture {text!r} was not evaluated successfully in {run.path}; "
+            ev = next((e for e in run.evaluations if e.arch == arch), None)
+            why = f" ({not_usable(ev)})" if ev is not None else ""
+            raise CompressError(f"architecture {text!r} was not evaluated successfully in {run.path}{why}; "
                                 f"choose one from {run.path / 'front.csv'} or evaluations.csv")
         chosen.append(arch)
     parents = []

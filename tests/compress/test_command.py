@@ -125,7 +125,7 @@ def test_a_run_whose_evaluations_all_failed_has_no_front_to_compress(tmp_path, c
     assert main(["search", str(config), "--out", str(run), "--no-progress"]) == 0
     capsys.readouterr()
     cli_error(["compress", str(run), "--front", "--prune", "0.5"],
-              f"no successful evaluation on the front of {run} (all 3 evaluations failed)", "--arch")
+              f"no successful evaluation on the front of {run} (of 3 evaluations, 3 failed)", "--arch")
     assert not (run / COMPRESSED_CSV).exists()
 
 

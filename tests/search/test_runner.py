@@ -76,7 +76,7 @@ def test_a_run_stored_before_budget_first_resumes_training_every_candidate(tmp_p
     del stored["search"]["train_over_budget"]  # as a run from before the key stored it
     store.set_meta("config", stored)
     store.close()
-    summary = run_search(config, tmp_path / "r", resume=True, progress=False)
+    run_search(config, tmp_path / "r", resume=True, progress=False)
     rows = _rows(tmp_path / "r" / "evaluations.csv")
     assert len(rows) == 40 and {r["status"] for r in rows[9:]} == {"ok"}  # (the 9 before: budget first)
     assert any(r["feasible"] == "False" for r in rows[9:])  # over budget after the resume, trained as before
