@@ -77,9 +77,13 @@ class SearchRun:
         if not resume and store_path.exists():
             raise StoreError(f"{str(self.run_dir)!r} already holds a search; pass --resume to continue it "
                              f"or choose another --out")
-        if resume:  # a run stored before a [search] key existed goes on as it began
-            stored = (self._stored_config() or {}).get("search") or {}
-            config.search.update({k: v for k, v in LEGACY_SEARCH.items() if k not in stored})
+        #: the stored run's config on --resume (read once), with what the [search] keys it predates
+        #: meant when it was stored; None for a new run or a store without one
+        self.stored_config = self._stored_config() if resume else None
+        if self.stored_config is not None:  # a run stored before a [search] key existed goes on as it began
+            stored_search = self.stored_config.get("search") or {}
+            config.search.update({k: v for k, v in LEGACY_SEARCH.items() if k not in stored_search})
+            self.stored_config = {**self.stored_config, "search": {**LEGACY_SEARCH, **stored_search}}
         self.parts = build_components(config, weights_dir=self.run_dir / WEIGHTS_DIR)
         if self.parts.target is not None and any(c.name == "ort" for c in self.parts.cost_models):
             from ..cost import require_provider
@@ -141,7 +145,7 @@ class SearchRun:
         if lut is None:
             return
         if self.resume:  # the stored run's level
-            stored = (self._stored_config() or {}).get("cost", {}).get("lut", {})
+            stored = (self.stored_config or {}).get("cost", {}).get("lut", {})
             level = stored.get("level") if isinstance(stored, dict) else None
             if not isinstance(level, (int, float)) or isinstance(level, bool):
                 return  # a run from before levels: the table's own latencies, and its config as stored
@@ -219,9 +223,7 @@ class SearchRun:
     def _open(self, store: Store) -> None:
         current = self.config.to_dict()
         if self.resume:
-            stored = store.get_meta("config")
-            if stored is not None:
-                stored = {**stored, "search": {**LEGACY_SEARCH, **stored.get("search", {})}}
+            stored = self.stored_config
             diff = [] if stored is None else _differences(
                 {s: v for s, v in stored.items() if s not in RESUMABLE_SECTIONS},
                 {s: v for s, v in current.items() if s not in RESUMABLE_SECTIONS})
