@@ -10,6 +10,7 @@ ignores them, so two genomes that build the same network share one canonical str
 from __future__ import annotations
 
 import math
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Generic, Mapping, Sequence, TypeVar
@@ -72,6 +73,14 @@ class Gene:
     def size(self) -> int:
         """Number of choices."""
         return len(self.choices)
+
+
+def gene_kind(name: str) -> str:
+    """What a gene decides, without where: ``"s2.b0.kernel"`` -> ``"kernel"``, ``"width3"`` ->
+    ``"width"``, ``"edge2<-1"`` -> ``"edge<-"``. Genes of one kind with one choice list are
+    counted together by :meth:`SearchSpace.features`; genes of different kinds never are, even
+    with equal choices (kernels and expansions both ``[3, 5]``)."""
+    return re.sub(r"\d+", "", name.rsplit(".", 1)[-1])
 
 
 class SearchSpace(ABC, Generic[A]):
@@ -193,8 +202,9 @@ class SearchSpace(ABC, Generic[A]):
     def features(self, genomes: np.ndarray) -> np.ndarray:
         """Numeric description of genomes (rows) for learned models such as the search's surrogate.
 
-        One column per (gene, choice), plus, for each choice set that several genes share
-        (NB201's six edges, MobileNet kernel sizes), how many genes take each choice. The counts
+        One column per (gene, choice), plus, for each kind of gene that several genes are (NB201's
+        six edges, MobileNet kernel sizes: the name without its position, :func:`gene_kind`)
+        with the same choices, how many genes take each choice. The counts
         show a small model what a network holds in total (three 3x3 convolutions), which one-hot
         genes show only through many splits; on NB201 they double the rank correlation of an
         extra-trees accuracy predictor trained on 16 architectures. Spaces add what their
@@ -207,9 +217,9 @@ class SearchSpace(ABC, Generic[A]):
         one_hot[np.repeat(np.arange(len(genomes)), self.n_genes), (genomes + offsets).ravel()] = 1.0
         groups: dict[tuple, list[int]] = {}
         for i, gene in enumerate(self.genes):
-            groups.setdefault(tuple(gene.choices), []).append(i)
+            groups.setdefault((gene_kind(gene.name), tuple(gene.choices)), []).append(i)
         counts = [(genomes[:, idx] == c).sum(axis=1, keepdims=True)
-                  for choices, idx in groups.items() if len(idx) > 1 and len(choices) > 1
+                  for (_, choices), idx in groups.items() if len(idx) > 1 and len(choices) > 1
                   for c in range(len(choices))]
         return np.hstack([one_hot, *counts]).astype(float)
 

@@ -145,3 +145,16 @@ def test_describe_records_the_skeleton_options():
                        se_from_stage=1)
     d = space.describe()
     assert (d["stage_channels"], d["stem_channels"], d["head_channels"], d["se_from_stage"]) == ([8, 16], 8, 32, 1)
+
+
+def test_features_count_kernels_and_expansions_apart_even_with_equal_choices():
+    space = make_space("mbv3", (1, 12, 12), 10, widths=[1.0], depths=[1, 2], kernels=[3, 5], expands=[3, 5])
+    kernels = [i for i, g in enumerate(space.genes) if g.name.endswith("kernel")]
+    expands = [i for i, g in enumerate(space.genes) if g.name.endswith("expand")]
+    genome = np.zeros(space.n_genes, dtype=np.int64)
+    genome[kernels] = 1  # every kernel 5, every expansion 3
+    x = space.features(genome[None])[0]
+    one_hot = int((space.upper_bounds + 1).sum())
+    counts = x[one_hot:]  # per kind (depth, kernel, expand), how many genes take each choice
+    assert sorted(counts.tolist()) == sorted([space.n_stages, 0, 0, len(kernels), len(expands), 0])
+    assert x.shape == (one_hot + 6,)
