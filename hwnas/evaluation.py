@@ -18,9 +18,10 @@ import hashlib
 import math
 import random
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -65,11 +66,16 @@ class Evaluation:
         return self.metrics if self.status in (OK, OVER_BUDGET) else {}
 
 
+def status_counts(evaluations: Iterable[Evaluation]) -> Counter:
+    """How many evaluations have each status (``OK``, ``FAILED``, ``OVER_BUDGET``; 0 when absent)."""
+    return Counter(ev.status for ev in evaluations)
+
+
 def unsuccessful(evaluations: Sequence[Evaluation]) -> str:
     """What became of evaluations that are not ok, for messages: ``"5 failed, 3 over budget and
     not trained"``."""
-    failed = sum(ev.status == FAILED for ev in evaluations)
-    over = sum(ev.status == OVER_BUDGET for ev in evaluations)
+    counts = status_counts(evaluations)
+    failed, over = counts[FAILED], counts[OVER_BUDGET]
     parts = [f"{failed} failed"] if failed or not over else []
     return ", ".join(parts + ([f"{over} over budget and not trained"] if over else []))
 

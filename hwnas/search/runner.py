@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import LEGACY_SEARCH, RESUMABLE_SECTIONS, SEARCH_KEYS, RunConfig
-from ..evaluation import FAILED, OVER_BUDGET, Evaluation
+from ..evaluation import FAILED, OVER_BUDGET, Evaluation, status_counts
 from ..exceptions import BudgetError, ConfigError, SpaceError, StoreError
 from ..registry import construct
 from ..outputs import WEIGHTS_DIR, front_indices, write_outputs
@@ -194,12 +194,11 @@ class SearchRun:
             front = write_outputs(self.run_dir, self.config, evaluations, verify=self.verify_front)
         else:
             front = front_indices(evaluations, self.objectives, self.config.budgets)
-        return SearchSummary(self.run_dir, len(evaluations), new,
-                             sum(e.status == FAILED for e in evaluations),
+        counts = status_counts(evaluations)
+        return SearchSummary(self.run_dir, len(evaluations), new, counts[FAILED],
                              sum(e.ok and is_feasible(e.metrics, self.config.budgets) for e in evaluations),
                              [evaluations[i] for i in front], time.perf_counter() - start,
-                             self.config.search["evaluations"],
-                             sum(e.status == OVER_BUDGET for e in evaluations))
+                             self.config.search["evaluations"], counts[OVER_BUDGET])
 
     def verify_front(self, archs: list[str]) -> list[dict[str, float]]:
         """Each cost model's extra front columns (a table-predicted latency is re-measured)."""
@@ -314,8 +313,8 @@ class SearchRun:
 
     def _postfix(self, seen: dict[str, Evaluation]) -> str:
         ok = [e for e in seen.values() if e.ok and is_feasible(e.metrics, self.config.budgets)]
-        failed = sum(e.status == FAILED for e in seen.values())
-        over = sum(e.status == OVER_BUDGET for e in seen.values())
+        counts = status_counts(seen.values())
+        failed, over = counts[FAILED], counts[OVER_BUDGET]
         best = min((e.metrics.get("error_pct", np.inf) for e in ok), default=np.inf)
         return (f"feasible={len(ok)} " + (f"untrained_over_budget={over} " if over else "")
                 + f"failed={failed} best_error={best:.2f}%")
