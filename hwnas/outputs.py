@@ -2,7 +2,8 @@
 
 Files: ``store.sqlite`` (source of truth), ``evaluations.csv`` (every evaluation in order),
 ``front.csv`` (non-dominated feasible rows), ``pareto.png``, ``config.json`` (resolved config:
-``[cost] models`` is the list the run used, e.g. ``lut`` or ``ort`` as ``[cost] latency`` chose),
+``[cost] models`` is the list the run used, e.g. ``lut`` or ``ort`` as ``[cost] latency`` chose,
+and ``[search.<strategy>]`` every option the strategy ran with: :func:`resolved_config`),
 ``weights/`` (trained state dicts for ``hwnas export``). ``hwnas compress`` adds ``compressed.csv``,
 ``compressed/`` (ONNX files) and ``compressed.png`` (see :mod:`hwnas.compress.results`).
 """
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from .config import RunConfig, config_from_dict
+from .config import SEARCH_KEYS, RunConfig, config_from_dict
 from .evaluation import Evaluation
 from .exceptions import ConfigError, StoreError
 from .front import non_dominated
@@ -109,19 +110,25 @@ def check_folder_to_write(path: str | Path, flag: str, what: str) -> Path:
 
 
 def resolved_config(run_dir: Path, config: RunConfig) -> dict[str, Any]:
-    """The config as the run in ``run_dir`` ran it: ``[cost] models`` is the cost-model list its
-    store recorded (``[cost] latency`` resolved to ``lut`` or ``ort``), so the file says whether
-    latency came from a table or was timed; still a config that :func:`config_from_dict` reads."""
+    """The config as the run in ``run_dir`` ran it, still a config that :func:`config_from_dict`
+    reads: ``[cost] models`` is the cost-model list its store recorded (``[cost] latency``
+    resolved to ``lut`` or ``ort``), so the file says whether latency came from a table or was
+    timed; ``[search.<strategy>]`` holds every option the strategy ran with, defaults and derived
+    values (``nsga2``'s population) included, in place of the plain ``[search]`` options."""
     data = config.to_dict()
     store_path = run_dir / Store.FILE_NAME
     if store_path.is_file():
         store = Store(store_path)
         try:
-            models = store.get_meta("cost_models")
+            models, options = store.get_meta("cost_models"), store.get_meta("strategy_options")
         finally:
             store.close()
         if models:
             data["cost"]["models"] = list(models)
+        if options is not None:  # a run stored before options were recorded has its config as given
+            search = data["search"]
+            data["search"] = {k: v for k, v in search.items() if k in SEARCH_KEYS or isinstance(v, Mapping)}
+            data["search"][search["strategy"]] = options
     return data
 
 

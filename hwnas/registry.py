@@ -152,6 +152,14 @@ def option_names(cls: type) -> set[str] | None:
     return {n for n, p in params.items() if n != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
 
 
+def option_defaults(cls: type, exclude: Iterable[str] = ()) -> dict[str, Any]:
+    """The default of each option ``cls.__init__`` takes by keyword (those with a default), except
+    ``exclude`` (what hwnas passes itself): with the given options, what a config leaves unsaid."""
+    params = inspect.signature(cls.__init__).parameters
+    return {n: p.default for n, p in params.items() if n != "self" and n not in set(exclude)
+            and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is not p.empty}
+
+
 def construct(cls: type, *args: Any, options: Mapping[str, Any], where: str, label: str,
               fixed: Mapping[str, Any] | None = None, also: Iterable[str] = ()) -> Any:
     """Instantiate a registered class from config options, with config-quality errors.

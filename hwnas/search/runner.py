@@ -12,6 +12,7 @@ the order in which it was proposed, so parallel runs list the same way as serial
 from __future__ import annotations
 
 import copy
+import json
 import sys
 import time
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ import numpy as np
 from ..config import LEGACY_SEARCH, RESUMABLE_SECTIONS, SEARCH_KEYS, RunConfig
 from ..evaluation import FAILED, OVER_BUDGET, Evaluation, status_counts
 from ..exceptions import BudgetError, ConfigError, SpaceError, StoreError
-from ..registry import construct
+from ..registry import construct, option_defaults
 from ..outputs import WEIGHTS_DIR, front_indices, write_outputs
 from ..search.objectives import BUDGETS, is_feasible, minimisation_matrix, resolve_objectives, violation_matrix
 from ..store import Store
@@ -106,6 +107,9 @@ class SearchRun:
         self.strategy = construct(strategy_class, self.parts.space, options=config.strategy_options(),
                                   where=f"{config.source} [search]{own_table}", label=name, fixed=fixed,
                                   also=SEARCH_KEYS)
+        #: the options the strategy runs with: given, defaulted or derived (config.json's [search.<strategy>])
+        self.strategy_options = _jsonable({**option_defaults(strategy_class, exclude=["space", *fixed]),
+                                           **config.strategy_options(), **self.strategy.computed_options()})
         from ..execute import EXECUTORS
 
         self.executor_class = EXECUTORS.get(config.execution["executor"])
@@ -243,6 +247,7 @@ class SearchRun:
                 raise StoreError(f"--resume: the run used cost models {stored_models}, this session would use "
                                  f"{models} (a latency table appeared or changed); resume with {flag}")
         store.set_meta("cost_models", models)
+        store.set_meta("strategy_options", self.strategy_options)
         if store.get_meta("started_at") is None:  # wall time of the run, e.g. a supernet's before any evaluation
             store.set_meta("started_at", time.time())
         store.set_meta("config", current)
@@ -321,6 +326,17 @@ class SearchRun:
 
 
 _MISSING = object()
+
+
+def _jsonable(options: dict) -> dict:
+    """``options`` as JSON holds them (tuples as lists); a value JSON cannot hold is left out."""
+    out = {}
+    for name, value in options.items():
+        try:
+            out[name] = json.loads(json.dumps(value, allow_nan=False))
+        except (TypeError, ValueError):
+            continue
+    return out
 
 
 def _differences(stored, given, prefix: str = "") -> list[tuple[str, object, object]]:

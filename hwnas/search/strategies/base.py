@@ -42,6 +42,12 @@ class Strategy(ABC):
         self.evaluations = evaluations
         self.seed = seed
 
+    def computed_options(self) -> dict[str, Any]:
+        """Options the strategy derived from others or from the budget (``nsga2``'s population),
+        recorded in the run's ``config.json`` with the given options and the defaults; the
+        default says none."""
+        return {}
+
     @abstractmethod
     def ask(self) -> np.ndarray | None:
         """The next batch of genomes (rows), or None when the budget is spent."""

@@ -121,6 +121,9 @@ class DartsStrategy(Strategy):
         self.probabilities: dict[float, np.ndarray] = {}  # per penalty: genes x choices, after its search
         self.rankings: dict[float, list[np.ndarray]] = {}  # per penalty: genomes, most likely first
 
+    def computed_options(self) -> dict[str, Any]:
+        return {"penalties": self.penalties, "cost": self.cost}
+
     # --- ask / tell ---------------------------------------------------------------------
     def ask(self) -> np.ndarray | None:
         if self.proposed >= self.evaluations:

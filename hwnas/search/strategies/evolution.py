@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from typing import Any
 
 import numpy as np
 
@@ -40,6 +41,9 @@ class RegularizedEvolution(Strategy):
         self.archive = Archive(space)
         self.queue: deque[int] = deque()  # indices into the archive, oldest first
         self.proposed = 0
+
+    def computed_options(self) -> dict[str, Any]:
+        return {"population": self.population, "sample": self.sample}
 
     def ask(self) -> np.ndarray | None:
         if self.proposed >= self.evaluations:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from pymoo.algorithms.moo.nsga2 import NSGA2
 from pymoo.core.population import Population
@@ -60,6 +62,9 @@ class NSGA2Strategy(Strategy):
         self.rng = np.random.default_rng(seed)
         self.archive = Archive(space)
         self.archive.seen = self.seen  # one record of what was proposed
+
+    def computed_options(self) -> dict[str, Any]:
+        return {"population": self.population}
 
     def ask(self) -> np.ndarray | None:
         if self.proposed >= self.evaluations:
