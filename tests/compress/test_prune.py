@@ -95,3 +95,26 @@ def test_settings_and_label():
     p = PruneCompressor(0.25, importance="l2", round_to=8, finetune_epochs=2)
     assert p.label == "prune0.25"
     assert p.describe() == "prune(ratio=0.25,importance=l2,round_to=8,finetune_epochs=2)"
+
+
+def test_kept_channels_round_up_so_a_higher_ratio_never_keeps_more():
+    from hwnas.compress.prune import kept_channels
+
+    assert [kept_channels(24, r, 16) for r in (0.25, 0.5, 0.75)] == [24, 16, 16]
+    assert [kept_channels(96, r, 16) for r in (0.25, 0.5, 0.75)] == [80, 48, 32]
+    assert kept_channels(8, 0.5, 16) == 8 and kept_channels(10, 0.5, 1) == 5 and kept_channels(3, 0.9, 1) == 1
+
+
+def test_a_higher_ratio_prunes_at_least_as_much_with_rounding():
+    space = make_space("mbv3", SHAPE, 10)
+    arch = space.parse("w0.75:k3e3,k3e6/k7e4,k5e6/k7e4,k7e6/k5e6")  # 24- and 72-channel groups
+    macs = []
+    for ratio in (0.25, 0.5, 0.75):
+        torch.manual_seed(0)
+        model = space.build(arch).eval()
+        before = [c.out_channels for c in _convs(model)]
+        prune_channels(model, SHAPE, ratio, round_to=16)
+        after = [c.out_channels for c in _convs(model)]
+        assert all(a % 16 == 0 or a == b for a, b in zip(after, before)), (before, after)
+        macs.append(count_macs_params(model, SHAPE)[0])
+    assert macs[0] > macs[1] > macs[2], macs
