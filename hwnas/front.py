@@ -113,5 +113,6 @@ def pick(rows: Sequence[Row], objectives: Sequence[Objective], budgets: Mapping[
             best = f"{min(seen):.4g}" if seen else "none"
             parts.append(f"{name}={bound:g} (lowest {col} evaluated: {best})")
         raise BudgetError(f"no evaluated architecture meets {', '.join(parts)}; raise the budget")
-    values = minimisation_matrix([rows[i] for i in ok], objectives[:1])[:, 0]
-    return ok[int(np.argmin(values))]
+    # the best first objective; among ties, the best on the next objectives (never a dominated row)
+    values = minimisation_matrix([rows[i] for i in ok], objectives)
+    return ok[int(np.lexsort(values.T[::-1])[0])]

@@ -46,6 +46,12 @@ def test_knee_of_three_objectives_is_farthest_below_the_plane_through_the_extrem
     assert knee(rows[:1], obj3) == 0 and knee([], obj3) == -1
 
 
+def test_pick_under_budget_breaks_ties_on_the_next_objective():
+    rows = [{"error_pct": 3.33, "latency_ms": 0.110}, {"error_pct": 4.0, "latency_ms": 0.05},
+            {"error_pct": 3.33, "latency_ms": 0.072}]  # the last dominates the first
+    assert pick(rows, OBJ, {"max_latency_ms": 0.12}) == 2
+
+
 def test_pick_never_takes_a_row_over_the_run_s_own_budgets():
     required = {"max_latency_ms": 3.0}
     front = [ROWS[i] for i in non_dominated(ROWS, OBJ)]
