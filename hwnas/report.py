@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from typing import Mapping
 
 from .config import RunConfig
@@ -40,7 +41,7 @@ def print_search_summary(summary, config: RunConfig) -> None:
     d = summary.run_dir
     print(f"front:       {d / FRONT_CSV}\nall:         {d / EVALUATIONS_CSV}\nplot:        {d / PARETO_PNG}")
     if front:
-        print(f"next:        hwnas pick {d}" + "".join(f" --{k.replace('_', '-')} {v:g}" for k, v in config.budgets.items()))
+        print(f"next:        hwnas pick {shlex.quote(str(d))}" + "".join(f" --{k.replace('_', '-')} {v:g}" for k, v in config.budgets.items()))
     elif not summary.evaluations:
         print("next:        the strategy proposed nothing; check its options, or the space's size")
     elif summary.failed == summary.evaluations:  # hwnas pick would only say there is nothing to pick
@@ -58,7 +59,7 @@ def print_pick(ev: Evaluation, run: Run, budgets: Mapping[str, float]) -> None:
     print(f"arch: {ev.arch}")
     print(_metrics_line(ev.metrics))
     if (run.path / WEIGHTS_DIR / weights_name(ev.arch)).is_file():
-        print(f"export: hwnas export {run.path} '{ev.arch}' -o model.onnx")
+        print(f"export: hwnas export {shlex.quote(str(run.path))} {shlex.quote(ev.arch)} -o model.onnx")
 
 
 def print_compress_summary(result, *, max_accuracy_drop_pts: float = 1.0) -> None:
@@ -91,7 +92,7 @@ def print_compress_summary(result, *, max_accuracy_drop_pts: float = 1.0) -> Non
         print(f"failed: {r['parent_arch']} {r['variant']}: {r['reason']}")
     d = result.run_dir
     print(f"table:       {d / COMPRESSED_CSV}\nmodels:      {d / COMPRESSED_DIR}/\nplot:        {d / COMPRESSED_PNG}")
-    print(f"next:        hwnas pick {d} --include-compressed")
+    print(f"next:        hwnas pick {shlex.quote(str(d))} --include-compressed")
 
 
 def print_pick_variant(row: Mapping[str, object], scaled: Mapping[str, float], run: Run,

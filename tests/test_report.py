@@ -52,3 +52,9 @@ def test_a_strategy_that_proposed_nothing_is_not_called_all_failures(capsys):
     print_search_summary(_summary([], failed=0, evaluations=0), _config())
     out = capsys.readouterr().out
     assert "every evaluation failed" not in out and "the strategy proposed nothing" in out
+
+
+def test_printed_commands_quote_a_run_path_with_spaces(capsys):
+    summary = SearchSummary(Path("/runs/my run"), 4, 4, 0, 4, [_ev(1, 0.2)], 0.1, 4)
+    print_search_summary(summary, _config())
+    assert "next:        hwnas pick '/runs/my run'\n" in capsys.readouterr().out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 
 from ..config import check_budget
 from ..evaluation import OVER_BUDGET, unsuccessful
@@ -67,7 +68,7 @@ def _compressed_variants(run, ok: list) -> tuple[list[dict], list[dict]]:
     path = run.path / COMPRESSED_CSV
     if not path.is_file():
         raise CompressError(f"--include-compressed: {path} does not exist; "
-                            f"run 'hwnas compress {run.path} --front --prune 0.5' first")
+                            f"run 'hwnas compress {shlex.quote(str(run.path))} --front --prune 0.5' first")
     by_id = {ev.id: ev for ev in ok}
     by_arch = {ev.arch: ev for ev in ok}
     variants, scaled = [], []
