@@ -51,7 +51,11 @@ def export_run_arch(run_dir: str | Path, arch: str, output: str | Path, *,
         why = not_usable(ev) if ev is not None and not ev.ok else "not evaluated there"
         raise HwnasError(f"{canonical!r} has no trained weights in {run_dir} ({why}); "
                          f"pick one from front.csv, or pass --untrained for random weights")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    export_onnx(model, parts.task.input_shape, batch_size=parts.target.batch_size, opset=parts.target.opset,
-                dtype=parts.target.dtype, path=out)
+    onnx_bytes = export_onnx(model, parts.task.input_shape, batch_size=parts.target.batch_size,
+                             opset=parts.target.opset, dtype=parts.target.dtype)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(onnx_bytes)
+    except OSError as exc:
+        raise ConfigError(f"-o {out}: cannot write it ({exc.strerror or exc}); choose another path") from None
     return ev, out

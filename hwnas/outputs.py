@@ -64,8 +64,9 @@ def write_csv(path: Path, rows: Sequence[Mapping[str, object]], columns: Sequenc
 
 
 def check_file_to_write(path: str | Path, flag: str, what: str, example: str) -> Path:
-    """Refuse, before any work, an output path that cannot be a file: a directory, or a path
-    under a file. Missing folders are fine (they are created when the file is written).
+    """Refuse, before any work, an output path that cannot be a file: a directory, a path under a
+    file, or one this process cannot write. Missing folders are fine (they are created when the
+    file is written).
 
     Args:
         path: the path given.
@@ -76,12 +77,17 @@ def check_file_to_write(path: str | Path, flag: str, what: str, example: str) ->
     Raises:
         ConfigError: naming the path, what is wrong and the fix.
     """
+    import os
+
     out = Path(path)
     if out.is_dir():
         raise ConfigError(f"{flag} {out} is a directory; give {what}, e.g. {flag} {out / example}")
-    parent = next((p for p in out.parents if p.exists()), None)
+    parent = next((p for p in out.absolute().parents if p.exists()), None)
     if parent is not None and not parent.is_dir():
         raise ConfigError(f"{flag} {out}: {parent} is a file, not a folder; choose another path")
+    if (out.exists() and not os.access(out, os.W_OK)) or (
+            parent is not None and not os.access(parent, os.W_OK | os.X_OK)):
+        raise ConfigError(f"{flag} {out}: {out if out.exists() else parent} is not writable; choose another path")
     return out
 
 

@@ -231,6 +231,24 @@ def test_export_to_a_directory_or_under_a_file_is_one_line(run_dir, tmp_path, ca
     assert "not a directory" in capsys.readouterr().out
 
 
+def test_export_to_a_path_that_cannot_be_written_is_one_line(run_dir, tmp_path, monkeypatch, cli_error):
+    import os
+    from pathlib import Path
+
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: Path(p) != folder and real_access(p, mode))
+    cli_error(["export", str(run_dir), "1", "-o", str(folder / "m.onnx")], f"{folder} is not writable")
+    monkeypatch.setattr(os, "access", real_access)
+
+    def refuse(self, data):  # what a write into a folder the check cannot foresee (/proc, a full disk) gives
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "write_bytes", refuse)
+    cli_error(["export", str(run_dir), "1", "-o", str(folder / "m.onnx")], "cannot write it (Permission denied)")
+
+
 def test_latency_flag_is_refused_where_nothing_would_read_it(tmp_path, capsys, cli_error):
     from fakes import write_nb201_table
 
