@@ -144,11 +144,14 @@ def select_parents(run, space, *, archs: Sequence[str] = (), front: bool = False
     chosen: list[str] = []
     if front:
         on_front = front_indices(run.evaluations, run.objectives, run.config.budgets)
+        if not on_front and not ok:
+            raise CompressError(f"no successful evaluation on the front of {run.path} (of {len(run.evaluations)} "
+                                f"evaluations, {unsuccessful(run.evaluations)}); nothing in this run can be "
+                                f"compressed: read why in the reason column of {run.path / 'evaluations.csv'} and "
+                                f"search again into a new --out")
         if not on_front:
-            why = (f"of {len(run.evaluations)} evaluations, {unsuccessful(run.evaluations)}" if not ok else
-                   f"none of its {len(ok)} successful evaluations is within its budgets")
-            raise CompressError(f"no successful evaluation on the front of {run.path} ({why}); "
-                                f"search further (hwnas search ... --resume) or name a model with --arch")
+            raise CompressError(f"no successful evaluation on the front of {run.path} (none of its {len(ok)} "
+                                f"successful evaluations is within its budgets); name one of them with --arch")
         chosen += [run.evaluations[i].arch for i in on_front]
     for text in archs:
         try:
