@@ -317,3 +317,18 @@ def test_commands_say_when_every_candidate_was_over_budget_and_untrained(tmp_pat
               "evaluation 1 was priced over the run's budgets and not trained (over budget, not trained: latency_ms")
     cli_error(["compress", str(run), "--front", "--prune", "0.5"], "(of 8 evaluations, 8 over budget and not trained)")
     cli_error(["compress", str(run), "--arch", "1", "--prune", "0.5"], "evaluation 1 was priced over the run's budgets")
+
+
+def test_kill_stops_a_command_as_ctrl_c_does():
+    import os
+    import signal
+    import time
+
+    from hwnas.commands.base import kill_as_interrupt
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt):
+        with kill_as_interrupt():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler raises at once
+    assert signal.getsignal(signal.SIGTERM) is before

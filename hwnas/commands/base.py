@@ -7,7 +7,10 @@ Each sub-command lives in its own module under :mod:`hwnas.commands`, subclasses
 from __future__ import annotations
 
 import argparse
+import signal
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
+from typing import Iterator
 
 from ..registry import Registry
 from ..search.objectives import BUDGETS
@@ -78,3 +81,18 @@ def add_budget_flags(parser: argparse.ArgumentParser) -> None:
 def budgets_from(args: argparse.Namespace) -> dict[str, float]:
     """The budget flags the user gave."""
     return {n: getattr(args, n) for n in BUDGETS.names() if getattr(args, n, None) is not None}
+
+
+@contextmanager
+def kill_as_interrupt() -> Iterator[None]:
+    """Within the block, ``kill`` (SIGTERM) stops the command as cleanly as Ctrl-C: it raises
+    KeyboardInterrupt, which the command turns into what it saved and exit status 130."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..exceptions import ConfigError
-from .base import COMMANDS, Command, names
+from .base import COMMANDS, Command, kill_as_interrupt, names
 
 
 def _ratios(text: str) -> list[float]:
@@ -55,7 +55,18 @@ class CompressCommand(Command):
             prune_options={"importance": args.importance, "round_to": args.round_to,
                            "finetune_epochs": args.finetune_epochs, "finetune_lr": args.finetune_lr},
             quant_options={"per_channel": args.per_channel, "calibration_samples": args.calibration_samples})
-        result = compress_run(args.run_dir, chains, archs=args.arch, front=args.front,
-                              progress=lambda line: print(line, file=sys.stderr, flush=True))
+        try:
+            with kill_as_interrupt():
+                result = compress_run(args.run_dir, chains, archs=args.arch, front=args.front,
+                                      progress=lambda line: print(line, file=sys.stderr, flush=True))
+        except KeyboardInterrupt:
+            print("\ninterrupted before any parent was saved; compressed.csv and compressed/ are as they were",
+                  file=sys.stderr)
+            return 130
         print_compress_summary(result, max_accuracy_drop_pts=args.max_accuracy_drop)
+        if result.interrupted:
+            done, asked = result.interrupted
+            print(f"\ninterrupted; the {done} of {asked} parents that finished are saved in compressed.csv; "
+                  f"compress the others with --arch", file=sys.stderr)
+            return 130
         return 0

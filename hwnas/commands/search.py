@@ -9,12 +9,11 @@ Table form (no config file; accuracy and costs come from a CSV)::
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from pathlib import Path
 
 from ..exceptions import ConfigError
-from .base import COMMANDS, Command, add_budget_flags, budgets_from, check_at_least
+from .base import COMMANDS, Command, add_budget_flags, budgets_from, check_at_least, kill_as_interrupt
 
 
 @COMMANDS.register("search")
@@ -80,16 +79,14 @@ class SearchCommand(Command):
             if getattr(args, key) is not None:
                 config.search[key] = getattr(args, key)
         run_dir = Path(args.out or Path("runs") / (Path(args.config).stem if args.config else f"{args.space}-table"))
-        previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops as cleanly as Ctrl-C
         try:
-            summary = run_search(config, run_dir, resume=args.resume, progress=not args.no_progress)
+            with kill_as_interrupt():
+                summary = run_search(config, run_dir, resume=args.resume, progress=not args.no_progress)
         except KeyboardInterrupt:
             again = resume_command(self.parser, args, run_dir)
             print(f"\ninterrupted; every finished evaluation is stored in {run_dir}. Continue with:\n  {again}",
                   file=sys.stderr)
             return 130
-        finally:
-            signal.signal(signal.SIGTERM, previous)
         print_search_summary(summary, config)
         return 0
 
@@ -151,7 +148,3 @@ def resume_command(parser: argparse.ArgumentParser, args: argparse.Namespace, ru
                 words += [flag, str(v)]
     words += ["--out", str(run_dir), "--resume"]
     return " ".join(shlex.quote(w) for w in words)
-
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt

@@ -11,6 +11,8 @@ quantize or run is recorded as failed with its reason; the others go on.
 Outputs in the run directory: ``compressed.csv`` (rows of earlier calls for other variants are
 kept; those of a parent compressed again are re-timed beside it, see
 :mod:`hwnas.compress.results`), ``compressed/<parent>-<variant>.onnx`` and ``compressed.png``.
+The ONNX files and ``compressed.csv`` are written together at the end (:func:`_commit`); Ctrl-C
+(or ``kill``) before then saves the parents that finished and drops the one in progress.
 """
 
 from __future__ import annotations
@@ -109,14 +111,17 @@ class Parent:
 
 @dataclass
 class CompressResult:
-    """What one call did: every row of ``compressed.csv`` (all calls), this call's rows, and the
-    earlier calls' variants of this call's parents, re-timed in this call's session (or stale)."""
+    """What one call did: every row of ``compressed.csv`` (all calls), this call's rows, the
+    earlier calls' variants of this call's parents, re-timed in this call's session (or stale),
+    and whether Ctrl-C cut the call short (the parents that finished are saved)."""
 
     rows: list[Row]
     new_rows: list[Row]
     run_dir: Path
     objectives: list[Any]
     kept_rows: list[Row] = field(default_factory=list)
+    #: (parents finished, parents asked) when Ctrl-C stopped the call early; None when it ran through
+    interrupted: tuple[int, int] | None = None
 
 
 def select_parents(run, space, *, archs: Sequence[str] = (), front: bool = False) -> list[Parent]:
@@ -233,26 +238,36 @@ def compress_run(run_dir: str | Path, chains: Sequence[Chain], *, archs: Sequenc
     parents = select_parents(run, parts.space, archs=archs, front=front)
     trainer_options = run_trainer_options(run.config.estimator)
     out_dir = run.path / COMPRESSED_DIR
-    out_dir.mkdir(exist_ok=True)
-    measured: list[tuple[Row, bytes]] = []
+    measured: list[tuple[Row, bytes]] = []  # every graph to time: this call's rows, then kept ones
     new_rows: list[Row] = []
     bits = 16 if parts.target.dtype == "float16" else 32
-    for n, parent in enumerate(parents, 1):
-        start = time.perf_counter()
-        context = CompressContext(parts.task, parts.target, trainer_options, parent.recipe,
-                                  seed=int(trainer_options.get("seed", 0)))
-        root = Subject(parent.module, context.export(parent.module), weight_bits=bits, activation_bits=bits)
-        done: dict[tuple[str, ...], tuple[Subject | None, str | None, float]] = {(): (root, None, 0.0)}
-        for chain in [Chain(())] + list(chains):
-            subject, reason, seconds = _apply_chain(chain, root, context, done)
-            row = _row(parent, chain, subject, reason, seconds, context, out_dir)
-            new_rows.append(row)
-            if row["status"] == "ok":
-                measured.append((row, subject.onnx(context)))
-        if progress is not None:
-            failed = sum(r["status"] != "ok" for r in new_rows if r["parent_arch"] == parent.arch)
-            progress(f"[{n}/{len(parents)}] {parent.arch}: {len(chains)} variants "
-                     f"({failed} failed) in {time.perf_counter() - start:.1f} s")
+    finished = 0
+    try:
+        for n, parent in enumerate(parents, 1):
+            start = time.perf_counter()
+            context = CompressContext(parts.task, parts.target, trainer_options, parent.recipe,
+                                      seed=int(trainer_options.get("seed", 0)))
+            root = Subject(parent.module, context.export(parent.module), weight_bits=bits, activation_bits=bits)
+            done: dict[tuple[str, ...], tuple[Subject | None, str | None, float]] = {(): (root, None, 0.0)}
+            for chain in [Chain(())] + list(chains):
+                subject, reason, seconds = _apply_chain(chain, root, context, done)
+                row = _row(parent, chain, subject, reason, seconds, context, out_dir)
+                new_rows.append(row)
+                if row["status"] == "ok":
+                    measured.append((row, subject.onnx(context)))
+            finished = n
+            if progress is not None:
+                failed = sum(r["status"] != "ok" for r in new_rows if r["parent_arch"] == parent.arch)
+                progress(f"[{n}/{len(parents)}] {parent.arch}: {len(chains)} variants "
+                         f"({failed} failed) in {time.perf_counter() - start:.1f} s")
+    except KeyboardInterrupt:
+        if not finished:
+            raise  # nothing finished: nothing written, compressed.csv and compressed/ as they were
+        # the parents that finished are timed and saved; the interrupted one is dropped
+        kept_parents = {p.arch for p in parents[:finished]}
+        new_rows = [r for r in new_rows if r["parent_arch"] in kept_parents]
+        measured = [(r, graph) for r, graph in measured if r["parent_arch"] in kept_parents]
+    files = [(run.path / str(r["onnx"]), graph) for r, graph in measured if r.get("onnx")]
     csv_path = run.path / COMPRESSED_CSV
     old = read_compressed(csv_path) if csv_path.is_file() else []
     # a ratio is only meaningful within one timing session: re-time what is kept of a re-measured parent
@@ -267,9 +282,39 @@ def compress_run(run_dir: str | Path, chains: Sequence[Chain], *, archs: Sequenc
     _time_all(measured, parts.target, parts.task.input_shape)
     compare_with_parents(new_rows + kept)
     rows = merge_rows(old, new_rows)
-    write_compressed(csv_path, rows)
+    _commit(csv_path, rows, files)
     plot_compressed(run.path / COMPRESSED_PNG, rows, run.objectives)
-    return CompressResult(rows, new_rows, run.path, run.objectives, kept)
+    return CompressResult(rows, new_rows, run.path, run.objectives, kept,
+                          interrupted=(finished, len(parents)) if finished < len(parents) else None)
+
+
+def _commit(csv_path: Path, rows: Sequence[Row], files: Sequence[tuple[Path, bytes]]) -> None:
+    """Write this call's ONNX files and ``compressed.csv`` together: each is written beside its
+    place first, then all are moved into place with Ctrl-C (and ``kill``) held off, so no row
+    ever names a file that holds another model."""
+    import os
+    import signal
+
+    csv_path.parent.joinpath(COMPRESSED_DIR).mkdir(exist_ok=True)
+    staged = []
+    try:
+        for path, graph in files:
+            staged.append((path.with_name(path.name + ".part"), path))
+            staged[-1][0].write_bytes(graph)
+        staged.append((csv_path.with_name(csv_path.name + ".part"), csv_path))
+        write_compressed(staged[-1][0], rows)
+        held = hasattr(signal, "pthread_sigmask")
+        if held:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        try:
+            for part, path in staged:
+                os.replace(part, path)
+        finally:
+            if held:  # an interrupt that came meanwhile is raised here, after the commit
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    finally:
+        for part, _ in staged:
+            part.unlink(missing_ok=True)
 
 
 def _apply_chain(chain: Chain, root: Subject, context: CompressContext,
@@ -300,7 +345,7 @@ def _apply_chain(chain: Chain, root: Subject, context: CompressContext,
 
 def _row(parent: Parent, chain: Chain, subject: Subject | None, reason: str | None, seconds: float,
          context: CompressContext, out_dir: Path) -> Row:
-    """One row: identity, static metrics (or the failure), the ONNX file written."""
+    """One row: identity, static metrics (or the failure), the ONNX file it will be saved as."""
     from ..evaluation import weights_name
     from .measure import static_metrics
 
@@ -313,9 +358,8 @@ def _row(parent: Parent, chain: Chain, subject: Subject | None, reason: str | No
         except (Exception, MemoryError) as exc:  # noqa: BLE001 - e.g. ORT cannot load a quantized graph
             subject, reason = None, f"{variant}: {type(exc).__name__}: {exc}".splitlines()[0][:500]
     row.update(status="ok" if subject is not None else "failed", reason=reason or "")
-    if subject is not None and chain.steps:
+    if subject is not None and chain.steps:  # the file is written with compressed.csv (_commit)
         path = out_dir / f"{Path(weights_name(parent.arch)).stem}-{variant}.onnx"
-        path.write_bytes(subject.onnx(context))
         row["onnx"] = str(path.relative_to(out_dir.parent))
     return row
 

@@ -139,3 +139,45 @@ def test_a_target_that_cannot_run_here_is_refused_before_any_variant_is_built(ru
     cli_error(["compress", str(run_copy), "--front", "--prune", "0.5"],
               "'CPUExecutionProvider' is not available")
     assert not (run_copy / COMPRESSED_CSV).exists()
+
+
+def test_ctrl_c_saves_the_parents_that_finished_and_never_a_row_naming_another_model(run_copy, best_arch,
+                                                                                     monkeypatch, capsys):
+    import hashlib
+
+    from hwnas.compress import pipeline
+    from hwnas.outputs import load_run
+
+    other = next(ev.arch for ev in load_run(run_copy).evaluations if ev.ok and ev.arch != best_arch)
+    base = ["compress", str(run_copy), "--prune", "0.5", "--finetune-epochs", "0"]
+    assert main([*base, "--arch", other]) == 0  # an earlier call: other's prune0.5 and its file
+    before = {r["variant"]: r for r in read_compressed(run_copy / COMPRESSED_CSV) if r["parent_arch"] == other}
+    path = run_copy / str(before["prune0.5"]["onnx"])
+    digest = hashlib.md5(path.read_bytes()).hexdigest()
+    real, calls = pipeline._apply_chain, []
+
+    def interrupt_at_the_second_parent(chain, root, context, done):
+        calls.append(chain)
+        if len(calls) > 2:  # the first parent's original and prune0.5 are done
+            raise KeyboardInterrupt
+        return real(chain, root, context, done)
+
+    monkeypatch.setattr(pipeline, "_apply_chain", interrupt_at_the_second_parent)
+    capsys.readouterr()
+    assert main([*base, "--arch", best_arch, "--arch", other, "--round-to", "1"]) == 130
+    assert "the 1 of 2 parents that finished are saved" in capsys.readouterr().err
+    rows = read_compressed(run_copy / COMPRESSED_CSV)
+    assert {(r["parent_arch"], r["variant"]) for r in rows} == {(a, v) for a in (best_arch, other)
+                                                               for v in (ORIGINAL, "prune0.5")}
+    assert (run_copy / str(next(r for r in rows if r["parent_arch"] == best_arch and r["onnx"])["onnx"])).is_file()
+    # the interrupted parent's earlier variant: its row and its file as they were, together
+    assert next(r for r in rows if r["parent_arch"] == other and r["variant"] == "prune0.5")["settings"] == \
+        before["prune0.5"]["settings"]
+    assert hashlib.md5(path.read_bytes()).hexdigest() == digest
+    assert not list(run_copy.rglob("*.part"))
+
+    calls.clear()
+    monkeypatch.setattr(pipeline, "_apply_chain", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))
+    assert main([*base, "--arch", other]) == 130  # nothing finished: nothing written
+    assert "compressed.csv and compressed/ are as they were" in capsys.readouterr().err
+    assert read_compressed(run_copy / COMPRESSED_CSV) == rows
