@@ -86,6 +86,10 @@ def print_compress_summary(result, *, max_accuracy_drop_pts: float = 1.0) -> Non
         else:
             print(f"  {arch}: {row['variant']}  latency x{row['latency_ratio']:.2f}  "
                   f"accuracy {row['accuracy_change_pts']:+.2f} pts  macs {row['macs']:.3g}")
+    for before, now in result.replaced:
+        shown = f", accuracy {before['accuracy_pct']:.2f} %" if isinstance(before.get("accuracy_pct"), float) else ""
+        print(f"replaced: {before['parent_arch']} {before['variant']} made earlier with {before.get('settings')}"
+              f"{shown}; now {now.get('settings')}")
     hv = hypervolumes(result.rows, result.objectives)
     print(f"hypervolume: original front {hv['original']:.4f}, after compression {hv['combined']:.4f}")
     for r in failed:

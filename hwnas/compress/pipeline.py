@@ -95,7 +95,10 @@ def build_chains(prune_ratios: Sequence[float] = (), quant_schemes: Sequence[str
     # schemes may overlap (``int8`` is ``int8-qdq`` and ``int8-qoperator``): each variant once
     unique: dict[str, Chain] = {}
     for chain in chains:
-        unique.setdefault(chain.variant, chain)
+        same = unique.setdefault(chain.variant, chain)
+        if same.settings != chain.settings:  # e.g. ratios 0.25 and 0.2500001: one file name, one row
+            raise ConfigError(f"{same.settings} and {chain.settings} would both be saved as variant "
+                              f"{chain.variant!r}; give values that differ in their first 6 digits")
     return list(unique.values())
 
 
@@ -120,6 +123,8 @@ class CompressResult:
     run_dir: Path
     objectives: list[Any]
     kept_rows: list[Row] = field(default_factory=list)
+    #: (earlier row, this call's row) of a variant made again with other settings: the earlier is replaced
+    replaced: list[tuple[Row, Row]] = field(default_factory=list)
     #: (parents finished, parents asked) when Ctrl-C stopped the call early; None when it ran through
     interrupted: tuple[int, int] | None = None
 
@@ -282,9 +287,12 @@ def compress_run(run_dir: str | Path, chains: Sequence[Chain], *, archs: Sequenc
     _time_all(measured, parts.target, parts.task.input_shape)
     compare_with_parents(new_rows + kept)
     rows = merge_rows(old, new_rows)
+    made = {(r["parent_arch"], r["variant"]): r for r in new_rows}
+    replaced = [(r, made[key]) for r in old if (key := (r["parent_arch"], r["variant"])) in made
+                and r.get("settings", "") != made[key].get("settings", "")]
     _commit(csv_path, rows, files)
     plot_compressed(run.path / COMPRESSED_PNG, rows, run.objectives)
-    return CompressResult(rows, new_rows, run.path, run.objectives, kept,
+    return CompressResult(rows, new_rows, run.path, run.objectives, kept, replaced,
                           interrupted=(finished, len(parents)) if finished < len(parents) else None)
 
 

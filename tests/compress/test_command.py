@@ -181,3 +181,15 @@ def test_ctrl_c_saves_the_parents_that_finished_and_never_a_row_naming_another_m
     assert main([*base, "--arch", other]) == 130  # nothing finished: nothing written
     assert "compressed.csv and compressed/ are as they were" in capsys.readouterr().err
     assert read_compressed(run_copy / COMPRESSED_CSV) == rows
+
+
+def test_a_variant_made_again_with_other_settings_says_it_replaced_the_earlier(run_copy, best_arch, capsys):
+    base = ["compress", str(run_copy), "--arch", best_arch, "--prune", "0.5"]
+    assert main([*base, "--finetune-epochs", "0"]) == 0
+    assert "replaced:" not in capsys.readouterr().out
+    assert main([*base, "--finetune-epochs", "0"]) == 0  # the same settings: nothing to say
+    assert "replaced:" not in capsys.readouterr().out
+    assert main([*base, "--finetune-epochs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert f"replaced: {best_arch} prune0.5 made earlier with prune(ratio=0.5,importance=l1,round_to=16," \
+           f"finetune_epochs=0)" in out and "now prune(ratio=0.5,importance=l1,round_to=16,finetune_epochs=1)" in out

@@ -30,6 +30,7 @@ def test_chains_prune_then_quantize_then_both():
     ([0.5, 0.5], [], ConfigError, "--prune 0.5,0.5 repeats a value"),
     ([1.2], [], ConfigError, "prune ratio (--prune) 1.2"),
     ([], ["int4"], RegistryError, "unknown quantization scheme 'int4'"),
+    ([0.25, 0.2500001], [], ConfigError, "would both be saved as variant 'prune0.25'"),
 ])
 def test_bad_chains(ratios, schemes, error, message):
     with pytest.raises(error) as err:
