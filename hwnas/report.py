@@ -90,8 +90,9 @@ def print_compress_summary(result, *, max_accuracy_drop_pts: float = 1.0) -> Non
         shown = f", accuracy {before['accuracy_pct']:.2f} %" if isinstance(before.get("accuracy_pct"), float) else ""
         print(f"replaced: {before['parent_arch']} {before['variant']} made earlier with {before.get('settings')}"
               f"{shown}; now {now.get('settings')}")
-    hv = hypervolumes(result.rows, result.objectives)
-    print(f"hypervolume: original front {hv['original']:.4f}, after compression {hv['combined']:.4f}")
+    hv = hypervolumes(result.rows, result.objectives, result.scale)
+    print(f"hypervolume: original front {hv['original']:.4f}, after compression {hv['combined']:.4f} (on the search's "
+          f"figures, each variant at the ratios measured beside its parent)")
     for r in failed:
         print(f"failed: {r['parent_arch']} {r['variant']}: {r['reason']}")
     d = result.run_dir

@@ -127,6 +127,8 @@ class CompressResult:
     replaced: list[tuple[Row, Row]] = field(default_factory=list)
     #: (parents finished, parents asked) when Ctrl-C stopped the call early; None when it ran through
     interrupted: tuple[int, int] | None = None
+    #: each parent's metrics in the search: the scale fronts and plots compare rows on
+    scale: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def select_parents(run, space, *, archs: Sequence[str] = (), front: bool = False) -> list[Parent]:
@@ -291,9 +293,10 @@ def compress_run(run_dir: str | Path, chains: Sequence[Chain], *, archs: Sequenc
     replaced = [(r, made[key]) for r in old if (key := (r["parent_arch"], r["variant"])) in made
                 and r.get("settings", "") != made[key].get("settings", "")]
     _commit(csv_path, rows, files)
-    plot_compressed(run.path / COMPRESSED_PNG, rows, run.objectives)
+    scale = {ev.arch: ev.metrics for ev in run.evaluations if ev.ok}
+    plot_compressed(run.path / COMPRESSED_PNG, rows, run.objectives, scale)
     return CompressResult(rows, new_rows, run.path, run.objectives, kept, replaced,
-                          interrupted=(finished, len(parents)) if finished < len(parents) else None)
+                          interrupted=(finished, len(parents)) if finished < len(parents) else None, scale=scale)
 
 
 def _commit(csv_path: Path, rows: Sequence[Row], files: Sequence[tuple[Path, bytes]]) -> None:

@@ -125,12 +125,27 @@ def best_variants(rows: Sequence[Row], *, max_accuracy_drop_pts: float = 1.0) ->
     return best
 
 
-def fronts(rows: Sequence[Row], objectives: Sequence[Objective]) -> tuple[list[Row], list[Row]]:
-    """The original front (parents as re-measured) and the combined front (parents + recommended)."""
+#: Each parent's metrics in the search (architecture -> metrics): the scale rows of different
+#: timing sessions are compared on (:func:`scaled_metrics`).
+Scale = Mapping[str, Mapping[str, float]]
+
+
+def scaled_metrics(row: Mapping[str, object], scale: Scale | None) -> dict[str, float]:
+    """A row's metrics on its parent's search-time scale (:func:`on_parent_scale`) when ``scale``
+    knows the parent, else the row's own: rows timed in different ``hwnas compress`` calls are
+    then compared through their ratios to their parents, never by another session's ms."""
+    parent = (scale or {}).get(str(row.get("parent_arch")))
+    return on_parent_scale(row, parent) if parent is not None else metrics_of(row)
+
+
+def fronts(rows: Sequence[Row], objectives: Sequence[Objective],
+           scale: Scale | None = None) -> tuple[list[Row], list[Row]]:
+    """The original front (parents) and the combined front (parents + recommended), compared on
+    ``scale`` (:func:`scaled_metrics`)."""
     originals = [r for r in rows if r["variant"] == ORIGINAL and r["status"] == "ok"]
     combined = originals + [r for r in rows if r.get("recommended") is True]
-    return ([originals[i] for i in non_dominated([metrics_of(r) for r in originals], objectives)],
-            [combined[i] for i in non_dominated([metrics_of(r) for r in combined], objectives)])
+    return ([originals[i] for i in non_dominated([scaled_metrics(r, scale) for r in originals], objectives)],
+            [combined[i] for i in non_dominated([scaled_metrics(r, scale) for r in combined], objectives)])
 
 
 def metrics_of(row: Mapping[str, object]) -> dict[str, float]:
@@ -159,8 +174,9 @@ def on_parent_scale(variant: Mapping[str, object], parent: Mapping[str, float]) 
     return metrics
 
 
-def hypervolumes(rows: Sequence[Row], objectives: Sequence[Objective]) -> dict[str, float]:
-    """Hypervolume of the original and the combined front, on one normalisation.
+def hypervolumes(rows: Sequence[Row], objectives: Sequence[Objective], scale: Scale | None = None) -> dict[str, float]:
+    """Hypervolume of the original and the combined front, on one normalisation and on ``scale``
+    (:func:`scaled_metrics`).
 
     Each objective is scaled to [0, 1] between the best (ideal) and worst (nadir) value found on
     either front; the reference point is 1.1 in every objective.
@@ -168,28 +184,30 @@ def hypervolumes(rows: Sequence[Row], objectives: Sequence[Objective]) -> dict[s
     Returns:
         ``{"original": hv, "combined": hv}`` (both 0 without parents).
     """
-    original, combined = fronts(rows, objectives)
+    original, combined = fronts(rows, objectives, scale)
     if not original:
         return {"original": 0.0, "combined": 0.0}
-    original, combined = [metrics_of(r) for r in original], [metrics_of(r) for r in combined]
+    original, combined = [scaled_metrics(r, scale) for r in original], [scaled_metrics(r, scale) for r in combined]
     both = minimisation_matrix(original + combined, objectives)
     ideal, nadir = both.min(axis=0), both.max(axis=0)
     return {name: hypervolume(points, objectives, ideal=ideal, nadir=nadir)
             for name, points in (("original", original), ("combined", combined))}
 
 
-def plot_compressed(path: Path, rows: Sequence[Row], objectives: Sequence[Objective]) -> None:
-    """Scatter of parents and variants on the first two objectives, both fronts drawn."""
+def plot_compressed(path: Path, rows: Sequence[Row], objectives: Sequence[Objective],
+                    scale: Scale | None = None) -> None:
+    """Scatter of parents and variants on the first two objectives, both fronts drawn, on ``scale``
+    (:func:`scaled_metrics`: the search's latencies times the ratios measured beside each parent)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     x_obj, y_obj = (objectives[1], objectives[0]) if len(objectives) > 1 else (objectives[0], objectives[0])
-    original, combined = fronts(rows, objectives)
+    original, combined = fronts(rows, objectives, scale)
 
     def xy(points: Sequence[Mapping[str, object]]) -> tuple[list[float], list[float]]:
-        pts = sorted((float(p[x_obj.column]), float(p[y_obj.column])) for p in points)
+        pts = sorted((m[x_obj.column], m[y_obj.column]) for m in (scaled_metrics(p, scale) for p in points))
         return [p[0] for p in pts], [p[1] for p in pts]
 
     fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=120)
@@ -198,16 +216,19 @@ def plot_compressed(path: Path, rows: Sequence[Row], objectives: Sequence[Object
     faster = [r for r in ok if r.get("recommended") is True]
     # dynamic INT8 can be 10x slower than its parent: clip the x axis to keep the fronts readable
     x_max = 1.15 * max(xy(original + faster)[0], default=1.0)
-    off = sum(float(r[x_obj.column]) > x_max for r in slower)
+    off = sum(scaled_metrics(r, scale)[x_obj.column] > x_max for r in slower)
     if slower:
         label = f"slower than parent ({len(slower)}" + (f", {off} beyond the right edge)" if off else ")")
         ax.scatter(*xy(slower), s=14, marker="x", c="darkgray", label=label)
     if faster:
         ax.scatter(*xy(faster), s=14, c="tab:blue", alpha=0.6, label=f"compressed, faster ({len(faster)})")
-    ax.plot(*xy(original), "s--", c="k", ms=4, label=f"original front, re-measured ({len(original)})")
+    ax.plot(*xy(original), "s--", c="k", ms=4, label=f"original front ({len(original)})")
     ax.plot(*xy(combined), "o-", c="tab:red", ms=5, label=f"front after compression ({len(combined)})")
     ax.set_xlabel(x_obj.label)
     ax.set_ylabel(y_obj.label)
+    if scale:
+        ax.set_title("the search's figures; variants at the latency ratio and accuracy change measured "
+                     "beside their parent", fontsize=7)
     if x_obj.column in ("macs", "params"):
         ax.set_xscale("log")
     else:

@@ -67,3 +67,19 @@ def test_kept_variants_are_the_measured_earlier_rows_of_re_measured_parents(rows
     kept = kept_variants(rows, new)
     # parent a is re-measured: its other measured variants must be re-timed; b is untouched, broken not measured
     assert [(r["parent_arch"], r["variant"]) for r in kept] == [("a", "prune0.25"), ("a", "int8-qdq")]
+
+
+def test_fronts_compare_parents_of_different_sessions_on_the_search_s_figures(rows):
+    # b was re-timed in a slow session (0.05 -> 0.5 ms); on the search's figures it is still the
+    # faster parent, and its variant sits at its ratio (0.6x) of b's search latency
+    for r in rows:
+        if r["parent_arch"] == "b" and r["status"] == "ok":
+            r["latency_ms"] *= 10
+    scale = {"a": {"latency_ms": 0.10, "error_pct": 2.0, "accuracy_pct": 98.0},
+             "b": {"latency_ms": 0.05, "error_pct": 5.0, "accuracy_pct": 95.0}}
+    raw, _ = fronts(rows, OBJECTIVES)
+    assert {r["parent_arch"] for r in raw} == {"a"}  # by raw ms, the slow session hides b
+    original, combined = fronts(rows, OBJECTIVES, scale)
+    assert {r["parent_arch"] for r in original} == {"a", "b"}
+    assert ("b", "prune0.5") in {(r["parent_arch"], r["variant"]) for r in combined}
+    assert hypervolumes(rows, OBJECTIVES, scale)["original"] > hypervolumes(rows, OBJECTIVES)["original"]
