@@ -110,7 +110,11 @@ def print_pick_variant(row: Mapping[str, object], scaled: Mapping[str, float], r
     print(f"arch: {row['parent_arch']}")
     print(f"settings: {row['settings']}")
     print(_metrics_line(scaled) + f"  model_size_mb={row['model_size_mb']:.4g}")
+    parent = next((ev.metrics for ev in run.evaluations if ev.arch == row["parent_arch"]), {})
+    applied = [name for name, key in (("latency", "latency_ms"), ("accuracy", "accuracy_pct")) if key in parent]
     print(f"measured beside its parent: latency x{row['latency_ratio']:.2f}, accuracy "
-          f"{row['accuracy_change_pts']:+.2f} pts; the metrics above are the parent's from this run with "
-          f"these changes applied")
+          f"{row['accuracy_change_pts']:+.2f} pts; "
+          + (f"the {' and '.join(applied)} above {'are' if len(applied) > 1 else 'is'} the parent's from this run "
+             f"with {'these changes' if len(applied) > 1 else 'this change'} applied, the rest the variant's own"
+             if applied else "the metrics above are the variant's own"))
     print(f"onnx: {run.path / str(row['onnx'])}")

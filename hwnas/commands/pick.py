@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import sys
 
 from ..config import check_budget
 from ..evaluation import OVER_BUDGET, unsuccessful
@@ -71,12 +72,19 @@ def _compressed_variants(run, ok: list) -> tuple[list[dict], list[dict]]:
                             f"run 'hwnas compress {shlex.quote(str(run.path))} --front --prune 0.5' first")
     by_id = {ev.id: ev for ev in ok}
     by_arch = {ev.arch: ev for ev in ok}
-    variants, scaled = [], []
+    variants, scaled, missing = [], [], []
     for r in read_compressed(path):
         parent = by_id.get(_as_id(r.get("parent_id"))) or by_arch.get(str(r.get("parent_arch")))
         if r.get("recommended") is True and parent is not None:
+            if not (run.path / str(r.get("onnx") or "")).is_file():  # nothing to deploy: never picked
+                missing.append(f"{r['parent_arch']} {r['variant']}")
+                continue
             variants.append(r)
             scaled.append(on_parent_scale(r, parent.metrics))
+    if missing:
+        print(f"hwnas: note: {len(missing)} compressed variant(s) left out, their ONNX file is missing from "
+              f"{run.path / 'compressed'} ({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}); "
+              f"compress them again to include them", file=sys.stderr)
     return variants, scaled
 
 

@@ -35,6 +35,9 @@ def _hand_made_variants(run_copy, best_arch, session_ms):
     rows = [parent, fast, slow]
     compare_with_parents(rows)
     write_compressed(run_copy / COMPRESSED_CSV, rows)
+    (run_copy / "compressed").mkdir(exist_ok=True)
+    for row in (fast, slow):
+        (run_copy / row["onnx"]).write_bytes(b"onnx")  # pick only reads the path
     return parent_ev
 
 
@@ -193,3 +196,28 @@ def test_a_variant_made_again_with_other_settings_says_it_replaced_the_earlier(r
     out = capsys.readouterr().out
     assert f"replaced: {best_arch} prune0.5 made earlier with prune(ratio=0.5,importance=l1,round_to=16," \
            f"finetune_epochs=0)" in out and "now prune(ratio=0.5,importance=l1,round_to=16,finetune_epochs=1)" in out
+
+
+def test_pick_leaves_out_a_variant_whose_onnx_file_is_gone_and_says_so(run_copy, best_arch, capsys):
+    parent = _hand_made_variants(run_copy, best_arch, session_ms=1e-6)
+    (run_copy / "compressed" / "x-prune0.5.onnx").unlink()
+    main(["pick", str(run_copy), "--max-latency-ms", f"{parent.metrics['latency_ms'] * 0.6}", "--include-compressed"])
+    captured = capsys.readouterr()
+    assert "compressed variant" not in captured.out
+    assert "1 compressed variant(s) left out, their ONNX file is missing" in captured.err
+    assert f"{best_arch} prune0.5" in captured.err
+
+
+def test_a_picked_variant_of_a_run_without_latency_says_which_metrics_are_its_own(run_copy, best_arch, capsys):
+    from hwnas.outputs import load_run
+    from hwnas.report import print_pick_variant
+
+    run = load_run(run_copy)
+    row = {"variant": "prune0.5", "parent_id": 1, "parent_arch": best_arch, "settings": "prune()",
+           "model_size_mb": 0.1, "latency_ratio": 0.5, "accuracy_change_pts": -1.0, "onnx": "compressed/x.onnx"}
+    for ev in run.evaluations:
+        ev.metrics.pop("latency_ms", None)  # as in a run searched on error and MACs only
+    print_pick_variant(row, {"accuracy_pct": 50.0, "latency_ms": 0.05}, run, {})
+    out = capsys.readouterr().out
+    assert "the accuracy above is the parent's from this run with this change applied, the rest the variant's own" \
+        in out
