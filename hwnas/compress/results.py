@@ -92,13 +92,19 @@ def write_compressed(path: Path, rows: Sequence[Row]) -> None:
 
 def read_compressed(path: Path) -> list[Row]:
     """Read ``compressed.csv`` with numbers as floats and flags as bools (blanks stay ``""``)."""
+    from ..exceptions import CompressError
+
     rows = []
     with open(path, newline="") as fh:
-        for raw in csv.DictReader(fh):
+        for line, raw in enumerate(csv.DictReader(fh), 2):
             row: Row = dict(raw)
             for c in _FLOATS:
                 if row.get(c) not in (None, ""):
-                    row[c] = float(row[c])
+                    try:
+                        row[c] = float(row[c])
+                    except ValueError:
+                        raise CompressError(f"{path} line {line}: {c} = {row[c]!r} is not a number; fix the cell, "
+                                            f"or delete the file and compress again") from None
             for c in _BOOLS:
                 if row.get(c) in ("True", "False"):
                     row[c] = row[c] == "True"

@@ -83,3 +83,12 @@ def test_fronts_compare_parents_of_different_sessions_on_the_search_s_figures(ro
     assert {r["parent_arch"] for r in original} == {"a", "b"}
     assert ("b", "prune0.5") in {(r["parent_arch"], r["variant"]) for r in combined}
     assert hypervolumes(rows, OBJECTIVES, scale)["original"] > hypervolumes(rows, OBJECTIVES)["original"]
+
+
+def test_a_hand_edited_cell_that_is_no_number_is_named(rows, tmp_path):
+    from hwnas.exceptions import CompressError
+
+    rows[1]["latency_ms"] = "fast"
+    write_compressed(tmp_path / "c.csv", rows)
+    with pytest.raises(CompressError, match=r"c.csv line 3: latency_ms = 'fast' is not a number"):
+        read_compressed(tmp_path / "c.csv")
