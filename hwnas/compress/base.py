@@ -112,6 +112,14 @@ class Compressor(ABC):
                 on); :class:`hwnas.exceptions.HwnasError` for user errors, which stop the call.
         """
 
+    def check_target(self, target: Any) -> None:
+        """Refuse a target this step cannot work for, before any model is compressed (the
+        default accepts every target).
+
+        Raises:
+            ConfigError: naming the target and what to do.
+        """
+
     @property
     def label(self) -> str:
         """Short, file-name-safe tag of this step, e.g. ``prune0.5`` or ``int8-qdq``."""

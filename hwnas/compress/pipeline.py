@@ -242,6 +242,8 @@ def compress_run(run_dir: str | Path, chains: Sequence[Chain], *, archs: Sequenc
         raise ConfigError(f"{run.path}: compressing needs the run's [task] data and [cost] target; "
                           f"this run's config has {'no [task]' if parts.task is None else 'no target'}")
     require_provider(parts.target)  # every variant is timed there: say so now, not once per variant
+    for step in {step.describe(): step for chain in chains for step in chain.steps}.values():
+        step.check_target(parts.target)  # e.g. INT8 on a float16 target: before any parent is pruned
     parents = select_parents(run, parts.space, archs=archs, front=front)
     trainer_options = run_trainer_options(run.config.estimator)
     out_dir = run.path / COMPRESSED_DIR

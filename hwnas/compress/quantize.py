@@ -85,15 +85,18 @@ class QuantizeCompressor(Compressor):
     def label(self) -> str:
         return "int8-dynamic" if self.mode == "dynamic" else f"int8-{self.format}"
 
+    def check_target(self, target) -> None:
+        if target.dtype != "float32":
+            raise ConfigError(f"quantize needs float32 graphs but target {target.name!r} has "
+                              f"dtype {target.dtype!r}; compress on a float32 target")
+
     def apply(self, subject: Subject, context: CompressContext) -> Subject:
         """Quantize ``subject.onnx(context)``; the float module is kept for counting.
 
         Raises:
             ConfigError: the target's graphs are not float32, or the subject is already INT8.
         """
-        if context.target.dtype != "float32":
-            raise ConfigError(f"quantize needs float32 graphs but target {context.target.name!r} has "
-                              f"dtype {context.target.dtype!r}; compress on a float32 target")
+        self.check_target(context.target)
         if subject.quantized:
             raise ConfigError("quantize was asked twice in one chain; quantize once")
         from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static

@@ -138,3 +138,23 @@ def test_a_parent_compressed_again_takes_every_ratio_in_one_timing_session(run_c
     kept = rows["int8-qdq"]
     assert stale["latency_ms"] == kept["latency_ms"] and stale["accuracy_pct"] == kept["accuracy_pct"]
     assert stale["latency_ratio"] == "" and stale["recommended"] is False
+
+
+def test_int8_on_a_float16_target_is_refused_before_any_parent_is_pruned(run_copy, best_arch, monkeypatch):
+    import copy
+
+    from hwnas import components
+    from hwnas.compress import pipeline
+
+    real = components.build_components
+
+    def half_precision(config, **kwargs):  # as a CUDA target with dtype = "float16" would be
+        parts = real(config, **kwargs)
+        parts.target = copy.copy(parts.target)
+        object.__setattr__(parts.target, "dtype", "float16")  # past the CPU check a real target makes
+        return parts
+
+    monkeypatch.setattr(components, "build_components", half_precision)
+    monkeypatch.setattr(pipeline, "_apply_chain", lambda *a: pytest.fail("a parent was compressed"))
+    with pytest.raises(ConfigError, match="quantize needs float32 graphs .* dtype 'float16'"):
+        compress_run(run_copy, build_chains([0.5], ["int8"]), archs=[best_arch])
