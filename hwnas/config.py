@@ -50,6 +50,9 @@ _SEARCH_DEFAULTS = {"strategy": "nsga2", "objectives": ["error", "latency_ms"], 
 SEARCH_KEYS = tuple(_SEARCH_DEFAULTS)
 #: What a stored run's config means by a ``[search]`` key it lacks (it was stored before the key).
 LEGACY_SEARCH = {"train_over_budget": True}
+#: The longest ``[execution] eval_timeout_s`` (a week): longer ones are no limit, and past ~24 days
+#: the waits it sets overflow.
+MAX_EVAL_TIMEOUT_S = 7 * 24 * 3600
 _COST_KEYS = {"target", "models", "latency", "lut"}  # latency: "auto" | "lut" | "measure"
 
 
@@ -190,8 +193,10 @@ def set_execution(config: RunConfig, execution: Mapping[str, Any], *, where: str
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ConfigError(f"{where}: workers = {workers!r} must be an integer >= 1")
     timeout = merged.get("eval_timeout_s")
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0):
-        raise ConfigError(f"{where}: eval_timeout_s = {timeout!r} must be a positive number of seconds")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                or not 0 < timeout <= MAX_EVAL_TIMEOUT_S):
+        raise ConfigError(f"{where}: eval_timeout_s = {timeout!r} must be a positive number of seconds, at most "
+                          f"{MAX_EVAL_TIMEOUT_S:g} (a week); leave it out for no limit")
     merged.setdefault("executor", "local")
     config.execution = merged
 

@@ -163,7 +163,8 @@ class Evaluator:
             status, reason = (OVER_BUDGET, over) if over else (OK, None)
         except HwnasError:
             raise
-        except (Exception, MemoryError) as exc:  # a failing candidate is data, not a crash
+        except (Exception, MemoryError, SystemExit) as exc:  # a failing candidate is data, not a crash
+            # (SystemExit too: a candidate's code calling sys.exit ends that candidate, not the search)
             # what was measured before the failure is kept (e.g. a table's accuracy when its
             # latency cell is blank, a pre-filter's score); a failed evaluation is never on a front
             metrics.update({k: float(v) for k, v in getattr(exc, "metrics", {}).items()})

@@ -62,6 +62,8 @@ class Registry(Generic[T]):
                                  f"it under another name (taken: {', '.join(self.names())})")
             self._items[name] = obj
             self._origins[name] = origin
+            if isinstance(obj, type) and getattr(obj, "name", None) == "":  # a plugin's class that names
+                obj.name = name  # itself nowhere else: messages and failure reasons give this name
             return obj
 
         return deco

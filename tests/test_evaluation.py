@@ -80,6 +80,18 @@ def test_a_part_that_breaks_its_promise_fails_the_candidate_and_is_named():
     assert ev.reason == "ValueError: cost model 'broken-cost' returned no latency_ms (it declares latency_ms)"
 
 
+def test_a_candidate_calling_sys_exit_fails_alone():
+    space = make_space("mlp", (64,), 10)
+    genome = space.encode(space.sample(np.random.default_rng(0)))
+
+    class _Exits(_KeepsBuiltWeights):
+        def estimate(self, arch, model, recipe=None):
+            raise SystemExit(3)
+
+    ev = Evaluator(space, _Exits(), []).evaluate(genome)
+    assert ev.status == "failed" and ev.reason == "SystemExit: 3"
+
+
 class _Trains(_KeepsBuiltWeights):
     name = "trains"
     trains = True

@@ -81,3 +81,23 @@ def test_plugin_modules_name_a_module_that_registers_an_instance(tmp_path, monke
         OBJECTIVES._items.pop("audit_kb", None)
         OBJECTIVES._origins.pop("audit_kb", None)
         sys.modules.pop("audit_objective_plugin", None)
+
+
+def test_a_class_registered_without_a_name_takes_the_registered_one():
+    from hwnas.registry import _REGISTRIES, Registry
+
+    parts = Registry("estimator")
+    try:
+        class Base:
+            name = ""
+
+        @parts.register("my-estimator")
+        class Mine(Base): ...
+
+        @parts.register("named")
+        class Named(Base):
+            name = "its-own"
+
+        assert Mine.name == "my-estimator" and Named.name == "its-own" and Base.name == ""
+    finally:
+        _REGISTRIES.remove(parts)

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from ..exceptions import ConfigError
+from ..store import Store
 from .base import COMMANDS, Command, add_budget_flags, budgets_from, check_at_least, kill_as_interrupt
 
 
@@ -83,6 +84,10 @@ class SearchCommand(Command):
             with kill_as_interrupt():
                 summary = run_search(config, run_dir, resume=args.resume, progress=not args.no_progress)
         except KeyboardInterrupt:
+            if not (run_dir / Store.FILE_NAME).is_file():  # stopped while starting: nothing to resume
+                print(f"\ninterrupted before the search started; nothing is stored in {run_dir}; run the same "
+                      f"command again to start it", file=sys.stderr)
+                return 130
             again = resume_command(self.parser, args, run_dir)
             print(f"\ninterrupted; every finished evaluation is stored in {run_dir}. Continue with:\n  {again}",
                   file=sys.stderr)

@@ -93,6 +93,12 @@ class Executor(ABC):
         self.eval_timeout_s = eval_timeout_s
         self._history: list[Mapping[str, float]] = []
 
+    @property
+    def in_process(self) -> bool:
+        """Whether candidates run in the search's own process, one at a time (so one that ends the
+        process ends the search; :class:`~hwnas.search.runner.SearchRun` then records which)."""
+        return False
+
     def remember(self, metrics: Mapping[str, float]) -> None:
         """Note the metrics of an evaluation the search has finished (or read back from its
         store); every worker started from now on observes them all (:meth:`worker_spec`)."""

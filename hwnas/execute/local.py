@@ -8,6 +8,7 @@ is killed and replaced, and one that dies has its candidate retried once on a fr
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from collections import deque
@@ -21,11 +22,26 @@ from ..exceptions import ExecutionError
 from .base import EXECUTORS, MAX_ATTEMPTS, Executor, WorkerSpec
 
 
-def _worker_main(conn, spec: WorkerSpec) -> None:
+def _exit_with(parent: int) -> None:
+    """End this worker as soon as the search process ``parent`` is gone (``kill -9``): a worker
+    only sees it between candidates, and a hung one would run on, past any timeout."""
+    import os
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="hwnas-parent-watch", daemon=True).start()
+
+
+def _worker_main(conn, spec: WorkerSpec, parent: int) -> None:
     """A worker process: build the evaluator, then evaluate genomes until told to stop."""
     from ..exceptions import HwnasError
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _exit_with(parent)
     try:
         evaluator = spec.build_evaluator()
     except HwnasError as exc:
@@ -52,7 +68,7 @@ class _Worker:
     def __init__(self, spec: WorkerSpec) -> None:
         ctx = get_context("spawn")  # never fork a process whose torch/OpenMP threads are running
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child, spec), daemon=True)
+        self.proc = ctx.Process(target=_worker_main, args=(child, spec, os.getpid()), daemon=True)
         self.proc.start()
         child.close()
         self.ready = False
@@ -88,10 +104,14 @@ class LocalExecutor(Executor):
         super().__init__(evaluator, spec, workers=workers, eval_timeout_s=eval_timeout_s)
         self._pool: list[_Worker] = []
 
+    @property
+    def in_process(self) -> bool:
+        return self.workers == 1 and self.eval_timeout_s is None
+
     def map(self, genomes: Sequence[np.ndarray]) -> Iterator[tuple[int, Evaluation]]:
         if not len(genomes):  # nothing new (a resumed batch read back from the store): no worker yet
             return
-        if self.workers == 1 and self.eval_timeout_s is None:
+        if self.in_process:
             for i, genome in enumerate(genomes):
                 yield i, self.evaluator.evaluate(genome)
             return

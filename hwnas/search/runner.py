@@ -17,10 +17,12 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 import numpy as np
 
 from ..config import LEGACY_SEARCH, RESUMABLE_SECTIONS, SEARCH_KEYS, RunConfig
-from ..evaluation import FAILED, OVER_BUDGET, Evaluation, status_counts
+from ..evaluation import FAILED, OVER_BUDGET, Evaluation, failed_evaluation, status_counts
+from ..execute.base import MAX_ATTEMPTS
 from ..exceptions import BudgetError, ConfigError, SpaceError, StoreError
 from ..registry import construct, option_defaults
 from ..outputs import WEIGHTS_DIR, front_indices, write_outputs
@@ -291,9 +293,8 @@ class SearchRun:
                         finished(stored)
                     else:
                         todo[arch] = genome
-                pending = list(todo)
-                for i, ev in executor.map(list(todo.values())):
-                    ev.id = order[pending[i]]
+                for arch, ev in self._evaluate(store, executor, todo):
+                    ev.id = order[arch]
                     finished(store.add(ev))
                     executor.remember(ev.metrics)
                     new += 1
@@ -305,6 +306,43 @@ class SearchRun:
                 bar.set_postfix_str(self._postfix(seen), refresh=True)
             bar.close()
         return new
+
+    #: store meta key: the candidate being evaluated in the search's own process, and its attempt
+    IN_PROCESS = "in_process"
+
+    def _evaluate(self, store: Store, executor, todo: dict[str, np.ndarray]) -> Iterator[tuple[str, Evaluation]]:
+        """``(arch, evaluation)`` of every candidate in ``todo``, as each finishes.
+
+        In the search's own process, the candidate under way is noted in the store first: one
+        that ends the process (a crash in native code, ``os._exit``, the OOM killer) is tried
+        once more on ``--resume`` and then recorded as failed, as a worker process's would be.
+        """
+        archs = list(todo)
+        if not executor.in_process:
+            for i, ev in executor.map(list(todo.values())):
+                yield archs[i], ev
+            return
+        if not todo:
+            return
+        died = store.get_meta(self.IN_PROCESS) or {}
+        try:
+            for arch, genome in todo.items():
+                attempt = died.get("attempt", 0) + 1 if died.get("arch") == arch else 1
+                if attempt > MAX_ATTEMPTS:
+                    yield arch, failed_evaluation(
+                        self.parts.space, genome,
+                        f"ProcessDied: the search process ended while evaluating it, on {MAX_ATTEMPTS} attempts (a "
+                        f"crash in native code, os._exit or the out-of-memory killer); --workers 2 or --eval-timeout "
+                        f"evaluate candidates in worker processes, where such a candidate fails alone")
+                    continue
+                if attempt > 1:
+                    print(f"hwnas: note: the last session ended while evaluating {arch} in its own process; trying "
+                          f"it once more (it is recorded as failed if that happens again)", file=sys.stderr)
+                store.set_meta(self.IN_PROCESS, {"arch": arch, "attempt": attempt})
+                for _, ev in executor.map([genome]):
+                    yield arch, ev
+        finally:  # not reached when the process dies: then the note stays for the next session
+            store.set_meta(self.IN_PROCESS, None)
 
     def _canonical(self, genomes) -> list[str]:
         """The proposed genomes' canonical strings; a genome the space refuses is the strategy's fault."""

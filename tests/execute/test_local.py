@@ -75,6 +75,8 @@ def test_resume_may_change_the_workers(tmp_path, make_config, serial, monkeypatc
     ({"workers": 0}, ConfigError, r"\[execution\]: workers = 0 must be an integer >= 1"),
     ({"workers": 1.5}, ConfigError, r"workers = 1.5 must be an integer >= 1"),
     ({"eval_timeout_s": -1}, ConfigError, r"eval_timeout_s = -1 must be a positive number of seconds"),
+    ({"eval_timeout_s": float("inf")}, ConfigError, r"eval_timeout_s = inf .* at most 604800 .* leave it out"),
+    ({"eval_timeout_s": 3e6}, ConfigError, r"eval_timeout_s = 3000000.0 must be a positive number"),
     ({"executor": "threads"}, RegistryError, r"unknown executor 'threads'; choose one of: local, ray"),
     ({"address": "auto"}, ConfigError, r"\[execution\]: 'local' has no option\(s\) 'address'"),
 ])
@@ -96,3 +98,80 @@ def test_a_plugin_module_a_worker_cannot_import_is_named(make_config):
                                              r"that registered a part of this search \(ModuleNotFoundError: .*\); "
                                              r".*PYTHONPATH.*workers = 1$"):
         spec.build_evaluator()
+
+
+def test_a_candidate_that_ends_the_search_process_is_tried_once_more_then_recorded_failed(tmp_path, serial):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    rows, victim = serial
+    tests = Path(__file__).resolve().parents[1]
+    script = (f"import sys; sys.path.insert(0, {str(tests)!r}); import fakes; from conftest import small_config; "
+              f"from hwnas.search.runner import run_search; "
+              f"run_search(small_config(search={EVALS!r}, estimator={{'crash_substring': {victim!r}}}), "
+              f"{str(tmp_path / 'r')!r}, resume=len(sys.argv) > 1, progress=False)")
+
+    def session(*resume):
+        return subprocess.run([sys.executable, "-c", script, *resume], capture_output=True, text=True)
+
+    assert session().returncode == 17  # in process (1 worker, no timeout): the candidate ends the search
+    store = Store(tmp_path / "r" / "store.sqlite")
+    assert store.get_meta("in_process") == {"arch": victim, "attempt": 1} and store.get(victim) is None
+    store.close()
+    second = session("--resume")
+    assert second.returncode == 17 and f"the last session ended while evaluating {victim}" in second.stderr
+    third = session("--resume")
+    assert third.returncode == 0, third.stderr
+    got = {r["arch"]: r for r in _rows(tmp_path / "r" / "evaluations.csv")}
+    assert got[victim]["status"] == "failed" and got[victim]["reason"].startswith(
+        "ProcessDied: the search process ended while evaluating it, on 2 attempts")
+    archs = [r["arch"] for r in _rows(tmp_path / "r" / "evaluations.csv")]
+    first = [r["arch"] for r in rows].index(victim) + 1
+    assert archs[:first] == [r["arch"] for r in rows][:first] and len(archs) == len(rows)  # then told a failure
+    assert sum(r["status"] == "failed" for r in got.values()) == 1
+
+
+@pytest.mark.skipif(not __import__("os").path.isdir("/proc/self"), reason="reads /proc")
+def test_workers_end_when_the_search_process_is_killed(tmp_path, serial):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    _, victim = serial
+    tests = Path(__file__).resolve().parents[1]
+    script = (f"import sys; sys.path.insert(0, {str(tests)!r}); import fakes; from conftest import small_config; "
+              f"from hwnas.search.runner import run_search; "
+              f"run_search(small_config(search={EVALS!r}, execution={{'workers': 2}}, estimator={{"
+              f"'sleep_substring': {victim!r}, 'sleep_s': 600}}), {str(tmp_path / 'r')!r}, progress=False)")
+    search = subprocess.Popen([sys.executable, "-c", script])
+
+    def children():
+        out = []
+        for status in Path("/proc").glob("[0-9]*/status"):
+            try:
+                fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
+            except OSError:
+                continue
+            if fields.get("PPid", "").strip() == str(search.pid):
+                out.append(int(status.parent.name))
+        return out
+
+    deadline = time.time() + 120
+    while time.time() < deadline and not (len(children()) >= 2 and (tmp_path / "r" / "store.sqlite").exists()):
+        time.sleep(0.5)
+    time.sleep(3)  # the workers are evaluating; one sleeps on its candidate
+    workers = children()
+    assert len(workers) >= 2
+    os.kill(search.pid, signal.SIGKILL)
+    search.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and any(Path(f"/proc/{pid}").exists() for pid in workers):
+        time.sleep(0.2)
+    left = [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, "workers outlived the killed search"
