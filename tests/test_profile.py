@@ -217,15 +217,21 @@ def test_cli_profile_checks_its_arguments_before_any_work(tmp_path, capsys, monk
     monkeypatch.setattr(hwnas.profile, "export_models", no_work)
     nb201 = tmp_path / "nb201.toml"
     nb201.write_text('[task]\ndataset = "digits"\n[space]\nname = "nb201"\n')
+    precious = tmp_path / "notes.json"
+    precious.write_text('{"mine": true}')
     for argv, message in (
             (["--out", str(tmp_path)], f"--out {tmp_path} is a directory; give the table's file name"),
             (["--seed", "-1"], "--seed -1 is out of range; use an integer >= 0"),
             (["--space", "foo"], "--space 'foo' is not a known space; use one of mbv3, mlp, nb201"),
             (["--task", str(nb201)], "hwnas search ... --latency measure"),
-            (["--target", "cuda-ort"], "execution provider 'CUDAExecutionProvider' is not available")):
+            (["--target", "cuda-ort"], "execution provider 'CUDAExecutionProvider' is not available"),
+            (["--space", "mlp"], "space 'mlp' does not describe its layers, so it cannot have a latency table"),
+            (["--out", str(tmp_path / "t.csv")], f"--out {tmp_path / 't.csv'}: a latency table is a .json file"),
+            (["--out", str(precious)], f"--out {precious} exists and is not a latency table")):
         target = [] if "--target" in argv else ["--target", "cpu-ort-1t"]
         err = cli_error(["profile", *target, *argv], message)
         assert "--latency measure)" not in err  # not offered as a profile flag
+    assert precious.read_text() == '{"mine": true}'
 
 
 def test_report_gives_no_tau_verdict_from_too_few_networks(table):

@@ -47,13 +47,17 @@ class ProfileCommand(Command):
         from ..outputs import check_file_to_write
         from ..profile import build_table, format_report
         from ..space import SPACES
+        from ..space.base import SearchSpace
 
         check_at_least(args, {"calibration": 1, "fidelity": 0, "seed": 0, "passes": 2, "runs_per_pass": 1,
                               "export_workers": 1})
         if args.out:  # checked before minutes of work, not when the table is written
             check_file_to_write(args.out, "--out", "the table's file name", "<space>-<C>x<H>x<W>.json")
+            _check_table_out(Path(args.out))
         if args.space and args.space not in SPACES.names():
             raise ConfigError(f"--space {args.space!r} is not a known space; use one of {', '.join(SPACES.names())}")
+        if args.space and SPACES.get(args.space).all_layer_signatures is SearchSpace.all_layer_signatures:
+            raise SpaceError(_NO_TABLE.format(space=args.space))
         target = load_target(args.target)
         require_provider(target)  # before exporting a thousand models
         config = load_config(args.task or default_task_config())
@@ -64,9 +68,7 @@ class ProfileCommand(Command):
         try:
             space.all_layer_signatures()
         except SpaceError:
-            raise SpaceError(f"space {space.name!r} does not describe its layers, so it cannot have a latency "
-                             f"table; profile a space that does (mbv3), or time every candidate of a "
-                             f"{space.name} search with `hwnas search ... --latency measure`") from None
+            raise SpaceError(_NO_TABLE.format(space=space.name)) from None
         out = Path(args.out) if args.out else local_table_path(target, space)  # never a remote table
         table = build_table(target, space, calibration=args.calibration, fidelity=args.fidelity, seed=args.seed,
                             passes=args.passes, runs_per_pass=args.runs_per_pass,
@@ -76,3 +78,24 @@ class ProfileCommand(Command):
         print(format_report(table))
         print(f"wrote {out}")
         return 0
+
+
+_NO_TABLE = ("space {space!r} does not describe its layers, so it cannot have a latency table; profile a space "
+             "that does (mbv3), or time every candidate of a {space} search with `hwnas search ... --latency measure`")
+
+
+def _check_table_out(out: Path) -> None:
+    """Refuse an ``--out`` that is not a ``.json`` name, or an existing file that is not a latency
+    table (it would be overwritten minutes later)."""
+    import json
+
+    if out.suffix != ".json":
+        raise ConfigError(f"--out {out}: a latency table is a .json file; e.g. --out {out.with_suffix('.json')}")
+    if out.exists():
+        try:
+            is_table = json.loads(out.read_text()).get("format") == "hwnas-latency-table"
+        except (OSError, ValueError, AttributeError):
+            is_table = False
+        if not is_table:
+            raise ConfigError(f"--out {out} exists and is not a latency table; it would be overwritten: "
+                              f"choose another path, or delete it first")

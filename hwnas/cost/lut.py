@@ -61,7 +61,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
-from ..exceptions import LatencyTableError
+from ..exceptions import LatencyTableError, SpaceError
 from .base import COST_MODELS, CostModel
 from .device import device_folder, device_label, local_device
 from .target import Target, targets_dir
@@ -210,7 +210,7 @@ class LatencyTable:
         for key, entry in entries.items():
             for name in ("weights", "activations"):
                 count = entry.get(name, 0)
-                if isinstance(count, bool) or not isinstance(count, (int, float)) or not count >= 0:
+                if isinstance(count, bool) or not isinstance(count, (int, float)) or not 0 <= count < math.inf:
                     raise LatencyTableError(f"latency table {p}: entry {key!r} has {name!r} {count!r}; it must be "
                                             f"a count >= 0; rebuild the table with hwnas profile")
             weight = entry.get("residual_weight", 0.0)
@@ -598,7 +598,8 @@ class LutCostModel(CostModel):
         super().__init__(target, input_shape)
         from ..exceptions import ConfigError
 
-        if level != "auto" and (isinstance(level, bool) or not isinstance(level, (int, float)) or not level > 0):
+        if level != "auto" and (isinstance(level, bool) or not isinstance(level, (int, float))
+                                or not 0 < level < math.inf):
             raise ConfigError(f"[cost.lut] level = {level!r} must be \"auto\" or a number > 0 (1: the table's "
                               f"own latencies)")
         self.level_auto = level == "auto"
@@ -606,6 +607,10 @@ class LutCostModel(CostModel):
         if space is None:
             raise LatencyTableError("the lut cost model needs the search space (built by hwnas.components)")
         self.space = space
+        try:
+            signatures = space.all_layer_signatures()
+        except SpaceError as exc:  # no table can exist: say so, not how to build one
+            raise LatencyTableError(f"--latency lut: {exc}") from None
         self.fix = profile_command(target, space.name, config_source, path)
         table_path = find_table(target, space, path)
         if not table_path.is_file():
@@ -615,11 +620,23 @@ class LutCostModel(CostModel):
                 f"`{self.fix}` or time every candidate with --latency measure")
         self.table = LatencyTable.load(table_path)
         self.table.check(target, space, self.fix)
-        self.table.require(space.all_layer_signatures(), self.fix)
+        self.table.require(signatures, self.fix)
 
     def predict(self, archs: Sequence[str]) -> np.ndarray:
-        """Predicted latency in ms of each canonical architecture string (the table's, times ``level``)."""
-        return self.level * self._table_ms(archs)
+        """Predicted latency in ms of each canonical architecture string (the table's, times ``level``).
+
+        Raises:
+            ValueError: a prediction that is not a positive number (a calibration fitted on too few
+                networks extrapolates below 0), naming the architecture and the fix: that candidate
+                fails, the search goes on.
+        """
+        ms = self.level * self._table_ms(archs)
+        bad = [(a, v) for a, v in zip(archs, ms) if not (np.isfinite(v) and v > 0)]
+        if bad:
+            raise ValueError(f"latency table {self.table.path} predicts {bad[0][1]:.4g} ms for {bad[0][0]}; "
+                                    f"its calibration does not hold there: rebuild it with more --calibration "
+                                    f"networks (`{self.fix}`), or time every candidate with --latency measure")
+        return ms
 
     def _table_ms(self, archs: Sequence[str]) -> np.ndarray:
         return np.array([self.table.predict(self.space.layer_signatures(self.space.parse(a))) for a in archs])
@@ -710,7 +727,7 @@ def latency_models(names: list[str], cost: Mapping[str, Any], space: Any, *, exp
         LatencyTableError: ``[cost.lut] path`` names a file that does not exist (unless
             ``latency = "measure"``, which reads no table).
     """
-    from ..exceptions import ConfigError, SpaceError
+    from ..exceptions import ConfigError
     from .target import load_target
 
     mode = cost.get("latency", "auto")

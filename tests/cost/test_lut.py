@@ -359,3 +359,32 @@ def test_reference_level_times_the_table_s_first_calibration_networks(space, tar
     table.meta.update(remote=True, device={"cpu": "Snapdragon 8", "gpu": None})
     remote = COST_MODELS.get("lut")(target, SHAPE, space=space, path=str(table.save(tmp_path / "r.json")))
     assert remote.reference_level() is None  # another device's table: nothing here to time
+
+
+def test_an_infinite_count_and_level_are_refused(space, target, tmp_path):
+    doc = hand_table(space, target).to_dict()
+    next(iter(doc["entries"].values()))["weights"] = float("inf")
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(LatencyTableError, match="has 'weights' inf; it must be a count >= 0"):
+        LatencyTable.load(path)
+    good = hand_table(space, target).save(tmp_path / "g.json")
+    with pytest.raises(ConfigError, match=r"level = inf must be"):
+        COST_MODELS.get("lut")(target, SHAPE, space=space, path=str(good), level=float("inf"))
+
+
+def test_a_prediction_that_is_not_positive_fails_the_candidate_naming_the_fix(space, target, tmp_path):
+    table = hand_table(space, target)
+    table.calibration["coef"] = [1.0, 0.0, -1.0]  # a fit that extrapolates below 0
+    path = table.save(tmp_path / "t.json")
+    lut = COST_MODELS.get("lut")(target, SHAPE, space=space, path=str(path))
+    arch = "w0.5:k3e3/k3e3/k3e3/k3e3"
+    with pytest.raises(ValueError, match=rf"predicts -?[0-9.e-]+ ms for {re.escape(arch)}; .*more --calibration"):
+        lut.measure(arch)
+
+
+def test_lut_on_a_space_without_layers_says_no_table_can_exist(target):
+    mlp = make_space("mlp", (64,), 10)
+    with pytest.raises(LatencyTableError, match=r"--latency lut: space 'mlp' does not describe its layers") as err:
+        COST_MODELS.get("lut")(target, (64,), space=mlp)
+    assert "hwnas profile" not in str(err.value) and "--latency measure" in str(err.value)
