@@ -100,6 +100,12 @@ class CostModel(ABC):
         """
         return [{} for _ in archs]
 
+    def source(self) -> dict[str, Any] | None:
+        """What this model's numbers come from besides the config, when that can change between
+        sessions (a latency table's file and content): recorded with a run, and a ``--resume``
+        whose source differs is refused. None (the default): nothing beyond the config."""
+        return None
+
     def describe(self) -> dict[str, Any]:
         """Metadata stored with every number: the cost model, its metrics and the target."""
         return {"cost_model": self.name, "provides": list(self.provides), **self.target.describe()}

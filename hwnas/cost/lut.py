@@ -136,6 +136,13 @@ class LatencyTable:
                 "device_report": self.device_report,
                 "entries": {k: self.entries[k] for k in sorted(self.entries)}}
 
+    def digest(self) -> str:
+        """A short hash of what the table predicts from (its entries and calibration)."""
+        import hashlib
+
+        doc = json.dumps({"entries": self.entries, "calibration": self.calibration}, sort_keys=True, default=str)
+        return hashlib.sha256(doc.encode()).hexdigest()[:16]
+
     def save(self, path: str | Path) -> Path:
         """Write the table as JSON (parent folders are created)."""
         p = Path(path)
@@ -702,6 +709,9 @@ class LutCostModel(CostModel):
         for row, measured in zip(rows, ort_model.measure_many(list(archs), models)):
             row["latency_ms_measured"] = measured["latency_ms"]
         return rows
+
+    def source(self) -> dict[str, Any]:
+        return {"table": str(self.table.path), "date": self.table.meta.get("date"), "digest": self.table.digest()}
 
     def describe(self) -> dict[str, Any]:
         """The target's description plus the table's file and build date."""

@@ -249,6 +249,16 @@ class SearchRun:
                 raise StoreError(f"--resume: the run used cost models {stored_models}, this session would use "
                                  f"{models} (a latency table appeared or changed); resume with {flag}")
         store.set_meta("cost_models", models)
+        sources = {c.name: c.source() for c in self.parts.cost_models if c.source() is not None}
+        stored_sources = store.get_meta("cost_sources") if self.resume else None
+        for name, source in sources.items():
+            before = (stored_sources or {}).get(name)
+            if before is not None and before.get("digest") != source.get("digest"):
+                raise StoreError(f"--resume: the {name} cost model's source changed since this run started "
+                                 f"({before.get('table')}, built {before.get('date')}, is now {source.get('table')}, "
+                                 f"built {source.get('date')}); its numbers would mix two tables: restore that "
+                                 f"table (or point [cost.lut] path at it), or search into a new --out")
+        store.set_meta("cost_sources", sources)
         store.set_meta("strategy_options", self.strategy_options)
         if store.get_meta("started_at") is None:  # wall time of the run, e.g. a supernet's before any evaluation
             store.set_meta("started_at", time.time())

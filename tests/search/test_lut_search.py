@@ -149,3 +149,16 @@ def test_a_run_from_before_table_levels_resumes_with_the_table_s_own_latencies(t
     monkeypatch.setattr(LutCostModel, "reference_level", lambda self: pytest.fail("timed on resume"))
     del config["cost"]["lut"]["level"]
     assert run_search(config_from_dict(config), tmp_path / "old", resume=True, progress=False).evaluations == 6
+
+
+def test_resume_refuses_a_latency_table_that_changed_since_the_run_started(tmp_path):
+    from hwnas.exceptions import StoreError
+
+    config = _lut_config(tmp_path, level=1)
+    run_search(config_from_dict(config), tmp_path / "r", progress=False)
+    assert run_search(config_from_dict(config), tmp_path / "r", resume=True, progress=False).new_evaluations == 0
+    space = make_space("mbv3", (1, 8, 8), 10, **{k: v for k, v in TINY.items() if k != "name"})
+    hand_table(space, load_target("cpu-ort-1t"), coef=(2.0, 0.0, 0.0)).save(tmp_path / "mbv3-1x8x8.json")
+    with pytest.raises(StoreError, match=r"--resume: the lut cost model's source changed since this run started .*"
+                                         r"would mix two tables"):
+        run_search(config_from_dict(config), tmp_path / "r", resume=True, progress=False)
