@@ -166,6 +166,14 @@ def config_from_dict(data: Mapping[str, Any], *, source: str = "<dict>", base_di
     cost = sections["cost"]
     # [cost.<model>] sub-tables hold a cost model's options (e.g. [cost.table] path = ...)
     models = cost.get("models") if isinstance(cost.get("models"), list) else []
+    for name in ("lut", *(m for m in models if isinstance(m, str))):  # [cost.<model>]: options, a path a file
+        options = cost.get(name)
+        if name in cost and name not in _COST_KEYS - {"lut"} and not isinstance(options, Mapping):
+            raise ConfigError(f"{source}: [cost] {name} = {options!r} must be a table of options, e.g. "
+                              f"[cost.{name}] path = \"...\"")
+        path = options.get("path") if isinstance(options, Mapping) else None
+        if isinstance(options, Mapping) and "path" in options and (not isinstance(path, str) or not path.strip()):
+            raise ConfigError(f"{source}: [cost.{name}] path = {path!r} must be the name of a file")
     bad = sorted(k for k in set(cost) - _COST_KEYS if not (k in models and isinstance(cost[k], Mapping)))
     if bad:
         raise ConfigError(f"{source}: unknown [cost] key(s) {bad}; valid: {sorted(_COST_KEYS)} and "

@@ -58,3 +58,26 @@ def test_train_over_budget_is_a_run_key_and_a_boolean():
     assert config_from_dict({"space": {"name": "mlp"}}).search["train_over_budget"] is False  # recorded in every run
     with pytest.raises(ConfigError, match=r"\[search\]: train_over_budget = 'yes' must be true or false$"):
         config_from_dict({"space": {"name": "mlp"}, "search": {"train_over_budget": "yes"}})
+
+
+@pytest.mark.parametrize("cost, message", [
+    ({"lut": {"path": 3}}, "[cost.lut] path = 3 must be the name of a file"),
+    ({"lut": {"path": " "}}, "[cost.lut] path = ' ' must be the name of a file"),
+    ({"lut": "/tmp/t.json"}, "[cost] lut = '/tmp/t.json' must be a table of options, e.g. [cost.lut] path"),
+    ({"models": ["counts", "table"], "table": "x.csv"}, "[cost] table = 'x.csv' must be a table of options"),
+])
+def test_cost_model_option_tables_and_their_paths_are_checked(cost, message):
+    with pytest.raises(ConfigError) as err:
+        config_from_dict({"task": {"dataset": "digits"}, "space": {"name": "mbv3"},
+                          "cost": {"target": "cpu-ort-1t", **cost}})
+    assert message in str(err.value)
+
+
+def test_a_table_path_that_is_a_folder_says_so(tmp_path):
+    from hwnas.components import build_components
+    from hwnas.exceptions import LatencyTableError
+
+    config = config_from_dict({"task": {"dataset": "digits", "resize": 12}, "space": {"name": "mbv3"},
+                               "cost": {"target": "cpu-ort-1t", "lut": {"path": str(tmp_path)}}})
+    with pytest.raises(LatencyTableError, match=f"path = '{tmp_path}' is a folder; point it at a table file"):
+        build_components(config)

@@ -746,7 +746,8 @@ def latency_models(names: list[str], cost: Mapping[str, Any], space: Any, *, exp
     options = cost.get("lut") if isinstance(cost.get("lut"), Mapping) else {}
     given = options.get("path")
     if given and mode != "measure" and not Path(given).is_file():
-        raise LatencyTableError(f"{source} [cost.lut] path = {str(given)!r} does not exist; point it at a table "
+        what = "is a folder" if Path(given).is_dir() else "does not exist"
+        raise LatencyTableError(f"{source} [cost.lut] path = {str(given)!r} {what}; point it at a table file "
                                 f"built by `hwnas profile`, or remove the key to use latency_tables/")
     note = None
     if (mode == "auto" and explicit) or "target" not in cost or not ({"ort", "lut"} & set(names)):
