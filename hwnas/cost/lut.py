@@ -727,13 +727,14 @@ def latency_models(names: list[str], cost: Mapping[str, Any], space: Any, *, exp
     ``auto`` (the default) picks ``lut`` when a table for (target, space, input size) exists and
     is valid here, else ``measure``, and then says why in the returned note (one line, for the
     search to print) unless the space cannot have a table. With ``auto``, an explicit
-    ``[cost] models`` list is kept.
+    ``[cost] models`` list is kept, unless ``[cost.lut] path`` names a table to use.
 
     Returns:
         The cost-model names, and the note (None when there is nothing to say).
 
     Raises:
-        ConfigError: an unknown ``latency`` value.
+        ConfigError: an unknown ``latency`` value, or ``latency`` / ``[cost.lut] path`` set for a
+            models list without a latency model (nothing would read them).
         LatencyTableError: ``[cost.lut] path`` names a file that does not exist (unless
             ``latency = "measure"``, which reads no table).
     """
@@ -750,8 +751,14 @@ def latency_models(names: list[str], cost: Mapping[str, Any], space: Any, *, exp
         raise LatencyTableError(f"{source} [cost.lut] path = {str(given)!r} {what}; point it at a table file "
                                 f"built by `hwnas profile`, or remove the key to use latency_tables/")
     note = None
-    if (mode == "auto" and explicit) or "target" not in cost or not ({"ort", "lut"} & set(names)):
+    if not ({"ort", "lut"} & set(names)):  # no latency model: nothing to resolve, and nothing to say it to
+        if mode != "auto" or given:
+            what = f"[cost] latency = {mode!r}" if mode != "auto" else f"[cost.lut] path = {str(given)!r}"
+            raise ConfigError(f"{source} {what}: [cost] models = {names} has no latency model (ort or lut) to "
+                              f"read it; add \"ort\" to [cost] models, or remove the key")
         return names, note
+    if (mode == "auto" and explicit and not given) or "target" not in cost:
+        return names, note  # an explicit list is kept, unless it names a table to use
     if mode == "auto":
         target = load_target(cost["target"])
         path = find_table(target, space, given)

@@ -192,7 +192,13 @@ def test_latency_mode_resolution(space, target, tmp_path):
     path = hand_table(space, target).save(tmp_path / "mbv3-1x8x8.json")
     assert latency_models(names, {**cost, "lut": {"path": str(path)}}, space, explicit=False) == (
         ["counts", "memory", "lut"], None)
-    assert latency_models(names, {**cost, "lut": {"path": str(path)}}, space, explicit=True) == (names, None)
+    # an explicit list is kept under auto, unless the config names a table: then that table is used
+    assert latency_models(names, cost, space, explicit=True) == (names, None)
+    assert latency_models(names, {**cost, "lut": {"path": str(path)}}, space, explicit=True) == (
+        ["counts", "memory", "lut"], None)
+    for extra in ({"latency": "lut"}, {"latency": "measure"}, {"lut": {"path": str(path)}}):
+        with pytest.raises(ConfigError, match=r"models = \['counts'\] has no latency model \(ort or lut\) to read"):
+            latency_models(["counts"], {**cost, **extra}, space, explicit=True)
     with pytest.raises(ConfigError, match="latency = 'fast' is not valid"):
         latency_models(names, {**cost, "latency": "fast"}, space, explicit=False)
 
@@ -214,7 +220,7 @@ def test_a_table_path_given_but_missing_is_an_error(space, tmp_path):
     cost = {"target": "cpu-ort-1t", "lut": {"path": str(tmp_path / "nope" / "table.json")}}
     for mode in ("auto", "lut"):
         with pytest.raises(LatencyTableError, match=r"^run.toml \[cost.lut\] path = '.*nope/table.json' does not "
-                                                    r"exist; point it at a table built by `hwnas profile`"):
+                                                    r"exist; point it at a table file built by `hwnas profile`"):
             latency_models(["counts", "ort"], {**cost, "latency": mode}, space, explicit=False, source="run.toml")
     # measure reads no table: the key is left alone
     assert latency_models(["counts", "ort"], {**cost, "latency": "measure"}, space, explicit=False) == (
