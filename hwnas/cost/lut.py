@@ -245,8 +245,7 @@ class LatencyTable:
         Raises:
             LatencyTableError: saying which setting differs, both values, and the fix.
         """
-        fix = fix or profile_command(target, space.name)
-        hint = f"; rebuild it with `{fix}` or time every candidate with --latency measure"
+        hint = self._hint(fix or profile_command(target, space.name), "rebuild")
         meta = self.meta
         if meta["target"] != target.name:
             raise LatencyTableError(f"{self.where} was built for target {meta['target']!r}, not {target.name!r}{hint}")
@@ -290,7 +289,17 @@ class LatencyTable:
             raise LatencyTableError(
                 f"{self.where} has no entry for {missing[0]!r}"
                 + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
-                + f"; fill it with `{fix}` or time every candidate with --latency measure")
+                + self._hint(fix, "fill"))
+
+    def _hint(self, fix: str, action: str) -> str:
+        """How to mend this table: ``fix`` here, or, for a remote table (a device this machine
+        cannot run, so neither profiling nor timing works here), on its device."""
+        if self.meta.get("remote"):
+            device = self.meta.get("device")
+            where = (device_label(device, str(self.meta.get("execution_provider", ""))) if isinstance(device, dict)
+                     else "the device it describes")
+            return f"; {action} it on {where}, where its target runs, with `{fix}`, and copy it here"
+        return f"; {action} it with `{fix}` or time every candidate with --latency measure"
 
     # --- prediction ----------------------------------------------------------------------
     def features(self, signatures: Sequence[Any]) -> dict[str, float]:

@@ -394,3 +394,15 @@ def test_lut_on_a_space_without_layers_says_no_table_can_exist(target):
     with pytest.raises(LatencyTableError, match=r"--latency lut: space 'mlp' does not describe its layers") as err:
         COST_MODELS.get("lut")(target, (64,), space=mlp)
     assert "hwnas profile" not in str(err.value) and "--latency measure" in str(err.value)
+
+
+def test_a_remote_table_is_mended_on_its_device_not_here(space, target, tmp_path):
+    table = hand_table(space, target)
+    table.meta.update(remote=True, device={"cpu": "Snapdragon 8", "gpu": None})
+    table.entries.pop(sorted(table.entries)[0])
+    path = table.save(tmp_path / "phone.json")
+    with pytest.raises(LatencyTableError) as err:
+        COST_MODELS.get("lut")(target, SHAPE, space=space, path=str(path))
+    line = str(err.value)
+    assert "; fill it on Snapdragon 8, where its target runs, with `hwnas profile" in line and "and copy it here" in line
+    assert "--latency measure" not in line
