@@ -251,6 +251,9 @@ class LatencyTable:
             raise LatencyTableError(f"{self.where} was built for target {meta['target']!r}, not {target.name!r}{hint}")
         for key in MATCHED_SETTINGS:
             mine, theirs = meta.get(key), getattr(target, key)
+            if mine is None and not meta.get("remote"):  # built here by hwnas profile, which records them all
+                raise LatencyTableError(f"{self.where} does not record the {key} it was built with, so it cannot "
+                                        f"be matched to target {target.name}{hint}")
             if mine is not None and mine != theirs:
                 raise LatencyTableError(f"{self.where} was built with {key} = {mine!r}, the target "
                                         f"{target.name} has {theirs!r}{hint}")

@@ -406,3 +406,12 @@ def test_a_remote_table_is_mended_on_its_device_not_here(space, target, tmp_path
     line = str(err.value)
     assert "; fill it on Snapdragon 8, where its target runs, with `hwnas profile" in line and "and copy it here" in line
     assert "--latency measure" not in line
+
+
+def test_a_local_table_missing_a_setting_is_refused_a_remote_one_is_not(space, target, tmp_path):
+    table = hand_table(space, target)
+    del table.meta["opset"]
+    with pytest.raises(LatencyTableError, match="does not record the opset it was built with"):
+        table.check(target, space)
+    table.meta.update(remote=True)
+    table.check(target, space)
