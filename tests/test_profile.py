@@ -223,6 +223,7 @@ def test_cli_profile_checks_its_arguments_before_any_work(tmp_path, capsys, monk
     for argv, message in (
             (["--out", str(tmp_path)], f"--out {tmp_path} is a directory; give the table's file name"),
             (["--seed", "-1"], "--seed -1 is out of range; use an integer >= 0"),
+            (["--passes", "100000"], "--passes 100000 is out of range; use an integer <= 1000"),
             (["--space", "foo"], "--space 'foo' is not a known space; use one of mbv3, mlp, nb201"),
             (["--task", str(nb201)], "hwnas search ... --latency measure"),
             (["--target", "cuda-ort"], "execution provider 'CUDAExecutionProvider' is not available"),

@@ -51,6 +51,11 @@ class ProfileCommand(Command):
 
         check_at_least(args, {"calibration": 1, "fidelity": 0, "seed": 0, "passes": 2, "runs_per_pass": 1,
                               "export_workers": 1})
+        from ..cost.target import MAX_PASSES, MAX_RUNS
+
+        for flag, value, most in (("--passes", args.passes, MAX_PASSES), ("--runs-per-pass", args.runs_per_pass, MAX_RUNS)):
+            if value is not None and value > most:
+                raise ConfigError(f"{flag} {value} is out of range; use an integer <= {most}")
         if args.out:  # checked before minutes of work, not when the table is written
             check_file_to_write(args.out, "--out", "the table's file name", "<space>-<C>x<H>x<W>.json")
             _check_table_out(Path(args.out))
