@@ -42,6 +42,7 @@ class ProfileCommand(Command):
         from ..config import load_config
         from ..cost import load_target, require_provider
         from ..cost.lut import local_table_path
+        from ..cost.target import MAX_PASSES, MAX_RUNS
         from ..data import load_task
         from ..exceptions import SpaceError
         from ..outputs import check_file_to_write
@@ -51,8 +52,6 @@ class ProfileCommand(Command):
 
         check_at_least(args, {"calibration": 1, "fidelity": 0, "seed": 0, "passes": 2, "runs_per_pass": 1,
                               "export_workers": 1})
-        from ..cost.target import MAX_PASSES, MAX_RUNS
-
         for flag, value, most in (("--passes", args.passes, MAX_PASSES), ("--runs-per-pass", args.runs_per_pass, MAX_RUNS)):
             if value is not None and value > most:
                 raise ConfigError(f"{flag} {value} is out of range; use an integer <= {most}")
