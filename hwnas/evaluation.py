@@ -25,7 +25,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .exceptions import HwnasError
+from .exceptions import HwnasError, attach_metrics, measured_before
 from .search.objectives import BUDGETS
 
 OK, FAILED, OVER_BUDGET = "ok", "failed", "over_budget"
@@ -167,7 +167,7 @@ class Evaluator:
             # (SystemExit too: a candidate's code calling sys.exit ends that candidate, not the search)
             # what was measured before the failure is kept (e.g. a table's accuracy when its
             # latency cell is blank, a pre-filter's score); a failed evaluation is never on a front
-            metrics.update({k: float(v) for k, v in getattr(exc, "metrics", {}).items()})
+            metrics.update({k: float(v) for k, v in measured_before(exc).items()})
             metrics = {k: v for k, v in metrics.items() if math.isfinite(v)}
             status = FAILED
             reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
@@ -230,7 +230,6 @@ def _checked(part: str, declared: Sequence[str], values: Mapping[str, Any]) -> d
     out = {k: float(v) for k, v in values.items()}
     bad = [k for k, v in out.items() if not math.isfinite(v)]
     if bad:
-        exc = FloatingPointError(f"{part} returned non-finite {', '.join(f'{k} = {out[k]}' for k in bad)}")
-        exc.metrics = {k: v for k, v in out.items() if k not in bad}  # the finite ones stay in the row
-        raise exc
+        raise attach_metrics(FloatingPointError(f"{part} returned non-finite {', '.join(f'{k} = {out[k]}' for k in bad)}"),
+                             {k: v for k, v in out.items() if k not in bad})  # the finite ones stay in the row
     return out

@@ -6,6 +6,8 @@ offending value, where it came from, and what to do about it.
 
 from __future__ import annotations
 
+from typing import Mapping
+
 
 class HwnasError(Exception):
     """Base class for errors caused by user input or environment, never by a bug."""
@@ -80,3 +82,20 @@ def require(module: str, extra: str):
         raise MissingExtraError(
             f"{module} is not installed ({exc}); install it with: pip install 'hwnas[{extra}]'"
         ) from None
+
+
+def attach_metrics(exc: BaseException, metrics: Mapping[str, float]) -> BaseException:
+    """Carry what was measured before a candidate failed on the exception that fails it (e.g. a
+    pre-filter's score, the finite metrics of a part that returned a NaN): the evaluator keeps
+    them in the failed row (:func:`measured_before`). Adds to what the exception already carries.
+
+    Returns:
+        ``exc``, to ``raise attach_metrics(exc, {...})``.
+    """
+    exc.metrics = {**measured_before(exc), **metrics}  # type: ignore[attr-defined]
+    return exc
+
+
+def measured_before(exc: BaseException) -> dict[str, float]:
+    """The metrics :func:`attach_metrics` put on ``exc`` (empty when none)."""
+    return dict(getattr(exc, "metrics", None) or {})

@@ -16,6 +16,7 @@ from typing import Any, Mapping
 
 import torch
 
+from ..exceptions import attach_metrics
 from ..registry import Registry, construct
 
 
@@ -91,7 +92,7 @@ class CandidateRejected(Exception):
 
     def __init__(self, message: str, metrics: Mapping[str, float]) -> None:
         super().__init__(message)
-        self.metrics = dict(metrics)
+        attach_metrics(self, metrics)
 
 
 #: Estimator name -> class; configs pick one with ``[estimator] name = "proxy-trainer"``.

@@ -53,7 +53,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..exceptions import ConfigError
+from ..exceptions import ConfigError, attach_metrics
 from ..registry import Registry, construct, did_you_mean
 from .base import ESTIMATORS, AccuracyEstimator, CandidateRejected
 from .trainer import ProxyTrainer
@@ -448,8 +448,7 @@ class PreFilteredTrainer(AccuracyEstimator):
         try:
             metrics = self.trainer.estimate(arch, model, recipe)
         except Exception as exc:  # the failed row keeps the score, so a resume counts it as this run did
-            exc.metrics = {**getattr(exc, "metrics", {}), "zc_score": score, "zc_s": zc_s}
-            raise
+            raise attach_metrics(exc, {"zc_score": score, "zc_s": zc_s})
         return {**metrics, "zc_score": score, "zc_s": zc_s}
 
     def advice(self, evaluations: int) -> str | None:
