@@ -31,7 +31,8 @@ def _parser() -> tuple[argparse.ArgumentParser, dict]:
     commands = {}
     for name in COMMANDS.names():
         command = COMMANDS.get(name)()
-        command.configure(sub.add_parser(name, help=command.help))
+        command.parser = sub.add_parser(name, help=command.help)  # e.g. for resume hints that repeat the flags
+        command.configure(command.parser)
         commands[name] = command
     return parser, commands
 

@@ -37,7 +37,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from .config import RunConfig
-from .exceptions import ConfigError
+from .exceptions import ConfigError, HwnasError
 
 #: Files :func:`write_fidelity` writes.
 FIDELITY_CSV, SUMMARY_CSV, FIDELITY_PNG = "fidelity.csv", "fidelity_summary.csv", "fidelity.png"
@@ -158,16 +158,20 @@ def _trainer_options(config: RunConfig) -> dict[str, Any]:
     return {k: v for k, v in config.estimator.items() if k not in ("name", "epochs")}
 
 
+#: The most epochs a budget may have (proxy-trainer's own limit).
+MAX_EPOCHS = 1000
+
+
 def check_epochs(epochs: Sequence[int]) -> list[int]:
     """Sorted distinct epoch budgets; the last is the reference.
 
     Raises:
-        ConfigError: fewer than two budgets, or one below 1.
+        ConfigError: fewer than two budgets, or one outside [1, :data:`MAX_EPOCHS`].
     """
     values = sorted({int(e) for e in epochs})
-    if len(values) < 2 or values[0] < 1:
-        raise ConfigError(f"--epochs {','.join(map(str, epochs))} needs at least two distinct positive budgets, "
-                          f"e.g. 1,3,10 (the largest is the reference)")
+    if len(values) < 2 or values[0] < 1 or values[-1] > MAX_EPOCHS:
+        raise ConfigError(f"--epochs {','.join(map(str, epochs))} needs at least two distinct budgets in "
+                          f"[1, {MAX_EPOCHS}], e.g. 1,3,10 (the largest is the reference)")
     return values
 
 
@@ -289,8 +293,11 @@ def run_fidelity(config: RunConfig, *, archs: int = 40, epochs: Sequence[int] = 
             start = time.perf_counter()
             try:
                 row[acc_col] = trainer.estimate(text, space.build(arch), space.train_recipe(arch))["accuracy_pct"]
-            except FloatingPointError as exc:
-                row[acc_col], failures = float("nan"), failures + [f"{key}: {exc}"[:200]]
+            except HwnasError:
+                raise
+            except (Exception, MemoryError) as exc:  # this architecture fails to train: a missing value
+                row[acc_col] = float("nan")
+                failures = failures + [f"{key}: {type(exc).__name__}: {exc}".splitlines()[0][:200]]
             row[s_col] = time.perf_counter() - start
             spent += row[s_col]
         row["failures"] = "; ".join(failures)
@@ -315,15 +322,15 @@ def run_fidelity(config: RunConfig, *, archs: int = 40, epochs: Sequence[int] = 
 
     signals: dict[str, tuple[str, str, float]] = {}  # name -> (column, kind, seconds per arch)
     for name in proxies:
-        signals[name] = (name, "proxy", _mean(rows, f"{name}_s"))
-    zc_cost = sum(_mean(rows, f"{name}_s") for name in proxies)
+        signals[name] = (name, "proxy", _typical(rows, f"{name}_s"))
+    zc_cost = sum(_typical(rows, f"{name}_s") for name in proxies)
     for e in budgets[:-1]:
-        signals[f"train-{e}ep"] = (_acc(e), "training", _mean(rows, _train_s(e)))
+        signals[f"train-{e}ep"] = (_acc(e), "training", _typical(rows, _train_s(e)))
     signals["predictor"] = ("predictor_accuracy_pct", "predictor", seconds["predictor_accuracy_pct"])
     signals["predictor+zc"] = ("predictor_zc_accuracy_pct", "predictor",
                                seconds["predictor_zc_accuracy_pct"] + zc_cost)
     if ceiling:
-        signals[f"train-{longest}ep-seed{train_seed + 1}"] = (ceiling_col, "noise ceiling", _mean(rows, ceiling_s))
+        signals[f"train-{longest}ep-seed{train_seed + 1}"] = (ceiling_col, "noise ceiling", _typical(rows, ceiling_s))
     summary = []
     for name, (col, kind, cost) in signals.items():
         rho, tau, n = rank_fidelity([r[col] for r in rows], ref)
@@ -332,13 +339,15 @@ def run_fidelity(config: RunConfig, *, archs: int = 40, epochs: Sequence[int] = 
     settings = {"config": config.source, "archs": archs, "epochs": budgets, "proxies": proxies, "seed": seed,
                 "folds": folds, "proxy_batch_size": proxy_batch_size, "ceiling": ceiling,
                 "trainer": {**options, "seed": train_seed}, "task": dict(config.task), "space": dict(config.space),
-                "reference": reference, "reference_seconds_per_arch": _mean(rows, _train_s(longest))}
+                "reference": reference, "reference_seconds_per_arch": _typical(rows, _train_s(longest))}
     return FidelityResult(rows, summary, {k: v[0] for k, v in signals.items()}, reference, columns, settings)
 
 
-def _mean(rows: Sequence[Mapping[str, Any]], column: str) -> float:
-    values = [float(r[column]) for r in rows if r.get(column) not in (None, "")]
-    return float(np.mean(values)) if values else float("nan")
+def _typical(rows: Sequence[Mapping[str, Any]], column: str) -> float:
+    """The median of a column of seconds: the first architecture of a session also pays one-off
+    warm-up (about a second of library set-up), which a mean would spread over every signal."""
+    values = [float(r[column]) for r in rows if r.get(column) not in (None, "") and not math.isnan(float(r[column]))]
+    return float(np.median(values)) if values else float("nan")
 
 
 def _coerce(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -358,6 +367,24 @@ def read_rows(path: Path) -> dict[str, dict[str, Any]]:
 
     with open(path, newline="") as fh:
         return {row["arch"]: row for row in csv.DictReader(fh)}
+
+
+def read_columns(path: Path) -> list[str]:
+    """The columns of an earlier ``fidelity.csv``, in order."""
+    import csv
+
+    with open(path, newline="") as fh:
+        return list(next(csv.reader(fh), []))
+
+
+def kept_rows(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], done: Mapping[str, Mapping[str, Any]],
+              done_columns: Sequence[str]) -> tuple[list[Mapping[str, Any]], list[str]]:
+    """What ``fidelity.csv`` holds after a session: this session's rows, then the earlier file's
+    rows it has not reached (or that a smaller ``--archs`` leaves out), with every column of
+    either (a budget or proxy no longer asked keeps its values): nothing computed is lost."""
+    visited = {r["arch"] for r in rows}
+    return ([*rows, *(r for a, r in done.items() if a not in visited)],
+            [*columns, *(c for c in done_columns if c not in columns)])
 
 
 def write_rows(path: Path, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> None:

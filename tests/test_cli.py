@@ -296,11 +296,11 @@ def test_plugin_modules_are_loaded_by_flag_or_environment(tmp_path, monkeypatch,
 
 def test_the_resume_hint_keeps_the_plugins(tmp_path):
     from hwnas.cli import _parser
-    from hwnas.commands.search import resume_command
+    from hwnas.commands.base import resume_command
 
     parser, commands = _parser()
     args = parser.parse_args(["--plugin", "userplug", "search", "c.toml", "--seed", "3"])
-    hint = resume_command(commands["search"].parser, args, tmp_path / "r")
+    hint = resume_command(commands["search"].parser, args, tmp_path / "r", "search")
     assert hint.startswith("hwnas --plugin userplug search c.toml --seed 3 --out ") and hint.endswith("--resume")
 
 

@@ -137,7 +137,9 @@ def test_command_writes_files_and_resumes(tmp_path, capsys, monkeypatch):
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--epochs", "3"], "--epochs 3 needs at least two distinct positive budgets"),
+    (["--epochs", "3"], "--epochs 3 needs at least two distinct budgets in [1, 1000]"),
+    (["--epochs", "1,2000"], "--epochs 1,2000 needs at least two distinct budgets in [1, 1000]"),
+    (["--proxy-batch", "5000"], "--proxy-batch = 5000 is invalid; it must be an integer in [2, 120]"),
     (["--archs", "2"], "--archs 2 must be an integer >= 5"),
     (["--proxies", "nasowt"], "unknown zero-cost proxy 'nasowt'; did you mean 'naswot'"),
     (["--proxy-batch", "1"], "--proxy-batch 1 must be an integer >= 2"),
@@ -181,3 +183,70 @@ def test_an_out_file_or_a_negative_seed_is_one_line(tmp_path, cli_error):
     for extra, needle in ((["--out", str(tmp_path / "file")], "is a file; give a folder"),
                           (["--out", str(tmp_path / "o"), "--seed", "-1"], "--seed -1 is out of range; use an integer >= 0")):
         cli_error(["fidelity", _write(tmp_path, TINY)] + extra, needle)
+
+
+def test_a_resume_keeps_every_row_and_column_it_does_not_revisit(tmp_path, capsys, monkeypatch):
+    cfg = _write(tmp_path, TINY)
+    out = tmp_path / "fid"
+    base = ["fidelity", cfg, "--folds", "2", "--proxy-batch", "16", "--out", str(out), "--quiet"]
+    assert main([*base, "--archs", "5", "--epochs", "1,2", "--proxies", "params,synflow"]) == 0
+    first = {r["arch"]: r for r in _csv(out / "fidelity.csv")}
+    # fewer architectures, other budgets and proxies: the rows and columns left out stay in the file
+    assert main([*base, "--archs", "3", "--epochs", "1,3", "--proxies", "params", "--resume"]) == 0
+    after = {r["arch"]: r for r in _csv(out / "fidelity.csv")}
+    assert set(after) == set(first)
+    assert all(after[a]["accuracy_pct_2ep"] == first[a]["accuracy_pct_2ep"] for a in first)
+    assert all(after[a]["synflow"] == first[a]["synflow"] for a in first)
+    assert sum(bool(r["accuracy_pct_3ep"]) for r in after.values()) == 3
+    assert len(_csv(out / "fidelity_summary.csv")) and capsys.readouterr()
+
+    # Ctrl-C in the middle of a resumed session: the finished rows, and the rest, are all kept
+    from hwnas.estimate import ProxyTrainer
+
+    real, calls = ProxyTrainer.estimate, []
+
+    def interrupt_at_the_third(self, *a, **k):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(ProxyTrainer, "estimate", interrupt_at_the_third)
+    argv = [*base, "--archs", "5", "--epochs", "1,2,4", "--resume"]
+    assert main(argv) == 130
+    err = capsys.readouterr().err
+    assert f"every finished architecture is in {out / 'fidelity.csv'}" in err
+    assert "--epochs 1,2,4" in err and err.strip().endswith("--resume")
+    kept = {r["arch"]: r for r in _csv(out / "fidelity.csv")}
+    assert set(kept) == set(first) and all(kept[a]["synflow"] == first[a]["synflow"] for a in first)
+    assert json.loads((out / "fidelity.json").read_text())["history"][-1]["wall_s"] > 0
+
+
+def test_a_study_is_never_overwritten_without_resume(tmp_path, cli_error):
+    cfg = _write(tmp_path, TINY)
+    out = tmp_path / "fid"
+    argv = ["fidelity", cfg, "--archs", "3", "--epochs", "1,2", "--proxies", "params", "--folds", "2",
+            "--proxy-batch", "16", "--out", str(out), "--quiet"]
+    assert main(argv) == 0
+    before = (out / "fidelity.csv").read_text()
+    cli_error(argv, f"--out {out} already holds a fidelity study", "pass --resume")
+    assert (out / "fidelity.csv").read_text() == before
+
+
+def test_an_architecture_that_fails_to_train_is_a_missing_value(tmp_path, monkeypatch):
+    from hwnas.estimate import ProxyTrainer
+
+    real = ProxyTrainer.estimate
+
+    def fails_once(self, arch, *a, **k):
+        if arch == first:
+            raise ValueError("Expected more than 1 value per channel when training")
+        return real(self, arch, *a, **k)
+
+    config = config_from_dict(TINY)
+    space = make_space("mlp", (64,), 10, **{k: v for k, v in TINY["space"].items() if k != "name"})
+    first = sample_architectures(space, 4, seed=0)[0]
+    monkeypatch.setattr(ProxyTrainer, "estimate", fails_once)
+    result = run_fidelity(config, archs=4, epochs=[1, 2], proxies=["params"], folds=2, proxy_batch_size=16)
+    row = next(r for r in result.rows if r["arch"] == first)
+    assert np.isnan(row["accuracy_pct_1ep"]) and "1: ValueError: Expected more than 1 value" in row["failures"]

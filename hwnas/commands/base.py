@@ -10,6 +10,7 @@ import argparse
 import signal
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
 from ..registry import Registry
@@ -21,9 +22,12 @@ class Command(ABC):
 
     Attributes:
         help: one-line description shown by ``hwnas --help``.
+        parser: the command's own parser, set before :meth:`configure` (a resume hint reads the
+            flags back through it, :func:`resume_command`).
     """
 
     help: str = ""
+    parser: argparse.ArgumentParser
 
     @abstractmethod
     def configure(self, parser: argparse.ArgumentParser) -> None:
@@ -96,3 +100,39 @@ def kill_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def resume_command(parser: argparse.ArgumentParser, args: argparse.Namespace, out: Path, command: str) -> str:
+    """The command that continues an interrupted ``hwnas <command>``: the same config (or table),
+    every flag the user gave (overrides change what is run, and ``--resume`` refuses a different
+    one), ``--out`` and ``--resume``.
+
+    Built from the parsed arguments, not ``sys.argv``, so it is right however ``main`` was called.
+
+    Args:
+        parser: the command's parser that parsed ``args``.
+        args: the parsed arguments (a ``config`` positional, when the command has one).
+        out: the output directory (``--out``, or its default).
+        command: the command's name, e.g. ``"search"``.
+
+    Returns:
+        A shell command line, each word quoted as the shell needs.
+    """
+    import shlex
+
+    plugins = [w for m in getattr(args, "plugin", None) or [] for w in ("--plugin", m)]  # hwnas's own flag
+    words = ["hwnas", *plugins, command] + ([args.config] if getattr(args, "config", None) is not None else [])
+    for action in parser._actions:  # argparse's list of arguments, in the order they were added
+        value = getattr(args, action.dest, None)
+        if not action.option_strings or action.dest in ("help", "out", "resume") or value in (None, action.default):
+            continue
+        flag = max(action.option_strings, key=len)
+        if action.nargs == 0:  # store_true
+            words.append(flag)
+        elif isinstance(value, list) and type(action).__name__ != "_AppendAction":  # one comma-separated list
+            words += [flag, ",".join(map(str, value))]
+        else:
+            for v in value if isinstance(value, list) else [value]:
+                words += [flag, str(v)]
+    words += ["--out", str(out), "--resume"]
+    return " ".join(shlex.quote(w) for w in words)

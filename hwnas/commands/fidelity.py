@@ -21,11 +21,12 @@ import hashlib
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
 from ..exceptions import ConfigError
-from .base import COMMANDS, Command, check_at_least, int_list, names
+from .base import COMMANDS, Command, check_at_least, int_list, kill_as_interrupt, names, resume_command
 
 
 def _epoch_list(text: str) -> list[int]:
@@ -66,6 +67,8 @@ class FidelityCommand(Command):
             FIDELITY_CSV,
             check_arguments,
             format_summary,
+            kept_rows,
+            read_columns,
             read_rows,
             run_fidelity,
             write_fidelity,
@@ -85,7 +88,7 @@ class FidelityCommand(Command):
                  "archs": args.archs, "epochs": sorted(set(args.epochs)),
                  "proxies": args.proxies, "seed": args.seed, "folds": args.folds, "proxy_batch": args.proxy_batch,
                  "ceiling": args.ceiling}
-        done, history = None, []
+        done, done_columns, history = None, [], []
         if args.resume:
             meta_path = out / "fidelity.json"
             if not meta_path.exists() or not (out / FIDELITY_CSV).exists():
@@ -100,27 +103,50 @@ class FidelityCommand(Command):
             if changed:
                 raise ConfigError(f"--resume: {out} was run with other settings ({', '.join(changed)}: "
                                   f"{[before.get(k) for k in changed]}); rerun with the same flags or another --out")
-            done = read_rows(out / FIDELITY_CSV)
+            done, done_columns = read_rows(out / FIDELITY_CSV), read_columns(out / FIDELITY_CSV)
             history = previous.get("history") or [  # a file written before histories were kept
                 {k: previous[k] for k in ("started", "load_average_before", "wall_s", "load_average_after")
                  if k in previous}]
-        out.mkdir(parents=True, exist_ok=True)
+        elif (out / FIDELITY_CSV).exists():
+            raise ConfigError(f"--out {out} already holds a fidelity study ({FIDELITY_CSV}); pass --resume to "
+                              f"continue or extend it, or choose another --out")
         # One entry per invocation: when, how long, under what load, and with which flags.
         session = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "flags": flags, "reused_rows": len(done or {}),
                    "load_average_before": os.getloadavg()}
         meta = {"flags": flags, "torch": torch.__version__, "threads": torch.get_num_threads(),
                 "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
                 "history": [*history, session]}
-        (out / "fidelity.json").write_text(json.dumps(meta, indent=2))
         start = time.perf_counter()
-        result = run_fidelity(config, archs=args.archs, epochs=args.epochs, proxies=args.proxies, seed=args.seed,
-                              folds=args.folds, proxy_batch_size=args.proxy_batch, ceiling=args.ceiling, done=done,
-                              progress=None if args.quiet else lambda line: print(line, flush=True),
-                              on_row=lambda rows, columns: write_rows(out / FIDELITY_CSV, rows, columns))
+
+        def save_meta(**extra) -> None:  # written with the first row: a refused argument leaves no file
+            session.update(wall_s=time.perf_counter() - start, load_average_after=os.getloadavg())
+            meta.update(extra, wall_s=sum(h.get("wall_s") or 0.0 for h in meta["history"]))
+            (out / "fidelity.json").write_text(json.dumps(meta, indent=2))
+
+        def save_rows(rows, columns) -> None:  # every row of the file kept, with every column it had
+            out.mkdir(parents=True, exist_ok=True)
+            write_rows(out / FIDELITY_CSV, *kept_rows(rows, columns, done or {}, done_columns))
+            save_meta()
+
+        try:
+            with kill_as_interrupt():
+                result = run_fidelity(config, archs=args.archs, epochs=args.epochs, proxies=args.proxies,
+                                      seed=args.seed, folds=args.folds, proxy_batch_size=args.proxy_batch,
+                                      ceiling=args.ceiling, done=done,
+                                      progress=None if args.quiet else lambda line: print(line, flush=True),
+                                      on_row=save_rows)
+        except KeyboardInterrupt:
+            if not (out / FIDELITY_CSV).exists():
+                print(f"\ninterrupted before the first architecture finished; nothing is stored in {out}",
+                      file=sys.stderr)
+                return 130
+            save_meta()
+            print(f"\ninterrupted; every finished architecture is in {out / FIDELITY_CSV}. Continue with:\n  "
+                  f"{resume_command(self.parser, args, out, 'fidelity')}", file=sys.stderr)
+            return 130
         paths = write_fidelity(out, result)
-        session.update(wall_s=time.perf_counter() - start, load_average_after=os.getloadavg())
-        meta.update(settings=result.settings, wall_s=sum(h.get("wall_s", 0.0) for h in meta["history"]))
-        (out / "fidelity.json").write_text(json.dumps(meta, indent=2))
+        write_rows(out / FIDELITY_CSV, *kept_rows(result.rows, result.columns, done or {}, done_columns))
+        save_meta(settings=result.settings)
         print(f"rank fidelity against {result.reference} ({len(result.rows)} architectures, "
               f"{result.settings['reference_seconds_per_arch']:.3g} s per architecture):")
         print(format_summary(result))

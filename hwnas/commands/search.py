@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..exceptions import ConfigError
 from ..store import Store
-from .base import COMMANDS, Command, add_budget_flags, budgets_from, check_at_least, kill_as_interrupt
+from .base import COMMANDS, Command, add_budget_flags, budgets_from, check_at_least, kill_as_interrupt, resume_command
 
 
 @COMMANDS.register("search")
@@ -22,7 +22,6 @@ class SearchCommand(Command):
     help = "run (or resume) a search from a TOML config, or on a table (--table)"
 
     def configure(self, p: argparse.ArgumentParser) -> None:
-        self.parser = p  # the resume hint repeats every flag the user gave, read back through it
         p.add_argument("config", nargs="?", help="run config, e.g. examples/digits.toml (omit with --table)")
         t = p.add_argument_group("table search (instead of a config)")
         t.add_argument("--space", help="search space whose canonical strings the table holds, e.g. nb201")
@@ -88,7 +87,7 @@ class SearchCommand(Command):
                 print(f"\ninterrupted before the search started; nothing is stored in {run_dir}; run the same "
                       f"command again to start it", file=sys.stderr)
                 return 130
-            again = resume_command(self.parser, args, run_dir)
+            again = resume_command(self.parser, args, run_dir, "search")
             print(f"\ninterrupted; every finished evaluation is stored in {run_dir}. Continue with:\n  {again}",
                   file=sys.stderr)
             return 130
@@ -121,35 +120,3 @@ def _check_latency_flag(config, args: argparse.Namespace) -> None:
     if isinstance(models, list) and not {"ort", "lut"} & set(models):
         raise ConfigError(f"--latency {args.latency}: [cost] models = {models} in {config.source} has no latency "
                           f"model to switch (ort or lut); drop --latency or add \"ort\" to [cost] models")
-
-
-def resume_command(parser: argparse.ArgumentParser, args: argparse.Namespace, run_dir: Path) -> str:
-    """The command that continues this search: the same config or table, every flag the user gave
-    (overrides change the config, and ``--resume`` refuses a different one), ``--out`` and ``--resume``.
-
-    Built from the parsed arguments, not ``sys.argv``, so it is right however ``main`` was called.
-
-    Args:
-        parser: the ``hwnas search`` parser that parsed ``args``.
-        args: the parsed arguments.
-        run_dir: the run directory (``--out``, or its default).
-
-    Returns:
-        A shell command line, each word quoted as the shell needs.
-    """
-    import shlex
-
-    plugins = [w for m in getattr(args, "plugin", None) or [] for w in ("--plugin", m)]  # hwnas's own flag
-    words = ["hwnas", *plugins, "search"] + ([args.config] if args.config is not None else [])
-    for action in parser._actions:  # argparse's list of arguments, in the order they were added
-        value = getattr(args, action.dest, None)
-        if not action.option_strings or action.dest in ("help", "out", "resume") or value in (None, action.default):
-            continue
-        flag = max(action.option_strings, key=len)
-        if action.nargs == 0:  # store_true
-            words.append(flag)
-        else:
-            for v in value if isinstance(value, list) else [value]:
-                words += [flag, str(v)]
-    words += ["--out", str(run_dir), "--resume"]
-    return " ".join(shlex.quote(w) for w in words)

@@ -257,7 +257,7 @@ def proxy_batch(task: Any, batch_size: int = 64, *, seed: int = 0,
     n = len(task.y_train)
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or not 2 <= batch_size <= n:
         raise ConfigError(f"{option} = {batch_size!r} is invalid; it must be an integer in [2, {n}] "
-                          f"(the training split of {task.name!r} has {n} samples), e.g. 64")
+                          f"(the training split of {task.name!r} has {n} samples), e.g. {max(2, min(64, n))}")
     idx = np.sort(np.random.default_rng(seed).choice(n, size=int(batch_size), replace=False))
     dtype = torch.float32 if task.num_classes == 0 else torch.int64
     return Batch(torch.tensor(task.x_train[idx]), torch.tensor(task.y_train[idx], dtype=dtype), task.num_classes)
