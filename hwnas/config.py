@@ -126,7 +126,8 @@ class RunConfig:
 
 
 def load_config(path: str | Path) -> RunConfig:
-    """Read and validate a run config file.
+    """Read and validate a run config file: TOML, or JSON for a run's ``config.json`` (the config
+    as that run ran it, so ``hwnas search runs/x/config.json --out runs/y`` runs it again).
 
     Raises:
         ConfigError: missing file, malformed TOML (with line and column), unknown section or
@@ -136,11 +137,20 @@ def load_config(path: str | Path) -> RunConfig:
     if not p.is_file():
         raise ConfigError(f"config file {str(path)!r} not found; pass a TOML file such as examples/digits.toml")
     try:
-        data = tomllib.loads(p.read_text())
+        if p.suffix == ".json":  # a run's config.json: the config as that run ran it
+            import json
+
+            data = json.loads(p.read_text())
+            if not isinstance(data, dict):
+                raise ConfigError(f"{p}: a JSON config must be an object of sections, like a run's config.json")
+        else:
+            data = tomllib.loads(p.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: malformed TOML: {exc}; fix the file's syntax") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{p}: not a UTF-8 text file; pass a TOML config") from None
+    except ValueError as exc:  # json's decode error
+        raise ConfigError(f"{p}: malformed JSON: {exc}; fix the file's syntax, or pass a TOML config") from None
     return config_from_dict(data, source=str(p), base_dir=p.parent)
 
 

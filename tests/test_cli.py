@@ -324,11 +324,12 @@ def test_kill_stops_a_command_as_ctrl_c_does():
     import signal
     import time
 
-    from hwnas.commands.base import kill_as_interrupt
+    from hwnas.interrupts import kill_as_interrupt
 
-    before = signal.getsignal(signal.SIGTERM)
-    with pytest.raises(KeyboardInterrupt):
-        with kill_as_interrupt():
-            os.kill(os.getpid(), signal.SIGTERM)
-            time.sleep(5)  # the handler raises at once
-    assert signal.getsignal(signal.SIGTERM) is before
+    for stop in (signal.SIGTERM, signal.SIGHUP):  # kill, and a closed terminal
+        before = signal.getsignal(stop)
+        with pytest.raises(KeyboardInterrupt):
+            with kill_as_interrupt():
+                os.kill(os.getpid(), stop)
+                time.sleep(5)  # the handler raises at once
+        assert signal.getsignal(stop) is before

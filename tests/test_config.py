@@ -1,6 +1,8 @@
 """Run configs: a strategy's options in [search] or in its own [search.<strategy>] table, and
 switching strategy."""
 
+import json
+
 import pytest
 
 from hwnas.config import config_from_dict
@@ -81,3 +83,18 @@ def test_a_table_path_that_is_a_folder_says_so(tmp_path):
                                "cost": {"target": "cpu-ort-1t", "lut": {"path": str(tmp_path)}}})
     with pytest.raises(LatencyTableError, match=f"path = '{tmp_path}' is a folder; point it at a table file"):
         build_components(config)
+
+
+def test_a_json_config_is_read_and_a_malformed_one_is_one_line(tmp_path):
+    from hwnas.config import load_config
+
+    good = tmp_path / "config.json"
+    good.write_text(json.dumps({**BASE, "search": {"evaluations": 7}}))
+    assert load_config(good).search["evaluations"] == 7
+    bad = tmp_path / "bad.json"
+    bad.write_text("{oops")
+    with pytest.raises(ConfigError, match="bad.json: malformed JSON"):
+        load_config(bad)
+    bad.write_text("[1, 2]")
+    with pytest.raises(ConfigError, match="a JSON config must be an object of sections"):
+        load_config(bad)

@@ -7,11 +7,8 @@ Each sub-command lives in its own module under :mod:`hwnas.commands`, subclasses
 from __future__ import annotations
 
 import argparse
-import signal
 from abc import ABC, abstractmethod
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from ..registry import Registry
 from ..search.objectives import BUDGETS
@@ -87,19 +84,6 @@ def budgets_from(args: argparse.Namespace) -> dict[str, float]:
     return {n: getattr(args, n) for n in BUDGETS.names() if getattr(args, n, None) is not None}
 
 
-@contextmanager
-def kill_as_interrupt() -> Iterator[None]:
-    """Within the block, ``kill`` (SIGTERM) stops the command as cleanly as Ctrl-C: it raises
-    KeyboardInterrupt, which the command turns into what it saved and exit status 130."""
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def resume_command(parser: argparse.ArgumentParser, args: argparse.Namespace, out: Path, command: str) -> str:

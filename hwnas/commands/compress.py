@@ -6,7 +6,8 @@ import argparse
 import sys
 
 from ..exceptions import ConfigError
-from .base import COMMANDS, Command, kill_as_interrupt, names
+from ..interrupts import kill_as_interrupt
+from .base import COMMANDS, Command, names
 
 
 def _ratios(text: str) -> list[float]:
@@ -60,13 +61,14 @@ class CompressCommand(Command):
                 result = compress_run(args.run_dir, chains, archs=args.arch, front=args.front,
                                       progress=lambda line: print(line, file=sys.stderr, flush=True))
         except KeyboardInterrupt:
-            print("\ninterrupted before any parent was saved; compressed.csv and compressed/ are as they were",
-                  file=sys.stderr)
+            print("\ninterrupted before anything was saved (variants are saved once timed beside their parents); "
+                  "compressed.csv and compressed/ are as they were", file=sys.stderr)
             return 130
         print_compress_summary(result, max_accuracy_drop_pts=args.max_accuracy_drop)
         if result.interrupted:
             done, asked = result.interrupted
-            print(f"\ninterrupted; the {done} of {asked} parents that finished are saved in compressed.csv; "
-                  f"compress the others with --arch", file=sys.stderr)
+            rest = "compress the others with --arch" if done < asked else "all of them"
+            print(f"\ninterrupted; the {done} of {asked} parents that finished are saved in compressed.csv "
+                  f"({rest})", file=sys.stderr)
             return 130
         return 0

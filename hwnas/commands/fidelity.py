@@ -26,7 +26,8 @@ import time
 from pathlib import Path
 
 from ..exceptions import ConfigError
-from .base import COMMANDS, Command, check_at_least, int_list, kill_as_interrupt, names, resume_command
+from ..interrupts import kill_as_interrupt
+from .base import COMMANDS, Command, check_at_least, int_list, names, resume_command
 
 
 def _epoch_list(text: str) -> list[int]:

@@ -13,8 +13,9 @@ import sys
 from pathlib import Path
 
 from ..exceptions import ConfigError
+from ..interrupts import kill_as_interrupt
 from ..store import Store
-from .base import COMMANDS, Command, add_budget_flags, budgets_from, check_at_least, kill_as_interrupt, resume_command
+from .base import COMMANDS, Command, add_budget_flags, budgets_from, check_at_least, resume_command
 
 
 @COMMANDS.register("search")

@@ -12,7 +12,8 @@ Outputs in the run directory: ``compressed.csv`` (rows of earlier calls for othe
 kept; those of a parent compressed again are re-timed beside it, see
 :mod:`hwnas.compress.results`), ``compressed/<parent>-<variant>.onnx`` and ``compressed.png``.
 The ONNX files and ``compressed.csv`` are written together at the end (:func:`_commit`); Ctrl-C
-(or ``kill``) before then saves the parents that finished and drops the one in progress.
+(or ``kill``) while parents are compressed saves the ones that finished (timed together first) and
+drops the one in progress; Ctrl-C during that timing saves nothing, as untimed variants have no ratio.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any, Callable, Mapping, Sequence
 import torch
 
 from ..exceptions import CompressError, ConfigError, HwnasError, SpaceError
+from ..interrupts import held_interrupts
 from .base import COMPRESSORS, CompressContext, Compressor, Subject
 from .results import (COMPRESSED_CSV, COMPRESSED_DIR, COMPRESSED_PNG, ORIGINAL, STALE, Row, compare_with_parents,
                       kept_variants, merge_rows, plot_compressed, read_compressed, write_compressed)
@@ -276,6 +278,7 @@ def compress_run(run_dir: str | Path, chains: Sequence[Chain], *, archs: Sequenc
         kept_parents = {p.arch for p in parents[:finished]}
         new_rows = [r for r in new_rows if r["parent_arch"] in kept_parents]
         measured = [(r, graph) for r, graph in measured if r["parent_arch"] in kept_parents]
+    stopped = finished < len(parents)  # Ctrl-C during the parents: the finished ones are timed and saved
     files = [(run.path / str(r["onnx"]), graph) for r, graph in measured if r.get("onnx")]
     csv_path = run.path / COMPRESSED_CSV
     old = read_compressed(csv_path) if csv_path.is_file() else []
@@ -288,25 +291,31 @@ def compress_run(run_dir: str | Path, chains: Sequence[Chain], *, archs: Sequenc
         else:
             row.update(status=STALE, reason=f"not re-timed beside its re-measured parent: {path} is missing; "
                                             f"compress it again for a ratio")
-    _time_all(measured, parts.target, parts.task.input_shape)
+    _time_all(measured, parts.target, parts.task.input_shape)  # Ctrl-C here: nothing is saved (untimed)
     compare_with_parents(new_rows + kept)
     rows = merge_rows(old, new_rows)
     made = {(r["parent_arch"], r["variant"]): r for r in new_rows}
     replaced = [(r, made[key]) for r in old if (key := (r["parent_arch"], r["variant"])) in made
                 and r.get("settings", "") != made[key].get("settings", "")]
-    _commit(csv_path, rows, files)
+    stopped = _commit(csv_path, rows, files) or stopped
     scale = {ev.arch: ev.metrics for ev in run.evaluations if ev.ok}
-    plot_compressed(run.path / COMPRESSED_PNG, rows, run.objectives, scale)
+    try:
+        plot_compressed(run.path / COMPRESSED_PNG, rows, run.objectives, scale)
+    except KeyboardInterrupt:  # the table and files are saved; the plot follows on the next call
+        stopped = True
     return CompressResult(rows, new_rows, run.path, run.objectives, kept, replaced,
-                          interrupted=(finished, len(parents)) if finished < len(parents) else None, scale=scale)
+                          interrupted=(finished, len(parents)) if stopped else None, scale=scale)
 
 
-def _commit(csv_path: Path, rows: Sequence[Row], files: Sequence[tuple[Path, bytes]]) -> None:
+def _commit(csv_path: Path, rows: Sequence[Row], files: Sequence[tuple[Path, bytes]]) -> bool:
     """Write this call's ONNX files and ``compressed.csv`` together: each is written beside its
-    place first, then all are moved into place with Ctrl-C (and ``kill``) held off, so no row
-    ever names a file that holds another model."""
+    place first, then all are moved into place with Ctrl-C, ``kill`` and a hang-up held off (noted,
+    not acted on), so no row ever names a file that holds another model.
+
+    Returns:
+        Whether such a signal came while the files were moved (the caller stops after the commit).
+    """
     import os
-    import signal
 
     csv_path.parent.joinpath(COMPRESSED_DIR).mkdir(exist_ok=True)
     staged = []
@@ -316,15 +325,10 @@ def _commit(csv_path: Path, rows: Sequence[Row], files: Sequence[tuple[Path, byt
             staged[-1][0].write_bytes(graph)
         staged.append((csv_path.with_name(csv_path.name + ".part"), csv_path))
         write_compressed(staged[-1][0], rows)
-        held = hasattr(signal, "pthread_sigmask")
-        if held:
-            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-        try:
+        with held_interrupts() as came:
             for part, path in staged:
                 os.replace(part, path)
-        finally:
-            if held:  # an interrupt that came meanwhile is raised here, after the commit
-                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+        return bool(came)
     finally:
         for part, _ in staged:
             part.unlink(missing_ok=True)

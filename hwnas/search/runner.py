@@ -133,6 +133,9 @@ class SearchRun:
                 lowest.update(cost.lowest(space, space.canonical(smallest), model))
             except LookupError:  # a table without the smallest architecture: nothing to check
                 continue
+            except ValueError as exc:  # e.g. a latency table predicting no positive latency for it
+                raise BudgetError(f"the budgets cannot be checked: cost model {cost.name!r} fails on the "
+                                  f"cheapest architecture: {str(exc).splitlines()[0]}") from None
         for name, bound in self.config.budgets.items():
             col = BUDGETS.get(name).column
             if col in lowest and lowest[col][0] > bound:

@@ -184,6 +184,32 @@ def test_ctrl_c_saves_the_parents_that_finished_and_never_a_row_naming_another_m
     assert main([*base, "--arch", other]) == 130  # nothing finished: nothing written
     assert "compressed.csv and compressed/ are as they were" in capsys.readouterr().err
     assert read_compressed(run_copy / COMPRESSED_CSV) == rows
+    # Ctrl-C while the finished parents are timed: untimed variants are not saved, and it says so
+    monkeypatch.setattr(pipeline, "_apply_chain", real)
+    monkeypatch.setattr(pipeline, "_time_all", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))
+    assert main([*base, "--arch", other]) == 130
+    assert "interrupted before anything was saved" in capsys.readouterr().err
+    assert read_compressed(run_copy / COMPRESSED_CSV) == rows
+
+
+def test_a_signal_while_files_are_moved_into_place_waits_for_the_commit(run_copy, best_arch, monkeypatch, capsys):
+    import os
+    import signal
+
+    real_replace, moved = os.replace, []
+
+    def replace_then_signal(src, dst):  # Ctrl-C arrives between two moves
+        real_replace(src, dst)
+        moved.append(dst)
+        if len(moved) == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(os, "replace", replace_then_signal)
+    assert main(["compress", str(run_copy), "--arch", best_arch, "--prune", "0.5", "--finetune-epochs", "0"]) == 130
+    assert "the 1 of 1 parents that finished are saved in compressed.csv (all of them)" in capsys.readouterr().err
+    rows = read_compressed(run_copy / COMPRESSED_CSV)
+    assert [r["variant"] for r in rows] == [ORIGINAL, "prune0.5"] and len(moved) == 2
+    assert (run_copy / str(rows[1]["onnx"])).is_file()
 
 
 def test_a_variant_made_again_with_other_settings_says_it_replaced_the_earlier(run_copy, best_arch, capsys):

@@ -107,7 +107,8 @@ def test_kept_channels_round_up_so_a_higher_ratio_never_keeps_more():
 
 def test_a_higher_ratio_prunes_at_least_as_much_with_rounding():
     space = make_space("mbv3", SHAPE, 10)
-    arch = space.parse("w0.75:k3e3,k3e6/k7e4,k5e6/k7e4,k7e6/k5e6")  # 24- and 72-channel groups
+    # torch-pruning's own rounding (down, or not at all) pruned this one less at 0.75 than at 0.5
+    arch = space.parse("w0.5:k5e4,k7e4/k7e4/k5e3,k7e6/k3e3,k7e6,k7e6,k7e6")
     macs = []
     for ratio in (0.25, 0.5, 0.75):
         torch.manual_seed(0)

@@ -162,3 +162,16 @@ def test_resume_refuses_a_latency_table_that_changed_since_the_run_started(tmp_p
     with pytest.raises(StoreError, match=r"--resume: the lut cost model's source changed since this run started .*"
                                          r"would mix two tables"):
         run_search(config_from_dict(config), tmp_path / "r", resume=True, progress=False)
+
+
+def test_a_table_predicting_no_positive_latency_for_the_cheapest_net_is_one_error_line(tmp_path):
+    from hwnas.exceptions import BudgetError
+
+    space = make_space("mbv3", (1, 8, 8), 10, **{k: v for k, v in TINY.items() if k != "name"})
+    path = hand_table(space, load_target("cpu-ort-1t"), coef=(1.0, 0.0, -0.5)).save(tmp_path / "neg.json")
+    config = _lut_config(tmp_path, level=1)
+    config["cost"]["lut"]["path"] = str(path)
+    config["budgets"] = {"max_latency_ms": 1.0}
+    with pytest.raises(BudgetError, match=r"cost model 'lut' fails on the cheapest architecture: latency table .*"
+                                          r"predicts -[0-9.]+ ms"):
+        run_search(config_from_dict(config), tmp_path / "r", progress=False)

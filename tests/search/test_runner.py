@@ -247,3 +247,10 @@ def test_config_json_records_every_option_the_strategy_ran_with(tmp_path, make_c
     assert "population" not in {k for k, v in written["search"].items() if not isinstance(v, dict)}
     again = config_from_dict(written)  # still a config: the same search again
     assert again.strategy_options() == written["search"][strategy]
+    if strategy == "evolution":  # and a file the CLI reads: the same evaluations again
+        from hwnas.config import load_config
+
+        run_search(load_config(tmp_path / "r" / "config.json"), tmp_path / "again", progress=False)
+        rows = [[{k: v for k, v in r.items() if k != "duration_s"} for r in _rows(tmp_path / d / "evaluations.csv")]
+                for d in ("r", "again")]
+        assert rows[0] == rows[1]
