@@ -275,6 +275,8 @@ class SearchRun:
 
         seen: dict[str, Evaluation] = {}  # arch -> evaluation, this session
         order: dict[str, int] = {}  # arch -> evaluation number (first proposal order)
+        ids = {ev.id: ev.arch for ev in store}  # every stored evaluation's number
+        budget = self.config.search["evaluations"]
         new, shown = 0, 0.0
         bar = tqdm(total=self.config.search["evaluations"], unit="eval", desc="search",
                    disable=not self.progress, dynamic_ncols=True)
@@ -306,11 +308,22 @@ class SearchRun:
                         finished(stored)
                     else:
                         todo[arch] = genome
+                # a resumed strategy whose proposals changed (darts re-times its choices) cannot
+                # take the run past its budget, and never reuses a stored evaluation's number
+                room = max(0, budget - len(ids))
+                full = len(todo) > room
+                if full:
+                    todo = dict(list(todo.items())[:room])
+                    print(f"hwnas: note: the strategy proposed architectures the stored run had not, beyond its "
+                          f"{budget} evaluations; stopping at {budget}", file=sys.stderr)
                 for arch, ev in self._evaluate(store, executor, todo):
-                    ev.id = order[arch]
+                    ev.id = order[arch] if ids.get(order[arch], arch) == arch else max(ids) + 1
+                    ids[ev.id] = arch
                     finished(store.add(ev))
                     executor.remember(ev.metrics)
                     new += 1
+                if full:
+                    break  # the strategy is not told a batch it did not get back whole
                 rows = [seen[a].known_metrics for a in archs]
                 self.strategy.tell(genomes, minimisation_matrix(rows, self.objectives),
                                    violation_matrix(rows, self.config.budgets))

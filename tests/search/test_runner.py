@@ -254,3 +254,30 @@ def test_config_json_records_every_option_the_strategy_ran_with(tmp_path, make_c
         rows = [[{k: v for k, v in r.items() if k != "duration_s"} for r in _rows(tmp_path / d / "evaluations.csv")]
                 for d in ("r", "again")]
         assert rows[0] == rows[1]
+
+
+def test_a_resume_whose_proposals_changed_keeps_the_budget_and_unique_ids(tmp_path, make_config, monkeypatch, capsys):
+    import numpy as np
+
+    from hwnas.search.strategies.random import RandomStrategy
+
+    config = make_config(search={"strategy": "random", "evaluations": 12, "batch": 4})
+    config.search.pop("population")
+    interrupt_at(monkeypatch, 7)
+    with pytest.raises(KeyboardInterrupt):
+        run_search(config, tmp_path / "r", progress=False)
+    monkeypatch.undo()
+    real_init = RandomStrategy.__init__
+
+    def other_proposals(self, *args, **kwargs):  # as darts re-timing its choices on resume may do
+        real_init(self, *args, **kwargs)
+        self.rng = np.random.default_rng(1234)
+
+    monkeypatch.setattr(RandomStrategy, "__init__", other_proposals)
+    summary = run_search(config, tmp_path / "r", resume=True, progress=False)
+    store = Store(tmp_path / "r" / "store.sqlite")
+    rows = store.all()
+    store.close()
+    assert len(rows) == summary.evaluations == 12
+    assert len({ev.id for ev in rows}) == 12  # no number given twice
+    assert "stopping at 12" in capsys.readouterr().err
