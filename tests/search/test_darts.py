@@ -123,8 +123,12 @@ def test_darts_runs_through_the_search_loop_repeats_itself_and_resumes(tmp_path,
 def test_darts_errors_name_the_value_and_the_fix(task, tmp_path):
     space = _space(task)
     common = dict(n_objectives=2, n_constraints=0, evaluations=4, seed=0, task=task)
-    with pytest.raises(ConfigError, match=r"penalties = \[-1\] must be a non-empty list of numbers >= 0"):
-        DartsStrategy(space, penalties=[-1], **common)
+    for bad in ([-1], [float("inf")]):
+        with pytest.raises(ConfigError, match=r"penalties = .* must be a non-empty list of finite numbers >= 0"):
+            DartsStrategy(space, penalties=bad, **common)
+    for option in ("lr", "arch_lr"):
+        with pytest.raises(ConfigError, match=rf"\] {option} = inf must be a finite number in \(0, 10\]"):
+            DartsStrategy(space, **{option: float("inf")}, **common)
     with pytest.raises(ConfigError, match="search_epochs = 0 must be an integer >= 1"):
         DartsStrategy(space, search_epochs=0, **common)
     with pytest.raises(ConfigError, match="cost = 'flops' must be 'auto', 'macs' or 'latency_ms'"):
@@ -141,3 +145,13 @@ def test_darts_errors_name_the_value_and_the_fix(task, tmp_path):
                                  costs={"latency_ms": "lat"}, strategy="darts", evaluations=4, seed=0)
     with pytest.raises(ConfigError, match="strategy 'darts' trains on the task's data.*add a \\[task\\]"):
         run_search(config, tmp_path / "run", progress=False)
+
+
+def test_a_supernet_that_diverges_is_one_error_naming_the_rates(task, monkeypatch):
+    space = _space(task)
+    darts = DartsStrategy(space, n_objectives=2, n_constraints=0, evaluations=4, seed=0, task=task,
+                          warmup_epochs=0, search_epochs=1, penalties=[0.1])
+    monkeypatch.setattr(DartsStrategy, "_epochs", lambda self, *a: float("nan"))
+    with pytest.raises(ConfigError, match=r"supernet diverged under penalty 0.1 .* lower \[search\] lr = 0.025 or "
+                                          r"arch_lr = 0.05, or that penalty"):
+        darts.ask()

@@ -158,7 +158,9 @@ def test_a_small_space_runs_out_only_after_its_last_architecture(strategy):
     ("nsga2", "population", 2.5), ("nsga2", "offspring", 0), ("nsga2", "offspring", -1), ("nsga2", "offspring", 2.5),
     ("nsga2", "offspring", True), ("evolution", "sample", 2.5), ("evolution", "sample", True),
     ("evolution", "population", 2.5), ("reinforce", "batch", 2.5), ("reinforce", "batch", True),
-    ("reinforce", "hidden", True), ("bayes", "startup", -1), ("bayes", "startup", 2.5)])
+    ("reinforce", "hidden", True), ("bayes", "startup", -1), ("bayes", "startup", 2.5),
+    ("reinforce", "lr", float("inf")), ("reinforce", "lr", True), ("reinforce", "entropy", float("nan")),
+    ("reinforce", "baseline_decay", True), ("reinforce", "hidden", 10**8)])
 def test_an_option_of_the_wrong_type_or_range_is_refused_before_the_search(table, tmp_path, strategy, option, value):
     # these crashed mid-search with a traceback, or were taken silently (offspring = 0 ended an
     # nsga2 search after its first generation, reporting that the space ran out)

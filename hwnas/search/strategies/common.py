@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Callable
 
 import numpy as np
 
@@ -35,6 +36,23 @@ def check_int_options(options: dict[str, tuple[object, int]]) -> None:
     for name, (value, low) in options.items():
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
             raise ConfigError(f"[search] {name} = {value!r} must be an integer >= {low}")
+
+
+def check_number_options(options: dict[str, tuple[object, Callable[[float], bool], str]]) -> None:
+    """Refuse ``[search]`` options that must be finite numbers in a range.
+
+    Args:
+        options: name -> (value, whether a number is in range, the range in words, e.g. ``"> 0"``).
+
+    Raises:
+        ConfigError: ``[search] lr = inf must be a finite number > 0`` (bools, text and NaN too).
+    """
+    from ...exceptions import ConfigError
+
+    for name, (value, in_range, words) in options.items():
+        if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+                or not in_range(float(value))):
+            raise ConfigError(f"[search] {name} = {value!r} must be a finite number {words}")
 
 
 def check_batch(batch: object) -> int:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 import sys
 import time
 from typing import Any, Sequence
@@ -43,7 +44,7 @@ from ...exceptions import ConfigError
 from ...space.base import SearchSpace
 from ...space.supernet import latency_cost, table_cost
 from .base import STRATEGIES, Strategy
-from .common import Archive, check_int_options, key
+from .common import Archive, check_int_options, check_number_options, key
 
 #: Spaces up to this many architectures are ranked exhaustively; larger ones by sampling.
 MAX_ENUMERATED = 200_000
@@ -90,14 +91,14 @@ class DartsStrategy(Strategy):
             self.net = space.supernet(seed)
         penalties = self.net.penalties if penalties is None else penalties
         if (isinstance(penalties, (str, bytes)) or not isinstance(penalties, Sequence) or not penalties
-                or not all(isinstance(p, (int, float)) and not isinstance(p, bool) and p >= 0 for p in penalties)):
-            raise ConfigError(f"[search] penalties = {penalties!r} must be a non-empty list of numbers >= 0, "
+                or not all(isinstance(p, (int, float)) and not isinstance(p, bool) and 0 <= p < math.inf
+                           for p in penalties)):
+            raise ConfigError(f"[search] penalties = {penalties!r} must be a non-empty list of finite numbers >= 0, "
                               f"e.g. [0, 0.03, 0.1, 0.3]")
         check_int_options({"warmup_epochs": (warmup_epochs, 0), "search_epochs": (search_epochs, 1),
                            "batch_size": (batch_size, 1)})
-        for name, value in (("lr", lr), ("arch_lr", arch_lr)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-                raise ConfigError(f"[search] {name} = {value!r} must be a number > 0")
+        check_number_options({"lr": (lr, lambda v: 0 < v <= 10, "in (0, 10]"),
+                              "arch_lr": (arch_lr, lambda v: 0 < v <= 10, "in (0, 10]")})
         if cost not in ("auto", "macs", "latency_ms"):
             raise ConfigError(f"[search] cost = {cost!r} must be 'auto', 'macs' or 'latency_ms'")
         if cost == "latency_ms" and target is None:
@@ -173,6 +174,10 @@ class DartsStrategy(Strategy):
                 loss = self._epochs(net, halves, arch_opt, penalty, scale,
                                     range(self.warmup_epochs, steps), steps)
                 out[penalty] = net.mixing_weights().detach().cpu().numpy()
+                if not (math.isfinite(loss) and np.isfinite(out[penalty]).all()):
+                    raise ConfigError(f"darts: the supernet diverged under penalty {penalty:g} (logit-half loss "
+                                      f"{loss}); lower [search] lr = {self.lr:g} or arch_lr = {self.arch_lr:g}, "
+                                      f"or that penalty")
                 best = self.space.canonical(self.space.decode(out[penalty].argmax(axis=1)))
                 print(f"darts: penalty {penalty:g} ({time.perf_counter() - start:.0f} s): logit-half loss {loss:.3f}, "
                       f"expected cost {net.expected_cost().item():.4g} of {scale:.4g} {net.cost_unit}; most likely "

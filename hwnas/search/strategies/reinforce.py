@@ -19,7 +19,10 @@ import numpy as np
 from ...exceptions import ConfigError
 from ...space.base import SearchSpace
 from .base import STRATEGIES, Strategy
-from .common import MAX_DRAWS, Archive, check_int_options, key
+from .common import MAX_DRAWS, Archive, check_int_options, check_number_options, key
+
+#: The largest controller (LSTM hidden size) ``reinforce`` builds.
+MAX_HIDDEN = 4096
 
 
 def _dominated_share(f: np.ndarray, cv: np.ndarray, archive_f: np.ndarray, archive_cv: np.ndarray) -> float:
@@ -64,8 +67,10 @@ class ReinforceStrategy(Strategy):
         import torch
 
         check_int_options({"batch": (batch, 1), "hidden": (hidden, 1)})
-        if not lr > 0 or entropy < 0 or not 0 <= baseline_decay < 1:
-            raise ConfigError("[search] reinforce needs lr > 0, entropy >= 0 and baseline_decay in [0, 1)")
+        if hidden > MAX_HIDDEN:
+            raise ConfigError(f"[search] hidden = {hidden} must be at most {MAX_HIDDEN} (the controller's LSTM size)")
+        check_number_options({"lr": (lr, lambda v: v > 0, "> 0"), "entropy": (entropy, lambda v: v >= 0, ">= 0"),
+                              "baseline_decay": (baseline_decay, lambda v: 0 <= v < 1, "in [0, 1)")})
         self.torch = torch
         self.batch, self.entropy, self.decay = batch, entropy, baseline_decay
         self.sizes = [int(u) + 1 for u in space.upper_bounds]
