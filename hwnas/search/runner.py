@@ -104,7 +104,10 @@ class SearchRun:
                                   f"search has none (a table search); add a [task] or use another strategy "
                                   f"(nsga2, evolution, ...)")
             tables = [m.table for m in self.parts.cost_models if m.name == "lut"]
-            fixed.update(task=self.parts.task, target=self.parts.target, latency_table=tables[0] if tables else None)
+            priced = [o.column for o in self.objectives] + [BUDGETS.get(b).column for b in config.budgets]
+            latency = next((m.name for m in self.parts.cost_models if "latency_ms" in m.provides), None)
+            fixed.update(task=self.parts.task, target=self.parts.target, latency_table=tables[0] if tables else None,
+                         search_metrics=tuple(dict.fromkeys(priced)), latency_model=latency)
         own_table = f" and [search.{name}]" if isinstance(config.search.get(name), dict) else ""
         self.strategy = construct(strategy_class, self.parts.space, options=config.strategy_options(),
                                   where=f"{config.source} [search]{own_table}", label=name, fixed=fixed,

@@ -155,3 +155,15 @@ def test_a_supernet_that_diverges_is_one_error_naming_the_rates(task, monkeypatc
     with pytest.raises(ConfigError, match=r"supernet diverged under penalty 0.1 .* lower \[search\] lr = 0.025 or "
                                           r"arch_lr = 0.05, or that penalty"):
         darts.ask()
+
+
+def test_auto_prices_what_the_search_trades(task, capsys):
+    from hwnas.cost import load_target
+
+    space, target = _space(task), load_target("cpu-ort-1t")
+    common = dict(n_objectives=2, n_constraints=0, evaluations=4, seed=0, task=task, target=target)
+    assert DartsStrategy(space, search_metrics=("error_pct", "macs"), **common).cost == "macs"
+    assert DartsStrategy(space, search_metrics=("error_pct", "latency_ms"), **common).cost == "latency_ms"
+    assert DartsStrategy(space, search_metrics=("error_pct", "latency_ms"), latency_model="table",
+                         **common).cost == "latency_ms"
+    assert "latency_ms comes from cost model 'table'" in capsys.readouterr().err

@@ -62,8 +62,9 @@ class DartsStrategy(Strategy):
             plain DARTS; the cost term is the expected cost as a share of the most expensive
             choices, next to a cross-entropy of ~0.1-0.5).
         cost: what the penalty prices: ``"latency_ms"`` on the ``[cost] target`` (from its latency
-            table when the search uses one, else timed), ``"macs"``, or ``"auto"`` (default:
-            latency when the search has a target, else MACs).
+            table when the search uses one, else timed), ``"macs"``, or ``"auto"`` (default: MACs
+            when the objectives and budgets use MACs and not latency, else latency when the search
+            has a target, else MACs).
         warmup_epochs: epochs training the weights with uniform logits first (default 3).
         search_epochs: epochs per penalty, alternating weight and logit steps (default 6).
         batch_size: training batch (default 64).
@@ -78,7 +79,7 @@ class DartsStrategy(Strategy):
 
     def __init__(self, space: SearchSpace, *, n_objectives: int, n_constraints: int, evaluations: int,
                  seed: int, task: Task, target: Target | None = None, latency_table: Any = None,
-                 cost: str = "auto", penalties: Sequence[float] | None = None,
+                 search_metrics: Sequence[str] = (), latency_model: str | None = None, cost: str = "auto", penalties: Sequence[float] | None = None,
                  warmup_epochs: int = 3, search_epochs: int = 6, batch_size: int = 64, lr: float = 0.025,
                  arch_lr: float = 0.05, device: str = "auto") -> None:
         super().__init__(space, n_objectives=n_objectives, n_constraints=n_constraints,
@@ -109,7 +110,14 @@ class DartsStrategy(Strategy):
         if device == "cuda" and not torch.cuda.is_available():
             raise ConfigError("[search] device = 'cuda' but no CUDA device is available; use 'auto' or 'cpu'")
         self.task, self.target, self.latency_table = task, target, latency_table
-        self.cost = ("latency_ms" if target is not None else "macs") if cost == "auto" else cost
+        if cost == "auto":
+            macs_only = "macs" in search_metrics and "latency_ms" not in search_metrics
+            cost = "latency_ms" if target is not None and not macs_only else "macs"
+        self.cost = cost
+        if cost == "latency_ms" and latency_model not in (None, "ort", "lut"):
+            print(f"darts: note: the search's latency_ms comes from cost model {latency_model!r}; the penalty "
+                  f"prices latency on target {target.name} instead ({'its latency table' if latency_table else 'timed here'}); "
+                  f"[search.darts] cost = 'macs' prices MACs", file=sys.stderr)
         if self.cost == "latency_ms" and latency_table is not None:  # instant: priced now (errors too)
             self.net.price(table_cost(latency_table), "ms")
         self.penalties = sorted({float(p) for p in penalties})
