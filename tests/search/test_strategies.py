@@ -221,3 +221,14 @@ def test_bayes_gp_learns_the_budget_from_a_candidate_priced_over_it():
     trials = search.study.trials
     assert [t.values for t in trials] == [None, [5.0, 1.0], [5.0, 4.0], None]
     assert trials[2].user_attrs["constraint"] == [3.0]
+
+
+def test_reinforce_scores_a_failed_candidate_at_minus_one_as_documented():
+    from hwnas.search.objectives import FAILED_VALUE
+    from hwnas.search.strategies.reinforce import _dominated_share
+
+    archive = np.array([[1.0, 1.0], [2.0, 2.0], [FAILED_VALUE, FAILED_VALUE]])
+    cv = np.zeros(3)
+    assert _dominated_share(archive[2], 0.0, archive, cv) == 1.0  # not -(the share dominating it)
+    assert _dominated_share(archive[0], 0.0, archive, cv) == 0.0
+    assert _dominated_share(archive[1], 0.0, archive, cv) == pytest.approx(1 / 3)

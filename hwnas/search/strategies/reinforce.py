@@ -18,6 +18,7 @@ import numpy as np
 
 from ...exceptions import ConfigError
 from ...space.base import SearchSpace
+from ..objectives import FAILED_VALUE
 from .base import STRATEGIES, Strategy
 from .common import MAX_DRAWS, Archive, check_int_options, check_number_options, key
 
@@ -26,7 +27,7 @@ MAX_HIDDEN = 4096
 
 
 def _dominated_share(f: np.ndarray, cv: np.ndarray, archive_f: np.ndarray, archive_cv: np.ndarray) -> float:
-    if cv > 0:
+    if cv > 0 or np.any(f >= FAILED_VALUE):  # over budget, or failed: the worst reward
         return 1.0
     ok = archive_cv <= 0
     if not ok.any():
