@@ -100,20 +100,28 @@ def test_a_plugin_module_a_worker_cannot_import_is_named(make_config):
         spec.build_evaluator()
 
 
-def test_a_candidate_that_ends_the_search_process_is_tried_once_more_then_recorded_failed(tmp_path, serial):
-    import subprocess
+def _search_process(run_dir, **sections) -> list[str]:
+    """The command line of a search (``small_config`` with ``sections``) in a process of its own,
+    for what ends a process; ``--resume`` appended resumes it."""
     import sys
     from pathlib import Path
 
-    rows, victim = serial
     tests = Path(__file__).resolve().parents[1]
     script = (f"import sys; sys.path.insert(0, {str(tests)!r}); import fakes; from conftest import small_config; "
               f"from hwnas.search.runner import run_search; "
-              f"run_search(small_config(search={EVALS!r}, estimator={{'crash_substring': {victim!r}}}), "
-              f"{str(tmp_path / 'r')!r}, resume=len(sys.argv) > 1, progress=False)")
+              f"run_search(small_config(search={EVALS!r}, **{sections!r}), {str(run_dir)!r}, "
+              f"resume=len(sys.argv) > 1, progress=False)")
+    return [sys.executable, "-c", script]
+
+
+def test_a_candidate_that_ends_the_search_process_is_tried_once_more_then_recorded_failed(tmp_path, serial):
+    import subprocess
+
+    rows, victim = serial
+    command = _search_process(tmp_path / "r", estimator={"crash_substring": victim})
 
     def session(*resume):
-        return subprocess.run([sys.executable, "-c", script, *resume], capture_output=True, text=True)
+        return subprocess.run([*command, *resume], capture_output=True, text=True)
 
     assert session().returncode == 17  # in process (1 worker, no timeout): the candidate ends the search
     store = Store(tmp_path / "r" / "store.sqlite")
@@ -137,17 +145,12 @@ def test_workers_end_when_the_search_process_is_killed(tmp_path, serial):
     import os
     import signal
     import subprocess
-    import sys
     import time
     from pathlib import Path
 
     _, victim = serial
-    tests = Path(__file__).resolve().parents[1]
-    script = (f"import sys; sys.path.insert(0, {str(tests)!r}); import fakes; from conftest import small_config; "
-              f"from hwnas.search.runner import run_search; "
-              f"run_search(small_config(search={EVALS!r}, execution={{'workers': 2}}, estimator={{"
-              f"'sleep_substring': {victim!r}, 'sleep_s': 600}}), {str(tmp_path / 'r')!r}, progress=False)")
-    search = subprocess.Popen([sys.executable, "-c", script])
+    search = subprocess.Popen(_search_process(tmp_path / "r", execution={"workers": 2},
+                                              estimator={"sleep_substring": victim, "sleep_s": 600}))
 
     def children():
         out = []
