@@ -50,8 +50,8 @@ _SEARCH_DEFAULTS = {"strategy": "nsga2", "objectives": ["error", "latency_ms"], 
 SEARCH_KEYS = tuple(_SEARCH_DEFAULTS)
 #: What a stored run's config means by a ``[search]`` key it lacks (it was stored before the key).
 LEGACY_SEARCH = {"train_over_budget": True}
-#: The longest ``[execution] eval_timeout_s`` (a week): longer ones are no limit, and past ~24 days
-#: the waits it sets overflow.
+#: The longest ``[execution] eval_timeout_s`` (a week): a longer one is no limit in practice (leave the
+#: key out), and past ~24 days the waits it sets overflow.
 MAX_EVAL_TIMEOUT_S = 7 * 24 * 3600
 _COST_KEYS = {"target", "models", "latency", "lut"}  # latency: "auto" | "lut" | "measure"
 

@@ -84,8 +84,6 @@ def budgets_from(args: argparse.Namespace) -> dict[str, float]:
     return {n: getattr(args, n) for n in BUDGETS.names() if getattr(args, n, None) is not None}
 
 
-
-
 def resume_command(parser: argparse.ArgumentParser, args: argparse.Namespace, out: Path, command: str) -> str:
     """The command that continues an interrupted ``hwnas <command>``: the same config (or table),
     every flag the user gave (overrides change what is run, and ``--resume`` refuses a different

@@ -653,8 +653,8 @@ class LutCostModel(CostModel):
         bad = [(a, v) for a, v in zip(archs, ms) if not (np.isfinite(v) and v > 0)]
         if bad:
             raise ValueError(f"latency table {self.table.path} predicts {bad[0][1]:.4g} ms for {bad[0][0]}; "
-                                    f"its calibration does not hold there: rebuild it with more --calibration "
-                                    f"networks (`{self.fix}`), or time every candidate with --latency measure")
+                             f"its calibration does not hold there: rebuild it with more --calibration "
+                             f"networks (`{self.fix}`), or time every candidate with --latency measure")
         return ms
 
     def _table_ms(self, archs: Sequence[str]) -> np.ndarray:

@@ -25,7 +25,6 @@ from .base import EXECUTORS, MAX_ATTEMPTS, Executor, WorkerSpec
 def _exit_with(parent: int) -> None:
     """End this worker as soon as the search process ``parent`` is gone (``kill -9``): a worker
     only sees it between candidates, and a hung one would run on, past any timeout."""
-    import os
     import threading
 
     def watch() -> None:
