@@ -115,9 +115,9 @@ class DartsStrategy(Strategy):
             cost = "latency_ms" if target is not None and not macs_only else "macs"
         self.cost = cost
         if n_constraints:
-            print(f"darts: note: its proposals come from the supernet alone, so budgets do not steer them: a proposal "
-                  f"over budget is recorded untrained; higher penalties propose cheaper cells "
-                  f"([search.darts] penalties)", file=sys.stderr)
+            print("darts: note: its proposals come from the supernet alone, so budgets do not steer them: a proposal "
+                  "over budget is recorded untrained; higher penalties propose cheaper cells "
+                  "([search.darts] penalties)", file=sys.stderr)
         if cost == "latency_ms" and latency_model not in (None, "ort", "lut"):
             print(f"darts: note: the search's latency_ms comes from cost model {latency_model!r}; the penalty "
                   f"prices latency on target {target.name} instead ({'its latency table' if latency_table else 'timed here'}); "
