@@ -16,8 +16,10 @@ One run of the supernet per penalty traces the accuracy/cost trade-off: the weig
 trained with uniform logits (``warmup_epochs``), then each penalty continues from that state
 for ``search_epochs``. Proposals are the most likely architectures under each penalty's
 logits, taken in turn (the most likely of every penalty first), never repeating one, never a
-degenerate one. They are then trained and measured like any other strategy's, so the front,
-the store and the outputs are true evaluations; the supernet's values are not reported as
+degenerate one; with budgets, a penalty whose last :data:`STRIKES` proposals were over budget
+proposes no more, so the evaluations go to the trade-offs that meet them. They are then trained
+and measured like any other strategy's, so the front, the store and the outputs are true
+evaluations; the supernet's values are not reported as
 results.
 
 Resuming replays the supernet training (seeded): priced in MACs or from a latency table it
@@ -50,6 +52,8 @@ from .common import Archive, check_int_options, check_number_options, key
 MAX_ENUMERATED = 200_000
 #: Samples drawn per penalty to rank the architectures of a larger space.
 RANK_SAMPLES = 20_000
+#: Proposals of one penalty over budget in a row after which that penalty proposes no more.
+STRIKES = 3
 
 
 @STRATEGIES.register("darts")
@@ -114,10 +118,6 @@ class DartsStrategy(Strategy):
             macs_only = "macs" in search_metrics and "latency_ms" not in search_metrics
             cost = "latency_ms" if target is not None and not macs_only else "macs"
         self.cost = cost
-        if n_constraints:
-            print("darts: note: its proposals come from the supernet alone, so budgets do not steer them: a proposal "
-                  "over budget is recorded untrained; higher penalties propose cheaper cells "
-                  "([search.darts] penalties)", file=sys.stderr)
         if cost == "latency_ms" and latency_model not in (None, "ort", "lut"):
             print(f"darts: note: the search's latency_ms comes from cost model {latency_model!r}; the penalty "
                   f"prices latency on target {target.name} instead ({'its latency table' if latency_table else 'timed here'}); "
@@ -133,29 +133,54 @@ class DartsStrategy(Strategy):
         self.proposed = 0
         self.probabilities: dict[float, np.ndarray] = {}  # per penalty: genes x choices, after its search
         self.rankings: dict[float, list[np.ndarray]] = {}  # per penalty: genomes, most likely first
+        self.round = 0  # the place in every ranking the next ask proposes from
+        self.source: dict[tuple, float] = {}  # proposed genome -> the penalty it came from
+        self.strikes: dict[float, int] = {}  # per penalty: its proposals over budget in a row
+        self.dropped: set[float] = set()  # penalties whose proposals kept breaking the budgets
 
     def computed_options(self) -> dict[str, Any]:
         return {"penalties": self.penalties, "cost": self.cost}
 
     # --- ask / tell ---------------------------------------------------------------------
     def ask(self) -> np.ndarray | None:
+        """The next round: the next most likely architecture of every penalty still in play (one
+        not proposed before), so the trade-offs are covered from their best outwards."""
         if self.proposed >= self.evaluations:
             return None
         if not self.probabilities:
             self.probabilities = self.search()
             self.rankings = {p: self._ranked(probs) for p, probs in self.probabilities.items()}
         out: list[np.ndarray] = []
-        for genomes in itertools.zip_longest(*self.rankings.values()):  # the best of every penalty, then the next ...
-            for genome in genomes:
-                if genome is not None and len(out) < self.evaluations - self.proposed and self.archive.is_new(genome):
+        longest = max((len(r) for r in self.rankings.values()), default=0)
+        while not out and self.round < longest:
+            for penalty, ranking in self.rankings.items():
+                if penalty in self.dropped or self.round >= len(ranking):
+                    continue
+                genome = ranking[self.round]
+                if len(out) < self.evaluations - self.proposed and self.archive.is_new(genome):
                     out.append(self.archive.propose(genome))
+                    self.source[key(out[-1])] = penalty
+            self.round += 1
         if not out:
             return None  # every architecture the rankings hold was proposed
         self.proposed += len(out)
         return np.array(out)
 
     def tell(self, genomes: np.ndarray, objectives: np.ndarray, violations: np.ndarray) -> None:
-        self.archive.record(genomes, objectives, violations)  # proposals do not depend on results
+        """Record the results; a penalty whose last :data:`STRIKES` proposals were all over a budget
+        proposes no more (while another penalty is in play): the budget steers which trade-offs
+        the evaluations go to."""
+        self.archive.record(genomes, objectives, violations)
+        over = np.asarray(violations, float).reshape(len(genomes), -1).max(axis=1, initial=0.0) > 0
+        for genome, is_over in zip(np.asarray(genomes, dtype=np.int64), over):
+            penalty = self.source.get(key(genome))
+            if penalty is None or penalty in self.dropped:
+                continue
+            self.strikes[penalty] = self.strikes.get(penalty, 0) + 1 if is_over else 0
+            if self.strikes[penalty] >= STRIKES and len(self.rankings) - len(self.dropped) > 1:
+                self.dropped.add(penalty)
+                print(f"darts: penalty {penalty:g} proposes no more: its last {STRIKES} proposals were over budget",
+                      file=sys.stderr)
 
     # --- the supernet ---------------------------------------------------------------------
     def search(self) -> dict[float, np.ndarray]:
