@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence, TextIO
 
 from .config import SEARCH_KEYS, RunConfig, config_from_dict
 from .evaluation import Evaluation
@@ -56,11 +58,27 @@ def front_indices(evaluations: Sequence[Evaluation], objectives: Sequence[Object
 
 
 def write_csv(path: Path, rows: Sequence[Mapping[str, object]], columns: Sequence[str]) -> None:
-    """Write rows with the given columns (missing values blank)."""
-    with open(path, "w", newline="") as fh:
+    """Write rows with the given columns (missing values blank), whole or not at all: an
+    interrupt while writing leaves the earlier file (:func:`replace_file`)."""
+    with replace_file(path) as fh:
         writer = csv.DictWriter(fh, fieldnames=list(columns), extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
+
+
+@contextmanager
+def replace_file(path: str | Path) -> Iterator[TextIO]:
+    """A text file to write that replaces ``path`` only once it is written whole (written beside
+    it, then moved into place): Ctrl-C or ``kill`` mid-write leaves the earlier file, never half a
+    one. Files rewritten as a run goes (a study's rows, its settings) are written this way."""
+    path = Path(path)
+    part = path.with_name(path.name + ".part")
+    try:
+        with open(part, "w", newline="") as fh:
+            yield fh
+        os.replace(part, path)
+    finally:
+        part.unlink(missing_ok=True)
 
 
 def check_file_to_write(path: str | Path, flag: str, what: str, example: str) -> Path:

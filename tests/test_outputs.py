@@ -49,3 +49,17 @@ def test_csvs_keep_failed_rows_and_the_front_respects_budgets(tmp_path):
     assert rows[2]["latency_ms"] == "" and rows[2]["reason"] == "MissingEntry: blank cell"
     with open(tmp_path / "front.csv") as fh:
         assert [r["id"] for r in csv.DictReader(fh)] == ["1"]
+
+
+def test_a_rewritten_file_is_replaced_whole_or_not_at_all(tmp_path):
+    import pytest
+
+    from hwnas.outputs import replace_file, write_csv
+
+    path = tmp_path / "rows.csv"
+    write_csv(path, [{"a": 1}], ["a"])
+    with pytest.raises(KeyboardInterrupt):
+        with replace_file(path) as fh:
+            fh.write("a\n1\n2\n")
+            raise KeyboardInterrupt  # Ctrl-C mid-write
+    assert path.read_text().splitlines() == ["a", "1"] and not list(tmp_path.glob("*.part"))

@@ -63,7 +63,7 @@ class FidelityCommand(Command):
         import torch
 
         from ..config import load_config
-        from ..outputs import check_folder_to_write
+        from ..outputs import check_folder_to_write, replace_file
         from ..fidelity import (
             FIDELITY_CSV,
             check_arguments,
@@ -122,12 +122,13 @@ class FidelityCommand(Command):
         def save_meta(**extra) -> None:  # written with the first row: a refused argument leaves no file
             session.update(wall_s=time.perf_counter() - start, load_average_after=os.getloadavg())
             meta.update(extra, wall_s=sum(h.get("wall_s") or 0.0 for h in meta["history"]))
-            (out / "fidelity.json").write_text(json.dumps(meta, indent=2))
+            with replace_file(out / "fidelity.json") as fh:  # with the rows: never half a file
+                fh.write(json.dumps(meta, indent=2))
 
         def save_rows(rows, columns) -> None:  # every row of the file kept, with every column it had
             out.mkdir(parents=True, exist_ok=True)
+            save_meta()  # first: a kill between the two leaves settings without rows, which a new run replaces
             write_rows(out / FIDELITY_CSV, *kept_rows(rows, columns, done or {}, done_columns))
-            save_meta()
 
         try:
             with kill_as_interrupt():
