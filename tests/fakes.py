@@ -149,3 +149,16 @@ def hand_table(space, target, coef=(0.5, -0.001, 0.01)):
             "device": device_info(target)}
     return LatencyTable(meta, entries, {"model": "linear", "features": ["sum_ms", "n_layers", "const"],
                                         "coef": list(coef)})
+
+
+def all_proposals(strategy, over=lambda genome: False):
+    """Every proposal of a strategy, batch by batch, each told a result (over a budget where
+    ``over`` says so), as the search loop does; the genomes in order."""
+    import numpy as np
+
+    out = []
+    while (genomes := strategy.ask()) is not None:
+        violations = np.array([[1.0 if over(g) else -1.0] for g in genomes])[:, :strategy.n_constraints]
+        strategy.tell(genomes, np.zeros((len(genomes), strategy.n_objectives)), violations)
+        out += list(genomes)
+    return np.array(out)

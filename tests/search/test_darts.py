@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from fakes import interrupt_at, write_nb201_table
+from fakes import all_proposals, interrupt_at, write_nb201_table
 from hwnas.config import config_from_dict
 from hwnas.data import load_task
 from hwnas.data.base import Task
@@ -61,7 +61,7 @@ def test_a_cost_penalty_moves_the_search_to_cheaper_cells(task):
     space = _space(task)
     strategy = DartsStrategy(space, n_objectives=2, n_constraints=0, evaluations=8, seed=0, task=task,
                              penalties=[0, 20], warmup_epochs=1, search_epochs=3)
-    genomes = _all_proposals(strategy)
+    genomes = all_proposals(strategy)
     assert genomes.shape == (8, space.n_genes) and len({tuple(g) for g in genomes}) == 8
     assert all(space.degenerate(space.decode(g)) is None for g in genomes)
     assert strategy.ask() is None  # the budget is spent
@@ -74,16 +74,6 @@ def test_a_cost_penalty_moves_the_search_to_cheaper_cells(task):
             assert tuple(genomes[i]) == tuple(best)
 
 
-def _all_proposals(strategy, over=lambda genome: False):
-    """Every proposal, round by round, each told its result (over a budget where ``over`` says)."""
-    out = []
-    while (genomes := strategy.ask()) is not None:
-        violations = np.array([[1.0 if over(g) else -1.0] for g in genomes])[:, :strategy.n_constraints]
-        strategy.tell(genomes, np.zeros((len(genomes), 2)), violations)
-        out += list(genomes)
-    return np.array(out)
-
-
 def test_a_penalty_whose_proposals_break_the_budgets_proposes_no_more(task, capsys):
     from hwnas.search.strategies.common import key
 
@@ -91,7 +81,7 @@ def test_a_penalty_whose_proposals_break_the_budgets_proposes_no_more(task, caps
     strategy = DartsStrategy(space, n_constraints=1, evaluations=12, n_objectives=2, task=task, penalties=[0, 20],
                              warmup_epochs=1, search_epochs=3, seed=0)
     penalty_of = lambda g: strategy.source[key(g)]  # noqa: E731
-    proposals = _all_proposals(strategy, over=lambda g: penalty_of(g) == 0.0)  # penalty 0's are all too big
+    proposals = all_proposals(strategy, over=lambda g: penalty_of(g) == 0.0)  # penalty 0's are all too big
     assert len(proposals) == 12 and strategy.dropped == {0.0}
     assert sum(penalty_of(g) == 0.0 for g in proposals) == 3  # then only penalty 20 proposes
     assert "darts: penalty 0 proposes no more: its last 3 proposals were over budget" in capsys.readouterr().err
@@ -117,7 +107,7 @@ def test_choices_priced_on_a_target_in_milliseconds(task):
     assert np.allclose(ms, ms[0])  # every edge of a cell sees the same shapes
     strategy = DartsStrategy(space, n_objectives=2, n_constraints=0, evaluations=3, seed=0, task=task,
                              target=target, penalties=[0.1], warmup_epochs=0, search_epochs=1)
-    assert strategy.cost == "latency_ms" and len(_all_proposals(strategy)) == 3  # auto: the target's milliseconds
+    assert strategy.cost == "latency_ms" and len(all_proposals(strategy)) == 3  # auto: the target's milliseconds
 
 
 def test_darts_runs_through_the_search_loop_repeats_itself_and_resumes(tmp_path, monkeypatch):

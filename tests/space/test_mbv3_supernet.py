@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from fakes import hand_table
+from fakes import all_proposals, hand_table
 from hwnas.cost import load_target
 from hwnas.cost.counts import count_macs_params
 from hwnas.data import load_task
@@ -91,7 +91,7 @@ def test_a_cost_penalty_moves_gradient_search_to_cheaper_mbv3_networks():
                        stage_channels=[8, 16], head_channels=32)
     strategy = DartsStrategy(space, n_objectives=2, n_constraints=0, evaluations=6, seed=0, task=task,
                              penalties=[0, 20], warmup_epochs=1, search_epochs=3)
-    genomes = strategy.ask()
+    genomes = all_proposals(strategy)
     assert genomes.shape == (6, space.n_genes) and len({space.canonical_genome(g) for g in genomes}) == 6
     net = space.supernet()
     expected = {}
@@ -121,4 +121,4 @@ def test_darts_prices_the_choices_from_the_search_s_latency_table_without_timing
         pin(net, space.encode(arch))  # one architecture: the table's prediction, less its constant
         assert net.expected_cost().item() == pytest.approx(
             table.predict(space.layer_signatures(arch)) - table.predict([]), rel=1e-5)
-    assert len(strategy.ask()) == 3
+    assert len(all_proposals(strategy)) == 3
