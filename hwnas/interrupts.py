@@ -25,12 +25,8 @@ def kill_as_interrupt() -> Iterator[None]:
     def interrupt(signum, frame):
         raise KeyboardInterrupt
 
-    previous = {s: signal.signal(s, interrupt) for s in STOP_SIGNALS}
-    try:
+    with _handled(STOP_SIGNALS, interrupt):
         yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
 
 
 @contextmanager
@@ -39,10 +35,16 @@ def held_interrupts() -> Iterator[list[int]]:
     of stopping anything (Python-level handlers: blocking the signals would not stop the other
     threads of torch or ONNX Runtime from taking them); the caller acts on them afterwards."""
     came: list[int] = []
-    previous = {s: signal.signal(s, lambda signum, frame: came.append(signum))
-                for s in (signal.SIGINT, *STOP_SIGNALS)}
-    try:
+    with _handled((signal.SIGINT, *STOP_SIGNALS), lambda signum, frame: came.append(signum)):
         yield came
+
+
+@contextmanager
+def _handled(signals, handler) -> Iterator[None]:
+    """``handler`` for ``signals`` within the block; the previous handlers afterwards."""
+    previous = {s: signal.signal(s, handler) for s in signals}
+    try:
+        yield
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+        for s, before in previous.items():
+            signal.signal(s, before)

@@ -7,7 +7,7 @@ import shlex
 import sys
 
 from ..config import check_budget
-from ..evaluation import OVER_BUDGET, unsuccessful
+from ..evaluation import OVER_BUDGET, status_counts, unsuccessful
 from ..exceptions import ConfigError, HwnasError
 from ..search.objectives import BUDGETS
 from .base import COMMANDS, Command, add_budget_flags, budgets_from
@@ -33,7 +33,7 @@ class PickCommand(Command):
         budgets = {name: check_budget(name, value, BUDGETS.get(name).flag) for name, value in budgets_from(args).items()}
         ok = [ev for ev in run.evaluations if ev.ok]
         if not ok:
-            over = any(ev.status == OVER_BUDGET for ev in run.evaluations)
+            over = status_counts(run.evaluations)[OVER_BUDGET]
             raise HwnasError(f"{args.run_dir}: no successful evaluation to pick from (of {len(run.evaluations)}, "
                              f"{unsuccessful(run.evaluations)}); " + (
                                  "search again with higher budgets, or with --train-over-budget to train those over "

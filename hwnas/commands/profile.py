@@ -93,11 +93,13 @@ def _check_table_out(out: Path) -> None:
     table (it would be overwritten minutes later)."""
     import json
 
+    from ..cost.lut import FORMAT
+
     if out.suffix != ".json":
         raise ConfigError(f"--out {out}: a latency table is a .json file; e.g. --out {out.with_suffix('.json')}")
     if out.exists():
         try:
-            is_table = json.loads(out.read_text()).get("format") == "hwnas-latency-table"
+            is_table = json.loads(out.read_text()).get("format") == FORMAT
         except (OSError, ValueError, AttributeError):
             is_table = False
         if not is_table:
