@@ -43,7 +43,7 @@ def build_space(config: RunConfig, task) -> Any:
     return make_space(config.space["name"], task.input_shape, task.output_dim, **options)
 
 
-def _check_recipe_overrides(config: RunConfig, space, options: dict) -> None:
+def check_recipe_overrides(config: RunConfig, space, options: dict) -> None:
     """Refuse ``[estimator]`` options that the space sets per architecture (the mlp space's ``lr``
     and ``optimizer`` genes): they would be silently ignored."""
     overridden = sorted(set(options) & set(space.train_recipe(space.smallest())))
@@ -53,6 +53,25 @@ def _check_recipe_overrides(config: RunConfig, space, options: dict) -> None:
                           f"architecture; remove {'it' if len(overridden) == 1 else 'them'} from [estimator], or give "
                           f"the space one choice, e.g. [space] {overridden[0]}s = "
                           f"{[options[overridden[0]]]!r}".replace("'", '"'))
+
+
+def _check_untrained_scores(config: RunConfig, space) -> None:
+    """Refuse a space whose training genes vary under an estimator that scores untrained networks
+    (zero-cost proxies): architectures differing only there score alike, so the search spends
+    evaluations on copies and its front reports whichever training choice came first."""
+    from .estimate import ESTIMATORS
+
+    cls = ESTIMATORS.get(config.estimator["name"])
+    varied = space.varied_training_genes()
+    if cls.needs_model and not cls.trains and varied:
+        first = varied[0]
+        choice = space.genes[[g.name for g in space.genes].index(first)].choices[0]
+        import json
+
+        raise ConfigError(f"{config.source}: [estimator] {cls.name!r} scores untrained networks, which the "
+                          f"{config.space['name']} space's {', '.join(varied)} gene(s) do not change (they set how "
+                          f"a network trains); give each one choice, e.g. [space] {first}s = {json.dumps([choice])}, "
+                          f"or use an estimator that trains (proxy-trainer)")
 
 
 def _check_estimator_objectives(config: RunConfig, cls: type) -> None:
@@ -113,10 +132,11 @@ def build_components(config: RunConfig, *, weights_dir: Path | None = None, with
         if task is None and ESTIMATORS.get(config.estimator["name"]).needs_model:
             raise ConfigError(f"{config.source}: [estimator] {config.estimator['name']!r} trains on data; "
                               f"add a [task] table (e.g. dataset = \"digits\")")
-        _check_recipe_overrides(config, space, options)
+        check_recipe_overrides(config, space, options)
         estimator = ESTIMATORS.get(config.estimator["name"]).from_options(
             task, options, source=f"{config.source} [estimator]")
         _check_estimator_objectives(config, type(estimator))
+        _check_untrained_scores(config, space)
     names = config.cost.get("models", list(DEFAULT_COST_MODELS))
     if isinstance(names, str) or not isinstance(names, list) or not names:
         raise ConfigError(f"{config.source} [cost] models = {names!r} must be a non-empty list of "

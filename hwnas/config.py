@@ -272,14 +272,17 @@ def _validate_search(config: RunConfig) -> None:
 
 
 def _resolve_paths(sections: dict[str, dict[str, Any]], base_dir: Path) -> None:
-    path = sections["task"].get("path")
-    if isinstance(path, str) and not Path(path).is_absolute():
-        sections["task"]["path"] = str((base_dir / path).resolve())
-    for options in (sections["estimator"], *(v for v in sections["cost"].values() if isinstance(v, Mapping))):
-        table = options.get("path")
-        if isinstance(table, str) and not Path(table).is_absolute():
-            options["path"] = str((base_dir / table).resolve())
+    """Make the config's file paths absolute: ``~`` is the user's home, and a relative path is
+    relative to the config's folder."""
+    def resolve(path: str) -> str:
+        path = Path(path).expanduser()
+        return str(path if path.is_absolute() else (base_dir / path).resolve())
+
+    for options in (sections["task"], sections["estimator"],
+                    *(v for v in sections["cost"].values() if isinstance(v, Mapping))):
+        if isinstance(options.get("path"), str) and options["path"]:
+            options["path"] = resolve(options["path"])
     target = sections["cost"].get("target")
-    if isinstance(target, str) and (target.endswith(".toml") or "/" in target) and not Path(target).is_absolute():
-        candidate = (base_dir / target).resolve()
-        sections["cost"]["target"] = str(candidate if candidate.exists() else Path(target).resolve())
+    if isinstance(target, str) and (target.endswith(".toml") or "/" in target):
+        candidate = resolve(target)
+        sections["cost"]["target"] = candidate if Path(candidate).exists() else str(Path(target).expanduser().resolve())

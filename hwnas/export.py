@@ -48,9 +48,16 @@ def export_run_arch(run_dir: str | Path, arch: str, output: str | Path, *,
     if weights.is_file():
         model.load_state_dict(torch.load(weights, weights_only=True, map_location="cpu"))
     elif not untrained:
-        why = not_usable(ev) if ev is not None and not ev.ok else "not evaluated there"
+        if ev is None:
+            why, fix = "not evaluated there", "pick one from front.csv"
+        elif not ev.ok:
+            why, fix = not_usable(ev), "pick one from front.csv"
+        else:  # evaluated, yet no weights: an estimator that does not train saves none
+            why = f"{weights} is missing; the run's estimator {run.config.estimator.get('name')!r} saves weights " \
+                  f"only if it trains"
+            fix = "search with a training estimator (e.g. proxy-trainer)"
         raise HwnasError(f"{canonical!r} has no trained weights in {run_dir} ({why}); "
-                         f"pick one from front.csv, or pass --untrained for random weights")
+                         f"{fix}, or pass --untrained for random weights")
     onnx_bytes = export_onnx(model, parts.task.input_shape, batch_size=parts.target.batch_size,
                              opset=parts.target.opset, dtype=parts.target.dtype)
     try:

@@ -233,7 +233,7 @@ def run_fidelity(config: RunConfig, *, archs: int = 40, epochs: Sequence[int] = 
         ConfigError: a bad argument or a config that does not train with proxy-trainer.
         HwnasError: the task or space cannot be built.
     """
-    from .components import build_space
+    from .components import build_space, check_recipe_overrides
     from .data import load_task
     from .estimate import ProxyTrainer
     from .estimate.zero_cost import proxy_batch, score_model
@@ -245,6 +245,7 @@ def run_fidelity(config: RunConfig, *, archs: int = 40, epochs: Sequence[int] = 
     train_seed = int(options.get("seed", 0))
     task = load_task(config.task, source=config.source)
     space = build_space(config, task)
+    check_recipe_overrides(config, space, options)
     where = f"{config.source} [estimator]"
     trainers = {e: construct(ProxyTrainer, task, options={**options, "epochs": e}, where=where, label="proxy-trainer")
                 for e in budgets}
@@ -303,7 +304,8 @@ def run_fidelity(config: RunConfig, *, archs: int = 40, epochs: Sequence[int] = 
         row["failures"] = "; ".join(failures)
         rows.append(row)
         if progress:
-            accs = " ".join(f"{e}ep {row[_acc(e)]:.1f}%" for e in budgets)
+            accs = " ".join(f"{e}ep R² {row[_acc(e)] / 100:.3f}" if task.is_regression else f"{e}ep {row[_acc(e)]:.1f}%"
+                            for e in budgets)  # accuracy_pct is 100·R² on regression
             progress(f"[{i + 1}/{len(sample)}] {text}  {accs}  ({spent:.1f} s)")
         if on_row:
             on_row(rows, columns)

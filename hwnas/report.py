@@ -29,7 +29,9 @@ def print_search_summary(summary, config: RunConfig) -> None:
         acc = [e.metrics["accuracy_pct"] for e in front if "accuracy_pct" in e.metrics]
         lat = [e.metrics["latency_ms"] for e in front if "latency_ms" in e.metrics]
         line = f"front: {len(front)} architecture{'s' if len(front) > 1 else ''}"
-        if acc:
+        if acc and summary.regression:  # accuracy_pct is 100·R² there
+            line += f"; best R² {max(acc) / 100:.3f}"
+        elif acc:
             line += f"; best accuracy {max(acc):.2f} %"
         if len(lat) > 1:
             line += f"; latency {min(lat):.4f}-{max(lat):.4f} ms ({max(lat) / min(lat):.1f}x)"

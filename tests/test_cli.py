@@ -84,13 +84,15 @@ def test_an_estimator_that_does_not_train_saves_no_weights_to_export(tmp_path, c
     import csv
 
     config = GOOD.replace('name = "fake-accuracy"', 'name = "zero-cost"').replace(
+        "max_layers = 2", 'max_layers = 2\nlrs = [0.003]\noptimizers = ["adam"]\ndropouts = [0.0]').replace(
         '["error", "latency_ms"]', '["zc_score", "latency_ms"]').replace("evaluations = 24", "evaluations = 4")
     run = tmp_path / "zc"
     assert main(["search", _write(tmp_path, config), "--out", str(run), "--no-progress"]) == 0
     assert not (run / "weights").exists()
     arch = next(csv.DictReader(open(run / "front.csv")))["arch"]
     cli_error(["export", str(run), arch, "-o", str(tmp_path / "m.onnx")], "no trained weights",
-              "--untrained")
+              "the run's estimator 'zero-cost' saves weights only if it trains",
+              "search with a training estimator (e.g. proxy-trainer), or pass --untrained")
     assert main(["pick", str(run)]) == 0 and "export:" not in capsys.readouterr().out  # nothing to suggest
 
 

@@ -17,6 +17,20 @@ def test_estimator_options_the_space_sets_per_architecture_are_refused(make_conf
     build_components(make_config(estimator={"name": "proxy-trainer", "epochs": 1, "weight_decay": 0.0}))
 
 
+def test_training_genes_that_vary_under_a_proxy_that_scores_untrained_networks_are_refused(make_config):
+    # lr, optimizer and dropout do not change the untrained network: copies of one network would
+    # spend evaluations, and the front would report an arbitrary training choice
+    config = make_config(estimator={"name": "zero-cost"}, space={"lrs": [0.01, 0.001], "dropouts": [0.0]},
+                         search={"objectives": ["zc_score", "params"]})
+    with pytest.raises(ConfigError, match=r"\[estimator\] 'zero-cost' scores untrained networks, which the mlp "
+                                          r"space's lr, optimizer gene\(s\) do not change .* e\.g\. \[space\] "
+                                          r"lrs = \[0\.01\]"):
+        build_components(config)
+    build_components(make_config(estimator={"name": "zero-cost"}, search={"objectives": ["zc_score", "params"]},
+                                 space={"lrs": [0.01], "optimizers": ["adam"], "dropouts": [0.0]}))
+    build_components(make_config(estimator={"name": "zero-cost-filtered", "epochs": 1}))  # it trains them
+
+
 def test_a_pre_filter_whose_warm_up_covers_the_search_is_noted(make_config):
     config = make_config(estimator={"name": "zero-cost-filtered", "warmup": 8, "epochs": 1},
                          search={"evaluations": 6})

@@ -98,3 +98,19 @@ def test_a_json_config_is_read_and_a_malformed_one_is_one_line(tmp_path):
     bad.write_text("[1, 2]")
     with pytest.raises(ConfigError, match="a JSON config must be an object of sections"):
         load_config(bad)
+
+
+def test_paths_in_a_config_may_start_at_the_home_folder(tmp_path, monkeypatch):
+    from hwnas.config import load_config
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    config_file = tmp_path / "configs" / "run.toml"
+    config_file.parent.mkdir()
+    config_file.write_text('[task]\ndataset = "npz"\npath = "~/d.npz"\n[space]\nname = "mlp"\n'
+                           '[cost]\ntarget = "cpu-ort-1t"\nmodels = ["counts", "lut"]\n'
+                           '[cost.lut]\npath = "~/tables/t.json"\n[estimator]\nname = "table"\npath = "data/a.csv"\n')
+    config = load_config(config_file)
+    assert config.task["path"] == str(home / "d.npz")
+    assert config.cost["lut"]["path"] == str(home / "tables" / "t.json")
+    assert config.estimator["path"] == str(tmp_path / "configs" / "data" / "a.csv")  # relative: the config's folder

@@ -155,6 +155,14 @@ def test_a_config_that_does_not_train_is_refused(tmp_path, capsys):
     assert 'trains with [estimator] name = "proxy-trainer"' in capsys.readouterr().err
 
 
+def test_a_recipe_option_the_space_sets_per_architecture_is_refused(tmp_path, capsys):
+    # the mlp space's lr gene sets each architecture's rate: [estimator] lr would be ignored, as in search
+    data = {**TINY, "estimator": {**TINY["estimator"], "lr": 9.0}}
+    assert main(["fidelity", _write(tmp_path, data), "--out", str(tmp_path / "o")]) == 2
+    assert "[estimator] lr would be ignored: the mlp space sets it per architecture" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
 @pytest.mark.slow
 def test_mbv3_on_digits_end_to_end(tmp_path, capsys):
     """The real thing, small: mbv3 on 12x12 digits, every proxy, 1 and 2 epochs, the ceiling."""

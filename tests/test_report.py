@@ -58,3 +58,10 @@ def test_printed_commands_quote_a_run_path_with_spaces(capsys):
     summary = SearchSummary(Path("/runs/my run"), 4, 4, 0, 4, [_ev(1, 0.2)], 0.1, 4)
     print_search_summary(summary, _config())
     assert "next:        hwnas pick '/runs/my run'\n" in capsys.readouterr().out
+
+
+def test_a_regression_front_reports_r_squared_not_accuracy(capsys):
+    summary = _summary([_ev(1, 0.2)], failed=0, feasible=1)
+    summary.regression = True  # accuracy_pct is 100·R²: 91 % reads R² 0.910
+    print_search_summary(summary, _config())
+    assert "front: 1 architecture; best R² 0.910; latency 0.2000 ms\n" in capsys.readouterr().out

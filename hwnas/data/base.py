@@ -284,6 +284,14 @@ def _split(y: np.ndarray, val_fraction: float, seed: int, regression: bool, name
     from sklearn.model_selection import train_test_split
 
     idx = np.arange(len(y))
+    if not regression:  # a stratified split puts each class on both sides: one sample never can
+        classes, counts = np.unique(y, return_counts=True)
+        lone = classes[counts < 2]
+        if len(lone):
+            shown = ", ".join(map(str, lone[:5].tolist())) + (", ..." if len(lone) > 5 else "")
+            raise DataError(f"{name}: class{'es' if len(lone) > 1 else ''} {shown} "
+                            f"{'have' if len(lone) > 1 else 'has'} a single sample, which no validation split "
+                            f"can stratify; add samples of it, drop it, or supply your own split (x_val, y_val)")
     try:
         return train_test_split(idx, test_size=val_fraction, random_state=seed,
                                 stratify=None if regression else y)

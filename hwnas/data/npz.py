@@ -92,7 +92,10 @@ def load_npz(path: str) -> RawData:
                             f"{xk} must be (N, features...) with the same non-zero N as {yk}")
         if xa.dtype.kind not in "biuf":
             raise DataError(f"npz: '{file}' {xk} has dtype {xa.dtype}; it must be numeric")
-        if xa.ndim == 4 and xa.shape[3] in (1, 3, 4) and xa.shape[1] not in (1, 3, 4):
+        # channels-last: the usual 1, 3 or 4 channels last, or square images with fewer channels
+        # (N, 16, 16, 8) than rows, which read as (C, H, W) would be 16 channels of 16 x 8 pixels
+        if xa.ndim == 4 and ((xa.shape[3] in (1, 3, 4) and xa.shape[1] not in (1, 3, 4))
+                             or xa.shape[1] == xa.shape[2] > xa.shape[3]):
             raise DataError(f"npz: '{file}' {xk} has shape {xa.shape}, which looks channels-last "
                             f"(N, H, W, C); images must be (N, C, H, W): save {xk}.transpose(0, 3, 1, 2)")
 

@@ -46,7 +46,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from torch import nn
 
-from ..exceptions import ConfigError
+from ..exceptions import ConfigError, attach_metrics
 from ..registry import construct, did_you_mean
 from .base import ESTIMATORS, AccuracyEstimator
 from .trainer import ProxyTrainer
@@ -188,9 +188,14 @@ class SuccessiveHalvingTrainer(AccuracyEstimator):
                 recorded += 1
                 if not self._goes_on(rung, metrics["error_pct"], size):
                     break
+        except Exception as exc:
+            # a failed candidate keeps the rungs it finished (its failed row carries them, and a
+            # resumed search replays them from it, so both decide alike), not the failing one's error
+            done = {k: v for k, v in out.items() if k.startswith("error_pct_e") or k == "trainable_params"}
+            raise attach_metrics(exc, done)
         except BaseException:
-            # a failed candidate's record keeps no rung results, so a resumed search (or a fresh
-            # worker) cannot replay them: forget them here too, so both decide alike
+            # interrupted: the candidate is not recorded, so a resumed search evaluates it again and
+            # replays nothing of it; forget its rung results here too
             for rung in range(recorded):
                 self.results[rung].pop()
             raise

@@ -217,6 +217,9 @@ class ProxyTrainer(AccuracyEstimator):
                 with torch.cuda.device(device):
                     torch.cuda.manual_seed(self.seed)
             if self.reset_parameters:
+                # drawn on the CPU generator seeded above: a model left on a GPU (successive-halving's
+                # next rung) would draw from the GPU's and start from other weights
+                model.to("cpu")
                 for module in model.modules():
                     if callable(getattr(module, "reset_parameters", None)):
                         module.reset_parameters()
@@ -286,7 +289,11 @@ class ProxyTrainer(AccuracyEstimator):
     def _amp_dtype(self) -> torch.dtype | None:
         if self.device.type != "cuda":
             return None
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        # bfloat16 only where the GPU computes it natively (compute capability 8.0, Ampere, on):
+        # is_bf16_supported() also says yes where it is emulated (T4, V100), and cuDNN has no bfloat16
+        # convolutions there; float16 with a gradient scaler instead
+        major, _ = torch.cuda.get_device_capability(self.device)
+        return torch.bfloat16 if major >= 8 else torch.float16
 
     def _autocast(self):
         dtype = self._amp_dtype()

@@ -345,6 +345,10 @@ class ZeroCostEstimator(AccuracyEstimator):
         self.proxy = _check_proxy(proxy)
         self.seed = _check_seed(self.name, seed)
         self.batch = proxy_batch(task, batch_size, seed=self.seed)
+        self.task = task
+
+    def advice(self, evaluations: int) -> str | None:
+        return _regression_note(self.name, self.proxy, self.task)
 
     def estimate(self, arch: str, model: nn.Module | None,
                  recipe: Mapping[str, Any] | None = None) -> dict[str, float]:
@@ -358,6 +362,16 @@ class ZeroCostEstimator(AccuracyEstimator):
         start = time.perf_counter()
         score = score_model(self.proxy, model, self.batch, seed=self.seed)
         return {"zc_score": score, "zc_s": time.perf_counter() - start}
+
+
+def _regression_note(estimator: str, proxy: str, task: Any) -> str | None:
+    """A note when a proxy ranks a regression task's networks: the proxies were derived and checked
+    on classification, and nothing here shows they rank regressors."""
+    if not getattr(task, "is_regression", False):
+        return None
+    return (f"{estimator}: proxy {proxy!r} was made for classification; how well it ranks networks on the "
+            f"regression task {task.name!r} is unchecked: measure it before trusting it (hwnas fidelity, on this task with [estimator] "
+            f"name = \"proxy-trainer\")")
 
 
 class PreFilterRejection(CandidateRejected):
@@ -419,6 +433,7 @@ class PreFilteredTrainer(AccuracyEstimator):
         self.trainer = construct(ProxyTrainer, task, options=trainer_options, fixed={"seed": self.seed},
                                  where=self.name, label="proxy-trainer")
         self.scores: list[float] = []
+        self.task = task
 
     def threshold(self) -> float | None:
         """The current cut-off score, or None during the warm-up."""
@@ -455,7 +470,7 @@ class PreFilteredTrainer(AccuracyEstimator):
         if self.warmup >= evaluations:
             return (f"{self.name}: warmup = {self.warmup} covers all {evaluations} evaluations, so every candidate "
                     f"is trained and none filtered; set warmup below the evaluations to filter")
-        return None
+        return _regression_note(self.name, self.proxy, self.task)
 
     def observe(self, metrics: Mapping[str, float]) -> None:
         """A stored evaluation's score joins the running scores (a resumed search decides as the

@@ -47,6 +47,8 @@ class SearchSummary:
     asked: int | None = None
     #: evaluations priced over a budget and not trained (``[search] train_over_budget``)
     over_budget: int = 0
+    #: the task is a regression (``accuracy_pct`` is 100·R², reported as R²)
+    regression: bool = False
 
 
 class SearchRun:
@@ -210,7 +212,8 @@ class SearchRun:
         return SearchSummary(self.run_dir, len(evaluations), new, counts[FAILED],
                              sum(e.ok and is_feasible(e.metrics, self.config.budgets) for e in evaluations),
                              [evaluations[i] for i in front], time.perf_counter() - start,
-                             self.config.search["evaluations"], counts[OVER_BUDGET])
+                             self.config.search["evaluations"], counts[OVER_BUDGET],
+                             bool(self.parts.task is not None and self.parts.task.is_regression))
 
     def verify_front(self, archs: list[str]) -> list[dict[str, float]]:
         """Each cost model's extra front columns (a table-predicted latency is re-measured)."""
@@ -387,9 +390,12 @@ class SearchRun:
         ok = [e for e in seen.values() if e.ok and is_feasible(e.metrics, self.config.budgets)]
         counts = status_counts(seen.values())
         failed, over = counts[FAILED], counts[OVER_BUDGET]
-        best = min((e.metrics.get("error_pct", np.inf) for e in ok), default=np.inf)
+        first = self.objectives[0]  # the search's first objective, in its declared unit
+        values = [e.metrics[first.column] for e in ok if first.column in e.metrics]
+        best = (f" best_{first.name}={(min if first.minimise else max)(values):.4g}{'%' if first.unit == '%' else ''}"
+                if values else "")
         return (f"feasible={len(ok)} " + (f"untrained_over_budget={over} " if over else "")
-                + f"failed={failed} best_error={best:.2f}%")
+                + f"failed={failed}{best}")
 
 
 _MISSING = object()

@@ -168,6 +168,14 @@ class SearchSpace(ABC, Generic[A]):
         """Training overrides carried by the architecture (e.g. lr, optimizer); none by default."""
         return {}
 
+    #: genes that change only how a network trains (its recipe, its dropout), not the untrained
+    #: network an estimator that does not train (a zero-cost proxy) scores
+    training_genes: tuple[str, ...] = ()
+
+    def varied_training_genes(self) -> list[str]:
+        """The :attr:`training_genes` with more than one choice."""
+        return [g.name for g in self.genes if g.name in self.training_genes and g.size > 1]
+
     @property
     def n_genes(self) -> int:
         """Genome length."""

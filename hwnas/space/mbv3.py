@@ -134,6 +134,8 @@ class MBv3Space(SearchSpace[MBv3Arch]):
             raise SpaceError(
                 f"mbv3 needs image inputs (C, H, W); this task's samples have shape "
                 f"{self.input_shape}; use the 'mlp' space for tabular data"
+                + (" (grayscale images (N, H, W) need a channel axis: save x[:, None])"
+                   if len(self.input_shape) == 2 else "")
             )
         # multipliers of stage_channels: [100000] would ask for millions of channels
         widths = option_choices("mbv3", "widths", widths, float, minimum=0.05, maximum=8.0)

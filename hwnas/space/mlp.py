@@ -127,5 +127,7 @@ class MLPSpace(SearchSpace[MLPArch]):
         layers.append(nn.Linear(c, self.output_dim))
         return nn.Sequential(*layers)
 
+    training_genes = ("lr", "optimizer", "dropout")
+
     def train_recipe(self, arch: MLPArch) -> Mapping[str, Any]:
         return {"lr": arch.lr, "optimizer": arch.optimizer}

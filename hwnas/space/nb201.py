@@ -137,7 +137,9 @@ class NB201Space(SearchSpace[NB201Arch]):
                  cells_per_stage: int = 5, channels: int = 16) -> None:
         super().__init__(input_shape, output_dim)
         if len(self.input_shape) != 3:
-            raise SpaceError(f"nb201: input_shape {self.input_shape} must be (C, H, W) images")
+            raise SpaceError(f"nb201: input_shape {self.input_shape} must be (C, H, W) images"
+                             + ("; grayscale images (N, H, W) need a channel axis: save x[:, None]"
+                                if len(self.input_shape) == 2 else ""))
         for key, value, high in (("cells_per_stage", cells_per_stage, 64), ("channels", channels, 1024)):
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
                 raise SpaceError(f"nb201: [space] {key} = {value!r} must be an integer in 1..{high}")

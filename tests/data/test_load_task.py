@@ -66,7 +66,7 @@ def test_val_fraction_sets_the_validation_size():
 
 def test_too_few_samples_to_split(tmp_path):
     path = tmp_path / "tiny.npz"
-    np.savez(path, x=np.zeros((4, 2)), y=np.array([0, 1, 2, 3]))
+    np.savez(path, x=np.zeros((4, 2)), y=np.array([0, 0, 1, 1]))
     with pytest.raises(DataError, match="cannot split 4 samples with val_fraction=0.25"):
         load_task({"dataset": "npz", "path": str(path)})
 

@@ -132,6 +132,18 @@ def test_npz_channels_last_images_are_refused(tmp_path):
         load_task({"dataset": "npz", "path": path})
 
 
+@pytest.mark.parametrize("shape", [(8, 16, 16, 8), (8, 6, 6, 2)])
+def test_npz_square_channels_last_images_with_other_channel_counts_are_refused(tmp_path, shape):
+    path = _save(tmp_path / "d.npz", x=np.zeros(shape, np.float32), y=_labels(8, 2))
+    with pytest.raises(DataError, match="looks channels-last"):
+        load_task({"dataset": "npz", "path": path})
+
+
+def test_npz_channels_first_images_with_more_channels_than_rows_are_taken(tmp_path):
+    path = _save(tmp_path / "d.npz", x=np.zeros((8, 16, 8, 8), np.float32), y=_labels(8, 2))
+    assert load_task({"dataset": "npz", "path": path}).input_shape == (16, 8, 8)
+
+
 def test_npz_uint8_and_float_splits_are_refused(tmp_path):
     path = _save(tmp_path / "d.npz", x_train=np.zeros((8, 1, 4, 4), np.uint8), y_train=_labels(8, 2),
                  x_val=np.zeros((4, 1, 4, 4)), y_val=_labels(4, 2))
@@ -156,3 +168,11 @@ def test_npz_a_single_npy_array_is_refused(tmp_path):
     np.save(path, np.zeros((4, 2)))
     with pytest.raises(DataError, match="holds a single ndarray, not named arrays"):
         load_task({"dataset": "npz", "path": str(path)})
+
+
+def test_npz_a_class_with_one_sample_is_named_when_a_split_is_carved(tmp_path):
+    y = np.concatenate([_labels(20, 2), [2]])
+    path = _save(tmp_path / "d.npz", x=np.zeros((21, 3)), y=y)
+    with pytest.raises(DataError, match=r"class 2 has a single sample, which no validation split can stratify; "
+                                        r"add samples of it, drop it, or supply your own split \(x_val, y_val\)"):
+        load_task({"dataset": "npz", "path": path})

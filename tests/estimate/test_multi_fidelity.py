@@ -77,9 +77,11 @@ def test_every_rung_starts_from_the_built_weights_even_those_without_reset(digit
     assert got["error_pct_e4"] == plain["error_pct"] and got["train_loss"] == plain["train_loss"]
 
 
-def test_a_candidate_failing_at_a_later_rung_leaves_no_rung_results(digits_task, monkeypatch):
-    # its failed record keeps no metrics, so a resumed search replays nothing for it: the
-    # uninterrupted search must not count its earlier rungs either
+def test_a_candidate_failing_at_a_later_rung_keeps_the_rungs_it_finished(digits_task, monkeypatch):
+    # its failed row carries the finished rungs (attach_metrics), and a resumed search replays them
+    # from it: the uninterrupted search and the resumed one count the same rung results
+    from hwnas.exceptions import measured_before
+
     stored = {"trainable_params": 10.0, "error_pct_e1": 99.0, "error_pct_e2": 99.0, "error_pct_e4": 99.0}
     sh = SuccessiveHalvingTrainer(digits_task, rungs=[1, 2, 4], eta=2, promotion="error",
                                   max_train_samples=200, batch_size=32)
@@ -89,12 +91,30 @@ def test_a_candidate_failing_at_a_later_rung_leaves_no_rung_results(digits_task,
         raise FloatingPointError("loss became nan at epoch 2")
 
     monkeypatch.setattr(sh.trainers[2], "estimate", diverge)
-    with pytest.raises(FloatingPointError):
+    with pytest.raises(FloatingPointError) as failed:
         sh.estimate("b", mlp(32))  # better than 99 %: promoted at rungs 0 and 1, fails at rung 2
+    kept = measured_before(failed.value)
+    assert set(kept) == {"trainable_params", "error_pct_e1", "error_pct_e2"}
     resumed = SuccessiveHalvingTrainer(digits_task, rungs=[1, 2, 4])
     resumed.observe(stored)
-    resumed.observe({})  # the failed candidate, as the store gives it back
-    assert sh.results == resumed.results == [[(99.0, 10.0)]] * 3
+    resumed.observe(kept)  # the failed candidate, as the store gives it back
+    assert sh.results == resumed.results
+    assert [len(r) for r in sh.results] == [2, 2, 1]
+
+
+def test_an_interrupted_candidate_leaves_no_rung_results(digits_task, monkeypatch):
+    # not recorded at all: a resumed search evaluates it again, so nothing of it may count
+    sh = SuccessiveHalvingTrainer(digits_task, rungs=[1, 2], eta=2, promotion="error",
+                                  max_train_samples=200, batch_size=32)
+    sh.observe({"trainable_params": 10.0, "error_pct_e1": 99.0, "error_pct_e2": 99.0})
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sh.trainers[1], "estimate", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        sh.estimate("b", mlp(32))
+    assert sh.results == [[(99.0, 10.0)], [(99.0, 10.0)]]
 
 
 def test_observe_replays_stored_results(digits_task):

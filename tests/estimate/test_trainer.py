@@ -218,3 +218,14 @@ def test_cuda_training_with_amp(digits_task):
     assert result["accuracy_pct"] > 90.0
     again = ProxyTrainer(digits_task, epochs=3, device="cuda").estimate("cnn", small_cnn())
     assert abs(again["error_pct"] - result["error_pct"]) < 3.0
+
+
+@pytest.mark.parametrize("capability, dtype", [((7, 5), torch.float16), ((8, 0), torch.bfloat16)])
+def test_cuda_autocast_uses_bfloat16_only_where_the_gpu_computes_it(monkeypatch, capability, dtype):
+    # is_bf16_supported() says yes on a T4 (7.5), where bfloat16 is emulated and cuDNN has no
+    # bfloat16 convolutions: float16 with a gradient scaler there
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert ProxyTrainer._amp_dtype(SimpleNamespace(device=torch.device("cuda", 0))) is dtype

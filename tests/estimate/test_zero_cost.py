@@ -213,7 +213,8 @@ def test_zero_cost_search_end_to_end(tmp_path):
     from hwnas.search.runner import run_search
 
     config = config_from_dict({
-        "task": {"dataset": "digits"}, "space": {"name": "mlp", "max_layers": 2, "widths": [16, 64, 256]},
+        "task": {"dataset": "digits"}, "space": {"name": "mlp", "max_layers": 2, "widths": [16, 64, 256],
+                                                 "lrs": [0.003], "optimizers": ["adam"], "dropouts": [0.0]},
         "estimator": {"name": "zero-cost", "proxy": "naswot", "batch_size": 32},
         "cost": {"target": "cpu-ort-1t", "models": ["counts"]},
         "search": {"objectives": ["zc_score", "params"], "evaluations": 12, "population": 6, "seed": 0}})
@@ -239,3 +240,14 @@ def test_a_candidate_that_fails_training_after_its_score_keeps_the_score(digits_
     with pytest.raises(FloatingPointError) as failed:
         est.estimate("a", mlp(64))
     assert failed.value.metrics["zc_score"] == est.scores[0]
+
+
+def test_a_proxy_on_a_regression_task_is_noted_as_unchecked():
+    from hwnas.data import load_task
+
+    regression = load_task({"dataset": "diabetes"})
+    note = ZeroCostEstimator(regression, proxy="synflow").advice(20)
+    assert note.startswith("zero-cost: proxy 'synflow' was made for classification; how well it ranks networks "
+                           "on the regression task 'diabetes' is unchecked")
+    assert "hwnas fidelity" in PreFilteredTrainer(regression, warmup=2).advice(20)
+    assert ZeroCostEstimator(load_task({"dataset": "digits"})).advice(20) is None

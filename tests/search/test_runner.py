@@ -281,3 +281,21 @@ def test_a_resume_whose_proposals_changed_keeps_the_budget_and_unique_ids(tmp_pa
     assert len(rows) == summary.evaluations == 12
     assert len({ev.id for ev in rows}) == 12  # no number given twice
     assert "stopping at 12" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("objectives, evaluations, shown", [
+    (["error", "latency_ms"], [{"error_pct": 3.0}, {"error_pct": 1.5}], "best_error=1.5%"),
+    (["zc_score", "params"], [{"zc_score": 2.0}, {"zc_score": 7.0}], "best_zc_score=7"),  # maximised
+    (["zc_score", "params"], [], ""),
+])
+def test_the_progress_bar_shows_the_best_of_the_first_objective(make_config, tmp_path, objectives, evaluations,
+                                                                 shown):
+    from hwnas.evaluation import Evaluation
+    from hwnas.search.runner import SearchRun
+
+    estimator = {"name": "zero-cost"} if objectives[0] == "zc_score" else {}
+    space = {"lrs": [0.01], "optimizers": ["adam"], "dropouts": [0.0]}
+    run = SearchRun(make_config(search={"objectives": objectives}, estimator=estimator, space=space),
+                    tmp_path / "run", progress=False)
+    seen = {f"a{i}": Evaluation(f"a{i}", [i], "ok", m, id=i) for i, m in enumerate(evaluations)}
+    assert run._postfix(seen) == f"feasible={len(seen)} failed=0" + (f" {shown}" if shown else "")

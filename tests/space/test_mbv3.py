@@ -71,6 +71,11 @@ def test_tabular_input_is_refused():
         make_space("mbv3", (10,), 1)
 
 
+def test_grayscale_images_without_a_channel_axis_are_told_to_add_one():
+    with pytest.raises(SpaceError, match=r"need a channel axis: save x\[:, None\]"):
+        make_space("mbv3", (8, 8), 10)
+
+
 def test_layer_signatures_enumeration_is_exact():
     import itertools
 
