@@ -176,6 +176,10 @@ def optuna_nsga2(problem: BenchProblem, seed: int, evaluations: int) -> list[str
     return archs
 
 
+#: the optional dependency a peer needs, as (module, hwnas extra): checked before any run
+optuna_nsga2.requires = ("optuna", "bench")  # type: ignore[attr-defined]
+
+
 def run_ours(problem: BenchProblem, strategy: str, seed: int, evaluations: int,
              workdir: str | Path | None = None, **options) -> list[str]:
     """One table search with a registered strategy through the real search loop and store.
@@ -213,7 +217,8 @@ class BenchRecord:
 
 def run_bench(problem: BenchProblem, strategies: Sequence[str], peers: Sequence[str],
               evaluations: Sequence[int], seeds: int, *, progress: Callable[[str], None] | None = None,
-              options: dict | None = None, records: list[BenchRecord] | None = None) -> list[BenchRecord]:
+              options: dict | None = None, records: list[BenchRecord] | None = None,
+              on_record: Callable[[list[BenchRecord]], None] | None = None) -> list[BenchRecord]:
     """Every strategy and peer, for seeds ``0..seeds-1``, one run per evaluation budget.
 
     Args:
@@ -226,10 +231,12 @@ def run_bench(problem: BenchProblem, strategies: Sequence[str], peers: Sequence[
         options: extra ``[search]`` options per strategy name.
         records: a list to append each record to as it is made (the finished ones stay there
             when a run is interrupted); returned.
+        on_record: called with the records so far after each one (to save them as they come).
 
     Raises:
         RegistryError: an unknown strategy or peer (before anything runs).
         ConfigError: a strategy or option the table search refuses (before anything runs).
+        MissingExtraError: a peer's optional dependency is not installed (before anything runs).
     """
     import time
 
@@ -253,6 +260,8 @@ def run_bench(problem: BenchProblem, strategies: Sequence[str], peers: Sequence[
         runners.append((name, lambda s, n, name=name, opts=opts: run_ours(problem, name, s, n, **opts)))
     for name in peers:
         fn = PEERS.get(name)
+        if getattr(fn, "requires", None):
+            require(*fn.requires)
         runners.append((name, lambda s, n, fn=fn: fn(problem, s, n)))
     records = [] if records is None else records
     for name, fn in runners:
@@ -262,6 +271,8 @@ def run_bench(problem: BenchProblem, strategies: Sequence[str], peers: Sequence[
                 archs = fn(seed, n)
                 wall = time.perf_counter() - start
                 records.append(BenchRecord(name, seed, n, problem.hv_fraction(archs[:n]), wall))
+                if on_record:
+                    on_record(records)
                 if progress:
                     progress(f"{name} seed {seed} evaluations {n}: {records[-1].hv_fraction:.4f} ({wall:.1f} s)")
     return records

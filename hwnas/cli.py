@@ -69,15 +69,29 @@ def load_plugins(modules: Sequence[str]) -> None:
                               f"importable module name (installed, or its folder on PYTHONPATH) and fix its code")
 
 
+def _plugins_given(argv: Sequence[str] | None) -> list[str]:
+    """The ``--plugin`` modules on the command line (before the sub-command), read ahead of the
+    full parse: the parsers are built after the plugins load, so a budget a plugin declares gets
+    its ``--max-...`` flag."""
+    ahead = argparse.ArgumentParser(add_help=False)
+    ahead.add_argument("--plugin", action="append", default=[])
+    known, _ = ahead.parse_known_args(list(sys.argv[1:] if argv is None else argv))
+    return known.plugin
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 2 user error, 130 interrupted)."""
+    try:
+        load_plugins([*_env_plugins(), *_plugins_given(argv)])
+    except HwnasError as exc:
+        print(f"hwnas: error: {exc}", file=sys.stderr)
+        return 2
     parser, commands = _parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
     try:
-        load_plugins([*_env_plugins(), *args.plugin])
         return commands[args.command].run(args)
     except HwnasError as exc:
         print(f"hwnas: error: {exc}", file=sys.stderr)

@@ -43,6 +43,23 @@ def build_space(config: RunConfig, task) -> Any:
     return make_space(config.space["name"], task.input_shape, task.output_dim, **options)
 
 
+def _check_unbuilt_space_options(config: RunConfig, space, task) -> None:
+    """Refuse ``[space]`` options that change only the networks built, in a run that builds none
+    (every number read from a table): they would be recorded with the run yet change nothing."""
+    from .space import make_space
+
+    options = {k: v for k, v in config.space.items() if k != "name"}
+    shapes = (task.input_shape, task.output_dim) if task is not None else (None, None)
+    genes = [(g.name, g.choices) for g in space.genes]
+    ignored = [k for k in options
+               if [(g.name, g.choices) for g in make_space(config.space["name"], *shapes,
+                                                           **{o: v for o, v in options.items() if o != k}).genes] == genes]
+    if ignored:
+        raise ConfigError(f"{config.source}: [space] {', '.join(ignored)} would be ignored: this run builds no network "
+                          f"(every number comes from its table) and {'it changes' if len(ignored) == 1 else 'they change'} "
+                          f"no architecture the search can propose; remove {'it' if len(ignored) == 1 else 'them'}")
+
+
 def check_recipe_overrides(config: RunConfig, space, options: dict) -> None:
     """Refuse ``[estimator]`` options that the space sets per architecture (the mlp space's ``lr``
     and ``optimizer`` genes): they would be silently ignored."""
@@ -158,6 +175,8 @@ def build_components(config: RunConfig, *, weights_dir: Path | None = None, with
     for part in (estimator, *cost_models):
         if isinstance(part, TableBacked):
             part.check_space(space)
+    if not any(getattr(part, "needs_model", False) for part in (estimator, *cost_models)):
+        _check_unbuilt_space_options(config, space, task)
     budgets_first = {} if config.search.get("train_over_budget") else config.budgets
     evaluator = (Evaluator(space, estimator, cost_models, weights_dir, budgets=budgets_first)
                  if estimator is not None else None)

@@ -176,8 +176,18 @@ def write_outputs(run_dir: Path, config: RunConfig, evaluations: Sequence[Evalua
     (run_dir / CONFIG_JSON).write_text(json.dumps(resolved_config(run_dir, config), indent=2))
     from .plots import plot_front
 
-    plot_front(run_dir / PARETO_PNG, evaluations, front, objectives, config.budgets)
+    plot_front(run_dir / PARETO_PNG, evaluations, front, _labelled(objectives, config), config.budgets)
     return front
+
+
+def _labelled(objectives: Sequence[Objective], config: RunConfig) -> list[Objective]:
+    """The objectives as a plot names them: a table run's error is 100 minus the table's own
+    accuracy column (a test accuracy, say), not the declared label's validation error."""
+    from dataclasses import replace
+
+    column = config.estimator.get("accuracy_column") if config.estimator.get("name") == "table" else None
+    return [replace(o, label=f"error (%): 100 − {column}") if column and o.column == "error_pct" else o
+            for o in objectives]
 
 
 @dataclass

@@ -57,6 +57,9 @@ def plot_front(path: Path, evaluations: Sequence[Evaluation], front: Sequence[in
     many = len(objectives) > 2
     ax.plot(*xy(fr), "o" if many else "o-", c="tab:red", ms=5,
             label=f"Pareto front ({len(fr)}{f', over all {len(objectives)} objectives' if many else ''})")
+    if untrained:  # the ticks are placed in axes height, which leaves the x range alone: widen it
+        ax.dataLim.update_from_data_x(xy(untrained)[0], ignore=False)
+        ax.autoscale_view()
     for name, bound in budgets.items():
         column = BUDGETS.get(name).column
         if x_obj is not None and column == x_obj.column:

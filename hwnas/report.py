@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shlex
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from .config import RunConfig
 from .evaluation import Evaluation, weights_name
@@ -16,8 +16,9 @@ def _metrics_line(metrics: Mapping[str, float]) -> str:
     return "  ".join(f"{c}={metrics[c]:.4g}" for c in shown)
 
 
-def print_search_summary(summary, config: RunConfig) -> None:
-    """Print what a search did and where its outputs are."""
+def print_search_summary(summary, config: RunConfig, plugins: Sequence[str] = ()) -> None:
+    """Print what a search did and where its outputs are (``plugins``: the ``--plugin`` modules
+    the search was given, which the suggested ``hwnas pick`` needs too)."""
     over = (f"{summary.over_budget} over budget and not trained, " if summary.over_budget else "")
     print(f"evaluations: {summary.evaluations} ({summary.new_evaluations} new this session, "
           f"{summary.failed} failed, {over}{summary.feasible} within budgets) in {summary.wall_s:.1f} s")
@@ -43,7 +44,8 @@ def print_search_summary(summary, config: RunConfig) -> None:
     d = summary.run_dir
     print(f"front:       {d / FRONT_CSV}\nall:         {d / EVALUATIONS_CSV}\nplot:        {d / PARETO_PNG}")
     if front:
-        print(f"next:        hwnas pick {shlex.quote(str(d))}" + "".join(f" --{k.replace('_', '-')} {v:g}" for k, v in config.budgets.items()))
+        print("next:        hwnas " + "".join(f"--plugin {shlex.quote(m)} " for m in plugins)
+              + f"pick {shlex.quote(str(d))}" + "".join(f" --{k.replace('_', '-')} {v:g}" for k, v in config.budgets.items()))
     elif not summary.evaluations:
         print("next:        the strategy proposed nothing; check its options, or the space's size")
     elif summary.failed == summary.evaluations:  # hwnas pick would only say there is nothing to pick

@@ -49,25 +49,40 @@ class MetricTable:
         if not self.path.is_file():
             raise ConfigError(f"table {str(path)!r} not found; pass an existing CSV file")
         try:
-            with open(self.path, newline="") as fh:
+            # utf-8-sig: a spreadsheet's "CSV UTF-8" starts with a byte-order mark, which would
+            # otherwise stick to the first column's name
+            with open(self.path, newline="", encoding="utf-8-sig") as fh:
                 reader = csv.reader(fh)
                 header = next(reader, None)
-                rows = list(reader)
+                lines, rows = [], []
+                for row in reader:
+                    if any(cell.strip() for cell in row):  # blank lines (a trailing one, mostly) are no rows
+                        lines.append(reader.line_num)
+                        rows.append(row)
         except (OSError, UnicodeDecodeError, csv.Error) as exc:
             raise ConfigError(f"table {str(path)!r} cannot be read as CSV ({exc})") from None
         if not header:
             raise ConfigError(f"table {str(path)!r} is empty; it needs a header row")
         self.columns = [c.strip() for c in header]
+        if len(self.columns) == 1 and any(sep in self.columns[0] for sep in ";\t"):
+            raise ConfigError(f"table {self.path}: the header {header[0]!r} is one column: the file is not "
+                              f"comma-separated; save it as CSV with commas")
+        if not rows:
+            raise ConfigError(f"table {self.path} has a header but no rows; it needs one row per architecture")
         self._raw = rows
+        #: each row's line number in the file (the header is line 1), for messages
+        self.lines = lines
         col = self._column_index(arch_column, "architecture")
         self.archs = [r[col].strip() if col < len(r) else "" for r in rows]
         self._row = {}
         for i, arch in enumerate(self.archs):
             if arch in self._row:
                 raise ConfigError(f"table {self.path}: architecture {arch!r} appears twice in column "
-                                  f"{arch_column!r} (rows {self._row[arch] + 2} and {i + 2}); keep one row per architecture")
+                                  f"{arch_column!r} (rows {lines[self._row[arch]]} and {lines[i]}); keep one row per "
+                                  f"architecture")
             self._row[arch] = i
         self._values: dict[str, np.ndarray] = {}
+        self._spaces_checked: set = set()  # spaces whose canonical strings every row is
 
     def __len__(self) -> int:
         return len(self.archs)
@@ -103,11 +118,20 @@ class MetricTable:
                 try:
                     values[i] = float(cell)
                 except ValueError:
-                    raise ConfigError(f"table {self.path}: column {column!r} row {i + 2} holds {cell!r}, "
+                    raise ConfigError(f"table {self.path}: column {column!r} row {self.lines[i]} holds {cell!r}, "
                                       f"not a number; metric columns need numbers or blanks") from None
             values.setflags(write=False)
             self._values[column] = values
         return values
+
+    def digest(self, columns: list[str]) -> str:
+        """A short hash of the architecture column and ``columns`` (what a search reads)."""
+        import hashlib
+
+        h = hashlib.sha256("\n".join(self.archs).encode())
+        for column in columns:
+            h.update(column.encode() + self.column(column).tobytes())
+        return h.hexdigest()[:16]
 
     def value(self, arch: str, column: str) -> float:
         """One cell.
@@ -144,30 +168,53 @@ def load_table(path: str | Path, arch_column: str) -> MetricTable:
 
 
 class TableBacked:
-    """Mixin of the estimator and cost model that read a :class:`MetricTable` (``self.table``)."""
+    """Mixin of the estimator and cost model that read a :class:`MetricTable` (``self.table``)
+    through the columns :meth:`columns_read` names."""
 
     table: MetricTable
+
+    def columns_read(self) -> list[str]:
+        """The metric columns this part reads."""
+        raise NotImplementedError
+
+    def source(self) -> dict[str, str]:
+        """The table's file and a digest of what is read from it: stored with a run, so a
+        ``--resume`` on a table whose rows changed is refused (see :meth:`hwnas.cost.CostModel.source`)."""
+        return {"table": str(self.table.path), "digest": self.table.digest(self.columns_read())}
 
     def check_space(self, space) -> None:
         """Refuse a table whose architecture strings are not the space's canonical strings.
 
-        Checks the first few rows: each must parse in ``space`` and print back unchanged.
+        Checks every row (once per table and space): each must parse in ``space`` and print back
+        unchanged; a row that does not would never be looked up, so every architecture it
+        describes would read as missing.
 
         Raises:
-            ConfigError: naming the table, the column, the row and the space.
+            ConfigError: naming the table, the column, the first bad row, how many rows are bad,
+                and the space.
         """
         from .exceptions import SpaceError
 
-        for i, arch in enumerate(self.table.archs[:5]):
+        table = self.table
+        key = (space.name, tuple((g.name, g.choices) for g in space.genes))
+        if key in table._spaces_checked:
+            return
+        first, bad = None, 0
+        for i, arch in enumerate(table.archs):
             try:
                 same = space.canonical(space.parse(arch)) == arch
+                why = None if same else f"not in {space.name}'s canonical form {space.canonical(space.parse(arch))!r}"
             except SpaceError as exc:
-                raise ConfigError(f"table {self.table.path}: column {self.table.arch_column!r} row {i + 2} "
-                                  f"is not a {space.name} architecture ({exc}); pick the column of "
-                                  f"canonical {space.name} strings or another --space") from None
-            if not same:
-                raise ConfigError(f"table {self.table.path}: {arch!r} (row {i + 2}) is not in {space.name}'s "
-                                  f"canonical form {space.canonical(space.parse(arch))!r}; rewrite the column")
+                why = f"not a {space.name} architecture ({exc})"
+            if why is not None:
+                bad += 1
+                first = first or (i, arch, why)
+        if first is not None:
+            i, arch, why = first
+            raise ConfigError(f"table {table.path}: column {table.arch_column!r} row {table.lines[i]} ({arch!r}) is "
+                              f"{why}, and so {'is' if bad == 1 else 'are'} {bad} of {len(table)} rows; pick the "
+                              f"column of canonical {space.name} strings, rewrite it, or use another --space")
+        table._spaces_checked.add(key)
 
 
 def table_search_config(*, space: str, table: str | Path, arch_column: str, accuracy_column: str,

@@ -161,7 +161,7 @@ def test_bench_refuses_a_strategy_that_cannot_search_a_table_before_the_others_r
 
 
 def test_bench_problem_refuses_fractions_and_a_column_that_is_not_the_space(table, tmp_path):
-    with pytest.raises(ConfigError, match="'idx' row 2 is not a nb201 architecture"):
+    with pytest.raises(ConfigError, match="'idx' row 2 \('0'\) is not a nb201 architecture"):
         BenchProblem(table, "idx", "acc", "lat")  # peers would miss every lookup and score 0
     with open(table) as fh:
         rows = list(csv.DictReader(fh))
@@ -217,3 +217,36 @@ def test_bench_searches_one_accuracy_column_and_scores_another(table, tmp_path, 
                  "--cost", "latency_ms=lat", "--evaluations", "10", "--seeds", "1", "--peers", "",
                  "--strategies", "random", "--out", str(tmp_path / "b"), "--quiet"]) == 0
     assert "(acc_test x lat, searched on acc)" in capsys.readouterr().out
+
+
+def test_bench_keeps_each_finished_run_as_it_comes_whatever_stops_it(table, tmp_path, monkeypatch):
+    # a crash (or SIGKILL) leaves no chance to write at the end: bench.csv grows run by run
+    import hwnas.bench
+
+    real, calls = hwnas.bench.run_ours, []
+
+    def run_ours(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 2:
+            raise RuntimeError("the machine went away")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(hwnas.bench, "run_ours", run_ours)
+    out = tmp_path / "b"
+    with pytest.raises(RuntimeError):
+        main(_bench_args(table, out, "--strategies", "random", "--peers", "", "--evaluations", "10,20"))
+    with open(out / "bench.csv") as fh:
+        assert [(r["strategy"], r["evaluations"]) for r in csv.DictReader(fh)] == [("random", "10")]
+
+
+def test_bench_refuses_a_peer_whose_library_is_missing_before_any_run(table, tmp_path, monkeypatch, cli_error):
+    import sys
+
+    import hwnas.bench
+
+    ran = []
+    monkeypatch.setitem(sys.modules, "optuna", None)  # as if not installed: importing it fails
+    monkeypatch.setattr(hwnas.bench, "run_ours", lambda *a, **k: ran.append(a) or [])
+    cli_error(_bench_args(table, tmp_path / "b", "--strategies", "random", "--peers", "pymoo-nsga2,optuna-nsga2"),
+              "optuna", "pip install")
+    assert not ran and not (tmp_path / "b").exists()

@@ -335,3 +335,56 @@ def test_kill_stops_a_command_as_ctrl_c_does():
                 os.kill(os.getpid(), stop)
                 time.sleep(5)  # the handler raises at once
         assert signal.getsignal(stop) is before
+
+
+@pytest.mark.parametrize("flags, named", [
+    (["--cost", "latency_ms=lat"], "--cost is a table-search flag"),
+    (["--accuracy-column", "acc", "--arch-column", "a"], "--arch-column, --accuracy-column are table-search flags"),
+])
+def test_table_search_flags_beside_a_config_are_refused_not_ignored(tmp_path, cli_error, flags, named):
+    cli_error(["search", _write(tmp_path, GOOD), *flags, "--out", str(tmp_path / "r")], named,
+              "give either a config file or the table flags, not both")
+    assert not (tmp_path / "r").exists()
+
+
+def test_an_out_that_is_a_file_is_one_line_before_any_work(tmp_path, cli_error):
+    (tmp_path / "f").write_text("")
+    cli_error(["search", _write(tmp_path, GOOD), "--out", str(tmp_path / "f")], "is a file; give a folder")
+    cli_error(["search", _write(tmp_path, GOOD), "--out", str(tmp_path / "f" / "sub")], "is a file; give a folder")
+
+
+def test_comma_separated_names_drop_repeats():
+    from hwnas.commands.base import names
+
+    assert names("random, nsga2,random,,nsga2") == ["random", "nsga2"]
+
+
+def test_a_budget_a_plugin_declares_gets_its_flag(tmp_path, monkeypatch, capsys):
+    # the parsers are built after the plugins load: --max-energy-mj exists, and pick is told --plugin
+    from hwnas.search.objectives import BUDGETS
+
+    (tmp_path / "budgetplug.py").write_text(
+        "from hwnas.search.objectives import BUDGETS, Budget\n"
+        "BUDGETS.add('max_energy_mj', Budget('max_energy_mj', 'energy_mj', 'mJ'))\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        assert main(["--plugin", "budgetplug", "search", "--help"]) == 0
+        assert "--max-energy-mj" in capsys.readouterr().out
+    finally:
+        BUDGETS._items.pop("max_energy_mj", None)
+        BUDGETS._origins.pop("max_energy_mj", None)
+        sys.modules.pop("budgetplug", None)
+
+
+def test_the_pick_hint_repeats_the_plugins(capsys):
+    from pathlib import Path
+
+    from hwnas.config import config_from_dict
+    from hwnas.evaluation import Evaluation
+    from hwnas.report import print_search_summary
+    from hwnas.search.runner import SearchSummary
+
+    front = [Evaluation("a", [0], "ok", {"error_pct": 1.0, "accuracy_pct": 99.0, "latency_ms": 0.1}, id=1)]
+    summary = SearchSummary(Path("/runs/r"), 1, 1, 0, 1, front, 0.1, 1)
+    print_search_summary(summary, config_from_dict({"space": {"name": "nb201"}}), plugins=["myparts"])
+    assert "next:        hwnas --plugin myparts pick /runs/r\n" in capsys.readouterr().out

@@ -39,3 +39,24 @@ def test_a_pre_filter_whose_warm_up_covers_the_search_is_noted(make_config):
         "set warmup below the evaluations to filter"]
     assert build_components(make_config(estimator={"name": "zero-cost-filtered", "warmup": 2, "epochs": 1},
                                         search={"evaluations": 6})).notes == []
+
+
+def test_space_options_a_table_run_never_builds_are_refused(tmp_path):
+    # the numbers come from the table: cells_per_stage and channels would be recorded yet change nothing;
+    # an option that changes which architectures exist (the mlp widths) still counts
+    from fakes import write_nb201_table
+    from hwnas.config import config_from_dict
+
+    path = tmp_path / "t.csv"
+    write_nb201_table(path)
+    table = {"path": str(path), "arch_column": "arch_str"}
+
+    def config(space):
+        return config_from_dict({"space": {"name": "nb201", **space},
+                                 "estimator": {"name": "table", **table, "accuracy_column": "acc"},
+                                 "cost": {"models": ["table"], "table": {**table, "metrics": {"latency_ms": "lat"}}}})
+
+    with pytest.raises(ConfigError, match=r"\[space\] cells_per_stage, channels would be ignored: this run builds no "
+                                          r"network \(every number comes from its table\)"):
+        build_components(config({"cells_per_stage": 1, "channels": 8}))
+    build_components(config({}))

@@ -63,3 +63,19 @@ def test_a_rewritten_file_is_replaced_whole_or_not_at_all(tmp_path):
             fh.write("a\n1\n2\n")
             raise KeyboardInterrupt  # Ctrl-C mid-write
     assert path.read_text().splitlines() == ["a", "1"] and not list(tmp_path.glob("*.part"))
+
+
+def test_a_table_run_s_plot_names_the_table_s_accuracy_column(tmp_path, monkeypatch):
+    import hwnas.plots
+    from hwnas.table import table_search_config
+
+    seen = []
+    monkeypatch.setattr(hwnas.plots, "plot_front", lambda path, evs, front, objectives, budgets: seen.append(objectives))
+    path = tmp_path / "t.csv"
+    path.write_text("arch,acc,lat\n")
+    config = table_search_config(space="nb201", table=path, arch_column="arch", accuracy_column="test_acc",
+                                 costs={"latency_ms": "lat"})
+    write_outputs(tmp_path, config, _evaluations())
+    write_outputs(tmp_path, _config(), _evaluations())
+    assert [o.label for o in seen[0]] == ["error (%): 100 − test_acc", "latency (ms)"]
+    assert seen[1][0].label == "validation error (%)"  # a trained run: the declared label

@@ -65,6 +65,7 @@ def test_candidates_over_budget_and_untrained_are_ticks_at_their_cost(tmp_path, 
     ticks = [c for c in figure[0].axes[0].collections if c.get_label().startswith("over budget, not trained")]
     assert ticks[0].get_label() == "over budget, not trained (1)"
     assert ticks[0].get_offsets()[0][0] == 0.5
+    assert figure[0].axes[0].get_xlim()[1] > 0.5  # the tick is inside the plot, not beyond its edge
     plot_front(tmp_path / "q.png", [over, _ev(4, "failed")], [], resolve_objectives(["error", "latency_ms"]), {})
     texts = [t.get_text() for t in figure[1].axes[0].texts]
     assert texts == ["no successful evaluation (1 failed, 1 over budget and not trained; reasons in evaluations.csv)"]

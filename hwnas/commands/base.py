@@ -67,8 +67,8 @@ def check_at_least(args: argparse.Namespace, lows: dict[str, int]) -> None:
 
 
 def names(text: str) -> list[str]:
-    """argparse type: comma-separated names, blanks dropped."""
-    return [v.strip() for v in text.split(",") if v.strip()]
+    """argparse type: comma-separated names, blanks and repeats dropped (order kept)."""
+    return list(dict.fromkeys(v.strip() for v in text.split(",") if v.strip()))
 
 
 def add_budget_flags(parser: argparse.ArgumentParser) -> None:

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from ..exceptions import ConfigError
+from ..interrupts import kill_as_interrupt
 from .base import COMMANDS, Command, int_list, names
 
 
@@ -76,12 +77,16 @@ class BenchCommand(Command):
               f"{len(args.strategies) + len(args.peers)} strategies x {args.seeds} seeds x {args.evaluations}")
         records: list = []
         try:
-            run_bench(problem, args.strategies, args.peers, args.evaluations, args.seeds,
-                      progress=None if args.quiet else print, records=records)
+            with kill_as_interrupt():  # kill or a hang-up: as Ctrl-C, the finished runs are kept
+                # bench.csv after every run, so a crash keeps the finished ones too
+                run_bench(problem, args.strategies, args.peers, args.evaluations, args.seeds,
+                          progress=None if args.quiet else print, records=records,
+                          on_record=lambda rs: self._write_records(out, rs, args))
         except KeyboardInterrupt:
             if records:
                 self._write(out, records, args, column)
-            kept = f"the {len(records)} finished runs are in {out / 'bench.csv'}" if records else "no run had finished"
+            kept = (f"the {len(records)} finished runs are in {out / 'bench.csv'} (bench has no --resume: "
+                    f"run the rest into another --out)" if records else "no run had finished")
             print(f"\ninterrupted; {kept}", file=sys.stderr)
             return 130
         table = self._write(out, records, args, column)
@@ -94,9 +99,8 @@ class BenchCommand(Command):
         return 0
 
     @staticmethod
-    def _write(out: Path, records: list, args: argparse.Namespace, column: str) -> dict:
-        """bench.csv, summary.csv and bench.png of ``records``; returns the medians."""
-        from ..bench import medians, plot_bench
+    def _write_records(out: Path, records: list, args: argparse.Namespace) -> None:
+        """bench.csv: one row per finished run."""
         from ..outputs import write_csv
 
         try:
@@ -105,6 +109,13 @@ class BenchCommand(Command):
             raise ConfigError(f"--out {args.out!r} cannot be created ({exc.strerror}); choose another --out") from None
         write_csv(out / "bench.csv", [r.__dict__ for r in records],
                   ["strategy", "seed", "evaluations", "hv_fraction", "wall_s"])
+
+    def _write(self, out: Path, records: list, args: argparse.Namespace, column: str) -> dict:
+        """bench.csv, summary.csv and bench.png of ``records``; returns the medians."""
+        from ..bench import medians, plot_bench
+        from ..outputs import write_csv
+
+        self._write_records(out, records, args)
         table = medians(records)
         write_csv(out / "summary.csv",
                   [{"strategy": s, **{str(n): f"{v:.4f}" for n, v in d.items()}} for s, d in table.items()],

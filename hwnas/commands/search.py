@@ -27,7 +27,7 @@ class SearchCommand(Command):
         t = p.add_argument_group("table search (instead of a config)")
         t.add_argument("--space", help="search space whose canonical strings the table holds, e.g. nb201")
         t.add_argument("--table", help="CSV with one row per architecture")
-        t.add_argument("--arch-column", default="arch", help="column of architecture strings (default: arch)")
+        t.add_argument("--arch-column", help="column of architecture strings (default: arch)")
         t.add_argument("--accuracy-column", help="column of top-1 accuracy in %%")
         t.add_argument("--cost", action="append", metavar="NAME=COLUMN",
                        help="a cost metric and its column, e.g. latency_ms=edgegpu_latency (repeatable)")
@@ -56,9 +56,18 @@ class SearchCommand(Command):
         from ..report import print_search_summary
         from ..search.runner import run_search
 
+        from ..outputs import check_folder_to_write
+
+        table_flags = [flag for flag, v in (("--space", args.space), ("--table", args.table),
+                                            ("--arch-column", args.arch_column),
+                                            ("--accuracy-column", args.accuracy_column), ("--cost", args.cost)) if v]
+        if args.config is not None and table_flags:  # the config names its own table, space and columns
+            raise ConfigError(f"{', '.join(table_flags)} {'is a' if len(table_flags) == 1 else 'are'} table-search "
+                              f"flag{'s' if len(table_flags) > 1 else ''}, and a config file was given; give either "
+                              f"a config file or the table flags, not both")
+        run_dir = Path(args.out or Path("runs") / (Path(args.config).stem if args.config else f"{args.space}-table"))
+        check_folder_to_write(run_dir, "--out", "the run's files")  # before any work: not a file
         config = _table_config(args) if args.config is None else load_config(args.config)
-        if args.config is not None and (args.table or args.space):
-            raise ConfigError("give either a config file or --space/--table, not both")
         if args.strategy:
             previous, dropped = config.search["strategy"], config.switch_strategy(args.strategy)
             if dropped:
@@ -79,7 +88,6 @@ class SearchCommand(Command):
         for key in ("evaluations", "seed"):
             if getattr(args, key) is not None:
                 config.search[key] = getattr(args, key)
-        run_dir = Path(args.out or Path("runs") / (Path(args.config).stem if args.config else f"{args.space}-table"))
         try:
             with kill_as_interrupt():
                 summary = run_search(config, run_dir, resume=args.resume, progress=not args.no_progress)
@@ -92,7 +100,7 @@ class SearchCommand(Command):
             print(f"\ninterrupted; every finished evaluation is stored in {run_dir}. Continue with:\n  {again}",
                   file=sys.stderr)
             return 130
-        print_search_summary(summary, config)
+        print_search_summary(summary, config, plugins=getattr(args, "plugin", None) or [])
         return 0
 
 
@@ -104,7 +112,7 @@ def _table_config(args: argparse.Namespace):
     if missing:
         raise ConfigError(f"hwnas search needs a config file, or a table search with {', '.join(missing)} "
                           f"(e.g. --space nb201 --table t.csv --accuracy-column acc --cost latency_ms=lat)")
-    return table_search_config(space=args.space, table=args.table, arch_column=args.arch_column,
+    return table_search_config(space=args.space, table=args.table, arch_column=args.arch_column or "arch",
                                accuracy_column=args.accuracy_column, costs=parse_costs(args.cost),
                                strategy=args.strategy or "nsga2", evaluations=args.evaluations or 100,
                                seed=args.seed or 0)

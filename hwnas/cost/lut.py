@@ -664,10 +664,26 @@ class LutCostModel(CostModel):
         """This machine's latency against the table's: measured over predicted, the median over
         :data:`REFERENCE_NETWORKS` of the table's calibration networks timed together here (a
         few seconds). None for a remote table (its device is not this machine)."""
-        networks = list(self.table.calibration.get("networks") or [])[:self.REFERENCE_NETWORKS]
-        if self.table.meta.get("remote") or not networks:
+        calibrated = list(self.table.calibration.get("networks") or [])
+        if self.table.meta.get("remote") or not calibrated:
             return None
+        from ..exceptions import HwnasError, SpaceError
         from .models import OrtLatencyCostModel
+
+        # the first of them this run's space holds: a config that narrows the space's choices
+        # (widths = [0.25, 0.5]) cannot build the others
+        networks = []
+        for arch in calibrated:
+            try:
+                self.space.parse(arch)
+            except SpaceError:
+                continue
+            networks.append(arch)
+            if len(networks) == self.REFERENCE_NETWORKS:
+                break
+        if not networks:
+            raise HwnasError(f"none of the table's {len(calibrated)} calibration "
+                             f"networks is in this run's {self.space.name} space")
 
         models = [self.space.build(self.space.parse(a)) for a in networks]
         measured = [m["latency_ms"] for m in OrtLatencyCostModel(self.target, self.input_shape).measure_many(

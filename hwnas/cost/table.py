@@ -58,6 +58,9 @@ class TableCostModel(TableBacked, CostModel):
         for column in self.metrics.values():
             self.table.column(column)  # fail now on a missing or non-numeric column
 
+    def columns_read(self) -> list[str]:
+        return list(self.metrics.values())
+
     def measure(self, arch: str, model: torch.nn.Module | None = None) -> dict[str, float]:
         """Every configured metric of ``arch``; raises MissingEntry when one is absent."""
         return {name: self.table.value(arch, column) for name, column in self.metrics.items()}

@@ -72,6 +72,12 @@ class AccuracyEstimator(ABC):
             HwnasError: a user error every candidate would hit (bad recipe, wrong output size).
         """
 
+    def source(self) -> dict[str, Any] | None:
+        """What this estimator's numbers come from besides the config, when that can change between
+        sessions (a metric table's rows): recorded with a run, and a ``--resume`` whose source
+        differs is refused. None (the default): nothing beyond the config."""
+        return None
+
     def advice(self, evaluations: int) -> str | None:
         """A one-line note for a search of ``evaluations`` with this estimator's settings (e.g. a
         pre-filter whose warm-up covers the whole search), or None."""

@@ -63,6 +63,9 @@ class TableEstimator(TableBacked, AccuracyEstimator):
             raise ConfigError(f"table {self.table.path}: column {accuracy_column!r} holds fractions (every value "
                               f"is at most 1), but accuracy_column must be in percent; scale the column by 100")
 
+    def columns_read(self) -> list[str]:
+        return [self.accuracy_column]
+
     def estimate(self, arch: str, model=None, recipe: Mapping[str, Any] | None = None) -> dict[str, float]:
         """``error_pct`` and ``accuracy_pct`` of ``arch``; raises MissingEntry when absent."""
         accuracy = self.table.value(arch, self.accuracy_column)

@@ -192,20 +192,19 @@ class SearchRun:
                 new = self._loop(store, executor)
                 evaluations = store.all()
             except KeyboardInterrupt:
-                if self.outputs and store.get_meta("config") is not None:
-                    # what finished so far, readable before a --resume (the front not re-measured);
-                    # the interrupt, and its resume hint, win over any trouble writing them
-                    try:
-                        write_outputs(self.run_dir, self.config, store.all())
-                    except Exception:  # noqa: BLE001 - the store holds everything; outputs follow on resume
-                        pass
+                if store.get_meta("config") is not None:
+                    self._write_unverified(store.all())
                 raise
             finally:
                 store.close()
         finally:
             executor.close()
         if self.outputs:
-            front = write_outputs(self.run_dir, self.config, evaluations, verify=self.verify_front)
+            try:  # the front is re-measured here (a table's prediction): an interrupt may come
+                front = write_outputs(self.run_dir, self.config, evaluations, verify=self.verify_front)
+            except KeyboardInterrupt:
+                self._write_unverified(evaluations)
+                raise
         else:
             front = front_indices(evaluations, self.objectives, self.config.budgets)
         counts = status_counts(evaluations)
@@ -214,6 +213,16 @@ class SearchRun:
                              [evaluations[i] for i in front], time.perf_counter() - start,
                              self.config.search["evaluations"], counts[OVER_BUDGET],
                              bool(self.parts.task is not None and self.parts.task.is_regression))
+
+    def _write_unverified(self, evaluations: list[Evaluation]) -> None:
+        """On an interrupt: the outputs of what finished, readable before a ``--resume`` (the front
+        not re-measured). The interrupt, and its resume hint, win over any trouble writing them."""
+        if not self.outputs:
+            return
+        try:
+            write_outputs(self.run_dir, self.config, evaluations)
+        except Exception:  # noqa: BLE001 - the store holds everything; outputs follow on resume
+            pass
 
     def verify_front(self, archs: list[str]) -> list[dict[str, float]]:
         """Each cost model's extra front columns (a table-predicted latency is re-measured)."""
@@ -258,15 +267,20 @@ class SearchRun:
                 raise StoreError(f"--resume: the run used cost models {stored_models}, this session would use "
                                  f"{models} (a latency table appeared or changed); resume with {flag}")
         store.set_meta("cost_models", models)
-        sources = {c.name: c.source() for c in self.parts.cost_models if c.source() is not None}
+        # what the parts' numbers come from beyond the config (a table's rows): a resume on other ones
+        # would mix two tables in one run
+        parts = [(f"{c.name} cost model", c) for c in self.parts.cost_models]
+        if self.parts.estimator is not None:
+            parts.append((f"{self.parts.estimator.name} estimator", self.parts.estimator))
+        sources = {label: source for label, part in parts if (source := part.source()) is not None}
         stored_sources = store.get_meta("cost_sources") if self.resume else None
-        for name, source in sources.items():
-            before = (stored_sources or {}).get(name)
+        for label, source in sources.items():
+            before = (stored_sources or {}).get(label, (stored_sources or {}).get(label.split()[0]))
             if before is not None and before.get("digest") != source.get("digest"):
-                raise StoreError(f"--resume: the {name} cost model's source changed since this run started "
-                                 f"({before.get('table')}, built {before.get('date')}, is now {source.get('table')}, "
-                                 f"built {source.get('date')}); its numbers would mix two tables: restore that "
-                                 f"table (or point [cost.lut] path at it), or search into a new --out")
+                raise StoreError(f"--resume: the {label}'s source changed since this run started "
+                                 f"({_described(before)}, is now {_described(source)}); "
+                                 f"its numbers would mix two tables: restore that table (or point the config's "
+                                 f"path at it), or search into a new --out")
         store.set_meta("cost_sources", sources)
         store.set_meta("strategy_options", self.strategy_options)
         if store.get_meta("started_at") is None:  # wall time of the run, e.g. a supernet's before any evaluation
@@ -396,6 +410,11 @@ class SearchRun:
                 if values else "")
         return (f"feasible={len(ok)} " + (f"untrained_over_budget={over} " if over else "")
                 + f"failed={failed}{best}")
+
+
+def _described(source: dict) -> str:
+    """A recorded source (:meth:`~hwnas.cost.CostModel.source`) in words: its file, and its build date."""
+    return f"{source.get('table')}" + (f", built {source['date']}" if source.get("date") else "")
 
 
 _MISSING = object()

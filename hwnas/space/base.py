@@ -284,8 +284,10 @@ def make_space(name: str, input_shape: Sequence[int] | None, output_dim: int | N
     cls = SPACES.get(name)
     if input_shape is None or output_dim is None:
         if cls.default_shapes is None:
-            raise ConfigError(f"space {name!r} needs a [task] (its input shape and classes); "
-                              f"add [task] dataset = ... to the config")
+            without_task = [n for n in SPACES.names() if SPACES.get(n).default_shapes is not None]
+            raise ConfigError(f"space {name!r} needs a [task] (its input shape and classes): add [task] dataset = "
+                              f"... to a config; a table search without a config (--table) takes a space that needs "
+                              f"none ({', '.join(without_task)})")
         input_shape = cls.default_shapes[0] if input_shape is None else input_shape
         output_dim = cls.default_shapes[1] if output_dim is None else output_dim
     return construct(cls, input_shape, output_dim, options=options, where="[space]", label=name)

@@ -367,6 +367,27 @@ def test_reference_level_times_the_table_s_first_calibration_networks(space, tar
     assert remote.reference_level() is None  # another device's table: nothing here to time
 
 
+def test_reference_level_times_the_calibration_networks_a_narrowed_space_holds(space, target, tmp_path, monkeypatch):
+    # a config with kernels = [3] cannot build the table's kernel-5 networks: they are skipped, not fatal
+    import hwnas.cost.models as models
+
+    narrowed = make_space("mbv3", SHAPE, 10, widths=[0.5], depths=[1, 2], kernels=[3], expands=[3])
+    table = hand_table(space, target)
+    wide = [space.canonical(space.decode([int(i == k) for i in range(space.n_genes)])) for k in (5, 9)]  # k5 blocks
+    inside = [narrowed.canonical(narrowed.smallest())]
+    table.calibration["networks"] = [*wide, *inside]
+    lut = COST_MODELS.get("lut")(target, SHAPE, space=narrowed, path=str(table.save(tmp_path / "t.json")))
+    timed = []
+
+    def measure_many(self, archs, modules):
+        timed.append(list(archs))
+        return [{"latency_ms": 1.0} for _ in archs]
+
+    monkeypatch.setattr(models.OrtLatencyCostModel, "measure_many", measure_many)
+    lut.reference_level()
+    assert timed == [inside]
+
+
 def test_an_infinite_count_and_level_are_refused(space, target, tmp_path):
     doc = hand_table(space, target).to_dict()
     next(iter(doc["entries"].values()))["weights"] = float("inf")

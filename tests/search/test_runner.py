@@ -299,3 +299,16 @@ def test_the_progress_bar_shows_the_best_of_the_first_objective(make_config, tmp
                     tmp_path / "run", progress=False)
     seen = {f"a{i}": Evaluation(f"a{i}", [i], "ok", m, id=i) for i, m in enumerate(evaluations)}
     assert run._postfix(seen) == f"feasible={len(seen)} failed=0" + (f" {shown}" if shown else "")
+
+
+def test_an_interrupt_while_the_front_is_re_measured_still_writes_the_outputs(tmp_path, make_config, monkeypatch):
+    from hwnas.search.runner import SearchRun
+
+    def interrupted(self, archs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(SearchRun, "verify_front", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_search(make_config(search={"evaluations": 8}), tmp_path / "r", progress=False)
+    for name in ("evaluations.csv", "front.csv", "pareto.png", "config.json"):
+        assert (tmp_path / "r" / name).is_file(), name

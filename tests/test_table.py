@@ -1,0 +1,79 @@
+"""Metric tables (hwnas.table): how a CSV is read, and the check that its rows are a space's."""
+
+import pytest
+
+from fakes import write_nb201_table
+from hwnas.cost import COST_MODELS
+from hwnas.exceptions import ConfigError
+from hwnas.space import make_space
+from hwnas.table import MetricTable
+
+ARCH = "|nor_conv_3x3~0|+|skip_connect~0|none~1|+|avg_pool_3x3~0|nor_conv_1x1~1|skip_connect~2|"
+
+
+def _write(path, text, encoding="utf-8"):
+    path.write_text(text, encoding=encoding)
+    return path
+
+
+def test_a_byte_order_mark_and_blank_lines_are_not_part_of_the_table(tmp_path):
+    path = _write(tmp_path / "t.csv", f"\ufeffarch,acc\n\n{ARCH},91.5\n\n\n")
+    table = MetricTable(path, "arch")  # a spreadsheet's "CSV UTF-8" and a trailing blank line
+    assert table.columns == ["arch", "acc"] and table.archs == [ARCH]
+    assert table.value(ARCH, "acc") == 91.5
+
+
+def test_rows_are_named_by_their_line_in_the_file(tmp_path):
+    path = _write(tmp_path / "t.csv", f"arch,acc\n\n{ARCH},91.5\n{ARCH},90\n")
+    with pytest.raises(ConfigError, match=r"appears twice in column 'arch' \(rows 3 and 4\)"):
+        MetricTable(path, "arch")
+    path = _write(tmp_path / "u.csv", f"arch,acc\n\n{ARCH},high\n")
+    with pytest.raises(ConfigError, match=r"column 'acc' row 3 holds 'high', not a number"):
+        MetricTable(path, "arch").column("acc")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("arch;acc\nx;1\n", "the header 'arch;acc' is one column: the file is not comma-separated"),
+    ("arch,acc\n\n", "has a header but no rows"),
+])
+def test_a_table_that_is_no_comma_separated_table_of_rows_is_refused(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message):
+        MetricTable(_write(tmp_path / "t.csv", text), "arch")
+
+
+def test_every_row_must_be_the_space_s_canonical_string(tmp_path):
+    # a table whose later rows use other op names would miss every lookup of them
+    path = tmp_path / "t.csv"
+    write_nb201_table(path)
+    lines = path.read_text().splitlines()
+    lines[100:] = [line.replace("nor_conv_3x3", "conv_3x3") for line in lines[100:]]
+    path.write_text("\n".join(lines) + "\n")
+    cost = COST_MODELS.get("table")(None, (3, 32, 32), path=str(path), arch_column="arch_str",
+                                    metrics={"latency_ms": "lat"})
+    with pytest.raises(ConfigError, match=r"column 'arch_str' row \d+ \('.*conv_3x3.*'\) is not a nb201 "
+                                          r"architecture .*, and so are \d+ of 15625 rows"):
+        cost.check_space(make_space("nb201", (3, 32, 32), 10))
+
+
+def test_a_resume_on_a_table_whose_rows_changed_is_refused(tmp_path):
+    # a run's rows would mix two tables: the estimator's accuracy column and the cost's latency
+    from hwnas.exceptions import StoreError
+    from hwnas.search.runner import run_search
+    from hwnas.table import table_search_config
+
+    path = tmp_path / "t.csv"
+    write_nb201_table(path)
+    config = table_search_config(space="nb201", table=path, arch_column="arch_str", accuracy_column="acc",
+                                 costs={"latency_ms": "lat"}, evaluations=6)
+    run_search(config, tmp_path / "r", progress=False)
+    assert run_search(config, tmp_path / "r", resume=True, progress=False).new_evaluations == 0
+    original = path.read_text()
+    path.write_text(original.replace(",10.0000,1.0000,", ",10.0000,5.0000,", 1))  # one latency
+    with pytest.raises(StoreError, match=r"--resume: the table cost model's source changed since this run started "
+                                         r"\(.*t.csv, is now .*t.csv\); its numbers would mix two tables"):
+        run_search(config, tmp_path / "r", resume=True, progress=False)
+    path.write_text(original.replace(",10.0000,1.0000,", ",11.0000,1.0000,", 1))  # one accuracy
+    with pytest.raises(StoreError, match=r"the table estimator's source changed"):
+        run_search(config, tmp_path / "r", resume=True, progress=False)
+    path.write_text(original.replace("idx,", "index,", 1))  # a column the run does not read
+    assert run_search(config, tmp_path / "r", resume=True, progress=False).new_evaluations == 0
