@@ -111,7 +111,17 @@ def _check_cost_metrics(config: RunConfig, cost_models: list[Any]) -> None:
     would read as failed, or the front would be empty)."""
     from .search.objectives import BUDGETS, resolve_objectives
 
-    provided = {m for cost in cost_models for m in cost.provides}
+    givers: dict[str, str] = {}
+    for cost in cost_models:  # one source per metric: a second would overwrite the first's numbers
+        for metric in cost.provides:
+            if metric in givers:
+                twice = "is listed twice" if givers[metric] == cost.name else f"and {givers[metric]!r} both give it"
+                raise ConfigError(f"{config.source}: [cost] models = {[c.name for c in cost_models]}: {metric} would "
+                                  f"come from two places ({cost.name!r} {twice}); keep one"
+                                  + (" (ort times it, lut predicts it: [cost] latency = \"measure\" or \"lut\" "
+                                     "picks one)" if {givers[metric], cost.name} == {"ort", "lut"} else ""))
+            givers[metric] = cost.name
+    provided = set(givers)
     wanted = [(f"[search] objective {o.name!r}", o.column) for o in resolve_objectives(config.objectives)
               if o.source == "cost"]
     wanted += [(f"budget {name}", BUDGETS.get(name).column) for name in config.budgets]

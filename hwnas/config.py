@@ -29,6 +29,7 @@ the key, the value and the fix.
 from __future__ import annotations
 
 import copy
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,7 +123,7 @@ class RunConfig:
 
     def executor_options(self) -> dict[str, Any]:
         """``[execution]`` keys for the executor itself (e.g. Ray's ``address``)."""
-        return {k: v for k, v in self.execution.items() if k not in ("executor", "workers", "eval_timeout_s")}
+        return {k: v for k, v in self.execution.items() if k not in EXECUTION_KEYS}
 
 
 def load_config(path: str | Path) -> RunConfig:
@@ -199,17 +200,33 @@ def config_from_dict(data: Mapping[str, Any], *, source: str = "<dict>", base_di
     return config
 
 
-def set_execution(config: RunConfig, execution: Mapping[str, Any], *, where: str | None = None) -> None:
+def set_execution(config: RunConfig, execution: Mapping[str, Any], *, where: str | None = None) -> list[str]:
     """Validate and merge ``[execution]`` settings (from the file or CLI flags) into ``config``.
 
+    Returns:
+        The options of the executor replaced by another (``address`` when Ray gives way to
+        local), which are dropped.
+
     Raises:
-        ConfigError: a workers count below 1 or a timeout that is not a positive number.
+        ConfigError: a workers count below 1 or above :func:`max_local_processes` (local), or a
+            timeout that is not a positive number.
     """
     where = where or f"{config.source} [execution]"
-    merged = {**config.execution, **{k: v for k, v in execution.items() if v is not None}}
+    given = {k: v for k, v in execution.items() if v is not None}
+    before = config.execution.get("executor", "local")
+    if given.get("executor", before) != before:  # the other executor's options (Ray's address) go with it
+        kept = {k: v for k, v in config.execution.items() if k in EXECUTION_KEYS}
+        dropped = sorted(set(config.execution) - set(kept))
+        merged = {**kept, **given}
+    else:
+        dropped, merged = [], {**config.execution, **given}
     workers = merged.setdefault("workers", 1)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ConfigError(f"{where}: workers = {workers!r} must be an integer >= 1")
+    most = max_local_processes()
+    if merged.get("executor", "local") == "local" and workers > most:
+        raise ConfigError(f"{where}: workers = {workers} is more than {most} (4 per CPU core of this machine's "
+                          f"{os.cpu_count() or 1}); use fewer, or a Ray cluster for more (--executor ray)")
     timeout = merged.get("eval_timeout_s")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
                                 or not 0 < timeout <= MAX_EVAL_TIMEOUT_S):
@@ -217,6 +234,18 @@ def set_execution(config: RunConfig, execution: Mapping[str, Any], *, where: str
                           f"{MAX_EVAL_TIMEOUT_S:g} (a week); leave it out for no limit")
     merged.setdefault("executor", "local")
     config.execution = merged
+    return dropped
+
+
+#: ``[execution]`` keys every executor reads; the others are one executor's options (Ray's address).
+EXECUTION_KEYS = ("executor", "workers", "eval_timeout_s")
+#: The largest seed (numpy's and torch's generators take 32 bits; pymoo and Optuna refuse more).
+MAX_SEED = 2**32 - 1
+
+
+def max_local_processes() -> int:
+    """The most worker processes one command starts on this machine: 4 per CPU core."""
+    return 4 * (os.cpu_count() or 1)
 
 
 def set_budgets(config: RunConfig, budgets: Mapping[str, Any], *, where: str | None = None) -> None:
@@ -257,6 +286,8 @@ def _validate_search(config: RunConfig) -> None:
         v = s[key]
         if isinstance(v, bool) or not isinstance(v, int) or v < (1 if key == "evaluations" else 0):
             raise ConfigError(f"{src}: {key} = {v!r} must be an integer >= {1 if key == 'evaluations' else 0}")
+    if s["seed"] > MAX_SEED:
+        raise ConfigError(f"{src}: seed = {s['seed']} is out of range; use an integer in [0, {MAX_SEED}]")
     if not isinstance(s["train_over_budget"], bool):
         raise ConfigError(f"{src}: train_over_budget = {s['train_over_budget']!r} must be true or false")
     from .search.strategies import STRATEGIES

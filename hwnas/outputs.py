@@ -147,12 +147,22 @@ def resolved_config(run_dir: Path, config: RunConfig) -> dict[str, Any]:
             models, options = store.get_meta("cost_models"), store.get_meta("strategy_options")
         finally:
             store.close()
-        if models:
-            data["cost"]["models"] = list(models)
-        if options is not None:  # a run stored before options were recorded has its config as given
-            search = data["search"]
-            data["search"] = {k: v for k, v in search.items() if k in SEARCH_KEYS or isinstance(v, Mapping)}
-            data["search"][search["strategy"]] = options
+        data = as_run(data, models, options)
+    return data
+
+
+def as_run(data: dict[str, Any], models: Sequence[str] | None, options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A config (as :meth:`RunConfig.to_dict` gives it) with the cost models a run used as its
+    ``[cost] models`` and every option its strategy ran with as ``[search.<strategy>]`` (a config
+    and its ``config.json`` then read alike). None for either: left as given (a run stored before
+    they were recorded)."""
+    data = {section: dict(values) if isinstance(values, Mapping) else values for section, values in data.items()}
+    if models:
+        data["cost"]["models"] = list(models)
+    if options is not None:
+        search = data["search"]
+        data["search"] = {k: v for k, v in search.items() if k in SEARCH_KEYS or isinstance(v, Mapping)}
+        data["search"][search["strategy"]] = dict(options)
     return data
 
 

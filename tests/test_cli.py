@@ -388,3 +388,11 @@ def test_the_pick_hint_repeats_the_plugins(capsys):
     summary = SearchSummary(Path("/runs/r"), 1, 1, 0, 1, front, 0.1, 1)
     print_search_summary(summary, config_from_dict({"space": {"name": "nb201"}}), plugins=["myparts"])
     assert "next:        hwnas --plugin myparts pick /runs/r\n" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--seed", str(2**32)], "--seed 4294967296 is out of range; use an integer in [0, 4294967295]"),
+    (["--strategy", ""], "--strategy '' names no strategy"),
+])
+def test_search_flags_out_of_range_are_one_line(tmp_path, cli_error, flags, message):
+    cli_error(["search", _write(tmp_path, GOOD), *flags, "--out", str(tmp_path / "r")], message)

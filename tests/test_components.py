@@ -60,3 +60,13 @@ def test_space_options_a_table_run_never_builds_are_refused(tmp_path):
                                           r"network \(every number comes from its table\)"):
         build_components(config({"cells_per_stage": 1, "channels": 8}))
     build_components(config({}))
+
+
+@pytest.mark.parametrize("models, message", [
+    (["counts", "counts"], r"macs would come from two places \('counts' is listed twice\); keep one"),
+    (["counts", "ort", "fake-latency"], r"latency_ms would come from two places \('fake-latency' and 'ort' both give "
+                                        r"it\); keep one$"),
+])
+def test_two_cost_models_giving_one_metric_are_refused(make_config, models, message):
+    with pytest.raises(ConfigError, match=message):
+        build_components(make_config(cost={"models": models}))

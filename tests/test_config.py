@@ -114,3 +114,43 @@ def test_paths_in_a_config_may_start_at_the_home_folder(tmp_path, monkeypatch):
     assert config.task["path"] == str(home / "d.npz")
     assert config.cost["lut"]["path"] == str(home / "tables" / "t.json")
     assert config.estimator["path"] == str(tmp_path / "configs" / "data" / "a.csv")  # relative: the config's folder
+
+
+@pytest.mark.parametrize("cost, message", [
+    ({"lut": {"pth": "x.json"}}, r"unknown \[cost.lut\] key\(s\) \['pth'\]; valid: \['level', 'path'\].*'path'"),
+    ({"models": ["counts", "ort"], "lut": {"level": 0.5}},
+     r"\[cost.lut\] level = 0.5: \[cost\] models = \['counts', 'ort'\] times latency \(ort\) and reads no table"),
+    ({"models": ["counts"], "lut": {"level": 0.5}}, r"\[cost.lut\] level = 0.5: \[cost\] models = \['counts'\] has "
+                                                    r"no latency model"),
+])
+def test_lut_options_that_nothing_reads_are_refused(cost, message):
+    from hwnas.components import build_components
+
+    config = config_from_dict({"task": {"dataset": "digits", "resize": 12}, "space": {"name": "mbv3"},
+                               "cost": {"target": "cpu-ort-1t", **cost}})
+    with pytest.raises(ConfigError, match=message):
+        build_components(config)
+
+
+def test_local_workers_and_seeds_are_bounded():
+    import os
+
+    from hwnas.config import MAX_SEED, max_local_processes
+
+    assert max_local_processes() == 4 * (os.cpu_count() or 1)
+    too_many = max_local_processes() + 1
+    with pytest.raises(ConfigError, match=rf"workers = {too_many} is more than {too_many - 1} \(4 per CPU core .*"
+                                          r"or a Ray cluster for more \(--executor ray\)"):
+        config_from_dict({**BASE, "execution": {"workers": too_many}})
+    config_from_dict({**BASE, "execution": {"executor": "ray", "workers": too_many}})  # a cluster's
+    with pytest.raises(ConfigError, match=rf"seed = {MAX_SEED + 1} is out of range; use an integer in \[0, {MAX_SEED}\]"):
+        _config({"seed": MAX_SEED + 1})
+
+
+def test_another_executor_drops_the_first_one_s_options():
+    from hwnas.config import set_execution
+
+    config = config_from_dict({**BASE, "execution": {"executor": "ray", "address": "auto", "workers": 2}})
+    assert set_execution(config, {"executor": "local"}) == ["address"]
+    assert config.execution == {"executor": "local", "workers": 2}
+    assert set_execution(config, {"workers": 1}) == []

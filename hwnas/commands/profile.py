@@ -39,7 +39,7 @@ class ProfileCommand(Command):
 
     def run(self, args: argparse.Namespace) -> int:
         from ..components import build_space
-        from ..config import load_config
+        from ..config import load_config, max_local_processes
         from ..cost import load_target, require_provider
         from ..cost.lut import local_table_path
         from ..cost.target import MAX_PASSES, MAX_RUNS
@@ -52,7 +52,8 @@ class ProfileCommand(Command):
 
         check_at_least(args, {"calibration": 1, "fidelity": 0, "seed": 0, "passes": 2, "runs_per_pass": 1,
                               "export_workers": 1})
-        for flag, value, most in (("--passes", args.passes, MAX_PASSES), ("--runs-per-pass", args.runs_per_pass, MAX_RUNS)):
+        for flag, value, most in (("--passes", args.passes, MAX_PASSES), ("--runs-per-pass", args.runs_per_pass, MAX_RUNS),
+                                  ("--export-workers", args.export_workers, max_local_processes())):
             if value is not None and value > most:
                 raise ConfigError(f"{flag} {value} is out of range; use an integer <= {most}")
         if args.out:  # checked before minutes of work, not when the table is written

@@ -52,7 +52,7 @@ class SearchCommand(Command):
                             "untrained; [search] train_over_budget)")
 
     def run(self, args: argparse.Namespace) -> int:
-        from ..config import load_config, set_budgets, set_execution
+        from ..config import MAX_SEED, load_config, set_budgets, set_execution
         from ..report import print_search_summary
         from ..search.runner import run_search
 
@@ -78,13 +78,20 @@ class SearchCommand(Command):
             config.search["train_over_budget"] = True
         if args.address and (args.executor or config.execution["executor"]) != "ray":
             raise ConfigError(f"--address {args.address} needs --executor ray")
-        set_execution(config, {"executor": args.executor, "workers": args.workers,
-                               "eval_timeout_s": args.eval_timeout_s, "address": args.address},
-                      where="command line")
+        dropped = set_execution(config, {"executor": args.executor, "workers": args.workers,
+                                         "eval_timeout_s": args.eval_timeout_s, "address": args.address},
+                                where="command line")
+        if dropped:
+            print(f"hwnas: --executor {args.executor}: ignoring [execution] {', '.join(dropped)} (the config's "
+                  f"executor's option(s))", file=sys.stderr)
         if args.latency:
             _check_latency_flag(config, args)
             config.cost["latency"] = args.latency
         check_at_least(args, {"evaluations": 1, "seed": 0})
+        if args.seed is not None and args.seed > MAX_SEED:
+            raise ConfigError(f"--seed {args.seed} is out of range; use an integer in [0, {MAX_SEED}]")
+        if args.strategy is not None and not args.strategy.strip():
+            raise ConfigError("--strategy '' names no strategy; give one (see hwnas list), or leave the flag out")
         for key in ("evaluations", "seed"):
             if getattr(args, key) is not None:
                 config.search[key] = getattr(args, key)

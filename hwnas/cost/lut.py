@@ -633,6 +633,16 @@ class LutCostModel(CostModel):
         self.fix = profile_command(target, space.name, config_source, path)
         table_path = find_table(target, space, path)
         if not table_path.is_file():
+            from ..exceptions import TargetError
+            from .latency import require_provider
+
+            try:  # a machine that cannot run the target can neither build a table nor time candidates
+                require_provider(target)
+            except TargetError as exc:
+                raise LatencyTableError(
+                    f"no latency table for target {target.name} ({table_path} does not exist), and this machine "
+                    f"cannot build one: {str(exc).rstrip('.')}; use a table built where the target runs: give its "
+                    f"file as [cost.lut] path (its meta marked \"remote\": true)") from None
             raise LatencyTableError(
                 f"no latency table for target {target.name} on {local_device(target)}, space {space.name}, input "
                 f"{shape_text(space.input_shape)} ({table_path} does not exist); build it with "
@@ -767,12 +777,17 @@ def latency_models(names: list[str], cost: Mapping[str, Any], space: Any, *, exp
             ``latency = "measure"``, which reads no table).
     """
     from ..exceptions import ConfigError
+    from ..registry import did_you_mean, option_names
     from .target import load_target
 
     mode = cost.get("latency", "auto")
     if mode not in LATENCY_MODES:
         raise ConfigError(f"{source} [cost] latency = {mode!r} is not valid; use one of {', '.join(LATENCY_MODES)}")
     options = cost.get("lut") if isinstance(cost.get("lut"), Mapping) else {}
+    valid = sorted(option_names(LutCostModel) - {"target", "input_shape", "space", "config_source"})
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise ConfigError(f"{source} unknown [cost.lut] key(s) {unknown}; valid: {valid}{did_you_mean(unknown, valid)}")
     given = options.get("path")
     if given and mode != "measure" and not Path(given).is_file():
         what = "is a folder" if Path(given).is_dir() else "does not exist"
@@ -780,11 +795,16 @@ def latency_models(names: list[str], cost: Mapping[str, Any], space: Any, *, exp
                                 f"built by `hwnas profile`, or remove the key to use latency_tables/")
     note = None
     if not ({"ort", "lut"} & set(names)):  # no latency model: nothing to resolve, and nothing to say it to
-        if mode != "auto" or given:
-            what = f"[cost] latency = {mode!r}" if mode != "auto" else f"[cost.lut] path = {str(given)!r}"
+        if mode != "auto" or options:
+            what = (f"[cost] latency = {mode!r}" if mode != "auto"
+                    else f"[cost.lut] {', '.join(f'{k} = {v!r}' for k, v in options.items())}")
             raise ConfigError(f"{source} {what}: [cost] models = {names} has no latency model (ort or lut) to "
                               f"read it; add \"ort\" to [cost] models, or remove the key")
         return names, note
+    if mode == "auto" and explicit and not given and options and "lut" not in names:
+        raise ConfigError(f"{source} [cost.lut] {', '.join(f'{k} = {v!r}' for k, v in options.items())}: [cost] models "
+                          f"= {names} times latency (ort) and reads no table; remove [cost.lut], or put \"lut\" in "
+                          f"[cost] models")
     if (mode == "auto" and explicit and not given) or "target" not in cost:
         return names, note  # an explicit list is kept, unless it names a table to use
     if mode == "auto":

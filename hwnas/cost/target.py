@@ -186,7 +186,10 @@ def _resolve(path_or_name: str | Path) -> Path:
     if is_path or "/" in text or "\\" in text:
         path = Path(text).expanduser()
         if not path.is_file():
-            raise TargetError(f"target file {path} does not exist; check the path")
+            bundled = targets_dir() / path.name
+            hint = (f", or name the bundled target {path.stem!r} without a path (target = \"{path.stem}\")"
+                    if bundled.is_file() else "")
+            raise TargetError(f"target file {path} does not exist; check the path{hint}")
         return path
     path = targets_dir() / f"{text}.toml"
     if not path.is_file():

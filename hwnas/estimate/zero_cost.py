@@ -241,13 +241,18 @@ def params(model: nn.Module, batch: Batch) -> float:
 
 
 # --- running proxies ------------------------------------------------------------------------
-def proxy_batch(task: Any, batch_size: int = 64, *, seed: int = 0,
+#: Inputs in a proxy's batch unless an option says otherwise (fewer when the training split is smaller).
+PROXY_BATCH = 64
+
+
+def proxy_batch(task: Any, batch_size: int | None = None, *, seed: int = 0,
                 option: str = "zero-cost: batch_size") -> Batch:
     """A seeded mini-batch of ``task``'s training split (the same for every architecture).
 
     Args:
         task: a :class:`hwnas.data.Task`.
         batch_size: inputs in the batch (NASWOT's kernel is ``batch_size`` squared); at least 2.
+            None: :data:`PROXY_BATCH`, or the whole training split when it is smaller.
         seed: which samples are drawn.
         option: the config option ``batch_size`` came from, named in the error.
 
@@ -255,6 +260,8 @@ def proxy_batch(task: Any, batch_size: int = 64, *, seed: int = 0,
         ConfigError: ``batch_size`` below 2 or above the training split.
     """
     n = len(task.y_train)
+    if batch_size is None:
+        batch_size = max(2, min(PROXY_BATCH, n))
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or not 2 <= batch_size <= n:
         raise ConfigError(f"{option} = {batch_size!r} is invalid; it must be an integer in [2, {n}] "
                           f"(the training split of {task.name!r} has {n} samples), e.g. {max(2, min(64, n))}")
@@ -323,7 +330,7 @@ class ZeroCostEstimator(AccuracyEstimator):
         task: the data the batch is drawn from.
         proxy: a name in :data:`PROXIES` (``naswot``, ``synflow``, ``jacov``, ``snip``,
             ``grad-norm``, ``params``).
-        batch_size: inputs in the proxy's batch.
+        batch_size: inputs in the proxy's batch (default 64, or the training split when smaller).
         seed: initialisation and batch seed.
 
     Raises:
@@ -341,7 +348,7 @@ class ZeroCostEstimator(AccuracyEstimator):
     name = "zero-cost"
     metrics = ("zc_score",)
 
-    def __init__(self, task: Any, *, proxy: str = "naswot", batch_size: int = 64, seed: int = 0) -> None:
+    def __init__(self, task: Any, *, proxy: str = "naswot", batch_size: int | None = None, seed: int = 0) -> None:
         self.proxy = _check_proxy(proxy)
         self.seed = _check_seed(self.name, seed)
         self.batch = proxy_batch(task, batch_size, seed=self.seed)
@@ -397,7 +404,7 @@ class PreFilteredTrainer(AccuracyEstimator):
         proxy: proxy name.
         quantile: the bottom fraction (in (0, 1)) of seen scores that is not trained.
         warmup: candidates always trained first, so the quantile has a sample.
-        proxy_batch_size: inputs in the proxy's batch.
+        proxy_batch_size: inputs in the proxy's batch (default 64, or the training split when smaller).
         seed: seed of the proxy and of the trainer.
         **trainer_options: ``proxy-trainer`` options (``epochs``, ``lr``, ...).
 
@@ -410,7 +417,7 @@ class PreFilteredTrainer(AccuracyEstimator):
     metrics = ("error_pct", "accuracy_pct", "zc_score")
 
     def __init__(self, task: Any, *, proxy: str = "naswot", quantile: float = 0.25, warmup: int = 8,
-                 proxy_batch_size: int = 64, seed: int = 0, **trainer_options: Any) -> None:
+                 proxy_batch_size: int | None = None, seed: int = 0, **trainer_options: Any) -> None:
         own = [n for n in inspect.signature(PreFilteredTrainer.__init__).parameters
                if n not in ("self", "task", "trainer_options")]
         trainer_valid = [n for n in inspect.signature(ProxyTrainer.__init__).parameters

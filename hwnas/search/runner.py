@@ -25,7 +25,7 @@ from ..evaluation import FAILED, OVER_BUDGET, Evaluation, failed_evaluation, sta
 from ..execute.base import MAX_ATTEMPTS
 from ..exceptions import BudgetError, ConfigError, SpaceError, StoreError
 from ..registry import construct, option_defaults
-from ..outputs import WEIGHTS_DIR, front_indices, write_outputs
+from ..outputs import WEIGHTS_DIR, as_run, front_indices, write_outputs
 from ..search.objectives import BUDGETS, is_feasible, minimisation_matrix, resolve_objectives, violation_matrix
 from ..store import Store
 from .strategies import STRATEGIES
@@ -237,16 +237,26 @@ class SearchRun:
         from ..registry import plugin_modules
 
         ex = self.config.execution
+        workers = min(ex["workers"], self.config.search["evaluations"])  # no process with nothing to do
         spec = WorkerSpec(self.config, self.run_dir / WEIGHTS_DIR, tuple(plugin_modules()),
-                          threads_per_worker(ex["workers"]))
+                          threads_per_worker(workers))
         return construct(self.executor_class, self.parts.evaluator, spec, options=self.config.executor_options(),
-                         fixed=dict(workers=ex["workers"], eval_timeout_s=ex.get("eval_timeout_s")),
+                         fixed=dict(workers=workers, eval_timeout_s=ex.get("eval_timeout_s")),
                          where=f"{self.config.source} [execution]", label=ex["executor"])
 
     def _open(self, store: Store) -> None:
         current = self.config.to_dict()
+        models = [c.name for c in self.parts.cost_models]
         if self.resume:
             stored = self.stored_config
+            stored_options = store.get_meta("strategy_options")
+            same_strategy = stored is not None and (stored.get("search") or {}).get("strategy") == \
+                self.config.search["strategy"]
+            if same_strategy and stored_options is not None:
+                # compared as the run ran them: a config.json (every option, the models used) resumes
+                # the run it came from; the cost models are compared on their own below
+                stored = as_run(stored, models, stored_options)
+                current = as_run(current, models, self.strategy_options)
             diff = [] if stored is None else _differences(
                 {s: v for s, v in stored.items() if s not in RESUMABLE_SECTIONS},
                 {s: v for s, v in current.items() if s not in RESUMABLE_SECTIONS})
@@ -259,7 +269,7 @@ class SearchRun:
                 shown = "; ".join(f"{key}: stored {_shown(a)}, given {_shown(b)}" for key, a, b in diff)
                 raise StoreError(f"--resume: the config differs from the stored run: {shown}; resume with the "
                                  f"same config and flags or start a new --out")
-        models = [c.name for c in self.parts.cost_models]
+        current = self.config.to_dict()
         if self.resume:
             stored_models = store.get_meta("cost_models")
             if stored_models is not None and stored_models != models:

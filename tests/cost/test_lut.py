@@ -436,3 +436,15 @@ def test_a_local_table_missing_a_setting_is_refused_a_remote_one_is_not(space, t
         table.check(target, space)
     table.meta.update(remote=True)
     table.check(target, space)
+
+
+def test_no_table_for_a_target_this_machine_cannot_run_points_to_a_remote_table(space, tmp_path, monkeypatch):
+    # profile (the usual fix) would fail here too: the provider is missing
+    import onnxruntime
+
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    target = load_target("cuda-ort")
+    with pytest.raises(LatencyTableError, match=r"no latency table for target cuda-ort .* this machine cannot build "
+                                                r"one: .*'CUDAExecutionProvider' is not available.* \[cost.lut\] path "
+                                                r"\(its meta marked \"remote\": true\)"):
+        COST_MODELS.get("lut")(target, SHAPE, space=space, path=str(tmp_path / "none.json"))

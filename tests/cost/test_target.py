@@ -204,3 +204,12 @@ def test_a_bad_name_stays_on_one_line():
     with pytest.raises(TargetError) as info:
         Target(name="a\nb", execution_provider="CPUExecutionProvider", intra_op_threads=1)
     assert "\n" not in str(info.value) and str(info.value).startswith("target 'a\\nb': name = 'a\\nb' is not valid")
+
+
+def test_a_missing_target_file_named_like_a_bundled_target_suggests_its_name(tmp_path):
+    from hwnas.cost import load_target
+    from hwnas.exceptions import TargetError
+
+    with pytest.raises(TargetError, match=r"cpu-ort-1t.toml does not exist; check the path, or name the bundled "
+                                          r"target 'cpu-ort-1t' without a path \(target = \"cpu-ort-1t\"\)"):
+        load_target(str(tmp_path / "cpu-ort-1t.toml"))

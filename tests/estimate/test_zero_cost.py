@@ -251,3 +251,14 @@ def test_a_proxy_on_a_regression_task_is_noted_as_unchecked():
                            "on the regression task 'diabetes' is unchecked")
     assert "hwnas fidelity" in PreFilteredTrainer(regression, warmup=2).advice(20)
     assert ZeroCostEstimator(load_task({"dataset": "digits"})).advice(20) is None
+
+
+def test_the_default_batch_fits_a_small_training_split():
+    # 64 inputs by default; a split of 40 takes all 40 rather than refusing a value the user never gave
+    from hwnas.data import load_task
+
+    small = load_task({"dataset": "digits", "max_train_samples": 40})
+    assert len(ZeroCostEstimator(small).batch.inputs) == len(small.y_train) <= 64
+    assert len(PreFilteredTrainer(small, warmup=2).batch.inputs) == len(small.y_train)
+    with pytest.raises(ConfigError, match=r"batch_size = 64 is invalid"):
+        ZeroCostEstimator(small, batch_size=64)  # said explicitly: refused

@@ -312,3 +312,19 @@ def test_an_interrupt_while_the_front_is_re_measured_still_writes_the_outputs(tm
         run_search(make_config(search={"evaluations": 8}), tmp_path / "r", progress=False)
     for name in ("evaluations.csv", "front.csv", "pareto.png", "config.json"):
         assert (tmp_path / "r" / name).is_file(), name
+
+
+def test_a_run_resumes_from_its_own_config_json(tmp_path, make_config, monkeypatch):
+    # config.json holds every option the strategy ran with and the cost models used: the same run
+    from hwnas.config import load_config
+
+    interrupt_at(monkeypatch, 10)
+    with pytest.raises(KeyboardInterrupt):
+        run_search(make_config(search={"evaluations": 16}), tmp_path / "r", progress=False)
+    monkeypatch.undo()
+    again = load_config(tmp_path / "r" / "config.json")
+    assert run_search(again, tmp_path / "r", resume=True, progress=False).evaluations == 16
+    changed = load_config(tmp_path / "r" / "config.json")
+    changed.search["nsga2"]["crossover_prob"] = 0.5
+    with pytest.raises(StoreError, match=r"search.nsga2.crossover_prob: stored 0.9, given 0.5"):
+        run_search(changed, tmp_path / "r", resume=True, progress=False)

@@ -23,8 +23,9 @@ class NSGA2Strategy(Strategy):
 
     Options (``[search]``):
         population: population size (default: ``evaluations // 6`` clipped to 8..16, so a small
-            budget still gets at least six generations; 16 from 96 evaluations on).
-        offspring: offspring per generation (default: the population size).
+            budget still gets at least six generations; 16 from 96 evaluations on); at most the
+            evaluations.
+        offspring: offspring per generation (default: the population size; at most the evaluations).
         crossover_prob: probability of uniform crossover per mating (default 0.9).
         mutation_prob: per-gene mutation probability (default 1 / active genes, pymoo's rule
             on the genome length otherwise).
@@ -39,6 +40,10 @@ class NSGA2Strategy(Strategy):
         if population is None:
             # measured on NB201 (hwnas bench): 8 beats 16 at 50 evaluations, 16 is best from 200 on
             population = min(16, max(8, evaluations // 6))
+        # more than the evaluations would never finish a generation, and pymoo samples the whole
+        # first population up front (population = 10**7 would fill the memory)
+        population = max(2, min(population, evaluations))
+        offspring = None if offspring is None else min(offspring, evaluations)
         if not 0 <= crossover_prob <= 1 or (mutation_prob is not None and not 0 < mutation_prob <= 1):
             raise ConfigError("[search] crossover_prob must be in [0, 1] and mutation_prob in (0, 1]")
         self.seen: set[tuple] = set()
