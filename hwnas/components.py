@@ -37,10 +37,16 @@ def build_space(config: RunConfig, task) -> Any:
     """The config's search space for the task's input and output shape (defaults without a task)."""
     from .space import make_space
 
+    from .exceptions import SpaceError
+
     options = {k: v for k, v in config.space.items() if k != "name"}
-    if task is None:
-        return make_space(config.space["name"], None, None, **options)
-    return make_space(config.space["name"], task.input_shape, task.output_dim, **options)
+    shapes = (None, None) if task is None else (task.input_shape, task.output_dim)
+    try:
+        return make_space(config.space["name"], *shapes, **options)
+    except (ConfigError, SpaceError) as exc:  # every error names the file it came from
+        if config.source in str(exc):
+            raise
+        raise type(exc)(f"{config.source}: {exc}") from None
 
 
 def _check_unbuilt_space_options(config: RunConfig, space, task) -> None:

@@ -161,7 +161,7 @@ def test_bench_refuses_a_strategy_that_cannot_search_a_table_before_the_others_r
 
 
 def test_bench_problem_refuses_fractions_and_a_column_that_is_not_the_space(table, tmp_path):
-    with pytest.raises(ConfigError, match="'idx' row 2 \('0'\) is not a nb201 architecture"):
+    with pytest.raises(ConfigError, match=r"'idx' row 2 \('0'\) is not a nb201 architecture"):
         BenchProblem(table, "idx", "acc", "lat")  # peers would miss every lookup and score 0
     with open(table) as fh:
         rows = list(csv.DictReader(fh))
