@@ -43,6 +43,28 @@ class _RayWorker:
             return "error", exc
 
 
+#: Seconds to wait for a cluster's address to answer before calling it unreachable.
+CONNECT_TIMEOUT_S = 10.0
+
+
+def _check_reachable(address: str) -> None:
+    """Refuse a ``host:port`` address where nothing listens (``auto`` and ``ray://`` are Ray's
+    to resolve).
+
+    Raises:
+        ConnectionError: nothing answered within :data:`CONNECT_TIMEOUT_S`.
+    """
+    import socket
+
+    host, sep, port = address.rpartition(":")
+    if not sep or "://" in address or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise ConnectionError(f"nothing answers at {address} ({exc.strerror or exc})") from None
+
+
 @EXECUTORS.register("ray")
 class RayExecutor(Executor):
     """``workers`` Ray actors; ``address`` names a running cluster (default: start a local one)."""
@@ -57,6 +79,7 @@ class RayExecutor(Executor):
         if not self.ray.is_initialized():
             try:
                 if address:
+                    _check_reachable(address)  # ray.init retries an address no one answers at forever
                     self.ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
                 else:  # a local cluster: the workers import what this process imports
                     self.ray.init(num_cpus=max(workers, os.cpu_count() or 1), include_dashboard=False,
@@ -66,8 +89,12 @@ class RayExecutor(Executor):
             except Exception as exc:  # ray raises ConnectionError, RuntimeError, ValueError...
                 raise ExecutionError(f"cannot start or reach a Ray cluster at {address or 'a new local one'!r} "
                                      f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
-                                     f"check --address (e.g. 'auto' or 'ray://host:10001')") from None
+                                     f"check --address (e.g. 'auto' or 'host:6379')") from None
             self._started_cluster = True
+        cpus = self.ray.cluster_resources().get("CPU", 0)
+        if cpus < workers:  # each worker takes a CPU: the rest would wait for one forever
+            raise ExecutionError(f"the Ray cluster has {cpus:g} CPU(s) for --workers {workers} (one each); use "
+                                 f"--workers {max(1, int(cpus))} or a larger cluster")
         gpus = 1 if self.ray.cluster_resources().get("GPU", 0) >= workers else 0
         self._actor_class = self.ray.remote(num_cpus=1, num_gpus=gpus)(_RayWorker)
         self._actors: list[Any] = []

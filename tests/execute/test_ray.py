@@ -36,3 +36,13 @@ def test_ray_gives_the_serial_evaluations_through_a_dead_actor_and_a_timeout(tmp
             assert b["status"] == "failed" and b["reason"].startswith("TimeoutError: evaluation exceeded")
         else:
             assert a == b  # same arch, same metrics, same order; the crashed one was retried once
+
+
+def test_an_address_where_nothing_answers_is_one_error_not_a_hang(tmp_path, make_config):
+    # ray.init(address=...) retries such an address forever
+    from hwnas.exceptions import ExecutionError
+
+    cfg = make_config(search=EVALS, execution={"executor": "ray", "workers": 1, "address": "127.0.0.1:1"})
+    with pytest.raises(ExecutionError, match=r"cannot start or reach a Ray cluster at '127.0.0.1:1' \(ConnectionError: "
+                                             r"nothing answers at 127.0.0.1:1"):
+        run_search(cfg, tmp_path / "r", progress=False)

@@ -232,3 +232,20 @@ def test_reinforce_scores_a_failed_candidate_at_minus_one_as_documented():
     assert _dominated_share(archive[2], 0.0, archive, cv) == 1.0  # not -(the share dominating it)
     assert _dominated_share(archive[0], 0.0, archive, cv) == 0.0
     assert _dominated_share(archive[1], 0.0, archive, cv) == pytest.approx(1 / 3)
+
+
+def test_evolution_proposes_its_first_population_together_and_the_same_architectures():
+    # one batch, so workers evaluate it side by side; the draws are those of one-at-a-time asks
+    space = make_space("nb201", None, None)
+    evolution = STRATEGIES.get("evolution")
+    together = evolution(space, n_objectives=2, n_constraints=0, evaluations=20, seed=4, population=6)
+    first = together.ask()
+    assert first.shape == (6, space.n_genes)
+    one_by_one = evolution(space, n_objectives=2, n_constraints=0, evaluations=20, seed=4, population=6)
+    singles = []
+    for _ in range(6):
+        g = one_by_one.archive.random_unseen(one_by_one.rng)
+        singles.append(one_by_one.archive.propose(g))
+    assert np.array_equal(first, np.array(singles))
+    together.tell(first, np.zeros((6, 2)), np.zeros((6, 0)))
+    assert together.ask().shape == (1, space.n_genes)  # then one child at a time

@@ -168,6 +168,10 @@ def test_a_candidate_over_budget_teaches_the_cost_targets_not_the_error(monkeypa
 
 
 @pytest.mark.parametrize("options, message", [({"kappa": -1.0}, "kappa = -1.0"),
+                                              ({"kappa": float("inf")}, "kappa = inf must be a finite number >= 0"),
+                                              ({"kappa": True}, "kappa = True"),
+                                              ({"crossover_prob": True}, "crossover_prob = True must be a finite number"),
+                                              ({"mutation_prob": 0.0}, r"mutation_prob = 0.0 must be a finite number in \(0, 1\]"),
                                               ({"offspring": 0}, "offspring = 0"),
                                               ({"candidates": 2.5}, "candidates = 2.5")])
 def test_bad_options_are_refused(options, message):

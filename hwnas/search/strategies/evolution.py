@@ -48,6 +48,20 @@ class RegularizedEvolution(Strategy):
     def ask(self) -> np.ndarray | None:
         if self.proposed >= self.evaluations:
             return None
+        if len(self.queue) < self.population:
+            # the first population: random, proposed together so that workers evaluate it side by
+            # side (the draws are those one-at-a-time asks would make: telling draws nothing)
+            wanted = min(self.population - len(self.queue), self.evaluations - self.proposed)
+            batch = []
+            for _ in range(wanted):
+                g = self.archive.random_unseen(self.rng)
+                if g is None:
+                    break
+                batch.append(self.archive.propose(g))
+            if not batch:
+                return None
+            self.proposed += len(batch)
+            return np.array(batch)
         g = None
         if len(self.queue) >= self.population:
             members = list(self.queue)

@@ -10,11 +10,10 @@ from pymoo.core.population import Population
 from pymoo.core.problem import Problem
 from pymoo.operators.crossover.ux import UniformCrossover
 
-from ...exceptions import ConfigError
 from ...space.base import SearchSpace
 from ..operators import CanonicalRepair, CanonicalSampling, CategoricalMutation, NoRepeatElimination
 from .base import STRATEGIES, Strategy
-from .common import Archive, check_int_options
+from .common import Archive, check_int_options, check_number_options
 
 
 @STRATEGIES.register("nsga2")
@@ -27,8 +26,8 @@ class NSGA2Strategy(Strategy):
             evaluations.
         offspring: offspring per generation (default: the population size; at most the evaluations).
         crossover_prob: probability of uniform crossover per mating (default 0.9).
-        mutation_prob: per-gene mutation probability (default 1 / active genes, pymoo's rule
-            on the genome length otherwise).
+        mutation_prob: per-gene mutation probability (default pymoo's: min(0.5, 1 / genes), the
+            genome's length, inactive genes included).
     """
 
     def __init__(self, space: SearchSpace, *, n_objectives: int, n_constraints: int,
@@ -44,8 +43,9 @@ class NSGA2Strategy(Strategy):
         # first population up front (population = 10**7 would fill the memory)
         population = max(2, min(population, evaluations))
         offspring = None if offspring is None else min(offspring, evaluations)
-        if not 0 <= crossover_prob <= 1 or (mutation_prob is not None and not 0 < mutation_prob <= 1):
-            raise ConfigError("[search] crossover_prob must be in [0, 1] and mutation_prob in (0, 1]")
+        check_number_options({"crossover_prob": (crossover_prob, lambda v: 0 <= v <= 1, "in [0, 1]")})
+        if mutation_prob is not None:
+            check_number_options({"mutation_prob": (mutation_prob, lambda v: 0 < v <= 1, "in (0, 1]")})
         self.seen: set[tuple] = set()
         self.population = population
         self.problem = problem = Problem(n_var=space.n_genes, n_obj=n_objectives, n_ieq_constr=n_constraints,

@@ -23,12 +23,11 @@ from __future__ import annotations
 import numpy as np
 from pymoo.core.population import Population
 
-from ...exceptions import ConfigError
 from ...space.base import SearchSpace
 from ..objectives import FAILED_VALUE
 from ..operators import CanonicalSampling
 from .base import STRATEGIES
-from .common import check_int_options
+from .common import check_int_options, check_number_options
 from .nsga2 import NSGA2Strategy
 
 
@@ -158,8 +157,7 @@ class SurrogateNSGA2Strategy(NSGA2Strategy):
                  kappa: float = 1.0, trees: int = 100) -> None:
         check_int_options({"population": (population, 2), "offspring": (offspring, 1),
                            "candidates": (candidates, 1), "trees": (trees, 1)})
-        if not kappa >= 0:
-            raise ConfigError(f"[search] kappa = {kappa!r} must be >= 0")
+        check_number_options({"kappa": (kappa, lambda v: v >= 0, ">= 0")})
         # NSGA-II itself (population, operators, no repeats) as in ``nsga2``; its offspring are
         # the mating half of the candidate pool, sized per generation in :meth:`_pool`
         super().__init__(space, n_objectives=n_objectives, n_constraints=n_constraints,
