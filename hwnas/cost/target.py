@@ -170,8 +170,11 @@ def load_target(path_or_name: str | Path) -> Target:
         raise TargetError(f"target file {path} cannot be read: {exc.strerror}") from None
     unknown = sorted(set(data) - set(VALID_KEYS))
     if unknown:
+        from ..registry import did_you_mean
+
         raise TargetError(
-            f"target file {path}: unknown key {unknown[0]!r}; valid keys are: {', '.join(VALID_KEYS)}"
+            f"target file {path}: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+            f"valid keys are: {', '.join(VALID_KEYS)}{did_you_mean(unknown, VALID_KEYS)}"
         )
     missing = [key for key in REQUIRED_KEYS if key not in data]
     if missing:
