@@ -35,9 +35,8 @@ class Components:
 
 def build_space(config: RunConfig, task) -> Any:
     """The config's search space for the task's input and output shape (defaults without a task)."""
-    from .space import make_space
-
     from .exceptions import SpaceError
+    from .space import make_space
 
     options = {k: v for k, v in config.space.items() if k != "name"}
     shapes = (None, None) if task is None else (task.input_shape, task.output_dim)
@@ -51,7 +50,7 @@ def build_space(config: RunConfig, task) -> Any:
 
 def _check_unbuilt_space_options(config: RunConfig, space, task) -> None:
     """Refuse ``[space]`` options that change only the networks built, in a run that builds none
-    (every number read from a table): they would be recorded with the run yet change nothing."""
+    (accuracy and every cost read from tables): they would be recorded with the run yet change nothing."""
     from .space import make_space
 
     options = {k: v for k, v in config.space.items() if k != "name"}
@@ -87,10 +86,10 @@ def _check_untrained_scores(config: RunConfig, space) -> None:
     cls = ESTIMATORS.get(config.estimator["name"])
     varied = space.varied_training_genes()
     if cls.needs_model and not cls.trains and varied:
-        first = varied[0]
-        choice = space.genes[[g.name for g in space.genes].index(first)].choices[0]
         import json
 
+        first = varied[0]
+        choice = space.genes[[g.name for g in space.genes].index(first)].choices[0]
         raise ConfigError(f"{config.source}: [estimator] {cls.name!r} scores untrained networks, which the "
                           f"{config.space['name']} space's {', '.join(varied)} gene(s) do not change (they set how "
                           f"a network trains); give each one choice, e.g. [space] {first}s = {json.dumps([choice])}, "
@@ -191,7 +190,8 @@ def build_components(config: RunConfig, *, weights_dir: Path | None = None, with
     for part in (estimator, *cost_models):
         if isinstance(part, TableBacked):
             part.check_space(space)
-    if not any(getattr(part, "needs_model", False) for part in (estimator, *cost_models)):
+    estimator_class = ESTIMATORS.get(config.estimator["name"]) if with_estimator else type(None)
+    if issubclass(estimator_class, TableBacked) and all(isinstance(c, TableBacked) for c in cost_models):
         _check_unbuilt_space_options(config, space, task)
     budgets_first = {} if config.search.get("train_over_budget") else config.budgets
     evaluator = (Evaluator(space, estimator, cost_models, weights_dir, budgets=budgets_first)

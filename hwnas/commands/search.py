@@ -53,10 +53,9 @@ class SearchCommand(Command):
 
     def run(self, args: argparse.Namespace) -> int:
         from ..config import MAX_SEED, load_config, set_budgets, set_execution
+        from ..outputs import check_folder_to_write
         from ..report import print_search_summary
         from ..search.runner import run_search
-
-        from ..outputs import check_folder_to_write
 
         table_flags = [flag for flag, v in (("--space", args.space), ("--table", args.table),
                                             ("--arch-column", args.arch_column),

@@ -264,7 +264,7 @@ def proxy_batch(task: Any, batch_size: int | None = None, *, seed: int = 0,
         batch_size = max(2, min(PROXY_BATCH, n))
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or not 2 <= batch_size <= n:
         raise ConfigError(f"{option} = {batch_size!r} is invalid; it must be an integer in [2, {n}] "
-                          f"(the training split of {task.name!r} has {n} samples), e.g. {max(2, min(64, n))}")
+                          f"(the training split of {task.name!r} has {n} samples), e.g. {max(2, min(PROXY_BATCH, n))}")
     idx = np.sort(np.random.default_rng(seed).choice(n, size=int(batch_size), replace=False))
     dtype = torch.float32 if task.num_classes == 0 else torch.int64
     return Batch(torch.tensor(task.x_train[idx]), torch.tensor(task.y_train[idx], dtype=dtype), task.num_classes)
@@ -377,8 +377,8 @@ def _regression_note(estimator: str, proxy: str, task: Any) -> str | None:
     if not getattr(task, "is_regression", False):
         return None
     return (f"{estimator}: proxy {proxy!r} was made for classification; how well it ranks networks on the "
-            f"regression task {task.name!r} is unchecked: measure it before trusting it (hwnas fidelity, on this task with [estimator] "
-            f"name = \"proxy-trainer\")")
+            f"regression task {task.name!r} is unchecked: measure it before trusting it (hwnas fidelity, on "
+            f"this task with [estimator] name = \"proxy-trainer\")")
 
 
 class PreFilterRejection(CandidateRejected):
