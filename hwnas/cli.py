@@ -73,9 +73,12 @@ def _plugins_given(argv: Sequence[str] | None) -> list[str]:
     """The ``--plugin`` modules on the command line (before the sub-command), read ahead of the
     full parse: the parsers are built after the plugins load, so a budget a plugin declares gets
     its ``--max-...`` flag."""
-    ahead = argparse.ArgumentParser(add_help=False)
+    ahead = argparse.ArgumentParser(add_help=False, exit_on_error=False)
     ahead.add_argument("--plugin", action="append", default=[])
-    known, _ = ahead.parse_known_args(list(sys.argv[1:] if argv is None else argv))
+    try:
+        known, _ = ahead.parse_known_args(list(sys.argv[1:] if argv is None else argv))
+    except (argparse.ArgumentError, SystemExit):  # e.g. --plugin without a module: the full parse says so
+        return []
     return known.plugin
 
 

@@ -191,7 +191,7 @@ def build_components(config: RunConfig, *, weights_dir: Path | None = None, with
         if isinstance(part, TableBacked):
             part.check_space(space)
     estimator_class = ESTIMATORS.get(config.estimator["name"]) if with_estimator else type(None)
-    if issubclass(estimator_class, TableBacked) and all(isinstance(c, TableBacked) for c in cost_models):
+    if task is None and issubclass(estimator_class, TableBacked) and all(isinstance(c, TableBacked) for c in cost_models):
         _check_unbuilt_space_options(config, space, task)
     budgets_first = {} if config.search.get("train_over_budget") else config.budgets
     evaluator = (Evaluator(space, estimator, cost_models, weights_dir, budgets=budgets_first)

@@ -208,8 +208,8 @@ def set_execution(config: RunConfig, execution: Mapping[str, Any], *, where: str
         local), which are dropped.
 
     Raises:
-        ConfigError: a workers count below 1 or above :func:`max_local_processes` (local), or a
-            timeout that is not a positive number.
+        ConfigError: a workers count below 1 or a timeout that is not a positive number (the
+            upper bound on local workers is checked when a search starts: :func:`check_local_workers`).
     """
     where = where or f"{config.source} [execution]"
     given = {k: v for k, v in execution.items() if v is not None}
@@ -223,10 +223,6 @@ def set_execution(config: RunConfig, execution: Mapping[str, Any], *, where: str
     workers = merged.setdefault("workers", 1)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ConfigError(f"{where}: workers = {workers!r} must be an integer >= 1")
-    most = max_local_processes()
-    if merged.get("executor", "local") == "local" and workers > most:
-        raise ConfigError(f"{where}: workers = {workers} is more than {most} (4 per CPU core of this machine's "
-                          f"{os.cpu_count() or 1}); use fewer, or a Ray cluster for more (--executor ray)")
     timeout = merged.get("eval_timeout_s")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
                                 or not 0 < timeout <= MAX_EVAL_TIMEOUT_S):
@@ -246,6 +242,21 @@ MAX_SEED = 2**32 - 1
 def max_local_processes() -> int:
     """The most worker processes one command starts on this machine: 4 per CPU core."""
     return 4 * (os.cpu_count() or 1)
+
+
+def check_local_workers(config: RunConfig) -> None:
+    """Refuse, when a search starts here, more local worker processes than :func:`max_local_processes`
+    (a typo would start a process per unit). Not when a config is read: a run stored on a larger
+    machine still loads, and flags may lower the count first.
+
+    Raises:
+        ConfigError: naming the count, the limit and the fix.
+    """
+    workers, most = config.execution.get("workers", 1), max_local_processes()
+    if config.execution.get("executor", "local") == "local" and workers > most:
+        raise ConfigError(f"{config.source} [execution]: workers = {workers} is more than {most} (4 per CPU core of "
+                          f"this machine's {os.cpu_count() or 1}); use fewer (--workers), or a Ray cluster for more "
+                          f"(--executor ray)")
 
 
 def set_budgets(config: RunConfig, budgets: Mapping[str, Any], *, where: str | None = None) -> None:

@@ -30,6 +30,7 @@ def export_run_arch(run_dir: str | Path, arch: str, output: str | Path, *,
 
     from .components import build_components
     from .cost import export_onnx
+    from .estimate import ESTIMATORS
 
     out = check_file_to_write(output, "-o", "the ONNX file to write", "model.onnx")
     run = load_run(run_dir)
@@ -52,10 +53,11 @@ def export_run_arch(run_dir: str | Path, arch: str, output: str | Path, *,
             why, fix = "not evaluated there", "pick one from front.csv"
         elif not ev.ok:
             why, fix = not_usable(ev), "pick one from front.csv"
-        else:  # evaluated, yet no weights: an estimator that does not train saves none
-            why = f"{weights} is missing; the run's estimator {run.config.estimator.get('name')!r} saves weights " \
-                  f"only if it trains"
+        elif not ESTIMATORS.get(run.config.estimator.get("name")).trains:  # evaluated, and no weights to save
+            why = f"its estimator {run.config.estimator.get('name')!r} does not train, so the run saved no weights"
             fix = "search with a training estimator (e.g. proxy-trainer)"
+        else:
+            why, fix = f"{weights} is missing: moved or deleted", "restore it from where the run was searched"
         raise HwnasError(f"{canonical!r} has no trained weights in {run_dir} ({why}); "
                          f"{fix}, or pass --untrained for random weights")
     onnx_bytes = export_onnx(model, parts.task.input_shape, batch_size=parts.target.batch_size,

@@ -159,6 +159,8 @@ def as_run(data: dict[str, Any], models: Sequence[str] | None, options: Mapping[
     data = {section: dict(values) if isinstance(values, Mapping) else values for section, values in data.items()}
     if models:
         data["cost"]["models"] = list(models)
+        if "lut" not in models:  # latency was timed: the table's options were not read
+            data["cost"].pop("lut", None)
     if options is not None:
         search = data["search"]
         data["search"] = {k: v for k, v in search.items() if k in SEARCH_KEYS or isinstance(v, Mapping)}

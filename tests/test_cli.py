@@ -91,7 +91,7 @@ def test_an_estimator_that_does_not_train_saves_no_weights_to_export(tmp_path, c
     assert not (run / "weights").exists()
     arch = next(csv.DictReader(open(run / "front.csv")))["arch"]
     cli_error(["export", str(run), arch, "-o", str(tmp_path / "m.onnx")], "no trained weights",
-              "the run's estimator 'zero-cost' saves weights only if it trains",
+              "its estimator 'zero-cost' does not train, so the run saved no weights",
               "search with a training estimator (e.g. proxy-trainer), or pass --untrained")
     assert main(["pick", str(run)]) == 0 and "export:" not in capsys.readouterr().out  # nothing to suggest
 
@@ -396,3 +396,20 @@ def test_the_pick_hint_repeats_the_plugins(capsys):
 ])
 def test_search_flags_out_of_range_are_one_line(tmp_path, cli_error, flags, message):
     cli_error(["search", _write(tmp_path, GOOD), *flags, "--out", str(tmp_path / "r")], message)
+
+
+@pytest.mark.parametrize("argv", [["--plugin"], ["list", "--plugin"]])
+def test_a_plugin_flag_without_a_module_is_one_line(argv, cli_error):
+    cli_error(argv)
+
+
+def test_export_tells_a_missing_weights_file_from_an_estimator_that_does_not_train(run_dir, tmp_path, cli_error):
+    import csv
+    import shutil
+
+    arch = next(csv.DictReader(open(run_dir / "front.csv")))["arch"]
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    shutil.rmtree(copy / "weights")
+    cli_error(["export", str(copy), arch, "-o", str(tmp_path / "m.onnx")], "is missing: moved or deleted",
+              "restore it from where the run was searched, or pass --untrained")

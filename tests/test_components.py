@@ -51,8 +51,8 @@ def test_space_options_a_table_run_never_builds_are_refused(tmp_path):
     write_nb201_table(path)
     table = {"path": str(path), "arch_column": "arch_str"}
 
-    def config(space):
-        return config_from_dict({"space": {"name": "nb201", **space},
+    def config(space, **task):
+        return config_from_dict({**task, "space": {"name": "nb201", **space},
                                  "estimator": {"name": "table", **table, "accuracy_column": "acc"},
                                  "cost": {"models": ["table"], "table": {**table, "metrics": {"latency_ms": "lat"}}}})
 
@@ -60,6 +60,8 @@ def test_space_options_a_table_run_never_builds_are_refused(tmp_path):
                                           r"network \(every number comes from its table\)"):
         build_components(config({"cells_per_stage": 1, "channels": 8}))
     build_components(config({}))
+    # with a [task] the run's networks can be built (export --untrained): the options shape them
+    build_components(config({"channels": 8}, task={"dataset": "digits", "resize": 16}))
 
 
 @pytest.mark.parametrize("models, message", [

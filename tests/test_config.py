@@ -135,14 +135,15 @@ def test_lut_options_that_nothing_reads_are_refused(cost, message):
 def test_local_workers_and_seeds_are_bounded():
     import os
 
-    from hwnas.config import MAX_SEED, max_local_processes
+    from hwnas.config import MAX_SEED, check_local_workers, max_local_processes
 
     assert max_local_processes() == 4 * (os.cpu_count() or 1)
     too_many = max_local_processes() + 1
+    config = config_from_dict({**BASE, "execution": {"workers": too_many}})  # read: a larger machine's run loads
     with pytest.raises(ConfigError, match=rf"workers = {too_many} is more than {too_many - 1} \(4 per CPU core .*"
                                           r"or a Ray cluster for more \(--executor ray\)"):
-        config_from_dict({**BASE, "execution": {"workers": too_many}})
-    config_from_dict({**BASE, "execution": {"executor": "ray", "workers": too_many}})  # a cluster's
+        check_local_workers(config)  # run here: refused
+    check_local_workers(config_from_dict({**BASE, "execution": {"executor": "ray", "workers": too_many}}))
     with pytest.raises(ConfigError, match=rf"seed = {MAX_SEED + 1} is out of range; use an integer in \[0, {MAX_SEED}\]"):
         _config({"seed": MAX_SEED + 1})
 

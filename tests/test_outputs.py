@@ -79,3 +79,12 @@ def test_a_table_run_s_plot_names_the_table_s_accuracy_column(tmp_path, monkeypa
     write_outputs(tmp_path, _config(), _evaluations())
     assert [o.label for o in seen[0]] == ["error (%): 100 − test_acc", "latency (ms)"]
     assert seen[1][0].label == "validation error (%)"  # a trained run: the declared label
+
+
+def test_a_run_s_config_keeps_the_latency_table_s_options_only_where_a_table_was_read():
+    from hwnas.outputs import as_run
+
+    data = {"cost": {"target": "cpu-ort-1t", "lut": {"level": 1.0}}, "search": {"strategy": "nsga2"}}
+    assert as_run(data, ["counts", "ort"], None)["cost"] == {"target": "cpu-ort-1t", "models": ["counts", "ort"]}
+    assert as_run(data, ["counts", "lut"], None)["cost"]["lut"] == {"level": 1.0}
+    assert data["cost"]["lut"] == {"level": 1.0}  # the config itself is left as given

@@ -92,9 +92,10 @@ class RayExecutor(Executor):
                                      f"check --address (e.g. 'auto' or 'host:6379')") from None
             self._started_cluster = True
         cpus = self.ray.cluster_resources().get("CPU", 0)
-        if cpus < workers:  # each worker takes a CPU: the rest would wait for one forever
-            raise ExecutionError(f"the Ray cluster has {cpus:g} CPU(s) for --workers {workers} (one each); use "
-                                 f"--workers {max(1, int(cpus))} or a larger cluster")
+        if cpus < workers:  # each worker takes a CPU: the others wait until the cluster grows (autoscaling)
+            print(f"hwnas: note: the Ray cluster has {cpus:g} CPU(s) now for --workers {workers} (one each); the "
+                  f"others start when it grows; if it cannot, stop (Ctrl-C) and resume with --workers "
+                  f"{max(1, int(cpus))}", file=sys.stderr)
         gpus = 1 if self.ray.cluster_resources().get("GPU", 0) >= workers else 0
         self._actor_class = self.ray.remote(num_cpus=1, num_gpus=gpus)(_RayWorker)
         self._actors: list[Any] = []

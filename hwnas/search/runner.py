@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Iterator
 import numpy as np
 
-from ..config import LEGACY_SEARCH, RESUMABLE_SECTIONS, SEARCH_KEYS, RunConfig
+from ..config import LEGACY_SEARCH, RESUMABLE_SECTIONS, SEARCH_KEYS, RunConfig, check_local_workers
 from ..evaluation import FAILED, OVER_BUDGET, Evaluation, failed_evaluation, status_counts
 from ..execute.base import MAX_ATTEMPTS
 from ..exceptions import BudgetError, ConfigError, SpaceError, StoreError
@@ -70,6 +70,7 @@ class SearchRun:
                  outputs: bool = True) -> None:
         from ..components import build_components
 
+        check_local_workers(config)
         self.config = config = copy.deepcopy(config)  # the run records its own choices (a table's level)
         self.run_dir = Path(run_dir)
         self.resume = resume
@@ -253,10 +254,13 @@ class SearchRun:
             same_strategy = stored is not None and (stored.get("search") or {}).get("strategy") == \
                 self.config.search["strategy"]
             if same_strategy and stored_options is not None:
-                # compared as the run ran them: a config.json (every option, the models used) resumes
-                # the run it came from; the cost models are compared on their own below
-                stored = as_run(stored, models, stored_options)
-                current = as_run(current, models, self.strategy_options)
+                # compared as the run ran them: a config.json (every option, and the models a run
+                # that left them implicit used) resumes the run it came from; the models this session
+                # resolves are compared on their own below
+                used = (store.get_meta("cost_models")
+                        if "models" in current["cost"] and "models" not in stored.get("cost", {}) else None)
+                stored = as_run(stored, used, stored_options)
+                current = as_run(current, None, self.strategy_options)
             diff = [] if stored is None else _differences(
                 {s: v for s, v in stored.items() if s not in RESUMABLE_SECTIONS},
                 {s: v for s, v in current.items() if s not in RESUMABLE_SECTIONS})
