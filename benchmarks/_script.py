@@ -1,4 +1,5 @@
-"""What the benchmark scripts share: hwnas's one-line errors, and a seeds flag.
+"""What the benchmark scripts share: hwnas's one-line errors, a seeds flag, and one latency table
+level for runs compared side by side.
 
 Imported as ``_script`` (a script's own folder is first on ``sys.path``).
 """
@@ -38,3 +39,19 @@ def seed_list(low: int = 0, why: str = "") -> Callable[[str], list[int]]:
         return seeds
 
     return parse
+
+
+def table_level(config_path: str) -> dict[str, dict]:
+    """``{"cost": {"lut": {"level": x}}}``: the config's latency table level on this machine, measured
+    once so that two runs predict alike (empty when latency is not read from a table)."""
+    from hwnas.components import build_components
+    from hwnas.config import load_config
+
+    config = load_config(config_path)
+    lut = next((c for c in build_components(config, with_estimator=False).cost_models
+                if c.name == "lut" and c.level_auto), None)
+    if lut is None:
+        return {}
+    lut.settle_level()
+    print(f"latency table level for the runs made now: {lut.level:g}")
+    return {"cost": {"lut": {**(config.cost.get("lut") or {}), "level": lut.level}}}

@@ -80,7 +80,13 @@ def main() -> None:
         p.error("--evaluations and --repeats must be >= 1, --optuna-trials >= 0 (0: no Optuna timing)")
     if args.optuna_trials:
         require("optuna", "bench")  # says so now, not after the searches
-    for strategy in args.strategies.split(","):
+    from hwnas.commands.base import names
+    from hwnas.search.strategies import STRATEGIES
+
+    strategies = names(args.strategies)
+    for strategy in strategies:  # an unknown name: refused before any search, not after the others
+        STRATEGIES.get(strategy)
+    for strategy in strategies:
         per_eval = []
         for seed in range(args.repeats):
             wall, lookups, n = ours(args.table, strategy, args.evaluations, seed)

@@ -30,7 +30,7 @@ import sys
 import torch
 
 from hwnas.compress import build_chains, compress_run, read_compressed
-from hwnas.compress.results import COMPRESSED_CSV, ORIGINAL, best_variants, hypervolumes
+from hwnas.compress.results import COMPRESSED_CSV, ORIGINAL, best_variants, hypervolumes, search_scale
 from hwnas.exceptions import CompressError
 from hwnas.outputs import load_run, front_indices
 
@@ -101,9 +101,10 @@ def main() -> int:
     print(f"variants with latency <= 0.7x and accuracy loss <= 1 pt: {len(good)} "
           f"(of {len(front)} parents: {len({r['parent_arch'] for r in good})})")
 
-    hv = hypervolumes(rows, run.objectives)
-    print(f"\n== hypervolume ({', '.join(o.column for o in run.objectives)}; normalised over both fronts, ref 1.1)")
-    print(f"original front (re-measured): {hv['original']:.4f}   front after compression: {hv['combined']:.4f}   "
+    hv = hypervolumes(rows, run.objectives, search_scale(run))  # as hwnas compress prints them
+    print(f"\n== hypervolume ({', '.join(o.column for o in run.objectives)}; on the search's figures, each variant "
+          f"at its ratios to its parent; normalised over both fronts, ref 1.1)")
+    print(f"original front: {hv['original']:.4f}   front after compression: {hv['combined']:.4f}   "
           f"gain: {hv['combined'] - hv['original']:+.4f}")
 
     print("\n== pruned models: MACs and latency against their parent")

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -71,6 +72,8 @@ def main() -> int:
                     help="factor on the table's predictions: auto (default) measures it as a LUT search does "
                          "(its reference networks timed here, kept at 1 within ±5 %%), or a number (1: the table's own)")
     args = ap.parse_args()
+    if args.rows and not Path(args.rows).absolute().parent.is_dir():  # not after minutes of timing
+        ap.error(f"--rows {args.rows}: its folder does not exist; create it or name a file in an existing one")
     if args.level != "auto":
         try:
             args.level = float(args.level)
@@ -100,6 +103,8 @@ def main() -> int:
                         "--space", space.name, "--task", args.config, "--out", str(path)], check=True)
         print(f"hwnas profile wall time: {time.perf_counter() - start:.0f} s (target <= 300 s)")
     table = LatencyTable.load(path)
+    if args.build:  # read: the built table's temporary folder goes
+        shutil.rmtree(path.parent, ignore_errors=True)
     table.check(target, space)
     level = args.level
     if level == "auto":  # as a search with [cost.lut] level = "auto" sets it

@@ -21,7 +21,8 @@ import shutil
 import time
 from pathlib import Path
 
-import tomllib
+from _script import table_level
+
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,7 +42,7 @@ def main() -> int:
     args = ap.parse_args()
 
     from hwnas.components import build_components
-    from hwnas.config import config_from_dict
+    from hwnas.config import config_from_dict, load_config
     from hwnas.evaluation import FAILED, OVER_BUDGET
     from hwnas.front import hypervolume, non_dominated
     from hwnas.outputs import load_run
@@ -50,7 +51,9 @@ def main() -> int:
 
     if not Path(args.config).is_file():
         ap.error(f"--config {args.config!r} not found; pass a TOML file such as examples/digits.toml")
-    base = tomllib.loads(Path(args.config).read_text())
+    base = load_config(args.config).to_dict()  # every section, defaults filled in
+    for section, values in table_level(args.config).items():  # one level: both runs price a network alike
+        base[section] = {**base[section], **values}
     search = base["search"]
     search["evaluations"] = args.evaluations
     # population where the config keeps it: [search] or its strategy's own table ([search.nsga2])

@@ -45,7 +45,7 @@ import sqlite3
 from pathlib import Path
 
 import numpy as np
-from _script import seed_list
+from _script import seed_list, table_level
 
 ROOT = Path(__file__).resolve().parents[1]
 LEVELS = (0.9, 0.95, 0.98, 1.0)
@@ -55,37 +55,24 @@ def variants(compare: str, config_path: str, rungs: list[int], max_latency_ms: f
     """The plain run and the cheaper run: name -> config sections to update."""
     from hwnas.config import load_config
 
+    shared = table_level(config_path)  # both runs price a network alike
     if compare == "budget-first":
-        shared = {"budgets": {"max_latency_ms": max_latency_ms}, **table_level(config_path)}
+        shared = {"budgets": {"max_latency_ms": max_latency_ms}, **shared}
         return {"train-over-budget": {"search": {"strategy": "nsga2", "train_over_budget": True}, **shared},
                 "budget-first": {"search": {"strategy": "nsga2"}, **shared}}
     if compare == "surrogate":
-        return {"nsga2": {"search": {"strategy": "nsga2"}},
-                "nsga2-surrogate": {"search": {"strategy": "nsga2-surrogate"}}}
+        return {"nsga2": {"search": {"strategy": "nsga2"}, **shared},
+                "nsga2-surrogate": {"search": {"strategy": "nsga2-surrogate"}, **shared}}
     if compare == "darts":
-        return {"nsga2": {"search": {"strategy": "nsga2"}}, "darts": {"search": {"strategy": "darts"}}}
+        return {"nsga2": {"search": {"strategy": "nsga2"}, **shared},
+                "darts": {"search": {"strategy": "darts"}, **shared}}
     estimator = dict(load_config(config_path).to_dict()["estimator"])
     estimator.pop("epochs", None)
     return {f"proxy-trainer-{rungs[-1]}ep": {"search": {"strategy": "nsga2"},
-                                             "estimator": {**estimator, "epochs": rungs[-1]}},
+                                             "estimator": {**estimator, "epochs": rungs[-1]}, **shared},
             "successive-halving": {"search": {"strategy": "nsga2"},
-                                   "estimator": {**estimator, "name": "successive-halving", "rungs": rungs}}}
-
-
-def table_level(config_path: str) -> dict[str, dict]:
-    """``{"cost": {"lut": {"level": x}}}``: the config's latency table level on this machine, measured
-    once so that two runs predict alike (empty when latency is not read from a table)."""
-    from hwnas.components import build_components
-    from hwnas.config import load_config
-
-    config = load_config(config_path)
-    lut = next((c for c in build_components(config, with_estimator=False).cost_models
-                if c.name == "lut" and c.level_auto), None)
-    if lut is None:
-        return {}
-    lut.settle_level()
-    print(f"latency table level: {lut.level:g} (both runs)")
-    return {"cost": {"lut": {**(config.cost.get("lut") or {}), "level": lut.level}}}
+                                   "estimator": {**estimator, "name": "successive-halving", "rungs": rungs},
+                                   **shared}}
 
 
 def search(config_path: str, updates: dict[str, dict], seed: int, evaluations: int, run_dir: Path) -> None:

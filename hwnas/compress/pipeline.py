@@ -30,7 +30,7 @@ from ..exceptions import CompressError, ConfigError, HwnasError, SpaceError
 from ..interrupts import held_interrupts
 from .base import COMPRESSORS, CompressContext, Compressor, Subject
 from .results import (COMPRESSED_CSV, COMPRESSED_DIR, COMPRESSED_PNG, ORIGINAL, STALE, Row, compare_with_parents,
-                      kept_variants, merge_rows, plot_compressed, read_compressed, write_compressed)
+                      kept_variants, merge_rows, plot_compressed, read_compressed, search_scale, write_compressed)
 
 
 @dataclass(frozen=True)
@@ -298,7 +298,7 @@ def compress_run(run_dir: str | Path, chains: Sequence[Chain], *, archs: Sequenc
     replaced = [(r, made[key]) for r in old if (key := (r["parent_arch"], r["variant"])) in made
                 and r.get("settings", "") != made[key].get("settings", "")]
     stopped = _commit(csv_path, rows, files) or stopped
-    scale = {ev.arch: ev.metrics for ev in run.evaluations if ev.ok}
+    scale = search_scale(run)
     try:
         plot_compressed(run.path / COMPRESSED_PNG, rows, run.objectives, scale)
     except KeyboardInterrupt:  # the table and files are saved; the plot follows on the next call

@@ -136,6 +136,11 @@ def best_variants(rows: Sequence[Row], *, max_accuracy_drop_pts: float = 1.0) ->
 Scale = Mapping[str, Mapping[str, float]]
 
 
+def search_scale(run) -> Scale:
+    """The :data:`Scale` of a run (:class:`~hwnas.outputs.Run`): its successful evaluations' metrics."""
+    return {ev.arch: ev.metrics for ev in run.evaluations if ev.ok}
+
+
 def scaled_metrics(row: Mapping[str, object], scale: Scale | None) -> dict[str, float]:
     """A row's metrics on its parent's search-time scale (:func:`on_parent_scale`) when ``scale``
     knows the parent, else the row's own: rows timed in different ``hwnas compress`` calls are
