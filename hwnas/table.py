@@ -133,6 +133,39 @@ class MetricTable:
             h.update(column.encode() + self.column(column).tobytes())
         return h.hexdigest()[:16]
 
+    def check_space(self, space) -> None:
+        """Refuse a table whose architecture strings are not the space's canonical strings.
+
+        Checks every row (once per table and space): each must parse in ``space`` and print back
+        unchanged; a row that does not would never be looked up, so every architecture it
+        describes would read as missing.
+
+        Raises:
+            ConfigError: naming the table, the column, the first bad row, how many rows are bad,
+                and the space.
+        """
+        from .exceptions import SpaceError
+
+        key = (space.name, tuple((g.name, g.choices) for g in space.genes))
+        if key in self._spaces_checked:
+            return
+        first, bad = None, 0
+        for i, arch in enumerate(self.archs):
+            try:
+                same = space.canonical(space.parse(arch)) == arch
+                why = None if same else f"not in {space.name}'s canonical form {space.canonical(space.parse(arch))!r}"
+            except SpaceError as exc:
+                why = f"not a {space.name} architecture ({exc})"
+            if why is not None:
+                bad += 1
+                first = first or (i, arch, why)
+        if first is not None:
+            i, arch, why = first
+            raise ConfigError(f"table {self.path}: column {self.arch_column!r} row {self.lines[i]} ({arch!r}) is "
+                              f"{why}, and so {'is' if bad == 1 else 'are'} {bad} of {len(self)} rows; pick the "
+                              f"column of canonical {space.name} strings, rewrite it, or use another --space")
+        self._spaces_checked.add(key)
+
     def value(self, arch: str, column: str) -> float:
         """One cell.
 
@@ -183,38 +216,9 @@ class TableBacked:
         return {"table": str(self.table.path), "digest": self.table.digest(self.columns_read())}
 
     def check_space(self, space) -> None:
-        """Refuse a table whose architecture strings are not the space's canonical strings.
-
-        Checks every row (once per table and space): each must parse in ``space`` and print back
-        unchanged; a row that does not would never be looked up, so every architecture it
-        describes would read as missing.
-
-        Raises:
-            ConfigError: naming the table, the column, the first bad row, how many rows are bad,
-                and the space.
-        """
-        from .exceptions import SpaceError
-
-        table = self.table
-        key = (space.name, tuple((g.name, g.choices) for g in space.genes))
-        if key in table._spaces_checked:
-            return
-        first, bad = None, 0
-        for i, arch in enumerate(table.archs):
-            try:
-                same = space.canonical(space.parse(arch)) == arch
-                why = None if same else f"not in {space.name}'s canonical form {space.canonical(space.parse(arch))!r}"
-            except SpaceError as exc:
-                why = f"not a {space.name} architecture ({exc})"
-            if why is not None:
-                bad += 1
-                first = first or (i, arch, why)
-        if first is not None:
-            i, arch, why = first
-            raise ConfigError(f"table {table.path}: column {table.arch_column!r} row {table.lines[i]} ({arch!r}) is "
-                              f"{why}, and so {'is' if bad == 1 else 'are'} {bad} of {len(table)} rows; pick the "
-                              f"column of canonical {space.name} strings, rewrite it, or use another --space")
-        table._spaces_checked.add(key)
+        """Refuse a table whose architecture strings are not the space's canonical strings
+        (:meth:`MetricTable.check_space`)."""
+        self.table.check_space(space)
 
 
 def table_search_config(*, space: str, table: str | Path, arch_column: str, accuracy_column: str,

@@ -249,32 +249,7 @@ class SearchRun:
         current = self.config.to_dict()
         models = [c.name for c in self.parts.cost_models]
         if self.resume:
-            stored = self.stored_config
-            stored_options = store.get_meta("strategy_options")
-            same_strategy = stored is not None and (stored.get("search") or {}).get("strategy") == \
-                self.config.search["strategy"]
-            if same_strategy and stored_options is not None:
-                # compared as the run ran them: a config.json (every option, and the models a run
-                # that left them implicit used) resumes the run it came from; the models this session
-                # resolves are compared on their own below
-                used = (store.get_meta("cost_models")
-                        if "models" in current["cost"] and "models" not in stored.get("cost", {}) else None)
-                stored = as_run(stored, used, stored_options)
-                current = as_run(current, None, self.strategy_options)
-            diff = [] if stored is None else _differences(
-                {s: v for s, v in stored.items() if s not in RESUMABLE_SECTIONS},
-                {s: v for s, v in current.items() if s not in RESUMABLE_SECTIONS})
-            if [key for key, _, _ in diff] == ["search.evaluations"] and diff[0][2] > diff[0][1]:
-                # a strategy plans by its budget (nsga2's default population, evolution's queue,
-                # the last generation cut to size), so replaying with another one is another search
-                raise StoreError(f"--resume: search.evaluations: stored {diff[0][1]}, given {diff[0][2]}; a run "
-                                 f"cannot be extended; search into a new --out")
-            if diff:
-                shown = "; ".join(f"{key}: stored {_shown(a)}, given {_shown(b)}" for key, a, b in diff)
-                raise StoreError(f"--resume: the config differs from the stored run: {shown}; resume with the "
-                                 f"same config and flags or start a new --out")
-        current = self.config.to_dict()
-        if self.resume:
+            self._check_same_config(store, current)
             stored_models = store.get_meta("cost_models")
             if stored_models is not None and stored_models != models:
                 flag = "--latency lut" if "lut" in stored_models else "--latency measure"
@@ -282,15 +257,16 @@ class SearchRun:
                                  f"{models} (a latency table appeared or changed); resume with {flag}")
         store.set_meta("cost_models", models)
         # what the parts' numbers come from beyond the config (a table's rows): a resume on other ones
-        # would mix two tables in one run
-        parts = [(f"{c.name} cost model", c) for c in self.parts.cost_models]
+        # would mix two tables in one run; keyed by the cost model's name, or "<name> estimator"
+        parts = [(c.name, f"{c.name} cost model", c) for c in self.parts.cost_models]
         if self.parts.estimator is not None:
-            parts.append((f"{self.parts.estimator.name} estimator", self.parts.estimator))
-        sources = {label: source for label, part in parts if (source := part.source()) is not None}
-        stored_sources = store.get_meta("cost_sources") if self.resume else None
-        for label, source in sources.items():
-            before = (stored_sources or {}).get(label, (stored_sources or {}).get(label.split()[0]))
-            if before is not None and before.get("digest") != source.get("digest"):
+            name = f"{self.parts.estimator.name} estimator"
+            parts.append((name, name, self.parts.estimator))
+        sources = {key: source for key, _, part in parts if (source := part.source()) is not None}
+        stored_sources = (store.get_meta("cost_sources") if self.resume else None) or {}
+        for key, label, _ in parts:
+            before, source = stored_sources.get(key), sources.get(key)
+            if before is not None and source is not None and before.get("digest") != source.get("digest"):
                 raise StoreError(f"--resume: the {label}'s source changed since this run started "
                                  f"({_described(before)}, is now {_described(source)}); "
                                  f"its numbers would mix two tables: restore that table (or point the config's "
@@ -302,6 +278,32 @@ class SearchRun:
         store.set_meta("config", current)
         store.set_meta("target", self.parts.target.describe() if self.parts.target else None)
         store.set_meta("space", self.parts.space.describe())
+
+    def _check_same_config(self, store: Store, current: dict) -> None:
+        """Refuse a ``--resume`` whose config differs from the stored run's (where evaluations run
+        may differ). With the same strategy both are compared as the run ran them: a config.json
+        (every option, and the models a run that left them implicit used) resumes the run it came
+        from; the models this session resolves are compared by :meth:`_open`."""
+        stored = self.stored_config
+        if stored is None:
+            return
+        stored_options = store.get_meta("strategy_options")
+        if stored_options is not None and (stored.get("search") or {}).get("strategy") == self.config.search["strategy"]:
+            used = (store.get_meta("cost_models")
+                    if "models" in current["cost"] and "models" not in stored.get("cost", {}) else None)
+            stored = as_run(stored, used, stored_options)
+            current = as_run(current, None, self.strategy_options)
+        diff = _differences({s: v for s, v in stored.items() if s not in RESUMABLE_SECTIONS},
+                            {s: v for s, v in current.items() if s not in RESUMABLE_SECTIONS})
+        if [key for key, _, _ in diff] == ["search.evaluations"] and diff[0][2] > diff[0][1]:
+            # a strategy plans by its budget (nsga2's default population, evolution's queue,
+            # the last generation cut to size), so replaying with another one is another search
+            raise StoreError(f"--resume: search.evaluations: stored {diff[0][1]}, given {diff[0][2]}; a run "
+                             f"cannot be extended; search into a new --out")
+        if diff:
+            shown = "; ".join(f"{key}: stored {_shown(a)}, given {_shown(b)}" for key, a, b in diff)
+            raise StoreError(f"--resume: the config differs from the stored run: {shown}; resume with the "
+                             f"same config and flags or start a new --out")
 
     def _loop(self, store: Store, executor) -> int:
         """Ask, evaluate what is neither seen nor stored, commit each result, tell; new count."""
