@@ -66,6 +66,7 @@ def informed_search(problem, archs, values, mean, sd, budgets, *, pool=3000, sam
     """Greedy expected hypervolume improvement; returns the hypervolume fraction per budget."""
     from hwnas.search.strategies.surrogate import domination_gap, hypervolume_improvement, non_dominated
 
+    pool = max(pool, max(budgets))  # a larger budget needs that many cells to choose from
     scale = problem.nadir - problem.ideal
     predicted = (np.exp(mean) - problem.ideal) / scale
     usable = mean[:, 0] < 49
@@ -117,6 +118,10 @@ def main() -> int:
         start = time.perf_counter()
         problem = BenchProblem(args.table, "arch_str", args.accuracy_column, f"{device}_latency")
         archs, values, genomes = _table(problem, space)
+        if budgets[-1] > len(archs):
+            print(f"--evaluations {budgets[-1]} is more than the {len(archs)} cells with a {device} value; "
+                  f"pass budgets up to {len(archs)}", file=sys.stderr)
+            return 2
         usable = values[:, 0] < 100 - problem.min_accuracy
         models = _models(values, genomes, space.features(genomes), usable, seed=0)
         print(f"\n{device}: {len(archs)} cells with a value, true front {problem.front_size} points")

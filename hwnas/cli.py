@@ -47,14 +47,16 @@ def _env_plugins() -> list[str]:
     return [m.strip() for m in os.environ.get(PLUGINS_ENV, "").split(",") if m.strip()]
 
 
-def load_plugins(modules: Sequence[str]) -> None:
+def load_plugins(modules: Sequence[str], source: str = "") -> None:
     """Import user modules that register parts (``@SPACES.register("myspace")`` ...).
 
     Worker processes import them again by name (:func:`hwnas.registry.plugin_modules`).
 
     Raises:
         PluginError: a module that cannot be imported, or whose import fails (a name registered
-            twice, an error in its code), in one line naming the module and the fix.
+            twice, an error in its code), in one line naming the module and the fix; ``source``
+            (e.g. the environment variable that named it) is said too, so a user who never typed
+            the name knows where it came from.
     """
     import importlib
 
@@ -65,8 +67,10 @@ def load_plugins(modules: Sequence[str]) -> None:
             importlib.import_module(module)
         except Exception as exc:  # noqa: BLE001 - any failure of user code at import is the user's to fix
             detail = str(exc).splitlines()[0] if str(exc) else ""
-            raise PluginError(f"plugin {module!r} cannot be imported ({type(exc).__name__}: {detail}); give an "
-                              f"importable module name (installed, or its folder on PYTHONPATH) and fix its code")
+            named = f"plugin {module!r}" + (f" (from {source})" if source else "")
+            fix = f", or remove it from {source}" if source else ""
+            raise PluginError(f"{named} cannot be imported ({type(exc).__name__}: {detail}); give an importable "
+                              f"module name (installed, or its folder on PYTHONPATH) and fix its code{fix}")
 
 
 def _plugins_given(argv: Sequence[str] | None) -> list[str]:
@@ -85,7 +89,8 @@ def _plugins_given(argv: Sequence[str] | None) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 2 user error, 130 interrupted)."""
     try:
-        load_plugins([*_env_plugins(), *_plugins_given(argv)])
+        load_plugins(_env_plugins(), source=PLUGINS_ENV)
+        load_plugins(_plugins_given(argv))
     except HwnasError as exc:
         print(f"hwnas: error: {exc}", file=sys.stderr)
         return 2

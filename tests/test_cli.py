@@ -283,6 +283,9 @@ def test_plugin_modules_are_loaded_by_flag_or_environment(tmp_path, monkeypatch,
     cli_error(["--plugin", "no_such_plugin", "list"],
               "plugin 'no_such_plugin' cannot be imported (ModuleNotFoundError", "PYTHONPATH")
     cli_error(["--plugin", "brokenplug", "list"], "plugin 'brokenplug' cannot be imported (RuntimeError: oops)")
+    monkeypatch.setenv("HWNAS_PLUGINS", "no_such_plugin")  # a name the user did not type says where it came from
+    cli_error(["list"], "plugin 'no_such_plugin' (from HWNAS_PLUGINS) cannot be imported", "remove it from HWNAS_PLUGINS")
+    monkeypatch.delenv("HWNAS_PLUGINS")
     try:
         assert main(["--plugin", "userplug", "list"]) == 0
         assert "user-random" in capsys.readouterr().out
