@@ -1,5 +1,6 @@
 """Objectives, budgets, non-dominated sets, knee, pick and hypervolume."""
 
+import numpy as np
 import pytest
 
 from hwnas.exceptions import BudgetError, RegistryError
@@ -24,7 +25,17 @@ def test_missing_values_are_failed():
     m = minimisation_matrix([{"error_pct": 1.0}], OBJ)
     assert m[0, 1] == FAILED_VALUE
     v = violation_matrix([{"latency_ms": 2.0}, {}], {"max_latency_ms": 1.5})
-    assert v[0, 0] == pytest.approx(0.5) and v[1, 0] == FAILED_VALUE
+    assert v[0, 0] == pytest.approx(0.5 / 1.5) and v[1, 0] == FAILED_VALUE
+
+
+def test_violations_of_budgets_in_other_units_are_comparable():
+    """4x over a latency budget outweighs 0.007 % over a MACs budget (constrained domination sums them)."""
+    from hwnas.search.strategies.common import pareto_ranks
+
+    rows = [{"latency_ms": 0.20, "macs": 1.4e6}, {"latency_ms": 0.049, "macs": 1_500_100}]
+    v = violation_matrix(rows, {"max_latency_ms": 0.05, "max_macs": 1_500_000})
+    assert v[0].tolist() == pytest.approx([3.0, -0.1 / 1.5])
+    assert list(pareto_ranks(np.zeros((2, 2)), v)) == [1, 0]
 
 
 def test_pick_under_budget_and_knee():
