@@ -650,6 +650,17 @@ class LutCostModel(CostModel):
         self.table = LatencyTable.load(table_path)
         self.table.check(target, space, self.fix)
         self.table.require(signatures, self.fix)
+        if not self.table.meta.get("remote"):  # its level is timed here and its front re-measured here
+            from ..exceptions import TargetError
+            from .latency import require_provider
+
+            try:
+                require_provider(target)
+            except TargetError as exc:
+                raise LatencyTableError(
+                    f"{self.table.where} is this machine's, but its target cannot run here: {str(exc).rstrip('.')}; "
+                    f"mark the table \"remote\": true in its meta to use its predictions without timing, or "
+                    f"use a target that runs here") from None
 
     def predict(self, archs: Sequence[str]) -> np.ndarray:
         """Predicted latency in ms of each canonical architecture string (the table's, times ``level``).
@@ -740,12 +751,20 @@ class LutCostModel(CostModel):
         rows = [{"latency_ms_predicted": float(p)} for p in predicted]
         if self.table.meta.get("remote") or not archs:
             return rows
+        import sys
+
+        from ..exceptions import TargetError
         from .models import OrtLatencyCostModel
 
-        ort_model = OrtLatencyCostModel(self.target, self.input_shape)
         models = [self.space.build(self.space.parse(a)) for a in archs]
-        for row, measured in zip(rows, ort_model.measure_many(list(archs), models)):
-            row["latency_ms_measured"] = measured["latency_ms"]
+        try:
+            measured = OrtLatencyCostModel(self.target, self.input_shape).measure_many(list(archs), models)
+        except TargetError as exc:  # the machine changed since the search began (fewer cores): keep the outputs
+            print(f"hwnas: note: the front's predicted latencies are not re-measured: {str(exc).splitlines()[0]}",
+                  file=sys.stderr)
+            return rows
+        for row, m in zip(rows, measured):
+            row["latency_ms_measured"] = m["latency_ms"]
         return rows
 
     def source(self) -> dict[str, Any]:

@@ -448,3 +448,26 @@ def test_no_table_for_a_target_this_machine_cannot_run_points_to_a_remote_table(
                                                 r"one: .*'CUDAExecutionProvider' is not available.* \[cost.lut\] path "
                                                 r"\(its meta marked \"remote\": true\)"):
         COST_MODELS.get("lut")(target, SHAPE, space=space, path=str(tmp_path / "none.json"))
+
+
+def test_a_local_table_whose_target_cannot_run_here_is_refused_up_front(space, tmp_path, monkeypatch, capsys):
+    # its level is timed and its front re-measured here: a search would otherwise crash at its end
+    import hwnas.cost.latency as latency
+
+    target = load_target("cpu-ort-2t")
+    table = hand_table(space, target)
+    table.meta["intra_op_threads"] = 2
+    path = table.save(tmp_path / "t.json")
+    monkeypatch.setattr(latency, "usable_cores", lambda: 2)
+    lut = COST_MODELS.get("lut")(target, SHAPE, space=space, path=str(path))
+    monkeypatch.setattr(latency, "usable_cores", lambda: 1)  # e.g. taskset -c 0
+    with pytest.raises(LatencyTableError, match=rf"latency table {path} is this machine's, but its target cannot run "
+                                                r"here: .*intra_op_threads = 2 is more than the 1 CPU core.*; mark "
+                                                r"the table \"remote\": true in its meta"):
+        COST_MODELS.get("lut")(target, SHAPE, space=space, path=str(path))
+    arch = space.canonical(space.smallest())
+    rows = lut.verify_front([arch])  # a machine that changed since the search began keeps its outputs
+    assert rows == [{"latency_ms_predicted": pytest.approx(lut.predict([arch])[0])}]
+    assert "front's predicted latencies are not re-measured: target cpu-ort-2t" in capsys.readouterr().err
+    table.meta["remote"] = True
+    COST_MODELS.get("lut")(target, SHAPE, space=space, path=str(table.save(tmp_path / "r.json")))
