@@ -101,10 +101,12 @@ def profile_command(target: Target, space_name: str, task_config: str | None = N
             without ``--out`` the rebuilt table would go to ``latency_tables/`` and the run would
             go on reading the old one.
     """
+    from shlex import quote  # pasted into a shell: a path with a space stays one word
+
     where = target.source or target.name
-    task = f" --task {task_config}" if task_config and not task_config.startswith("<") else ""
-    to = f" --out {out}" if out else ""
-    return f"hwnas profile --target {where} --space {space_name}{task}{to}"
+    task = f" --task {quote(task_config)}" if task_config and not task_config.startswith("<") else ""
+    to = f" --out {quote(str(out))}" if out else ""
+    return f"hwnas profile --target {quote(where)} --space {quote(space_name)}{task}{to}"
 
 
 @dataclass
@@ -515,9 +517,11 @@ class ResidualRidge:
 
 
 def _profile_command_from_meta(meta: Mapping[str, Any], path: Path | None = None) -> str:
+    from shlex import quote
+
     space = meta.get("space", {})
-    to = f" --out {path}" if path else ""
-    return (f"hwnas profile --target {meta.get('target')} --space {space.get('name', '<space>')} "
+    to = f" --out {quote(str(path))}" if path else ""
+    return (f"hwnas profile --target {quote(str(meta.get('target')))} --space {space.get('name', '<space>')} "
             f"--task <your config>{to}")
 
 

@@ -471,3 +471,19 @@ def test_a_local_table_whose_target_cannot_run_here_is_refused_up_front(space, t
     assert "front's predicted latencies are not re-measured: target cpu-ort-2t" in capsys.readouterr().err
     table.meta["remote"] = True
     COST_MODELS.get("lut")(target, SHAPE, space=space, path=str(table.save(tmp_path / "r.json")))
+
+
+def test_the_suggested_profile_command_pastes_into_a_shell(space, target, tmp_path):
+    import shlex
+
+    from hwnas.cost.lut import profile_command
+
+    out = tmp_path / "my tables" / "t.json"
+    line = profile_command(target, space.name, "my runs/config.toml", out)
+    assert shlex.split(line)[-4:] == ["--task", "my runs/config.toml", "--out", str(out)]
+    table = hand_table(space, target)
+    table.path = out
+    with pytest.raises(LatencyTableError) as err:
+        table.features(space.layer_signatures(space.smallest()) + [dataclasses.replace(
+            space.all_layer_signatures()[0], fields=(("k", 99),))])
+    assert f"--out {shlex.quote(str(out))}`" in str(err.value)
