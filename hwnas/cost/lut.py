@@ -265,12 +265,12 @@ class LatencyTable:
                 raise LatencyTableError(f"{self.where} was built with onnxruntime {meta['runtime_version']}, "
                                         f"this machine has {local}; latencies change between runtime "
                                         f"versions{hint}")
-            if meta.get("device"):
-                built_on, here = device_label(meta["device"], target.execution_provider), local_device(target)
-                if built_on != here:
-                    raise LatencyTableError(f"{self.where} was built on {built_on}, this machine is {here}; "
-                                            f"latencies do not carry over between devices{hint} (a table for "
-                                            f"a device you cannot run here needs \"remote\": true in its meta)")
+            # an empty device ({}) reads "unknown": refused like any other device, never skipped
+            built_on, here = device_label(meta.get("device") or {}, target.execution_provider), local_device(target)
+            if built_on != here:
+                raise LatencyTableError(f"{self.where} was built on {built_on}, this machine is {here}; "
+                                        f"latencies do not carry over between devices{hint} (a table for "
+                                        f"a device you cannot run here needs \"remote\": true in its meta)")
         built = meta["space"]
         if built.get("name") != space.name:
             raise LatencyTableError(f"{self.where} was built for space {built.get('name')!r}, not {space.name!r}{hint}")

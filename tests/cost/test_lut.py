@@ -93,6 +93,9 @@ def test_refuses_a_table_built_on_another_device_unless_remote(space, target):
     table.meta["device"] = {"cpu": "Other CPU 9000", "gpu": None}
     with pytest.raises(LatencyTableError, match=r"built on Other CPU 9000, this machine is .*hwnas profile.*remote"):
         table.check(target, space)
+    table.meta["device"] = {}  # no device named is not a device matched
+    with pytest.raises(LatencyTableError, match=r"built on unknown, this machine is "):
+        table.check(target, space)
     table.meta["device"] = device_info(target)  # built here
     table.check(target, space)
     table.meta.update(device={"cpu": "Other CPU 9000"}, remote=True)  # measured elsewhere, on purpose
