@@ -160,7 +160,7 @@ class LatencyTable:
         Raises:
             LatencyTableError: missing file, not JSON, wrong format, a malformed entry, or a field
                 of the wrong type (``meta.remote``, ``meta.device``, ``meta.space``,
-                ``calibration.coef``, ``calibration.residual``); the message names the file and the key.
+                ``calibration.coef``, ``calibration.networks``, ``calibration.residual``); the message names the file and the key.
         """
         p = Path(path)
         if not p.is_file():
@@ -188,6 +188,10 @@ class LatencyTable:
         if not isinstance(calibration, dict):
             raise LatencyTableError(f"latency table {p}: 'calibration' must be an object, not {calibration!r}; "
                                     f"fix it or rebuild the table with hwnas profile")
+        networks = calibration.get("networks", [])
+        if not isinstance(networks, list) or not all(isinstance(n, str) for n in networks):
+            raise LatencyTableError(f"latency table {p}: calibration.networks must be a list of architecture "
+                                    f"strings, not {networks!r}; fix it or rebuild the table with hwnas profile")
         model = calibration.get("model", "sum")
         if model not in CALIBRATIONS:
             raise LatencyTableError(f"latency table {p}: calibration model {model!r} is unknown; "

@@ -281,6 +281,7 @@ def test_residual_weights_of_a_rare_layer_borrow_from_its_group():
     ("calibration.coef", ["one", -0.001, 0.01], r"calibration.coef\[0\] must be a finite number, not 'one'"),
     ("calibration.coef", [float("inf"), -0.001, 0.01], r"calibration.coef\[0\] must be a finite number, not inf"),
     ("calibration.residual", "oops", "calibration.residual must be an object"),
+    ("calibration.networks", 5, "calibration.networks must be a list of architecture strings, not 5"),
 ])
 def test_fields_of_the_wrong_type_are_refused_at_load(space, target, tmp_path, where, value, message):
     table = hand_table(space, target)
