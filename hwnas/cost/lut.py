@@ -637,7 +637,8 @@ class LutCostModel(CostModel):
         try:
             signatures = space.all_layer_signatures()
         except SpaceError as exc:  # no table can exist: say so, not how to build one
-            raise LatencyTableError(f"--latency lut: {exc}") from None
+            # worded for --latency lut and [cost] models = [..., "lut"] alike: either may have asked for it
+            raise LatencyTableError(f"the lut cost model reads latency tables: {exc}") from None
         self.fix = profile_command(target, space.name, config_source, path)
         table_path = find_table(target, space, path)
         if not table_path.is_file():

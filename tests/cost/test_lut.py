@@ -416,8 +416,9 @@ def test_a_prediction_that_is_not_positive_fails_the_candidate_naming_the_fix(sp
 
 def test_lut_on_a_space_without_layers_says_no_table_can_exist(target):
     mlp = make_space("mlp", (64,), 10)
-    with pytest.raises(LatencyTableError, match=r"--latency lut: space 'mlp' does not describe its layers") as err:
-        COST_MODELS.get("lut")(target, (64,), space=mlp)
+    with pytest.raises(LatencyTableError, match=r"^the lut cost model reads latency tables: space 'mlp' does not "
+                                                r"describe its layers") as err:
+        COST_MODELS.get("lut")(target, (64,), space=mlp)  # [cost] models = ["lut"] names no --latency flag
     assert "hwnas profile" not in str(err.value) and "--latency measure" in str(err.value)
 
 
