@@ -218,6 +218,8 @@ def test_cli_profile_checks_its_arguments_before_any_work(tmp_path, capsys, monk
     monkeypatch.setattr(hwnas.profile, "export_models", no_work)
     nb201 = tmp_path / "nb201.toml"
     nb201.write_text('[task]\ndataset = "digits"\n[space]\nname = "nb201"\n')
+    no_task = tmp_path / "no task.toml"
+    no_task.write_text('[space]\nname = "mbv3"\n')
     precious = tmp_path / "notes.json"
     precious.write_text('{"mine": true}')
     for argv, message in (
@@ -226,6 +228,7 @@ def test_cli_profile_checks_its_arguments_before_any_work(tmp_path, capsys, monk
             (["--passes", "100000"], "--passes 100000 is out of range; use an integer <= 1000"),
             (["--space", "foo"], "--space 'foo' is not a known space; use one of mbv3, mlp, nb201"),
             (["--task", str(nb201)], "hwnas search ... --latency measure"),
+            (["--task", str(no_task)], f"--task {no_task} has no [task]; the table's input size comes from it"),
             (["--target", "cuda-ort"], "execution provider 'CUDAExecutionProvider' is not available"),
             (["--space", "mlp"], "space 'mlp' does not describe its layers, so it cannot have a latency table"),
             (["--out", str(tmp_path / "t.csv")], f"--out {tmp_path / 't.csv'}: a latency table is a .json file"),

@@ -69,6 +69,9 @@ class ProfileCommand(Command):
         if args.space and args.space != config.space["name"]:
             raise ConfigError(f"--space {args.space!r} differs from [space] name = {config.space['name']!r} in "
                               f"{config.source}; pass a --task config whose [space] is {args.space!r}")
+        if not config.task:  # load_task would give the default dataset's input size, silently
+            raise ConfigError(f"--task {config.source} has no [task]; the table's input size comes from it; add one "
+                              f"(e.g. [task] dataset = \"digits\")")
         space = build_space(config, load_task(config.task, source=config.source))
         try:
             space.all_layer_signatures()
