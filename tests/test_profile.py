@@ -258,3 +258,27 @@ def test_build_checks_the_provider_before_exporting(fast_target, space, monkeypa
     gpu = dataclasses.replace(fast_target, execution_provider="NoSuchExecutionProvider")
     with pytest.raises(TargetError, match="'NoSuchExecutionProvider' is not available"):
         build_table(gpu, space, calibration=1, fidelity=0, device_report=False, log=lambda _: None)
+
+
+def test_cli_profile_keeps_the_default_table_of_another_space_configuration(tmp_path, monkeypatch, cli_error):
+    import hwnas.cost.lut as lut
+    import hwnas.profile
+    from fakes import hand_table
+    from hwnas.cost import load_target
+
+    monkeypatch.setattr(lut, "tables_dir", lambda: tmp_path / "tables")
+    monkeypatch.setattr(hwnas.profile, "build_table", lambda *a, **k: pytest.fail("the build started"))
+    target = load_target("cpu-ort-1t")
+    full = make_space("mbv3", (1, 8, 8), 10)  # digits: 1x8x8
+    shipped = hand_table(full, target).save(lut.local_table_path(target, full))
+    before = shipped.read_text()
+    narrowed = tmp_path / "narrow.toml"
+    narrowed.write_text('[task]\ndataset = "digits"\n[space]\nname = "mbv3"\nwidths = [0.5]\n')
+    cli_error(["profile", "--target", "cpu-ort-1t", "--task", str(narrowed)],
+              f"{shipped} holds the table of another mbv3 configuration (genes differ from {narrowed}'s [space]) "
+              f"and would be overwritten; write this one elsewhere, e.g. --out {tmp_path / 'narrow-mbv3-1x8x8.json'},")
+    assert shipped.read_text() == before
+    same = tmp_path / "same.toml"
+    same.write_text('[task]\ndataset = "digits"\n[space]\nname = "mbv3"\n')
+    with pytest.raises(pytest.fail.Exception, match="the build started"):  # the same configuration: rebuilt
+        main(["profile", "--target", "cpu-ort-1t", "--task", str(same)])

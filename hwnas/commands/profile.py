@@ -78,6 +78,8 @@ class ProfileCommand(Command):
         except SpaceError:
             raise SpaceError(_NO_TABLE.format(space=space.name)) from None
         out = Path(args.out) if args.out else local_table_path(target, space)  # never a remote table
+        if not args.out:
+            _check_default_table(out, space, config.source)
         table = build_table(target, space, calibration=args.calibration, fidelity=args.fidelity, seed=args.seed,
                             passes=args.passes, runs_per_pass=args.runs_per_pass,
                             device_report=not args.no_device_report, export_workers=args.export_workers)
@@ -90,6 +92,29 @@ class ProfileCommand(Command):
 
 _NO_TABLE = ("space {space!r} does not describe its layers, so it cannot have a latency table; profile a space "
              "that does (mbv3), or time every candidate of a {space} search with `hwnas search ... --latency measure`")
+
+
+def _check_default_table(out: Path, space, source) -> None:
+    """Refuse to overwrite the default table of another space configuration (a config that narrows
+    the space's choices would replace the table every search of the full space reads)."""
+    import json
+    import shlex
+
+    from ..cost.lut import LatencyTable
+    from ..exceptions import LatencyTableError
+
+    try:
+        built = LatencyTable.load(out).meta["space"]
+    except LatencyTableError:  # none, or unreadable: nothing worth keeping
+        return
+    mine = json.loads(json.dumps(space.describe()))
+    differ = [k for k in built if k in mine and built[k] != mine[k]]  # older tables record fewer keys
+    if differ:
+        where = Path(source)
+        suggestion = shlex.quote(str(where.parent / f"{where.stem}-{out.name}"))
+        raise ConfigError(f"{out} holds the table of another {space.name} configuration ({', '.join(differ)} differ "
+                          f"from {source}'s [space]) and would be overwritten; write this one elsewhere, e.g. "
+                          f"--out {suggestion}, and name it in {source} as [cost.lut] path")
 
 
 def _check_table_out(out: Path) -> None:
