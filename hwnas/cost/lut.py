@@ -572,6 +572,22 @@ def find_table(target: Target, space, path: str | Path | None = None) -> Path:
     return remote[0] if remote else here
 
 
+def unreadable_tables(target: Target, space) -> str:
+    """Why the table files of this target and space in other device folders were not picked up
+    when they fail to load (a corrupt copy, ``"remote": "true"``): ``"; <the first error>"``, or ``""``."""
+    name = f"{space.name}-{shape_text(space.input_shape)}.json"
+    errors = []
+    for p in sorted((tables_dir() / target.name).glob(f"*/{name}")):
+        try:
+            LatencyTable.load(p)
+        except LatencyTableError as exc:
+            errors.append(str(exc).splitlines()[0])
+    if not errors:
+        return ""
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"; a table there could not be used: {errors[0].rstrip('.')}{more}"
+
+
 def _is_remote(path: Path) -> bool:
     """Whether a file's meta says ``"remote": true`` (unreadable files are not; loading them says why)."""
     try:
@@ -654,8 +670,8 @@ class LutCostModel(CostModel):
                     f"file as [cost.lut] path (its meta marked \"remote\": true)") from None
             raise LatencyTableError(
                 f"no latency table for target {target.name} on {local_device(target)}, space {space.name}, input "
-                f"{shape_text(space.input_shape)} ({table_path} does not exist); build it with "
-                f"`{self.fix}` or time every candidate with --latency measure")
+                f"{shape_text(space.input_shape)} ({table_path} does not exist{'' if path else unreadable_tables(target, space)}); "
+                f"build it with `{self.fix}` or time every candidate with --latency measure")
         self.table = LatencyTable.load(table_path)
         self.table.check(target, space, self.fix)
         self.table.require(signatures, self.fix)
@@ -848,7 +864,8 @@ def latency_models(names: list[str], cost: Mapping[str, Any], space: Any, *, exp
                 note = f"[cost.lut] path = {str(given)!r} is not used: {exc}"
         if signatures is not None and not path.is_file():
             note = (f"no latency table for target {target.name} on {local_device(target)}, space {space.name}, "
-                    f"input {shape_text(space.input_shape)} ({path} does not exist); timing every candidate instead; "
+                    f"input {shape_text(space.input_shape)} ({path} does not exist{unreadable_tables(target, space)}); "
+                    f"timing every candidate instead; "
                     f"build one with `{fix}`, or pass --latency measure")
         elif signatures is not None:
             try:

@@ -492,3 +492,19 @@ def test_the_suggested_profile_command_pastes_into_a_shell(space, target, tmp_pa
         table.features(space.layer_signatures(space.smallest()) + [dataclasses.replace(
             space.all_layer_signatures()[0], fields=(("k", 99),))])
     assert f"--out {shlex.quote(str(out))}`" in str(err.value)
+
+
+def test_no_table_here_names_a_table_of_another_folder_that_cannot_be_read(space, target, tmp_path, monkeypatch):
+    import hwnas.cost.lut as lut
+
+    monkeypatch.setattr(lut, "tables_dir", lambda: tmp_path)
+    doc = hand_table(space, target).to_dict()
+    doc["meta"].update(remote="true", device={"cpu": "Snapdragon 8", "gpu": None})  # a string, not true
+    phone = tmp_path / "cpu-ort-1t" / "snapdragon-8" / "mbv3-1x8x8.json"
+    phone.parent.mkdir(parents=True)
+    phone.write_text(json.dumps(doc))
+    message = rf"does not exist; a table there could not be used: latency table {phone}: meta.remote must be true"
+    with pytest.raises(LatencyTableError, match=message):
+        COST_MODELS.get("lut")(target, SHAPE, space=space)
+    _, note = latency_models(["ort"], {"target": "cpu-ort-1t"}, space, explicit=False)
+    assert re.search(message, note), note
