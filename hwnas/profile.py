@@ -610,7 +610,9 @@ def format_report(table: LatencyTable) -> str:
                      f"{d['runtime']} {d['runtime_version']}, providers available: {', '.join(d['providers_available'])}; "
                      f"timed on {d['execution_provider']} with {d['intra_op_threads']} intra-op / "
                      f"{d['inter_op_threads']} inter-op thread(s)")
-        lines.append(f"  per-op-type time of the reference network {d['reference_network']} (ORT profiler):")
+        lines.append(f"  per-op-type time of the reference network {d['reference_network']} (ORT profiler; profiled "
+                     f"runs: times include profiler overhead, so they add up to more than its latency; read the "
+                     f"shares):")
         for row in d["op_breakdown"][:8]:
             lines.append(f"    {row['op']:24s} {row['nodes']:3d} nodes {row['ms_per_run']:.4f} ms  {row['share_pct']:5.1f} %")
         lines.append("  latency vs batch size of the reference network:")

@@ -66,6 +66,8 @@ def test_build_covers_every_layer_and_reports(table, space):
     report = table.device_report
     assert "CPUExecutionProvider" in report["providers_available"]
     assert report["op_breakdown"] and abs(sum(r["share_pct"] for r in report["op_breakdown"]) - 100) < 1
+    assert "times include profiler overhead, so they add up to more than its latency; read the shares" in (
+        format_report(table))
     assert [r["batch_size"] for r in report["latency_vs_batch"]] == [1, 2, 4, 8, 16]
     text = format_report(table)
     assert "noise ceiling" in text and "latency vs batch size" in text and "table's own error" in text
