@@ -635,6 +635,8 @@ class LutCostModel(CostModel):
     #: Reference networks timed for :meth:`reference_level`: the table's first calibration networks
     #: (the space's smallest and largest, then random ones).
     REFERENCE_NETWORKS = 4
+    #: Times they are timed, the level being the median: one timing (~0.7 s) varies by ~10 % on a busy machine.
+    REFERENCE_REPEATS = 3
 
     def __init__(self, target: Target, input_shape: tuple[int, ...], *, space: Any = None,
                  path: str | None = None, config_source: str | None = None, level: float | str = "auto") -> None:
@@ -708,8 +710,9 @@ class LutCostModel(CostModel):
 
     def reference_level(self) -> float | None:
         """This machine's latency against the table's: measured over predicted, the median over
-        :data:`REFERENCE_NETWORKS` of the table's calibration networks timed together here (a
-        few seconds). None for a remote table (its device is not this machine)."""
+        :data:`REFERENCE_NETWORKS` of the table's calibration networks timed together here, and the
+        median of :data:`REFERENCE_REPEATS` such timings (a few seconds). None for a remote table
+        (its device is not this machine)."""
         calibrated = list(self.table.calibration.get("networks") or [])
         if self.table.meta.get("remote") or not calibrated:
             return None
@@ -732,9 +735,10 @@ class LutCostModel(CostModel):
                              f"networks is in this run's {self.space.name} space")
 
         models = [self.space.build(self.space.parse(a)) for a in networks]
-        measured = [m["latency_ms"] for m in OrtLatencyCostModel(self.target, self.input_shape).measure_many(
-            networks, models)]
-        return float(np.median(np.asarray(measured) / self._table_ms(networks)))
+        timer, predicted = OrtLatencyCostModel(self.target, self.input_shape), self._table_ms(networks)
+        levels = [np.median(np.array([m["latency_ms"] for m in timer.measure_many(networks, models)]) / predicted)
+                  for _ in range(self.REFERENCE_REPEATS)]
+        return float(np.median(levels))
 
     def settle_level(self) -> str | None:
         """Set :attr:`level` from :meth:`reference_level`: 1 (the table's own latencies) within
@@ -790,6 +794,12 @@ class LutCostModel(CostModel):
             return rows
         for row, m in zip(rows, measured):
             row["latency_ms_measured"] = m["latency_ms"]
+        ratio = float(np.median(np.array([m["latency_ms"] for m in measured]) / predicted))
+        if abs(ratio - 1.0) > LEVEL_TOLERANCE:
+            print(f"hwnas: note: the front ran at {ratio:.3g}x its predicted latencies here (median of {len(archs)}; "
+                  f"level {self.level:g}): a busy machine, or a table that no longer fits it; compare "
+                  f"latency_ms_measured with latency_ms_predicted in front.csv, or rebuild it with `{self.fix}`",
+                  file=sys.stderr)
         return rows
 
     def source(self) -> dict[str, Any]:

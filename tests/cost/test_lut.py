@@ -363,7 +363,7 @@ def test_reference_level_times_the_table_s_first_calibration_networks(space, tar
         return [{"latency_ms": 0.25 * p} for p in predicted]
 
     monkeypatch.setattr(models.OrtLatencyCostModel, "measure_many", measure_many)
-    assert lut.reference_level() == pytest.approx(0.25) and timed == [nets]
+    assert lut.reference_level() == pytest.approx(0.25) and timed == [nets] * lut.REFERENCE_REPEATS
     lut.level = 0.25
     assert lut.predict(nets) == pytest.approx(0.25 * predicted)
     table.meta.update(remote=True, device={"cpu": "Snapdragon 8", "gpu": None})
@@ -389,7 +389,7 @@ def test_reference_level_times_the_calibration_networks_a_narrowed_space_holds(s
 
     monkeypatch.setattr(models.OrtLatencyCostModel, "measure_many", measure_many)
     lut.reference_level()
-    assert timed == [inside]
+    assert timed == [inside] * lut.REFERENCE_REPEATS
 
 
 def test_an_infinite_count_and_level_are_refused(space, target, tmp_path):
@@ -508,3 +508,26 @@ def test_no_table_here_names_a_table_of_another_folder_that_cannot_be_read(space
         COST_MODELS.get("lut")(target, SHAPE, space=space)
     _, note = latency_models(["ort"], {"target": "cpu-ort-1t"}, space, explicit=False)
     assert re.search(message, note), note
+
+
+def test_the_level_is_the_median_of_several_timings_and_a_front_off_its_predictions_is_noted(space, target, tmp_path,
+                                                                                            monkeypatch, capsys):
+    import hwnas.cost.models as models
+
+    table = hand_table(space, target)
+    nets = [space.canonical(space.smallest())]
+    table.calibration["networks"] = nets
+    lut = COST_MODELS.get("lut")(target, SHAPE, space=space, path=str(table.save(tmp_path / "t.json")))
+    predicted = lut.predict(nets)
+    levels = iter([1.3, 0.95, 1.0])  # one busy timing does not set the level
+
+    monkeypatch.setattr(models.OrtLatencyCostModel, "measure_many",
+                        lambda self, archs, modules: [{"latency_ms": next(levels) * p} for p in predicted])
+    assert lut.reference_level() == pytest.approx(1.0)
+    for factor, noted in ((1.2, True), (1.03, False)):
+        monkeypatch.setattr(models.OrtLatencyCostModel, "measure_many",
+                            lambda self, archs, modules: [{"latency_ms": factor * p} for p in lut.predict(archs)])
+        rows = lut.verify_front(nets)
+        assert rows[0]["latency_ms_measured"] == pytest.approx(factor * predicted[0])
+        err = capsys.readouterr().err
+        assert ("the front ran at 1.2x its predicted latencies here (median of 1; level 1)" in err) == noted, err
