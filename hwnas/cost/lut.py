@@ -767,6 +767,31 @@ class LutCostModel(CostModel):
                 f"{self.level:g} ([cost.lut] level = 1 keeps the table's own; `{self.fix}` builds one for this "
                 f"machine)")
 
+    def lowest(self, space: Any, smallest: str, model: torch.nn.Module | None) -> dict[str, tuple[float, str]]:
+        """The lowest predicted latency found from ``smallest``, changing one gene at a time while
+        that lowers it (two sweeps, a few hundred predictions): with calibration terms (a per-layer
+        cost, memory thresholds) the smallest architecture need not be the cheapest.
+
+        Raises:
+            ValueError: the prediction for ``smallest`` is not a positive number (see :meth:`predict`).
+        """
+        best_ms, best = float(self.predict([smallest])[0]), smallest
+        genome = space.encode(space.parse(smallest))
+        for _ in range(2):
+            improved = False
+            for i, gene in enumerate(space.genes):
+                tried = [genome.copy() for _ in range(gene.size)]
+                for value, candidate in enumerate(tried):
+                    candidate[i] = value
+                archs = [space.canonical_genome(g) for g in tried]
+                ms = self.level * self._table_ms(archs)
+                j = int(np.argmin(np.where(np.isfinite(ms) & (ms > 0), ms, np.inf)))
+                if np.isfinite(ms[j]) and 0 < ms[j] < best_ms:
+                    best_ms, best, genome, improved = float(ms[j]), archs[j], tried[j], True
+            if not improved:
+                break
+        return {"latency_ms": (best_ms, best)}
+
     def measure(self, arch: str, model: torch.nn.Module | None = None) -> dict[str, float]:
         """Predicted ``latency_ms`` of ``arch`` (the module is not needed)."""
         return {"latency_ms": float(self.predict([arch])[0])}

@@ -531,3 +531,16 @@ def test_the_level_is_the_median_of_several_timings_and_a_front_off_its_predicti
         assert rows[0]["latency_ms_measured"] == pytest.approx(factor * predicted[0])
         err = capsys.readouterr().err
         assert ("the front ran at 1.2x its predicted latencies here (median of 1; level 1)" in err) == noted, err
+
+
+def test_the_lowest_latency_is_searched_for_not_taken_from_the_smallest_architecture(space, target, tmp_path):
+    # a budget the cheapest network meets must not be refused because the smallest one misses it
+    table = hand_table(space, target)
+    smallest = space.canonical(space.smallest())
+    for sig in space.layer_signatures(space.smallest()):
+        if "k=3" in sig.key:
+            table.entries[sig.key]["latency_ms"] = 1.0  # kernel 3 is slow on this device
+    lut = COST_MODELS.get("lut")(target, SHAPE, space=space, path=str(table.save(tmp_path / "t.json")))
+    value, arch = lut.lowest(space, smallest, None)["latency_ms"]
+    assert arch != smallest and value == pytest.approx(lut.predict([arch])[0])
+    assert value < lut.predict([smallest])[0]
