@@ -224,6 +224,9 @@ def _apart(value: float, bound: float) -> tuple[str, str]:
 def _checked(part: str, declared: Sequence[str], values: Mapping[str, Any]) -> dict[str, float]:
     """A part's metrics as floats, refused when a declared one is missing or one is not finite
     (a failed candidate whose reason names the part: a user's plugin that breaks its promise)."""
+    if not isinstance(values, Mapping):
+        raise TypeError(f"{part} returned {type(values).__name__}, not a dict of metrics; return "
+                        f"{{{', '.join(repr(k) + ': ...' for k in declared)}}}")
     missing = [k for k in declared if k not in values]
     if missing:
         raise ValueError(f"{part} returned no {', '.join(missing)} (it declares {', '.join(declared)})")

@@ -54,7 +54,7 @@ class _Cost:
         self.values = values
 
     def measure(self, arch, model=None):
-        return dict(self.values)
+        return dict(self.values) if isinstance(self.values, dict) else self.values
 
 
 def test_a_part_that_breaks_its_promise_fails_the_candidate_and_is_named():
@@ -78,6 +78,9 @@ def test_a_part_that_breaks_its_promise_fails_the_candidate_and_is_named():
     assert ev.metrics["latency_spread_pct"] == 1.0 and ev.metrics["error_pct"] == 50.0  # the finite ones kept
     ev = Evaluator(space, _KeepsBuiltWeights(), [_Cost({"latency": 1.0})]).evaluate(genome)
     assert ev.reason == "ValueError: cost model 'broken-cost' returned no latency_ms (it declares latency_ms)"
+    ev = Evaluator(space, _KeepsBuiltWeights(), [_Cost(0.5)]).evaluate(genome)
+    assert ev.status == "failed" and ev.reason == ("TypeError: cost model 'broken-cost' returned float, not a dict "
+                                                   "of metrics; return {'latency_ms': ...}")
 
 
 def test_a_candidate_calling_sys_exit_fails_alone():
