@@ -23,8 +23,12 @@ def print_search_summary(summary, config: RunConfig, plugins: Sequence[str] = ()
     print(f"evaluations: {summary.evaluations} ({summary.new_evaluations} new this session, "
           f"{summary.failed} failed, {over}{summary.feasible} within budgets) in {summary.wall_s:.1f} s")
     if summary.asked is not None and summary.evaluations < summary.asked:
-        print(f"space ran out: the strategy found no new architecture after {summary.evaluations} distinct ones "
-              f"({summary.asked} asked)")
+        if summary.space_size is not None and summary.evaluations >= summary.space_size:
+            print(f"space ran out: all {summary.evaluations} architectures of the space are evaluated "
+                  f"({summary.asked} budgeted)")
+        else:
+            print(f"the strategy stopped after {summary.evaluations} distinct architectures "
+                  f"({summary.asked} budgeted)")
     front = summary.front
     if front:
         acc = [e.metrics["accuracy_pct"] for e in front if "accuracy_pct" in e.metrics]
@@ -34,8 +38,9 @@ def print_search_summary(summary, config: RunConfig, plugins: Sequence[str] = ()
             line += f"; best R² {max(acc) / 100:.3f}"
         elif acc:
             line += f"; best accuracy {max(acc):.2f} %"
-        if len(lat) > 1:
-            line += f"; latency {min(lat):.4f}-{max(lat):.4f} ms ({max(lat) / min(lat):.1f}x)"
+        if len(lat) > 1:  # no ratio to a zero latency (a table's 0 for an empty cell)
+            ratio = f" ({max(lat) / min(lat):.1f}x)" if min(lat) > 0 else ""
+            line += f"; latency {min(lat):.4f}-{max(lat):.4f} ms{ratio}"
         elif lat:
             line += f"; latency {lat[0]:.4f} ms"
         print(line)

@@ -65,3 +65,19 @@ def test_a_regression_front_reports_r_squared_not_accuracy(capsys):
     summary.regression = True  # accuracy_pct is 100·R²: 91 % reads R² 0.910
     print_search_summary(summary, _config())
     assert "front: 1 architecture; best R² 0.910; latency 0.2000 ms\n" in capsys.readouterr().out
+
+
+def test_a_strategy_that_stopped_early_is_not_said_to_have_exhausted_the_space(capsys):
+    summary = _summary([_ev(1, 0.2)], failed=0, feasible=2, evaluations=2)
+    summary.space_size = 15625
+    print_search_summary(summary, _config())
+    out = capsys.readouterr().out
+    assert "the strategy stopped after 2 distinct architectures (4 budgeted)" in out and "space ran out" not in out
+    summary.space_size = 2
+    print_search_summary(summary, _config())
+    assert "space ran out: all 2 architectures of the space are evaluated (4 budgeted)" in capsys.readouterr().out
+
+
+def test_a_zero_latency_on_the_front_prints_no_ratio(capsys):
+    print_search_summary(_summary([_ev(1, 0.0), _ev(2, 0.4)], failed=0, feasible=4), _config())
+    assert "front: 2 architectures; best accuracy 92.00 %; latency 0.0000-0.4000 ms\n" in capsys.readouterr().out

@@ -49,6 +49,9 @@ class SearchSummary:
     over_budget: int = 0
     #: the task is a regression (``accuracy_pct`` is 100·R², reported as R²)
     regression: bool = False
+    #: the number of genomes of the space (None: not known), to tell a space that ran out from a
+    #: strategy that stopped
+    space_size: int | None = None
 
 
 class SearchRun:
@@ -213,7 +216,8 @@ class SearchRun:
                              sum(e.ok and is_feasible(e.metrics, self.config.budgets) for e in evaluations),
                              [evaluations[i] for i in front], time.perf_counter() - start,
                              self.config.search["evaluations"], counts[OVER_BUDGET],
-                             bool(self.parts.task is not None and self.parts.task.is_regression))
+                             bool(self.parts.task is not None and self.parts.task.is_regression),
+                             _space_size(self.parts.space))
 
     def _write_unverified(self, evaluations: list[Evaluation]) -> None:
         """On an interrupt: the outputs of what finished, readable before a ``--resume`` (the front
@@ -426,6 +430,14 @@ class SearchRun:
                 if values else "")
         return (f"feasible={len(ok)} " + (f"untrained_over_budget={over} " if over else "")
                 + f"failed={failed}{best}")
+
+
+def _space_size(space) -> int | None:
+    """How many genomes the space has (None where it does not say)."""
+    try:
+        return int(np.prod([int(b) + 1 for b in space.upper_bounds], dtype=object))
+    except (AttributeError, TypeError, ValueError):
+        return None
 
 
 def _described(source: dict) -> str:

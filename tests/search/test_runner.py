@@ -194,7 +194,7 @@ def test_a_space_smaller_than_the_budget_says_it_ran_out(tmp_path, make_config, 
     summary = run_search(config, tmp_path / "r", progress=False)
     assert (summary.evaluations, summary.asked) == (4, 10)
     print_search_summary(summary, config)
-    assert "space ran out: the strategy found no new architecture after 4 distinct ones (10 asked)" in \
+    assert "space ran out: all 4 architectures of the space are evaluated (10 budgeted)" in \
         capsys.readouterr().out
     enough = make_config(search={"evaluations": 8})
     print_search_summary(run_search(enough, tmp_path / "s", progress=False), enough)
