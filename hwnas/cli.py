@@ -89,6 +89,14 @@ def _plugins_given(argv: Sequence[str] | None) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 2 user error, 130 interrupted)."""
     try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C before a command took charge of it (while importing, reading the config)
+        print("\nhwnas: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    try:
         load_plugins(_env_plugins(), source=PLUGINS_ENV)
         load_plugins(_plugins_given(argv))
     except HwnasError as exc:

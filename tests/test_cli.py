@@ -164,6 +164,17 @@ def test_interrupt_while_starting_says_nothing_is_stored_not_how_to_resume(tmp_p
     assert "interrupted before the search started; nothing is stored" in err and "--resume" not in err
 
 
+def test_interrupt_while_reading_the_config_is_one_line_and_exit_130(tmp_path, capsys, monkeypatch):
+    import hwnas.config
+
+    def interrupted(*args, **kwargs):  # Ctrl-C in the first second: imports, load_config
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(hwnas.config, "load_config", interrupted)
+    assert main(["search", _write(tmp_path, GOOD), "--out", str(tmp_path / "r"), "--no-progress"]) == 130
+    assert capsys.readouterr().err.strip() == "hwnas: interrupted"
+
+
 def _interrupt_then_resume_as_printed(monkeypatch, capsys, argv):
     """Ctrl-C at the 3rd evaluation of ``hwnas search argv``, then run the printed hint; its argv."""
     import shlex
