@@ -44,21 +44,34 @@ def _worker_main(conn, spec: WorkerSpec, parent: int) -> None:
     try:
         evaluator = spec.build_evaluator()
     except HwnasError as exc:
-        conn.send(("error", None, exc))
+        _send(conn, ("error", None, exc))
         return
-    conn.send(("ready", None, None))
+    if not _send(conn, ("ready", None, None)):
+        return
     while True:
         try:
             task = conn.recv()
-        except EOFError:  # the search process is gone (killed): nothing left to do
+        except (EOFError, OSError):  # the search process is gone (killed): nothing left to do
             return
         if task is None:
             return
         index, genome = task
         try:
-            conn.send(("done", index, evaluator.evaluate(genome)))
+            message = ("done", index, evaluator.evaluate(genome))
         except HwnasError as exc:  # a user error every candidate would hit: the parent stops
-            conn.send(("error", index, exc))
+            message = ("error", index, exc)
+        if not _send(conn, message):
+            return
+
+
+def _send(conn, message: tuple) -> bool:
+    """Send ``message`` to the search process; False when it is gone (killed: a broken pipe),
+    which leaves the worker nothing to do and nothing to say."""
+    try:
+        conn.send(message)
+    except OSError:  # BrokenPipeError, ConnectionResetError
+        return False
+    return True
 
 
 class _Worker:

@@ -178,3 +178,27 @@ def test_workers_end_when_the_search_process_is_killed(tmp_path, serial):
     for pid in left:
         os.kill(pid, signal.SIGKILL)
     assert not left, "workers outlived the killed search"
+
+
+@pytest.mark.parametrize("broken_at", ["ready", "done"])
+def test_a_worker_whose_search_process_is_gone_ends_quietly(monkeypatch, broken_at):
+    import hwnas.execute.local as local
+
+    class _Pipe:  # the search process was killed: sending to it breaks the pipe
+        def __init__(self):
+            self.tasks = [(0, [0]), None]
+
+        def send(self, message):
+            if message[0] == broken_at:
+                raise BrokenPipeError(32, "Broken pipe")
+
+        def recv(self):
+            return self.tasks.pop(0)
+
+    class _Spec:
+        def build_evaluator(self):
+            return type("E", (), {"evaluate": staticmethod(lambda genome: "evaluation")})()
+
+    monkeypatch.setattr(local, "_exit_with", lambda parent: None)
+    monkeypatch.setattr(local.signal, "signal", lambda *args: None)  # leave pytest's Ctrl-C alone
+    assert local._worker_main(_Pipe(), _Spec(), 0) is None  # no BrokenPipeError traceback
