@@ -142,7 +142,7 @@ def resolved_config(run_dir: Path, config: RunConfig) -> dict[str, Any]:
     data = config.to_dict()
     store_path = run_dir / Store.FILE_NAME
     if store_path.is_file():
-        store = Store(store_path)
+        store = Store(store_path, readonly=True)
         try:
             models, options = store.get_meta("cost_models"), store.get_meta("strategy_options")
         finally:
@@ -253,7 +253,7 @@ def load_run(run_dir: str | Path) -> Run:
     if not store_path.is_file():
         raise StoreError(f"{str(run_dir)!r} holds no hwnas run (no {Store.FILE_NAME}); "
                          f"pass the --out directory of a 'hwnas search'")
-    store = Store(store_path)
+    store = Store(store_path, readonly=True)
     try:
         cfg = store.get_meta("config")
         if cfg is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -44,8 +45,11 @@ class Store:
 
     FILE_NAME = "store.sqlite"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = Path(path)
+        if readonly:
+            self._db = self._open_readonly()
+            return
         try:
             self._db = sqlite3.connect(self.path)
             # WAL + synchronous=NORMAL: each commit survives a killed process (not a power cut)
@@ -60,6 +64,38 @@ class Store:
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a usable hwnas store ({exc}); choose another --out directory") from None
 
+    def _open_readonly(self) -> sqlite3.Connection:
+        """A connection that writes nothing (``hwnas pick``, ``export`` on a run another user
+        owns, or on read-only media); ``immutable`` where even WAL's shared memory cannot be made."""
+        uri = self.path.resolve().as_uri()
+        for mode in ("mode=ro", "immutable=1"):
+            try:
+                db = sqlite3.connect(f"{uri}?{mode}", uri=True)
+                db.execute("SELECT COUNT(*) FROM evaluations").fetchone()
+                return db
+            except sqlite3.DatabaseError as exc:
+                error = exc
+        if "no such table" in str(error):
+            raise StoreError(f"{self.path}: not an hwnas store ({error}); pass the --out directory of a "
+                             f"'hwnas search'") from None
+        raise self._error(error)
+
+    @contextmanager
+    def _guarded(self) -> Iterator[None]:
+        """SQLite's errors once the store is open (a full disk, a damaged file) as one StoreError."""
+        try:
+            yield
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.DatabaseError as exc:
+            raise self._error(exc) from None
+
+    def _error(self, exc: sqlite3.DatabaseError) -> StoreError:
+        text = str(exc)
+        if "malformed" in text or "not a database" in text:
+            return StoreError(f"{self.path}: {text}: the store is damaged; search again into a new --out")
+        return StoreError(f"{self.path}: {text}; free space (or fix the disk), then --resume")
+
     def close(self) -> None:
         """Close the connection."""
         self._db.close()
@@ -67,12 +103,13 @@ class Store:
     # --- metadata ---------------------------------------------------------------------
     def get_meta(self, key: str) -> Any:
         """A JSON metadata value, or None."""
-        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        with self._guarded():
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else json.loads(row[0])
 
     def set_meta(self, key: str, value: Any) -> None:
         """Store a JSON-serialisable metadata value."""
-        with self._db:
+        with self._guarded(), self._db:
             self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
 
     # --- evaluations ------------------------------------------------------------------
@@ -87,7 +124,7 @@ class Store:
             StoreError: the architecture is already stored (it must never be evaluated twice).
         """
         try:
-            with self._db:
+            with self._guarded(), self._db:
                 cur = self._db.execute(
                     "INSERT INTO evaluations (arch, genome, status, metrics, reason, duration_s, created_at, seq)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -102,13 +139,15 @@ class Store:
 
     def get(self, arch: str) -> Evaluation | None:
         """The stored evaluation of a canonical architecture, or None."""
-        row = self._db.execute(f"SELECT {self._COLS} FROM evaluations WHERE arch = ?", (arch,)).fetchone()
+        with self._guarded():
+            row = self._db.execute(f"SELECT {self._COLS} FROM evaluations WHERE arch = ?", (arch,)).fetchone()
         return None if row is None else self._row(row)
 
     def get_id(self, eval_id: int) -> Evaluation | None:
         """The evaluation with a given id, or None."""
-        row = self._db.execute(f"SELECT {self._COLS} FROM evaluations WHERE COALESCE(seq, id) = ?",
-                               (eval_id,)).fetchone()
+        with self._guarded():
+            row = self._db.execute(f"SELECT {self._COLS} FROM evaluations WHERE COALESCE(seq, id) = ?",
+                                   (eval_id,)).fetchone()
         return None if row is None else self._row(row)
 
     def all(self) -> list[Evaluation]:
@@ -116,11 +155,14 @@ class Store:
         return list(self)
 
     def __iter__(self) -> Iterator[Evaluation]:
-        for row in self._db.execute(f"SELECT {self._COLS} FROM evaluations ORDER BY COALESCE(seq, id), id"):
+        with self._guarded():
+            rows = self._db.execute(f"SELECT {self._COLS} FROM evaluations ORDER BY COALESCE(seq, id), id").fetchall()
+        for row in rows:
             yield self._row(row)
 
     def __len__(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0])
+        with self._guarded():
+            return int(self._db.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0])
 
     _COLS = "COALESCE(seq, id), arch, genome, status, metrics, reason, duration_s"
 

@@ -88,3 +88,23 @@ def test_a_run_s_config_keeps_the_latency_table_s_options_only_where_a_table_was
     assert as_run(data, ["counts", "ort"], None)["cost"] == {"target": "cpu-ort-1t", "models": ["counts", "ort"]}
     assert as_run(data, ["counts", "lut"], None)["cost"]["lut"] == {"level": 1.0}
     assert data["cost"]["lut"] == {"level": 1.0}  # the config itself is left as given
+
+
+def test_reading_a_run_writes_nothing_to_its_store(tmp_path):
+    """``hwnas pick``/``export`` read a run (perhaps on read-only media, or another user's) without
+    writing: the store's journal mode, here a copy's rollback journal, is left as it is."""
+    import sqlite3
+
+    from hwnas.outputs import load_run
+
+    store = Store(tmp_path / Store.FILE_NAME)
+    store.set_meta("config", _config().to_dict())
+    store.add(_evaluations()[0])
+    store.close()
+    db = sqlite3.connect(tmp_path / Store.FILE_NAME)
+    db.execute("PRAGMA journal_mode=DELETE")
+    db.close()
+    assert [e.arch for e in load_run(tmp_path).evaluations] == ["a"]
+    db = sqlite3.connect(tmp_path / Store.FILE_NAME)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # no switch to WAL: nothing written
+    db.close()

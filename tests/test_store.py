@@ -55,3 +55,73 @@ def test_a_store_from_before_numbering_is_upgraded_in_place(tmp_path):
     store = Store(path)
     store.add(Evaluation("b", [1], "ok", id=2))
     assert [(e.arch, e.id) for e in store.all()] == [("a", 1), ("b", 2)]
+
+
+def _damaged(tmp_path):
+    """A store whose evaluation pages were overwritten (its first page, the schema, intact)."""
+    p = tmp_path / "s.sqlite"
+    store = Store(p)
+    for i in range(300):
+        store.add(Evaluation(f"arch{i}" * 5, [i], "ok", {"error_pct": 1.0}))
+    store.set_meta("config", {"x": 1})
+    store.close()
+    data = bytearray(p.read_bytes())
+    data[4096 * 3:4096 * 5] = b"\xff" * 8192
+    p.write_bytes(bytes(data))
+    return p
+
+
+@pytest.mark.parametrize("readonly", [False, True])
+def test_a_damaged_store_says_so_in_one_line(tmp_path, readonly):
+    p = _damaged(tmp_path)
+    with pytest.raises(StoreError, match=r"s\.sqlite: database disk image is malformed: the store is damaged; "
+                                         r"search again into a new --out"):
+        Store(p, readonly=readonly).all()
+
+
+def test_a_full_disk_while_writing_says_free_space_then_resume(tmp_path):
+    import sqlite3
+
+    store = Store(tmp_path / "s.sqlite")
+
+    class _FullDisk:  # what SQLite says when a write hits the file-size limit or a full disk
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def execute(self, *args):
+            raise sqlite3.OperationalError("disk I/O error")
+
+    store._db = _FullDisk()
+    for write in (lambda: store.set_meta("config", {}), lambda: store.add(Evaluation("a", [0], "ok"))):
+        with pytest.raises(StoreError, match=r"s\.sqlite: disk I/O error; free space \(or fix the disk\), then "
+                                             r"--resume"):
+            write()
+
+
+def test_a_read_only_run_folder_is_read_without_writing(tmp_path):
+    import stat
+
+    run = tmp_path / "run"
+    run.mkdir()
+    store = Store(run / "s.sqlite")
+    store.add(Evaluation("a", [0], "ok"))
+    store.close()
+    run.chmod(stat.S_IRUSR | stat.S_IXUSR)  # another user's run, or read-only media (root writes anyway)
+    try:
+        store = Store(run / "s.sqlite", readonly=True)
+        assert [e.arch for e in store.all()] == ["a"]
+        with pytest.raises(StoreError, match="readonly"):
+            store.set_meta("x", 1)  # opened read-only: nothing is written
+        store.close()
+    finally:
+        run.chmod(stat.S_IRWXU)
+
+
+def test_a_file_that_is_no_store_is_refused_read_only(tmp_path):
+    (tmp_path / "s.sqlite").write_bytes(b"")
+    with pytest.raises(StoreError, match=r"s\.sqlite: not an hwnas store \(no such table: evaluations\); pass the "
+                                         r"--out directory of a 'hwnas search'"):
+        Store(tmp_path / "s.sqlite", readonly=True)
