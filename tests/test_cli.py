@@ -175,6 +175,37 @@ def test_interrupt_while_reading_the_config_is_one_line_and_exit_130(tmp_path, c
     assert capsys.readouterr().err.strip() == "hwnas: interrupted"
 
 
+def test_an_error_mid_search_keeps_the_outputs_and_says_how_to_continue(tmp_path, capsys, monkeypatch):
+    import csv
+    import shlex
+
+    from hwnas.evaluation import Evaluator
+    from hwnas.exceptions import DataError
+
+    real, calls = Evaluator.evaluate, {"n": 0}
+
+    def fails_at_the_fifth(self, genome):  # a plugin estimator's user error, mid-run
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise DataError("the fake's data went away")
+        return real(self, genome)
+
+    out = tmp_path / "r"
+    argv = ["search", _write(tmp_path, GOOD), "--out", str(out), "--no-progress"]
+    with monkeypatch.context() as m:
+        m.setattr(Evaluator, "evaluate", fails_at_the_fifth)
+        assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"hwnas: error: the fake's data went away; 4 evaluations are stored in {out}; fix this "
+                          f"and continue with: hwnas search "), err
+    hint = shlex.split(err.split("continue with: ")[1])
+    assert hint[-1] == "--resume" and hint[hint.index("--out") + 1] == str(out)
+    with open(out / "evaluations.csv") as fh:
+        assert len(list(csv.DictReader(fh))) == 4
+    assert (out / "front.csv").is_file()
+    assert main(hint[1:]) == 0, capsys.readouterr().err
+
+
 def _interrupt_then_resume_as_printed(monkeypatch, capsys, argv):
     """Ctrl-C at the 3rd evaluation of ``hwnas search argv``, then run the printed hint; its argv."""
     import shlex

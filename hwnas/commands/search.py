@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..exceptions import ConfigError
+from ..exceptions import ConfigError, HwnasError
 from ..interrupts import kill_as_interrupt
 from ..store import Store
 from .base import COMMANDS, Command, add_budget_flags, budgets_from, check_at_least, resume_command
@@ -106,6 +106,13 @@ class SearchCommand(Command):
             print(f"\ninterrupted; every finished evaluation is stored in {run_dir}. Continue with:\n  {again}",
                   file=sys.stderr)
             return 130
+        except HwnasError as exc:  # stopped while evaluating: say what is kept and how to go on
+            stored = getattr(exc, "stored", None)
+            if stored is None:
+                raise
+            again = resume_command(self.parser, args, run_dir, "search")
+            raise type(exc)(f"{exc}; {stored} evaluation{' is' if stored == 1 else 's are'} stored in {run_dir}; "
+                            f"fix this and continue with: {again}") from None
         print_search_summary(summary, config, plugins=getattr(args, "plugin", None) or [])
         return 0
 

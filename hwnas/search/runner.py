@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -23,7 +25,7 @@ import numpy as np
 from ..config import LEGACY_SEARCH, RESUMABLE_SECTIONS, SEARCH_KEYS, RunConfig, check_local_workers
 from ..evaluation import FAILED, OVER_BUDGET, Evaluation, failed_evaluation, status_counts
 from ..execute.base import MAX_ATTEMPTS
-from ..exceptions import BudgetError, ConfigError, SpaceError, StoreError
+from ..exceptions import BudgetError, ConfigError, HwnasError, SpaceError, StoreError
 from ..registry import construct, option_defaults
 from ..outputs import WEIGHTS_DIR, as_run, front_indices, write_outputs
 from ..search.objectives import BUDGETS, is_feasible, minimisation_matrix, resolve_objectives, violation_matrix
@@ -80,12 +82,7 @@ class SearchRun:
         self.progress = progress
         self.outputs = outputs
         self.objectives = resolve_objectives(config.objectives)
-        store_path = self.run_dir / Store.FILE_NAME
-        if resume and not store_path.is_file():
-            raise StoreError(f"--resume: {str(self.run_dir)!r} holds no run to resume; drop --resume to start one")
-        if not resume and store_path.exists():
-            raise StoreError(f"{str(self.run_dir)!r} already holds a search; pass --resume to continue it "
-                             f"or choose another --out")
+        self._check_store_exists()
         #: the stored run's config on --resume (read once), with what the [search] keys it predates
         #: meant when it was stored; None for a new run or a store without one
         self.stored_config = self._stored_config() if resume else None
@@ -182,35 +179,46 @@ class SearchRun:
             store.close()
 
     def run(self) -> SearchSummary:
-        """Run (or resume) the search and write the run directory's outputs."""
+        """Run (or resume) the search and write the run directory's outputs.
+
+        Raises:
+            StoreError: another hwnas process is writing the run directory.
+            HwnasError: anything that stops the search once it evaluates; the outputs of what
+                finished are written first, and the error's ``stored`` attribute counts it.
+        """
         start = time.perf_counter()
         self.resolve_table_level()  # before the budget check and the workers, which predict with it
         if not self.resume:
             self.check_budgets()
-        executor = self._executor()
-        try:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            store = Store(self.run_dir / Store.FILE_NAME)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        with _exclusive(self.run_dir):
+            self._check_store_exists()  # again, now that no other process can start one in between
+            executor = self._executor()
             try:
-                self._open(store)
-                new = self._loop(store, executor)
-                evaluations = store.all()
-            except KeyboardInterrupt:
-                if store.get_meta("config") is not None:
-                    self._write_unverified(store.all())
-                raise
+                store = Store(self.run_dir / Store.FILE_NAME)
+                try:
+                    self._open(store)
+                    try:
+                        new = self._loop(store, executor)
+                    except HwnasError as exc:  # a plugin's DataError, a full disk: what finished is kept
+                        exc.stored = self._write_unverified(store)
+                        raise
+                    evaluations = store.all()
+                except KeyboardInterrupt:
+                    self._write_unverified(store)
+                    raise
+                finally:
+                    store.close()
             finally:
-                store.close()
-        finally:
-            executor.close()
-        if self.outputs:
-            try:  # the front is re-measured here (a table's prediction): an interrupt may come
-                front = write_outputs(self.run_dir, self.config, evaluations, verify=self.verify_front)
-            except KeyboardInterrupt:
-                self._write_unverified(evaluations)
-                raise
-        else:
-            front = front_indices(evaluations, self.objectives, self.config.budgets)
+                executor.close()
+            if self.outputs:
+                try:  # the front is re-measured here (a table's prediction): an interrupt may come
+                    front = write_outputs(self.run_dir, self.config, evaluations, verify=self.verify_front)
+                except KeyboardInterrupt:
+                    self._write_unverified(evaluations)
+                    raise
+            else:
+                front = front_indices(evaluations, self.objectives, self.config.budgets)
         counts = status_counts(evaluations)
         return SearchSummary(self.run_dir, len(evaluations), new, counts[FAILED],
                              sum(e.ok and is_feasible(e.metrics, self.config.budgets) for e in evaluations),
@@ -219,15 +227,29 @@ class SearchRun:
                              bool(self.parts.task is not None and self.parts.task.is_regression),
                              _space_size(self.parts.space))
 
-    def _write_unverified(self, evaluations: list[Evaluation]) -> None:
-        """On an interrupt: the outputs of what finished, readable before a ``--resume`` (the front
-        not re-measured). The interrupt, and its resume hint, win over any trouble writing them."""
-        if not self.outputs:
-            return
+    def _check_store_exists(self) -> None:
+        """Refuse a ``--resume`` with no stored run, and a new run into a folder that holds one."""
+        store_path = self.run_dir / Store.FILE_NAME
+        if self.resume and not store_path.is_file():
+            raise StoreError(f"--resume: {str(self.run_dir)!r} holds no run to resume; drop --resume to start one")
+        if not self.resume and store_path.exists():
+            raise StoreError(f"{str(self.run_dir)!r} already holds a search; pass --resume to continue it "
+                             f"or choose another --out")
+
+    def _write_unverified(self, evaluations: Store | list[Evaluation]) -> int:
+        """On an interrupt or an error: the outputs of what finished, readable before a
+        ``--resume`` (the front not re-measured); how many evaluations are stored. The interrupt
+        or error, and its resume hint, win over any trouble reading or writing them."""
         try:
-            write_outputs(self.run_dir, self.config, evaluations)
+            if isinstance(evaluations, Store):
+                if evaluations.get_meta("config") is None:  # stopped before the run was recorded
+                    return 0
+                evaluations = evaluations.all()
+            if self.outputs:
+                write_outputs(self.run_dir, self.config, evaluations)
         except Exception:  # noqa: BLE001 - the store holds everything; outputs follow on resume
             pass
+        return len(evaluations) if isinstance(evaluations, list) else 0
 
     def verify_front(self, archs: list[str]) -> list[dict[str, float]]:
         """Each cost model's extra front columns (a table-predicted latency is re-measured)."""
@@ -430,6 +452,38 @@ class SearchRun:
                 if values else "")
         return (f"feasible={len(ok)} " + (f"untrained_over_budget={over} " if over else "")
                 + f"failed={failed}{best}")
+
+
+#: the file a search holds locked while it writes its run directory
+LOCK_FILE = ".lock"
+
+
+@contextmanager
+def _exclusive(run_dir: Path) -> Iterator[None]:
+    """Hold ``run_dir`` for this process: a second search (or resume) into it while this one runs
+    would mix two runs in one store.
+
+    Raises:
+        StoreError: another process holds it (naming its pid).
+    """
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): unguarded, as before
+        yield
+        return
+    fd = os.open(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            raise StoreError(f"another hwnas process is writing {run_dir} (pid {pid}); wait for it or choose "
+                             f"another --out") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _space_size(space) -> int | None:

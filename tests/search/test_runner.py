@@ -328,3 +328,25 @@ def test_a_run_resumes_from_its_own_config_json(tmp_path, make_config, monkeypat
     changed.search["nsga2"]["crossover_prob"] = 0.5
     with pytest.raises(StoreError, match=r"search.nsga2.crossover_prob: stored 0.9, given 0.5"):
         run_search(changed, tmp_path / "r", resume=True, progress=False)
+
+
+def test_a_second_search_into_a_folder_being_written_is_refused(tmp_path, make_config):
+    import fcntl
+    import os
+
+    run = tmp_path / "r"
+    run.mkdir()
+    fd = os.open(run / ".lock", os.O_RDWR | os.O_CREAT)  # another process's search, running
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.write(fd, b"12345")
+        for resume in (False, True):
+            with pytest.raises(StoreError, match=r"^another hwnas process is writing .*r \(pid 12345\); wait for it "
+                                                 r"or choose another --out$"):
+                if resume:
+                    Store(run / Store.FILE_NAME).close()
+                run_search(make_config(), run, resume=resume, progress=False)
+        assert not (run / "evaluations.csv").exists() and len(Store(run / Store.FILE_NAME)) == 0
+    finally:
+        os.close(fd)
+    assert run_search(make_config(), run, resume=True, progress=False).evaluations > 0  # free again
