@@ -27,7 +27,7 @@ from ..evaluation import FAILED, OVER_BUDGET, Evaluation, failed_evaluation, sta
 from ..execute.base import MAX_ATTEMPTS
 from ..exceptions import BudgetError, ConfigError, HwnasError, SpaceError, StoreError
 from ..registry import construct, option_defaults
-from ..outputs import WEIGHTS_DIR, as_run, front_indices, write_outputs
+from ..outputs import EVALUATIONS_CSV, WEIGHTS_DIR, as_run, front_indices, write_outputs
 from ..search.objectives import BUDGETS, is_feasible, minimisation_matrix, resolve_objectives, violation_matrix
 from ..store import Store
 from .strategies import STRATEGIES
@@ -172,11 +172,17 @@ class SearchRun:
         self.config.cost["lut"] = {**(self.config.cost.get("lut") or {}), "level": lut.level}
 
     def _stored_config(self) -> dict | None:
+        """The stored run's config; None for a store that never recorded one (a search stopped
+        while starting), refused when the run had evaluated (its config is lost)."""
         store = Store(self.run_dir / Store.FILE_NAME)
         try:
-            return store.get_meta("config")
+            config, evaluated = store.get_meta("config"), len(store)
         finally:
             store.close()
+        if config is None and (evaluated or (self.run_dir / EVALUATIONS_CSV).exists()):
+            raise StoreError(f"--resume: {self.run_dir / Store.FILE_NAME} has lost its run's config (an emptied or "
+                             f"damaged file), so its evaluations cannot be continued; start a new --out")
+        return config
 
     def run(self) -> SearchSummary:
         """Run (or resume) the search and write the run directory's outputs.

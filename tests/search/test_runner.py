@@ -350,3 +350,23 @@ def test_a_second_search_into_a_folder_being_written_is_refused(tmp_path, make_c
     finally:
         os.close(fd)
     assert run_search(make_config(), run, resume=True, progress=False).evaluations > 0  # free again
+
+
+@pytest.mark.parametrize("lost", ["emptied", "config row gone"])
+def test_resume_refuses_a_store_that_lost_its_config(tmp_path, make_config, lost):
+    import sqlite3
+
+    run = tmp_path / "r"
+    run_search(make_config(), run, progress=False)
+    before = (run / "evaluations.csv").read_text()
+    if lost == "emptied":
+        (run / Store.FILE_NAME).write_bytes(b"")
+    else:
+        db = sqlite3.connect(run / Store.FILE_NAME)
+        with db:
+            db.execute("DELETE FROM meta WHERE key = 'config'")
+        db.close()
+    with pytest.raises(StoreError, match=r"^--resume: .*store\.sqlite has lost its run's config \(an emptied or "
+                                         r"damaged file\), so its evaluations cannot be continued; start a new --out$"):
+        run_search(make_config(search={"evaluations": 7}), run, resume=True, progress=False)
+    assert (run / "evaluations.csv").read_text() == before  # left as it was
