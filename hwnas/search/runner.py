@@ -345,7 +345,8 @@ class SearchRun:
         order: dict[str, int] = {}  # arch -> evaluation number (first proposal order)
         ids = {ev.id: ev.arch for ev in store}  # every stored evaluation's number
         budget = self.config.search["evaluations"]
-        new, shown = 0, 0.0
+        resumed = bool(ids)  # a stored run's proposals are replayed
+        new, shown, stale = 0, 0.0, 0  # stale: asks in a row that brought no architecture not yet seen
         bar = tqdm(total=self.config.search["evaluations"], unit="eval", desc="search",
                    disable=not self.progress, dynamic_ncols=True)
 
@@ -362,6 +363,12 @@ class SearchRun:
         try:
             while (genomes := self.strategy.ask()) is not None:
                 archs = self._canonical(genomes)
+                stale = 0 if set(archs) - set(seen) else stale + 1
+                if stale > self.STALE_ASKS:
+                    print(f"hwnas: note: strategy {self.config.search['strategy']!r} proposed no new architecture in "
+                          f"{self.STALE_ASKS} asks in a row; stopping the search (its ask() must return None when "
+                          f"done)", file=sys.stderr)
+                    break
                 todo: dict[str, np.ndarray] = {}
                 for arch, genome in zip(archs, genomes):
                     if arch in seen or arch in todo:
@@ -382,8 +389,10 @@ class SearchRun:
                 full = len(todo) > room
                 if full:
                     todo = dict(list(todo.items())[:room])
-                    print(f"hwnas: note: the strategy proposed architectures the stored run had not, beyond its "
-                          f"{budget} evaluations; stopping at {budget}", file=sys.stderr)
+                    what = ("architectures the stored run had not, beyond its" if resumed
+                            else "more architectures than its")
+                    print(f"hwnas: note: the strategy proposed {what} {budget} evaluations; stopping at {budget}",
+                          file=sys.stderr)
                 for arch, ev in self._evaluate(store, executor, todo):
                     ev.id = order[arch] if ids.get(order[arch], arch) == arch else max(ids) + 1
                     ids[ev.id] = arch
@@ -400,6 +409,10 @@ class SearchRun:
                 bar.set_postfix_str(self._postfix(seen), refresh=True)
             bar.close()
         return new
+
+    #: asks in a row that propose only architectures already seen, after which the search stops
+    #: (a strategy that never says it is done would loop forever)
+    STALE_ASKS = 10
 
     #: store meta key: the candidate being evaluated in the search's own process, and its attempt
     IN_PROCESS = "in_process"

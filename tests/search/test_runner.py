@@ -370,3 +370,39 @@ def test_resume_refuses_a_store_that_lost_its_config(tmp_path, make_config, lost
                                          r"damaged file\), so its evaluations cannot be continued; start a new --out$"):
         run_search(make_config(search={"evaluations": 7}), run, resume=True, progress=False)
     assert (run / "evaluations.csv").read_text() == before  # left as it was
+
+
+def test_a_strategy_that_keeps_proposing_seen_architectures_is_stopped(tmp_path, make_config, monkeypatch, capsys):
+    from hwnas.search.strategies.random import RandomStrategy
+
+    config = make_config(search={"strategy": "random", "evaluations": 12, "batch": 4})
+    config.search.pop("population")
+    real_ask, first = RandomStrategy.ask, {}
+
+    def repeats(self):  # a plugin strategy whose ask() never returns None
+        return first.setdefault("batch", real_ask(self))
+
+    monkeypatch.setattr(RandomStrategy, "ask", repeats)
+    summary = run_search(config, tmp_path / "r", progress=False)
+    assert summary.evaluations == 4
+    assert "strategy 'random' proposed no new architecture in 10 asks in a row; stopping the search (its ask() " \
+           "must return None when done)" in capsys.readouterr().err
+
+
+def test_a_fresh_run_over_its_budget_is_not_said_to_differ_from_a_stored_run(tmp_path, make_config, monkeypatch,
+                                                                           capsys):
+    from hwnas.search.strategies.random import RandomStrategy
+
+    config = make_config(search={"strategy": "random", "evaluations": 6, "batch": 4})
+    config.search.pop("population")
+    real_ask = RandomStrategy.ask
+
+    def past_the_budget(self):  # a plugin strategy that does not count its proposals
+        self.evaluations = 100
+        return real_ask(self)
+
+    monkeypatch.setattr(RandomStrategy, "ask", past_the_budget)
+    assert run_search(config, tmp_path / "r", progress=False).evaluations == 6
+    err = capsys.readouterr().err
+    assert "the strategy proposed more architectures than its 6 evaluations; stopping at 6" in err
+    assert "stored run" not in err
