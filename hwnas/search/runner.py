@@ -287,6 +287,9 @@ class SearchRun:
                 flag = "--latency lut" if "lut" in stored_models else "--latency measure"
                 raise StoreError(f"--resume: the run used cost models {stored_models}, this session would use "
                                  f"{models} (a latency table appeared or changed); resume with {flag}")
+        target = self.parts.target.describe() if self.parts.target else None
+        if self.resume:
+            self._check_same_target(store.get_meta("target"), target, models)
         store.set_meta("cost_models", models)
         # what the parts' numbers come from beyond the config (a table's rows): a resume on other ones
         # would mix two tables in one run; keyed by the cost model's name, or "<name> estimator"
@@ -308,8 +311,22 @@ class SearchRun:
         if store.get_meta("started_at") is None:  # wall time of the run, e.g. a supernet's before any evaluation
             store.set_meta("started_at", time.time())
         store.set_meta("config", current)
-        store.set_meta("target", self.parts.target.describe() if self.parts.target else None)
+        store.set_meta("target", target)
         store.set_meta("space", self.parts.space.describe())
+
+    def _check_same_target(self, stored: dict | None, current: dict | None, models: list[str]) -> None:
+        """Refuse a ``--resume`` whose target file now says something else (batch size, threads,
+        provider) or, where latency is timed or read from a table, whose onnxruntime changed: the
+        run's numbers would mix two settings. Its description and file location may change."""
+        if stored is None or current is None:
+            return
+        ignored = {"description", "source"} | ({"runtime_version"} if not {"ort", "lut"} & set(models) else set())
+        diff = [(k, a, b) for k, a, b in _differences(stored, current) if k not in ignored]
+        if diff:
+            shown = "; ".join(f"{key}: stored {_shown(a)}, now {_shown(b)}" for key, a, b in diff)
+            raise StoreError(f"--resume: target {current.get('name')!r} differs from the stored run's: {shown}; its "
+                             f"numbers would mix two settings: restore the target (and runtime) it ran with, or "
+                             f"search into a new --out")
 
     def _check_same_config(self, store: Store, current: dict) -> None:
         """Refuse a ``--resume`` whose config differs from the stored run's (where evaluations run

@@ -406,3 +406,28 @@ def test_a_fresh_run_over_its_budget_is_not_said_to_differ_from_a_stored_run(tmp
     err = capsys.readouterr().err
     assert "the strategy proposed more architectures than its 6 evaluations; stopping at 6" in err
     assert "stored run" not in err
+
+
+def test_resume_refuses_a_target_file_that_changed(tmp_path, make_config):
+    import shutil
+    from pathlib import Path
+
+    import hwnas
+
+    toml = tmp_path / "mine.toml"
+    shutil.copy(Path(hwnas.__file__).parent.parent / "targets" / "cpu-ort-1t.toml", toml)
+    config = make_config(cost={"target": str(toml)}, search={"evaluations": 8})
+    run_search(config, tmp_path / "r", progress=False)
+    text = toml.read_text()
+    toml.write_text(text.replace('description = "', 'description = "reworded: '))  # words may change
+    run_search(config, tmp_path / "r", resume=True, progress=False)
+    toml.write_text(text.replace("batch_size = 1", "batch_size = 8").replace("intra_op_threads = 1",
+                                                                             "intra_op_threads = 2"))
+    with pytest.raises(StoreError, match=r"^--resume: target 'cpu-ort-1t' differs from the stored run's: batch_size: "
+                                         r"stored 1, now 8; intra_op_threads: stored 1, now 2; its numbers would "
+                                         r"mix two settings: restore the target \(and runtime\) it ran with, or "
+                                         r"search into a new --out$"):
+        run_search(config, tmp_path / "r", resume=True, progress=False)
+    store = Store(tmp_path / "r" / Store.FILE_NAME)
+    assert store.get_meta("target")["batch_size"] == 1  # the stored run's target is kept
+    store.close()
