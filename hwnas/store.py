@@ -137,6 +137,20 @@ class Store:
             ev.id = int(cur.lastrowid)
         return ev
 
+    def update_metrics(self, arch: str, metrics: dict[str, float]) -> None:
+        """Merge ``metrics`` into a stored evaluation's (its latency re-measured after the search,
+        say); a key it had is replaced.
+
+        Raises:
+            StoreError: the architecture is not stored.
+        """
+        with self._guarded(), self._db:
+            row = self._db.execute("SELECT metrics FROM evaluations WHERE arch = ?", (arch,)).fetchone()
+            if row is None:
+                raise StoreError(f"{self.path}: architecture {arch!r} is not stored; only an evaluated one is updated")
+            self._db.execute("UPDATE evaluations SET metrics = ? WHERE arch = ?",
+                             (json.dumps({**json.loads(row[0]), **metrics}), arch))
+
     def get(self, arch: str) -> Evaluation | None:
         """The stored evaluation of a canonical architecture, or None."""
         with self._guarded():

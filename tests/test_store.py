@@ -125,3 +125,16 @@ def test_a_file_that_is_no_store_is_refused_read_only(tmp_path):
     with pytest.raises(StoreError, match=r"s\.sqlite: not an hwnas store \(no such table: evaluations\); pass the "
                                          r"--out directory of a 'hwnas search'"):
         Store(tmp_path / "s.sqlite", readonly=True)
+
+
+def test_update_metrics_merges_into_a_stored_evaluation(tmp_path):
+    store = Store(tmp_path / "s.sqlite")
+    store.add(Evaluation("a", [0], "ok", {"latency_ms": 0.2, "error_pct": 3.0}))
+    store.update_metrics("a", {"latency_ms_predicted": 0.2, "latency_ms_measured": 0.25})
+    store.update_metrics("a", {"latency_ms_measured": 0.24})  # re-measured on a resume
+    store.close()
+    store = Store(tmp_path / "s.sqlite")
+    assert store.get("a").metrics == {"latency_ms": 0.2, "error_pct": 3.0, "latency_ms_predicted": 0.2,
+                                      "latency_ms_measured": 0.24}
+    with pytest.raises(StoreError, match="architecture 'b' is not stored"):
+        store.update_metrics("b", {"latency_ms_measured": 1.0})

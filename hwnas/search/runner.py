@@ -258,11 +258,20 @@ class SearchRun:
         return len(evaluations) if isinstance(evaluations, list) else 0
 
     def verify_front(self, archs: list[str]) -> list[dict[str, float]]:
-        """Each cost model's extra front columns (a table-predicted latency is re-measured)."""
+        """Each cost model's extra front columns (a table-predicted latency is re-measured), also
+        merged into the stored metrics of those evaluations (a resume's front re-measures again)."""
         rows: list[dict[str, float]] = [{} for _ in archs]
         for cost in self.parts.cost_models:
             for row, extra in zip(rows, cost.verify_front(archs)):
                 row.update(extra)
+        if any(rows):  # kept with the evaluations: hwnas pick judges a budget on the measured latency
+            store = Store(self.run_dir / Store.FILE_NAME)
+            try:
+                for arch, row in zip(archs, rows):
+                    if row:
+                        store.update_metrics(arch, row)
+            finally:
+                store.close()
         return rows
 
     def _executor(self):

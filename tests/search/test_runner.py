@@ -431,3 +431,29 @@ def test_resume_refuses_a_target_file_that_changed(tmp_path, make_config):
     store = Store(tmp_path / "r" / Store.FILE_NAME)
     assert store.get_meta("target")["batch_size"] == 1  # the stored run's target is kept
     store.close()
+
+
+def test_a_re_measured_front_is_kept_in_the_store(tmp_path, make_config, monkeypatch):
+    from fakes import FakeLatency
+
+    measured = {"n": 0}
+
+    def verify_front(self, archs):  # as a latency table's model re-measures its predictions
+        measured["n"] += 1
+        return [{"latency_ms_predicted": 0.5, "latency_ms_measured": float(measured["n"])} for _ in archs]
+
+    monkeypatch.setattr(FakeLatency, "verify_front", verify_front)
+    config = make_config(search={"evaluations": 8})
+    front = run_search(config, tmp_path / "r", progress=False).front
+    with open(tmp_path / "r" / "front.csv") as fh:
+        assert {r["arch"]: r["latency_ms_measured"] for r in csv.DictReader(fh)} == {e.arch: "1.0" for e in front}
+    store = Store(tmp_path / "r" / Store.FILE_NAME)
+    stored = {e.arch: e.metrics for e in store}
+    store.close()
+    assert all(stored[e.arch]["latency_ms_measured"] == 1.0 and stored[e.arch]["latency_ms_predicted"] == 0.5
+               for e in front)
+    assert sum("latency_ms_measured" in m for m in stored.values()) == len(front)  # the front only
+    run_search(config, tmp_path / "r", resume=True, progress=False)  # re-verified: the store follows
+    store = Store(tmp_path / "r" / Store.FILE_NAME)
+    assert all(store.get(e.arch).metrics["latency_ms_measured"] == 2.0 for e in front)
+    store.close()
