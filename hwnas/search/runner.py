@@ -475,7 +475,10 @@ class SearchRun:
                 for _, ev in executor.map([genome]):
                     yield arch, ev
         finally:  # not reached when the process dies: then the note stays for the next session
-            store.set_meta(self.IN_PROCESS, None)
+            try:
+                store.set_meta(self.IN_PROCESS, None)
+            except StoreError:  # a full disk: the error that stopped the search says so already
+                pass
 
     def _canonical(self, genomes) -> list[str]:
         """The proposed genomes' canonical strings; a genome the space refuses is the strategy's fault."""

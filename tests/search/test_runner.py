@@ -457,3 +457,32 @@ def test_a_re_measured_front_is_kept_in_the_store(tmp_path, make_config, monkeyp
     store = Store(tmp_path / "r" / Store.FILE_NAME)
     assert all(store.get(e.arch).metrics["latency_ms_measured"] == 2.0 for e in front)
     store.close()
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+def test_a_full_disk_mid_search_is_one_store_error_and_keeps_what_finished(tmp_path, make_config):
+    import gc
+
+    real_add, real_set_meta, full = Store.add, Store.set_meta, {"on": False}
+
+    def add(self, ev):
+        if len(self) == 5:
+            full["on"] = True
+        if full["on"]:
+            raise StoreError(f"{self.path}: disk I/O error; free space (or fix the disk), then --resume")
+        return real_add(self, ev)
+
+    def set_meta(self, key, value):
+        if full["on"]:
+            raise StoreError(f"{self.path}: disk I/O error; free space (or fix the disk), then --resume")
+        real_set_meta(self, key, value)
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(Store, "add", add)
+        m.setattr(Store, "set_meta", set_meta)
+        with pytest.raises(StoreError, match="disk I/O error") as caught:
+            run_search(make_config(), tmp_path / "r", progress=False)
+        gc.collect()  # the evaluation generator's clean-up ran without a second, unraisable error
+    assert caught.value.stored == 5
+    with open(tmp_path / "r" / "evaluations.csv") as fh:
+        assert len(list(csv.DictReader(fh))) == 5
