@@ -16,7 +16,7 @@ import json
 import os
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -196,11 +196,12 @@ class SearchRun:
         self.resolve_table_level()  # before the budget check and the workers, which predict with it
         if not self.resume:
             self.check_budgets()
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        with _exclusive(self.run_dir):
-            self._check_store_exists()  # again, now that no other process can start one in between
-            executor = self._executor()
+        with ExitStack() as held:  # the run directory, until its outputs are written
+            executor = self._executor()  # its options are checked before anything is written
             try:
+                self.run_dir.mkdir(parents=True, exist_ok=True)
+                held.enter_context(_exclusive(self.run_dir))
+                self._check_store_exists()  # again, now that no other process can start one in between
                 store = Store(self.run_dir / Store.FILE_NAME)
                 try:
                     self._open(store)
