@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .exceptions import ConfigError
-from .registry import did_you_mean
+from .registry import PLUGIN_HINT, did_you_mean
 from .search.objectives import BUDGETS, OBJECTIVES
 
 _SECTIONS = ("task", "space", "estimator", "cost", "search", "budgets", "execution")
@@ -307,7 +307,7 @@ def _validate_search(config: RunConfig) -> None:
         if isinstance(value, Mapping):
             if key not in STRATEGIES.names():
                 raise ConfigError(f"{src}: [search.{key}] is not a strategy's option table; name it after a "
-                                  f"strategy ({', '.join(STRATEGIES.names())}) or move its keys into [search]")
+                                  f"strategy ({', '.join(STRATEGIES.names())}) or move its keys into [search]{PLUGIN_HINT}")
             twice = sorted(set(value) & set(config._flat_options()))
             if twice and key == s["strategy"]:
                 raise ConfigError(f"{src}: {', '.join(twice)} given both in [search] and in [search.{key}]; keep one")

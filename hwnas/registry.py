@@ -24,6 +24,10 @@ T = TypeVar("T")
 _REGISTRIES: list["Registry[Any]"] = []
 
 
+#: Appended wherever an unknown name could be a plugin's that was never imported.
+PLUGIN_HINT = " (or a plugin's? load its module with hwnas --plugin MODULE or HWNAS_PLUGINS)"
+
+
 class Registry(Generic[T]):
     """Maps names to registered objects; unknown names raise with close-match suggestions.
 
@@ -83,10 +87,8 @@ class Registry(Generic[T]):
         except (KeyError, TypeError):  # TypeError: an unhashable value from a config file
             close = close_matches(name, self._items)
             hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
-            raise RegistryError(
-                f"unknown {self.kind} {name!r}; {hint}choose one of: {', '.join(self.names())}"
-                + ("" if close else " (a plugin's? load its module with hwnas --plugin MODULE or HWNAS_PLUGINS)")
-            ) from None
+            raise RegistryError(f"unknown {self.kind} {name!r}; {hint}choose one of: {', '.join(self.names())}"
+                                f"{PLUGIN_HINT}") from None
 
     def names(self) -> list[str]:
         """All registered names, sorted."""

@@ -27,7 +27,8 @@ def test_each_strategy_reads_its_own_table_and_the_plain_options():
 
 def test_strategy_tables_refuse_what_they_cannot_mean():
     with pytest.raises(ConfigError, match=r"\[search.nsga3\] is not a strategy's option table; name it after a "
-                                          r"strategy \(bayes, darts, .*\) or move its keys into \[search\]"):
+                                          r"strategy \(bayes, darts, .*\) or move its keys into \[search\] \(or a plugin's\? load "
+                                          r"its module with hwnas --plugin MODULE"):
         _config({"nsga3": {"population": 8}})
     with pytest.raises(ConfigError, match=r"population given both in \[search\] and in \[search.nsga2\]; keep one"):
         _config({"population": 8, "nsga2": {"population": 16}})

@@ -101,3 +101,13 @@ def test_a_class_registered_without_a_name_takes_the_registered_one():
         assert Mine.name == "my-estimator" and Named.name == "its-own" and Base.name == ""
     finally:
         _REGISTRIES.remove(parts)
+
+
+def test_an_unknown_name_always_says_it_may_be_an_unloaded_plugin_s():
+    from hwnas.exceptions import RegistryError
+    from hwnas.space.base import SPACES
+
+    # a close match ('mlp') must not hide that 'tinymlp' may be a plugin's never imported
+    with pytest.raises(RegistryError, match=r"^unknown search space 'tinymlp'; did you mean 'mlp'\? choose one of: "
+                                            r".*\(or a plugin's\? load its module with hwnas --plugin MODULE"):
+        SPACES.get("tinymlp")
