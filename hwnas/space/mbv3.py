@@ -109,7 +109,8 @@ class MBv3Space(SearchSpace[MBv3Arch]):
         stage_channels: output channels of each stage at width 1.0.
         stem_channels: stem output channels at width 1.0.
         head_channels: channels of the last 1x1 conv before pooling, at width 1.0.
-        se_from_stage: stages with this index or later use squeeze-excite and hard-swish.
+        se_from_stage: stages with this index or later use squeeze-excite and hard-swish
+            (default 2, or the number of stages when there are fewer: none then).
 
     Example:
         >>> space = MBv3Space((1, 8, 8), 10)
@@ -128,7 +129,7 @@ class MBv3Space(SearchSpace[MBv3Arch]):
                  stage_channels: Sequence[int] = (16, 24, 40, 64),
                  stem_channels: int = 16,
                  head_channels: int = 128,
-                 se_from_stage: int = 2) -> None:
+                 se_from_stage: int | None = None) -> None:
         super().__init__(input_shape, output_dim)
         if len(self.input_shape) != 3:
             raise SpaceError(
@@ -143,6 +144,8 @@ class MBv3Space(SearchSpace[MBv3Arch]):
         kernels = option_choices("mbv3", "kernels", kernels, int, minimum=1)
         expands = option_choices("mbv3", "expands", expands, int, minimum=1)
         stage_channels = option_choices("mbv3", "stage_channels", stage_channels, int, minimum=1, distinct=False)
+        if se_from_stage is None:  # the default, 2, clamped: a config with one stage did not ask for it
+            se_from_stage = min(2, len(stage_channels))
         if any(k % 2 == 0 for k in kernels):
             raise ConfigError(f"mbv3: [space] kernels {list(kernels)} must be odd positive integers")
         for key, value, low, high in (("stem_channels", stem_channels, 1, None), ("head_channels", head_channels, 1, None),

@@ -134,6 +134,12 @@ def test_bad_options_are_named(option, value, message):
         make_space("mbv3", (1, 8, 8), 10, **{option: value})
 
 
+def test_one_stage_is_not_refused_for_the_default_se_from_stage():
+    space = make_space("mbv3", (1, 8, 8), 10, stage_channels=[16])  # the default 2 is past its one stage
+    assert space.se_from_stage == 1 and space.describe()["se_from_stage"] == 1
+    assert make_space("mbv3", (1, 8, 8), 10).se_from_stage == 2
+
+
 def test_largest_takes_each_gene_s_largest_choice_in_any_order():
     from hwnas.space import make_space
 
