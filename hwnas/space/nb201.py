@@ -77,7 +77,9 @@ def _op(name: str, channels: int) -> nn.Module:
         return _ReLUConvBN(channels, channels, 1, 1)
     if name == "nor_conv_3x3":
         return _ReLUConvBN(channels, channels, 3, 1)
-    return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+    if name == "avg_pool_3x3":
+        return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+    raise SpaceError(f"nb201: unknown edge operation {name!r}; choose one of {list(OPS)}")
 
 
 class NB201Cell(nn.Module):
@@ -223,6 +225,7 @@ class NB201Space(SearchSpace[NB201Arch]):
                           depth, depth.max(axis=1, keepdims=True), *chains])
 
     def build(self, arch: NB201Arch) -> nn.Module:
+        self.encode(arch)  # a wrong-length cell or an unknown op, named here rather than in forward
         c = self.channels
         layers: list[nn.Module] = [nn.Conv2d(self.input_shape[0], c, 3, padding=1, bias=False), nn.BatchNorm2d(c)]
         for stage in range(3):

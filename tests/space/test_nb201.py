@@ -56,6 +56,14 @@ def test_genomes_and_cells_are_validated():
         space.decode([-1, 0, 0, 0, 0, 0])  # not the last operation
     with pytest.raises(SpaceError, match="'conv' is not a valid edge1<-0"):
         space.encode(("conv",) + ("none",) * 5)
+    # build validates too: an unknown op is not an average pool, a short cell fails here, not in forward
+    with pytest.raises(SpaceError, match="'conv' is not a valid edge1<-0"):
+        space.build(("conv",) + ("skip_connect",) * 5)
+    with pytest.raises(SpaceError, match="has 5 edges, the cell has 6"):
+        space.build(("skip_connect",) * 5)
+    from hwnas.space.nb201 import _op
+    with pytest.raises(SpaceError, match=r"unknown edge operation 'conv'; choose one of \['none'"):
+        _op("conv", 8)
 
 
 def test_disconnected_cells_are_degenerate():
