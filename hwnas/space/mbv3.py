@@ -231,8 +231,9 @@ class MBv3Space(SearchSpace[MBv3Arch]):
                 blocks.append(Block(int(bm.group(1)), int(bm.group(2))))
             stages.append(tuple(blocks))
         arch = MBv3Arch(float(m.group(1)), tuple(stages))
-        self.encode(arch)  # validates every value against the space
-        return arch
+        # validates every value, and gives the choices themselves: 0.68749999999 is close to the
+        # choice 0.6875 but would build other channel counts
+        return self.decode(self.encode(arch))
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "stage_channels": list(self.stage_channels),
@@ -240,7 +241,7 @@ class MBv3Space(SearchSpace[MBv3Arch]):
                 "se_from_stage": self.se_from_stage}
 
     def build(self, arch: MBv3Arch) -> nn.Module:
-        self.encode(arch)
+        arch = self.decode(self.encode(arch))  # the choices themselves, not values close to them
         c_in, res = self.input_shape[0], self.input_shape[1]
         stem_stride = 1 if res <= 32 else 2
         c = _make_divisible(self.stem_channels * arch.width)
@@ -302,7 +303,7 @@ class MBv3Space(SearchSpace[MBv3Arch]):
             >>> [sig.op for sig in space.layer_signatures(space.smallest())]
             ['stem', 'ir', 'ir', 'ir', 'ir', 'head']
         """
-        self.encode(arch)
+        arch = self.decode(self.encode(arch))  # the choices themselves, not values close to them
         sig, state = self._stem(arch.width)
         sigs = [sig]
         for s, blocks in enumerate(arch.stages):

@@ -112,11 +112,12 @@ class MLPSpace(SearchSpace[MLPArch]):
                            m.group(3), float(m.group(5)))
         except ValueError:
             raise SpaceError(f"mlp: cannot parse numbers in {text!r}") from None
-        self.encode(arch)
-        return arch
+        # validates every value, and gives the choices themselves (a value merely close to one
+        # would print as it but train or build otherwise)
+        return self.decode(self.encode(arch))
 
     def build(self, arch: MLPArch) -> nn.Module:
-        self.encode(arch)
+        arch = self.decode(self.encode(arch))  # the choices themselves, not values close to them
         layers: list[nn.Module] = [nn.Flatten()]
         c = int(np.prod(self.input_shape))
         for w in arch.widths:

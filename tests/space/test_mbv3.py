@@ -169,3 +169,14 @@ def test_features_count_kernels_and_expansions_apart_even_with_equal_choices():
     counts = x[one_hot:]  # per kind (depth, kernel, expand), how many genes take each choice
     assert sorted(counts.tolist()) == sorted([space.n_stages, 0, 0, len(kernels), len(expands), 0])
     assert x.shape == (one_hot + 6,)
+
+
+def test_a_width_merely_close_to_a_choice_parses_and_builds_as_the_choice():
+    space = make_space("mbv3", (1, 12, 12), 10, widths=[0.6875, 1.0], depths=[1])
+    near = "w0.68749999999:k3e3/k3e3/k3e3/k3e3"
+    assert space.parse(near).width == 0.6875
+    exact = sum(p.numel() for p in space.build(space.parse("w0.6875:k3e3/k3e3/k3e3/k3e3")).parameters())
+    assert sum(p.numel() for p in space.build(space.parse(near)).parameters()) == exact
+    # an architecture object made by hand builds the choice too, not 40 channels for 48
+    raw = type(space.parse(near))(0.68749999999, space.parse(near).stages)
+    assert sum(p.numel() for p in space.build(raw).parameters()) == exact

@@ -68,3 +68,9 @@ def test_bad_options_are_named(option, value, message):
 def test_widths_beyond_what_can_be_built_are_refused():
     with pytest.raises(ConfigError, match=r"widths = \[100000\] is invalid; .* <= 65536"):
         make_space("mlp", (10,), 1, widths=[100000])
+
+
+def test_a_number_merely_close_to_a_choice_parses_as_the_choice():
+    space = make_space("mlp", (4,), 2, lrs=[0.001], dropouts=[0.1])
+    arch = space.parse("h32_relu_adam_lr0.00099999999999_do0.09999999999")
+    assert (arch.lr, arch.dropout) == (0.001, 0.1) and space.train_recipe(arch)["lr"] == 0.001
