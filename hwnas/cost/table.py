@@ -39,7 +39,7 @@ class TableCostModel(TableBacked, CostModel):
         metrics: metric name (unit in the name, e.g. ``latency_ms``) -> column.
 
     Raises:
-        ConfigError: missing file, column, or no metrics.
+        ConfigError: missing file, column, or no metrics, or a negative cost (a time <= 0).
     """
 
     name = "table"
@@ -55,8 +55,16 @@ class TableCostModel(TableBacked, CostModel):
         self.table = load_table(path, arch_column)
         self.metrics = {str(k): str(v) for k, v in metrics.items()}
         self.provides = tuple(self.metrics)
-        for column in self.metrics.values():
-            self.table.column(column)  # fail now on a missing or non-numeric column
+        for name, column in self.metrics.items():
+            values = self.table.column(column)  # fail now on a missing or non-numeric column
+            # a cost is never negative, and a time never 0 (it would divide the summary's ratios)
+            timed = name.endswith("_ms")
+            bad = np.flatnonzero(values <= 0 if timed else values < 0)
+            if bad.size:
+                i = int(bad[0])
+                raise ConfigError(f"table {self.table.path}: column {column!r} ({name}) row {self.table.lines[i]} "
+                                  f"holds {values[i]:g}; a {'time must be > 0' if timed else 'cost must be >= 0'}: "
+                                  f"fix the cell or leave it blank (no value){f' ({bad.size} such rows)' if bad.size > 1 else ''}")
 
     def columns_read(self) -> list[str]:
         return list(self.metrics.values())

@@ -30,3 +30,19 @@ def test_bad_options(tmp_path):
                                  metrics={"latency_ms": "edgegpu_latency"})
     with pytest.raises(ConfigError, match="needs 'path'"):
         COST_MODELS.get("table")(None, (3, 32, 32), path=str(path))
+
+
+@pytest.mark.parametrize("metric, cell, message", [
+    ("latency_ms", "0", r"column 'lat' \(latency_ms\) row 3 holds 0; a time must be > 0"),
+    ("latency_ms", "-1.47", r"column 'lat' \(latency_ms\) row 3 holds -1.47; a time must be > 0"),
+    ("energy_mj", "-2", r"column 'lat' \(energy_mj\) row 3 holds -2; a cost must be >= 0"),
+])
+def test_a_negative_cost_or_a_zero_time_is_refused_naming_the_cell(tmp_path, metric, cell, message):
+    path = tmp_path / "t.csv"
+    path.write_text("arch_str,lat\n" + "\n".join(f"{a},{v}" for a, v in
+                                                 [("|skip_connect~0|+|none~0|none~1|+|none~0|none~1|skip_connect~2|", "1.5"),
+                                                  ("|skip_connect~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|", cell)]) + "\n")
+    with pytest.raises(ConfigError, match=message):
+        COST_MODELS.get("table")(None, (3, 32, 32), path=str(path), arch_column="arch_str", metrics={metric: "lat"})
+    if cell == "0":  # a zero energy may be real (an idle device)
+        COST_MODELS.get("table")(None, (3, 32, 32), path=str(path), arch_column="arch_str", metrics={"energy_mj": "lat"})
