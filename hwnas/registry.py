@@ -179,8 +179,10 @@ def construct(cls: type, *args: Any, options: Mapping[str, Any], where: str, lab
             ``evaluations``, ...): offered, with the class's options, as corrections of a typo.
 
     Raises:
-        ConfigError: an option the class does not take (naming the valid ones), or a value of
-            the wrong type or range (the class's own message, prefixed with ``where``).
+        ConfigError: an option the class does not take (naming the valid ones), a required one
+            missing, or a value of the wrong type or range (the class's own message, prefixed
+            with ``where``).
+        RegistryError: a (plugin) class whose constructor cannot take what hwnas passes it.
     """
     from .exceptions import HwnasError
 
@@ -204,6 +206,7 @@ def construct(cls: type, *args: Any, options: Mapping[str, Any], where: str, lab
                               f"valid options: {', '.join(valid) or 'none'}"
                               + (f"; also valid here: {', '.join(also)}" if also else "")
                               + did_you_mean(unknown, [*valid, *also]))
+    _check_call(cls, args, fixed or {}, options, where, label)
     try:
         return cls(*args, **(fixed or {}), **options)
     except HwnasError as exc:
@@ -213,3 +216,29 @@ def construct(cls: type, *args: Any, options: Mapping[str, Any], where: str, lab
     except (TypeError, ValueError) as exc:  # a value of the wrong type, met inside the constructor
         raise ConfigError(f"{where}: {label!r} option values {dict(options)!r} are invalid ({exc}); "
                           f"fix the types and ranges") from None
+
+
+def _check_call(cls: type, args: tuple, fixed: Mapping[str, Any], options: Mapping[str, Any], where: str,
+                label: str) -> None:
+    """Refuse, before calling it, a constructor that cannot take hwnas's arguments or lacks a
+    required option, so a TypeError raised inside a correct constructor is the only one left."""
+    try:
+        signature = inspect.signature(cls)
+    except (TypeError, ValueError):  # no signature to read (a builtin): let the call say
+        return
+    passes = (f"{len(args)} positional argument(s) ({', '.join(type(a).__name__ for a in args)})"
+              + (f" and the keyword(s) {', '.join(fixed)}" if fixed else "") + ", then its options as keywords")
+    try:
+        bound = signature.bind_partial(*args, **fixed)
+    except TypeError as exc:
+        raise RegistryError(f"{where}: {label!r} ({_qualified(cls)}) cannot be built: its constructor must accept "
+                            f"{passes}, as hwnas passes them ({exc}); see the README's 'Extending hwnas'") from None
+    params = signature.parameters
+    missing = [n for n, p in params.items() if n not in bound.arguments and n not in options
+               and p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    if any(params[n].kind is params[n].POSITIONAL_ONLY for n in missing):
+        raise RegistryError(f"{where}: {label!r} ({_qualified(cls)}) cannot be built: its constructor must accept "
+                            f"{passes}; it also needs {', '.join(missing)}, which hwnas does not pass")
+    if missing:
+        raise ConfigError(f"{where}: {label!r} needs the option(s) {', '.join(missing)}; add "
+                          f"{', '.join(f'{n} = ...' for n in missing)} to {where}")

@@ -111,3 +111,27 @@ def test_an_unknown_name_always_says_it_may_be_an_unloaded_plugin_s():
     with pytest.raises(RegistryError, match=r"^unknown search space 'tinymlp'; did you mean 'mlp'\? choose one of: "
                                             r".*\(or a plugin's\? load its module with hwnas --plugin MODULE"):
         SPACES.get("tinymlp")
+
+
+def test_a_constructor_that_cannot_take_hwnas_s_arguments_or_lacks_an_option_is_named():
+    from hwnas.exceptions import RegistryError
+
+    class NoInit:
+        pass
+
+    class NeedsSize:
+        def __init__(self, shape, classes, *, size) -> None:
+            pass
+
+    class Strict:
+        def __init__(self, shape, classes, *, size=1) -> None:
+            raise TypeError("size must be odd")
+
+    with pytest.raises(RegistryError, match=r"^\[space\]: 'x' \(.*NoInit\) cannot be built: its constructor must "
+                                            r"accept 2 positional argument\(s\) \(tuple, int\), then its options"):
+        construct(NoInit, (1, 8, 8), 10, options={}, where="[space]", label="x")
+    with pytest.raises(ConfigError, match=r"^\[space\]: 'x' needs the option\(s\) size; add size = \.\.\. to \[space\]$"):
+        construct(NeedsSize, (1, 8, 8), 10, options={}, where="[space]", label="x")
+    # a TypeError raised inside a constructor that takes the arguments is still the options' fault
+    with pytest.raises(ConfigError, match=r"^\[space\]: 'x' option values \{'size': 2\} are invalid \(size must be odd\)"):
+        construct(Strict, (1, 8, 8), 10, options={"size": 2}, where="[space]", label="x")
