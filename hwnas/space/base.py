@@ -101,7 +101,8 @@ class SearchSpace(ABC, Generic[A]):
     def __init__(self, input_shape: Sequence[int], output_dim: int) -> None:
         self.input_shape = tuple(int(d) for d in input_shape)
         self.output_dim = int(output_dim)
-        self.genes: list[Gene] = []
+        # a subclass may list its genes on the class; a copy, so an instance can add to it
+        self.genes: list[Gene] = list(getattr(self, "genes", ()))
 
     # --- genome <-> architecture -------------------------------------------------------
     @abstractmethod
@@ -279,6 +280,7 @@ def make_space(name: str, input_shape: Sequence[int] | None, output_dim: int | N
     Raises:
         RegistryError: unknown space name.
         ConfigError: an option the space does not take, or no shapes for a space that needs a task.
+        SpaceError: the space defines no genes (or entries that are not :class:`Gene`).
     """
 
     cls = SPACES.get(name)
@@ -290,7 +292,12 @@ def make_space(name: str, input_shape: Sequence[int] | None, output_dim: int | N
                               f"none ({', '.join(without_task)})")
         input_shape = cls.default_shapes[0] if input_shape is None else input_shape
         output_dim = cls.default_shapes[1] if output_dim is None else output_dim
-    return construct(cls, input_shape, output_dim, options=options, where="[space]", label=name)
+    space = construct(cls, input_shape, output_dim, options=options, where="[space]", label=name)
+    genes = getattr(space, "genes", None)
+    if not isinstance(genes, list) or not genes or not all(isinstance(g, Gene) for g in genes):
+        raise SpaceError(f"space {name!r} ({type(space).__qualname__}) has genes {genes!r:.80}, not a non-empty list of "
+                         f"Gene; set self.genes = [Gene(...), ...] after super().__init__()")
+    return space
 
 
 def option_choices(space: str, option: str, values: Any, kind: type, *, minimum: float | None = None,

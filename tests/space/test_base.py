@@ -1,0 +1,57 @@
+"""The SearchSpace base and make_space: what a plugin space may do with its genes."""
+
+import pytest
+
+from hwnas.exceptions import SpaceError
+from hwnas.space.base import SPACES, Gene, SearchSpace, make_space
+
+
+class _ClassGenes(SearchSpace):
+    genes = [Gene("op", ("a", "b"))]  # listed on the class, not set in __init__
+
+    def decode(self, genome):
+        return self.genes[0].choices[int(self.validate(genome)[0])]
+
+    def encode(self, arch):
+        return [self.genes[0].choices.index(arch)]
+
+    def canonical(self, arch):
+        return arch
+
+    def parse(self, text):
+        return text
+
+    def build(self, arch):
+        raise NotImplementedError
+
+
+class _NoGenes(_ClassGenes):
+    genes = []
+
+
+class _NotGenes(_ClassGenes):
+    genes = [("op", ("a", "b"))]
+
+
+@pytest.fixture
+def registered():
+    names = {"audit-class-genes": _ClassGenes, "audit-no-genes": _NoGenes, "audit-not-genes": _NotGenes}
+    for name, cls in names.items():
+        SPACES.add(name, cls)
+    yield
+    for name in names:
+        SPACES._items.pop(name)
+        SPACES._origins.pop(name)
+
+
+def test_genes_listed_on_the_class_are_kept(registered):
+    space = make_space("audit-class-genes", (4,), 2)
+    assert space.n_genes == 1 and space.smallest() == "a"
+    assert space.genes is not _ClassGenes.genes  # an instance's list, not the class's
+
+
+@pytest.mark.parametrize("name", ["audit-no-genes", "audit-not-genes"])
+def test_a_space_without_genes_is_refused_in_one_line(registered, name):
+    with pytest.raises(SpaceError, match=r"not a non-empty list of Gene; set self.genes = \[Gene\(...\), ...\] "
+                                         r"after super\(\).__init__\(\)$"):
+        make_space(name, (4,), 2)
