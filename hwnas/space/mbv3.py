@@ -157,6 +157,13 @@ class MBv3Space(SearchSpace[MBv3Arch]):
         self.stem_channels = int(stem_channels)
         self.head_channels = int(head_channels)
         self.se_from_stage = int(se_from_stage)
+        built: dict[tuple[int, ...], float] = {}  # channel counts -> the first width giving them
+        for w in widths:
+            same = built.setdefault(tuple(_make_divisible(c * w) for c in (stem_channels, *stage_channels,
+                                                                            head_channels)), w)
+            if same != w:
+                raise ConfigError(f"mbv3: [space] widths {same:g} and {w:g} build the same channel counts (rounded "
+                                  f"to multiples of 8), so one network would be evaluated under two names; keep one")
         self.max_depth = max(depths)
         self.strides = self._strides(self.input_shape[1])
         self.genes = [Gene("width", tuple(float(w) for w in widths))]

@@ -126,6 +126,8 @@ def test_stacked_layers_are_the_network(space):
     ("head_channels", 2.5, "head_channels = 2.5 must be an integer >= 1"),
     ("se_from_stage", -1, "se_from_stage = -1 must be an integer >= 0 and <= 4"),
     ("se_from_stage", 9, "se_from_stage = 9"),
+    ("widths", [1.0, 1.02], r"widths 1 and 1.02 build the same channel counts .*; keep one"),
+    ("widths", [0.05, 0.06], r"widths 0.05 and 0.06 build the same channel counts"),
 ])
 def test_bad_options_are_named(option, value, message):
     from hwnas.exceptions import HwnasError
