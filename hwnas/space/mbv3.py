@@ -6,8 +6,9 @@ Block slots beyond a stage's depth are inactive. Canonical string (shell-safe)::
     w0.75:k3e4,k5e6/k3e3/k7e6,k3e3,k5e4/k3e3
 
 ``w`` is the width multiplier; stages are separated by ``/``, blocks by ``,``.
-The first stage keeps the resolution; later stages halve it while it stays >= 2, so the
-same space adapts to 8x8 digits, 28x28 Fashion-MNIST and 32x32 CIFAR inputs.
+The first stage keeps the resolution; later stages halve it (rounding up, as the convolutions do)
+while it stays >= 2, so the same space adapts to 8x8 digits, 28x28 Fashion-MNIST and 32x32
+CIFAR inputs.
 """
 
 from __future__ import annotations
@@ -179,11 +180,11 @@ class MBv3Space(SearchSpace[MBv3Arch]):
         return len(self.stage_channels)
 
     def _strides(self, resolution: int) -> tuple[int, ...]:
-        res = resolution if resolution <= 32 else resolution // 2  # stem stride
+        res = resolution if resolution <= 32 else _conv_out(resolution, 2)  # stem stride
         strides = []
         for s in range(self.n_stages):
             stride = 2 if s > 0 and res // 2 >= 2 else 1
-            res //= stride
+            res = _conv_out(res, stride)  # what the conv gives: 7 -> 4, not 3
             strides.append(stride)
         return tuple(strides)
 

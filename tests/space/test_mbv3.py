@@ -182,3 +182,14 @@ def test_a_width_merely_close_to_a_choice_parses_and_builds_as_the_choice():
     # an architecture object made by hand builds the choice too, not 40 channels for 48
     raw = type(space.parse(near))(0.68749999999, space.parse(near).stages)
     assert sum(p.numel() for p in space.build(raw).parameters()) == exact
+
+
+@pytest.mark.parametrize("size, strides", [(14, (1, 2, 2, 2)), (12, (1, 2, 2, 1)), (28, (1, 2, 2, 2)),
+                                           (8, (1, 2, 2, 1))])
+def test_stages_halve_the_resolution_the_convolutions_give(size, strides):
+    # 14 -> 7 -> 4 (a stride-2 conv rounds up): the last stage still halves, to 2
+    space = make_space("mbv3", (1, size, size), 10)
+    assert space.strides == strides
+    head = space.layer_signatures(space.smallest())[-1]
+    body = space.build(space.smallest())[:-6]  # without the head (conv, BN, act, pool, flatten, linear)
+    assert tuple(body(torch.zeros(1, 1, size, size)).shape[1:]) == head.input_shape
