@@ -191,6 +191,17 @@ class MBv3Space(SearchSpace[MBv3Arch]):
     def _slot(self, stage: int, block: int) -> int:
         return 1 + self.n_stages + 2 * (stage * self.max_depth + block)
 
+    def active_genes(self, genomes: np.ndarray) -> np.ndarray:
+        """Width and depths always; a block slot's kernel and expansion below its stage's depth."""
+        genomes = np.asarray(genomes, dtype=np.int64).reshape(-1, self.n_genes)
+        active = np.ones(genomes.shape, dtype=bool)
+        for s in range(self.n_stages):
+            depth = np.asarray(self.genes[1 + s].choices)[genomes[:, 1 + s]]
+            for b in range(self.max_depth):
+                i = self._slot(s, b)
+                active[:, i:i + 2] = (b < depth)[:, None]
+        return active
+
     def decode(self, genome: Sequence[int]) -> MBv3Arch:
         g = self.validate(genome)
         width = self.genes[0].choices[g[0]]

@@ -80,6 +80,15 @@ class MLPSpace(SearchSpace[MLPArch]):
         self.genes += [Gene("activation", tuple(activations)), Gene("lr", tuple(float(x) for x in lrs)),
                        Gene("optimizer", tuple(optimizers)), Gene("dropout", tuple(float(d) for d in dropouts))]
 
+    def active_genes(self, genomes: np.ndarray) -> np.ndarray:
+        """Every gene but the widths beyond ``n_layers``."""
+        genomes = np.asarray(genomes, dtype=np.int64).reshape(-1, self.n_genes)
+        active = np.ones(genomes.shape, dtype=bool)
+        n_layers = np.asarray(self.genes[0].choices)[genomes[:, 0]]
+        for i in range(self.max_layers):
+            active[:, 1 + i] = i < n_layers
+        return active
+
     def decode(self, genome: Sequence[int]) -> MLPArch:
         g = self.validate(genome)
         n = self.genes[0].choices[g[0]]

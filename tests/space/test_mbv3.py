@@ -165,11 +165,12 @@ def test_features_count_kernels_and_expansions_apart_even_with_equal_choices():
     kernels = [i for i, g in enumerate(space.genes) if g.name.endswith("kernel")]
     expands = [i for i, g in enumerate(space.genes) if g.name.endswith("expand")]
     genome = np.zeros(space.n_genes, dtype=np.int64)
-    genome[kernels] = 1  # every kernel 5, every expansion 3
+    genome[kernels] = 1  # every kernel 5, every expansion 3; depth 1: only each stage's first block is used
     x = space.features(genome[None])[0]
     one_hot = int((space.upper_bounds + 1).sum())
-    counts = x[one_hot:]  # per kind (depth, kernel, expand), how many genes take each choice
-    assert sorted(counts.tolist()) == sorted([space.n_stages, 0, 0, len(kernels), len(expands), 0])
+    counts = x[one_hot:]  # per kind (depth, kernel, expand), how many active genes take each choice
+    n = space.n_stages
+    assert sorted(counts.tolist()) == sorted([n, 0, 0, n, n, 0])
     assert x.shape == (one_hot + 6,)
 
 
@@ -193,3 +194,11 @@ def test_stages_halve_the_resolution_the_convolutions_give(size, strides):
     head = space.layer_signatures(space.smallest())[-1]
     body = space.build(space.smallest())[:-6]  # without the head (conv, BN, act, pool, flatten, linear)
     assert tuple(body(torch.zeros(1, 1, size, size)).shape[1:]) == head.input_shape
+
+
+def test_features_count_only_the_blocks_a_network_has():
+    space = make_space("mbv3", (1, 12, 12), 10, depths=[1, 4], kernels=[3, 5, 7])
+    genome = space.encode(space.parse("w1:k5e3/k5e3/k5e3/k5e3"))  # canonical: unused slots hold k3e3 (0)
+    counts = space.features(genome[None])[0][int((space.upper_bounds + 1).sum()):]
+    # (depths 1/4), (kernels 3/5/7), (expands 3/4/6): four k5 blocks, nothing counted for the unused slots
+    assert counts.tolist() == [4, 0, 0, 4, 0, 4, 0, 0]

@@ -74,3 +74,10 @@ def test_a_number_merely_close_to_a_choice_parses_as_the_choice():
     space = make_space("mlp", (4,), 2, lrs=[0.001], dropouts=[0.1])
     arch = space.parse("h32_relu_adam_lr0.00099999999999_do0.09999999999")
     assert (arch.lr, arch.dropout) == (0.001, 0.1) and space.train_recipe(arch)["lr"] == 0.001
+
+
+def test_features_count_only_the_widths_of_layers_a_network_has():
+    space = make_space("mlp", (4,), 2, max_layers=3, widths=[32, 64])
+    genome = space.encode(space.parse("h64_relu_adam_lr0.001_do0"))  # canonical: widths 2 and 3 hold 32 (0)
+    x = space.features(genome[None])[0]
+    assert x[int((space.upper_bounds + 1).sum()):].tolist() == [0, 1]  # one layer of 64, no 32s
