@@ -33,8 +33,9 @@ def test_build_cifar_skeleton_and_macs():
     model = space.build(space.parse(BEST))
     assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
     macs, params = count_macs_params(model, (3, 32, 32))
-    # NAS-Bench-201 lists 113.95 MFLOPs (multiply-adds) and 0.80 M parameters for this cell
-    assert 105e6 < macs < 125e6 and 0.75e6 < params < 0.85e6
+    # NAS-Bench-201 lists 113.95 MFLOPs (multiply-adds) and 0.80 M parameters for this cell: batch
+    # norm not counted (it folds into the convolutions), the MACs match to 0.01 %
+    assert macs == pytest.approx(113.95e6, rel=1e-4) and 0.75e6 < params < 0.85e6
     small = make_space("nb201", (3, 16, 16), 5, cells_per_stage=1)
     assert small.build(small.parse(BEST))(torch.randn(1, 3, 16, 16)).shape == (1, 5)
     assert sum(p.numel() for p in small.build(small.parse(BEST)).parameters()) < params
