@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from ..exceptions import ConfigError, SpaceError
-from ..registry import Registry, construct
+from ..registry import Registry, construct, option_defaults
 
 A = TypeVar("A")
 
@@ -304,6 +304,39 @@ def make_space(name: str, input_shape: Sequence[int] | None, output_dim: int | N
         raise SpaceError(f"space {name!r} ({type(space).__qualname__}) has genes {genes!r:.80}, not a non-empty list of "
                          f"Gene; set self.genes = [Gene(...), ...] after super().__init__()")
     return space
+
+
+#: Most parameters the largest architecture of a built-in space may have: 1e9 (4 GB of float32
+#: weights) is past any network hwnas trains or times; more means a size option is mistyped.
+MAX_PARAMS = 10**9
+
+
+def refuse_oversized(space: SearchSpace, options: Mapping[str, Any]) -> None:
+    """Refuse a space whose largest architecture would have more than :data:`MAX_PARAMS`
+    parameters, counted on the meta device (nothing is allocated), so a size option such as
+    ``head_channels = 100000000`` fails here rather than in every evaluation.
+
+    Args:
+        space: the space, its genes set.
+        options: the size options that decide it (name -> value); the message names those not
+            at their defaults.
+
+    Raises:
+        ConfigError: naming the options, the parameter count and the limit.
+    """
+    try:
+        with torch.device("meta"):
+            params = sum(p.numel() for p in space.build(space.largest()).parameters())
+    except (TypeError, ValueError, RuntimeError, OverflowError):  # sizes torch cannot even describe
+        params = math.inf
+    if params > MAX_PARAMS:
+        as_given = {k: list(v) if isinstance(v, (tuple, list)) else v for k, v in options.items()}
+        defaults = {k: list(v) if isinstance(v, (tuple, list)) else v for k, v in option_defaults(type(space)).items()}
+        changed = {k: v for k, v in as_given.items() if k not in defaults or defaults[k] != v} or as_given
+        given = ", ".join(f"{k} = {v!r}" for k, v in changed.items())
+        count = f"{params:.3g} parameters" if math.isfinite(params) else "more parameters than torch can describe"
+        raise ConfigError(f"{space.name}: [space] {given} give a largest architecture with {count}, more than the "
+                          f"{MAX_PARAMS:.0e} any evaluation could build; lower them")
 
 
 def option_choices(space: str, option: str, values: Any, kind: type, *, minimum: float | None = None,

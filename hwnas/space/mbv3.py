@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from ..exceptions import ConfigError, SpaceError
-from .base import SPACES, Gene, option_choices, LayerSignature, SearchSpace, choice_index
+from .base import SPACES, Gene, option_choices, LayerSignature, SearchSpace, choice_index, refuse_oversized
 
 
 @dataclass(frozen=True)
@@ -173,6 +173,9 @@ class MBv3Space(SearchSpace[MBv3Arch]):
             for b in range(self.max_depth):
                 self.genes.append(Gene(f"s{s}.b{b}.kernel", tuple(int(k) for k in kernels)))
                 self.genes.append(Gene(f"s{s}.b{b}.expand", tuple(int(e) for e in expands)))
+        refuse_oversized(self, {"widths": widths, "depths": depths, "expands": expands,
+                                "stage_channels": stage_channels, "stem_channels": stem_channels,
+                                "head_channels": head_channels})
 
     @property
     def n_stages(self) -> int:

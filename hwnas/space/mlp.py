@@ -18,7 +18,7 @@ import numpy as np
 from torch import nn
 
 from ..exceptions import ConfigError, SpaceError
-from .base import SPACES, Gene, option_choices, SearchSpace, choice_index
+from .base import SPACES, Gene, option_choices, SearchSpace, choice_index, refuse_oversized
 
 _ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "tanh": nn.Tanh}
 
@@ -79,6 +79,7 @@ class MLPSpace(SearchSpace[MLPArch]):
         self.genes += [Gene(f"width{i + 1}", tuple(int(w) for w in widths)) for i in range(self.max_layers)]
         self.genes += [Gene("activation", tuple(activations)), Gene("lr", tuple(float(x) for x in lrs)),
                        Gene("optimizer", tuple(optimizers)), Gene("dropout", tuple(float(d) for d in dropouts))]
+        refuse_oversized(self, {"max_layers": max_layers, "widths": widths})
 
     def active_genes(self, genomes: np.ndarray) -> np.ndarray:
         """Every gene but the widths beyond ``n_layers``."""

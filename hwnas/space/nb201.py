@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from ..exceptions import SpaceError
-from .base import SPACES, Gene, SearchSpace, choice_index
+from .base import SPACES, Gene, SearchSpace, choice_index, refuse_oversized
 from .supernet import AdditiveSupernet, MixedOp, macs_cost
 
 #: Edge operations in NB201's order (index = gene value).
@@ -148,6 +148,7 @@ class NB201Space(SearchSpace[NB201Arch]):
         self.cells_per_stage = cells_per_stage
         self.channels = channels
         self.genes = [Gene(f"edge{to}<-{frm}", OPS) for to, frm in EDGES]
+        refuse_oversized(self, {"channels": channels, "cells_per_stage": cells_per_stage})
 
     def decode(self, genome: Sequence[int]) -> NB201Arch:
         return tuple(OPS[int(v)] for v in self.validate(genome))

@@ -126,6 +126,9 @@ def test_stacked_layers_are_the_network(space):
     ("head_channels", 2.5, "head_channels = 2.5 must be an integer >= 1"),
     ("se_from_stage", -1, "se_from_stage = -1 must be an integer >= 0 and <= 4"),
     ("se_from_stage", 9, "se_from_stage = 9"),
+    ("expands", [1e20], r"^mbv3: \[space\] expands = \[100000000000000000000\] give a largest architecture with "
+                        r"more parameters than torch can describe, more than the 1e\+09 .*; lower them$"),
+    ("head_channels", 100000000, r"head_channels = 100000000 give a largest architecture with 1.15e\+10 parameters"),
     ("widths", [1.0, 1.02], r"widths 1 and 1.02 build the same channel counts .*; keep one"),
     ("widths", [0.05, 0.06], r"widths 0.05 and 0.06 build the same channel counts"),
 ])

@@ -68,6 +68,10 @@ def test_bad_options_are_named(option, value, message):
 def test_widths_beyond_what_can_be_built_are_refused():
     with pytest.raises(ConfigError, match=r"widths = \[100000\] is invalid; .* <= 65536"):
         make_space("mlp", (10,), 1, widths=[100000])
+    # each width allowed, but 16 layers of them would hold 6.4e10 parameters
+    with pytest.raises(ConfigError, match=r"^mlp: \[space\] max_layers = 16, widths = \[65536\] give a largest "
+                                          r"architecture with 6.44e\+10 parameters, more than the 1e\+09 .*; lower them$"):
+        make_space("mlp", (10,), 1, widths=[65536], max_layers=16)
 
 
 def test_a_number_merely_close_to_a_choice_parses_as_the_choice():

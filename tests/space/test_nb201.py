@@ -137,3 +137,9 @@ def test_the_largest_cell_has_the_most_parameters():
 def test_a_skeleton_too_large_to_build_is_refused(option, value):
     with pytest.raises(SpaceError, match=rf"nb201: \[space\] {option} = {value} must be an integer in 1\.\."):
         make_space("nb201", None, None, **{option: value})
+
+
+def test_a_skeleton_with_too_many_parameters_is_refused_naming_the_option():
+    with pytest.raises(ConfigError, match=r"^nb201: \[space\] channels = 1024 give a largest architecture with "
+                                          r"6.24e\+09 parameters, more than the 1e\+09 .*; lower them$"):
+        make_space("nb201", None, None, channels=1024)
