@@ -10,8 +10,10 @@ The model, deliberately simple so it can be checked by hand:
   its inputs, its outputs, the model's input (the caller owns that buffer for the whole run),
   and the inputs of every enclosing module that is still running and has the attribute
   ``holds_input = True``. Set that flag on a residual block (``out = x + f(x)``): ``x`` stays
-  allocated while ``f`` runs. Tensors sharing storage (views, in-place ops) count once, at the
-  size of their storage.
+  allocated while ``f`` runs. A module that keeps more than its input alive (a cell's earlier
+  nodes, a partial sum) defines ``held_tensors()`` instead, returning what it holds at the moment
+  it is asked. Tensors sharing storage (views, in-place ops) count once, at the size of their
+  storage.
 * Peak = weights + the maximum activation total over all those moments.
 
 Work done by functional calls outside any submodule (``torch.cat`` in a ``forward``) is only seen
@@ -54,19 +56,23 @@ def peak_memory_mb(
     weight_elements = sum(p.numel() for p in model.parameters())
     weight_elements += sum(b.numel() for b in model.buffers() if b.is_floating_point())
 
-    held: list[list[torch.Tensor]] = []
+    held: list[Any] = []  # per holding module: its input tensors, or its held_tensors method
     peak_elements = 0
 
+    def holds(module: torch.nn.Module) -> bool:
+        return getattr(module, "holds_input", False) or hasattr(module, "held_tensors") or module is model
+
     def pre_hook(module: torch.nn.Module, args: tuple, kwargs: dict) -> None:
-        if getattr(module, "holds_input", False) or module is model:
-            held.append(list(_tensors((args, kwargs))))
+        if holds(module):
+            held.append(list(_tensors((args, kwargs))) if module is model or not hasattr(module, "held_tensors")
+                        else module.held_tensors)
 
     def post_hook(module: torch.nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
         nonlocal peak_elements
-        live = [t for group in held for t in group]
+        live = [t for group in held for t in (group() if callable(group) else group)]
         live += _tensors((args, kwargs, output))
         peak_elements = max(peak_elements, _unique_elements(live))
-        if getattr(module, "holds_input", False) or module is model:
+        if holds(module):
             held.pop()
 
     with eval_on_cpu(model), torch.no_grad():

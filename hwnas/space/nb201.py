@@ -88,17 +88,26 @@ class NB201Cell(nn.Module):
     def __init__(self, arch: NB201Arch, channels: int) -> None:
         super().__init__()
         self.edges = nn.ModuleList(_op(op, channels) for op in arch)
+        self._held: list[torch.Tensor] = []
+
+    def held_tensors(self) -> list[torch.Tensor]:
+        """The nodes computed so far and the running sum, alive while an edge runs (for
+        :func:`~hwnas.cost.memory.peak_memory_mb`)."""
+        return self._held
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         nodes = [x]
         k = 0
         for j in range(1, 4):
+            self._held = list(nodes)
             total = self.edges[k](nodes[0])
             k += 1
             for i in range(1, j):
+                self._held = [*nodes, total]
                 total = total + self.edges[k](nodes[i])
                 k += 1
             nodes.append(total)
+        self._held = []
         return nodes[3]
 
 
@@ -111,9 +120,18 @@ class _ResidualReduction(nn.Module):
         self.conv_b = _ReLUConvBN(c_out, c_out, 3, 1)
         # ceil_mode: an odd input (10x10 digits reach 5x5) pools to conv_a's size; even ones as in NB201
         self.shortcut = nn.Sequential(nn.AvgPool2d(2, 2, ceil_mode=True), nn.Conv2d(c_in, c_out, 1, bias=False))
+        self._held: list[torch.Tensor] = []
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.shortcut(x) + self.conv_b(self.conv_a(x))
+        short = self.shortcut(x)
+        self._held = [x, short]  # alive while the convolutions run
+        out = short + self.conv_b(self.conv_a(x))
+        self._held = []
+        return out
+
+    def held_tensors(self) -> list[torch.Tensor]:
+        """The input and the shortcut's output, alive while the convolutions run."""
+        return self._held
 
 
 @SPACES.register("nb201")
