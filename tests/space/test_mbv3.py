@@ -166,7 +166,6 @@ def test_describe_records_the_skeleton_options():
 def test_features_count_kernels_and_expansions_apart_even_with_equal_choices():
     space = make_space("mbv3", (1, 12, 12), 10, widths=[1.0], depths=[1, 2], kernels=[3, 5], expands=[3, 5])
     kernels = [i for i, g in enumerate(space.genes) if g.name.endswith("kernel")]
-    expands = [i for i, g in enumerate(space.genes) if g.name.endswith("expand")]
     genome = np.zeros(space.n_genes, dtype=np.int64)
     genome[kernels] = 1  # every kernel 5, every expansion 3; depth 1: only each stage's first block is used
     x = space.features(genome[None])[0]
