@@ -11,7 +11,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from .exceptions import BudgetError
-from .search.objectives import BUDGETS, Objective, is_feasible, minimisation_matrix
+from .search.objectives import BUDGETS, Objective, is_feasible, minimisation_matrix, violation_matrix
 
 Row = Mapping[str, float]
 
@@ -79,13 +79,46 @@ def knee(rows: Sequence[Row], objectives: Sequence[Objective]) -> int:
     return int(np.argmax((1.0 - norm @ normal) / np.linalg.norm(normal)))
 
 
+#: Budgets on these columns are judged on the re-measured figure where a row has it: a table's
+#: prediction re-measured on the runtime (``front.csv`` of a latency-table run).
+MEASURED_COLUMNS = {"latency_ms": "latency_ms_measured"}
+
+
+def judged(row: Row) -> dict[str, float]:
+    """``row`` as budgets judge it: ``latency_ms`` is the re-measured ``latency_ms_measured`` where
+    the row has one (a table-predicted front row re-measured on the runtime), else its own."""
+    out = dict(row)
+    for column, measured in MEASURED_COLUMNS.items():
+        if measured in row:
+            out[column] = row[measured]
+    return out
+
+
+def latency_figures(metrics: Row) -> str | None:
+    """``"latency_ms 0.0944 predicted, 0.0969 measured"`` for a re-measured row, else None."""
+    if "latency_ms_measured" not in metrics:
+        return None
+    predicted = metrics.get("latency_ms_predicted", metrics.get("latency_ms"))
+    return f"latency_ms {predicted:.4g} predicted, {metrics['latency_ms_measured']:.4g} measured"
+
+
+def optimised_order(objectives: Sequence[Objective]) -> list[Objective]:
+    """The objectives in the order a budgeted pick ranks them: the first estimator-side one
+    (``error``, ``zc_score``: what a budget on cost leaves to choose), then the rest in order."""
+    first = next((o for o in objectives if o.source == "estimator"), objectives[0] if objectives else None)
+    return [first, *(o for o in objectives if o is not first)] if first is not None else []
+
+
 def pick(rows: Sequence[Row], objectives: Sequence[Objective], budgets: Mapping[str, float], *,
          required: Mapping[str, float] | None = None) -> int:
-    """Choose one row: the best first objective under the budgets, or the knee when none.
+    """Choose one row: the best estimator-side objective under the budgets, or the knee when none.
+
+    Budgets are judged on :func:`judged` rows (a re-measured latency over the predicted one).
 
     Args:
         rows: successful evaluations (failed ones must be filtered out by the caller).
-        objectives: the run's objectives; the first is the one optimised under a budget.
+        objectives: the run's objectives; under a budget the first estimator-side one (error,
+            zc_score) is optimised, the others break ties (:func:`optimised_order`).
         budgets: budget name -> bound (e.g. ``{"max_latency_ms": 0.3}``).
         required: the run's own budgets (its ``[budgets]``): a row over them is never picked,
             as ``front.csv`` leaves it out; ``budgets`` apply on top.
@@ -94,9 +127,11 @@ def pick(rows: Sequence[Row], objectives: Sequence[Objective], budgets: Mapping[
         Index into ``rows``.
 
     Raises:
-        BudgetError: no row meets the budgets; names the cheapest value seen.
+        BudgetError: no row meets the budgets; names the cheapest value seen, or, when each
+            budget alone is met, the closest row and the budget it breaks.
     """
-    allowed = [i for i, r in enumerate(rows) if is_feasible(r, required or {})]
+    seen_as = [judged(r) for r in rows]
+    allowed = [i for i, r in enumerate(seen_as) if is_feasible(r, required or {})]
     if not allowed:
         raise BudgetError(f"no evaluated architecture meets the run's own budgets "
                           f"({', '.join(f'{k}={v:g}' for k, v in (required or {}).items())}); "
@@ -104,15 +139,31 @@ def pick(rows: Sequence[Row], objectives: Sequence[Objective], budgets: Mapping[
     if not budgets:
         front = non_dominated([rows[i] for i in allowed], objectives)
         return allowed[front[knee([rows[allowed[i]] for i in front], objectives)]]
-    ok = [i for i in allowed if is_feasible(rows[i], budgets)]
+    ok = [i for i in allowed if is_feasible(seen_as[i], budgets)]
     if not ok:
-        parts = []
-        for name, bound in budgets.items():
-            col = BUDGETS.get(name).column
-            seen = [r[col] for r in rows if col in r]
-            best = f"{min(seen):.4g}" if seen else "none"
-            parts.append(f"{name}={bound:g} (lowest {col} evaluated: {best})")
-        raise BudgetError(f"no evaluated architecture meets {', '.join(parts)}; raise the budget")
-    # the best first objective; among ties, the best on the next objectives (never a dominated row)
-    values = minimisation_matrix([rows[i] for i in ok], objectives)
+        raise BudgetError(_none_meets([seen_as[i] for i in allowed], budgets))
+    # the best estimator-side objective; ties go to the next objectives (never a dominated row)
+    values = minimisation_matrix([rows[i] for i in ok], optimised_order(objectives))
     return ok[int(np.lexsort(values.T[::-1])[0])]
+
+
+def _none_meets(rows: Sequence[Row], budgets: Mapping[str, float]) -> str:
+    """Why no row meets ``budgets``: each budget's lowest value, or, when every budget alone is
+    met by some row, the row closest to meeting them all and the budget(s) it breaks."""
+    lowest = {}
+    for name in budgets:
+        col = BUDGETS.get(name).column
+        seen = [r[col] for r in rows if col in r]
+        lowest[name] = min(seen) if seen else None
+    if len(budgets) > 1 and all(lowest[n] is not None and lowest[n] <= b for n, b in budgets.items()):
+        over = np.clip(violation_matrix(rows, budgets), 0.0, None)
+        closest = rows[int(np.argmin(over.sum(axis=1)))]
+        cols = ", ".join(f"{BUDGETS.get(n).column}={closest[BUDGETS.get(n).column]:.4g}" for n in budgets)
+        broken = ", ".join(f"{n}={b:g}" for n, b in budgets.items()
+                           if not is_feasible(closest, {n: b}))
+        return (f"each budget alone is met, but no single evaluated architecture meets "
+                f"{', '.join(f'{n}={b:g}' for n, b in budgets.items())} together; the closest ({cols}) "
+                f"breaks {broken}; raise that budget or search longer")
+    parts = [f"{name}={bound:g} (lowest {BUDGETS.get(name).column} evaluated: "
+             f"{'none' if lowest[name] is None else f'{lowest[name]:.4g}'})" for name, bound in budgets.items()]
+    return f"no evaluated architecture meets {', '.join(parts)}; raise the budget"

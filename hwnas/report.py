@@ -62,11 +62,15 @@ def print_search_summary(summary, config: RunConfig, plugins: Sequence[str] = ()
 def print_pick(ev: Evaluation, run: Run, budgets: Mapping[str, float]) -> None:
     """Print a picked architecture and, when the run saved its trained weights, how to export it
     (a table-backed run or a zero-cost one has no trained model to export)."""
-    how = ("best " + run.objectives[0].name + " under " + ", ".join(f"{k}={v:g}" for k, v in budgets.items())
-           if budgets else "knee of the front")
+    from .front import latency_figures, optimised_order
+
+    how = ("best " + optimised_order(run.objectives)[0].name + " under "
+           + ", ".join(f"{k}={v:g}" for k, v in budgets.items()) if budgets else "knee of the front")
     print(f"picked ({how}): evaluation {ev.id}")
     print(f"arch: {ev.arch}")
     print(_metrics_line(ev.metrics))
+    if latency_figures(ev.metrics):
+        print(latency_figures(ev.metrics) + (" (budgets judged on the measured)" if budgets else ""))
     if (run.path / WEIGHTS_DIR / weights_name(ev.arch)).is_file():
         print(f"export: hwnas export {shlex.quote(str(run.path))} {shlex.quote(ev.arch)} -o model.onnx")
 
@@ -113,8 +117,10 @@ def print_pick_variant(row: Mapping[str, object], scaled: Mapping[str, float], r
                        budgets: Mapping[str, float]) -> None:
     """Print a picked compressed variant (a row of compressed.csv) on the run's scale
     (``scaled``: what it was picked on) and where its ONNX file is."""
-    how = ("best " + run.objectives[0].name + " under " + ", ".join(f"{k}={v:g}" for k, v in budgets.items())
-           if budgets else "knee of the front")
+    from .front import optimised_order
+
+    how = ("best " + optimised_order(run.objectives)[0].name + " under "
+           + ", ".join(f"{k}={v:g}" for k, v in budgets.items()) if budgets else "knee of the front")
     print(f"picked ({how}): compressed variant {row['variant']} of evaluation {row['parent_id']}")
     print(f"arch: {row['parent_arch']}")
     print(f"settings: {row['settings']}")

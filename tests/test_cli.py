@@ -458,3 +458,18 @@ def test_export_tells_a_missing_weights_file_from_an_estimator_that_does_not_tra
     shutil.rmtree(copy / "weights")
     cli_error(["export", str(copy), arch, "-o", str(tmp_path / "m.onnx")], "is missing: moved or deleted",
               "restore it from where the run was searched, or pass --untrained")
+
+
+def test_pick_under_a_budget_picks_the_most_accurate_when_latency_is_the_first_objective(tmp_path, capsys):
+    from hwnas.outputs import load_run
+
+    run = tmp_path / "cost_first"
+    config = GOOD.replace('["error", "latency_ms"]', '["latency_ms", "error"]')
+    assert main(["search", _write(tmp_path, config), "--out", str(run), "--no-progress"]) == 0
+    capsys.readouterr()
+    ok = [ev for ev in load_run(run).evaluations if ev.ok]
+    assert main(["pick", str(run), "--max-latency-ms", "1000"]) == 0
+    out = capsys.readouterr().out
+    assert "best error under max_latency_ms=1000" in out, out
+    picked = int(out.split("evaluation ")[1].split()[0])
+    assert {ev.id: ev for ev in ok}[picked].metrics["error_pct"] == min(ev.metrics["error_pct"] for ev in ok)

@@ -81,3 +81,13 @@ def test_a_strategy_that_stopped_early_is_not_said_to_have_exhausted_the_space(c
 def test_a_zero_latency_on_the_front_prints_no_ratio(capsys):
     print_search_summary(_summary([_ev(1, 0.0), _ev(2, 0.4)], failed=0, feasible=4), _config())
     assert "front: 2 architectures; best accuracy 92.00 %; latency 0.0000-0.4000 ms\n" in capsys.readouterr().out
+
+
+def test_a_picked_re_measured_row_prints_both_latencies(capsys):
+    from hwnas.outputs import Run
+    from hwnas.report import print_pick
+
+    ev = Evaluation("a1", [1], "ok", {"error_pct": 9.0, "latency_ms": 0.0944, "latency_ms_predicted": 0.0944,
+                                      "latency_ms_measured": 0.0969}, id=1)
+    print_pick(ev, Run(Path("/runs/r"), _config(), [ev]), {"max_latency_ms": 0.1})
+    assert "latency_ms 0.0944 predicted, 0.0969 measured (budgets judged on the measured)" in capsys.readouterr().out

@@ -22,7 +22,11 @@ class ExportCommand(Command):
         from ..export import export_run_arch
 
         ev, path = export_run_arch(args.run_dir, args.arch, args.output, untrained=args.untrained)
+        from ..front import latency_figures
+
         latency = ev.metrics.get("latency_ms") if ev else None
-        extra = f" (latency_ms in the run: {latency:.4f})" if latency is not None else ""
+        figures = latency_figures(ev.metrics) if ev else None
+        extra = (f" ({figures} in the run)" if figures else
+                 f" (latency_ms in the run: {latency:.4f})" if latency is not None else "")
         print(f"wrote {path}{extra}")
         return 0

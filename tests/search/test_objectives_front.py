@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from hwnas.exceptions import BudgetError, RegistryError
-from hwnas.front import hypervolume, knee, non_dominated, pick
+from hwnas.front import hypervolume, knee, latency_figures, non_dominated, optimised_order, pick
 from hwnas.search.objectives import FAILED_VALUE, minimisation_matrix, resolve_objectives, violation_matrix
 
 OBJ = resolve_objectives(["error", "latency_ms"])
@@ -83,3 +83,27 @@ def test_hypervolume_of_known_square():
 def test_unknown_objective():
     with pytest.raises(RegistryError, match="did you mean 'latency_ms'"):
         resolve_objectives(["latency"])
+
+
+def test_pick_judges_a_latency_budget_on_the_re_measured_latency():
+    rows = [{"error_pct": 2.0, "latency_ms": 0.09, "latency_ms_predicted": 0.09, "latency_ms_measured": 0.12},
+            {"error_pct": 4.0, "latency_ms": 0.08, "latency_ms_predicted": 0.08, "latency_ms_measured": 0.095}]
+    assert pick(rows, OBJ, {"max_latency_ms": 0.1}) == 1  # the first is predicted under, measured over
+    assert latency_figures(rows[1]) == "latency_ms 0.08 predicted, 0.095 measured"
+    assert latency_figures(ROWS[0]) is None
+
+
+def test_pick_under_a_budget_optimises_accuracy_when_a_cost_comes_first():
+    cost_first = resolve_objectives(["latency_ms", "error"])
+    assert pick(ROWS, cost_first, {"max_latency_ms": 4.0}) == 2  # the most accurate under 4 ms, not the fastest
+    assert optimised_order(cost_first)[0].name == "error"
+
+
+def test_budgets_each_met_alone_but_not_together_name_the_closest_row():
+    rows = [{"error_pct": 2.0, "latency_ms": 0.068, "params": 9e4},
+            {"error_pct": 3.0, "latency_ms": 0.2, "params": 3.2e4},
+            {"error_pct": 3.0, "latency_ms": 0.085, "params": 6.5e4}]
+    with pytest.raises(BudgetError, match=r"no single evaluated architecture meets max_latency_ms=0.08, "
+                                          r"max_params=60000 together; the closest \(latency_ms=0.085, "
+                                          r"params=6.5e\+04\) breaks max_latency_ms=0.08, max_params=60000"):
+        pick(rows, OBJ, {"max_latency_ms": 0.08, "max_params": 60000})
