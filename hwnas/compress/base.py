@@ -130,4 +130,9 @@ class Compressor(ABC):
         return f"{self.name}(" + ",".join(f"{k}={v}" for k, v in self.settings().items()) + ")"
 
 
+class VariantFailure(Exception):
+    """A variant this step cannot make from this model (e.g. pruning that would remove nothing):
+    recorded as a failed row with the message as its reason, the other variants go on."""
+
+
 COMPRESSORS: Registry[type[Compressor]] = Registry("compressor")

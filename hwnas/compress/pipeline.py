@@ -28,7 +28,7 @@ import torch
 
 from ..exceptions import CompressError, ConfigError, HwnasError, SpaceError
 from ..interrupts import held_interrupts
-from .base import COMPRESSORS, CompressContext, Compressor, Subject
+from .base import COMPRESSORS, CompressContext, Compressor, Subject, VariantFailure
 from .results import (COMPRESSED_CSV, COMPRESSED_DIR, COMPRESSED_PNG, ORIGINAL, STALE, Row, compare_with_parents,
                       kept_variants, merge_rows, plot_compressed, read_compressed, search_scale, write_compressed)
 
@@ -354,6 +354,8 @@ def _apply_chain(chain: Chain, root: Subject, context: CompressContext,
             done[keys[:i]] = (after, None, seconds + time.perf_counter() - start)
         except HwnasError:
             raise
+        except VariantFailure as exc:  # a one-line reason of its own, no exception type
+            done[keys[:i]] = (None, f"{chain.steps[i - 1].label}: {exc}", seconds + time.perf_counter() - start)
         except (Exception, MemoryError) as exc:  # noqa: BLE001 - a failing variant is data; the others go on
             reason = f"{chain.steps[i - 1].label}: {type(exc).__name__}: {exc}".splitlines()[0][:500]
             done[keys[:i]] = (None, reason, seconds + time.perf_counter() - start)

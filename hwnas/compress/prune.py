@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from ..exceptions import ConfigError
-from .base import COMPRESSORS, CompressContext, Compressor, Subject
+from .base import COMPRESSORS, CompressContext, Compressor, Subject, VariantFailure
 
 IMPORTANCES = {"l1": 1, "l2": 2}
 
@@ -86,12 +86,18 @@ class PruneCompressor(Compressor):
 
         Raises:
             ConfigError: ``subject`` was already quantized (prune before quantizing).
+            VariantFailure: no channel would be removed (every group kept whole by ``round_to``).
         """
         if subject.quantized:
             raise ConfigError("prune must come before quantize: a quantized graph cannot be pruned")
         module = copy.deepcopy(subject.module).cpu().eval()
+        before = sum(p.numel() for p in module.parameters())
         prune_channels(module, context.input_shape, self.ratio, importance=self.importance,
                        round_to=self.round_to)
+        if sum(p.numel() for p in module.parameters()) == before:  # it would only time noise as a speed-up
+            raise VariantFailure(f"nothing pruned: removing {self.ratio:g} of each group's channels and rounding "
+                                 f"up to a multiple of round_to={self.round_to} keeps every group whole; lower "
+                                 f"--round-to or raise --prune")
         finetune(module, context, epochs=self.finetune_epochs, lr=self.finetune_lr)
         return Subject(module=module.cpu().eval(), weight_bits=subject.weight_bits,
                        activation_bits=subject.activation_bits)

@@ -119,3 +119,16 @@ def test_a_higher_ratio_prunes_at_least_as_much_with_rounding():
         assert all(a % 16 == 0 or a == b for a, b in zip(after, before)), (before, after)
         macs.append(count_macs_params(model, SHAPE)[0])
     assert macs[0] > macs[1] > macs[2], macs
+
+
+def test_a_ratio_that_rounds_back_to_every_channel_is_a_failed_variant_not_a_copy(digits_12):
+    from hwnas.compress.pipeline import Chain, _apply_chain
+
+    space = make_space("mlp", digits_12.input_shape, 10, max_layers=2, widths=[32])
+    model = space.build(space.sample(np.random.default_rng(0))).eval()
+    context = CompressContext(digits_12, load_target("cpu-ort-1t"), {"batch_size": 64, "device": "cpu"})
+    chain = Chain((PruneCompressor(0.25, round_to=16, finetune_epochs=0),))
+    subject, reason, _ = _apply_chain(chain, Subject(model), context, {(): (Subject(model), None, 0.0)})
+    assert subject is None  # 32 * 0.75 = 24 rounds up to 32: recorded failed, never timed as a speed-up
+    assert reason == ("prune0.25: nothing pruned: removing 0.25 of each group's channels and rounding up to a "
+                      "multiple of round_to=16 keeps every group whole; lower --round-to or raise --prune")
