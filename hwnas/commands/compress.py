@@ -38,8 +38,9 @@ class CompressCommand(Command):
         p.add_argument("--round-to", type=int, default=16, metavar="N",
                        help="keep channel counts at multiples of N (default 16: ORT's AVX-512 channel block)")
         p.add_argument("--per-channel", action="store_true", help="per-channel weight scales for INT8")
-        p.add_argument("--calibration-samples", type=int, default=256, metavar="N",
-                       help="training samples that calibrate static INT8 (default 256)")
+        p.add_argument("--calibration-samples", type=int, metavar="N",
+                       help="training samples that calibrate static INT8 (default 256, or the whole training "
+                            "split when smaller)")
         p.add_argument("--no-stack", action="store_true", help="do not also quantize the pruned variants")
         p.add_argument("--max-accuracy-drop", type=float, default=1.0, metavar="PTS",
                        help="accuracy points (>= 0) a variant may lose to be reported as a parent's best (default 1)")

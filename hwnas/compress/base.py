@@ -112,9 +112,9 @@ class Compressor(ABC):
                 on); :class:`hwnas.exceptions.HwnasError` for user errors, which stop the call.
         """
 
-    def check_target(self, target: Any) -> None:
-        """Refuse a target this step cannot work for, before any model is compressed (the
-        default accepts every target).
+    def check_target(self, target: Any, task: Any = None) -> None:
+        """Refuse a target (or the run's task data) this step cannot work for, before any model
+        is compressed (the default accepts every target).
 
         Raises:
             ConfigError: naming the target and what to do.

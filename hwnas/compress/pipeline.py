@@ -30,7 +30,8 @@ from ..exceptions import CompressError, ConfigError, HwnasError, SpaceError
 from ..interrupts import held_interrupts
 from .base import COMPRESSORS, CompressContext, Compressor, Subject, VariantFailure
 from .results import (COMPRESSED_CSV, COMPRESSED_DIR, COMPRESSED_PNG, ORIGINAL, STALE, Row, compare_with_parents,
-                      kept_variants, merge_rows, plot_compressed, read_compressed, search_scale, write_compressed)
+                      kept_variants, merge_rows, plot_compressed, read_compressed, redone_keys, search_scale,
+                      write_compressed)
 
 
 @dataclass(frozen=True)
@@ -245,7 +246,7 @@ def compress_run(run_dir: str | Path, chains: Sequence[Chain], *, archs: Sequenc
                           f"this run's config has {'no [task]' if parts.task is None else 'no target'}")
     require_provider(parts.target)  # every variant is timed there: say so now, not once per variant
     for step in {step.describe(): step for chain in chains for step in chain.steps}.values():
-        step.check_target(parts.target)  # e.g. INT8 on a float16 target: before any parent is pruned
+        step.check_target(parts.target, parts.task)  # e.g. INT8 on a float16 target: before any parent is pruned
     parents = select_parents(run, parts.space, archs=archs, front=front)
     trainer_options = run_trainer_options(run.config.estimator)
     out_dir = run.path / COMPRESSED_DIR
@@ -294,7 +295,11 @@ def compress_run(run_dir: str | Path, chains: Sequence[Chain], *, archs: Sequenc
     _time_all(measured, parts.target, parts.task.input_shape)  # Ctrl-C here: nothing is saved (untimed)
     compare_with_parents(new_rows + kept)
     rows = merge_rows(old, new_rows)
-    made = {(r["parent_arch"], r["variant"]): r for r in new_rows}
+    redone = redone_keys(old, new_rows)
+    made = {key: r for r in new_rows if (key := (r["parent_arch"], r["variant"])) in redone}
+    for r in new_rows:  # a failed remake never replaces an earlier call's successful row
+        if (r["parent_arch"], r["variant"]) not in redone:
+            r["reason"] = f"{r['reason']}; compressed.csv keeps the earlier successful row"
     replaced = [(r, made[key]) for r in old if (key := (r["parent_arch"], r["variant"])) in made
                 and r.get("settings", "") != made[key].get("settings", "")]
     stopped = _commit(csv_path, rows, files) or stopped

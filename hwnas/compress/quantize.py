@@ -31,6 +31,9 @@ from .base import COMPRESSORS, CompressContext, Compressor, Subject
 MODES = ("static", "dynamic")
 FORMATS = ("qdq", "qoperator")
 
+#: Training samples that calibrate static INT8 when none are asked (fewer when the split is smaller).
+DEFAULT_CALIBRATION_SAMPLES = 256
+
 #: ``--quantize`` names -> the quantize settings each one builds (one variant per entry).
 QUANT_SCHEMES: Registry[tuple[dict[str, Any], ...]] = Registry("quantization scheme")
 QUANT_SCHEMES.add("int8", ({"mode": "static", "format": "qdq"}, {"mode": "static", "format": "qoperator"}))
@@ -47,7 +50,8 @@ class QuantizeCompressor(Compressor):
         mode: ``"static"`` (calibrated activations) or ``"dynamic"``.
         format: ``"qdq"`` or ``"qoperator"`` (static only; dynamic always uses operators).
         per_channel: one weight scale per output channel instead of per tensor.
-        calibration_samples: training samples used to calibrate activation ranges (static).
+        calibration_samples: training samples used to calibrate activation ranges (static);
+            None: 256, or the whole training split when it is smaller (:meth:`check_target`).
 
     Raises:
         ConfigError: an unknown mode or format, or a bad sample count.
@@ -61,13 +65,15 @@ class QuantizeCompressor(Compressor):
     name = "quantize"
 
     def __init__(self, mode: str = "static", *, format: str = "qdq", per_channel: bool = False,
-                 calibration_samples: int = 256) -> None:
+                 calibration_samples: int | None = None) -> None:
         if mode not in MODES:
             raise ConfigError(f"quantize mode {mode!r} is unknown; use one of: {', '.join(MODES)}")
         if format not in FORMATS:
             raise ConfigError(f"quantize format {format!r} is unknown; use one of: {', '.join(FORMATS)}")
         if not isinstance(per_channel, bool):
             raise ConfigError(f"quantize per_channel {per_channel!r} must be true or false")
+        self.default_samples = calibration_samples is None
+        calibration_samples = DEFAULT_CALIBRATION_SAMPLES if calibration_samples is None else calibration_samples
         if isinstance(calibration_samples, bool) or not isinstance(calibration_samples, int) or calibration_samples < 1:
             raise ConfigError(f"quantize calibration_samples {calibration_samples!r} must be an integer >= 1, e.g. 256")
         self.mode = mode
@@ -85,10 +91,22 @@ class QuantizeCompressor(Compressor):
     def label(self) -> str:
         return "int8-dynamic" if self.mode == "dynamic" else f"int8-{self.format}"
 
-    def check_target(self, target) -> None:
+    def check_target(self, target, task=None) -> None:
         if target.dtype != "float32":
             raise ConfigError(f"quantize needs float32 graphs but target {target.name!r} has "
                               f"dtype {target.dtype!r}; compress on a float32 target")
+        if self.mode != "static":
+            return
+        if task is not None and self.default_samples:  # the default takes what a small split has
+            self.calibration_samples = min(self.calibration_samples, len(task.x_train))
+        if self.calibration_samples < target.batch_size:
+            raise ConfigError(f"--calibration-samples {self.calibration_samples} cannot fill one batch of target "
+                              f"{target.name!r} (batch_size {target.batch_size}); pass --calibration-samples "
+                              f"{target.batch_size} or more")
+        if task is not None and self.calibration_samples > len(task.x_train):
+            raise ConfigError(f"--calibration-samples {self.calibration_samples} is more than the run's "
+                              f"{len(task.x_train)} training samples; pass --calibration-samples "
+                              f"{len(task.x_train)} or fewer")
 
     def apply(self, subject: Subject, context: CompressContext) -> Subject:
         """Quantize ``subject.onnx(context)``; the float module is kept for counting.
@@ -96,7 +114,7 @@ class QuantizeCompressor(Compressor):
         Raises:
             ConfigError: the target's graphs are not float32, or the subject is already INT8.
         """
-        self.check_target(context.target)
+        self.check_target(context.target, context.task)
         if subject.quantized:
             raise ConfigError("quantize was asked twice in one chain; quantize once")
         from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static

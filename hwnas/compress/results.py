@@ -67,16 +67,26 @@ def compare_with_parents(rows: Sequence[Row]) -> None:
                  recommended=False if original else ratio < 1.0)
 
 
+def redone_keys(old: Sequence[Row], new: Sequence[Row]) -> set[tuple[object, object]]:
+    """(parent, variant) of the new rows that replace the earlier call's: all of them but a
+    failed remake of a variant that earlier calls made successfully (that one is kept)."""
+    made = {(r["parent_arch"], r["variant"]) for r in old if r["status"] == "ok"}
+    keys = [((r["parent_arch"], r["variant"]), r["status"] == "ok") for r in new]
+    return {key for key, ok in keys if ok or key not in made}
+
+
 def merge_rows(old: Sequence[Row], new: Sequence[Row]) -> list[Row]:
-    """Rows of an earlier ``hwnas compress`` call that this one did not redo, then the new rows."""
-    redone = {(r["parent_arch"], r["variant"]) for r in new}
-    return [r for r in old if (r["parent_arch"], r["variant"]) not in redone] + list(new)
+    """Rows of an earlier ``hwnas compress`` call that this one did not redo (:func:`redone_keys`),
+    then the new rows that replace theirs."""
+    redone = redone_keys(old, new)
+    return ([r for r in old if (r["parent_arch"], r["variant"]) not in redone]
+            + [r for r in new if (r["parent_arch"], r["variant"]) in redone])
 
 
 def kept_variants(old: Sequence[Row], new: Sequence[Row]) -> list[Row]:
     """The measured variants of an earlier call that :func:`merge_rows` keeps for a parent this
     call re-measures: they must be re-timed in this call's session (or marked :data:`STALE`)."""
-    redone = {(r["parent_arch"], r["variant"]) for r in new}
+    redone = redone_keys(old, new)
     parents = {r["parent_arch"] for r in new if r["variant"] == ORIGINAL}
     return [r for r in old if r["parent_arch"] in parents and r["variant"] != ORIGINAL
             and r["status"] == "ok" and (r["parent_arch"], r["variant"]) not in redone]

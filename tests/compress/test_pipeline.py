@@ -158,3 +158,14 @@ def test_int8_on_a_float16_target_is_refused_before_any_parent_is_pruned(run_cop
     monkeypatch.setattr(pipeline, "_apply_chain", lambda *a: pytest.fail("a parent was compressed"))
     with pytest.raises(ConfigError, match="quantize needs float32 graphs .* dtype 'float16'"):
         compress_run(run_copy, build_chains([0.5], ["int8"]), archs=[best_arch])
+
+
+def test_calibration_samples_beyond_the_training_split_are_refused_before_any_parent(run_copy, best_arch,
+                                                                                     monkeypatch):
+    from hwnas.compress import pipeline
+
+    monkeypatch.setattr(pipeline, "_apply_chain", lambda *a: pytest.fail("a parent was compressed"))
+    with pytest.raises(ConfigError, match="--calibration-samples 1000000 is more than the run's .* training"):
+        compress_run(run_copy, build_chains([], ["int8-qdq"], quant_options={"calibration_samples": 1_000_000}),
+                     archs=[best_arch])
+    assert not (run_copy / COMPRESSED_CSV).exists()

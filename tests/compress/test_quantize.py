@@ -90,3 +90,25 @@ def test_schemes():
     assert QuantizeCompressor(**QUANT_SCHEMES.get("int8-dynamic")[0]).label == "int8-dynamic"
     with pytest.raises(RegistryError, match="unknown quantization scheme 'int4'; did you mean 'int8'"):
         QUANT_SCHEMES.get("int4")
+
+
+def test_calibration_samples_are_checked_against_the_batch_and_the_training_split(digits_12):
+    target = types.SimpleNamespace(name="cpu-b4", dtype="float32", batch_size=4)
+    with pytest.raises(ConfigError, match=r"--calibration-samples 2 cannot fill one batch of target 'cpu-b4' "
+                                          r"\(batch_size 4\); pass --calibration-samples 4 or more"):
+        QuantizeCompressor(calibration_samples=2).check_target(target, digits_12)
+    n = len(digits_12.x_train)
+    with pytest.raises(ConfigError, match=f"--calibration-samples 1000000 is more than the run's {n} training "
+                                          f"samples; pass --calibration-samples {n} or fewer"):
+        QuantizeCompressor(calibration_samples=1_000_000).check_target(target, digits_12)
+    QuantizeCompressor("dynamic", calibration_samples=2).check_target(target, digits_12)  # calibrates nothing
+
+
+def test_the_default_calibration_takes_a_small_training_split_whole():
+    import numpy as np
+
+    target = types.SimpleNamespace(name="cpu", dtype="float32", batch_size=1)
+    small = types.SimpleNamespace(x_train=np.zeros((40, 4), np.float32))
+    step = QuantizeCompressor()
+    step.check_target(target, small)
+    assert step.settings()["calibration_samples"] == 40  # recorded as used, not 256

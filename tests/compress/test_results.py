@@ -92,3 +92,14 @@ def test_a_hand_edited_cell_that_is_no_number_is_named(rows, tmp_path):
     write_compressed(tmp_path / "c.csv", rows)
     with pytest.raises(CompressError, match=r"c.csv line 3: latency_ms = 'fast' is not a number"):
         read_compressed(tmp_path / "c.csv")
+
+
+def test_a_failed_remake_never_replaces_an_earlier_successful_row(rows):
+    from hwnas.compress.results import kept_variants, merge_rows
+
+    new = [_row("a", ORIGINAL, 0.2, 98.0), _row("a", "prune0.5", 0.0, 0.0, status="failed"),
+           _row("a", "broken", 0.0, 0.0, status="failed")]
+    merged = {(r["parent_arch"], r["variant"]): r for r in merge_rows(rows, new)}
+    assert merged["a", "prune0.5"]["status"] == "ok" and merged["a", "prune0.5"]["latency_ms"] == 0.06
+    assert merged["a", "broken"] is new[2]  # failed before and now: the new reason
+    assert ("a", "prune0.5") in {(r["parent_arch"], r["variant"]) for r in kept_variants(rows, new)}  # re-timed
