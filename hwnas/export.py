@@ -9,6 +9,24 @@ from .exceptions import ConfigError, HwnasError
 from .outputs import WEIGHTS_DIR, check_file_to_write, load_run
 
 
+def missing_weights(run, ev: Evaluation | None, weights: Path) -> tuple[str, str]:
+    """Why an architecture of ``run`` has no ``weights`` file, and the fix: (why, fix).
+
+    Shared by ``hwnas export`` and ``hwnas compress``: not evaluated, evaluated without success,
+    an estimator that does not train, or a file moved or deleted since.
+    """
+    from .estimate import ESTIMATORS
+
+    if ev is None:
+        return "not evaluated there", "pick one from front.csv"
+    if not ev.ok:
+        return not_usable(ev), "pick one from front.csv"
+    if not ESTIMATORS.get(run.config.estimator.get("name")).trains:  # evaluated, and no weights to save
+        return (f"its estimator {run.config.estimator.get('name')!r} does not train, so the run saved no weights",
+                "search with a training estimator (e.g. proxy-trainer)")
+    return f"{weights} is missing: moved or deleted", "restore it from where the run was searched"
+
+
 def export_run_arch(run_dir: str | Path, arch: str, output: str | Path, *,
                     untrained: bool = False) -> tuple[Evaluation | None, Path]:
     """Write ``output`` (ONNX) for an architecture of the run at the run target's batch size.
@@ -30,7 +48,6 @@ def export_run_arch(run_dir: str | Path, arch: str, output: str | Path, *,
 
     from .components import build_components
     from .cost import export_onnx
-    from .estimate import ESTIMATORS
 
     out = check_file_to_write(output, "-o", "the ONNX file to write", "model.onnx")
     run = load_run(run_dir)
@@ -49,15 +66,7 @@ def export_run_arch(run_dir: str | Path, arch: str, output: str | Path, *,
     if weights.is_file():
         model.load_state_dict(torch.load(weights, weights_only=True, map_location="cpu"))
     elif not untrained:
-        if ev is None:
-            why, fix = "not evaluated there", "pick one from front.csv"
-        elif not ev.ok:
-            why, fix = not_usable(ev), "pick one from front.csv"
-        elif not ESTIMATORS.get(run.config.estimator.get("name")).trains:  # evaluated, and no weights to save
-            why = f"its estimator {run.config.estimator.get('name')!r} does not train, so the run saved no weights"
-            fix = "search with a training estimator (e.g. proxy-trainer)"
-        else:
-            why, fix = f"{weights} is missing: moved or deleted", "restore it from where the run was searched"
+        why, fix = missing_weights(run, ev, weights)
         raise HwnasError(f"{canonical!r} has no trained weights in {run_dir} ({why}); "
                          f"{fix}, or pass --untrained for random weights")
     onnx_bytes = export_onnx(model, parts.task.input_shape, batch_size=parts.target.batch_size,

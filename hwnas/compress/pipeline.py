@@ -183,8 +183,10 @@ def select_parents(run, space, *, archs: Sequence[str] = (), front: bool = False
     for arch in dict.fromkeys(chosen):
         path = run.path / WEIGHTS_DIR / weights_name(arch)
         if not path.is_file():
-            raise CompressError(f"{arch!r} has no trained weights ({path} is missing); compress a run searched "
-                                f"with a training estimator (e.g. proxy-trainer) that saved weights/")
+            from ..export import missing_weights
+
+            why, fix = missing_weights(run, ok[arch], path)
+            raise CompressError(f"{arch!r} has no trained weights in {run.path} ({why}); {fix}")
         arch_obj = space.parse(arch)
         module = space.build(arch_obj)
         module.load_state_dict(torch.load(path, weights_only=True, map_location="cpu"))

@@ -100,7 +100,9 @@ def test_bad_input_is_refused_before_any_work(run_copy, best_arch):
     with pytest.raises(CompressError, match=f"architecture '{other}' was not evaluated successfully"):
         compress_run(run_copy, chains, archs=[other])
     shutil.rmtree(run_copy / "weights")
-    with pytest.raises(CompressError, match=r"has no trained weights \(.* is missing\); compress a run searched"):
+    # a training run whose weights/ went missing: restore them (not "search with a training estimator")
+    with pytest.raises(CompressError, match=r"has no trained weights in .* \(.* is missing: moved or deleted\); "
+                                            r"restore it from where the run was searched$"):
         compress_run(run_copy, chains, archs=[best_arch])
     assert not (run_copy / COMPRESSED_CSV).exists()
 
