@@ -473,3 +473,17 @@ def test_pick_under_a_budget_picks_the_most_accurate_when_latency_is_the_first_o
     assert "best error under max_latency_ms=1000" in out, out
     picked = int(out.split("evaluation ")[1].split()[0])
     assert {ev.id: ev for ev in ok}[picked].metrics["error_pct"] == min(ev.metrics["error_pct"] for ev in ok)
+
+
+def test_include_compressed_on_a_table_run_says_it_cannot_be_compressed(tmp_path, capsys, cli_error):
+    from fakes import write_nb201_table
+
+    table = tmp_path / "nb201.csv"
+    write_nb201_table(table)
+    run = tmp_path / "t"
+    assert main(["search", "--space", "nb201", "--table", str(table), "--arch-column", "arch_str",
+                 "--accuracy-column", "acc", "--cost", "latency_ms=lat", "--evaluations", "8", "--no-progress",
+                 "--out", str(run)]) == 0
+    err = cli_error(["pick", str(run), "--include-compressed"], "cannot have any: its config has no [task]",
+                    "pick without --include-compressed")
+    assert "hwnas compress" not in err

@@ -67,6 +67,10 @@ def _compressed_variants(run, ok: list) -> tuple[list[dict], list[dict]]:
     from ..exceptions import CompressError
 
     path = run.path / COMPRESSED_CSV
+    if not path.is_file() and (not run.config.task or "target" not in run.config.cost):
+        raise CompressError(f"--include-compressed: {run.path} has no compressed variants and cannot have any: "
+                            f"its config has {'no [task]' if not run.config.task else 'no [cost] target'} (a table-"
+                            f"backed run has no models to compress); pick without --include-compressed")
     if not path.is_file():
         raise CompressError(f"--include-compressed: {path} does not exist; "
                             f"run 'hwnas compress {shlex.quote(str(run.path))} --front --prune 0.5' first")
