@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -29,7 +30,7 @@ import torch
 from ..exceptions import CompressError, ConfigError, HwnasError, SpaceError
 from ..interrupts import held_interrupts
 from .base import COMPRESSORS, CompressContext, Compressor, Subject, VariantFailure
-from .results import (COMPRESSED_CSV, COMPRESSED_DIR, COMPRESSED_PNG, ORIGINAL, STALE, Row, compare_with_parents,
+from .results import (COMPRESSED_CSV, COMPRESSED_DIR, COMPRESSED_LOCK, COMPRESSED_PNG, ORIGINAL, STALE, Row, compare_with_parents,
                       kept_variants, merge_rows, plot_compressed, read_compressed, redone_keys, search_scale,
                       write_compressed)
 
@@ -284,6 +285,45 @@ def compress_run(run_dir: str | Path, chains: Sequence[Chain], *, archs: Sequenc
     stopped = finished < len(parents)  # Ctrl-C during the parents: the finished ones are timed and saved
     files = [(run.path / str(r["onnx"]), graph) for r, graph in measured if r.get("onnx")]
     csv_path = run.path / COMPRESSED_CSV
+    scale = search_scale(run)
+    with _run_lock(run.path, progress):  # another call on this run commits first: its rows are read, kept
+        rows, kept, replaced, stopped = _time_and_commit(run, parts, csv_path, new_rows, measured, files, stopped)
+        try:
+            plot_compressed(run.path / COMPRESSED_PNG, rows, run.objectives, scale)
+        except KeyboardInterrupt:  # the table and files are saved; the plot follows on the next call
+            stopped = True
+    return CompressResult(rows, new_rows, run.path, run.objectives, kept, replaced,
+                          interrupted=(finished, len(parents)) if stopped else None, scale=scale)
+
+
+@contextmanager
+def _run_lock(run_dir: Path, progress: Callable[[str], None] | None):
+    """Hold ``compressed.lock`` of the run (an advisory ``flock``) while ``compressed.csv`` is read,
+    its variants timed and the result committed, so two ``hwnas compress`` calls on one run both
+    keep their rows (the second waits, saying so, then merges with the first's)."""
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): calls on one run must not overlap
+        yield
+        return
+    with open(run_dir / COMPRESSED_LOCK, "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if progress is not None:
+                progress(f"waiting for another hwnas compress on {run_dir} to save its variants")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _time_and_commit(run, parts, csv_path: Path, new_rows: list[Row], measured: list[tuple[Row, bytes]],
+                     files: list[tuple[Path, bytes]], stopped: bool
+                     ) -> tuple[list[Row], list[Row], list[tuple[Row, Row]], bool]:
+    """Read ``compressed.csv``, time this call's graphs with the kept ones of its parents, and
+    commit; (every row, kept rows, replaced rows, whether a signal came). Runs under :func:`_run_lock`."""
     old = read_compressed(csv_path) if csv_path.is_file() else []
     # a ratio is only meaningful within one timing session: re-time what is kept of a re-measured parent
     kept = kept_variants(old, new_rows)
@@ -304,14 +344,7 @@ def compress_run(run_dir: str | Path, chains: Sequence[Chain], *, archs: Sequenc
             r["reason"] = f"{r['reason']}; compressed.csv keeps the earlier successful row"
     replaced = [(r, made[key]) for r in old if (key := (r["parent_arch"], r["variant"])) in made
                 and r.get("settings", "") != made[key].get("settings", "")]
-    stopped = _commit(csv_path, rows, files) or stopped
-    scale = search_scale(run)
-    try:
-        plot_compressed(run.path / COMPRESSED_PNG, rows, run.objectives, scale)
-    except KeyboardInterrupt:  # the table and files are saved; the plot follows on the next call
-        stopped = True
-    return CompressResult(rows, new_rows, run.path, run.objectives, kept, replaced,
-                          interrupted=(finished, len(parents)) if stopped else None, scale=scale)
+    return rows, kept, replaced, _commit(csv_path, rows, files) or stopped
 
 
 def _commit(csv_path: Path, rows: Sequence[Row], files: Sequence[tuple[Path, bytes]]) -> bool:

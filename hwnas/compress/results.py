@@ -26,6 +26,8 @@ from ..search.objectives import Objective, minimisation_matrix
 COMPRESSED_CSV = "compressed.csv"
 COMPRESSED_PNG = "compressed.png"
 COMPRESSED_DIR = "compressed"
+#: Held (``flock``) by a ``hwnas compress`` call from reading ``compressed.csv`` to writing it.
+COMPRESSED_LOCK = "compressed.lock"
 
 #: The variant name of a parent's own row (its float model, re-measured beside its variants).
 ORIGINAL = "original"

@@ -171,3 +171,42 @@ def test_calibration_samples_beyond_the_training_split_are_refused_before_any_pa
         compress_run(run_copy, build_chains([], ["int8-qdq"], quant_options={"calibration_samples": 1_000_000}),
                      archs=[best_arch])
     assert not (run_copy / COMPRESSED_CSV).exists()
+
+
+def test_two_calls_on_one_run_at_once_both_keep_their_rows(run_copy, best_arch, monkeypatch):
+    import contextlib
+    import threading
+
+    from hwnas.compress import pipeline
+    from hwnas.compress.results import read_compressed
+
+    real, lines, events = pipeline._time_all, [], {"waiting": threading.Event(), "done": threading.Event()}
+    second = {}
+
+    def other_call():
+        def progress(line):
+            lines.append(line)
+            if line.startswith("waiting for another hwnas compress"):
+                events["waiting"].set()
+        try:
+            second["result"] = compress_run(run_copy, build_chains([], ["int8-qoperator"]), archs=[best_arch],
+                                            progress=progress)
+        finally:
+            events["done"].set()
+
+    def time_all(*args, **kwargs):  # the first call, between reading compressed.csv and writing it
+        if "thread" not in second:
+            second["thread"] = threading.Thread(target=other_call)
+            second["thread"].start()
+            for _ in range(3000):  # until the second call waits for this one, or (with no lock) has saved
+                if events["waiting"].wait(0.1) or events["done"].is_set():
+                    break
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "_time_all", time_all)
+    monkeypatch.setattr(pipeline, "held_interrupts", lambda: contextlib.nullcontext([]))  # signals: main thread only
+    compress_run(run_copy, build_chains([], ["int8-qdq"]), archs=[best_arch])
+    second["thread"].join(300)
+    assert "result" in second, lines
+    variants = {r["variant"] for r in read_compressed(run_copy / COMPRESSED_CSV)}
+    assert {"int8-qdq", "int8-qoperator"} <= variants, variants
