@@ -30,9 +30,9 @@ import torch
 from ..exceptions import CompressError, ConfigError, HwnasError, SpaceError
 from ..interrupts import held_interrupts
 from .base import COMPRESSORS, CompressContext, Compressor, Subject, VariantFailure
-from .results import (COMPRESSED_CSV, COMPRESSED_DIR, COMPRESSED_LOCK, COMPRESSED_PNG, ORIGINAL, STALE, Row, compare_with_parents,
-                      kept_variants, merge_rows, plot_compressed, read_compressed, redone_keys, search_scale,
-                      write_compressed)
+from .results import (COMPRESSED_CSV, COMPRESSED_DIR, COMPRESSED_LOCK, COMPRESSED_PNG, ORIGINAL, STALE, Row,
+                      compare_with_parents, compared_objectives, kept_variants, merge_rows, plot_compressed,
+                      read_compressed, redone_keys, search_scale, write_compressed)
 
 
 @dataclass(frozen=True)
@@ -125,6 +125,7 @@ class CompressResult:
     rows: list[Row]
     new_rows: list[Row]
     run_dir: Path
+    #: the run's objectives the variants are measured on (:func:`~hwnas.compress.results.compared_objectives`)
     objectives: list[Any]
     kept_rows: list[Row] = field(default_factory=list)
     #: (earlier row, this call's row) of a variant made again with other settings: the earlier is replaced
@@ -286,13 +287,16 @@ def compress_run(run_dir: str | Path, chains: Sequence[Chain], *, archs: Sequenc
     files = [(run.path / str(r["onnx"]), graph) for r, graph in measured if r.get("onnx")]
     csv_path = run.path / COMPRESSED_CSV
     scale = search_scale(run)
+    objectives, note = compared_objectives(run.objectives)
+    if note and progress is not None:
+        progress(f"note: {note}")
     with _run_lock(run.path, progress):  # another call on this run commits first: its rows are read, kept
         rows, kept, replaced, stopped = _time_and_commit(run, parts, csv_path, new_rows, measured, files, stopped)
         try:
-            plot_compressed(run.path / COMPRESSED_PNG, rows, run.objectives, scale)
+            plot_compressed(run.path / COMPRESSED_PNG, rows, objectives, scale)
         except KeyboardInterrupt:  # the table and files are saved; the plot follows on the next call
             stopped = True
-    return CompressResult(rows, new_rows, run.path, run.objectives, kept, replaced,
+    return CompressResult(rows, new_rows, run.path, objectives, kept, replaced,
                           interrupted=(finished, len(parents)) if stopped else None, scale=scale)
 
 

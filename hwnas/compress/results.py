@@ -94,6 +94,28 @@ def kept_variants(old: Sequence[Row], new: Sequence[Row]) -> list[Row]:
             and r["status"] == "ok" and (r["parent_arch"], r["variant"]) not in redone]
 
 
+def compared_objectives(objectives: Sequence[Objective]) -> tuple[list[Objective], str | None]:
+    """The run's objectives that compressed variants are measured on (the columns of
+    :data:`COLUMNS`), for their fronts, hypervolumes and plot; ``error`` and ``latency_ms`` fill in
+    when fewer than two remain. Returns them and a one-line note naming what was left out (or None).
+
+    Example:
+        >>> from hwnas.search.objectives import resolve_objectives
+        >>> [o.name for o in compared_objectives(resolve_objectives(["error", "energy_mj"]))[0]]
+        ['error', 'latency_ms']
+    """
+    from ..search.objectives import OBJECTIVES
+
+    used = [o for o in objectives if o.column in COLUMNS]
+    dropped = [o.name for o in objectives if o.column not in COLUMNS]
+    for name in ("error", "latency_ms"):
+        if len(used) < 2 and all(o.name != name for o in used):
+            used.append(OBJECTIVES.get(name))
+    note = (f"compressed.png and the hypervolumes compare on {', '.join(o.name for o in used)}: compress does not "
+            f"measure {', '.join(dropped)} on the variants") if dropped else None
+    return used, note
+
+
 def write_compressed(path: Path, rows: Sequence[Row]) -> None:
     """Write ``compressed.csv`` (columns :data:`COLUMNS`, missing values blank)."""
     with open(path, "w", newline="") as fh:

@@ -210,3 +210,18 @@ def test_two_calls_on_one_run_at_once_both_keep_their_rows(run_copy, best_arch, 
     assert "result" in second, lines
     variants = {r["variant"] for r in read_compressed(run_copy / COMPRESSED_CSV)}
     assert {"int8-qdq", "int8-qoperator"} <= variants, variants
+
+
+def test_a_run_with_an_objective_compress_does_not_measure_plots_on_the_others(run_copy, best_arch, monkeypatch):
+    from hwnas import outputs
+    from hwnas.report import print_compress_summary
+    from hwnas.search.objectives import resolve_objectives
+
+    # e.g. energy_mj from a plugin cost model: the variants have no energy_mj column
+    monkeypatch.setattr(outputs.Run, "objectives", property(lambda self: resolve_objectives(["error", "energy_mj"])))
+    lines = []
+    result = compress_run(run_copy, build_chains([], ["int8-qdq"]), archs=[best_arch], progress=lines.append)
+    assert (run_copy / COMPRESSED_PNG).is_file() and [o.name for o in result.objectives] == ["error", "latency_ms"]
+    assert ("note: compressed.png and the hypervolumes compare on error, latency_ms: compress does not measure "
+            "energy_mj on the variants") in lines
+    print_compress_summary(result)  # hypervolumes on what the variants have
