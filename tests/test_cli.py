@@ -487,3 +487,14 @@ def test_include_compressed_on_a_table_run_says_it_cannot_be_compressed(tmp_path
     err = cli_error(["pick", str(run), "--include-compressed"], "cannot have any: its config has no [task]",
                     "pick without --include-compressed")
     assert "hwnas compress" not in err
+
+
+def test_export_says_which_latency_of_the_run_it_prints(tmp_path, capsys, monkeypatch):
+    from hwnas import export
+    from hwnas.evaluation import Evaluation
+
+    ev = Evaluation("a", [0], "ok", {"latency_ms": 0.0944, "latency_ms_predicted": 0.0944,
+                                     "latency_ms_measured": 0.0969}, id=1)
+    monkeypatch.setattr(export, "export_run_arch", lambda *a, **k: (ev, tmp_path / "m.onnx"))
+    assert main(["export", str(tmp_path), "1", "-o", str(tmp_path / "m.onnx")]) == 0
+    assert "(latency_ms 0.0944 predicted, 0.0969 measured in the run)" in capsys.readouterr().out
