@@ -23,7 +23,7 @@ from .config import SEARCH_KEYS, RunConfig, config_from_dict
 from .evaluation import Evaluation
 from .exceptions import ConfigError, StoreError
 from .front import non_dominated
-from .search.objectives import METRIC_COLUMNS, Objective, is_feasible, resolve_objectives
+from .search.objectives import METRIC_COLUMNS, Objective, is_feasible, labelled_for_task, resolve_objectives
 from .store import Store
 
 EVALUATIONS_CSV = "evaluations.csv"
@@ -169,12 +169,14 @@ def as_run(data: dict[str, Any], models: Sequence[str] | None, options: Mapping[
 
 
 def write_outputs(run_dir: Path, config: RunConfig, evaluations: Sequence[Evaluation],
-                  verify: Callable[[list[str]], list[dict[str, float]]] | None = None) -> list[int]:
+                  verify: Callable[[list[str]], list[dict[str, float]]] | None = None, *,
+                  regression: bool = False) -> list[int]:
     """Write evaluations.csv, front.csv, pareto.png and config.json; return the front indices.
 
     Args:
         verify: given the front's architectures, extra columns per front row (e.g. a table
             prediction re-measured on the runtime: ``latency_ms_predicted``, ``latency_ms_measured``).
+        regression: the task is a regression (pareto.png's error axis reads 100·(1 − R²)).
     """
     objectives = resolve_objectives(config.objectives)
     rows = [row_of(ev, config.budgets) for ev in evaluations]
@@ -188,7 +190,8 @@ def write_outputs(run_dir: Path, config: RunConfig, evaluations: Sequence[Evalua
     (run_dir / CONFIG_JSON).write_text(json.dumps(resolved_config(run_dir, config), indent=2))
     from .plots import plot_front
 
-    plot_front(run_dir / PARETO_PNG, evaluations, front, _labelled(objectives, config), config.budgets)
+    plot_front(run_dir / PARETO_PNG, evaluations, front, labelled_for_task(_labelled(objectives, config), regression),
+               config.budgets)
     return front
 
 

@@ -11,9 +11,11 @@ from .outputs import EVALUATIONS_CSV, FRONT_CSV, PARETO_PNG, WEIGHTS_DIR, Run
 from .search.objectives import METRIC_COLUMNS
 
 
-def _metrics_line(metrics: Mapping[str, float]) -> str:
+def _metrics_line(metrics: Mapping[str, float], regression: bool = False) -> str:
+    """``column=value`` pairs; on a regression ``accuracy_pct`` (100·R²) is shown as ``R²``."""
     shown = [c for c in METRIC_COLUMNS if c in metrics and c not in ("latency_spread_pct", "epochs")]
-    return "  ".join(f"{c}={metrics[c]:.4g}" for c in shown)
+    return "  ".join(f"R²={metrics[c] / 100:.4g}" if regression and c == "accuracy_pct" else f"{c}={metrics[c]:.4g}"
+                     for c in shown)
 
 
 def print_search_summary(summary, config: RunConfig, plugins: Sequence[str] = ()) -> None:
@@ -59,7 +61,7 @@ def print_search_summary(summary, config: RunConfig, plugins: Sequence[str] = ()
         print("next:        no evaluation meets the budgets; search again (a new --out) with higher ones")
 
 
-def print_pick(ev: Evaluation, run: Run, budgets: Mapping[str, float]) -> None:
+def print_pick(ev: Evaluation, run: Run, budgets: Mapping[str, float], regression: bool = False) -> None:
     """Print a picked architecture and, when the run saved its trained weights, how to export it
     (a table-backed run or a zero-cost one has no trained model to export)."""
     from .front import latency_figures, optimised_order
@@ -68,11 +70,17 @@ def print_pick(ev: Evaluation, run: Run, budgets: Mapping[str, float]) -> None:
            + ", ".join(f"{k}={v:g}" for k, v in budgets.items()) if budgets else "knee of the front")
     print(f"picked ({how}): evaluation {ev.id}")
     print(f"arch: {ev.arch}")
-    print(_metrics_line(ev.metrics))
+    print(_metrics_line(ev.metrics, regression))
     if latency_figures(ev.metrics):
         print(latency_figures(ev.metrics) + (" (budgets judged on the measured)" if budgets else ""))
     if (run.path / WEIGHTS_DIR / weights_name(ev.arch)).is_file():
         print(f"export: hwnas export {shlex.quote(str(run.path))} {shlex.quote(ev.arch)} -o model.onnx")
+
+
+def _change(row: Mapping[str, object], regression: bool) -> str:
+    """A variant's accuracy change beside its parent: points, or R² on a regression."""
+    change = float(row["accuracy_change_pts"])
+    return f"R² {change / 100:+.4f}" if regression else f"accuracy {change:+.2f} pts"
 
 
 def print_compress_summary(result, *, max_accuracy_drop_pts: float = 1.0) -> None:
@@ -92,15 +100,17 @@ def print_compress_summary(result, *, max_accuracy_drop_pts: float = 1.0) -> Non
     if kept:
         print(f"earlier variants of these parents: {len(kept) - len(stale)} re-timed beside them"
               + (f", {len(stale)} stale (ONNX file missing: no ratio, never recommended)" if stale else ""))
-    print(f"best variant per parent (fastest, losing <= {max_accuracy_drop_pts:g} accuracy points):")
+    print(f"best variant per parent (fastest, losing <= {max_accuracy_drop_pts:g} "
+          + ("points of 100·R²):" if result.regression else "accuracy points):"))
     for arch, row in best_variants([*new, *kept], max_accuracy_drop_pts=max_accuracy_drop_pts).items():
         if row is None:
             print(f"  {arch}: none")
         else:
             print(f"  {arch}: {row['variant']}  latency x{row['latency_ratio']:.2f}  "
-                  f"accuracy {row['accuracy_change_pts']:+.2f} pts  macs {row['macs']:.3g}")
+                  f"{_change(row, result.regression)}  macs {row['macs']:.3g}")
     for before, now in result.replaced:
-        shown = f", accuracy {before['accuracy_pct']:.2f} %" if isinstance(before.get("accuracy_pct"), float) else ""
+        shown = ("" if not isinstance(before.get("accuracy_pct"), float) else f", R² {before['accuracy_pct'] / 100:.4f}"
+                 if result.regression else f", accuracy {before['accuracy_pct']:.2f} %")
         print(f"replaced: {before['parent_arch']} {before['variant']} made earlier with {before.get('settings')}"
               f"{shown}; now {now.get('settings')}")
     hv = hypervolumes(result.rows, result.objectives, result.scale)
@@ -114,7 +124,7 @@ def print_compress_summary(result, *, max_accuracy_drop_pts: float = 1.0) -> Non
 
 
 def print_pick_variant(row: Mapping[str, object], scaled: Mapping[str, float], run: Run,
-                       budgets: Mapping[str, float]) -> None:
+                       budgets: Mapping[str, float], regression: bool = False) -> None:
     """Print a picked compressed variant (a row of compressed.csv) on the run's scale
     (``scaled``: what it was picked on) and where its ONNX file is."""
     from .front import optimised_order
@@ -124,11 +134,10 @@ def print_pick_variant(row: Mapping[str, object], scaled: Mapping[str, float], r
     print(f"picked ({how}): compressed variant {row['variant']} of evaluation {row['parent_id']}")
     print(f"arch: {row['parent_arch']}")
     print(f"settings: {row['settings']}")
-    print(_metrics_line(scaled) + f"  model_size_mb={row['model_size_mb']:.4g}")
+    print(_metrics_line(scaled, regression) + f"  model_size_mb={row['model_size_mb']:.4g}")
     parent = next((ev.metrics for ev in run.evaluations if ev.arch == row["parent_arch"]), {})
     applied = [name for name, key in (("latency", "latency_ms"), ("accuracy", "accuracy_pct")) if key in parent]
-    print(f"measured beside its parent: latency x{row['latency_ratio']:.2f}, accuracy "
-          f"{row['accuracy_change_pts']:+.2f} pts; "
+    print(f"measured beside its parent: latency x{row['latency_ratio']:.2f}, {_change(row, regression)}; "
           + (f"the {' and '.join(applied)} above {'are' if len(applied) > 1 else 'is'} the parent's from this run "
              f"with {'these changes' if len(applied) > 1 else 'this change'} applied, the rest the variant's own"
              if applied else "the metrics above are the variant's own"))

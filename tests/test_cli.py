@@ -498,3 +498,20 @@ def test_export_says_which_latency_of_the_run_it_prints(tmp_path, capsys, monkey
     monkeypatch.setattr(export, "export_run_arch", lambda *a, **k: (ev, tmp_path / "m.onnx"))
     assert main(["export", str(tmp_path), "1", "-o", str(tmp_path / "m.onnx")]) == 0
     assert "(latency_ms 0.0944 predicted, 0.0969 measured in the run)" in capsys.readouterr().out
+
+
+def test_a_regression_run_is_labelled_with_r_squared(tmp_path, capsys, monkeypatch):
+    from hwnas import plots
+
+    labels = []
+    real = plots.plot_front
+    monkeypatch.setattr(plots, "plot_front", lambda path, evs, front, objectives, budgets: (
+        labels.extend(o.label for o in objectives), real(path, evs, front, objectives, budgets)))
+    config = GOOD.replace('dataset = "digits"', 'dataset = "diabetes"').replace("evaluations = 24", "evaluations = 8")
+    run = tmp_path / "reg"
+    assert main(["search", _write(tmp_path, config), "--out", str(run), "--no-progress"]) == 0
+    assert labels[0] == "validation 100·(1 − R²) (lower is better)", labels  # pareto.png's y axis
+    capsys.readouterr()
+    assert main(["pick", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "R²=" in out and "accuracy_pct=" not in out, out

@@ -51,10 +51,11 @@ class PickCommand(Command):
         # the run's own [budgets] always hold (front.csv leaves out what breaks them)
         chosen = pick(rows, run.objectives, budgets, required=run.config.budgets)
         shown = {k: min(v, budgets.get(k, v)) for k, v in {**budgets, **run.config.budgets}.items()} if budgets else {}
+        regression = _is_regression(run)
         if chosen < len(ok):
-            print_pick(ok[chosen], run, shown)
+            print_pick(ok[chosen], run, shown, regression)
         else:
-            print_pick_variant(variants[chosen - len(ok)], scaled[chosen - len(ok)], run, shown)
+            print_pick_variant(variants[chosen - len(ok)], scaled[chosen - len(ok)], run, shown, regression)
         return 0
 
 
@@ -90,6 +91,13 @@ def _compressed_variants(run, ok: list) -> tuple[list[dict], list[dict]]:
               f"{run.path / 'compressed'} ({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}); "
               f"compress them again to include them", file=sys.stderr)
     return variants, scaled
+
+
+def _is_regression(run) -> bool:
+    """Whether the run's task is a regression (its ``accuracy_pct`` is 100·R², printed as R²)."""
+    from ..data import load_task
+
+    return bool(run.config.task) and load_task(run.config.task, source=str(run.path)).is_regression
 
 
 def _as_id(value) -> int | None:

@@ -29,6 +29,7 @@ import torch
 
 from ..exceptions import CompressError, ConfigError, HwnasError, SpaceError
 from ..interrupts import held_interrupts
+from ..search.objectives import labelled_for_task
 from .base import COMPRESSORS, CompressContext, Compressor, Subject, VariantFailure
 from .results import (COMPRESSED_CSV, COMPRESSED_DIR, COMPRESSED_LOCK, COMPRESSED_PNG, ORIGINAL, STALE, Row,
                       compare_with_parents, compared_objectives, kept_variants, merge_rows, plot_compressed,
@@ -134,6 +135,8 @@ class CompressResult:
     interrupted: tuple[int, int] | None = None
     #: each parent's metrics in the search: the scale fronts and plots compare rows on
     scale: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: the run's task is a regression (``accuracy_pct`` is 100·R², reported as R²)
+    regression: bool = False
 
 
 def select_parents(run, space, *, archs: Sequence[str] = (), front: bool = False) -> list[Parent]:
@@ -293,11 +296,13 @@ def compress_run(run_dir: str | Path, chains: Sequence[Chain], *, archs: Sequenc
     with _run_lock(run.path, progress):  # another call on this run commits first: its rows are read, kept
         rows, kept, replaced, stopped = _time_and_commit(run, parts, csv_path, new_rows, measured, files, stopped)
         try:
-            plot_compressed(run.path / COMPRESSED_PNG, rows, objectives, scale)
+            plot_compressed(run.path / COMPRESSED_PNG, rows, labelled_for_task(objectives, parts.task.is_regression),
+                            scale)
         except KeyboardInterrupt:  # the table and files are saved; the plot follows on the next call
             stopped = True
     return CompressResult(rows, new_rows, run.path, objectives, kept, replaced,
-                          interrupted=(finished, len(parents)) if stopped else None, scale=scale)
+                          interrupted=(finished, len(parents)) if stopped else None, scale=scale,
+                          regression=parts.task.is_regression)
 
 
 @contextmanager

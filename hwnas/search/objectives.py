@@ -74,6 +74,17 @@ for _o in (
 ):
     OBJECTIVES.add(_o.name, _o)
 
+#: Labels on a regression task, where ``error_pct`` is 100·(1 − R²) and ``accuracy_pct`` 100·R².
+REGRESSION_LABELS = {"error_pct": "validation 100·(1 − R²) (lower is better)", "accuracy_pct": "validation R²"}
+
+
+def labelled_for_task(objectives: Sequence[Objective], regression: bool) -> list[Objective]:
+    """The objectives as plots name them on this task: a regression's error is 100·(1 − R²)."""
+    from dataclasses import replace
+
+    return [replace(o, label=REGRESSION_LABELS.get(o.column, o.label)) if regression else o for o in objectives]
+
+
 for _b in (
     Budget("max_latency_ms", "latency_ms", "ms"),
     Budget("max_peak_memory_mb", "peak_memory_mb", "MB"),

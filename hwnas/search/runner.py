@@ -220,7 +220,8 @@ class SearchRun:
                 executor.close()
             if self.outputs:
                 try:  # the front is re-measured here (a table's prediction): an interrupt may come
-                    front = write_outputs(self.run_dir, self.config, evaluations, verify=self.verify_front)
+                    front = write_outputs(self.run_dir, self.config, evaluations, verify=self.verify_front,
+                                          regression=self.regression)
                 except KeyboardInterrupt:
                     self._write_unverified(evaluations)
                     raise
@@ -231,8 +232,7 @@ class SearchRun:
                              sum(e.ok and is_feasible(e.metrics, self.config.budgets) for e in evaluations),
                              [evaluations[i] for i in front], time.perf_counter() - start,
                              self.config.search["evaluations"], counts[OVER_BUDGET],
-                             bool(self.parts.task is not None and self.parts.task.is_regression),
-                             _space_size(self.parts.space))
+                             self.regression, _space_size(self.parts.space))
 
     def _check_store_exists(self) -> None:
         """Refuse a ``--resume`` with no stored run, and a new run into a folder that holds one."""
@@ -253,10 +253,15 @@ class SearchRun:
                     return 0
                 evaluations = evaluations.all()
             if self.outputs:
-                write_outputs(self.run_dir, self.config, evaluations)
+                write_outputs(self.run_dir, self.config, evaluations, regression=self.regression)
         except Exception:  # noqa: BLE001 - the store holds everything; outputs follow on resume
             pass
         return len(evaluations) if isinstance(evaluations, list) else 0
+
+    @property
+    def regression(self) -> bool:
+        """The task is a regression (``accuracy_pct`` is 100·R²)."""
+        return bool(self.parts.task is not None and self.parts.task.is_regression)
 
     def verify_front(self, archs: list[str]) -> list[dict[str, float]]:
         """Each cost model's extra front columns (a table-predicted latency is re-measured), also

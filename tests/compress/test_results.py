@@ -103,3 +103,20 @@ def test_a_failed_remake_never_replaces_an_earlier_successful_row(rows):
     assert merged["a", "prune0.5"]["status"] == "ok" and merged["a", "prune0.5"]["latency_ms"] == 0.06
     assert merged["a", "broken"] is new[2]  # failed before and now: the new reason
     assert ("a", "prune0.5") in {(r["parent_arch"], r["variant"]) for r in kept_variants(rows, new)}  # re-timed
+
+
+def test_a_regression_summary_reports_r_squared_not_accuracy_points(rows, capsys):
+    from pathlib import Path
+
+    from hwnas.compress.pipeline import CompressResult
+    from hwnas.report import print_compress_summary
+    from hwnas.search.objectives import labelled_for_task
+
+    for r in rows:
+        r.setdefault("macs", 1e6)
+        r.setdefault("reason", "")
+    print_compress_summary(CompressResult(rows, rows, Path("/runs/r"), OBJECTIVES, regression=True))
+    out = capsys.readouterr().out
+    assert "a: prune0.5  latency x0.60  R² -0.0050" in out and "accuracy" not in out, out
+    assert labelled_for_task(OBJECTIVES, True)[0].label == "validation 100·(1 − R²) (lower is better)"
+    assert labelled_for_task(OBJECTIVES, False) == OBJECTIVES
