@@ -212,6 +212,8 @@ class Run:
     path: Path
     config: RunConfig
     evaluations: list[Evaluation]
+    #: the task is a regression (``accuracy_pct`` is 100·R²); None for a run stored before it was recorded
+    regression: bool | None = None
 
     @property
     def objectives(self) -> list[Objective]:
@@ -261,6 +263,6 @@ def load_run(run_dir: str | Path) -> Run:
         cfg = store.get_meta("config")
         if cfg is None:
             raise StoreError(f"{store_path}: no config recorded; the run never started, search again")
-        return Run(path, config_from_dict(cfg, source=str(store_path)), store.all())
+        return Run(path, config_from_dict(cfg, source=str(store_path)), store.all(), store.get_meta("regression"))
     finally:
         store.close()

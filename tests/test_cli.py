@@ -515,3 +515,10 @@ def test_a_regression_run_is_labelled_with_r_squared(tmp_path, capsys, monkeypat
     assert main(["pick", str(run)]) == 0
     out = capsys.readouterr().out
     assert "R²=" in out and "accuracy_pct=" not in out, out
+    import hwnas.data
+
+    def unloadable(*args, **kwargs):
+        raise AssertionError("pick loaded the task's data")
+
+    monkeypatch.setattr(hwnas.data, "load_task", unloadable)  # the run recorded it: no data needed
+    assert main(["pick", str(run)]) == 0 and "R²=" in capsys.readouterr().out

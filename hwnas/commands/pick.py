@@ -94,10 +94,18 @@ def _compressed_variants(run, ok: list) -> tuple[list[dict], list[dict]]:
 
 
 def _is_regression(run) -> bool:
-    """Whether the run's task is a regression (its ``accuracy_pct`` is 100·R², printed as R²)."""
+    """Whether the run's task is a regression (its ``accuracy_pct`` is 100·R², printed as R²): as
+    the search recorded it, or, for a run stored before it did, from the task's data (a run whose
+    data is no longer there reads as classification rather than failing the pick)."""
     from ..data import load_task
+    from ..exceptions import HwnasError
 
-    return bool(run.config.task) and load_task(run.config.task, source=str(run.path)).is_regression
+    if run.regression is not None or not run.config.task:
+        return bool(run.regression)
+    try:
+        return load_task(run.config.task, source=str(run.path)).is_regression
+    except HwnasError:
+        return False
 
 
 def _as_id(value) -> int | None:

@@ -327,6 +327,7 @@ class SearchRun:
             store.set_meta("started_at", time.time())
         store.set_meta("config", current)
         store.set_meta("target", target)
+        store.set_meta("regression", self.regression)  # hwnas pick reports R² without loading the data
         store.set_meta("space", self.parts.space.describe())
 
     def _check_same_target(self, stored: dict | None, current: dict | None, models: list[str]) -> None:
