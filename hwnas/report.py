@@ -8,12 +8,15 @@ from typing import Mapping, Sequence
 from .config import RunConfig
 from .evaluation import Evaluation, weights_name
 from .outputs import EVALUATIONS_CSV, FRONT_CSV, PARETO_PNG, WEIGHTS_DIR, Run
-from .search.objectives import METRIC_COLUMNS
+from .search.objectives import BUDGETS, METRIC_COLUMNS, OBJECTIVES
 
 
 def _metrics_line(metrics: Mapping[str, float], regression: bool = False) -> str:
-    """``column=value`` pairs; on a regression ``accuracy_pct`` (100·R²) is shown as ``R²``."""
-    shown = [c for c in METRIC_COLUMNS if c in metrics and c not in ("latency_spread_pct", "epochs")]
+    """``column=value`` pairs: the built-in metrics, then a plugin's objectives and budgeted
+    metrics; on a regression ``accuracy_pct`` (100·R²) is shown as ``R²``."""
+    declared = [*METRIC_COLUMNS, *(OBJECTIVES.get(n).column for n in OBJECTIVES.names()),
+                *(BUDGETS.get(n).column for n in BUDGETS.names())]
+    shown = [c for c in dict.fromkeys(declared) if c in metrics and c not in ("latency_spread_pct", "epochs")]
     return "  ".join(f"R²={metrics[c] / 100:.4g}" if regression and c == "accuracy_pct" else f"{c}={metrics[c]:.4g}"
                      for c in shown)
 
