@@ -176,7 +176,7 @@ def check_epochs(epochs: Sequence[int]) -> list[int]:
 
 
 def check_arguments(config: RunConfig, *, archs: int, epochs: Sequence[int], proxies: Sequence[str] | None,
-                    folds: int, proxy_batch_size: int = 64) -> tuple[list[int], list[str], dict[str, Any]]:
+                    folds: int, proxy_batch_size: int | None = None) -> tuple[list[int], list[str], dict[str, Any]]:
     """Check what :func:`run_fidelity` is given before any work (or file) is done.
 
     Returns:
@@ -192,7 +192,8 @@ def check_arguments(config: RunConfig, *, archs: int, epochs: Sequence[int], pro
         raise ConfigError(f"--archs {archs!r} must be an integer >= {max(folds, 3)} (at least --folds and 3)")
     if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
         raise ConfigError(f"--folds {folds!r} must be an integer >= 2")
-    if isinstance(proxy_batch_size, bool) or not isinstance(proxy_batch_size, int) or proxy_batch_size < 2:
+    if proxy_batch_size is not None and (isinstance(proxy_batch_size, bool) or not isinstance(proxy_batch_size, int)
+                                         or proxy_batch_size < 2):
         raise ConfigError(f"--proxy-batch {proxy_batch_size!r} must be an integer >= 2 (inputs in the proxies' "
                           f"batch), e.g. 64")
     budgets = check_epochs(epochs)
@@ -203,7 +204,7 @@ def check_arguments(config: RunConfig, *, archs: int, epochs: Sequence[int], pro
 
 
 def run_fidelity(config: RunConfig, *, archs: int = 40, epochs: Sequence[int] = (1, 3, 10),
-                 proxies: Sequence[str] | None = None, seed: int = 0, folds: int = 5, proxy_batch_size: int = 64,
+                 proxies: Sequence[str] | None = None, seed: int = 0, folds: int = 5, proxy_batch_size: int | None = None,
                  ceiling: bool = False, done: Mapping[str, Mapping[str, Any]] | None = None,
                  progress: Callable[[str], None] | None = None,
                  on_row: Callable[[list[dict[str, Any]], list[str]], None] | None = None) -> FidelityResult:
@@ -217,7 +218,8 @@ def run_fidelity(config: RunConfig, *, archs: int = 40, epochs: Sequence[int] = 
         proxies: proxy names (default: all registered).
         seed: architecture sampling seed (and the predictors' fold seed).
         folds: k of the predictors' cross-validation.
-        proxy_batch_size: inputs in the proxies' batch.
+        proxy_batch_size: inputs in the proxies' batch; None: 64, or the whole training split when
+            it is smaller (:func:`hwnas.estimate.zero_cost.proxy_batch`).
         ceiling: also train the reference budget with the next seed (the noise ceiling).
         done: rows of an earlier run with the same config, seed and proxy batch, by
             architecture: their values are kept and only the columns they lack (another
@@ -253,6 +255,7 @@ def run_fidelity(config: RunConfig, *, archs: int = 40, epochs: Sequence[int] = 
         trainers["ceiling"] = construct(ProxyTrainer, task, options={**options, "epochs": longest, "seed": train_seed + 1},
                                         where=where, label="proxy-trainer")
     batch = proxy_batch(task, proxy_batch_size, seed=train_seed, option="--proxy-batch")
+    proxy_batch_size = len(batch.targets)  # the default's, as used
     sample = sample_architectures(space, archs, seed)
 
     columns = ["arch", "genome"]

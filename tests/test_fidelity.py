@@ -258,3 +258,9 @@ def test_an_architecture_that_fails_to_train_is_a_missing_value(tmp_path, monkey
     result = run_fidelity(config, archs=4, epochs=[1, 2], proxies=["params"], folds=2, proxy_batch_size=16)
     row = next(r for r in result.rows if r["arch"] == first)
     assert np.isnan(row["accuracy_pct_1ep"]) and "1: ValueError: Expected more than 1 value" in row["failures"]
+
+
+def test_the_default_proxy_batch_fits_a_small_training_split():
+    config = config_from_dict({**TINY, "task": {**TINY["task"], "max_train_samples": 40}})
+    result = run_fidelity(config, archs=4, epochs=[1, 2], proxies=["params"], folds=2)
+    assert result.settings["proxy_batch_size"] == 40  # 64 would be refused: the split has 40 samples

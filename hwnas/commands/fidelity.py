@@ -52,7 +52,8 @@ class FidelityCommand(Command):
                        help="comma-separated zero-cost proxies (default: all)")
         p.add_argument("--seed", type=int, default=0, help="architecture sampling seed (default 0)")
         p.add_argument("--folds", type=int, default=5, help="cross-validation folds of the predictors (default 5)")
-        p.add_argument("--proxy-batch", type=int, default=64, help="inputs in the proxies' batch (default 64)")
+        p.add_argument("--proxy-batch", type=int, default=None,
+                       help="inputs in the proxies' batch (default 64, or the whole training split when smaller)")
         p.add_argument("--ceiling", action="store_true",
                        help="also retrain the reference budget with the next seed (noise ceiling)")
         p.add_argument("--out", default="runs/fidelity", help="output folder (default runs/fidelity)")
