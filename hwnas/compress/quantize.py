@@ -97,6 +97,11 @@ class QuantizeCompressor(Compressor):
                               f"dtype {target.dtype!r}; compress on a float32 target")
         if self.mode != "static":
             return
+        if task is not None and len(task.x_train) < target.batch_size:  # no --calibration-samples can help
+            raise ConfigError(f"static INT8 calibrates on at least one batch of target {target.name!r} ("
+                              f"batch_size {target.batch_size}), but the run has only {len(task.x_train)} training "
+                              f"samples; quantize with --quantize int8-dynamic (no calibration) or compress on a "
+                              f"target with a smaller batch_size")
         if task is not None and self.default_samples:  # the default takes what a small split has
             self.calibration_samples = min(self.calibration_samples, len(task.x_train))
         if self.calibration_samples < target.batch_size:

@@ -300,6 +300,8 @@ def make_space(name: str, input_shape: Sequence[int] | None, output_dim: int | N
         output_dim = cls.default_shapes[1] if output_dim is None else output_dim
     space = construct(cls, input_shape, output_dim, options=options, where="[space]", label=name)
     genes = getattr(space, "genes", None)
+    if isinstance(genes, tuple):  # a sequence of genes is as good as a list
+        genes = space.genes = list(genes)
     if not isinstance(genes, list) or not genes or not all(isinstance(g, Gene) for g in genes):
         raise SpaceError(f"space {name!r} ({type(space).__qualname__}) has genes {genes!r:.80}, not a non-empty list of "
                          f"Gene; set self.genes = [Gene(...), ...] after super().__init__()")

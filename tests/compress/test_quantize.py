@@ -102,6 +102,10 @@ def test_calibration_samples_are_checked_against_the_batch_and_the_training_spli
                                           f"samples; pass --calibration-samples {n} or fewer"):
         QuantizeCompressor(calibration_samples=1_000_000).check_target(target, digits_12)
     QuantizeCompressor("dynamic", calibration_samples=2).check_target(target, digits_12)  # calibrates nothing
+    tiny = types.SimpleNamespace(x_train=digits_12.x_train[:3])  # fewer samples than one batch: no flag helps
+    with pytest.raises(ConfigError, match=r"but the run has only 3 training samples; quantize with --quantize "
+                                          r"int8-dynamic"):
+        QuantizeCompressor(calibration_samples=4).check_target(target, tiny)
 
 
 def test_the_default_calibration_takes_a_small_training_split_whole():

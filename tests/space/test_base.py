@@ -33,9 +33,16 @@ class _NotGenes(_ClassGenes):
     genes = [("op", ("a", "b"))]
 
 
+class _TupleGenes(_ClassGenes):
+    def __init__(self, input_shape, output_dim):
+        super().__init__(input_shape, output_dim)
+        self.genes = (Gene("op", ("a", "b")),)  # a tuple set in __init__: as good as a list
+
+
 @pytest.fixture
 def registered():
-    names = {"audit-class-genes": _ClassGenes, "audit-no-genes": _NoGenes, "audit-not-genes": _NotGenes}
+    names = {"audit-class-genes": _ClassGenes, "audit-no-genes": _NoGenes, "audit-not-genes": _NotGenes,
+             "audit-tuple-genes": _TupleGenes}
     for name, cls in names.items():
         SPACES.add(name, cls)
     yield
@@ -48,6 +55,7 @@ def test_genes_listed_on_the_class_are_kept(registered):
     space = make_space("audit-class-genes", (4,), 2)
     assert space.n_genes == 1 and space.smallest() == "a"
     assert space.genes is not _ClassGenes.genes  # an instance's list, not the class's
+    assert make_space("audit-tuple-genes", (4,), 2).genes == [Gene("op", ("a", "b"))]
 
 
 @pytest.mark.parametrize("name", ["audit-no-genes", "audit-not-genes"])
