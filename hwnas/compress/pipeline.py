@@ -322,10 +322,13 @@ def _run_lock(run_dir: Path, progress: Callable[[str], None] | None):
             if progress is not None:
                 progress(f"waiting for another hwnas compress on {run_dir} to save its variants")
             fcntl.flock(fh, fcntl.LOCK_EX)
+        except OSError:  # a file system without locks (some network mounts): unguarded, as without fcntl
+            fcntl = None
         try:
             yield
         finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+            if fcntl is not None:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _time_and_commit(run, parts, csv_path: Path, new_rows: list[Row], measured: list[tuple[Row, bytes]],

@@ -530,12 +530,16 @@ def _exclusive(run_dir: Path) -> Iterator[None]:
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            locked = True
         except BlockingIOError:
             pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
             raise StoreError(f"another hwnas process is writing {run_dir} (pid {pid}); wait for it or choose "
                              f"another --out") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        except OSError:  # a file system without locks (some network mounts): unguarded, as without fcntl
+            locked = False
+        if locked:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
         yield
     finally:
         os.close(fd)  # releases the lock

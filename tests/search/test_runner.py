@@ -352,6 +352,17 @@ def test_a_second_search_into_a_folder_being_written_is_refused(tmp_path, make_c
     assert run_search(make_config(), run, resume=True, progress=False).evaluations > 0  # free again
 
 
+def test_a_file_system_without_locks_runs_unguarded(tmp_path, make_config, monkeypatch):
+    import errno
+    import fcntl
+
+    def no_locks(fd, op):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)  # some network mounts
+    assert run_search(make_config(), tmp_path / "r", progress=False).evaluations > 0
+
+
 @pytest.mark.parametrize("lost", ["emptied", "config row gone"])
 def test_resume_refuses_a_store_that_lost_its_config(tmp_path, make_config, lost):
     import sqlite3
