@@ -93,7 +93,9 @@ class Store:
     def _error(self, exc: sqlite3.DatabaseError) -> StoreError:
         text = str(exc)
         if "malformed" in text or "not a database" in text:
-            return StoreError(f"{self.path}: {text}: the store is damaged; search again into a new --out")
+            damaged = StoreError(f"{self.path}: {text}: the store is damaged; search again into a new --out")
+            damaged.resumable = False  # no "continue with --resume" hint after it
+            return damaged
         return StoreError(f"{self.path}: {text}; free space (or fix the disk), then --resume")
 
     def close(self) -> None:

@@ -206,6 +206,33 @@ def test_an_error_mid_search_keeps_the_outputs_and_says_how_to_continue(tmp_path
     assert main(hint[1:]) == 0, capsys.readouterr().err
 
 
+@pytest.mark.parametrize("error", ["damaged", "plugin class"])
+def test_an_error_mid_search_that_cannot_be_resumed_or_rebuilt_is_said_as_it_is(tmp_path, capsys, monkeypatch, error):
+    from hwnas.evaluation import Evaluator
+    from hwnas.exceptions import DataError, StoreError
+
+    class PluginError(DataError):  # a plugin's error class taking other arguments
+        def __init__(self, code, text):
+            super().__init__(f"{text} (code {code})")
+
+    def fails(self, genome):
+        if error == "damaged":
+            damaged = StoreError("store.sqlite: database disk image is malformed: the store is damaged; search again "
+                                 "into a new --out")
+            damaged.resumable = False
+            raise damaged
+        raise PluginError(7, "the plugin's data went away")
+
+    monkeypatch.setattr(Evaluator, "evaluate", fails)
+    assert main(["search", _write(tmp_path, GOOD), "--out", str(tmp_path / "r"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err and err.count("\n") == 0, err
+    if error == "damaged":
+        assert err.endswith("search again into a new --out") and "--resume" not in err, err
+    else:
+        assert "the plugin's data went away (code 7); 0 evaluations are stored" in err and err.endswith("--resume"), err
+
+
 def _interrupt_then_resume_as_printed(monkeypatch, capsys, argv):
     """Ctrl-C at the 3rd evaluation of ``hwnas search argv``, then run the printed hint; its argv."""
     import shlex

@@ -108,11 +108,16 @@ class SearchCommand(Command):
             return 130
         except HwnasError as exc:  # stopped while evaluating: say what is kept and how to go on
             stored = getattr(exc, "stored", None)
-            if stored is None:
+            if stored is None or not getattr(exc, "resumable", True):
                 raise
             again = resume_command(self.parser, args, run_dir, "search")
-            raise type(exc)(f"{exc}; {stored} evaluation{' is' if stored == 1 else 's are'} stored in {run_dir}; "
-                            f"fix this and continue with: {again}") from None
+            message = (f"{exc}; {stored} evaluation{' is' if stored == 1 else 's are'} stored in {run_dir}; "
+                       f"fix this and continue with: {again}")
+            try:
+                told = type(exc)(message)
+            except Exception:  # noqa: BLE001 - a plugin's error class may take other arguments
+                told = HwnasError(message)
+            raise told from None
         print_search_summary(summary, config, plugins=getattr(args, "plugin", None) or [])
         return 0
 
