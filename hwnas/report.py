@@ -32,7 +32,7 @@ def print_search_summary(summary, config: RunConfig, plugins: Sequence[str] = ()
             print(f"space ran out: all {summary.evaluations} architectures of the space are evaluated "
                   f"({summary.asked} budgeted)")
         else:
-            print(f"the strategy stopped after {summary.evaluations} distinct architectures "
+            print(f"the strategy found no new architecture after {summary.evaluations} distinct ones "
                   f"({summary.asked} budgeted)")
     front = summary.front
     if front:

@@ -72,7 +72,7 @@ def test_a_strategy_that_stopped_early_is_not_said_to_have_exhausted_the_space(c
     summary.space_size = 15625
     print_search_summary(summary, _config())
     out = capsys.readouterr().out
-    assert "the strategy stopped after 2 distinct architectures (4 budgeted)" in out and "space ran out" not in out
+    assert "the strategy found no new architecture after 2 distinct ones (4 budgeted)" in out and "space ran out" not in out
     summary.space_size = 2
     print_search_summary(summary, _config())
     assert "space ran out: all 2 architectures of the space are evaluated (4 budgeted)" in capsys.readouterr().out
