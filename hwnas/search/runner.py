@@ -292,10 +292,23 @@ class SearchRun:
                          fixed=dict(workers=workers, eval_timeout_s=ex.get("eval_timeout_s")),
                          where=f"{self.config.source} [execution]", label=ex["executor"])
 
+    #: What a run's numbers and replay mean, recorded in its store: a resume across versions would
+    #: mix two kinds of numbers and replay the strategy differently. 1 (no record): before 2;
+    #: 2: ``macs`` without batch norm, budget violations relative to their bound, NB201 cells'
+    #: held nodes in ``peak_memory_mb``, mbv3 strides of odd input sizes, active-gene features.
+    RESULTS_VERSION = 2
+
     def _open(self, store: Store) -> None:
         current = self.config.to_dict()
         models = [c.name for c in self.parts.cost_models]
         if self.resume:
+            stored_version = store.get_meta("results_version") or 1
+            if stored_version != self.RESULTS_VERSION:
+                which = "an older" if stored_version < self.RESULTS_VERSION else "a newer"
+                raise StoreError(f"--resume: {self.run_dir} was stored by {which} hwnas (results version {stored_version}, "
+                                 f"this one {self.RESULTS_VERSION}: MACs, budget violations and a few spaces' "
+                                 f"numbers differ), so a resume would mix both and replay another search; its "
+                                 f"results stay readable (hwnas pick, export); search again into a new --out")
             self._check_same_config(store, current)
             stored_models = store.get_meta("cost_models")
             if stored_models is not None and stored_models != models:
@@ -328,6 +341,7 @@ class SearchRun:
         store.set_meta("config", current)
         store.set_meta("target", target)
         store.set_meta("regression", self.regression)  # hwnas pick reports R² without loading the data
+        store.set_meta("results_version", self.RESULTS_VERSION)
         store.set_meta("space", self.parts.space.describe())
 
     def _check_same_target(self, stored: dict | None, current: dict | None, models: list[str]) -> None:
