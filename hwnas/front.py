@@ -141,15 +141,17 @@ def pick(rows: Sequence[Row], objectives: Sequence[Objective], budgets: Mapping[
         return allowed[front[knee([rows[allowed[i]] for i in front], objectives)]]
     ok = [i for i in allowed if is_feasible(seen_as[i], budgets)]
     if not ok:
-        raise BudgetError(_none_meets([seen_as[i] for i in allowed], budgets))
+        raise BudgetError(_none_meets([seen_as[i] for i in allowed], budgets,
+                                      re_measured=any(m in r for r in rows for m in MEASURED_COLUMNS.values())))
     # the best estimator-side objective; ties go to the next objectives (never a dominated row)
     values = minimisation_matrix([rows[i] for i in ok], optimised_order(objectives))
     return ok[int(np.lexsort(values.T[::-1])[0])]
 
 
-def _none_meets(rows: Sequence[Row], budgets: Mapping[str, float]) -> str:
+def _none_meets(rows: Sequence[Row], budgets: Mapping[str, float], re_measured: bool = False) -> str:
     """Why no row meets ``budgets``: each budget's lowest value, or, when every budget alone is
-    met by some row, the row closest to meeting them all and the budget(s) it breaks."""
+    met by some row, the row closest to meeting them all and the budget(s) it breaks
+    (``re_measured``: some rows are judged on their re-measured latency, which is said)."""
     lowest = {}
     for name in budgets:
         col = BUDGETS.get(name).column
@@ -164,6 +166,7 @@ def _none_meets(rows: Sequence[Row], budgets: Mapping[str, float]) -> str:
         return (f"each budget alone is met, but no single evaluated architecture meets "
                 f"{', '.join(f'{n}={b:g}' for n, b in budgets.items())} together; the closest ({cols}) "
                 f"breaks {broken}; raise that budget or search longer")
-    parts = [f"{name}={bound:g} (lowest {BUDGETS.get(name).column} evaluated: "
+    how = {c: " (re-measured where the front was)" for c in MEASURED_COLUMNS} if re_measured else {}
+    parts = [f"{name}={bound:g} (lowest {BUDGETS.get(name).column}{how.get(BUDGETS.get(name).column, '')} evaluated: "
              f"{'none' if lowest[name] is None else f'{lowest[name]:.4g}'})" for name, bound in budgets.items()]
     return f"no evaluated architecture meets {', '.join(parts)}; raise the budget"

@@ -107,3 +107,11 @@ def test_budgets_each_met_alone_but_not_together_name_the_closest_row():
                                           r"max_params=60000 together; the closest \(latency_ms=0.085, "
                                           r"params=6.5e\+04\) breaks max_latency_ms=0.08, max_params=60000"):
         pick(rows, OBJ, {"max_latency_ms": 0.08, "max_params": 60000})
+
+
+def test_a_budget_none_meets_says_when_latencies_were_re_measured():
+    rows = [{"error_pct": 5.0, "latency_ms": 0.09, "latency_ms_predicted": 0.09, "latency_ms_measured": 0.11},
+            {"error_pct": 9.0, "latency_ms": 0.12}]
+    with pytest.raises(BudgetError, match=r"max_latency_ms=0.1 \(lowest latency_ms \(re-measured where the front "
+                                          r"was\) evaluated: 0.11\)"):
+        pick(rows, OBJ, {"max_latency_ms": 0.1})
