@@ -69,6 +69,11 @@ class Store:
         owns, or on read-only media); ``immutable`` where even WAL's shared memory cannot be made."""
         uri = self.path.resolve().as_uri()
         for mode in ("mode=ro", "immutable=1"):
+            wal = self.path.with_name(self.path.name + "-wal")
+            if mode == "immutable=1" and wal.is_file() and wal.stat().st_size > 0:
+                # immutable reads the main file only: the last evaluations, still in the WAL, would be missing
+                raise StoreError(f"{self.path}: cannot be read here without writing (its latest evaluations are "
+                                 f"still in {wal.name}); copy the run folder somewhere writable and pass that")
             try:
                 db = sqlite3.connect(f"{uri}?{mode}", uri=True)
                 db.execute("SELECT COUNT(*) FROM evaluations").fetchone()

@@ -120,6 +120,30 @@ def test_a_read_only_run_folder_is_read_without_writing(tmp_path):
         run.chmod(stat.S_IRWXU)
 
 
+def test_a_store_whose_latest_evaluations_are_in_its_wal_is_not_read_as_immutable(tmp_path, monkeypatch):
+    import sqlite3
+
+    import hwnas.store
+
+    writer = Store(tmp_path / "s.sqlite")  # a killed search's connection: its WAL not checkpointed
+    writer.add(Evaluation("a", [0], "ok"))
+    assert (tmp_path / "s.sqlite-wal").stat().st_size > 0
+    real = sqlite3.connect
+
+    def no_shared_memory(database, *args, **kwargs):  # mode=ro fails where WAL's shared memory cannot be made
+        if "mode=ro" in str(database):
+            raise sqlite3.OperationalError("unable to open database file")
+        return real(database, *args, **kwargs)
+
+    monkeypatch.setattr(hwnas.store.sqlite3, "connect", no_shared_memory)
+    try:
+        with pytest.raises(StoreError, match=r"latest evaluations are still in s\.sqlite-wal\); copy the run folder "
+                                             r"somewhere writable"):
+            Store(tmp_path / "s.sqlite", readonly=True)
+    finally:
+        writer.close()
+
+
 def test_a_file_that_is_no_store_is_refused_read_only(tmp_path):
     (tmp_path / "s.sqlite").write_bytes(b"")
     with pytest.raises(StoreError, match=r"s\.sqlite: not an hwnas store \(no such table: evaluations\); pass the "
