@@ -87,6 +87,8 @@ class ProfileCommand(Command):
         table.save(out)
         print(format_report(table))
         print(f"wrote {out}")
+        if args.out:  # not where searches look by themselves
+            print(f"a search reads it with [cost.lut] path = \"{out}\" in its config ({config.source})")
         return 0
 
 

@@ -545,6 +545,22 @@ def local_table_path(target: Target, space) -> Path:
             / f"{space.name}-{shape_text(space.input_shape)}.json")
 
 
+def own_table_path(space, config_source: str | None) -> Path | None:
+    """Where to build the table of a space whose options differ from its defaults (a narrowed or
+    widened ``[space]``): beside its config, ``<config stem>-<space>-<CxHxW>.json``, since
+    ``latency_tables/`` holds the default space's table; None for the default space or no config file."""
+    if not config_source or config_source.startswith("<") or not Path(config_source).is_file():
+        return None
+    try:
+        default = type(space)(space.input_shape, space.output_dim).describe()
+    except Exception:  # noqa: BLE001 - a plugin space with required options: no default to compare with
+        return None
+    if default == space.describe():
+        return None
+    config = Path(config_source)
+    return config.parent / f"{config.stem}-{space.name}-{shape_text(space.input_shape)}.json"
+
+
 def find_table(target: Target, space, path: str | Path | None = None) -> Path:
     """The table file for a target and space.
 
@@ -657,7 +673,7 @@ class LutCostModel(CostModel):
         except SpaceError as exc:  # no table can exist: say so, not how to build one
             # worded for --latency lut and [cost] models = [..., "lut"] alike: either may have asked for it
             raise LatencyTableError(f"the lut cost model reads latency tables: {exc}") from None
-        self.fix = profile_command(target, space.name, config_source, path)
+        self.fix = profile_command(target, space.name, config_source, path or own_table_path(space, config_source))
         table_path = find_table(target, space, path)
         if not table_path.is_file():
             from ..exceptions import TargetError
@@ -890,7 +906,7 @@ def latency_models(names: list[str], cost: Mapping[str, Any], space: Any, *, exp
         target = load_target(cost["target"])
         path = find_table(target, space, given)
         mode = "measure"
-        fix = profile_command(target, space.name, source, given)
+        fix = profile_command(target, space.name, source, given or own_table_path(space, source))
         try:
             signatures = space.all_layer_signatures()
         except SpaceError as exc:  # this space cannot have a table: timing is the only way

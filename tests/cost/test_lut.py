@@ -182,6 +182,20 @@ def test_lut_cost_model_predicts_without_a_model(space, target, tmp_path):
     assert lut.measure(arch, None)["latency_ms"] == pytest.approx(lut.table.predict(space.layer_signatures(space.parse(arch))))
 
 
+def test_a_narrowed_space_is_told_to_build_its_table_beside_its_config(tmp_path, monkeypatch):
+    import hwnas.cost.lut as lut
+
+    monkeypatch.setattr(lut, "tables_dir", lambda: tmp_path / "tables")  # no table at all
+    config = tmp_path / "narrow.toml"
+    config.write_text("")
+    names, cost = ["counts", "ort"], {"target": "cpu-ort-1t"}
+    narrowed = make_space("mbv3", (1, 8, 8), 10, widths=[0.5])
+    _, note = latency_models(names, cost, narrowed, explicit=False, source=str(config))
+    assert f"--task {config} --out {tmp_path / 'narrow-mbv3-1x8x8.json'}`" in note  # not over the default table
+    _, note = latency_models(names, cost, make_space("mbv3", (1, 8, 8), 10), explicit=False, source=str(config))
+    assert f"--task {config}`" in note  # the default space: latency_tables/, where searches look
+
+
 def test_latency_mode_resolution(space, target, tmp_path):
     cost = {"target": "cpu-ort-1t"}
     names = ["counts", "memory", "ort"]
