@@ -303,7 +303,7 @@ class SearchRun:
         models = [c.name for c in self.parts.cost_models]
         if self.resume:
             stored_version = store.get_meta("results_version") or 1
-            if stored_version != self.RESULTS_VERSION:
+            if store.get_meta("config") is not None and stored_version != self.RESULTS_VERSION:  # a run was recorded
                 which = "an older" if stored_version < self.RESULTS_VERSION else "a newer"
                 raise StoreError(f"--resume: {self.run_dir} was stored by {which} hwnas (results version {stored_version}, "
                                  f"this one {self.RESULTS_VERSION}: MACs, budget violations and a few spaces' "
