@@ -142,7 +142,7 @@ def resolved_config(run_dir: Path, config: RunConfig) -> dict[str, Any]:
     data = config.to_dict()
     store_path = run_dir / Store.FILE_NAME
     if store_path.is_file():
-        store = Store(store_path, readonly=True)
+        store = Store(store_path)  # the search writing its outputs: the last connection, which checkpoints its WAL
         try:
             models, options = store.get_meta("cost_models"), store.get_meta("strategy_options")
         finally:

@@ -108,3 +108,10 @@ def test_reading_a_run_writes_nothing_to_its_store(tmp_path):
     db = sqlite3.connect(tmp_path / Store.FILE_NAME)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # no switch to WAL: nothing written
     db.close()
+
+
+def test_a_search_leaves_no_wal_files_behind(tmp_path, make_config):
+    from hwnas.search.runner import run_search
+
+    run_search(make_config(search={"evaluations": 6}), tmp_path / "r", progress=False)
+    assert not list((tmp_path / "r").glob("store.sqlite-*"))  # its last connection checkpoints the WAL
