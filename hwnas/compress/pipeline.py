@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -305,30 +304,17 @@ def compress_run(run_dir: str | Path, chains: Sequence[Chain], *, archs: Sequenc
                           regression=parts.task.is_regression)
 
 
-@contextmanager
 def _run_lock(run_dir: Path, progress: Callable[[str], None] | None):
-    """Hold ``compressed.lock`` of the run (an advisory ``flock``) while ``compressed.csv`` is read,
-    its variants timed and the result committed, so two ``hwnas compress`` calls on one run both
-    keep their rows (the second waits, saying so, then merges with the first's)."""
-    try:
-        import fcntl
-    except ImportError:  # no flock (Windows): calls on one run must not overlap
-        yield
-        return
-    with open(run_dir / COMPRESSED_LOCK, "a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if progress is not None:
-                progress(f"waiting for another hwnas compress on {run_dir} to save its variants")
-            fcntl.flock(fh, fcntl.LOCK_EX)
-        except OSError:  # a file system without locks (some network mounts): unguarded, as without fcntl
-            fcntl = None
-        try:
-            yield
-        finally:
-            if fcntl is not None:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+    """Hold ``compressed.lock`` of the run (:func:`hwnas.locks.held`) while ``compressed.csv`` is
+    read, its variants timed and the result committed, so two ``hwnas compress`` calls on one run
+    both keep their rows (the second waits, saying so, then merges with the first's)."""
+    from ..locks import held
+
+    def wait(pid: str) -> None:
+        if progress is not None:
+            progress(f"waiting for another hwnas compress on {run_dir} (pid {pid}) to save its variants")
+
+    return held(run_dir / COMPRESSED_LOCK, wait)
 
 
 def _time_and_commit(run, parts, csv_path: Path, new_rows: list[Row], measured: list[tuple[Row, bytes]],

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import sys
 import time
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -527,36 +526,20 @@ class SearchRun:
 LOCK_FILE = ".lock"
 
 
-@contextmanager
-def _exclusive(run_dir: Path) -> Iterator[None]:
-    """Hold ``run_dir`` for this process: a second search (or resume) into it while this one runs
-    would mix two runs in one store.
+def _exclusive(run_dir: Path):
+    """Hold ``run_dir`` for this process (:func:`hwnas.locks.held`): a second search (or resume)
+    into it while this one runs would mix two runs in one store.
 
     Raises:
         StoreError: another process holds it (naming its pid).
     """
-    try:
-        import fcntl
-    except ImportError:  # no flock (Windows): unguarded, as before
-        yield
-        return
-    fd = os.open(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            locked = True
-        except BlockingIOError:
-            pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            raise StoreError(f"another hwnas process is writing {run_dir} (pid {pid}); wait for it or choose "
-                             f"another --out") from None
-        except OSError:  # a file system without locks (some network mounts): unguarded, as without fcntl
-            locked = False
-        if locked:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, str(os.getpid()).encode(), 0)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
+    from ..locks import held
+
+    def refuse(pid: str) -> None:
+        raise StoreError(f"another hwnas process is writing {run_dir} (pid {pid}); wait for it or choose "
+                         f"another --out")
+
+    return held(run_dir / LOCK_FILE, refuse)
 
 
 def _space_size(space) -> int | None:

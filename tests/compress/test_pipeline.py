@@ -226,17 +226,3 @@ def test_a_run_with_an_objective_compress_does_not_measure_plots_on_the_others(r
             "energy_mj on the variants") in lines
     print_compress_summary(result)  # hypervolumes on what the variants have
 
-
-def test_compress_runs_unguarded_on_a_file_system_without_locks(tmp_path, monkeypatch):
-    import errno
-    import fcntl
-
-    from hwnas.compress.pipeline import _run_lock
-
-    def no_locks(fd, op):
-        raise OSError(errno.ENOLCK, "No locks available")
-
-    monkeypatch.setattr(fcntl, "flock", no_locks)  # some network mounts
-    with _run_lock(tmp_path, None):
-        entered = True
-    assert entered
