@@ -64,14 +64,21 @@ def print_search_summary(summary, config: RunConfig, plugins: Sequence[str] = ()
         print("next:        no evaluation meets the budgets; search again (a new --out) with higher ones")
 
 
+def _how_picked(run: Run, budgets: Mapping[str, float]) -> str:
+    """``best error under max_latency_ms=0.1`` (:func:`hwnas.front.optimised_order`), or the knee."""
+    from .front import optimised_order
+
+    if not budgets:
+        return "knee of the front"
+    return f"best {optimised_order(run.objectives)[0].name} under {', '.join(f'{k}={v:g}' for k, v in budgets.items())}"
+
+
 def print_pick(ev: Evaluation, run: Run, budgets: Mapping[str, float], regression: bool = False) -> None:
     """Print a picked architecture and, when the run saved its trained weights, how to export it
     (a table-backed run or a zero-cost one has no trained model to export)."""
-    from .front import latency_figures, optimised_order
+    from .front import latency_figures
 
-    how = ("best " + optimised_order(run.objectives)[0].name + " under "
-           + ", ".join(f"{k}={v:g}" for k, v in budgets.items()) if budgets else "knee of the front")
-    print(f"picked ({how}): evaluation {ev.id}")
+    print(f"picked ({_how_picked(run, budgets)}): evaluation {ev.id}")
     print(f"arch: {ev.arch}")
     print(_metrics_line(ev.metrics, regression))
     if latency_figures(ev.metrics):
@@ -130,11 +137,7 @@ def print_pick_variant(row: Mapping[str, object], scaled: Mapping[str, float], r
                        budgets: Mapping[str, float], regression: bool = False) -> None:
     """Print a picked compressed variant (a row of compressed.csv) on the run's scale
     (``scaled``: what it was picked on) and where its ONNX file is."""
-    from .front import optimised_order
-
-    how = ("best " + optimised_order(run.objectives)[0].name + " under "
-           + ", ".join(f"{k}={v:g}" for k, v in budgets.items()) if budgets else "knee of the front")
-    print(f"picked ({how}): compressed variant {row['variant']} of evaluation {row['parent_id']}")
+    print(f"picked ({_how_picked(run, budgets)}): compressed variant {row['variant']} of evaluation {row['parent_id']}")
     print(f"arch: {row['parent_arch']}")
     print(f"settings: {row['settings']}")
     print(_metrics_line(scaled, regression) + f"  model_size_mb={row['model_size_mb']:.4g}")

@@ -102,7 +102,7 @@ def _check_default_table(out: Path, space, source) -> None:
     import json
     import shlex
 
-    from ..cost.lut import LatencyTable
+    from ..cost.lut import LatencyTable, beside_config
     from ..exceptions import LatencyTableError
 
     try:
@@ -112,8 +112,7 @@ def _check_default_table(out: Path, space, source) -> None:
     mine = json.loads(json.dumps(space.describe()))
     differ = [k for k in built if k in mine and built[k] != mine[k]]  # older tables record fewer keys
     if differ:
-        where = Path(source)
-        suggestion = shlex.quote(str(where.parent / f"{where.stem}-{out.name}"))
+        suggestion = shlex.quote(str(beside_config(space, str(source))))
         raise ConfigError(f"{out} holds the table of another {space.name} configuration ({', '.join(differ)} differ "
                           f"from {source}'s [space]) and would be overwritten; write this one elsewhere, e.g. "
                           f"--out {suggestion}, and name it in {source} as [cost.lut] path")

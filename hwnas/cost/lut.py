@@ -557,6 +557,11 @@ def own_table_path(space, config_source: str | None) -> Path | None:
         return None
     if default == space.describe():
         return None
+    return beside_config(space, config_source)
+
+
+def beside_config(space, config_source: str) -> Path:
+    """``<config dir>/<config stem>-<space>-<CxHxW>.json``: a table of that config's own space."""
     config = Path(config_source)
     return config.parent / f"{config.stem}-{space.name}-{shape_text(space.input_shape)}.json"
 

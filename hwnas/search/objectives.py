@@ -74,8 +74,8 @@ for _o in (
 ):
     OBJECTIVES.add(_o.name, _o)
 
-#: Labels on a regression task, where ``error_pct`` is 100·(1 − R²) and ``accuracy_pct`` 100·R².
-REGRESSION_LABELS = {"error_pct": "validation 100·(1 − R²) (lower is better)", "accuracy_pct": "validation R²"}
+#: Labels on a regression task, where ``error_pct`` is 100·(1 − R²).
+REGRESSION_LABELS = {"error_pct": "validation 100·(1 − R²) (lower is better)"}
 
 
 def labelled_for_task(objectives: Sequence[Objective], regression: bool) -> list[Objective]:
