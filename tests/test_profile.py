@@ -262,7 +262,7 @@ def test_build_checks_the_provider_before_exporting(fast_target, space, monkeypa
         build_table(gpu, space, calibration=1, fidelity=0, device_report=False, log=lambda _: None)
 
 
-def test_cli_profile_keeps_the_default_table_of_another_space_configuration(tmp_path, monkeypatch, cli_error):
+def test_cli_profile_keeps_the_default_table_of_another_space_configuration(tmp_path, monkeypatch, cli_error, capsys):
     import hwnas.cost.lut as lut
     import hwnas.profile
     from fakes import hand_table
@@ -278,9 +278,18 @@ def test_cli_profile_keeps_the_default_table_of_another_space_configuration(tmp_
     narrowed.write_text('[task]\ndataset = "digits"\n[space]\nname = "mbv3"\nwidths = [0.5]\n')
     cli_error(["profile", "--target", "cpu-ort-1t", "--task", str(narrowed)],
               f"{shipped} holds the table of another mbv3 configuration (genes differ from {narrowed}'s [space]) "
-              f"and would be overwritten; write this one elsewhere, e.g. --out {tmp_path / 'narrow-mbv3-1x8x8.json'},")
+              f"and would be overwritten; write this one elsewhere, e.g. --out {tmp_path / 'narrow-mbv3-1x8x8.json'} "
+              f"(a search of {narrowed} finds it there)")
     assert shipped.read_text() == before
     same = tmp_path / "same.toml"
     same.write_text('[task]\ndataset = "digits"\n[space]\nname = "mbv3"\n')
     with pytest.raises(pytest.fail.Exception, match="the build started"):  # the same configuration: rebuilt
         main(["profile", "--target", "cpu-ort-1t", "--task", str(same)])
+    # built where the refusal said: the search of that config finds it without [cost.lut] path
+    monkeypatch.setattr(hwnas.profile, "build_table", lambda *a, **k: hand_table(make_space("mbv3", (1, 8, 8), 10,
+                                                                                          widths=[0.5]), target))
+    monkeypatch.setattr(hwnas.profile, "format_report", lambda table: "")
+    capsys.readouterr()
+    assert main(["profile", "--target", "cpu-ort-1t", "--task", str(narrowed),
+                 "--out", str(tmp_path / "narrow-mbv3-1x8x8.json")]) == 0
+    assert f"a search of {narrowed} finds it there by itself" in capsys.readouterr().out

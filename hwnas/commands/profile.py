@@ -41,7 +41,7 @@ class ProfileCommand(Command):
         from ..components import build_space
         from ..config import load_config, max_local_processes
         from ..cost import load_target, require_provider
-        from ..cost.lut import local_table_path
+        from ..cost.lut import local_table_path, own_table_path
         from ..cost.target import MAX_PASSES, MAX_RUNS
         from ..data import load_task
         from ..exceptions import SpaceError
@@ -87,7 +87,10 @@ class ProfileCommand(Command):
         table.save(out)
         print(format_report(table))
         print(f"wrote {out}")
-        if args.out:  # not where searches look by themselves
+        own = own_table_path(space, str(config.source))
+        if own is not None and out.resolve() == own.resolve():
+            print(f"a search of {config.source} finds it there by itself")
+        elif args.out:  # not where searches look by themselves
             print(f"a search reads it with [cost.lut] path = \"{out}\" in its config ({config.source})")
         return 0
 
@@ -115,7 +118,7 @@ def _check_default_table(out: Path, space, source) -> None:
         suggestion = shlex.quote(str(beside_config(space, str(source))))
         raise ConfigError(f"{out} holds the table of another {space.name} configuration ({', '.join(differ)} differ "
                           f"from {source}'s [space]) and would be overwritten; write this one elsewhere, e.g. "
-                          f"--out {suggestion}, and name it in {source} as [cost.lut] path")
+                          f"--out {suggestion} (a search of {source} finds it there)")
 
 
 def _check_table_out(out: Path) -> None:

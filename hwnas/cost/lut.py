@@ -566,10 +566,11 @@ def beside_config(space, config_source: str) -> Path:
     return config.parent / f"{config.stem}-{space.name}-{shape_text(space.input_shape)}.json"
 
 
-def find_table(target: Target, space, path: str | Path | None = None) -> Path:
+def find_table(target: Target, space, path: str | Path | None = None, config_source: str | None = None) -> Path:
     """The table file for a target and space.
 
-    ``path`` if given; else where ``hwnas profile`` writes:
+    ``path`` if given; else, for a space whose options differ from its defaults, the table built
+    beside its config (:func:`own_table_path`) when that file exists; else where ``hwnas profile`` writes:
     ``latency_tables/<target>/<device folder>/<space>-<CxHxW>.json`` for this machine's device
     (see :func:`~hwnas.cost.device.device_folder`). When that file does not exist, a table built
     elsewhere (``"remote": true`` in its meta) in any folder ``latency_tables/<target>/*/`` with
@@ -581,6 +582,9 @@ def find_table(target: Target, space, path: str | Path | None = None) -> Path:
     """
     if path:
         return Path(path)
+    own = own_table_path(space, config_source)
+    if own is not None and own.is_file():
+        return own
     here = local_table_path(target, space)
     name = here.name
     if here.is_file():
@@ -679,7 +683,7 @@ class LutCostModel(CostModel):
             # worded for --latency lut and [cost] models = [..., "lut"] alike: either may have asked for it
             raise LatencyTableError(f"the lut cost model reads latency tables: {exc}") from None
         self.fix = profile_command(target, space.name, config_source, path or own_table_path(space, config_source))
-        table_path = find_table(target, space, path)
+        table_path = find_table(target, space, path, config_source)
         if not table_path.is_file():
             from ..exceptions import TargetError
             from .latency import require_provider
@@ -909,7 +913,7 @@ def latency_models(names: list[str], cost: Mapping[str, Any], space: Any, *, exp
         return names, note  # an explicit list is kept, unless it names a table to use
     if mode == "auto":
         target = load_target(cost["target"])
-        path = find_table(target, space, given)
+        path = find_table(target, space, given, source)
         mode = "measure"
         fix = profile_command(target, space.name, source, given or own_table_path(space, source))
         try:

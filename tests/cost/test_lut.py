@@ -196,6 +196,23 @@ def test_a_narrowed_space_is_told_to_build_its_table_beside_its_config(tmp_path,
     assert f"--task {config}`" in note  # the default space: latency_tables/, where searches look
 
 
+def test_a_table_built_beside_its_config_is_found_by_the_search(space, target, tmp_path, monkeypatch):
+    import hwnas.cost.lut as lut
+
+    monkeypatch.setattr(lut, "tables_dir", lambda: tmp_path / "tables")  # nothing in latency_tables/
+    config = tmp_path / "narrow.toml"
+    config.write_text("")
+    own = tmp_path / f"narrow-mbv3-{SHAPE[0]}x{SHAPE[1]}x{SHAPE[2]}.json"
+    assert lut.own_table_path(space, str(config)) == own  # where profile's hint writes it
+    hand_table(space, target).save(own)
+    assert find_table(target, space, config_source=str(config)) == own
+    assert find_table(target, space, tmp_path / "other.json", str(config)) == tmp_path / "other.json"  # a path wins
+    names, note = latency_models(["counts", "ort"], {"target": "cpu-ort-1t"}, space, explicit=False, source=str(config))
+    assert (names, note) == (["counts", "lut"], None)
+    model = COST_MODELS.get("lut")(target, SHAPE, space=space, config_source=str(config))
+    assert model.table.meta["space"] == space.describe()
+
+
 def test_latency_mode_resolution(space, target, tmp_path):
     cost = {"target": "cpu-ort-1t"}
     names = ["counts", "memory", "ort"]
