@@ -37,6 +37,7 @@ class Store:
 
     Args:
         path: the SQLite file (created if missing).
+        readonly: read without writing (``hwnas pick``, ``export``); the file must exist.
 
     Example:
         >>> store = Store(Path(tmp) / "store.sqlite")   # doctest: +SKIP
@@ -47,8 +48,11 @@ class Store:
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = Path(path)
+        self._sidecars_made = False  # whether this read-only open made store.sqlite-wal/-shm
         if readonly:
+            found = self._sidecars_exist()
             self._db = self._open_readonly()
+            self._sidecars_made = not found and self._sidecars_exist()
             return
         try:
             self._db = sqlite3.connect(self.path)
@@ -69,7 +73,7 @@ class Store:
         owns, or on read-only media); ``immutable`` where even WAL's shared memory cannot be made."""
         uri = self.path.resolve().as_uri()
         for mode in ("mode=ro", "immutable=1"):
-            wal = self.path.with_name(self.path.name + "-wal")
+            wal = self._sidecars()[0]
             if mode == "immutable=1" and wal.is_file() and wal.stat().st_size > 0:
                 # immutable reads the main file only: the last evaluations, still in the WAL, would be missing
                 raise StoreError(f"{self.path}: cannot be read here without writing (its latest evaluations are "
@@ -103,9 +107,33 @@ class Store:
             return damaged
         return StoreError(f"{self.path}: {text}; free space (or fix the disk), then --resume")
 
+    def _sidecars(self) -> tuple[Path, Path]:
+        """The WAL and its shared-memory index, beside the store file."""
+        return self.path.with_name(self.path.name + "-wal"), self.path.with_name(self.path.name + "-shm")
+
+    def _sidecars_exist(self) -> bool:
+        return any(f.exists() for f in self._sidecars())
+
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection; a read-only one leaves the run folder as it found it.
+
+        A read-only connection cannot remove the ``-wal``/``-shm`` files it made (only the last
+        read-write connection does), so where this open made them and the WAL is still empty, a
+        read-write connection opens and closes at once: SQLite then removes them itself, and only
+        where it is the store's last connection (its exclusive lock on the file), so a search or
+        another ``pick`` that has the store open keeps them, and a WAL holding data is never touched.
+        """
         self._db.close()
+        wal = self._sidecars()[0]
+        if self._sidecars_made and wal.is_file() and wal.stat().st_size == 0:
+            try:
+                db = sqlite3.connect(self.path, timeout=0)
+                try:
+                    db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # opens the WAL, to close it
+                finally:
+                    db.close()
+            except sqlite3.Error:  # a store file this user cannot write: the files stay, as before
+                pass
 
     # --- metadata ---------------------------------------------------------------------
     def get_meta(self, key: str) -> Any:

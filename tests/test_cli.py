@@ -52,6 +52,17 @@ def test_pick_knee_and_budget(run_dir, capsys):
     assert "best error under max_latency_ms=1000" in capsys.readouterr().out
 
 
+def test_pick_and_export_leave_the_run_folder_as_they_found_it(run_dir, tmp_path, capsys):
+    import csv
+
+    before = sorted(p.name for p in run_dir.iterdir())
+    assert not [name for name in before if name.startswith("store.sqlite-")]
+    arch = next(csv.DictReader(open(run_dir / "front.csv")))["arch"]
+    assert main(["pick", str(run_dir)]) == 0
+    assert main(["export", str(run_dir), arch, "-o", str(tmp_path / "m.onnx")]) == 0
+    assert sorted(p.name for p in run_dir.iterdir()) == before  # no store.sqlite-wal/-shm left behind
+
+
 def test_export_writes_onnx_with_trained_weights(run_dir, tmp_path, capsys):
     import csv
 

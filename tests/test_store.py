@@ -162,3 +162,53 @@ def test_update_metrics_merges_into_a_stored_evaluation(tmp_path):
                                       "latency_ms_measured": 0.24}
     with pytest.raises(StoreError, match="architecture 'b' is not stored"):
         store.update_metrics("b", {"latency_ms_measured": 1.0})
+
+
+def _sidecars(folder):
+    return sorted(p.name for p in folder.glob("s.sqlite-*"))
+
+
+def test_a_read_only_open_leaves_a_folder_without_wal_files_as_it_found_it(tmp_path):
+    store = Store(tmp_path / "s.sqlite")
+    store.add(Evaluation("a", [0], "ok"))
+    store.close()
+    assert _sidecars(tmp_path) == []  # a finished search's folder
+    store = Store(tmp_path / "s.sqlite", readonly=True)  # hwnas pick, export
+    assert [e.arch for e in store.all()] == ["a"]
+    store.close()
+    assert _sidecars(tmp_path) == []
+
+
+def test_a_read_only_open_keeps_the_wal_files_of_a_store_open_elsewhere(tmp_path):
+    store = Store(tmp_path / "s.sqlite")
+    store.add(Evaluation("a", [0], "ok"))
+    store.close()
+    other = Store(tmp_path / "s.sqlite", readonly=True)  # another pick, still reading
+    mine = Store(tmp_path / "s.sqlite", readonly=True)
+    mine.close()
+    assert _sidecars(tmp_path) == ["s.sqlite-shm", "s.sqlite-wal"]
+    writer = Store(tmp_path / "s.sqlite")  # a search starting on the folder
+    writer.add(Evaluation("b", [0], "ok"))
+    other.close()
+    assert _sidecars(tmp_path) == ["s.sqlite-shm", "s.sqlite-wal"]
+    assert (tmp_path / "s.sqlite-wal").stat().st_size > 0
+    writer.close()
+    assert _sidecars(tmp_path) == []  # the last connection, the search's, removed them
+
+
+def test_a_read_only_open_leaves_a_killed_search_s_wal_untouched(tmp_path):
+    import shutil
+
+    writer = Store(tmp_path / "s.sqlite")
+    writer.add(Evaluation("a", [0], "ok"))
+    killed = tmp_path / "killed"  # the files as a killed search leaves them: its last evaluation in the WAL
+    killed.mkdir()
+    for name in ("s.sqlite", "s.sqlite-wal"):
+        shutil.copy(tmp_path / name, killed / name)
+    writer.close()
+    before = {p.name: p.read_bytes() for p in killed.iterdir()}
+    assert len(before["s.sqlite-wal"]) > 0
+    store = Store(killed / "s.sqlite", readonly=True)
+    assert [e.arch for e in store.all()] == ["a"]
+    store.close()
+    assert {p.name: p.read_bytes() for p in killed.iterdir() if p.name != "s.sqlite-shm"} == before
