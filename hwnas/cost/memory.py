@@ -17,7 +17,9 @@ The model, deliberately simple so it can be checked by hand:
 * Peak = weights + the maximum activation total over all those moments.
 
 Work done by functional calls outside any submodule (``torch.cat`` in a ``forward``) is only seen
-through the enclosing module's inputs and outputs. One MB here is 2**20 bytes (a MiB).
+through the enclosing module's inputs and outputs; where such a call can set the peak (its result
+allocated while a cell's nodes are alive), make it a module, as NB201's node sums are. One MB here
+is 2**20 bytes (a MiB).
 """
 
 from __future__ import annotations

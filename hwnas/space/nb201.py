@@ -82,12 +82,21 @@ def _op(name: str, channels: int) -> nn.Module:
     raise SpaceError(f"nb201: unknown edge operation {name!r}; choose one of {list(OPS)}")
 
 
+class _NodeSum(nn.Module):
+    """``a + b`` as a module: :func:`~hwnas.cost.memory.peak_memory_mb` sees only module calls,
+    and a node's sum allocates a tensor while the partial sum and the edge's output are alive."""
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return a + b
+
+
 class NB201Cell(nn.Module):
     """One searched cell: node j = sum of op(node i) over i < j; returns node 3."""
 
     def __init__(self, arch: NB201Arch, channels: int) -> None:
         super().__init__()
         self.edges = nn.ModuleList(_op(op, channels) for op in arch)
+        self.add = _NodeSum()
         self._held: list[torch.Tensor] = []
 
     def held_tensors(self) -> list[torch.Tensor]:
@@ -104,7 +113,7 @@ class NB201Cell(nn.Module):
             k += 1
             for i in range(1, j):
                 self._held = [*nodes, total]
-                total = total + self.edges[k](nodes[i])
+                total = self.add(total, self.edges[k](nodes[i]))
                 k += 1
             nodes.append(total)
         self._held = []

@@ -100,17 +100,22 @@ def _live_activation_mb(model: torch.nn.Module, shape: tuple[int, ...]) -> float
     return tracker.peak / MB
 
 
-def test_nb201_cells_hold_their_nodes_and_differ():
+@pytest.mark.parametrize("text", [
+    "|skip_connect~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|",
+    "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|",
+    "|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|",
+    "|avg_pool_3x3~0|+|none~0|skip_connect~1|+|nor_conv_1x1~0|none~1|skip_connect~2|",
+    "|nor_conv_1x1~0|+|none~0|none~1|+|none~0|none~1|nor_conv_1x1~2|",
+    "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|",
+])
+def test_nb201_cells_match_live_activations(text):
     from hwnas.space import make_space
 
     space = make_space("nb201", None, None)
-    estimates = []
-    for text in ("|skip_connect~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|",
-                 "|nor_conv_1x1~0|+|none~0|none~1|+|none~0|none~1|nor_conv_1x1~2|",
-                 "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"):
-        model = space.build(space.parse(text))
-        weights_mb = sum(t.numel() for t in [*model.parameters(), *model.buffers()] if t.is_floating_point()) * 4 / MB
-        estimates.append(peak_memory_mb(model, (3, 32, 32)) - weights_mb)
-        # additions outside any module are not seen: within 25 % (0.26 vs 0.32 MB for the skip cell)
-        assert estimates[-1] == pytest.approx(_live_activation_mb(model, (3, 32, 32)), rel=0.25)
-    assert estimates[0] < estimates[1]
+    model = space.build(space.parse(text))
+    weights_mb = sum(t.numel() for t in [*model.parameters(), *model.buffers()] if t.is_floating_point()) * 4 / MB
+    # a node's sum allocates a tensor while the partial sum and the edge's output are alive; before
+    # the sums were seen, the skip / none cells read 16-24 % low (0.26 vs 0.32 MB for the first)
+    assert peak_memory_mb(model, (3, 32, 32)) - weights_mb == pytest.approx(
+        _live_activation_mb(model, (3, 32, 32)), rel=0.02)
+
