@@ -128,14 +128,14 @@ def test_resume_guards(tmp_path, make_config):
         run_search(make_config(search={"evaluations": 8, "seed": 3}), tmp_path / "r", resume=True, progress=False)
 
 
-@pytest.mark.parametrize("version", [None, 99])
+@pytest.mark.parametrize("version", [None, 2, 99])  # 2: before NB201 node sums in peak memory
 def test_resume_refuses_a_run_stored_by_another_results_version(tmp_path, make_config, version):
     run_search(make_config(search={"evaluations": 8}), tmp_path / "r", progress=False)
     store = Store(tmp_path / "r" / "store.sqlite")
     store.set_meta("results_version", version)  # None: stored before versions were recorded
     store.close()
-    which = "an older" if version is None else "a newer"
-    with pytest.raises(StoreError, match=rf"stored by {which} hwnas \(results version {version or 1}, this one 2.*"
+    which = "a newer" if version == 99 else "an older"
+    with pytest.raises(StoreError, match=rf"stored by {which} hwnas \(results version {version or 1}, this one 3.*"
                                          r"search again into a new --out$"):
         run_search(make_config(search={"evaluations": 12}), tmp_path / "r", resume=True, progress=False)
     from hwnas.outputs import load_run
