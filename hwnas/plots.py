@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -14,8 +15,10 @@ def plot_front(path: Path, evaluations: Sequence[Evaluation], front: Sequence[in
     """Scatter of every successful evaluation on the first two objectives, front highlighted.
 
     With one objective the second axis is the evaluation order. Budget lines are drawn for
-    budgets on the plotted metrics. With more than two objectives the front (non-dominated over
-    all of them) is drawn as points, not a line, and the title names the objectives not plotted.
+    budgets on the plotted metrics within one data span of the data; a budget farther out is
+    named in the legend as beyond the plot instead. With more than two objectives the front
+    (non-dominated over all of them) is drawn as points, not a line, and the title names the
+    objectives not plotted.
     A run without a successful evaluation gets a plot that says so.
     """
     import matplotlib
@@ -60,16 +63,41 @@ def plot_front(path: Path, evaluations: Sequence[Evaluation], front: Sequence[in
     if untrained:  # the ticks are placed in axes height, which leaves the x range alone: widen it
         ax.dataLim.update_from_data_x(xy(untrained)[0], ignore=False)
         ax.autoscale_view()
+    log_x = x_obj is not None and x_obj.column in ("macs", "params")
+    xs = xy(ok + untrained)[0]
+    ys = xy(ok)[1]
     for name, bound in budgets.items():
         column = BUDGETS.get(name).column
         if x_obj is not None and column == x_obj.column:
-            ax.axvline(bound, ls="--", c="k", lw=1, label=f"{name} = {bound:g}")
+            line, values, log = ax.axvline, xs, log_x
         elif column == y_obj.column:
-            ax.axhline(bound, ls="--", c="k", lw=1, label=f"{name} = {bound:g}")
-    if x_obj is not None and x_obj.column in ("macs", "params"):
+            line, values, log = ax.axhline, ys, False
+        else:
+            continue
+        if _near(bound, values, log):
+            line(bound, ls="--", c="k", lw=1, label=f"{name} = {bound:g}")
+        else:  # a line there would squash the data into a corner (and overflow a log axis)
+            ax.plot([], [], ls="none", label=f"{name} = {bound:g} (beyond the plot)")
+    if log_x:
         ax.set_xscale("log")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def _near(bound: float, values: Sequence[float | None], log: bool) -> bool:
+    """True when ``bound`` lies within one data span of the plotted ``values``.
+
+    The span is measured in decades on a log axis (at least one decade) and is the values'
+    magnitude (or 1) when they are all equal, so a budget just past the data still widens the
+    axis to show its line, while one far beyond it is left off.
+    """
+    finite = [float(v) for v in values if v is not None and math.isfinite(v) and (v > 0 or not log)]
+    if not finite or not math.isfinite(bound) or (log and bound <= 0):
+        return False
+    scale = math.log10 if log else float
+    lo, hi, at = scale(min(finite)), scale(max(finite)), scale(bound)
+    span = max(hi - lo, 1.0) if log else (hi - lo) or abs(hi) or 1.0
+    return lo - span <= at <= hi + span

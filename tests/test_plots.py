@@ -1,5 +1,7 @@
 """pareto.png: what the plot of a run shows, checked on the figure before it is closed."""
 
+import warnings
+
 import matplotlib
 import pytest
 
@@ -69,3 +71,27 @@ def test_candidates_over_budget_and_untrained_are_ticks_at_their_cost(tmp_path, 
     plot_front(tmp_path / "q.png", [over, _ev(4, "failed")], [], resolve_objectives(["error", "latency_ms"]), {})
     texts = [t.get_text() for t in figure[1].axes[0].texts]
     assert texts == ["no successful evaluation (1 failed, 1 over budget and not trained; reasons in evaluations.csv)"]
+
+
+@pytest.mark.parametrize("objectives, budget, column", [
+    (["error", "params"], "max_params", "params"),  # log axis: a line there overflowed matplotlib
+    (["latency_ms", "error"], "max_latency_ms", "latency_ms"),  # linear axis: squashed the data
+])
+def test_a_budget_far_beyond_the_data_is_named_not_drawn(tmp_path, figure, objectives, budget, column):
+    evs = [_ev(1, error_pct=5.0, **{column: 100.0}), _ev(2, error_pct=4.0, **{column: 300.0})]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plot_front(tmp_path / "p.png", evs, [0, 1], resolve_objectives(objectives), {budget: 1e300})
+    ax = figure[0].axes[0]
+    budget_lines = [line for line in ax.lines if line.get_label().startswith("max_")]
+    assert [line.get_label() for line in budget_lines] == [f"{budget} = 1e+300 (beyond the plot)"]
+    assert len(budget_lines[0].get_xdata()) == 0
+    assert max(ax.get_xlim() + ax.get_ylim()) < 1e4  # the data, not the budget, set the range
+
+
+def test_a_budget_just_past_the_data_still_widens_the_plot_to_its_line(tmp_path, figure):
+    evs = [_ev(1, error_pct=5.0, params=100.0), _ev(2, error_pct=4.0, params=300.0)]
+    plot_front(tmp_path / "p.png", evs, [0, 1], resolve_objectives(["error", "params"]), {"max_params": 2000.0})
+    ax = figure[0].axes[0]
+    assert [line.get_label() for line in ax.lines if line.get_label().startswith("max_")] == ["max_params = 2000"]
+    assert ax.get_xlim()[1] > 2000.0
