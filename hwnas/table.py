@@ -82,7 +82,8 @@ class MetricTable:
                                   f"architecture")
             self._row[arch] = i
         self._values: dict[str, np.ndarray] = {}
-        self._spaces_checked: set = set()  # spaces whose canonical strings every row is
+        #: per space whose canonical strings every row is: the rows parsed, in row order
+        self._parsed: dict[tuple, tuple] = {}
 
     def __len__(self) -> int:
         return len(self.archs)
@@ -138,22 +139,31 @@ class MetricTable:
 
         Checks every row (once per table and space): each must parse in ``space`` and print back
         unchanged; a row that does not would never be looked up, so every architecture it
-        describes would read as missing.
+        describes would read as missing. The parsed rows are kept (:meth:`parsed`).
 
         Raises:
             ConfigError: naming the table, the column, the first bad row, how many rows are bad,
                 and the space.
         """
+        self.parsed(space)
+
+    def parsed(self, space) -> tuple:
+        """Every row's architecture in ``space``, in row order, parsed once per table and space.
+
+        Raises:
+            ConfigError: as :meth:`check_space`.
+        """
         from .exceptions import SpaceError
 
         key = (space.name, tuple((g.name, g.choices) for g in space.genes))
-        if key in self._spaces_checked:
-            return
-        first, bad = None, 0
+        if key in self._parsed:
+            return self._parsed[key]
+        first, bad, parsed = None, 0, []
         for i, arch in enumerate(self.archs):
             try:
-                same = space.canonical(space.parse(arch)) == arch
-                why = None if same else f"not in {space.name}'s canonical form {space.canonical(space.parse(arch))!r}"
+                parsed.append(space.parse(arch))
+                text = space.canonical(parsed[-1])
+                why = None if text == arch else f"not in {space.name}'s canonical form {text!r}"
             except SpaceError as exc:
                 why = f"not a {space.name} architecture ({exc})"
             if why is not None:
@@ -164,7 +174,8 @@ class MetricTable:
             raise ConfigError(f"table {self.path}: column {self.arch_column!r} row {self.lines[i]} ({arch!r}) is "
                               f"{why}, and so {'is' if bad == 1 else 'are'} {bad} of {len(self)} rows; pick the "
                               f"column of canonical {space.name} strings, rewrite it, or use another --space")
-        self._spaces_checked.add(key)
+        self._parsed[key] = parsed = tuple(parsed)
+        return parsed
 
     def value(self, arch: str, column: str) -> float:
         """One cell.

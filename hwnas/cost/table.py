@@ -74,18 +74,15 @@ class TableCostModel(TableBacked, CostModel):
         return {name: self.table.value(arch, column) for name, column in self.metrics.items()}
 
     def lowest(self, space: Any, smallest: str, model: torch.nn.Module | None) -> dict[str, tuple[float, str]]:
-        """Each metric's lowest value over the rows a search can propose (canonical strings of
-        ``space``, not degenerate); a table's cheapest cell need not be the smallest one."""
-        from ..exceptions import SpaceError
+        """Each metric's lowest value over the rows a search can propose (not degenerate); a
+        table's cheapest cell need not be the smallest one.
 
-        rows = []
-        for i, arch in enumerate(self.table.archs):
-            try:
-                parsed = space.parse(arch)
-            except SpaceError:
-                continue
-            if space.canonical(parsed) == arch and space.degenerate(parsed) is None:
-                rows.append(i)
+        Reads the rows as parsed by :meth:`check_space` when the search was built.
+
+        Raises:
+            ConfigError: a row that is not a canonical string of ``space`` (:meth:`check_space`).
+        """
+        rows = [i for i, arch in enumerate(self.table.parsed(space)) if space.degenerate(arch) is None]
         out = {}
         for name, column in self.metrics.items():
             values = self.table.column(column)[rows]

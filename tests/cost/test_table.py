@@ -46,3 +46,30 @@ def test_a_negative_cost_or_a_zero_time_is_refused_naming_the_cell(tmp_path, met
         COST_MODELS.get("table")(None, (3, 32, 32), path=str(path), arch_column="arch_str", metrics={metric: "lat"})
     if cell == "0":  # a zero energy may be real (an idle device)
         COST_MODELS.get("table")(None, (3, 32, 32), path=str(path), arch_column="arch_str", metrics={"energy_mj": "lat"})
+
+
+def test_lowest_is_each_metric_s_cheapest_proposable_row_read_from_the_rows_parsed_when_built(tmp_path, monkeypatch):
+    from hwnas.space import make_space
+
+    path = tmp_path / "t.csv"
+    archs = write_nb201_table(path)
+    space = make_space("nb201", (3, 32, 32), 10)
+    cost = COST_MODELS.get("table")(None, (3, 32, 32), path=str(path), arch_column="arch_str",
+                                    metrics={"latency_ms": "lat", "energy_mj": "energy"})
+    cost.check_space(space)  # what building a search does: every row parsed once, here
+    smallest = space.canonical(space.smallest())
+    parses = []
+    parse = space.parse
+    monkeypatch.setattr(space, "parse", lambda text: (parses.append(text), parse(text))[1])
+    lowest = cost.lowest(space, smallest, None)
+    assert parses == []  # nothing parsed again
+
+    def expected(column):  # brute force: the cheapest non-degenerate row with a value
+        values = cost.table.column(column)
+        rows = [i for i, arch in enumerate(archs) if space.degenerate(parse(arch)) is None and values[i] == values[i]]
+        best = min(rows, key=lambda i: values[i])
+        return float(values[best]), archs[best]
+
+    assert lowest == {"latency_ms": expected("lat"), "energy_mj": expected("energy")}
+    assert space.degenerate(parse(archs[0])) is not None  # the all-'none' cell: cheapest, never proposed
+    assert lowest["latency_ms"][0] > cost.table.column("lat")[0]
