@@ -95,11 +95,13 @@ def judged(row: Row) -> dict[str, float]:
 
 
 def latency_figures(metrics: Row) -> str | None:
-    """``"latency_ms 0.0944 predicted, 0.0969 measured"`` for a re-measured row, else None."""
-    if "latency_ms_measured" not in metrics:
-        return None
-    predicted = metrics.get("latency_ms_predicted", metrics.get("latency_ms"))
-    return f"latency_ms {predicted:.4g} predicted, {metrics['latency_ms_measured']:.4g} measured"
+    """``"latency_ms 0.0944 predicted, 0.0969 measured"`` for a re-measured row (one of
+    :data:`MEASURED_COLUMNS` present), else None; the prediction is ``<column>_predicted``, or the
+    column itself."""
+    figures = [f"{column} {metrics.get(f'{column}_predicted', metrics.get(column)):.4g} predicted, "
+               f"{metrics[measured]:.4g} measured"
+               for column, measured in MEASURED_COLUMNS.items() if measured in metrics]
+    return "; ".join(figures) or None
 
 
 def optimised_order(objectives: Sequence[Objective]) -> list[Objective]:

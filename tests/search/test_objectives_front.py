@@ -93,6 +93,17 @@ def test_pick_judges_a_latency_budget_on_the_re_measured_latency():
     assert latency_figures(ROWS[0]) is None
 
 
+def test_the_figures_printed_read_the_measured_column_that_budgets_are_judged_on(monkeypatch):
+    from hwnas.front import MEASURED_COLUMNS, judged
+
+    # one declaration of the re-measured column: the printed figures and the budgets follow it
+    monkeypatch.setitem(MEASURED_COLUMNS, "latency_ms", "latency_ms_on_device")
+    row = {"latency_ms": 0.08, "latency_ms_on_device": 0.095}
+    assert latency_figures(row) == "latency_ms 0.08 predicted, 0.095 measured"
+    assert judged(row)["latency_ms"] == 0.095
+    assert latency_figures({"latency_ms": 0.08, "latency_ms_measured": 0.095}) is None
+
+
 def test_pick_under_a_budget_optimises_accuracy_when_a_cost_comes_first():
     cost_first = resolve_objectives(["latency_ms", "error"])
     assert pick(ROWS, cost_first, {"max_latency_ms": 4.0}) == 2  # the most accurate under 4 ms, not the fastest
