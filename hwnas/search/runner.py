@@ -207,11 +207,11 @@ class SearchRun:
                     try:
                         new = self._loop(store, executor)
                     except HwnasError as exc:  # a plugin's DataError, a full disk: what finished is kept
-                        exc.stored = self._write_unverified(store)
+                        exc.stored = self._write_stored(store)
                         raise
                     evaluations = store.all()
                 except KeyboardInterrupt:
-                    self._write_unverified(store)
+                    self._write_stored(store)
                     raise
                 finally:
                     store.close()
@@ -242,20 +242,28 @@ class SearchRun:
             raise StoreError(f"{str(self.run_dir)!r} already holds a search; pass --resume to continue it "
                              f"or choose another --out")
 
-    def _write_unverified(self, evaluations: Store | list[Evaluation]) -> int:
-        """On an interrupt or an error: the outputs of what finished, readable before a
-        ``--resume`` (the front not re-measured); how many evaluations are stored. The interrupt
-        or error, and its resume hint, win over any trouble reading or writing them."""
+    def _write_stored(self, store: Store) -> int:
+        """:meth:`_write_unverified` for a run stopped before it read its evaluations: what
+        ``store`` holds; nothing when the run was not recorded yet, or the store cannot be read
+        (it holds everything; the outputs follow on resume). Returns how many are stored."""
         try:
-            if isinstance(evaluations, Store):
-                if evaluations.get_meta("config") is None:  # stopped before the run was recorded
-                    return 0
-                evaluations = evaluations.all()
+            if store.get_meta("config") is None:  # stopped before the run was recorded
+                return 0
+            evaluations = store.all()
+        except Exception:  # noqa: BLE001 - the interrupt or error, and its resume hint, win
+            return 0
+        return self._write_unverified(evaluations)
+
+    def _write_unverified(self, evaluations: list[Evaluation]) -> int:
+        """On an interrupt or an error: the outputs of ``evaluations`` (everything that finished),
+        readable before a ``--resume`` (the front not re-measured); returns how many there are.
+        The interrupt or error, and its resume hint, win over any trouble writing them."""
+        try:
             if self.outputs:
                 write_outputs(self.run_dir, self.config, evaluations, regression=self.regression)
         except Exception:  # noqa: BLE001 - the store holds everything; outputs follow on resume
             pass
-        return len(evaluations) if isinstance(evaluations, list) else 0
+        return len(evaluations)
 
     @property
     def regression(self) -> bool:

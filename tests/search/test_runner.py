@@ -329,6 +329,24 @@ def test_an_interrupt_while_the_front_is_re_measured_still_writes_the_outputs(tm
         assert (tmp_path / "r" / name).is_file(), name
 
 
+def test_an_interrupt_before_the_run_is_recorded_writes_no_outputs_and_resumes(tmp_path, make_config, monkeypatch):
+    # outputs beside a store with no config would read as a damaged run to --resume ("lost its run's config")
+    real = Store.set_meta
+
+    def interrupted(self, key, value):  # Ctrl-C while the run's settings are stored, before its config
+        if key == "config":
+            raise KeyboardInterrupt
+        return real(self, key, value)
+
+    config = make_config(search={"evaluations": 8})
+    with monkeypatch.context() as m:
+        m.setattr(Store, "set_meta", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            run_search(config, tmp_path / "r", progress=False)
+    assert (tmp_path / "r" / Store.FILE_NAME).is_file() and not (tmp_path / "r" / "evaluations.csv").exists()
+    assert run_search(config, tmp_path / "r", resume=True, progress=False).evaluations == 8
+
+
 def test_a_run_resumes_from_its_own_config_json(tmp_path, make_config, monkeypatch):
     # config.json holds every option the strategy ran with and the cost models used: the same run
     from hwnas.config import load_config
