@@ -64,6 +64,10 @@ def test_an_accuracy_column_not_in_percent_is_refused(tmp_path):
     over.write_text("arch,acc\na,93\nb,930\n")
     with pytest.raises(ConfigError, match=r"column 'acc' row 3 holds 930, not a top-1 accuracy in percent"):
         ESTIMATORS.get("table")(None, path=str(over), accuracy_column="acc")
+    blank_line = tmp_path / "blank_line.csv"  # the message names the file's line, as the table's other errors do
+    blank_line.write_text("arch,acc\na,93\n\nb,930\n")
+    with pytest.raises(ConfigError, match=r"column 'acc' row 4 holds 930"):
+        ESTIMATORS.get("table")(None, path=str(blank_line), accuracy_column="acc")
     ok = tmp_path / "ok.csv"
     ok.write_text("arch,acc\na,93\nb,0.5\n")
     assert ESTIMATORS.get("table")(None, path=str(ok), accuracy_column="acc").estimate("b", None)["error_pct"] == 99.5
