@@ -59,6 +59,7 @@ class BenchProblem:
     _points: dict[str, tuple[float, float]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
+        from .cost.table import TableCostModel
         from .estimate.table import TableEstimator
         from .space import make_space
 
@@ -71,6 +72,10 @@ class BenchProblem:
         for column in dict.fromkeys((self.accuracy_column, self.score_column)):
             TableEstimator(None, path=str(self.table), arch_column=self.arch_column,
                            accuracy_column=column).check_space(space)
+        # and the cost column's (no negative cost, no time <= 0), which a bench of peers alone
+        # would otherwise score on
+        TableCostModel(None, (), path=str(self.table), arch_column=self.arch_column,
+                       metrics={self.cost_metric: self.cost_column})
         acc = self.data.column(self.score_column)
         cost = self.data.column(self.cost_column)
         ok = np.isfinite(acc) & np.isfinite(cost) & (acc > self.min_accuracy)

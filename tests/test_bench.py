@@ -172,6 +172,13 @@ def test_bench_problem_refuses_fractions_and_a_column_that_is_not_the_space(tabl
         w.writerows({**r, "acc": str(float(r["acc"]) / 100)} for r in rows)
     with pytest.raises(ConfigError, match="'acc' holds fractions .* scale the column by 100"):
         BenchProblem(fractions, "arch_str", "acc", "lat")
+    negative = tmp_path / "negative.csv"  # refused as a table search refuses it, peers alone or not
+    with open(negative, "w", newline="") as fh:
+        w = csv.DictWriter(fh, list(rows[0]))
+        w.writeheader()
+        w.writerows({**r, "lat": "-1.5" if i == 3 else r["lat"]} for i, r in enumerate(rows))
+    with pytest.raises(ConfigError, match=r"column 'lat' \(latency_ms\) row 5 holds -1.5; a time must be > 0"):
+        BenchProblem(negative, "arch_str", "acc", "lat")
 
 
 def test_bench_interrupted_keeps_the_finished_runs_and_exits_130(table, tmp_path, monkeypatch, capsys):
