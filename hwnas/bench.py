@@ -27,7 +27,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .exceptions import ConfigError, require
+from .exceptions import ConfigError, MissingExtraError, require
 from .registry import Registry
 from .table import MetricTable, load_table
 
@@ -266,7 +266,12 @@ def run_bench(problem: BenchProblem, strategies: Sequence[str], peers: Sequence[
     for name in peers:
         fn = PEERS.get(name)
         if getattr(fn, "requires", None):
-            require(*fn.requires)
+            try:
+                require(*fn.requires)
+            except MissingExtraError as exc:
+                # optuna-nsga2 is a default peer: say which peer needs it and how to go without it
+                others = ",".join(p for p in peers if p != name) or "''"
+                raise MissingExtraError(f"peer {name!r}: {exc}, or leave it out: --peers {others}") from None
         runners.append((name, lambda s, n, fn=fn: fn(problem, s, n)))
     records = [] if records is None else records
     for name, fn in runners:

@@ -255,5 +255,5 @@ def test_bench_refuses_a_peer_whose_library_is_missing_before_any_run(table, tmp
     monkeypatch.setitem(sys.modules, "optuna", None)  # as if not installed: importing it fails
     monkeypatch.setattr(hwnas.bench, "run_ours", lambda *a, **k: ran.append(a) or [])
     cli_error(_bench_args(table, tmp_path / "b", "--strategies", "random", "--peers", "pymoo-nsga2,optuna-nsga2"),
-              "optuna", "pip install")
+              "peer 'optuna-nsga2': optuna is not installed", "pip install", "or leave it out: --peers pymoo-nsga2")
     assert not ran and not (tmp_path / "b").exists()
