@@ -70,8 +70,12 @@ class BenchProblem:
         space = make_space(self.space, None, None)
         self.score_column = self.score_column or self.accuracy_column
         for column in dict.fromkeys((self.accuracy_column, self.score_column)):
-            TableEstimator(None, path=str(self.table), arch_column=self.arch_column,
-                           accuracy_column=column).check_space(space)
+            estimator = TableEstimator(None, path=str(self.table), arch_column=self.arch_column,
+                                       accuracy_column=column)
+            estimator.check_space(space)
+        #: the table estimator's note on how much of the space the table covers (or None), said
+        #: once by hwnas bench rather than by each of its searches
+        self.coverage_note = estimator.advice
         # and the cost column's (no negative cost, no time <= 0), which a bench of peers alone
         # would otherwise score on
         TableCostModel(None, (), path=str(self.table), arch_column=self.arch_column,

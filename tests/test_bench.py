@@ -257,3 +257,14 @@ def test_bench_refuses_a_peer_whose_library_is_missing_before_any_run(table, tmp
     cli_error(_bench_args(table, tmp_path / "b", "--strategies", "random", "--peers", "pymoo-nsga2,optuna-nsga2"),
               "peer 'optuna-nsga2': optuna is not installed", "pip install", "or leave it out: --peers pymoo-nsga2")
     assert not ran and not (tmp_path / "b").exists()
+
+
+def test_bench_says_once_that_a_small_table_leaves_most_proposals_failed(table, tmp_path, capsys):
+    small = tmp_path / "small.csv"
+    small.write_text("\n".join(table.read_text().splitlines()[:301]) + "\n")
+    assert main(["bench", "--table", str(small), "--cost", "latency_ms=lat", "--accuracy-column", "acc",
+                 "--strategies", "random", "--peers", "", "--evaluations", "5,10", "--seeds", "2",
+                 "--out", str(tmp_path / "b"), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("hwnas: note:") == 1 and "rows for 300 of nb201's 15625 architectures" in err, err
+    assert "most of the 10 evaluations will fail" in err

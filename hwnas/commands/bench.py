@@ -72,6 +72,9 @@ class BenchCommand(Command):
                               f"overwrite; choose another --out or remove it")
         problem = BenchProblem(args.table, args.arch_column, args.accuracy_column, column, cost_metric=metric,
                                space=args.space, min_accuracy=args.min_accuracy, score_column=args.score_column)
+        note = problem.coverage_note(args.evaluations[-1])
+        if note:
+            print(f"hwnas: note: {note}", file=sys.stderr)
         searched = "" if problem.score_column == args.accuracy_column else f", searched on {args.accuracy_column}"
         print(f"true front: {problem.front_size} architectures ({problem.score_column} x {column}{searched}); "
               f"{len(args.strategies) + len(args.peers)} strategies x {args.seeds} seeds x {args.evaluations}")

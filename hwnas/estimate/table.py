@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any, Mapping
 
@@ -65,6 +66,21 @@ class TableEstimator(TableBacked, AccuracyEstimator):
 
     def columns_read(self) -> list[str]:
         return [self.accuracy_column]
+
+    def check_space(self, space) -> None:
+        """As :meth:`~hwnas.table.TableBacked.check_space`; also keeps the space's size for :meth:`advice`."""
+        super().check_space(space)
+        self._space = (space.name, math.prod(g.size for g in space.genes))
+
+    def advice(self, evaluations: int) -> str | None:
+        """A table with rows for under half the space: most proposals will have no row (failed)."""
+        name, size = getattr(self, "_space", (None, 0))
+        if not size or 2 * len(self.table) >= size:
+            return None
+        return (f"table {self.table.path.name} has rows for {len(self.table)} of {name}'s {size} architectures "
+                f"({100 * len(self.table) / size:.2g} %); the search proposes from the whole space and records one "
+                f"with no row as failed, so most of the {evaluations} evaluations will fail: add rows (measure more "
+                f"of the space) or budget more evaluations")
 
     def estimate(self, arch: str, model=None, recipe: Mapping[str, Any] | None = None) -> dict[str, float]:
         """``error_pct`` and ``accuracy_pct`` of ``arch``; raises MissingEntry when absent."""

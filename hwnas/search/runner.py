@@ -94,7 +94,9 @@ class SearchRun:
             from ..cost import require_provider
 
             require_provider(self.parts.target)  # every candidate is timed there: before any note or work
-        for note in self.parts.notes:  # said once, here: workers, export and compress build the parts silently
+        # said once, here: workers, export and compress build the parts silently, and so does a
+        # search without outputs (each of hwnas bench's runs: bench says its table's note once)
+        for note in self.parts.notes if outputs else ():
             print(f"hwnas: note: {note}", file=sys.stderr)
         name = config.search["strategy"]
         strategy_class = STRATEGIES.get(name)

@@ -71,3 +71,21 @@ def test_an_accuracy_column_not_in_percent_is_refused(tmp_path):
     ok = tmp_path / "ok.csv"
     ok.write_text("arch,acc\na,93\nb,0.5\n")
     assert ESTIMATORS.get("table")(None, path=str(ok), accuracy_column="acc").estimate("b", None)["error_pct"] == 99.5
+
+
+def test_a_table_of_a_small_part_of_the_space_says_most_proposals_will_fail(table, tmp_path):
+    from hwnas.space import make_space
+
+    space = make_space("nb201", None, None)
+    full = ESTIMATORS.get("table")(None, path=str(table), arch_column="arch_str", accuracy_column="acc")
+    full.check_space(space)
+    assert full.advice(20) is None  # 4 rows in 5
+    lines = table.read_text().splitlines()
+    small = tmp_path / "small.csv"
+    small.write_text("\n".join(lines[:301]) + "\n")
+    est = ESTIMATORS.get("table")(None, path=str(small), arch_column="arch_str", accuracy_column="acc")
+    est.check_space(space)
+    assert est.advice(20) == (
+        "table small.csv has rows for 300 of nb201's 15625 architectures (1.9 %); the search proposes from the "
+        "whole space and records one with no row as failed, so most of the 20 evaluations will fail: add rows "
+        "(measure more of the space) or budget more evaluations")
