@@ -22,8 +22,8 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from ..exceptions import ConfigError
-from ..table import TableBacked, load_table
+from ..exceptions import ConfigError, attach_metrics
+from ..table import MissingEntry, TableBacked, load_table
 from .base import COST_MODELS, CostModel
 
 
@@ -70,8 +70,17 @@ class TableCostModel(TableBacked, CostModel):
         return list(self.metrics.values())
 
     def measure(self, arch: str, model: torch.nn.Module | None = None) -> dict[str, float]:
-        """Every configured metric of ``arch``; raises MissingEntry when one is absent."""
-        return {name: self.table.value(arch, column) for name, column in self.metrics.items()}
+        """Every configured metric of ``arch``; raises MissingEntry when one is absent, carrying
+        the metrics that are there (the failed row keeps them)."""
+        found, missing = {}, None
+        for name, column in self.metrics.items():
+            try:
+                found[name] = self.table.value(arch, column)
+            except MissingEntry as exc:
+                missing = missing or exc
+        if missing is not None:
+            raise attach_metrics(missing, found)
+        return found
 
     def lowest(self, space: Any, smallest: str, model: torch.nn.Module | None) -> dict[str, tuple[float, str]]:
         """Each metric's lowest value over the rows a search can propose (not degenerate); a

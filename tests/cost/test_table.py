@@ -4,7 +4,7 @@ import pytest
 
 from fakes import write_nb201_table
 from hwnas.cost import COST_MODELS
-from hwnas.exceptions import ConfigError
+from hwnas.exceptions import ConfigError, measured_before
 from hwnas.table import MissingEntry, load_table
 
 
@@ -16,10 +16,19 @@ def test_metrics_from_columns_and_blank_cells(tmp_path):
     assert cost.needs_model is False and cost.provides == ("latency_ms", "energy_mj")
     m = cost.measure(archs[0], None)
     assert m["energy_mj"] == pytest.approx(2 * m["latency_ms"], rel=1e-3)
-    with pytest.raises(MissingEntry, match="no lat for .* \\(blank cell\\)"):
+    with pytest.raises(MissingEntry, match="no lat for .* \\(blank cell\\)") as info:
         cost.measure(archs[3], None)  # row 3 has a blank latency
+    # its energy cell is there: the failed evaluation keeps it
+    assert measured_before(info.value) == {"energy_mj": pytest.approx(float(_cell(path, 3, "energy")))}
     assert cost.describe()["columns"] == {"latency_ms": "lat", "energy_mj": "energy"}
     assert load_table(path, "arch_str") is cost.table  # read once, shared
+
+
+def _cell(path, row, column):
+    import csv
+
+    with open(path) as fh:
+        return list(csv.DictReader(fh))[row][column]
 
 
 def test_bad_options(tmp_path):
