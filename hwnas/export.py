@@ -54,8 +54,12 @@ def export_run_arch(run_dir: str | Path, arch: str, output: str | Path, *,
     parts = build_components(run.config, with_estimator=False)
     canonical = run.resolve_arch(parts.space, arch)
     if parts.task is None:
-        raise ConfigError(f"{run.path} is a table-backed run (no [task]): it has no model to export, only rows "
-                          f"of its metric table; export from a run searched on a [task]")
+        # say what the run does give (the architecture and its table numbers) and how to get a model
+        raise ConfigError(f"{run.path} is a table-backed run (no [task]): it has no model to export, --untrained "
+                          f"or not (no input size, no weights); what it gives is the architecture {canonical!r} "
+                          f"and its table row in evaluations.csv; for an ONNX file, search the "
+                          f"{parts.space.name} space in a config with a [task] and a [cost] target "
+                          f"(e.g. examples/digits_nb201_darts.toml)")
     if parts.target is None:
         raise ConfigError(f"{run.path} has no [cost] target, so no batch size, opset or dtype to export with; "
                           f"export from a run whose config names a [cost] target")

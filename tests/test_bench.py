@@ -97,7 +97,9 @@ def test_a_table_run_has_no_model_to_export_and_pick_suggests_no_export(table, t
         cli_error(["pick", run, "--max-latency-ms", bad], f"max_latency_ms = {float(bad)} must be a positive number")
     for extra in (["--untrained"], []):
         cli_error(["export", run, "1", "-o", str(tmp_path / "m.onnx"), *extra],
-                  "is a table-backed run (no [task]): it has no model to export")
+                  "is a table-backed run (no [task]): it has no model to export, --untrained or not",
+                  "what it gives is the architecture '|", "its table row in evaluations.csv",
+                  "search the nb201 space in a config with a [task]")
     assert main(["export", run, "500", "-o", str(tmp_path / "m.onnx")]) == 2
     assert f"no evaluation 500 in {run} (ids 1-12)" in capsys.readouterr().err
     assert not (tmp_path / "m.onnx").exists()
