@@ -340,8 +340,10 @@ class SearchRun:
         for key, label, _ in parts:
             before, source = stored_sources.get(key), sources.get(key)
             if before is not None and source is not None and before.get("digest") != source.get("digest"):
-                raise StoreError(f"--resume: the {label}'s source changed since this run started "
-                                 f"({_described(before)}, is now {_described(source)}); "
+                was, now = _described(before), _described(source)
+                # one file edited in place reads the same in words: say what differs
+                change = f"{was}, is now {now}" if was != now else f"{now}: the columns it reads hold other values"
+                raise StoreError(f"--resume: the {label}'s source changed since this run started ({change}); "
                                  f"its numbers would mix two tables: restore that table (or point the config's "
                                  f"path at it), or search into a new --out")
         store.set_meta("cost_sources", sources)
