@@ -87,7 +87,9 @@ class BenchProblem:
         self._points = {a: (100.0 - float(acc[i]), float(cost[i])) for i, a in enumerate(self.data.archs) if ok[i]}
         if not self._points:
             raise ConfigError(f"table {self.table}: no row has both {self.score_column!r} > "
-                              f"{self.min_accuracy:g} and {self.cost_column!r}")
+                              f"{self.min_accuracy:g} and {self.cost_column!r}, so there is no front to score "
+                              f"against; lower --min-accuracy (cells at or below it are dropped as degenerate) "
+                              f"or fill in {self.cost_column!r}")
         values = np.array(list(self._points.values()))
         from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 

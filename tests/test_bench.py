@@ -270,3 +270,8 @@ def test_bench_says_once_that_a_small_table_leaves_most_proposals_failed(table, 
     err = capsys.readouterr().err
     assert err.count("hwnas: note:") == 1 and "rows for 300 of nb201's 15625 architectures" in err, err
     assert "most of the 10 evaluations will fail" in err
+
+
+def test_bench_with_no_scorable_row_says_to_lower_min_accuracy(table, tmp_path, cli_error):
+    cli_error(_bench_args(table, tmp_path / "b", "--strategies", "random", "--peers", "", "--min-accuracy", "99"),
+              "no row has both 'acc' > 99 and 'lat'", "lower --min-accuracy")
