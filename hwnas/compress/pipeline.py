@@ -248,8 +248,10 @@ def compress_run(run_dir: str | Path, chains: Sequence[Chain], *, archs: Sequenc
     run = load_run(run_dir)
     parts = build_components(run.config, with_estimator=False)
     if parts.task is None or parts.target is None:
-        raise ConfigError(f"{run.path}: compressing needs the run's [task] data and [cost] target; "
-                          f"this run's config has {'no [task]' if parts.task is None else 'no target'}")
+        why = ("no [task] (a table-backed run: its architectures are rows of a table, with no models)"
+               if parts.task is None else "no [cost] target")
+        raise ConfigError(f"{run.path}: compressing needs the run's [task] data and [cost] target; this run's "
+                          f"config has {why}; compress a run searched with both, e.g. examples/digits.toml")
     require_provider(parts.target)  # every variant is timed there: say so now, not once per variant
     for step in {step.describe(): step for chain in chains for step in chain.steps}.values():
         step.check_target(parts.target, parts.task)  # e.g. INT8 on a float16 target: before any parent is pruned

@@ -226,3 +226,17 @@ def test_a_run_with_an_objective_compress_does_not_measure_plots_on_the_others(r
             "energy_mj on the variants") in lines
     print_compress_summary(result)  # hypervolumes on what the variants have
 
+
+
+def test_a_table_run_is_refused_saying_it_has_no_models_and_what_to_compress_instead(tmp_path):
+    from fakes import write_nb201_table
+    from hwnas.search.runner import run_search
+    from hwnas.table import table_search_config
+
+    write_nb201_table(tmp_path / "t.csv")
+    config = table_search_config(space="nb201", table=tmp_path / "t.csv", arch_column="arch_str",
+                                 accuracy_column="acc", costs={"latency_ms": "lat"}, evaluations=4)
+    run_search(config, tmp_path / "r", progress=False)
+    with pytest.raises(ConfigError, match=r"has no \[task\] \(a table-backed run: .* with no models\); compress a "
+                                          r"run searched with both, e.g. examples/digits.toml"):
+        compress_run(tmp_path / "r", build_chains([0.5], []), front=True)
