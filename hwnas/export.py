@@ -46,20 +46,22 @@ def export_run_arch(run_dir: str | Path, arch: str, output: str | Path, *,
     """
     import torch
 
-    from .components import build_components
+    from .components import build_components, build_space
     from .cost import export_onnx
 
     out = check_file_to_write(output, "-o", "the ONNX file to write", "model.onnx")
     run = load_run(run_dir)
-    parts = build_components(run.config, with_estimator=False)
-    canonical = run.resolve_arch(parts.space, arch)
-    if parts.task is None:
+    if not run.config.task:  # before the components: their table may have moved, which is not the reason
+        space = build_space(run.config, None)
+        canonical = run.resolve_arch(space, arch)
         # say what the run does give (the architecture and its table numbers) and how to get a model
         raise ConfigError(f"{run.path} is a table-backed run (no [task]): it has no model to export, --untrained "
                           f"or not (no input size, no weights); what it gives is the architecture {canonical!r} "
                           f"and its table row in evaluations.csv; for an ONNX file, search the "
-                          f"{parts.space.name} space in a config with a [task] and a [cost] target "
+                          f"{space.name} space in a config with a [task] and a [cost] target "
                           f"(e.g. examples/digits_nb201_darts.toml)")
+    parts = build_components(run.config, with_estimator=False)
+    canonical = run.resolve_arch(parts.space, arch)
     if parts.target is None:
         raise ConfigError(f"{run.path} has no [cost] target, so no batch size, opset or dtype to export with; "
                           f"export from a run whose config names a [cost] target")

@@ -1,6 +1,7 @@
 """``hwnas bench`` and the table search CLI, on a synthetic table (and the real one if present)."""
 
 import csv
+import shutil
 from pathlib import Path
 
 import pytest
@@ -103,6 +104,14 @@ def test_a_table_run_has_no_model_to_export_and_pick_suggests_no_export(table, t
     assert main(["export", run, "500", "-o", str(tmp_path / "m.onnx")]) == 2
     assert f"no evaluation 500 in {run} (ids 1-12)" in capsys.readouterr().err
     assert not (tmp_path / "m.onnx").exists()
+    moved = tmp_path / "moved.csv"  # the table moved since: still the reason the user needs, not "not found"
+    shutil.copy(table, moved)
+    assert main(["search", "--space", "nb201", "--table", str(moved), "--arch-column", "arch_str",
+                 "--accuracy-column", "acc", "--cost", "latency_ms=lat", "--evaluations", "4",
+                 "--no-progress", "--out", run + "2"]) == 0
+    moved.unlink()
+    capsys.readouterr()
+    cli_error(["export", run + "2", "1", "-o", str(tmp_path / "m.onnx")], "is a table-backed run (no [task])")
 
 
 @pytest.mark.parametrize("flags, message", [

@@ -246,10 +246,11 @@ def compress_run(run_dir: str | Path, chains: Sequence[Chain], *, archs: Sequenc
     from ..outputs import load_run
 
     run = load_run(run_dir)
-    parts = build_components(run.config, with_estimator=False)
-    if parts.task is None or parts.target is None:
+    # before the components: a table run's table may have moved, which is not why it cannot be compressed
+    parts = build_components(run.config, with_estimator=False) if run.config.task else None
+    if parts is None or parts.target is None:
         why = ("no [task] (a table-backed run: its architectures are rows of a table, with no models)"
-               if parts.task is None else "no [cost] target")
+               if parts is None else "no [cost] target")
         raise ConfigError(f"{run.path}: compressing needs the run's [task] data and [cost] target; this run's "
                           f"config has {why}; compress a run searched with both, e.g. examples/digits.toml")
     require_provider(parts.target)  # every variant is timed there: say so now, not once per variant

@@ -240,3 +240,6 @@ def test_a_table_run_is_refused_saying_it_has_no_models_and_what_to_compress_ins
     with pytest.raises(ConfigError, match=r"has no \[task\] \(a table-backed run: .* with no models\); compress a "
                                           r"run searched with both, e.g. examples/digits.toml"):
         compress_run(tmp_path / "r", build_chains([0.5], []), front=True)
+    (tmp_path / "t.csv").unlink()  # the table moved since: the reason stays the same, not "table not found"
+    with pytest.raises(ConfigError, match=r"has no \[task\] \(a table-backed run"):
+        compress_run(tmp_path / "r", build_chains([0.5], []), front=True)
