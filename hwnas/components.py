@@ -132,9 +132,13 @@ def _check_cost_metrics(config: RunConfig, cost_models: list[Any]) -> None:
     wanted += [(f"budget {name}", BUDGETS.get(name).column) for name in config.budgets]
     for what, column in wanted:
         if column not in provided:
+            # a table search's costs are its table's columns: the fix is a column, not a cost model
+            fix = (f"read it from a column of the table (--cost {column}=COLUMN, or [cost.table] metrics)"
+                   if cost_models and all(c.name == "table" for c in cost_models) else
+                   "add one that does to [cost] models (see hwnas list)")
             raise ConfigError(f"{config.source}: {what} needs the metric {column!r}, which no cost model of this "
-                              f"search computes (they give {', '.join(sorted(provided)) or 'nothing'}); add one "
-                              f"that does to [cost] models (see hwnas list), or drop it")
+                              f"search computes (they give {', '.join(sorted(provided)) or 'nothing'}); {fix}, "
+                              f"or drop it")
 
 
 def build_components(config: RunConfig, *, weights_dir: Path | None = None, with_estimator: bool = True) -> Components:

@@ -72,3 +72,18 @@ def test_space_options_a_table_run_never_builds_are_refused(tmp_path):
 def test_two_cost_models_giving_one_metric_are_refused(make_config, models, message):
     with pytest.raises(ConfigError, match=message):
         build_components(make_config(cost={"models": models}))
+
+
+def test_a_table_search_budget_with_no_column_says_to_read_it_from_a_column(tmp_path):
+    # a table search has no cost model to add: its costs are the table's columns
+    from fakes import write_nb201_table
+    from hwnas.table import table_search_config
+
+    write_nb201_table(tmp_path / "t.csv")
+    config = table_search_config(space="nb201", table=tmp_path / "t.csv", arch_column="arch_str",
+                                 accuracy_column="acc", costs={"latency_ms": "lat"})
+    config.budgets["max_params"] = 1e6
+    with pytest.raises(ConfigError, match=r"budget max_params needs the metric 'params', .* \(they give latency_ms\); "
+                                          r"read it from a column of the table \(--cost params=COLUMN, or "
+                                          r"\[cost.table\] metrics\), or drop it"):
+        build_components(config)
