@@ -16,6 +16,11 @@ from ..interrupts import kill_as_interrupt
 from .base import COMMANDS, Command, int_list, names
 
 
+def _count(items, stem: str, one: str, many: str) -> str:
+    """``2 strategies``, ``1 peer``: how many of what (the default peers run unless --peers '')."""
+    return f"{len(items)} {stem}{one if len(items) == 1 else many}"
+
+
 @COMMANDS.register("bench")
 class BenchCommand(Command):
     help = "benchmark strategies (and pymoo/Optuna peers) on a table: hypervolume vs evaluations"
@@ -77,7 +82,8 @@ class BenchCommand(Command):
             print(f"hwnas: note: {note}", file=sys.stderr)
         searched = "" if problem.score_column == args.accuracy_column else f", searched on {args.accuracy_column}"
         print(f"true front: {problem.front_size} architectures ({problem.score_column} x {column}{searched}); "
-              f"{len(args.strategies) + len(args.peers)} strategies x {args.seeds} seeds x {args.evaluations}")
+              f"{_count(args.strategies, 'strateg', 'y', 'ies')} + {_count(args.peers, 'peer', '', 's')} x "
+              f"{_count(range(args.seeds), 'seed', '', 's')} x evaluations {args.evaluations}")
         records: list = []
         try:
             with kill_as_interrupt():  # kill or a hang-up: as Ctrl-C, the finished runs are kept
