@@ -40,11 +40,13 @@ def row_of(ev: Evaluation, budgets: Mapping[str, float]) -> dict[str, object]:
             **ev.metrics, "duration_s": round(ev.duration_s, 3), "reason": ev.reason or ""}
 
 
-def columns_for(objectives: Sequence[Objective], rows: Sequence[Mapping[str, object]]) -> list[str]:
-    """CSV columns: identity, objective columns, the other known metrics, then any extras."""
+def columns_for(objectives: Sequence[Objective], rows: Sequence[Mapping[str, object]],
+                always: Sequence[str] = ()) -> list[str]:
+    """CSV columns: identity, objective columns, the other known metrics, then any extras;
+    ``always`` (the estimator's metrics) whether or not a row has them."""
     head = ["id", "arch", "status", "feasible"]
     obj_cols = [o.column for o in objectives]
-    seen = {k for r in rows for k in r}
+    seen = {k for r in rows for k in r} | set(always)
     known = [c for c in METRIC_COLUMNS if c not in obj_cols and c in seen]
     extra = sorted(seen - set(head) - set(obj_cols) - set(known) - {"duration_s", "reason"})
     return head + obj_cols + known + extra + ["duration_s", "reason"]
@@ -180,19 +182,32 @@ def write_outputs(run_dir: Path, config: RunConfig, evaluations: Sequence[Evalua
     """
     objectives = resolve_objectives(config.objectives)
     rows = [row_of(ev, config.budgets) for ev in evaluations]
-    columns = columns_for(objectives, rows)
+    # the estimator's metrics always: a run whose evaluations all failed has the columns of one that did not
+    always = _estimator_metrics(config)
+    columns = columns_for(objectives, rows, always)
     write_csv(run_dir / EVALUATIONS_CSV, rows, columns)
     front = front_indices(evaluations, objectives, config.budgets)
     front_rows = [rows[i] for i in front]
     if verify is not None and front_rows:
         front_rows = [{**row, **extra} for row, extra in zip(front_rows, verify([r["arch"] for r in front_rows]))]
-    write_csv(run_dir / FRONT_CSV, front_rows, columns_for(objectives, front_rows))
+    write_csv(run_dir / FRONT_CSV, front_rows, columns_for(objectives, front_rows, always))
     (run_dir / CONFIG_JSON).write_text(json.dumps(resolved_config(run_dir, config), indent=2))
     from .plots import plot_front
 
     plot_front(run_dir / PARETO_PNG, evaluations, front, labelled_for_task(_labelled(objectives, config), regression),
                config.budgets)
     return front
+
+
+def _estimator_metrics(config: RunConfig) -> tuple[str, ...]:
+    """The metrics the run's estimator always reports (none for a plugin's not loaded here)."""
+    from .estimate import ESTIMATORS
+    from .exceptions import RegistryError
+
+    try:
+        return tuple(ESTIMATORS.get(config.estimator.get("name")).metrics)
+    except RegistryError:
+        return ()
 
 
 def _labelled(objectives: Sequence[Objective], config: RunConfig) -> list[Objective]:

@@ -115,3 +115,15 @@ def test_a_search_leaves_no_wal_files_behind(tmp_path, make_config):
 
     run_search(make_config(search={"evaluations": 6}), tmp_path / "r", progress=False)
     assert not list((tmp_path / "r").glob("store.sqlite-*"))  # its last connection checkpoints the WAL
+
+
+def test_a_run_whose_evaluations_all_failed_has_the_columns_of_one_that_did_not(tmp_path):
+    # the estimator's metrics are columns whatever happened, so runs of one config can be compared and joined
+    failed = [Evaluation("a", [0], "failed", {}, "MissingEntry: no row", id=1)]
+    (tmp_path / "failed").mkdir()
+    (tmp_path / "ok").mkdir()
+    write_outputs(tmp_path / "failed", _config(), failed)
+    write_outputs(tmp_path / "ok", _config(), _evaluations())
+    for name in ("evaluations.csv", "front.csv"):
+        headers = [(tmp_path / run / name).read_text().splitlines()[0] for run in ("failed", "ok")]
+        assert headers[0] == headers[1] and "accuracy_pct" in headers[0], headers
