@@ -106,7 +106,7 @@ class MetricTable:
         """A metric column as floats in row order; missing cells are NaN.
 
         Raises:
-            ConfigError: no such column, or a cell that is neither a number nor blank.
+            ConfigError: no such column, a cell that is neither a number nor blank, or no number at all.
         """
         values = self._values.get(column)
         if values is None:
@@ -121,6 +121,9 @@ class MetricTable:
                 except ValueError:
                     raise ConfigError(f"table {self.path}: column {column!r} row {self.lines[i]} holds {cell!r}, "
                                       f"not a number; metric columns need numbers or blanks") from None
+            if np.isnan(values).all():  # every lookup would miss: every candidate would fail
+                raise ConfigError(f"table {self.path}: column {column!r} is blank in all {len(values)} rows; "
+                                  f"pick a column with numbers (columns: {', '.join(self.columns)})")
             values.setflags(write=False)
             self._values[column] = values
         return values

@@ -32,6 +32,14 @@ def test_rows_are_named_by_their_line_in_the_file(tmp_path):
         MetricTable(path, "arch").column("acc")
 
 
+def test_a_column_blank_in_every_row_is_refused_not_searched(tmp_path):
+    # every lookup would miss: a search would record every candidate as failed
+    path = _write(tmp_path / "t.csv", f"arch,acc,lat\n{ARCH},91.5,\n")
+    with pytest.raises(ConfigError, match=r"column 'lat' is blank in all 1 rows; pick a column with numbers "
+                                          r"\(columns: arch, acc, lat\)"):
+        MetricTable(path, "arch").column("lat")
+
+
 @pytest.mark.parametrize("text, message", [
     ("arch;acc\nx;1\n", "the header 'arch;acc' is one column: the file is not comma-separated"),
     ("arch,acc\n\n", "has a header but no rows"),
