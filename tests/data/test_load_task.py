@@ -191,3 +191,28 @@ def test_a_user_loader_that_raises_or_returns_something_else_is_named():
         DATASETS._items.pop("tuple-loader", None)
         DATASETS._origins.pop("broken-loader", None)
         DATASETS._origins.pop("tuple-loader", None)
+
+
+def test_constant_regression_targets_are_refused_before_any_training(tmp_path):
+    path = tmp_path / "d.npz"
+    x = np.random.default_rng(0).normal(size=(40, 3))
+    np.savez(path, x=x, y=np.full(40, 3.0))
+    with pytest.raises(DataError, match=r"cfg.toml: \[task\] dataset 'npz': the 10 validation targets all equal 3, "
+                                        r"so R² \(the error\) is undefined; every target in the data has that value"):
+        load_task({"dataset": "npz", "path": str(path)}, source="cfg.toml")
+
+
+def test_a_constant_validation_split_of_varied_regression_targets_is_refused(tmp_path):
+    path = tmp_path / "d.npz"
+    x = np.random.default_rng(0).normal(size=(40, 3))
+    np.savez(path, x_train=x, y_train=np.arange(40.0), x_val=x[:5], y_val=np.full(5, 1.5))
+    with pytest.raises(DataError, match="the 5 validation targets all equal 1.5.*save a y_val whose values vary"):
+        load_task({"dataset": "npz", "path": str(path)})
+
+
+def test_a_carved_constant_validation_split_names_seed_and_val_fraction(tmp_path):
+    path = tmp_path / "d.npz"
+    x = np.random.default_rng(0).normal(size=(40, 3))
+    np.savez(path, x=x, y=np.r_[np.full(39, 2.0), 5.0])
+    with pytest.raises(DataError, match="all equal 2, .*another \\[task\\] seed or val_fraction"):
+        load_task({"dataset": "npz", "path": str(path), "seed": 0})  # 5.0 lands in training
