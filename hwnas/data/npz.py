@@ -46,6 +46,15 @@ def load_npz(path: str) -> RawData:
         raise DataError(f"npz: file '{file}' does not exist; set [task] path to a .npz file "
                         "with x_train/y_train (or x/y) arrays")
     try:
+        with open(file, "rb") as handle:
+            head = handle.read(6)
+    except OSError as exc:
+        raise DataError(f"npz: cannot read '{file}' ({exc.strerror or exc}); make it readable") from None
+    if not head.startswith((b"PK", b"\x93NUMPY")):  # neither a zip archive (.npz) nor a .npy array
+        # np.load would try it as a pickle and, refused one, blame "pickled (object) data"
+        raise DataError(f"npz: cannot read '{file}': it is not a NumPy .npz file (a zip archive of arrays); "
+                        "convert the data and save it with numpy.savez(file, x=..., y=...)")
+    try:
         loaded = np.load(file, allow_pickle=False)
         if isinstance(loaded, np.lib.npyio.NpzFile):
             with loaded as npz:

@@ -93,11 +93,16 @@ def test_npz_object_arrays_are_refused(tmp_path):
         load_task({"dataset": "npz", "path": str(path)})
 
 
-def test_npz_not_a_zip_file(tmp_path):
+@pytest.mark.parametrize("content", [b"hello", b"a,b\n1,2\n", b""])
+def test_npz_not_a_zip_file(tmp_path, content):
     path = tmp_path / "d.npz"
-    path.write_bytes(b"hello")
-    with pytest.raises(DataError, match="cannot read"):
+    path.write_bytes(content)
+    with pytest.raises(DataError) as info:
         load_task({"dataset": "npz", "path": str(path)})
+    message = str(info.value)
+    assert message == (f"npz: cannot read '{path}': it is not a NumPy .npz file (a zip archive of arrays); "
+                       "convert the data and save it with numpy.savez(file, x=..., y=...)")
+    assert "pickle" not in message  # not the object arrays np.load blames
 
 
 def test_npz_negative_class_ids(tmp_path):
