@@ -101,6 +101,10 @@ def load_npz(path: str) -> RawData:
                             f"{xk} must be (N, features...) with the same non-zero N as {yk}")
         if xa.dtype.kind not in "biuf":
             raise DataError(f"npz: '{file}' {xk} has dtype {xa.dtype}; it must be numeric")
+        if xa.dtype.kind == "f" and not np.isfinite(xa).all():
+            bad = int(np.count_nonzero(~np.isfinite(xa)))
+            raise DataError(f"npz: '{file}' {xk} contains {bad} NaN or infinite value{'s' if bad > 1 else ''}; "
+                            "clean them first (drop or impute those samples)")
         # channels-last: the usual 1, 3 or 4 channels last, or square images with fewer channels
         # (N, 16, 16, 8) than rows, which read as (C, H, W) would be 16 channels of 16 x 8 pixels
         if xa.ndim == 4 and ((xa.shape[3] in (1, 3, 4) and xa.shape[1] not in (1, 3, 4))

@@ -181,3 +181,15 @@ def test_npz_a_class_with_one_sample_is_named_when_a_split_is_carved(tmp_path):
     with pytest.raises(DataError, match=r"class 2 has a single sample, which no validation split can stratify; "
                                         r"add samples of it, drop it, or supply your own split \(x_val, y_val\)"):
         load_task({"dataset": "npz", "path": path})
+
+
+@pytest.mark.parametrize("key", ["x", "x_val"])
+def test_npz_nan_inputs_name_the_file_and_array(tmp_path, key):
+    x = np.random.default_rng(0).normal(size=(20, 3))
+    bad = x.copy()
+    bad[2, 1], bad[5, 0] = np.nan, np.inf
+    arrays = {"x": bad, "y": _labels(20)} if key == "x" else {
+        "x_train": x, "y_train": _labels(20), "x_val": bad, "y_val": _labels(20)}
+    path = _save(tmp_path / "d.npz", **arrays)
+    with pytest.raises(DataError, match=f"npz: '{path}' {key} contains 2 NaN or infinite values; clean them first"):
+        load_task({"dataset": "npz", "path": path})
