@@ -27,6 +27,60 @@ def missing_weights(run, ev: Evaluation | None, weights: Path) -> tuple[str, str
     return f"{weights} is missing: moved or deleted", "restore it from where the run was searched"
 
 
+#: ONNX metadata key holding :attr:`hwnas.data.Task.preprocessing` as JSON
+PREPROCESSING_KEY = "hwnas.preprocessing"
+
+
+def with_preprocessing(onnx_bytes: bytes, preprocessing: dict | None) -> bytes:
+    """``onnx_bytes`` with the task's input and target scaling in its metadata (:data:`PREPROCESSING_KEY`).
+
+    The network was trained on scaled and standardised inputs (and, for regression, standardised
+    targets); without these numbers its inputs and outputs cannot be related to the user's data.
+    """
+    if not preprocessing:
+        return onnx_bytes
+    import json
+
+    import onnx
+
+    proto = onnx.load_from_string(onnx_bytes)
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = PREPROCESSING_KEY, json.dumps(preprocessing)
+    return proto.SerializeToString()
+
+
+def read_preprocessing(path: str | Path) -> dict | None:
+    """The :data:`PREPROCESSING_KEY` metadata of an exported ONNX file, or None (no file or no entry)."""
+    import json
+
+    import onnx
+
+    if not Path(path).is_file():
+        return None
+    meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    return json.loads(meta[PREPROCESSING_KEY]) if PREPROCESSING_KEY in meta else None
+
+
+def preprocessing_summary(preprocessing: dict | None) -> str | None:
+    """One line saying what the exported network's input and output are, or None if they are the data's own."""
+    if not preprocessing:
+        return None
+    steps = []
+    if preprocessing.get("pixel_max"):
+        steps.append(f"x / {preprocessing['pixel_max']:g}")
+    if preprocessing.get("resize"):
+        steps.append(f"resized to {preprocessing['resize']}x{preprocessing['resize']}")
+    if preprocessing.get("x_mean") is not None:
+        steps.append("(x - x_mean) / x_std")
+    parts = [f"input: {', then '.join(steps)}"] if steps else []
+    if preprocessing.get("y_mean") is not None:
+        parts.append("output: standardised targets, y = output * y_std + y_mean")
+    if not parts:
+        return None
+    return (f"{'; '.join(parts)} (the training split's figures, in the file's metadata_props "
+            f"{PREPROCESSING_KEY!r} as JSON)")
+
+
 def export_run_arch(run_dir: str | Path, arch: str, output: str | Path, *,
                     untrained: bool = False) -> tuple[Evaluation | None, Path]:
     """Write ``output`` (ONNX) for an architecture of the run at the run target's batch size.
@@ -77,6 +131,7 @@ def export_run_arch(run_dir: str | Path, arch: str, output: str | Path, *,
                          f"{fix}, or pass --untrained for random weights")
     onnx_bytes = export_onnx(model, parts.task.input_shape, batch_size=parts.target.batch_size,
                              opset=parts.target.opset, dtype=parts.target.dtype)
+    onnx_bytes = with_preprocessing(onnx_bytes, parts.task.preprocessing)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(onnx_bytes)

@@ -91,6 +91,29 @@ def test_export_writes_onnx_with_trained_weights(run_dir, tmp_path, capsys):
         assert not np.allclose(onnx_out, fresh(torch.from_numpy(x)).numpy(), atol=1e-4)
 
 
+def test_export_records_and_says_how_the_data_was_scaled_for_the_network(run_dir, tmp_path, capsys):
+    import json
+
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    from hwnas.components import build_components
+    from hwnas.outputs import load_run
+
+    out = tmp_path / "m.onnx"
+    assert main(["export", str(run_dir), "1", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[1].startswith("input: x / 16, then (x - x_mean) / x_std (the training split's figures, in the "
+                                 "file's metadata_props 'hwnas.preprocessing' as JSON)")
+    meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    pre = json.loads(meta["hwnas.preprocessing"])
+    # the recorded figures turn a raw digits image (pixels 0..16) into what the network was trained on
+    raw = load_digits().images.reshape(-1, 1, 8, 8)
+    task = build_components(load_run(run_dir).config, with_estimator=False).task
+    scaled = (raw / pre["pixel_max"] - np.array(pre["x_mean"]).reshape(1, -1, 1, 1)) / np.array(pre["x_std"]).reshape(1, -1, 1, 1)
+    assert np.isclose(scaled.mean(), task.x_train.mean(), atol=0.05) and np.isclose(scaled.std(), 1.0, atol=0.05)
+
+
 def test_an_estimator_that_does_not_train_saves_no_weights_to_export(tmp_path, capsys, cli_error):
     import csv
 

@@ -29,4 +29,9 @@ class ExportCommand(Command):
         extra = (f" ({figures} in the run)" if figures else
                  f" (latency_ms in the run: {latency:.4f})" if latency is not None else "")
         print(f"wrote {path}{extra}")
+        from ..export import preprocessing_summary, read_preprocessing
+
+        summary = preprocessing_summary(read_preprocessing(path))
+        if summary:  # the network's input is the scaled, standardised data it was trained on
+            print(summary)
         return 0

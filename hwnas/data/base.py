@@ -38,6 +38,13 @@ class Task:
         x_val: validation inputs, same layout as ``x_train``.
         y_val: validation targets, same layout as ``y_train``.
         num_classes: number of classes; 0 means regression.
+        preprocessing: what turned the dataset's own values into these arrays (JSON-ready), so
+            an exported network can be fed raw data: ``pixel_max`` (inputs divided by it first,
+            or None), ``resize`` (image side, 0 = kept), ``x_mean`` / ``x_std`` (then
+            ``(x - x_mean) / x_std``, per channel for images and per feature otherwise, shaped
+            ``x_stats_shape``) and for regression ``y_mean`` / ``y_std`` (targets standardised
+            the same way, so a prediction is ``output * y_std + y_mean``); the statistics are
+            None when ``standardize = false``. None for a task built by hand.
 
     Raises:
         DataError: if the arrays disagree in length, shape or dtype, or labels are out of range.
@@ -49,6 +56,7 @@ class Task:
     x_val: np.ndarray = field(repr=False)
     y_val: np.ndarray = field(repr=False)
     num_classes: int
+    preprocessing: dict[str, Any] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.num_classes, int) or isinstance(self.num_classes, bool) or self.num_classes < 0:
@@ -217,13 +225,20 @@ def load_task(options: Mapping[str, Any] | None = None, *, source: str = "config
                                "use more varied data, another [task] seed or val_fraction, or your own x_val/y_val"))
     else:
         y_train, y_val = y_train.astype(np.int64), y_val.astype(np.int64)
+    preprocessing: dict[str, Any] = {"pixel_max": None if raw.pixel_max is None else float(raw.pixel_max),
+                                     "resize": opts["resize"]}
     if opts["standardize"]:
+        mean, std = _moments(x_train)
+        preprocessing.update(x_mean=mean.reshape(-1).tolist(), x_std=std.reshape(-1).tolist(),
+                             x_stats_shape=[int(d) for d in mean.shape[1:]])
         x_train, x_val = standardize(x_train, x_val)
         if regression:
+            mean, std = _moments(y_train)
+            preprocessing.update(y_mean=float(mean.item()), y_std=float(std.item()))
             y_train, y_val = standardize(y_train, y_val)
     for arr in (x_train, y_train, x_val, y_val):
         arr.flags.writeable = False
-    return Task(name, x_train, y_train, x_val, y_val, int(raw.num_classes))
+    return Task(name, x_train, y_train, x_val, y_val, int(raw.num_classes), preprocessing)
 
 
 def _call_loader(loader: Loader, name: str, **kwargs: Any) -> RawData:
@@ -269,11 +284,17 @@ def standardize(train: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, ...
     Returns:
         ``(train, *others)`` standardised, as float32.
     """
+    mean, std = _moments(train)
+    return tuple(((a - mean) / std).astype(np.float32) for a in (train, *others))
+
+
+def _moments(train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`standardize`'s mean and standard deviation (1 for a constant channel), float64, keepdims."""
     axes = (0, 2, 3) if train.ndim == 4 else (0,)
     mean = train.mean(axis=axes, keepdims=True, dtype=np.float64)
     std = train.std(axis=axes, keepdims=True, dtype=np.float64)
     std[std < 1e-12] = 1.0
-    return tuple(((a - mean) / std).astype(np.float32) for a in (train, *others))
+    return mean, std
 
 
 def _as_float(x: np.ndarray, pixel_max: float | None, name: str) -> np.ndarray:

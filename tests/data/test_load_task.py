@@ -216,3 +216,17 @@ def test_a_carved_constant_validation_split_names_seed_and_val_fraction(tmp_path
     np.savez(path, x=x, y=np.r_[np.full(39, 2.0), 5.0])
     with pytest.raises(DataError, match="all equal 2, .*another \\[task\\] seed or val_fraction"):
         load_task({"dataset": "npz", "path": str(path), "seed": 0})  # 5.0 lands in training
+
+
+def test_preprocessing_maps_the_data_s_own_values_to_the_task_s(tmp_path):
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(5.0, 3.0, size=(40, 3)), rng.normal(100.0, 20.0, size=40)
+    path = tmp_path / "d.npz"
+    np.savez(path, x_train=x, y_train=y, x_val=x[:8] * 2, y_val=y[:8] + 7)
+    task = load_task({"dataset": "npz", "path": str(path)})
+    pre = task.preprocessing
+    assert pre["pixel_max"] is None and pre["resize"] == 0 and pre["x_stats_shape"] == [3]
+    np.testing.assert_allclose((x[:8] * 2 - np.array(pre["x_mean"])) / np.array(pre["x_std"]), task.x_val, rtol=1e-5)
+    np.testing.assert_allclose(task.y_val * pre["y_std"] + pre["y_mean"], y[:8] + 7, rtol=1e-5)
+    digits = load_task({"dataset": "digits"}).preprocessing
+    assert digits["pixel_max"] == 16 and len(digits["x_mean"]) == 1 and "y_mean" not in digits
