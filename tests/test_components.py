@@ -41,6 +41,15 @@ def test_a_pre_filter_whose_warm_up_covers_the_search_is_noted(make_config):
                                         search={"evaluations": 6})).notes == []
 
 
+def test_the_data_loader_s_notes_are_the_search_s_to_say(make_config, tmp_path):
+    import numpy as np
+
+    path = tmp_path / "d.npz"
+    np.savez(path, x=np.random.default_rng(0).normal(size=(40, 3)), y=(np.arange(40) % 2).astype(np.float32))
+    notes = build_components(make_config(task={"dataset": "npz", "path": str(path)})).notes
+    assert len(notes) == 1 and notes[0].startswith(f"npz: '{path}' y is floating-point (float32), so this is a regression")
+
+
 def test_space_options_a_table_run_never_builds_are_refused(tmp_path):
     # the numbers come from the table: cells_per_stage and channels would be recorded yet change nothing;
     # an option that changes which architectures exist (the mlp widths) still counts

@@ -45,6 +45,8 @@ class Task:
             ``x_stats_shape``) and for regression ``y_mean`` / ``y_std`` (targets standardised
             the same way, so a prediction is ``output * y_std + y_mean``); the statistics are
             None when ``standardize = false``. None for a task built by hand.
+        notes: one-line remarks of the loader for the search to print (e.g. float targets that
+            look like class ids).
 
     Raises:
         DataError: if the arrays disagree in length, shape or dtype, or labels are out of range.
@@ -57,6 +59,7 @@ class Task:
     y_val: np.ndarray = field(repr=False)
     num_classes: int
     preprocessing: dict[str, Any] | None = field(default=None, repr=False)
+    notes: tuple[str, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.num_classes, int) or isinstance(self.num_classes, bool) or self.num_classes < 0:
@@ -111,6 +114,8 @@ class RawData:
         y_val: targets of ``x_val``, or None.
         pixel_max: the value of a white pixel (255 for ``uint8`` images, 16 for digits) used to
             scale images to [0, 1]; None for data that is not pixels.
+        notes: one-line remarks for the search to print (the data loads, but may not mean what
+            the user thinks).
     """
 
     x: np.ndarray = field(repr=False)
@@ -119,6 +124,7 @@ class RawData:
     x_val: np.ndarray | None = field(default=None, repr=False)
     y_val: np.ndarray | None = field(default=None, repr=False)
     pixel_max: float | None = None
+    notes: tuple[str, ...] = ()
 
 
 Loader = Callable[..., RawData]
@@ -238,7 +244,7 @@ def load_task(options: Mapping[str, Any] | None = None, *, source: str = "config
             y_train, y_val = standardize(y_train, y_val)
     for arr in (x_train, y_train, x_val, y_val):
         arr.flags.writeable = False
-    return Task(name, x_train, y_train, x_val, y_val, int(raw.num_classes), preprocessing)
+    return Task(name, x_train, y_train, x_val, y_val, int(raw.num_classes), preprocessing, tuple(raw.notes))
 
 
 def _call_loader(loader: Loader, name: str, **kwargs: Any) -> RawData:

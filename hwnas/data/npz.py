@@ -112,8 +112,14 @@ def load_npz(path: str) -> RawData:
             raise DataError(f"npz: '{file}' {xk} has shape {xa.shape}, which looks channels-last "
                             f"(N, H, W, C); images must be (N, C, H, W): save {xk}.transpose(0, 3, 1, 2)")
 
+    notes: tuple[str, ...] = ()
     if y.dtype.kind == "f":
         num_classes = 0
+        values = np.unique(y if y_val is None else np.concatenate([y, y_val]))
+        if len(values) <= _FEW_VALUES and np.array_equal(values, np.round(values)):  # labels saved as floats?
+            notes = (f"npz: '{file}' {y_key} is floating-point ({y.dtype}), so this is a regression task (error from R²); "
+                     f"its values are {len(values)} whole numbers from {values[0]:g} to {values[-1]:g}: if they are "
+                     f"class ids, save {y_key}.astype(int) to classify",)
     else:
         labels = y if y_val is None else np.concatenate([y, y_val])
         if labels.min() < 0:
@@ -132,8 +138,11 @@ def load_npz(path: str) -> RawData:
         y = y.astype(np.int64)
         y_val = None if y_val is None else y_val.astype(np.int64)
     pixel_max = 255.0 if x.dtype == np.uint8 else None
-    return RawData(x=x, y=y, num_classes=num_classes, x_val=x_val, y_val=y_val, pixel_max=pixel_max)
+    return RawData(x=x, y=y, num_classes=num_classes, x_val=x_val, y_val=y_val, pixel_max=pixel_max, notes=notes)
 
+
+#: float targets with at most this many distinct whole values are noted as possible class ids
+_FEW_VALUES = 20
 
 load_npz.path_example = "<file.npz>"  # shown when [task] has no path
 

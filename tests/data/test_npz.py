@@ -193,3 +193,15 @@ def test_npz_nan_inputs_name_the_file_and_array(tmp_path, key):
     path = _save(tmp_path / "d.npz", **arrays)
     with pytest.raises(DataError, match=f"npz: '{path}' {key} contains 2 NaN or infinite values; clean them first"):
         load_task({"dataset": "npz", "path": path})
+
+
+def test_npz_float_targets_that_look_like_class_ids_are_noted(tmp_path):
+    x = np.random.default_rng(0).normal(size=(40, 3))
+    path = _save(tmp_path / "d.npz", x=x, y=_labels(40, 3).astype(np.float64))
+    task = load_task({"dataset": "npz", "path": path})
+    assert task.is_regression
+    assert task.notes == (f"npz: '{path}' y is floating-point (float64), so this is a regression task (error from R²); "
+                          "its values are 3 whole numbers from 0 to 2: if they are class ids, save y.astype(int) to "
+                          "classify",)
+    real = _save(tmp_path / "r.npz", x=x, y=np.linspace(0.0, 1.0, 40))
+    assert load_task({"dataset": "npz", "path": real}).notes == ()  # real-valued targets: nothing to say
