@@ -344,6 +344,7 @@ def run_fidelity(config: RunConfig, *, archs: int = 40, epochs: Sequence[int] = 
     settings = {"config": config.source, "archs": archs, "epochs": budgets, "proxies": proxies, "seed": seed,
                 "folds": folds, "proxy_batch_size": proxy_batch_size, "ceiling": ceiling,
                 "trainer": {**options, "seed": train_seed}, "task": dict(config.task), "space": dict(config.space),
+                "regression": task.is_regression,  # accuracy_pct columns hold 100·R² then
                 "reference": reference, "reference_seconds_per_arch": _typical(rows, _train_s(longest))}
     return FidelityResult(rows, summary, {k: v[0] for k, v in signals.items()}, reference, columns, settings)
 
@@ -451,6 +452,7 @@ def plot_fidelity(path: Path, result: FidelityResult) -> None:
     ax.legend(fontsize=7, loc="best", framealpha=0.9)
     ax.set_title(f"rank fidelity vs {result.reference}", fontsize=9)
     ref = np.array([r[result.reference] for r in result.rows], float)
+    accuracy_label = "validation 100·R²" if result.settings.get("regression") else "accuracy (%)"
     for k, s in enumerate(result.summary, start=1):
         ax = flat[k]
         sig = np.array([r[result.signals[s["signal"]]] for r in result.rows], float)
@@ -458,7 +460,7 @@ def plot_fidelity(path: Path, result: FidelityResult) -> None:
         ax.scatter(rankdata(sig[keep]), ref[keep], s=12, alpha=0.7)
         ax.set_title(f"{s['signal']}: rho={s['spearman']:.2f} tau={s['kendall']:.2f}", fontsize=9)
         ax.set_xlabel(f"rank of {s['signal']}", fontsize=8)
-        ax.set_ylabel("accuracy (%)" if k % cols == 0 or k == 1 else "", fontsize=8)
+        ax.set_ylabel(accuracy_label if k % cols == 0 or k == 1 else "", fontsize=8)
         ax.tick_params(labelsize=7)
     for ax in flat[panels:]:
         ax.axis("off")

@@ -264,3 +264,21 @@ def test_the_default_proxy_batch_fits_a_small_training_split():
     config = config_from_dict({**TINY, "task": {**TINY["task"], "max_train_samples": 40}})
     result = run_fidelity(config, archs=4, epochs=[1, 2], proxies=["params"], folds=2)
     assert result.settings["proxy_batch_size"] == 40  # 64 would be refused: the split has 40 samples
+
+
+def test_the_plot_labels_a_regression_s_reference_as_r2_not_accuracy(tmp_path, monkeypatch):
+    import matplotlib.figure
+
+    from hwnas.fidelity import plot_fidelity
+
+    data = {**TINY, "task": {"dataset": "diabetes", "seed": 0}}
+    result = run_fidelity(config_from_dict(data), archs=3, epochs=[1, 2], proxies=["params"], folds=2,
+                          proxy_batch_size=16)
+    assert result.settings["regression"] is True
+    saved = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda fig, path, **kw: saved.append(fig))
+    plot_fidelity(tmp_path / "f.png", result)
+    assert saved[0].axes[1].get_ylabel() == "validation 100·R²"
+    result.settings["regression"] = False
+    plot_fidelity(tmp_path / "f.png", result)
+    assert saved[1].axes[1].get_ylabel() == "accuracy (%)"
