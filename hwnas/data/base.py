@@ -84,6 +84,17 @@ class Task:
             elif y.dtype != np.float32:
                 raise DataError(f"{self.name}: y_{split} has dtype {y.dtype}; regression needs float32")
 
+    def digest(self) -> str:
+        """A hash of the four arrays as the networks see them (shapes, dtypes and values): a resumed
+        run compares it, so that its errors never mix two versions of the data."""
+        import hashlib
+
+        h = hashlib.blake2b(digest_size=16)
+        for arr in (self.x_train, self.y_train, self.x_val, self.y_val):
+            h.update(f"{arr.dtype.str}{arr.shape}".encode())
+            h.update(np.ascontiguousarray(arr).data)
+        return h.hexdigest()
+
     @property
     def input_shape(self) -> tuple[int, ...]:
         """Shape of one input sample, e.g. ``(1, 8, 8)``."""

@@ -328,6 +328,14 @@ class SearchRun:
         target = self.parts.target.describe() if self.parts.target else None
         if self.resume:
             self._check_same_target(store.get_meta("target"), target, models)
+        data = self.parts.task.digest() if self.parts.task is not None else None
+        stored_data = store.get_meta("data_digest") if self.resume else None
+        if stored_data is not None and data is not None and stored_data != data:  # a run from before: not recorded
+            where = f" ({self.config.task['path']})" if self.config.task.get("path") else ""
+            raise StoreError(f"--resume: the data of [task] dataset {self.config.task.get('dataset', 'digits')!r}{where} "
+                             f"changed since this run started, so its errors would mix two datasets: restore the "
+                             f"data it ran on, or search into a new --out")
+        store.set_meta("data_digest", data)
         store.set_meta("cost_models", models)
         # what the parts' numbers come from beyond the config (a table's rows): a resume on other ones
         # would mix two tables in one run; keyed by the cost model's name, or "<name> estimator"

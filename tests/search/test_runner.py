@@ -530,3 +530,19 @@ def test_a_full_disk_mid_search_is_one_store_error_and_keeps_what_finished(tmp_p
     assert caught.value.stored == 5
     with open(tmp_path / "r" / "evaluations.csv") as fh:
         assert len(list(csv.DictReader(fh))) == 5
+
+
+def test_resume_refuses_data_that_changed_since_the_run_started(tmp_path, make_config):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "d.npz"
+    np.savez(path, x=rng.normal(size=(60, 4)), y=np.arange(60) % 3)
+    config = make_config(task={"dataset": "npz", "path": str(path)}, search={"evaluations": 8})
+    run_search(config, tmp_path / "r", progress=False)
+    run_search(config, tmp_path / "r", resume=True, progress=False)  # the same data resumes
+    np.savez(path, x=rng.normal(size=(60, 4)), y=np.arange(60) % 3)
+    with pytest.raises(StoreError, match=rf"^--resume: the data of \[task\] dataset 'npz' \({path}\) changed since "
+                                         r"this run started, so its errors would mix two datasets: restore the data "
+                                         r"it ran on, or search into a new --out$"):
+        run_search(config, tmp_path / "r", resume=True, progress=False)
