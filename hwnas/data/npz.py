@@ -123,7 +123,8 @@ def load_npz(path: str) -> RawData:
     else:
         labels = y if y_val is None else np.concatenate([y, y_val])
         if labels.min() < 0:
-            raise DataError(f"npz: '{file}' has negative class id {labels.min()}; class ids must be 0..C-1")
+            raise DataError(f"npz: '{file}' has negative class id {labels.min()}; class ids must be 0..C-1"
+                            f"{_OR_REGRESSION.format(y_key)}")
         classes = np.unique(labels)
         if len(classes) < 2:
             raise DataError(f"npz: '{file}' has a single class; classification needs at least two "
@@ -133,13 +134,17 @@ def load_npz(path: str) -> RawData:
             missing = list(itertools.islice((c for c in range(int(classes[-1]) + 1) if c not in present), 6))
             raise DataError(f"npz: '{file}' has {len(classes)} class ids from {classes[0]} to {classes[-1]} "
                             f"(none labelled {', '.join(map(str, missing[:5]))}{', ...' if len(missing) > 5 else ''}); "
-                            f"class ids must be 0..{len(classes) - 1}: save np.unique(y, return_inverse=True)[1]")
+                            f"class ids must be 0..{len(classes) - 1}: save np.unique(y, return_inverse=True)[1]"
+                            f"{_OR_REGRESSION.format(y_key)}")
         num_classes = len(classes)
         y = y.astype(np.int64)
         y_val = None if y_val is None else y_val.astype(np.int64)
     pixel_max = 255.0 if x.dtype == np.uint8 else None
     return RawData(x=x, y=y, num_classes=num_classes, x_val=x_val, y_val=y_val, pixel_max=pixel_max, notes=notes)
 
+
+#: the other reading of integer targets that are not class ids
+_OR_REGRESSION = " (integer targets mean classification; for a regression, save {0}.astype(float))"
 
 #: float targets with at most this many distinct whole values are noted as possible class ids
 _FEW_VALUES = 20

@@ -205,3 +205,13 @@ def test_npz_float_targets_that_look_like_class_ids_are_noted(tmp_path):
                           "classify",)
     real = _save(tmp_path / "r.npz", x=x, y=np.linspace(0.0, 1.0, 40))
     assert load_task({"dataset": "npz", "path": real}).notes == ()  # real-valued targets: nothing to say
+
+
+@pytest.mark.parametrize("y", [np.arange(20, 60), np.r_[np.arange(39), -1]])
+def test_npz_integer_targets_that_are_not_class_ids_name_the_regression_fix(tmp_path, y):
+    # ages or prices saved as integers: the user may want a regression, not remapped class ids
+    path = _save(tmp_path / "d.npz", x_train=np.zeros((40, 2)), y_train=y)
+    with pytest.raises(DataError, match=r"class ids must be 0\.\.C-1|class ids must be 0\.\.39") as info:
+        load_task({"dataset": "npz", "path": path})
+    assert str(info.value).endswith("(integer targets mean classification; for a regression, save "
+                                    "y_train.astype(float))")
