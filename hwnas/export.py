@@ -100,7 +100,7 @@ def export_run_arch(run_dir: str | Path, arch: str, output: str | Path, *,
     """
     import torch
 
-    from .components import build_components, build_space
+    from .components import build_space
     from .cost import export_onnx
 
     out = check_file_to_write(output, "-o", "the ONNX file to write", "model.onnx")
@@ -114,7 +114,7 @@ def export_run_arch(run_dir: str | Path, arch: str, output: str | Path, *,
                           f"and its table row in evaluations.csv; for an ONNX file, search the "
                           f"{space.name} space in a config with a [task] and a [cost] target "
                           f"(e.g. examples/digits_nb201_darts.toml)")
-    parts = build_components(run.config, with_estimator=False)
+    parts = run.components()
     canonical = run.resolve_arch(parts.space, arch)
     if parts.target is None:
         raise ConfigError(f"{run.path} has no [cost] target, so no batch size, opset or dtype to export with; "

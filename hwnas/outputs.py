@@ -235,6 +235,23 @@ class Run:
         """The run's objectives."""
         return resolve_objectives(self.config.objectives)
 
+    def components(self) -> Any:
+        """The run's parts rebuilt from its stored config (no estimator), for export and compress.
+
+        Raises:
+            DataError: the data the run was searched on cannot be read now; the message says to
+                restore it, since the stored config (and its ``[task] path``) cannot change.
+        """
+        from .components import build_components
+        from .exceptions import DataError
+
+        try:
+            return build_components(self.config, with_estimator=False)
+        except DataError as exc:
+            what = str(exc).split("; ")[0]  # the loader's fix would edit a config this run does not read
+            raise DataError(f"{self.path}: the data it was searched on cannot be read now ({what}); networks "
+                            f"are rebuilt from it: restore it where the run read it") from None
+
     def resolve_arch(self, space: Any, text: str) -> str:
         """The canonical architecture string that ``text`` (what a user typed for ``hwnas
         export`` or ``hwnas compress --arch``) names in this run.

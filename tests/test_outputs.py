@@ -3,6 +3,8 @@
 import csv
 import json
 
+import pytest
+
 from hwnas.config import config_from_dict
 from hwnas.evaluation import Evaluation
 from hwnas.outputs import write_outputs
@@ -127,3 +129,23 @@ def test_a_run_whose_evaluations_all_failed_has_the_columns_of_one_that_did_not(
     for name in ("evaluations.csv", "front.csv"):
         headers = [(tmp_path / run / name).read_text().splitlines()[0] for run in ("failed", "ok")]
         assert headers[0] == headers[1] and "accuracy_pct" in headers[0], headers
+
+
+def test_a_run_whose_data_is_gone_says_to_restore_it_not_to_edit_a_config(tmp_path, make_config, cli_error):
+    import numpy as np
+
+    from hwnas.exceptions import DataError
+    from hwnas.outputs import load_run
+    from hwnas.search.runner import run_search
+
+    path = tmp_path / "d.npz"
+    np.savez(path, x=np.random.default_rng(0).normal(size=(40, 3)), y=np.arange(40) % 2)
+    run_search(make_config(task={"dataset": "npz", "path": str(path)}, search={"evaluations": 4}),
+               tmp_path / "r", progress=False)
+    path.unlink()
+    message = (f"{tmp_path / 'r'}: the data it was searched on cannot be read now (npz: file '{path}' does not "
+               "exist); networks are rebuilt from it: restore it where the run read it")
+    with pytest.raises(DataError) as info:
+        load_run(tmp_path / "r").components()
+    assert str(info.value) == message
+    assert cli_error(["export", str(tmp_path / "r"), "1", "-o", str(tmp_path / "m.onnx")]) == f"hwnas: error: {message}"

@@ -241,18 +241,18 @@ def compress_run(run_dir: str | Path, chains: Sequence[Chain], *, archs: Sequenc
         >>> sorted({r["method"] for r in result.new_rows})                                   # doctest: +SKIP
         ['original', 'prune', 'prune+quantize', 'quantize']
     """
-    from ..components import build_components
     from ..cost import require_provider
     from ..outputs import load_run
 
     run = load_run(run_dir)
-    # before the components: a table run's table may have moved, which is not why it cannot be compressed
-    parts = build_components(run.config, with_estimator=False) if run.config.task else None
-    if parts is None or parts.target is None:
-        why = ("no [task] (a table-backed run: its architectures are rows of a table, with no models)"
-               if parts is None else "no [cost] target")
+    if not run.config.task:  # before the components: a table run's table may have moved, which is not the reason
         raise ConfigError(f"{run.path}: compressing needs the run's [task] data and [cost] target; this run's "
-                          f"config has {why}; compress a run searched with both, e.g. examples/digits.toml")
+                          f"config has no [task] (a table-backed run: its architectures are rows of a table, with "
+                          f"no models); compress a run searched with both, e.g. examples/digits.toml")
+    parts = run.components()
+    if parts.target is None:
+        raise ConfigError(f"{run.path}: compressing needs the run's [task] data and [cost] target; this run's "
+                          f"config has no [cost] target; compress a run searched with both, e.g. examples/digits.toml")
     require_provider(parts.target)  # every variant is timed there: say so now, not once per variant
     for step in {step.describe(): step for chain in chains for step in chain.steps}.values():
         step.check_target(parts.target, parts.task)  # e.g. INT8 on a float16 target: before any parent is pruned
