@@ -289,7 +289,10 @@ def compress_run(run_dir: str | Path, chains: Sequence[Chain], *, archs: Sequenc
         new_rows = [r for r in new_rows if r["parent_arch"] in kept_parents]
         measured = [(r, graph) for r, graph in measured if r["parent_arch"] in kept_parents]
     stopped = finished < len(parents)  # Ctrl-C during the parents: the finished ones are timed and saved
-    files = [(run.path / str(r["onnx"]), graph) for r, graph in measured if r.get("onnx")]
+    from ..export import with_preprocessing  # the scaling the parent was trained with, as export records it
+
+    files = [(run.path / str(r["onnx"]), with_preprocessing(graph, parts.task.preprocessing))
+             for r, graph in measured if r.get("onnx")]
     csv_path = run.path / COMPRESSED_CSV
     scale = search_scale(run)
     objectives, note = compared_objectives(run.objectives)

@@ -243,3 +243,15 @@ def test_a_table_run_is_refused_saying_it_has_no_models_and_what_to_compress_ins
     (tmp_path / "t.csv").unlink()  # the table moved since: the reason stays the same, not "table not found"
     with pytest.raises(ConfigError, match=r"has no \[task\] \(a table-backed run"):
         compress_run(tmp_path / "r", build_chains([0.5], []), front=True)
+
+
+def test_compressed_onnx_files_record_the_input_scaling_as_export_does(run_copy, best_arch):
+    import json
+
+    import onnx
+
+    result = compress_run(run_copy, build_chains([0.5], [], prune_options={"finetune_epochs": 0}), archs=[best_arch])
+    row = next(r for r in result.new_rows if r["variant"] == "prune0.5")
+    meta = {p.key: p.value for p in onnx.load(str(run_copy / row["onnx"])).metadata_props}
+    pre = json.loads(meta["hwnas.preprocessing"])
+    assert pre["pixel_max"] == 16 and len(pre["x_mean"]) == len(pre["x_std"]) >= 1
