@@ -174,12 +174,13 @@ def naswot(model: nn.Module, batch: Batch) -> float:
     """``log|K_H|`` of the kernel of binary activation codes over the batch."""
     n = len(batch.inputs)
     kernel = torch.zeros((n, n), dtype=torch.float64)
-    seen = [0]
+    seen = [0, 0]  # activation layers, their units
 
     def hook(module: nn.Module, args: tuple) -> None:
         codes = (args[0].detach().reshape(n, -1) > 0).float()
         kernel.add_((codes @ codes.T + (1.0 - codes) @ (1.0 - codes).T).double())
         seen[0] += 1
+        seen[1] += codes.shape[1]
 
     handles = [m.register_forward_pre_hook(hook) for m in model.modules() if isinstance(m, ACTIVATIONS)]
     if not handles:
@@ -194,6 +195,12 @@ def naswot(model: nn.Module, batch: Batch) -> float:
             h.remove()
     sign, logdet = torch.linalg.slogdet(kernel)
     if float(sign) <= 0 or not math.isfinite(float(logdet)):
+        rank = seen[1] + seen[0]  # a layer of u units adds a kernel of rank <= u + 1
+        if rank < n:  # too narrow for the batch, whatever its weights: not a collapsed network
+            raise FloatingPointError(f"naswot kernel is singular: {seen[1]} activation units in {seen[0]} layer(s) "
+                                     f"give it rank at most {rank}, below the batch of {n} inputs; score it on "
+                                     f"fewer than {rank} inputs (e.g. {max(2, rank // 2)}: zero-cost's batch_size, "
+                                     f"zero-cost-filtered's proxy_batch_size), or use another proxy")
         raise FloatingPointError(f"naswot kernel is singular over {seen[0]} activation layers: inputs of the "
                                  f"batch share activation codes (a collapsed network)")
     return float(logdet)

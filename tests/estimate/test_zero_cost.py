@@ -90,6 +90,16 @@ def test_naswot_prefers_a_wide_net_and_rejects_a_collapsed_one(batch):
         PROXIES.get("naswot").fn(collapsed, batch)
 
 
+def test_a_network_too_narrow_for_the_naswot_batch_is_told_apart_from_a_collapsed_one(digits_task, batch):
+    # 12 units in one layer: a kernel of rank <= 13 over 32 inputs, singular whatever the weights
+    with pytest.raises(FloatingPointError, match=r"^naswot kernel is singular: 12 activation units in 1 layer\(s\) give "
+                                                 r"it rank at most 13, below the batch of 32 inputs; score it on "
+                                                 r"fewer than 13 inputs \(e\.g\. 6: zero-cost's batch_size, "
+                                                 r"zero-cost-filtered's proxy_batch_size\), or use another proxy$"):
+        PROXIES.get("naswot").fn(mlp(12, depth=1), batch)
+    assert np.isfinite(PROXIES.get("naswot").fn(mlp(12, depth=1), proxy_batch(digits_task, 6, seed=0)))
+
+
 def test_naswot_reads_hardswish_by_the_sign_of_its_input(batch):
     relu = nn.Sequential(nn.Flatten(), nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
     hswish = nn.Sequential(nn.Flatten(), nn.Linear(64, 128), nn.Hardswish(), nn.Linear(128, 10))
