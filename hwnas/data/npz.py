@@ -58,7 +58,15 @@ def load_npz(path: str) -> RawData:
         loaded = np.load(file, allow_pickle=False)
         if isinstance(loaded, np.lib.npyio.NpzFile):
             with loaded as npz:
-                arrays = {key: npz[key] for key in npz.files}
+                arrays, pickled = {}, set()
+                for key in npz.files:
+                    try:
+                        arrays[key] = npz[key]
+                    except ValueError as exc:  # an object array (e.g. feature names): refused only if used
+                        if "allow_pickle" not in str(exc):
+                            raise
+                        arrays[key] = None
+                        pickled.add(key)
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise DataError(f"npz: cannot read '{file}' ({exc}); save it with numpy.savez and numeric "
                         "arrays only (no object arrays)") from None
@@ -80,6 +88,11 @@ def load_npz(path: str) -> RawData:
         raise DataError(f"npz: '{file}' lacks array(s) {', '.join(missing)} (it has "
                         f"{', '.join(sorted(arrays)) or 'none'}); save x_train, y_train "
                         "[, x_val, y_val] or x, y")
+    used = [k for k in (x_key, y_key, "x_val", "y_val") if k in pickled]
+    if used:
+        raise DataError(f"npz: '{file}' {', '.join(used)} {'is an object array' if len(used) == 1 else 'are object arrays'}, "
+                        f"which hwnas does not unpickle; save {used[0]} as a numeric array, e.g. "
+                        f"np.asarray({used[0]}, dtype=np.float32)")
     x, y = arrays[x_key], _targets(arrays[y_key], y_key, file)
     pairs = [(x_key, x, y_key, y)]
     x_val = y_val = None

@@ -89,8 +89,17 @@ def test_npz_length_mismatch(tmp_path):
 def test_npz_object_arrays_are_refused(tmp_path):
     path = tmp_path / "d.npz"
     np.savez(path, x=np.array([{"a": 1}] * 4, dtype=object), y=_labels(4))
-    with pytest.raises(DataError, match="cannot read"):
+    with pytest.raises(DataError, match=r"x is an object array, which hwnas does not unpickle; save x as a numeric "
+                                        r"array, e.g. np.asarray\(x, dtype=np.float32\)"):
         load_task({"dataset": "npz", "path": str(path)})
+
+
+def test_npz_an_object_array_it_does_not_use_is_ignored(tmp_path):
+    # e.g. pandas column names saved beside the data (an object array)
+    path = tmp_path / "d.npz"
+    x = np.random.default_rng(0).normal(size=(40, 3))
+    np.savez(path, x=x, y=_labels(40), columns=np.array(["a", "b", "c"], dtype=object))
+    assert load_task({"dataset": "npz", "path": str(path)}).input_shape == (3,)
 
 
 @pytest.mark.parametrize("content", [b"hello", b"a,b\n1,2\n", b""])
