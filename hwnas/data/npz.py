@@ -112,6 +112,9 @@ def load_npz(path: str) -> RawData:
         if xa.ndim < 2 or len(xa) != len(ya) or len(xa) == 0:
             raise DataError(f"npz: '{file}' {xk} has shape {xa.shape} and {yk} {ya.shape}; "
                             f"{xk} must be (N, features...) with the same non-zero N as {yk}")
+        if 0 in xa.shape[1:]:  # the network would have no input: refused here, not by a cost model
+            raise DataError(f"npz: '{file}' {xk} has shape {xa.shape}, so its samples hold no values; save at "
+                            "least one feature (or pixel) per sample")
         if xa.dtype.kind not in "biuf":
             raise DataError(f"npz: '{file}' {xk} has dtype {xa.dtype}; it must be numeric")
         if xa.dtype.kind == "f" and not np.isfinite(xa).all():

@@ -224,3 +224,10 @@ def test_npz_integer_targets_that_are_not_class_ids_name_the_regression_fix(tmp_
         load_task({"dataset": "npz", "path": path})
     assert str(info.value).endswith("(integer targets mean classification; for a regression, save "
                                     "y_train.astype(float))")
+
+
+def test_npz_samples_without_features_are_refused_at_load(tmp_path):
+    path = _save(tmp_path / "d.npz", x=np.zeros((20, 0)), y=_labels(20))
+    with pytest.raises(DataError, match=r"x has shape \(20, 0\), so its samples hold no values; save at least one "
+                                        r"feature \(or pixel\) per sample"):
+        load_task({"dataset": "npz", "path": path})
