@@ -129,8 +129,9 @@ def export_run_arch(run_dir: str | Path, arch: str, output: str | Path, *,
         why, fix = missing_weights(run, ev, weights)
         raise HwnasError(f"{canonical!r} has no trained weights in {run_dir} ({why}); "
                          f"{fix}, or pass --untrained for random weights")
-    onnx_bytes = export_onnx(model, parts.task.input_shape, batch_size=parts.target.batch_size,
-                             opset=parts.target.opset, dtype=parts.target.dtype)
+    # the settings the run measured with, not the target file's today (it may have been edited since)
+    settings = {key: (run.target or {}).get(key, getattr(parts.target, key)) for key in ("batch_size", "opset", "dtype")}
+    onnx_bytes = export_onnx(model, parts.task.input_shape, **settings)
     onnx_bytes = with_preprocessing(onnx_bytes, parts.task.preprocessing)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

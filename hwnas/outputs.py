@@ -229,6 +229,8 @@ class Run:
     evaluations: list[Evaluation]
     #: the task is a regression (``accuracy_pct`` is 100·R²); None for a run stored before it was recorded
     regression: bool | None = None
+    #: the target the run was searched on (:meth:`Target.describe` as stored); None when it had none
+    target: dict | None = None
 
     @property
     def objectives(self) -> list[Objective]:
@@ -295,6 +297,7 @@ def load_run(run_dir: str | Path) -> Run:
         cfg = store.get_meta("config")
         if cfg is None:
             raise StoreError(f"{store_path}: no config recorded; the run never started, search again")
-        return Run(path, config_from_dict(cfg, source=str(store_path)), store.all(), store.get_meta("regression"))
+        return Run(path, config_from_dict(cfg, source=str(store_path)), store.all(), store.get_meta("regression"),
+                   store.get_meta("target"))
     finally:
         store.close()
