@@ -16,7 +16,7 @@ def test_list_names_executors_and_bench_peers(capsys):
 
 def test_list_gives_objectives_their_column_and_unit(capsys):
     rows = _listed(capsys)
-    assert "error (error_pct, %)" in rows["objectives"] and "latency_ms (ms)" in rows["objectives"]
+    assert "error (error_pct, %)" in rows["objectives"] and "latency_ms (ms, " in rows["objectives"]
     assert "zc_score (score, maximised)" in rows["objectives"]
     assert "max_latency_ms (ms)" in rows["budgets"]
 
@@ -26,3 +26,9 @@ def test_every_listed_label_is_one_of_the_help_line(capsys):
 
     for label in _listed(capsys):
         assert label.split()[0] in ListCommand.help, label
+
+
+def test_list_says_latency_is_per_batch_of_the_target(capsys):
+    objectives = _listed(capsys)["objectives"]
+    assert "latency_ms (ms, per batch of the target's batch_size)" in objectives  # batch 4: one run of 4 samples
+    assert "macs (MACs, per sample)" in objectives

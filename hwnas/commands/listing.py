@@ -28,7 +28,8 @@ class ListCommand(Command):
         from ..space import SPACES
 
         # objectives and budgets with the CSV column and unit they stand for (error -> error_pct)
-        objectives = [f"{n} ({'' if o.column == n else o.column + ', '}{o.unit}{'' if o.minimise else ', maximised'})"
+        objectives = [f"{n} ({'' if o.column == n else o.column + ', '}{o.unit}{', ' + o.per if o.per else ''}"
+                      f"{'' if o.minimise else ', maximised'})"
                       for n, o in ((n, OBJECTIVES.get(n)) for n in OBJECTIVES.names())]
         budgets = [f"{n} ({BUDGETS.get(n).unit})" for n in BUDGETS.names()]
         rows = [("spaces", SPACES.names()), ("objectives", objectives), ("budgets", budgets),

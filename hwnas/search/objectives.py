@@ -29,6 +29,7 @@ class Objective:
         minimise: True when smaller is better.
         source: ``"estimator"`` (accuracy side) or ``"cost"`` (hardware side).
         label: axis label for plots.
+        per: what one value is of, where the target's batch size matters (``hwnas list`` shows it).
     """
 
     name: str
@@ -37,6 +38,7 @@ class Objective:
     minimise: bool
     source: str
     label: str
+    per: str = ""
 
 
 @dataclass(frozen=True)
@@ -64,10 +66,12 @@ BUDGETS: Registry[Budget] = Registry("budget")
 
 for _o in (
     Objective("error", "error_pct", "%", True, "estimator", "validation error (%)"),
-    Objective("latency_ms", "latency_ms", "ms", True, "cost", "latency (ms)"),
-    Objective("macs", "macs", "MACs", True, "cost", "MACs"),
+    # timed on an input of the target's batch_size: with batch_size = 4, one run of 4 samples
+    Objective("latency_ms", "latency_ms", "ms", True, "cost", "latency (ms)", "per batch of the target's batch_size"),
+    Objective("macs", "macs", "MACs", True, "cost", "MACs", "per sample"),
     Objective("params", "params", "parameters", True, "cost", "parameters"),
-    Objective("peak_memory_mb", "peak_memory_mb", "MB", True, "cost", "peak memory (MB)"),
+    Objective("peak_memory_mb", "peak_memory_mb", "MB", True, "cost", "peak memory (MB)",
+              "at the target's batch_size"),
     Objective("energy_mj", "energy_mj", "mJ", True, "cost", "energy per inference (mJ)"),
     # A zero-cost proxy's score (estimator "zero-cost"): unitless, higher predicts more accurate.
     Objective("zc_score", "zc_score", "score", False, "estimator", "zero-cost proxy score (higher is better)"),
