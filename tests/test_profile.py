@@ -293,3 +293,24 @@ def test_cli_profile_keeps_the_default_table_of_another_space_configuration(tmp_
     assert main(["profile", "--target", "cpu-ort-1t", "--task", str(narrowed),
                  "--out", str(tmp_path / "narrow-mbv3-1x8x8.json")]) == 0
     assert f"a search of {narrowed} finds it there by itself" in capsys.readouterr().out
+
+
+def test_cli_profile_names_a_table_path_that_the_config_resolves_to_the_table(tmp_path, monkeypatch, capsys):
+    import re
+
+    import hwnas.profile
+    from fakes import hand_table
+    from hwnas.config import load_config
+    from hwnas.cost import load_target
+
+    monkeypatch.setattr(hwnas.profile, "build_table", lambda *a, **k: hand_table(make_space("mbv3", (1, 8, 8), 10),
+                                                                              load_target("cpu-ort-1t")))
+    monkeypatch.setattr(hwnas.profile, "format_report", lambda table: "")
+    (tmp_path / "configs").mkdir()
+    config = tmp_path / "configs" / "c.toml"
+    config.write_text('[task]\ndataset = "digits"\n[space]\nname = "mbv3"\n[cost]\ntarget = "cpu-ort-1t"\n')
+    monkeypatch.chdir(tmp_path)  # --out relative to the working folder, not to the config's
+    assert main(["profile", "--target", "cpu-ort-1t", "--task", str(config), "--out", "tables/t.json"]) == 0
+    given = re.search(r'\[cost.lut\] path = "([^"]+)"', capsys.readouterr().out).group(1)
+    config.write_text(config.read_text() + f'[cost.lut]\npath = "{given}"\n')
+    assert load_config(config).cost["lut"]["path"] == str(tmp_path / "tables" / "t.json")

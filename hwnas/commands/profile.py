@@ -90,8 +90,8 @@ class ProfileCommand(Command):
         own = own_table_path(space, str(config.source))
         if own is not None and out.resolve() == own.resolve():
             print(f"a search of {config.source} finds it there by itself")
-        elif args.out:  # not where searches look by themselves
-            print(f"a search reads it with [cost.lut] path = \"{out}\" in its config ({config.source})")
+        elif args.out:  # not where searches look by themselves; a config's relative path is read from its folder
+            print(f"a search reads it with [cost.lut] path = \"{out.resolve()}\" in its config ({config.source})")
         return 0
 
 
