@@ -101,12 +101,13 @@ def export_run_arch(run_dir: str | Path, arch: str, output: str | Path, *,
     import torch
 
     from .components import build_space
-    from .cost import export_onnx
+    from .cost import export_onnx, load_target
 
     out = check_file_to_write(output, "-o", "the ONNX file to write", "model.onnx")
     run = load_run(run_dir)
-    if not run.config.task:  # before the components: their table may have moved, which is not the reason
-        space = build_space(run.config, None)
+    config = run.config
+    if not config.task:  # before the task: a table run's table may have moved, which is not the reason
+        space = build_space(config, None)
         canonical = run.resolve_arch(space, arch)
         # say what the run does give (the architecture and its table numbers) and how to get a model
         raise ConfigError(f"{run.path} is a table-backed run (no [task]): it has no model to export, --untrained "
@@ -114,14 +115,18 @@ def export_run_arch(run_dir: str | Path, arch: str, output: str | Path, *,
                           f"and its table row in evaluations.csv; for an ONNX file, search the "
                           f"{space.name} space in a config with a [task] and a [cost] target "
                           f"(e.g. examples/digits_nb201_darts.toml)")
-    parts = run.components()
-    canonical = run.resolve_arch(parts.space, arch)
-    if parts.target is None:
+    # no cost model is built: a lut run's table may have changed or gone since, and export reads none
+    task = run.task()
+    space = build_space(config, task)
+    canonical = run.resolve_arch(space, arch)
+    # the settings the run measured with, not the target file's today (it may have been edited since)
+    target = run.target if run.target is not None else (
+        load_target(config.cost["target"]).describe() if "target" in config.cost else None)
+    if target is None:
         raise ConfigError(f"{run.path} has no [cost] target, so no batch size, opset or dtype to export with; "
                           f"export from a run whose config names a [cost] target")
     ev = {e.arch: e for e in run.evaluations}.get(canonical)
-    arch_obj = parts.space.parse(canonical)
-    model = parts.space.build(arch_obj)
+    model = space.build(space.parse(canonical))
     weights = Path(run_dir) / WEIGHTS_DIR / weights_name(canonical)
     if weights.is_file():
         model.load_state_dict(torch.load(weights, weights_only=True, map_location="cpu"))
@@ -129,10 +134,8 @@ def export_run_arch(run_dir: str | Path, arch: str, output: str | Path, *,
         why, fix = missing_weights(run, ev, weights)
         raise HwnasError(f"{canonical!r} has no trained weights in {run_dir} ({why}); "
                          f"{fix}, or pass --untrained for random weights")
-    # the settings the run measured with, not the target file's today (it may have been edited since)
-    settings = {key: (run.target or {}).get(key, getattr(parts.target, key)) for key in ("batch_size", "opset", "dtype")}
-    onnx_bytes = export_onnx(model, parts.task.input_shape, **settings)
-    onnx_bytes = with_preprocessing(onnx_bytes, parts.task.preprocessing)
+    onnx_bytes = export_onnx(model, task.input_shape, **{key: target[key] for key in ("batch_size", "opset", "dtype")})
+    onnx_bytes = with_preprocessing(onnx_bytes, task.preprocessing)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(onnx_bytes)

@@ -250,9 +250,28 @@ class Run:
         try:
             return build_components(self.config, with_estimator=False)
         except DataError as exc:
-            what = str(exc).split("; ")[0]  # the loader's fix would edit a config this run does not read
-            raise DataError(f"{self.path}: the data it was searched on cannot be read now ({what}); networks "
-                            f"are rebuilt from it: restore it where the run read it") from None
+            raise self._data_gone(exc) from None
+
+    def task(self) -> Any:
+        """The run's task data, loaded again (for export, which needs no cost model).
+
+        Raises:
+            DataError: as :meth:`components`.
+        """
+        from .data import load_task
+        from .exceptions import DataError
+
+        try:
+            return load_task(self.config.task, source=self.config.source)
+        except DataError as exc:
+            raise self._data_gone(exc) from None
+
+    def _data_gone(self, exc: Exception) -> Exception:
+        from .exceptions import DataError
+
+        what = str(exc).split("; ")[0]  # the loader's fix would edit a config this run does not read
+        return DataError(f"{self.path}: the data it was searched on cannot be read now ({what}); networks "
+                         f"are rebuilt from it: restore it where the run read it")
 
     def resolve_arch(self, space: Any, text: str) -> str:
         """The canonical architecture string that ``text`` (what a user typed for ``hwnas

@@ -41,3 +41,27 @@ def test_export_keeps_the_batch_size_the_run_was_searched_with_after_the_target_
     assert main(["export", str(run), "1", "-o", str(out)]) == 0
     dims = onnx.load(str(out)).graph.input[0].type.tensor_type.shape.dim
     assert dims[0].dim_value == 2  # the batch its latency_ms was measured at, not the edited file's 3
+
+
+def test_export_of_a_lut_run_reads_no_table(tmp_path, capsys):
+    import csv
+
+    from fakes import hand_table
+    from hwnas.config import config_from_dict
+    from hwnas.cost import load_target
+    from hwnas.search.runner import run_search
+    from hwnas.space import make_space
+
+    space = {"name": "mbv3", "widths": [0.5], "depths": [1], "kernels": [3], "expands": [3], "stage_channels": [16, 24]}
+    table = hand_table(make_space("mbv3", (1, 8, 8), 10, **{k: v for k, v in space.items() if k != "name"}),
+                       load_target("cpu-ort-1t"), coef=(1.0, 0.0, 0.0)).save(tmp_path / "t.json")
+    config = config_from_dict({
+        "task": {"dataset": "digits", "seed": 0}, "space": space, "estimator": {"name": "fake-accuracy"},
+        "cost": {"target": "cpu-ort-1t", "models": ["counts", "ort"], "latency": "lut", "lut": {"path": str(table)}},
+        "search": {"objectives": ["error", "latency_ms"], "evaluations": 2, "population": 2, "seed": 0}})
+    run_search(config, tmp_path / "run", progress=False)
+    table.unlink()  # rebuilt, moved or deleted since the search: the trained model is still the run's
+    with open(tmp_path / "run" / "front.csv") as fh:
+        arch = next(csv.DictReader(fh))["arch"]
+    assert main(["export", str(tmp_path / "run"), arch, "-o", str(tmp_path / "m.onnx")]) == 0, capsys.readouterr().err
+    onnx.checker.check_model(onnx.load(str(tmp_path / "m.onnx")))
