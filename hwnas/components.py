@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import RunConfig
-from .exceptions import ConfigError
+from .exceptions import ConfigError, TargetError
 from .registry import construct
 
 #: Cost models every evaluation runs unless ``[cost] models`` says otherwise.
@@ -173,6 +173,10 @@ def build_components(config: RunConfig, *, weights_dir: Path | None = None, with
             task, options, source=f"{config.source} [estimator]")
         _check_estimator_objectives(config, type(estimator))
         _check_untrained_scores(config, space)
+    try:  # before anything reads it, so that a missing or bad target file names the config that gave it
+        target = load_target(config.cost["target"]) if "target" in config.cost else None
+    except TargetError as exc:
+        raise TargetError(f"{config.source} [cost] target: {exc}") from None
     names = config.cost.get("models", list(DEFAULT_COST_MODELS))
     if isinstance(names, str) or not isinstance(names, list) or not names:
         raise ConfigError(f"{config.source} [cost] models = {names!r} must be a non-empty list of "
@@ -183,7 +187,6 @@ def build_components(config: RunConfig, *, weights_dir: Path | None = None, with
     classes = [COST_MODELS.get(name) for name in names]
     if "target" not in config.cost and any(cls.needs_model for cls in classes):
         raise ConfigError(f"{config.source}: [cost] needs 'target' for cost models {names}, e.g. target = \"cpu-ort-1t\"")
-    target = load_target(config.cost["target"]) if "target" in config.cost else None
     cost_models = []
     for name, cls in zip(names, classes):
         options = dict(config.cost.get(name, {}))

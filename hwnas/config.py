@@ -327,4 +327,7 @@ def _resolve_paths(sections: dict[str, dict[str, Any]], base_dir: Path) -> None:
     target = sections["cost"].get("target")
     if isinstance(target, str) and (target.endswith(".toml") or "/" in target):
         candidate = resolve(target)
-        sections["cost"]["target"] = candidate if Path(candidate).exists() else str(Path(target).expanduser().resolve())
+        # the config's folder first; a path that exists only from the working folder (targets/x.toml in the
+        # repository) is taken from there; neither: the config's, so the error names where it was looked for
+        from_cwd = Path(target).expanduser().resolve()
+        sections["cost"]["target"] = str(from_cwd) if not Path(candidate).exists() and from_cwd.exists() else candidate

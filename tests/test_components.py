@@ -96,3 +96,16 @@ def test_a_table_search_budget_with_no_column_says_to_read_it_from_a_column(tmp_
                                           r"read it from a column of the table \(--cost params=COLUMN, or "
                                           r"\[cost.table\] metrics\), or drop it"):
         build_components(config)
+
+
+def test_a_missing_target_file_names_the_config_and_where_its_relative_path_was_looked_for(tmp_path, monkeypatch):
+    from hwnas.config import load_config
+    from hwnas.exceptions import TargetError
+
+    (tmp_path / "configs").mkdir()
+    config = tmp_path / "configs" / "c.toml"
+    config.write_text('[task]\ndataset = "digits"\n[space]\nname = "mlp"\n[cost]\ntarget = "mine.toml"\n')
+    monkeypatch.chdir(tmp_path)  # the working folder is not the config's
+    with pytest.raises(TargetError, match=f"^{config} \\[cost\\] target: target file {tmp_path / 'configs' / 'mine.toml'} "
+                                          f"does not exist; check the path$"):
+        build_components(load_config(config), with_estimator=False)
