@@ -314,3 +314,32 @@ def test_cli_profile_names_a_table_path_that_the_config_resolves_to_the_table(tm
     given = re.search(r'\[cost.lut\] path = "([^"]+)"', capsys.readouterr().out).group(1)
     config.write_text(config.read_text() + f'[cost.lut]\npath = "{given}"\n')
     assert load_config(config).cost["lut"]["path"] == str(tmp_path / "tables" / "t.json")
+
+
+def test_cli_profile_keeps_the_default_table_of_a_target_copied_under_the_same_name(tmp_path, monkeypatch, cli_error):
+    import hwnas.cost.lut as lut
+    import hwnas.profile
+    from fakes import hand_table
+    from hwnas.cost import load_target
+
+    monkeypatch.setattr(lut, "tables_dir", lambda: tmp_path / "tables")
+    monkeypatch.setattr(hwnas.profile, "build_table", lambda *a, **k: pytest.fail("the build started"))
+    target = load_target("cpu-ort-1t")
+    shipped = hand_table(make_space("mbv3", (1, 8, 8), 10), target).save(
+        lut.local_table_path(target, make_space("mbv3", (1, 8, 8), 10)))
+    before = shipped.read_text()
+    copied = tmp_path / "mine.toml"  # copied from targets/cpu-ort-1t.toml, threads and batch changed, name not
+    text = open(target.source).read()
+    copied.write_text(text.replace("intra_op_threads = 1", "intra_op_threads = 2").replace("batch_size = 1", "batch_size = 4"))
+    task = tmp_path / "task.toml"
+    task.write_text('[task]\ndataset = "digits"\n[space]\nname = "mbv3"\n')
+    cli_error(["profile", "--target", str(copied), "--task", str(task)],
+              f"{shipped} holds the table of target 'cpu-ort-1t' built with intra_op_threads = 1, not 2; "
+              f"batch_size = 1, not 4 and would be overwritten; give the target {copied} a name of its own")
+    assert shipped.read_text() == before
+    own = tmp_path / "own.toml"  # a target of its own, edited since its table was built: rebuilt where it was
+    own.write_text(copied.read_text().replace('name = "cpu-ort-1t"', 'name = "own"'))
+    hand_table(make_space("mbv3", (1, 8, 8), 10), target).save(lut.local_table_path(load_target(own),
+                                                                                    make_space("mbv3", (1, 8, 8), 10)))
+    with pytest.raises(pytest.fail.Exception, match="the build started"):
+        main(["profile", "--target", str(own), "--task", str(task)])

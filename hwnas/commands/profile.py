@@ -79,7 +79,7 @@ class ProfileCommand(Command):
             raise SpaceError(_NO_TABLE.format(space=space.name)) from None
         out = Path(args.out) if args.out else local_table_path(target, space)  # never a remote table
         if not args.out:
-            _check_default_table(out, space, config.source)
+            _check_default_table(out, space, config.source, target)
         table = build_table(target, space, calibration=args.calibration, fidelity=args.fidelity, seed=args.seed,
                             passes=args.passes, runs_per_pass=args.runs_per_pass,
                             device_report=not args.no_device_report, export_workers=args.export_workers)
@@ -99,19 +99,32 @@ _NO_TABLE = ("space {space!r} does not describe its layers, so it cannot have a 
              "that does (mbv3), or time every candidate of a {space} search with `hwnas search ... --latency measure`")
 
 
-def _check_default_table(out: Path, space, source) -> None:
+def _check_default_table(out: Path, space, source, target) -> None:
     """Refuse to overwrite the default table of another space configuration (a config that narrows
-    the space's choices would replace the table every search of the full space reads)."""
+    the space's choices would replace the table every search of the full space reads), or of other
+    target settings under a bundled target's name (a copy of targets/<name>.toml whose threads or
+    batch were changed but not its name would replace the table of the target it was copied from)."""
     import json
     import shlex
 
-    from ..cost.lut import LatencyTable, beside_config
+    from ..cost.lut import MATCHED_SETTINGS, LatencyTable, beside_config
+    from ..cost.target import targets_dir
     from ..exceptions import LatencyTableError
 
     try:
-        built = LatencyTable.load(out).meta["space"]
+        meta = LatencyTable.load(out).meta
     except LatencyTableError:  # none, or unreadable: nothing worth keeping
         return
+    # only a copy of a bundled target: a user's own target file, edited, rebuilds its own table (as the search's hint says)
+    bundled = targets_dir() / f"{target.name}.toml"
+    copied = bundled.is_file() and not (target.source and Path(target.source).resolve() == bundled.resolve())
+    settings = [f"{k} = {meta[k]!r}, not {getattr(target, k)!r}" for k in MATCHED_SETTINGS
+                if k in meta and meta[k] != getattr(target, k)]
+    if copied and settings:
+        raise ConfigError(f"{out} holds the table of target {target.name!r} built with {'; '.join(settings)} and "
+                          f"would be overwritten; give the target {target.source} a name of its own "
+                          f"(name = \"...\"), or write this table elsewhere with --out")
+    built = meta["space"]
     mine = json.loads(json.dumps(space.describe()))
     differ = [k for k in built if k in mine and built[k] != mine[k]]  # older tables record fewer keys
     if differ:
