@@ -525,6 +525,14 @@ def test_the_suggested_profile_command_pastes_into_a_shell(space, target, tmp_pa
     assert f"--out {shlex.quote(str(out))}`" in str(err.value)
 
 
+def test_the_profile_command_for_a_run_read_back_names_its_config_json_not_its_store(space, target):
+    from hwnas.cost.lut import profile_command
+
+    # hwnas compress reads a run back from runs/x/store.sqlite; profile cannot read that as --task
+    line = profile_command(target, space.name, "runs/x/store.sqlite")
+    assert line.endswith("--task runs/x/config.json"), line
+
+
 def test_no_table_here_names_a_table_of_another_folder_that_cannot_be_read(space, target, tmp_path, monkeypatch):
     import hwnas.cost.lut as lut
 
