@@ -196,7 +196,9 @@ def build_table(target: Target, space, *, calibration: int = 1000, fidelity: int
     shapes = [s.input_shape for s in signatures] + [space.input_shape] * len(anchors)
     session = measure_latency(layer_models + [net_models[i] for i in anchors], timing, shapes)
     layers = session[:len(signatures)]
-    nets, levels = measure_in_chunks(net_models, anchors, session[len(signatures):], timing, space.input_shape)
+    log(f"profile: {len(signatures)} layers timed ({time.perf_counter() - start:.0f} s so far); timing "
+        f"{len(net_models) - len(anchors)} whole networks")
+    nets, levels = measure_in_chunks(net_models, anchors, session[len(signatures):], timing, space.input_shape, log)
     if levels:
         log(f"profile: networks timed in {len(levels)} sessions of up to {CHUNK} with {len(anchors)} anchors; "
             f"session levels {min(levels):.3f}-{max(levels):.3f} of the layers' session")
@@ -212,6 +214,7 @@ def build_table(target: Target, space, *, calibration: int = 1000, fidelity: int
     table.calibration = {**fitted, "residual": residual, "networks": cal_archs,
                          "fit": agreement(measured[:n_cal], [calibrated(fitted, f) for f in feats[:n_cal]])}
     if fid_archs:
+        log(f"profile: calibration fitted; timing the {len(fid_archs)} fidelity networks again (the noise ceiling)")
         second = measure_latency(net_models[n_cal:], timing, space.input_shape)
         first_ms, second_ms = measured[n_cal:], [m.latency_ms for m in second]
         predicted = [calibrated(table.calibration, f) for f in feats[n_cal:]]
@@ -228,6 +231,8 @@ def build_table(target: Target, space, *, calibration: int = 1000, fidelity: int
             "rows": [{"arch": a, "predicted_ms": round(p, 6), "first_ms": round(x, 6), "second_ms": round(y, 6)}
                      for a, p, x, y in zip(fid_archs, predicted, first_ms, second_ms)],
         }
+    if device_report:
+        log("profile: device report (operator breakdown, latency against batch size)")
     report = describe_device(target, space, timing) if device_report else {}
     table.device_report = report
     table.meta = table_meta(target, space, timing, time.perf_counter() - start)
@@ -235,7 +240,8 @@ def build_table(target: Target, space, *, calibration: int = 1000, fidelity: int
 
 
 def measure_in_chunks(models: Sequence[bytes], anchors: Sequence[int], anchor_times: Sequence[Any], timing: Target,
-                      input_shape: Sequence[int]) -> tuple[list[Any], list[float]]:
+                      input_shape: Sequence[int], log: Callable[[str], None] | None = None
+                      ) -> tuple[list[Any], list[float]]:
     """Time networks in sessions of :data:`CHUNK`, each with the anchors, on the anchors' level.
 
     Inside a session of a thousand models, wide networks read about 1 % faster, relative to
@@ -263,6 +269,8 @@ def measure_in_chunks(models: Sequence[bytes], anchors: Sequence[int], anchor_ti
         for i, m in zip(chunk, times[len(anchors):]):
             out[i] = dataclasses.replace(m, latency_ms=m.latency_ms / level,
                                          pass_medians_ms=tuple(v / level for v in m.pass_medians_ms))
+        if log is not None:
+            log(f"profile: networks {start + len(chunk)}/{len(rest)} timed")
     return out, levels
 
 

@@ -172,15 +172,19 @@ def test_network_sessions_are_put_on_the_anchors_level(monkeypatch):
     monkeypatch.setattr(profile, "CHUNK", 3)
     models = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]  # stand-ins whose true latency is their value
     anchor_times = [LatencyMeasurement(1.0, 0.0, (1.0,)), LatencyMeasurement(2.0, 0.0, (2.0,))]
-    out, levels = profile.measure_in_chunks(models, [0, 1], anchor_times, None, (1,))
+    said = []
+    out, levels = profile.measure_in_chunks(models, [0, 1], anchor_times, None, (1,), said.append)
+    assert said == ["profile: networks 3/6 timed", "profile: networks 6/6 timed"]  # minutes of timing, not silence
     assert levels == pytest.approx([1.3, 0.9])
     assert [m.latency_ms for m in out] == pytest.approx(models)
     assert out[0] is anchor_times[0] and out[5].pass_medians_ms == pytest.approx((6.0,))
 
 
 def test_build_without_fidelity_networks_times_the_anchors_only(fast_target, space):
-    table = build_table(fast_target, space, calibration=2, fidelity=0, device_report=False, log=lambda _: None)
+    said = []
+    table = build_table(fast_target, space, calibration=2, fidelity=0, device_report=False, log=said.append)
     assert table.fidelity == {} and len(table.calibration["networks"]) == 4
+    assert any(line.startswith("profile: ") and "layers timed" in line for line in said)
 
 
 def test_layer_memory_counts_weights_input_and_largest_tensor():
