@@ -583,3 +583,18 @@ def test_a_regression_run_is_labelled_with_r_squared(tmp_path, capsys, monkeypat
 
     monkeypatch.setattr(hwnas.data, "load_task", unloadable)  # the run recorded it: no data needed
     assert main(["pick", str(run)]) == 0 and "R²=" in capsys.readouterr().out
+
+
+def test_a_search_whose_every_evaluation_failed_exits_1_after_writing_its_outputs(tmp_path, capsys):
+    from fakes import write_nb201_table
+
+    table = tmp_path / "nb201.csv"
+    write_nb201_table(table)
+    rows = table.read_text().splitlines()
+    table.write_text("\n".join(rows[:3]) + "\n")  # rows for 2 of 15625 cells: every proposal has none
+    run = tmp_path / "t"
+    assert main(["search", "--space", "nb201", "--table", str(table), "--arch-column", "arch_str",
+                 "--accuracy-column", "acc", "--cost", "latency_ms=lat", "--evaluations", "4", "--no-progress",
+                 "--out", str(run)]) == 1  # a script or CI sees a run with nothing to pick
+    assert "every evaluation failed" in capsys.readouterr().out
+    assert len((run / "evaluations.csv").read_text().splitlines()) == 5

@@ -119,7 +119,8 @@ class SearchCommand(Command):
                 told = HwnasError(message)
             raise told from None
         print_search_summary(summary, config, plugins=getattr(args, "plugin", None) or [])
-        return 0
+        # a script (CI, a sweep) must notice a run with nothing to pick: its outputs are still written
+        return 1 if summary.evaluations and summary.failed == summary.evaluations else 0
 
 
 def _table_config(args: argparse.Namespace):
