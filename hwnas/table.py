@@ -99,8 +99,10 @@ class MetricTable:
         try:
             return self.columns.index(column)
         except ValueError:
-            raise ConfigError(f"table {self.path}: no {role} column {column!r}; "
-                              f"available columns: {', '.join(self.columns)}") from None
+            how = ("--arch-column (arch_column in a config)" if role == "architecture"
+                   else "--accuracy-column or --cost NAME=COLUMN (in a config: accuracy_column, [cost.table] metrics)")
+            raise ConfigError(f"table {self.path}: no {role} column {column!r}; available columns: "
+                              f"{', '.join(self.columns)}; name one of them with {how}") from None
 
     def column(self, column: str) -> np.ndarray:
         """A metric column as floats in row order; missing cells are NaN.

@@ -70,7 +70,9 @@ def test_table_search_cli(table, tmp_path, capsys):
     assert blank and all(r["error_pct"] and r["feasible"] == "False" for r in blank)
     assert main(["search", "--space", "nb201", "--table", str(table), "--accuracy-column", "acc",
                  "--cost", "latency_ms=lat", "--out", str(tmp_path / "x")]) == 2
-    assert "no architecture column 'arch'; available columns: idx, arch_str" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no architecture column 'arch'; available columns: idx, arch_str" in err
+    assert "name one of them with --arch-column" in err  # the flag that fixes it
     assert main(["search", "--space", "nb201", "--table", str(table), "--out", str(tmp_path / "y")]) == 2
     assert "--accuracy-column, --cost" in capsys.readouterr().err
     assert main(["search", "--space", "mbv3", "--table", str(table), "--arch-column", "arch_str",

@@ -33,7 +33,8 @@ def test_absent_architecture_raises_missing_entry(table):
 
 
 def test_config_errors_name_the_column_and_the_choices(table, tmp_path):
-    with pytest.raises(ConfigError, match="no metric column 'val_acc'; available columns: idx, arch_str, acc, lat"):
+    with pytest.raises(ConfigError, match="no metric column 'val_acc'; available columns: idx, arch_str, acc, lat, energy; name one of them with "
+                                          "--accuracy-column"):
         ESTIMATORS.get("table")(None, path=str(table), arch_column="arch_str", accuracy_column="val_acc")
     with pytest.raises(ConfigError, match="no architecture column 'arch'"):
         ESTIMATORS.get("table")(None, path=str(table), accuracy_column="acc")
