@@ -286,5 +286,16 @@ def parse_costs(items) -> dict[str, str]:
             raise ConfigError(f"--cost {item!r} must be NAME=COLUMN, e.g. --cost latency_ms=edgegpu_latency")
         if name.strip() in costs:
             raise ConfigError(f"--cost {name.strip()} is given twice")
+        if name.strip() in _accuracy_side():
+            raise ConfigError(f"--cost {item!r}: {name.strip()} is the accuracy side, read from --accuracy-column; "
+                              f"--cost names hardware costs (e.g. latency_ms=COLUMN)")
         costs[name.strip()] = column.strip()
     return costs
+
+
+def _accuracy_side() -> set[str]:
+    """Names and columns of the objectives an estimator gives (``error``, ``error_pct``, ...), and ``accuracy_pct``."""
+    from .search.objectives import OBJECTIVES
+
+    side = [OBJECTIVES.get(n) for n in OBJECTIVES.names()]
+    return {"accuracy_pct"} | {x for o in side if o.source == "estimator" for x in (o.name, o.column)}

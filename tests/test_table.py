@@ -86,3 +86,14 @@ def test_a_resume_on_a_table_whose_rows_changed_is_refused(tmp_path):
         run_search(config, tmp_path / "r", resume=True, progress=False)
     path.write_text(original.replace("idx,", "index,", 1))  # a column the run does not read
     assert run_search(config, tmp_path / "r", resume=True, progress=False).new_evaluations == 0
+
+
+def test_parse_costs_refuses_the_accuracy_side_and_bad_items():
+    from hwnas.table import parse_costs
+
+    assert parse_costs(["latency_ms=lat", " energy_mj = e "]) == {"latency_ms": "lat", "energy_mj": "e"}
+    for items, message in ((["lat"], "must be NAME=COLUMN"), (["latency_ms=a", "latency_ms=b"], "given twice"),
+                           (["error=lat"], "error is the accuracy side, read from --accuracy-column"),
+                           (["accuracy_pct=acc"], "accuracy_pct is the accuracy side")):
+        with pytest.raises(ConfigError, match=message):
+            parse_costs(items)
