@@ -203,5 +203,6 @@ def build_components(config: RunConfig, *, weights_dir: Path | None = None, with
     budgets_first = {} if config.search.get("train_over_budget") else config.budgets
     evaluator = (Evaluator(space, estimator, cost_models, weights_dir, budgets=budgets_first)
                  if estimator is not None else None)
-    notes = [n for n in (*(task.notes if task is not None else ()), latency_note, estimator.advice(config.search["evaluations"]) if estimator else None) if n]
+    advice = estimator.advice(config.search["evaluations"]) if estimator else None
+    notes = [n for n in (*(task.notes if task is not None else ()), latency_note, advice) if n]
     return Components(task, space, estimator, target, cost_models, evaluator, notes)
