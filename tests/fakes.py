@@ -11,6 +11,24 @@ import zlib
 
 import torch
 
+#: A fast search config: the mlp space on digits, scored by the fakes (a CLI test's run).
+MLP_CONFIG = """
+[task]
+dataset = "digits"
+[space]
+name = "mlp"
+max_layers = 2
+[estimator]
+name = "fake-accuracy"
+[cost]
+target = "cpu-ort-1t"
+models = ["counts", "memory", "fake-latency"]
+[search]
+objectives = ["error", "latency_ms"]
+evaluations = 24
+population = 8
+"""
+
 from hwnas.cost import COST_MODELS, CostModel
 from hwnas.estimate import ESTIMATORS, AccuracyEstimator
 

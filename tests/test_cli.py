@@ -7,24 +7,10 @@ import textwrap
 import onnx
 import pytest
 
+from fakes import MLP_CONFIG
 from hwnas.cli import main
 
-GOOD = """
-[task]
-dataset = "digits"
-[space]
-name = "mlp"
-max_layers = 2
-[estimator]
-name = "fake-accuracy"
-[cost]
-target = "cpu-ort-1t"
-models = ["counts", "memory", "fake-latency"]
-[search]
-objectives = ["error", "latency_ms"]
-evaluations = 24
-population = 8
-"""
+GOOD = MLP_CONFIG
 
 
 def _write(tmp_path, text, name="c.toml"):

@@ -4,24 +4,12 @@ import textwrap
 
 import onnx
 
+from fakes import MLP_CONFIG
 from hwnas.cli import main
 
-CONFIG = """
-[task]
-dataset = "digits"
-[space]
-name = "mlp"
-max_layers = 2
-[estimator]
-name = "fake-accuracy"
-[cost]
-target = "mine.toml"
-models = ["counts", "memory", "fake-latency"]
-[search]
-objectives = ["error", "latency_ms"]
-evaluations = 4
-population = 4
-"""
+# the run's own target file, which a test edits after the search
+CONFIG = (MLP_CONFIG.replace('target = "cpu-ort-1t"', 'target = "mine.toml"')
+          .replace("evaluations = 24\npopulation = 8", "evaluations = 4\npopulation = 4"))
 
 TARGET = """
 name = "mine"
