@@ -20,7 +20,7 @@ import csv
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from ..front import hypervolume, non_dominated
+from ..front import MEASURED_COLUMNS, hypervolume, non_dominated
 from ..search.objectives import Objective, minimisation_matrix
 
 COMPRESSED_CSV = "compressed.csv"
@@ -206,12 +206,16 @@ def on_parent_scale(variant: Mapping[str, object], parent: Mapping[str, float]) 
     another session or from a table's prediction; so the variant's latency is the parent's
     search-time latency times the ratio measured beside it, and its accuracy (error) the
     parent's moved by the change measured beside it. Static counts (MACs, params, memory,
-    size) are the variant's own.
+    size) are the variant's own. A parent re-measured after a table-driven search
+    (``latency_ms_measured``) lends that figure times the ratio too, so budgets judge the
+    variant on the measured scale, as they judge its parent.
     """
     metrics = metrics_of(variant)
     ratio, change = variant.get("latency_ratio"), variant.get("accuracy_change_pts")
-    if "latency_ms" in parent and isinstance(ratio, float):
-        metrics["latency_ms"] = parent["latency_ms"] * ratio
+    if isinstance(ratio, float):
+        for column in ("latency_ms", *MEASURED_COLUMNS.values()):
+            if column in parent:
+                metrics[column] = parent[column] * ratio
     if isinstance(change, float):
         for key, sign in (("accuracy_pct", 1.0), ("error_pct", -1.0)):
             if key in parent:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from hwnas.compress.results import (ORIGINAL, best_variants, compare_with_parents, fronts, hypervolumes,
-                                    read_compressed, write_compressed)
+                                    on_parent_scale, read_compressed, write_compressed)
+from hwnas.front import pick
 from hwnas.search.objectives import resolve_objectives
 
 OBJECTIVES = resolve_objectives(["error", "latency_ms"])
@@ -120,3 +121,15 @@ def test_a_regression_summary_reports_r_squared_not_accuracy_points(rows, capsys
     assert "a: prune0.5  latency x0.60  R² -0.0050" in out and "accuracy" not in out, out
     assert labelled_for_task(OBJECTIVES, True)[0].label == "validation 100·(1 − R²) (lower is better)"
     assert labelled_for_task(OBJECTIVES, False) == OBJECTIVES
+
+
+def test_a_variant_of_a_re_measured_parent_is_judged_on_the_parent_s_measured_latency():
+    # a table-driven run's front row: predicted 0.055 ms, re-measured 0.050 ms; budgets judge the measured
+    parent = {"error_pct": 2.0, "accuracy_pct": 98.0, "latency_ms": 0.055, "latency_ms_predicted": 0.055,
+              "latency_ms_measured": 0.050}
+    variant = {"latency_ratio": 0.7, "accuracy_change_pts": -0.5, "latency_ms": 0.036, "error_pct": 2.5,
+               "accuracy_pct": 97.5}
+    scaled = on_parent_scale(variant, parent)
+    assert scaled["latency_ms"] == pytest.approx(0.0385) and scaled["latency_ms_measured"] == pytest.approx(0.035)
+    # 0.035 ms measured-scale meets 0.036; the predicted-scale 0.0385 alone would not
+    assert pick([parent, scaled], OBJECTIVES, {"max_latency_ms": 0.036}) == 1
