@@ -125,7 +125,7 @@ def test_a_run_whose_evaluations_all_failed_has_no_front_to_compress(tmp_path, c
     config = tmp_path / "fail.toml"
     config.write_text(ALL_FAIL)
     run = tmp_path / "run"
-    assert main(["search", str(config), "--out", str(run), "--no-progress"]) == 0
+    assert main(["search", str(config), "--out", str(run), "--no-progress"]) == 1  # every evaluation failed
     capsys.readouterr()
     line = cli_error(["compress", str(run), "--front", "--prune", "0.5"],
                      f"no successful evaluation on the front of {run} (of 3 evaluations, 3 failed)",
