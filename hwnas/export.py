@@ -69,7 +69,8 @@ def preprocessing_summary(preprocessing: dict | None) -> str | None:
     if preprocessing.get("pixel_max"):
         steps.append(f"x / {preprocessing['pixel_max']:g}")
     if preprocessing.get("resize"):
-        steps.append(f"resized to {preprocessing['resize']}x{preprocessing['resize']}")
+        method = f" ({preprocessing['resize_method']})" if preprocessing.get("resize_method") else ""
+        steps.append(f"resized to {preprocessing['resize']}x{preprocessing['resize']}{method}")
     if preprocessing.get("x_mean") is not None:
         steps.append("(x - x_mean) / x_std")
     parts = [f"input: {', then '.join(steps)}"] if steps else []

@@ -53,3 +53,25 @@ def test_export_of_a_lut_run_reads_no_table(tmp_path, capsys):
         arch = next(csv.DictReader(fh))["arch"]
     assert main(["export", str(tmp_path / "run"), arch, "-o", str(tmp_path / "m.onnx")]) == 0, capsys.readouterr().err
     onnx.checker.check_model(onnx.load(str(tmp_path / "m.onnx")))
+
+
+def test_the_preprocessing_of_a_resized_task_says_how_it_was_resized():
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    from hwnas.data import load_task
+    from hwnas.export import preprocessing_summary
+
+    task = load_task({"dataset": "digits", "resize": 12})
+    pre = task.preprocessing
+    assert "bilinear, align_corners=False" in pre["resize_method"]
+    assert f"resized to 12x12 ({pre['resize_method']})" in preprocessing_summary(pre)
+    # the recorded method reproduces the task's inputs from the raw images; nearest would not
+    raw = load_task({"dataset": "digits", "standardize": False}).x_val.copy()
+    mean, std = np.array(pre["x_mean"]).reshape(1, -1, 1, 1), np.array(pre["x_std"]).reshape(1, -1, 1, 1)
+    bilinear = F.interpolate(torch.from_numpy(raw), size=(12, 12), mode="bilinear", align_corners=False).numpy()
+    nearest = F.interpolate(torch.from_numpy(raw), size=(12, 12), mode="nearest").numpy()
+    assert np.allclose((bilinear - mean) / std, task.x_val, atol=1e-5)
+    assert not np.allclose((nearest - mean) / std, task.x_val, atol=1e-2)
+    assert "resize_method" not in load_task({"dataset": "digits"}).preprocessing

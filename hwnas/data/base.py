@@ -40,11 +40,12 @@ class Task:
         num_classes: number of classes; 0 means regression.
         preprocessing: what turned the dataset's own values into these arrays (JSON-ready), so
             an exported network can be fed raw data: ``pixel_max`` (inputs divided by it first,
-            or None), ``resize`` (image side, 0 = kept), ``x_mean`` / ``x_std`` (then
-            ``(x - x_mean) / x_std``, per channel for images and per feature otherwise, shaped
-            ``x_stats_shape``) and for regression ``y_mean`` / ``y_std`` (targets standardised
-            the same way, so a prediction is ``output * y_std + y_mean``); the statistics are
-            None when ``standardize = false``. None for a task built by hand.
+            or None), ``resize`` (image side, 0 = kept) and, when resized, ``resize_method``
+            (the interpolation), ``x_mean`` / ``x_std`` (then ``(x - x_mean) / x_std``, per
+            channel for images and per feature otherwise, shaped ``x_stats_shape``) and for
+            regression ``y_mean`` / ``y_std`` (targets standardised the same way, so a prediction
+            is ``output * y_std + y_mean``); the statistics are None when ``standardize = false``.
+            None for a task built by hand.
         notes: one-line remarks of the loader for the search to print (e.g. float targets that
             look like class ids).
 
@@ -244,6 +245,8 @@ def load_task(options: Mapping[str, Any] | None = None, *, source: str = "config
         y_train, y_val = y_train.astype(np.int64), y_val.astype(np.int64)
     preprocessing: dict[str, Any] = {"pixel_max": None if raw.pixel_max is None else float(raw.pixel_max),
                                      "resize": opts["resize"]}
+    if opts["resize"]:  # another interpolation feeds the network other pixels (nearest cost digits 14 points)
+        preprocessing["resize_method"] = RESIZE_METHOD
     if opts["standardize"]:
         mean, std = _moments(x_train)
         preprocessing.update(x_mean=mean.reshape(-1).tolist(), x_std=std.reshape(-1).tolist(),
@@ -272,6 +275,10 @@ def _call_loader(loader: Loader, name: str, **kwargs: Any) -> RawData:
         raise DataError(f"[task] dataset {name!r}: its loader {loader.__module__}.{loader.__qualname__} returned a "
                         f"{type(raw).__name__}, not hwnas.data.base.RawData; return RawData(x, y, ...)")
     return raw
+
+
+#: How :func:`resize_images` interpolates, as recorded in :attr:`Task.preprocessing` (``resize_method``).
+RESIZE_METHOD = "bilinear, align_corners=False (half-pixel centres), antialiased when shrinking"
 
 
 def resize_images(x: np.ndarray, side: int) -> np.ndarray:
