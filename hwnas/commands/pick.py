@@ -8,7 +8,7 @@ import sys
 
 from ..config import check_budget
 from ..evaluation import OVER_BUDGET, status_counts, unsuccessful
-from ..exceptions import ConfigError, HwnasError
+from ..exceptions import BudgetError, ConfigError, HwnasError
 from ..search.objectives import BUDGETS
 from .base import COMMANDS, Command, add_budget_flags, budgets_from
 
@@ -49,7 +49,16 @@ class PickCommand(Command):
 
         rows = [ev.metrics for ev in ok] + scaled
         # the run's own [budgets] always hold (front.csv leaves out what breaks them)
-        chosen = pick(rows, run.objectives, budgets, required=run.config.budgets)
+        try:
+            chosen = pick(rows, run.objectives, budgets, required=run.config.budgets)
+        except BudgetError as exc:
+            budgeted = {**run.config.budgets, **budgets}
+            slower = _slower_variants_meeting(run, ok, budgeted) if args.include_compressed else []
+            if not slower:
+                raise
+            named = ", ".join(slower[:3]) + (", ..." if len(slower) > 3 else "")
+            raise BudgetError(f"{exc}, or take the onnx file of one of the {len(slower)} variant(s) in compressed.csv "
+                              f"that meet it ({named}), never picked as they are slower than their parent") from None
         shown = {k: min(v, budgets.get(k, v)) for k, v in {**budgets, **run.config.budgets}.items()} if budgets else {}
         regression = _is_regression(run)
         if chosen < len(ok):
@@ -91,6 +100,23 @@ def _compressed_variants(run, ok: list) -> tuple[list[dict], list[dict]]:
               f"{run.path / 'compressed'} ({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}); "
               f"compress them again to include them", file=sys.stderr)
     return variants, scaled
+
+
+def _slower_variants_meeting(run, ok: list, budgets: dict) -> list[str]:
+    """``parent_id variant`` of each built variant slower than its parent (never picked) that meets
+    ``budgets`` on the run's scale: a memory or size budget that only INT8 meets is then named."""
+    from ..compress.results import COMPRESSED_CSV, on_parent_scale, read_compressed
+    from ..front import judged
+    from ..search.objectives import is_feasible
+
+    by_arch = {ev.arch: ev for ev in ok}
+    found = []
+    for r in read_compressed(run.path / COMPRESSED_CSV):
+        parent = by_arch.get(str(r.get("parent_arch")))
+        if r.get("slower_than_parent") is True and r.get("status") == "ok" and parent is not None \
+                and is_feasible(judged(on_parent_scale(r, parent.metrics)), budgets):
+            found.append(f"{r['parent_id']} {r['variant']}")
+    return found
 
 
 def _is_regression(run) -> bool:

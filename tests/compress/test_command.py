@@ -52,6 +52,20 @@ def test_pick_chooses_compressed_variants_but_never_a_slower_one(run_copy, best_
     assert "int8-qdq" not in capsys.readouterr().out
 
 
+def test_pick_names_the_slower_variants_that_alone_meet_a_budget(run_copy, best_arch, capsys, cli_error):
+    # an INT8 variant is the only model under a size budget, but slower than its parent: never
+    # picked, and the refusal says it is there rather than only "raise the budget"
+    _hand_made_variants(run_copy, best_arch, session_ms=1e-6)
+    rows = read_compressed(run_copy / COMPRESSED_CSV)
+    for row in rows:
+        row["params"] = 1.0 if row["variant"] == "int8-qdq" else 10.0
+    write_compressed(run_copy / COMPRESSED_CSV, rows)
+    line = cli_error(["pick", str(run_copy), "--max-params", "2", "--include-compressed"],
+                     "no evaluated architecture meets max_params=2", "raise the budget",
+                     "1 variant(s) in compressed.csv that meet it", "int8-qdq)", "slower than their parent")
+    assert "prune0.5" not in line
+
+
 def test_pick_judges_variants_by_their_ratio_to_the_parent_not_by_another_session_s_ms(run_copy, best_arch,
                                                                                      capsys):
     # the compress session timed the parent far slower than the search's figure: the variant's
