@@ -288,6 +288,9 @@ def compress_run(run_dir: str | Path, chains: Sequence[Chain], *, archs: Sequenc
         kept_parents = {p.arch for p in parents[:finished]}
         new_rows = [r for r in new_rows if r["parent_arch"] in kept_parents]
         measured = [(r, graph) for r, graph in measured if r["parent_arch"] in kept_parents]
+        if progress is not None:  # the timing takes seconds in silence: a second Ctrl-C would drop them all
+            progress(f"interrupted: timing the {finished} finished parent(s) beside their variants to save them; "
+                     f"Ctrl-C again drops them")
     stopped = finished < len(parents)  # Ctrl-C during the parents: the finished ones are timed and saved
     from ..export import with_preprocessing  # the scaling the parent was trained with, as export records it
 

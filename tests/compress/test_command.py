@@ -182,7 +182,11 @@ def test_ctrl_c_saves_the_parents_that_finished_and_never_a_row_naming_another_m
     monkeypatch.setattr(pipeline, "_apply_chain", interrupt_at_the_second_parent)
     capsys.readouterr()
     assert main([*base, "--arch", best_arch, "--arch", other, "--round-to", "1"]) == 130
-    assert "the 1 of 2 parents that finished are saved" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "the 1 of 2 parents that finished are saved" in err
+    # said at once, before the silent timing, so that a second Ctrl-C is not pressed unawares
+    assert "interrupted: timing the 1 finished parent(s) beside their variants to save them; Ctrl-C again drops them" \
+        in err.split("the 1 of 2 parents")[0]
     rows = read_compressed(run_copy / COMPRESSED_CSV)
     assert {(r["parent_arch"], r["variant"]) for r in rows} == {(a, v) for a in (best_arch, other)
                                                                for v in (ORIGINAL, "prune0.5")}
