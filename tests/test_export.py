@@ -29,6 +29,8 @@ def test_export_keeps_the_batch_size_the_run_was_searched_with_after_the_target_
     assert main(["export", str(run), "1", "-o", str(out)]) == 0
     dims = onnx.load(str(out)).graph.input[0].type.tensor_type.shape.dim
     assert dims[0].dim_value == 2  # the batch its latency_ms was measured at, not the edited file's 3
+    # and it says so: feeding a whole data set at once fails in ONNX Runtime
+    assert "batch fixed at 2 (the run's target batch_size): feed 2 sample(s) per run" in capsys.readouterr().out
 
 
 def test_export_of_a_lut_run_reads_no_table(tmp_path, capsys):

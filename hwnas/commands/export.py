@@ -34,4 +34,11 @@ class ExportCommand(Command):
         summary = preprocessing_summary(read_preprocessing(path))
         if summary:  # the network's input is the scaled, standardised data it was trained on
             print(summary)
+        if path.is_file():  # the graph is fixed at the batch its latency was measured at: more at once fails in ORT
+            import onnx
+
+            graph = onnx.load(str(path), load_external_data=False).graph
+            dims = [d.dim_value for d in graph.input[0].type.tensor_type.shape.dim]
+            print(f"input shape: {tuple(dims)}, batch fixed at {dims[0]} (the run's target batch_size): feed "
+                  f"{dims[0]} sample(s) per run")
         return 0
