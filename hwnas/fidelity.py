@@ -448,7 +448,9 @@ def plot_fidelity(path: Path, result: FidelityResult) -> None:
     ax.axvline(0.85, color="k", ls="--", lw=0.8)
     ax.set_yticks(y, names, fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlim(min(-0.2, np.nanmin([s["kendall"] for s in result.summary] + [0]) - 0.05), 1.0)
+    # both bars: a negative Spearman is usually further from 0 than its Kendall
+    ax.set_xlim(min(-0.2, np.nanmin([s[k] for s in result.summary for k in ("spearman", "kendall")] + [0]) - 0.05),
+                1.0)
     ax.legend(fontsize=7, loc="best", framealpha=0.9)
     ax.set_title(f"rank fidelity vs {result.reference}", fontsize=9)
     ref = np.array([r[result.reference] for r in result.rows], float)

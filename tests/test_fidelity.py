@@ -282,3 +282,18 @@ def test_the_plot_labels_a_regression_s_reference_as_r2_not_accuracy(tmp_path, m
     result.settings["regression"] = False
     plot_fidelity(tmp_path / "f.png", result)
     assert saved[1].axes[1].get_ylabel() == "accuracy (%)"
+
+
+def test_the_bar_chart_shows_a_negative_spearman_whole(tmp_path, monkeypatch):
+    import matplotlib.figure
+
+    from hwnas.fidelity import FidelityResult, plot_fidelity
+
+    rows = [{"arch": str(i), "ref": float(i), "p": float(-i)} for i in range(5)]
+    summary = [{"signal": "p", "kind": "predictor", "spearman": -0.866, "kendall": -0.775, "n": 5,
+                "seconds_per_arch": 0.1}]
+    result = FidelityResult(rows, summary, {"p": "p"}, "ref", ["arch", "ref", "p"], {"config": "c.toml"})
+    saved = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda fig, path, **kw: saved.append(fig))
+    plot_fidelity(tmp_path / "f.png", result)
+    assert saved[0].axes[0].get_xlim()[0] < -0.866  # the Spearman bar was cut at Kendall - 0.05 = -0.825
