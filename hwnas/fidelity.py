@@ -420,9 +420,10 @@ def write_fidelity(out: Path, result: FidelityResult) -> list[Path]:
 
 def format_summary(result: FidelityResult) -> str:
     """The summary as a Markdown table."""
-    lines = ["| signal | Spearman | Kendall | n | s / arch |", "|---|---:|---:|---:|---:|"]
+    # kind tells the signals from the noise ceiling, which is no signal but their upper bound
+    lines = ["| signal | kind | Spearman | Kendall | n | s / arch |", "|---|---|---:|---:|---:|---:|"]
     for s in result.summary:
-        lines.append(f"| {s['signal']} | {s['spearman']:.3f} | {s['kendall']:.3f} | {s['n']} | "
+        lines.append(f"| {s['signal']} | {s['kind']} | {s['spearman']:.3f} | {s['kendall']:.3f} | {s['n']} | "
                      f"{s['seconds_per_arch']:.3g} |")
     return "\n".join(lines)
 

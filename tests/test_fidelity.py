@@ -297,3 +297,13 @@ def test_the_bar_chart_shows_a_negative_spearman_whole(tmp_path, monkeypatch):
     monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda fig, path, **kw: saved.append(fig))
     plot_fidelity(tmp_path / "f.png", result)
     assert saved[0].axes[0].get_xlim()[0] < -0.866  # the Spearman bar was cut at Kendall - 0.05 = -0.825
+
+
+def test_the_printed_summary_tells_the_noise_ceiling_from_the_signals():
+    from hwnas.fidelity import FidelityResult, format_summary
+
+    summary = [{"signal": "naswot", "kind": "proxy", "spearman": 0.5, "kendall": 0.4, "n": 5, "seconds_per_arch": 0.1},
+               {"signal": "train-2ep-seed1", "kind": "noise ceiling", "spearman": 0.4, "kendall": 0.4, "n": 5,
+                "seconds_per_arch": 0.9}]
+    printed = format_summary(FidelityResult([], summary, {}, "accuracy_pct_2ep", []))
+    assert "| train-2ep-seed1 | noise ceiling | 0.400 |" in printed and "| naswot | proxy | 0.500 |" in printed
