@@ -394,10 +394,15 @@ class SearchRun:
             current = as_run(current, None, self.strategy_options)
         diff = _differences({s: v for s, v in stored.items() if s not in RESUMABLE_SECTIONS},
                             {s: v for s, v in current.items() if s not in RESUMABLE_SECTIONS})
-        if [key for key, _, _ in diff] == ["search.evaluations"] and diff[0][2] > diff[0][1]:
+        # options a strategy derives from the budget (nsga2's population of a run smaller than it)
+        # change with it: they are no second reason to refuse
+        derived = f"search.{self.config.search['strategy']}."
+        grown = [(a, b) for key, a, b in diff if key == "search.evaluations" and isinstance(a, int)
+                 and isinstance(b, int) and b > a]
+        if grown and all(key == "search.evaluations" or key.startswith(derived) for key, _, _ in diff):
             # a strategy plans by its budget (nsga2's default population, evolution's queue,
             # the last generation cut to size), so replaying with another one is another search
-            raise StoreError(f"--resume: search.evaluations: stored {diff[0][1]}, given {diff[0][2]}; a run "
+            raise StoreError(f"--resume: search.evaluations: stored {grown[0][0]}, given {grown[0][1]}; a run "
                              f"cannot be extended; search into a new --out")
         if diff:
             shown = "; ".join(f"{key}: stored {_shown(a)}, given {_shown(b)}" for key, a, b in diff)

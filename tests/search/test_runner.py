@@ -546,3 +546,12 @@ def test_resume_refuses_data_that_changed_since_the_run_started(tmp_path, make_c
                                          r"this run started, so its errors would mix two datasets: restore the data "
                                          r"it ran on, or search into a new --out$"):
         run_search(config, tmp_path / "r", resume=True, progress=False)
+
+
+def test_a_larger_budget_than_the_population_on_resume_is_refused_as_an_extension(tmp_path, make_config):
+    # nsga2 cuts its population to a smaller budget, so it changes with the budget: not a second reason
+    run_search(make_config(search={"evaluations": 3, "population": 16}), tmp_path / "r", progress=False)
+    with pytest.raises(StoreError, match=r"^--resume: search.evaluations: stored 3, given 4; a run cannot be "
+                                         r"extended; search into a new --out$"):
+        run_search(make_config(search={"evaluations": 4, "population": 16}), tmp_path / "r", resume=True,
+                   progress=False)
