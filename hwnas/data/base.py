@@ -210,7 +210,7 @@ def load_task(options: Mapping[str, Any] | None = None, *, source: str = "config
     seed = opts["seed"]
     regression = raw.num_classes == 0
     if raw.x_val is None:
-        train_idx, val_idx = _split(raw.y, opts["val_fraction"], seed, regression, name)
+        train_idx, val_idx = _split(raw.y, opts["val_fraction"], seed, regression, name, source)
         x_tr, y_tr, x_va, y_va = raw.x, raw.y, raw.x, raw.y
     else:
         if "val_fraction" in (options or {}):
@@ -332,7 +332,7 @@ def _as_float(x: np.ndarray, pixel_max: float | None, name: str) -> np.ndarray:
     return x
 
 
-def _split(y: np.ndarray, val_fraction: float, seed: int, regression: bool, name: str):
+def _split(y: np.ndarray, val_fraction: float, seed: int, regression: bool, name: str, source: str = "config"):
     from sklearn.model_selection import train_test_split
 
     idx = np.arange(len(y))
@@ -348,8 +348,8 @@ def _split(y: np.ndarray, val_fraction: float, seed: int, regression: bool, name
         return train_test_split(idx, test_size=val_fraction, random_state=seed,
                                 stratify=None if regression else y)
     except ValueError as exc:
-        raise DataError(f"{name}: cannot split {len(y)} samples with val_fraction={val_fraction} ({exc}); "
-                        "use more data or another val_fraction") from None
+        raise DataError(f"{source}: [task] dataset {name!r}: cannot split {len(y)} samples with val_fraction="
+                        f"{val_fraction} ({exc}); use more data or another [task] val_fraction") from None
 
 
 def _subset(idx: np.ndarray, y: np.ndarray, limit: int, seed: int, regression: bool) -> np.ndarray:

@@ -230,3 +230,9 @@ def test_preprocessing_maps_the_data_s_own_values_to_the_task_s(tmp_path):
     np.testing.assert_allclose(task.y_val * pre["y_std"] + pre["y_mean"], y[:8] + 7, rtol=1e-5)
     digits = load_task({"dataset": "digits"}).preprocessing
     assert digits["pixel_max"] == 16 and len(digits["x_mean"]) == 1 and "y_mean" not in digits
+
+
+def test_a_validation_split_too_small_for_the_classes_names_the_file_and_key():
+    with pytest.raises(DataError, match=r"^run.toml: \[task\] dataset 'digits': cannot split 1797 samples with "
+                                        r"val_fraction=0.001 .*; use more data or another \[task\] val_fraction$"):
+        load_task({"dataset": "digits", "val_fraction": 0.001}, source="run.toml")
