@@ -307,3 +307,22 @@ def test_the_printed_summary_tells_the_noise_ceiling_from_the_signals():
                 "seconds_per_arch": 0.9}]
     printed = format_summary(FidelityResult([], summary, {}, "accuracy_pct_2ep", []))
     assert "| train-2ep-seed1 | noise ceiling | 0.400 |" in printed and "| naswot | proxy | 0.500 |" in printed
+
+
+def test_no_budget_pays_an_architecture_s_one_off_set_up(monkeypatch):
+    import time
+
+    from hwnas.estimate import ProxyTrainer
+
+    seen = set()
+
+    def first_run_is_slow(self, arch, *a, **k):  # as a network's first run sets up its layer shapes
+        time.sleep(self.epochs * 0.02 + (0.3 if arch not in seen else 0.0))
+        seen.add(arch)
+        return {"accuracy_pct": 50.0 + len(arch) % 7}
+
+    monkeypatch.setattr(ProxyTrainer, "estimate", first_run_is_slow)
+    result = run_fidelity(config_from_dict(TINY), archs=3, epochs=[1, 4], proxies=["params"], folds=2,
+                          proxy_batch_size=16)
+    for row in result.rows:  # 1 epoch took longer than 4 when it paid the set-up
+        assert row["train_s_1ep"] < row["train_s_4ep"] < 0.25, row
