@@ -326,3 +326,12 @@ def test_no_budget_pays_an_architecture_s_one_off_set_up(monkeypatch):
                           proxy_batch_size=16)
     for row in result.rows:  # 1 epoch took longer than 4 when it paid the set-up
         assert row["train_s_1ep"] < row["train_s_4ep"] < 0.25, row
+
+
+def test_fidelity_json_names_the_processor_the_seconds_were_timed_on(tmp_path, capsys):
+    from hwnas.cost.device import _cpu_model
+
+    out = tmp_path / "fid"
+    assert main(["fidelity", _write(tmp_path, TINY), "--archs", "3", "--epochs", "1,2", "--proxies", "params",
+                 "--folds", "2", "--proxy-batch", "16", "--out", str(out), "--quiet"]) == 0
+    assert json.loads((out / "fidelity.json").read_text())["machine"] == _cpu_model()  # was "x86_64"
