@@ -331,6 +331,13 @@ def run_fidelity(config: RunConfig, *, archs: int = 40, epochs: Sequence[int] = 
 
     reference = _acc(longest)
     ref = np.array([r[reference] for r in rows], float)
+    failed = [r for r, v in zip(rows, ref) if not np.isfinite(v)]
+    if failed and len(rows) - len(failed) < max(folds, 2):  # the predictors' own message would blame --archs
+        why = next((f for f in failed[0]["failures"].split("; ") if f.startswith(f"{longest}: ")),
+                   failed[0]["failures"] or "no accuracy")
+        raise ConfigError(f"the reference training ({reference}) failed on {len(failed)} of {len(rows)} "
+                          f"architectures, too many to rank them (first: {why}); every reason is in fidelity.csv's "
+                          f"failures column: fix the [estimator] recipe in {config.source}")
     genomes = np.array([[int(v) for v in r["genome"].split()] for r in rows], float)
     zc = np.array([[r[name] for name in proxies] for r in rows], float).reshape(len(rows), len(proxies))
     seconds: dict[str, float] = {}

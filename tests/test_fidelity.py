@@ -335,3 +335,15 @@ def test_fidelity_json_names_the_processor_the_seconds_were_timed_on(tmp_path, c
     assert main(["fidelity", _write(tmp_path, TINY), "--archs", "3", "--epochs", "1,2", "--proxies", "params",
                  "--folds", "2", "--proxy-batch", "16", "--out", str(out), "--quiet"]) == 0
     assert json.loads((out / "fidelity.json").read_text())["machine"] == _cpu_model()  # was "x86_64"
+
+
+def test_a_reference_that_fails_to_train_is_named_not_blamed_on_archs(monkeypatch):
+    from hwnas.estimate import ProxyTrainer
+
+    def diverges(self, arch, *a, **k):
+        raise FloatingPointError("loss became nan at epoch 1 step 3 (lr=5, optimizer=adam)")
+
+    monkeypatch.setattr(ProxyTrainer, "estimate", diverges)
+    with pytest.raises(ConfigError, match=r"the reference training \(accuracy_pct_2ep\) failed on 3 of 3 architectures, "
+                                          r"too many to rank them \(first: 2: FloatingPointError: loss became nan"):
+        run_fidelity(config_from_dict(TINY), archs=3, epochs=[1, 2], proxies=["params"], folds=2, proxy_batch_size=16)
