@@ -184,6 +184,10 @@ class ProxyTrainer(AccuracyEstimator):
         self.reset_parameters = _bool("reset_parameters", reset_parameters)
         self._cpu_data = self._prepare_data()
         self._device_data: dict[str, tuple[torch.Tensor, ...]] = {}
+        # torch's first optimizer imports torch._dynamo (1-3 s): pay it here, at start-up (a worker's
+        # too), not in the first candidate's train_s and --eval-timeout (a fresh worker after every
+        # timeout would otherwise time out the next candidate as well)
+        OPTIMIZERS[self.optimizer]([{"params": [torch.zeros(1, requires_grad=True)]}], self.lr)
 
     # --- the estimator ---------------------------------------------------------------------
     def estimate(self, arch: str, model: nn.Module | None,

@@ -229,3 +229,18 @@ def test_cuda_autocast_uses_bfloat16_only_where_the_gpu_computes_it(monkeypatch,
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
     assert ProxyTrainer._amp_dtype(SimpleNamespace(device=torch.device("cuda", 0))) is dtype
+
+
+def test_building_the_trainer_pays_the_optimizers_first_import():
+    """The first torch optimizer imports torch._dynamo (seconds): that belongs to start-up, not to
+    the first candidate's train_s and eval timeout (every fresh worker's first candidate)."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from hwnas.data import load_task\n"
+            "from hwnas.estimate import ProxyTrainer\n"
+            "ProxyTrainer(load_task({'dataset': 'digits'}))\n"
+            "print('torch._dynamo' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"
