@@ -249,3 +249,14 @@ def test_evolution_proposes_its_first_population_together_and_the_same_architect
     assert np.array_equal(first, np.array(singles))
     together.tell(first, np.zeros((6, 2)), np.zeros((6, 0)))
     assert together.ask().shape == (1, space.n_genes)  # then one child at a time
+
+
+def test_bayes_says_when_its_startup_leaves_the_model_nothing_to_propose(capsys):
+    from hwnas.search.strategies.bayes import BayesStrategy
+
+    space = make_space("nb201", None, None)
+    BayesStrategy(space, n_objectives=2, n_constraints=0, evaluations=8, seed=0)
+    err = capsys.readouterr().err
+    assert "startup = 10" in err and "every proposal is random" in err and "startup below 8" in err
+    BayesStrategy(space, n_objectives=2, n_constraints=0, evaluations=8, seed=0, startup=4)
+    assert capsys.readouterr().err == ""

@@ -11,6 +11,7 @@ budget lies. Optuna is an optional extra (``pip install 'hwnas[bench]'``).
 
 from __future__ import annotations
 
+import sys
 import warnings
 
 import numpy as np
@@ -49,6 +50,10 @@ class BayesStrategy(Strategy):
         super().__init__(space, n_objectives=n_objectives, n_constraints=n_constraints,
                          evaluations=evaluations, seed=seed)
         check_int_options({"startup": (startup, 0)})
+        if startup >= evaluations:  # otherwise a random search that says it is Bayesian
+            print(f"hwnas: note: bayes: startup = {startup} random architectures come before the {model} model, "
+                  f"and the search has evaluations = {evaluations}, so every proposal is random; set "
+                  f"[search.bayes] startup below {evaluations}", file=sys.stderr)
         optuna = require("optuna", "bench")
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         constraints = _constraints if n_constraints else None
