@@ -157,6 +157,7 @@ class SearchRun:
         measured once per run (:meth:`~hwnas.cost.lut.LutCostModel.settle_level`, which says when it
         scales the table) and written into the run's config, so its workers and a resumed session
         predict alike."""
+        self._record_own_table()
         lut = next((c for c in self.parts.cost_models if c.name == "lut" and c.level_auto), None)
         if lut is None:
             return
@@ -171,6 +172,22 @@ class SearchRun:
             if note:
                 print(f"hwnas: note: {note}", file=sys.stderr)
         self.config.cost["lut"] = {**(self.config.cost.get("lut") or {}), "level": lut.level}
+
+    def _record_own_table(self) -> None:
+        """Write the path of a latency table found beside the config (a narrowed space's own table)
+        into the run's config: its config.json, read from the run folder, would not find it there
+        and would run on the shipped table instead. Not on a resume of a run stored without it."""
+        from ..cost.lut import own_table_path
+
+        lut = next((c for c in self.parts.cost_models if c.name == "lut"), None)
+        given = self.config.cost.get("lut") or {}
+        if lut is None or given.get("path"):
+            return
+        if self.resume and not ((self.stored_config or {}).get("cost", {}).get("lut") or {}).get("path"):
+            return
+        own = own_table_path(self.parts.space, str(self.config.source))
+        if own is not None and Path(lut.table.path) == own:
+            self.config.cost["lut"] = {**given, "path": str(own.resolve())}
 
     def _stored_config(self) -> dict | None:
         """The stored run's config; None for a store that never recorded one (a search stopped

@@ -175,3 +175,47 @@ def test_a_table_predicting_no_positive_latency_for_the_cheapest_net_is_one_erro
     with pytest.raises(BudgetError, match=r"cost model 'lut' fails on the cheapest architecture: latency table .*"
                                           r"predicts -[0-9.]+ ms"):
         run_search(config_from_dict(config), tmp_path / "r", progress=False)
+
+
+def test_a_run_s_config_json_keeps_the_table_found_beside_its_config(tmp_path):
+    import json
+
+    from hwnas.config import load_config
+    from hwnas.cost.lut import own_table_path
+
+    source = tmp_path / "cfg.toml"
+    source.write_text(textwrap.dedent("""\
+        [task]
+        dataset = "digits"
+        seed = 0
+        [space]
+        name = "mbv3"
+        widths = [0.5]
+        depths = [1, 2]
+        kernels = [3, 5]
+        expands = [3]
+        stage_channels = [16, 24]
+        [estimator]
+        name = "fake-accuracy"
+        [cost]
+        target = "cpu-ort-1t"
+        models = ["counts", "ort"]
+        latency = "lut"
+        lut = { level = 1 }
+        [search]
+        objectives = ["error", "latency_ms"]
+        evaluations = 6
+        population = 4
+        seed = 0
+        """))
+    config = load_config(source)
+    table = own_table_path(make_space("mbv3", (1, 8, 8), 10, **{k: v for k, v in TINY.items() if k != "name"}),
+                           str(source))
+    _table(tmp_path).rename(table)  # the narrowed space's own table, where `hwnas profile` puts it
+    run_search(config, tmp_path / "run", progress=False)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["cost"]["lut"]["path"] == str(table.resolve())
+    # read from the run folder, the config.json runs on the same table, not on another one (or none)
+    run_search(load_config(tmp_path / "run" / "config.json"), tmp_path / "again", progress=False)
+    assert _predictions(tmp_path / "again") == _predictions(tmp_path / "run")
+    # the first config resumes the run as before
+    assert run_search(load_config(source), tmp_path / "run", resume=True, progress=False).evaluations == 6
