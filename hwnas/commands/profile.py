@@ -90,6 +90,9 @@ class ProfileCommand(Command):
         own = own_table_path(space, str(config.source))
         if own is not None and out.resolve() == own.resolve():
             print(f"a search of {config.source} finds it there by itself")
+        elif own is not None and own.is_file():  # read ahead of this one
+            print(f"note: a search of {config.source} reads its own table {own} first; rebuild that one with "
+                  f"--out {own}, or remove it to use {out}")
         elif args.out:  # not where searches look by themselves; a config's relative path is read from its folder
             print(f"a search reads it with [cost.lut] path = \"{out.resolve()}\" in its config ({config.source})")
         return 0
@@ -104,10 +107,9 @@ def _check_default_table(out: Path, space, source, target) -> None:
     the space's choices would replace the table every search of the full space reads), or of other
     target settings under a bundled target's name (a copy of targets/<name>.toml whose threads or
     batch were changed but not its name would replace the table of the target it was copied from)."""
-    import json
     import shlex
 
-    from ..cost.lut import MATCHED_SETTINGS, LatencyTable, beside_config
+    from ..cost.lut import MATCHED_SETTINGS, LatencyTable, beside_config, other_configuration
     from ..cost.target import targets_dir
     from ..exceptions import LatencyTableError
 
@@ -124,9 +126,7 @@ def _check_default_table(out: Path, space, source, target) -> None:
         raise ConfigError(f"{out} holds the table of target {target.name!r} built with {'; '.join(settings)} and "
                           f"would be overwritten; give the target {target.source} a name of its own "
                           f"(name = \"...\"), or write this table elsewhere with --out")
-    built = meta["space"]
-    mine = json.loads(json.dumps(space.describe()))
-    differ = [k for k in built if k in mine and built[k] != mine[k]]  # older tables record fewer keys
+    differ = other_configuration(out, space)
     if differ:
         suggestion = shlex.quote(str(beside_config(space, str(source))))
         raise ConfigError(f"{out} holds the table of another {space.name} configuration ({', '.join(differ)} differ "

@@ -550,18 +550,34 @@ def local_table_path(target: Target, space) -> Path:
 
 
 def own_table_path(space, config_source: str | None) -> Path | None:
-    """Where to build the table of a space whose options differ from its defaults (a narrowed or
-    widened ``[space]``): beside its config, ``<config stem>-<space>-<CxHxW>.json``, since
-    ``latency_tables/`` holds the default space's table; None for the default space or no config file."""
+    """A config's own table, beside it: ``<config dir>/<config stem>-<space>-<CxHxW>.json``
+    (:func:`beside_config`), which its searches read ahead of ``latency_tables/`` when it exists
+    (:func:`find_table`); None without a config file."""
     if not config_source or config_source.startswith("<") or not Path(config_source).is_file():
         return None
-    try:
-        default = type(space)(space.input_shape, space.output_dim).describe()
-    except Exception:  # noqa: BLE001 - a plugin space with required options: no default to compare with
-        return None
-    if default == space.describe():
-        return None
     return beside_config(space, config_source)
+
+
+def table_to_build(target: Target, space, config_source: str | None) -> Path | None:
+    """Where ``hwnas profile`` should write a config's table (its ``--out``): beside the config
+    (:func:`own_table_path`) when that table exists already, or when ``latency_tables/`` holds the
+    table of another configuration of the space (which profile will not overwrite); None for
+    ``latency_tables/``, where searches of every config of the space look."""
+    own = own_table_path(space, config_source)
+    if own is None:
+        return None
+    return own if own.is_file() or other_configuration(local_table_path(target, space), space) else None
+
+
+def other_configuration(path: Path, space) -> list[str]:
+    """The keys of ``space.describe()`` (its options) in which the table at ``path`` was built
+    for another configuration of the space; [] when they agree or there is no readable table."""
+    try:
+        built = LatencyTable.load(path).meta["space"]
+    except LatencyTableError:  # none, or unreadable: nothing worth keeping
+        return []
+    mine = json.loads(json.dumps(space.describe()))  # as a file stores it (tuples as lists)
+    return [k for k in built if k in mine and built[k] != mine[k]]  # older tables record fewer keys
 
 
 def beside_config(space, config_source: str) -> Path:
@@ -573,8 +589,8 @@ def beside_config(space, config_source: str) -> Path:
 def find_table(target: Target, space, path: str | Path | None = None, config_source: str | None = None) -> Path:
     """The table file for a target and space.
 
-    ``path`` if given; else, for a space whose options differ from its defaults, the table built
-    beside its config (:func:`own_table_path`) when that file exists; else where ``hwnas profile`` writes:
+    ``path`` if given; else the config's own table beside it (:func:`own_table_path`) when that
+    file exists; else where ``hwnas profile`` writes:
     ``latency_tables/<target>/<device folder>/<space>-<CxHxW>.json`` for this machine's device
     (see :func:`~hwnas.cost.device.device_folder`). When that file does not exist, a table built
     elsewhere (``"remote": true`` in its meta) in any folder ``latency_tables/<target>/*/`` with
@@ -686,7 +702,8 @@ class LutCostModel(CostModel):
         except SpaceError as exc:  # no table can exist: say so, not how to build one
             # worded for --latency lut and [cost] models = [..., "lut"] alike: either may have asked for it
             raise LatencyTableError(f"the lut cost model reads latency tables: {exc}") from None
-        self.fix = profile_command(target, space.name, config_source, path or own_table_path(space, config_source))
+        self.fix = profile_command(target, space.name, config_source,
+                                   path or table_to_build(target, space, config_source))
         table_path = find_table(target, space, path, config_source)
         if not table_path.is_file():
             from ..exceptions import TargetError
@@ -919,7 +936,7 @@ def latency_models(names: list[str], cost: Mapping[str, Any], space: Any, *, exp
         target = load_target(cost["target"])
         path = find_table(target, space, given, source)
         mode = "measure"
-        fix = profile_command(target, space.name, source, given or own_table_path(space, source))
+        fix = profile_command(target, space.name, source, given or table_to_build(target, space, source))
         try:
             signatures = space.all_layer_signatures()
         except SpaceError as exc:  # this space cannot have a table: timing is the only way

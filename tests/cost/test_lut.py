@@ -182,7 +182,7 @@ def test_lut_cost_model_predicts_without_a_model(space, target, tmp_path):
     assert lut.measure(arch, None)["latency_ms"] == pytest.approx(lut.table.predict(space.layer_signatures(space.parse(arch))))
 
 
-def test_a_narrowed_space_is_told_to_build_its_table_beside_its_config(tmp_path, monkeypatch):
+def test_a_config_is_told_to_build_its_table_beside_it_when_latency_tables_holds_another_configurations(tmp_path, monkeypatch):
     import hwnas.cost.lut as lut
 
     monkeypatch.setattr(lut, "tables_dir", lambda: tmp_path / "tables")  # no table at all
@@ -191,9 +191,13 @@ def test_a_narrowed_space_is_told_to_build_its_table_beside_its_config(tmp_path,
     names, cost = ["counts", "ort"], {"target": "cpu-ort-1t"}
     narrowed = make_space("mbv3", (1, 8, 8), 10, widths=[0.5])
     _, note = latency_models(names, cost, narrowed, explicit=False, source=str(config))
-    assert f"--task {config} --out {tmp_path / 'narrow-mbv3-1x8x8.json'}`" in note  # not over the default table
-    _, note = latency_models(names, cost, make_space("mbv3", (1, 8, 8), 10), explicit=False, source=str(config))
-    assert f"--task {config}`" in note  # the default space: latency_tables/, where searches look
+    assert f"--task {config}`" in note  # no table in latency_tables/ yet: build it there, where searches look
+    full = make_space("mbv3", (1, 8, 8), 10)
+    target = load_target("cpu-ort-1t")
+    hand_table(narrowed, target).save(lut.local_table_path(target, full))  # latency_tables/ holds another's
+    _, note = latency_models(names, cost, full, explicit=False, source=str(config))
+    assert f"--task {config} --out {tmp_path / 'narrow-mbv3-1x8x8.json'}`" in note  # not over that table
+    assert lut.table_to_build(target, narrowed, str(config)) is None  # the same configuration: latency_tables/
 
 
 def test_a_table_built_beside_its_config_is_found_by_the_search(space, target, tmp_path, monkeypatch):
