@@ -69,7 +69,8 @@ class CompressCommand(Command):
         if result.interrupted:
             done, asked = result.interrupted
             rest = "compress the others with --arch" if done < asked else "all of them"
-            print(f"\ninterrupted; the {done} of {asked} parents that finished are saved in compressed.csv "
-                  f"({rest})", file=sys.stderr)
+            print(f"\ninterrupted; {done} of {asked} parent{'' if asked == 1 else 's'} finished, "
+                  f"{'its variants' if done == 1 else 'their variants'} saved in compressed.csv ({rest})",
+                  file=sys.stderr)
             return 130
         return 0

@@ -279,7 +279,7 @@ def compress_run(run_dir: str | Path, chains: Sequence[Chain], *, archs: Sequenc
             finished = n
             if progress is not None:
                 failed = sum(r["status"] != "ok" for r in new_rows if r["parent_arch"] == parent.arch)
-                progress(f"[{n}/{len(parents)}] {parent.arch}: {len(chains)} variants "
+                progress(f"[{n}/{len(parents)}] {parent.arch}: {len(chains)} variant{'' if len(chains) == 1 else 's'} "
                          f"({failed} failed) in {time.perf_counter() - start:.1f} s")
     except KeyboardInterrupt:
         if not finished:

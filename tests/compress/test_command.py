@@ -183,7 +183,7 @@ def test_ctrl_c_saves_the_parents_that_finished_and_never_a_row_naming_another_m
     capsys.readouterr()
     assert main([*base, "--arch", best_arch, "--arch", other, "--round-to", "1"]) == 130
     err = capsys.readouterr().err
-    assert "the 1 of 2 parents that finished are saved" in err
+    assert "1 of 2 parents finished, its variants saved in compressed.csv" in err
     # said at once, before the silent timing, so that a second Ctrl-C is not pressed unawares
     assert "interrupted: timing the 1 finished parent(s) beside their variants to save them; Ctrl-C again drops them" \
         in err.split("the 1 of 2 parents")[0]
@@ -224,7 +224,7 @@ def test_a_signal_while_files_are_moved_into_place_waits_for_the_commit(run_copy
 
     monkeypatch.setattr(os, "replace", replace_then_signal)
     assert main(["compress", str(run_copy), "--arch", best_arch, "--prune", "0.5", "--finetune-epochs", "0"]) == 130
-    assert "the 1 of 1 parents that finished are saved in compressed.csv (all of them)" in capsys.readouterr().err
+    assert "1 of 1 parent finished, its variants saved in compressed.csv (all of them)" in capsys.readouterr().err
     rows = read_compressed(run_copy / COMPRESSED_CSV)
     assert [r["variant"] for r in rows] == [ORIGINAL, "prune0.5"] and len(moved) == 2
     assert (run_copy / str(rows[1]["onnx"])).is_file()
