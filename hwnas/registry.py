@@ -106,7 +106,9 @@ def close_matches(name: object, valid: Iterable[object]) -> list[str]:
 
     ``valid`` may hold what a config file put there (``models = [0]``): compared as text.
     """
-    return difflib.get_close_matches(str(name), [str(v) for v in valid], n=3, cutoff=0.5)
+    text, valid = str(name), [str(v) for v in valid]
+    same = [v for v in valid if v.lower() == text.lower()]  # INT8 for int8, NSGA2 for nsga2: difflib is case-bound
+    return list(dict.fromkeys(same + difflib.get_close_matches(text.lower(), valid, n=3, cutoff=0.5)))[:3]
 
 
 def did_you_mean(unknown: Iterable[object], valid: Iterable[str]) -> str:

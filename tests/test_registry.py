@@ -28,6 +28,9 @@ def test_suggestions_survive_non_text_values_from_a_config():
 
     # [cost] models = [0] with a misspelt key: found by the malformed-input fuzz test
     assert did_you_mean(["modles"], ["models", 0]) == "; did you mean 'models'?"
+    # a name in other case is the likeliest intent, though difflib compares case-bound
+    assert did_you_mean(["INT8"], ["int8-qdq", "int8", "int8-dynamic"]) == "; did you mean 'int8'?"
+    assert did_you_mean(["NSGA2"], ["nsga2", "random"]) == "; did you mean 'nsga2'?"
 
 
 def test_a_class_missing_a_required_method_is_named_not_blamed_on_its_options():
