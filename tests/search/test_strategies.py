@@ -260,3 +260,15 @@ def test_bayes_says_when_its_startup_leaves_the_model_nothing_to_propose(capsys)
     assert "startup = 10" in err and "every proposal is random" in err and "startup below 8" in err
     BayesStrategy(space, n_objectives=2, n_constraints=0, evaluations=8, seed=0, startup=4)
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("name", ["nsga2", "nsga2-surrogate"])
+def test_nsga2_on_a_small_budget_breeds_half_and_says_when_a_given_population_takes_it_all(name, capsys):
+    space = make_space("nb201", None, None)
+    make = STRATEGIES.get(name)
+    options = {"n_objectives": 2, "n_constraints": 0, "seed": 0}
+    assert make(space, evaluations=8, **options).population == 4  # not 8: that would be a random search
+    assert make(space, evaluations=200, **options).population == 16  # the measured default, unchanged
+    assert "note" not in capsys.readouterr().err
+    assert make(space, evaluations=8, population=8, **options).population == 8  # asked for: kept, and told
+    assert "population = 8 is the whole budget of 8 evaluations: all drawn at random" in capsys.readouterr().err

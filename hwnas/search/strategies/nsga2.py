@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
@@ -22,8 +23,9 @@ class NSGA2Strategy(Strategy):
 
     Options (``[search]``):
         population: population size (default: ``evaluations // 6`` clipped to 8..16, so a small
-            budget still gets at least six generations; 16 from 96 evaluations on); at most the
-            evaluations.
+            budget still gets at least six generations; 16 from 96 evaluations on; at most half
+            the evaluations, so that under 16 some are bred, not all random); at most the
+            evaluations (a note says when it takes them all: a random search).
         offspring: offspring per generation (default: the population size; at most the evaluations).
         crossover_prob: probability of uniform crossover per mating (default 0.9).
         mutation_prob: per-gene mutation probability (default pymoo's: min(0.5, 1 / genes), the
@@ -37,8 +39,13 @@ class NSGA2Strategy(Strategy):
                          evaluations=evaluations, seed=seed)
         check_int_options({"population": (population, 2), "offspring": (offspring, 1)})
         if population is None:
-            # measured on NB201 (hwnas bench): 8 beats 16 at 50 evaluations, 16 is best from 200 on
-            population = min(16, max(8, evaluations // 6))
+            # measured on NB201 (hwnas bench): 8 beats 16 at 50 evaluations, 16 is best from 200 on;
+            # under 16 evaluations half of them are still bred from the first half
+            population = min(16, max(8, evaluations // 6), max(2, evaluations // 2))
+        elif population >= evaluations:
+            print(f"hwnas: note: population = {population} is the whole budget of {evaluations} evaluations: "
+                  f"all drawn at random, none bred (a random search); set the strategy's population below "
+                  f"{evaluations} (e.g. {max(2, evaluations // 2)})", file=sys.stderr)
         # more than the evaluations would never finish a generation, and pymoo samples the whole
         # first population up front (population = 10**7 would fill the memory)
         population = max(2, min(population, evaluations))
