@@ -36,6 +36,7 @@ def cli_error(capsys):
     from hwnas.cli import main
 
     def check(argv, *needles):
+        capsys.readouterr()  # this command's output only, not what ran before it
         assert main(list(argv)) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and err.startswith("hwnas: error:"), err
