@@ -49,16 +49,21 @@ def with_preprocessing(onnx_bytes: bytes, preprocessing: dict | None) -> bytes:
     return proto.SerializeToString()
 
 
-def read_preprocessing(path: str | Path) -> dict | None:
-    """The :data:`PREPROCESSING_KEY` metadata of an exported ONNX file, or None (no file or no entry)."""
+def how_to_feed(path: str | Path) -> list[str]:
+    """What a user must know to run an exported file: how its input (and output) relate to the
+    data (:data:`PREPROCESSING_KEY`, see :func:`preprocessing_summary`) and its input shape, whose
+    batch is fixed at the run's target batch size (more samples at once fail in ONNX Runtime)."""
     import json
 
     import onnx
 
-    if not Path(path).is_file():
-        return None
-    meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
-    return json.loads(meta[PREPROCESSING_KEY]) if PREPROCESSING_KEY in meta else None
+    proto = onnx.load(str(path), load_external_data=False)
+    meta = {p.key: p.value for p in proto.metadata_props}
+    summary = preprocessing_summary(json.loads(meta[PREPROCESSING_KEY]) if PREPROCESSING_KEY in meta else None)
+    dims = [d.dim_value for d in proto.graph.input[0].type.tensor_type.shape.dim]
+    return [*([summary] if summary else []),
+            f"input shape: {tuple(dims)}, batch fixed at {dims[0]} (the run's target batch_size): feed "
+            f"{dims[0]} sample(s) per run"]
 
 
 def preprocessing_summary(preprocessing: dict | None) -> str | None:

@@ -329,12 +329,12 @@ def test_no_budget_pays_an_architecture_s_one_off_set_up(monkeypatch):
 
 
 def test_fidelity_json_names_the_processor_the_seconds_were_timed_on(tmp_path, capsys):
-    from hwnas.cost.device import _cpu_model
+    from hwnas.cost.device import cpu_model
 
     out = tmp_path / "fid"
     assert main(["fidelity", _write(tmp_path, TINY), "--archs", "3", "--epochs", "1,2", "--proxies", "params",
                  "--folds", "2", "--proxy-batch", "16", "--out", str(out), "--quiet"]) == 0
-    assert json.loads((out / "fidelity.json").read_text())["machine"] == _cpu_model()  # was "x86_64"
+    assert json.loads((out / "fidelity.json").read_text())["machine"] == cpu_model()  # was "x86_64"
 
 
 def test_a_reference_that_fails_to_train_is_named_not_blamed_on_archs(monkeypatch):

@@ -63,7 +63,7 @@ class FidelityCommand(Command):
         import torch
 
         from ..config import load_config
-        from ..cost.device import _cpu_model
+        from ..cost.device import cpu_model
         from ..outputs import check_folder_to_write, replace_file
         from ..fidelity import (
             FIDELITY_CSV,
@@ -116,7 +116,7 @@ class FidelityCommand(Command):
         session = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "flags": flags, "reused_rows": len(done or {}),
                    "load_average_before": os.getloadavg()}
         meta = {"flags": flags, "torch": torch.__version__, "threads": torch.get_num_threads(),
-                "machine": _cpu_model(), "cpus": os.cpu_count(),  # the model name, not "x86_64"
+                "machine": cpu_model(), "cpus": os.cpu_count(),  # the model name, not "x86_64"
                 "history": [*history, session]}
         start = time.perf_counter()
 

@@ -109,7 +109,7 @@ def _check_default_table(out: Path, space, source, target) -> None:
     batch were changed but not its name would replace the table of the target it was copied from)."""
     import shlex
 
-    from ..cost.lut import MATCHED_SETTINGS, LatencyTable, beside_config, other_configuration
+    from ..cost.lut import MATCHED_SETTINGS, LatencyTable, beside_config, space_differences
     from ..cost.target import targets_dir
     from ..exceptions import LatencyTableError
 
@@ -126,7 +126,7 @@ def _check_default_table(out: Path, space, source, target) -> None:
         raise ConfigError(f"{out} holds the table of target {target.name!r} built with {'; '.join(settings)} and "
                           f"would be overwritten; give the target {target.source} a name of its own "
                           f"(name = \"...\"), or write this table elsewhere with --out")
-    differ = other_configuration(out, space)
+    differ = space_differences(meta["space"], space)
     if differ:
         suggestion = shlex.quote(str(beside_config(space, str(source))))
         raise ConfigError(f"{out} holds the table of another {space.name} configuration ({', '.join(differ)} differ "

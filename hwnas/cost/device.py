@@ -29,7 +29,8 @@ from .target import Target
 _CPUINFO = Path("/proc/cpuinfo")
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The processor's model name (``/proc/cpuinfo``'s, e.g. "Intel(R) Xeon(R) Processor"), not "x86_64"."""
     try:
         lines = _CPUINFO.read_text().splitlines()
     except OSError:
@@ -93,7 +94,7 @@ def _gpu_names() -> str | None:
 def device_info(target: Target) -> dict[str, Any]:
     """CPU model, core count, platform and (for GPU providers) GPU names with driver versions."""
     gpu = _gpu_names() if target.execution_provider != "CPUExecutionProvider" else None
-    return {"cpu": _cpu_model(), "cores": os.cpu_count(), "platform": platform.platform(), "gpu": gpu}
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "platform": platform.platform(), "gpu": gpu}
 
 
 def device_label(info: Mapping[str, Any], execution_provider: str) -> str:

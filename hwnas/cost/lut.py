@@ -573,9 +573,13 @@ def other_configuration(path: Path, space) -> list[str]:
     """The keys of ``space.describe()`` (its options) in which the table at ``path`` was built
     for another configuration of the space; [] when they agree or there is no readable table."""
     try:
-        built = LatencyTable.load(path).meta["space"]
+        return space_differences(LatencyTable.load(path).meta["space"], space)
     except LatencyTableError:  # none, or unreadable: nothing worth keeping
         return []
+
+
+def space_differences(built: Mapping[str, Any], space) -> list[str]:
+    """The keys in which a table's ``meta["space"]`` (``built``) differs from ``space.describe()``."""
     mine = json.loads(json.dumps(space.describe()))  # as a file stores it (tuples as lists)
     return [k for k in built if k in mine and built[k] != mine[k]]  # older tables record fewer keys
 

@@ -58,8 +58,8 @@ class TableEstimator(TableBacked, AccuracyEstimator):
         outside = np.flatnonzero(known & ~((values >= 0.0) & (values <= 100.0)))
         if outside.size:
             i = int(outside[0])
-            raise ConfigError(f"table {self.table.path}: column {accuracy_column!r} row {self.table.lines[i]} holds {values[i]:g}, "
-                              f"not a top-1 accuracy in percent (0 to 100); pick the accuracy column in %")
+            raise ConfigError(f"table {self.table.path}: column {accuracy_column!r} row {self.table.lines[i]} holds "
+                              f"{values[i]:g}, not a top-1 accuracy in percent (0 to 100); pick the accuracy column in %")
         if known.any() and values[known].max() <= 1.0:
             raise ConfigError(f"table {self.table.path}: column {accuracy_column!r} holds fractions (every value "
                               f"is at most 1), but accuracy_column must be in percent; scale the column by 100")

@@ -174,8 +174,8 @@ class SearchRun:
         self.config.cost["lut"] = {**(self.config.cost.get("lut") or {}), "level": lut.level}
 
     def _record_own_table(self) -> None:
-        """Write the path of a latency table found beside the config (a narrowed space's own table)
-        into the run's config: its config.json, read from the run folder, would not find it there
+        """Write the path of a latency table found beside the config (the config's own table,
+        :func:`~hwnas.cost.lut.own_table_path`) into the run's config: its config.json, read from the run folder, would not find it there
         and would run on the shipped table instead. Not on a resume of a run stored without it."""
         from ..cost.lut import own_table_path
 

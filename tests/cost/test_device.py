@@ -58,7 +58,7 @@ def test_x86_model_name_wins(monkeypatch, tmp_path):
     path = tmp_path / "cpuinfo"
     path.write_text("processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) Processor\n")
     monkeypatch.setattr(device, "_CPUINFO", path)
-    assert device._cpu_model() == "Intel(R) Xeon(R) Processor"
+    assert device.cpu_model() == "Intel(R) Xeon(R) Processor"
 
 
 def test_macos_uses_the_cpu_brand(monkeypatch, tmp_path):
@@ -67,7 +67,7 @@ def test_macos_uses_the_cpu_brand(monkeypatch, tmp_path):
     monkeypatch.setattr(device.platform, "system", lambda: "Darwin")
     monkeypatch.setattr(device.platform, "processor", lambda: "arm")
     monkeypatch.setattr(device, "_run", lambda command: "Apple M2 Pro" if command[0] == "sysctl" else None)
-    assert device._cpu_model() == "Apple M2 Pro"
+    assert device.cpu_model() == "Apple M2 Pro"
 
 
 def test_the_gpu_label_follows_cuda_visible_devices(monkeypatch):
