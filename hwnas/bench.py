@@ -229,7 +229,8 @@ class BenchRecord:
 def run_bench(problem: BenchProblem, strategies: Sequence[str], peers: Sequence[str],
               evaluations: Sequence[int], seeds: int, *, progress: Callable[[str], None] | None = None,
               options: dict | None = None, records: list[BenchRecord] | None = None,
-              on_record: Callable[[list[BenchRecord]], None] | None = None) -> list[BenchRecord]:
+              on_record: Callable[[list[BenchRecord]], None] | None = None,
+              on_start: Callable[[], None] | None = None) -> list[BenchRecord]:
     """Every strategy and peer, for seeds ``0..seeds-1``, one run per evaluation budget.
 
     Args:
@@ -243,6 +244,8 @@ def run_bench(problem: BenchProblem, strategies: Sequence[str], peers: Sequence[
         records: a list to append each record to as it is made (the finished ones stay there
             when a run is interrupted); returned.
         on_record: called with the records so far after each one (to save them as they come).
+        on_start: called once every strategy and peer is accepted, before the first run (so that
+            what it prints never comes before a refusal).
 
     Raises:
         RegistryError: an unknown strategy or peer (before anything runs).
@@ -279,6 +282,8 @@ def run_bench(problem: BenchProblem, strategies: Sequence[str], peers: Sequence[
                 others = ",".join(p for p in peers if p != name) or "''"
                 raise MissingExtraError(f"peer {name!r}: {exc}, or leave it out: --peers {others}") from None
         runners.append((name, lambda s, n, fn=fn: fn(problem, s, n)))
+    if on_start:
+        on_start()
     records = [] if records is None else records
     for name, fn in runners:
         for seed in range(seeds):

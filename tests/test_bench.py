@@ -289,3 +289,17 @@ def test_bench_says_once_that_a_small_table_leaves_most_proposals_failed(table, 
 def test_bench_with_no_scorable_row_says_to_lower_min_accuracy(table, tmp_path, cli_error):
     cli_error(_bench_args(table, tmp_path / "b", "--strategies", "random", "--peers", "", "--min-accuracy", "99"),
               "no row has both 'acc' > 99 and 'lat'", "lower --min-accuracy")
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--strategies", "random,darts"], "strategy 'darts' trains on the task's data"),
+    (["--strategies", "random", "--peers", "optuna-nsga2"], "peer 'optuna-nsga2': optuna is not installed"),
+])
+def test_bench_refuses_before_it_prints_anything(table, tmp_path, monkeypatch, capsys, flags, message):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "optuna", None)  # as if not installed: importing it fails
+    assert main(_bench_args(table, tmp_path / "b", "--evaluations", "10", *flags)) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.splitlines() == [captured.err.strip()]
+    assert message in captured.err

@@ -77,20 +77,23 @@ class BenchCommand(Command):
                               f"overwrite; choose another --out or remove it")
         problem = BenchProblem(args.table, args.arch_column, args.accuracy_column, column, cost_metric=metric,
                                space=args.space, min_accuracy=args.min_accuracy, score_column=args.score_column)
-        note = problem.coverage_note(args.evaluations[-1])
-        if note:
-            print(f"hwnas: note: {note}", file=sys.stderr)
-        searched = "" if problem.score_column == args.accuracy_column else f", searched on {args.accuracy_column}"
-        print(f"true front: {problem.front_size} architectures ({problem.score_column} x {column}{searched}); "
-              f"{_count(args.strategies, 'strateg', 'y', 'ies')} + {_count(args.peers, 'peer', '', 's')} x "
-              f"{_count(range(args.seeds), 'seed', '', 's')} x evaluations {args.evaluations}")
+        def announce() -> None:
+            """The coverage note and the true front's line, once bench has accepted every option."""
+            note = problem.coverage_note(args.evaluations[-1])
+            if note:
+                print(f"hwnas: note: {note}", file=sys.stderr)
+            searched = "" if problem.score_column == args.accuracy_column else f", searched on {args.accuracy_column}"
+            print(f"true front: {problem.front_size} architectures ({problem.score_column} x {column}{searched}); "
+                  f"{_count(args.strategies, 'strateg', 'y', 'ies')} + {_count(args.peers, 'peer', '', 's')} x "
+                  f"{_count(range(args.seeds), 'seed', '', 's')} x evaluations {args.evaluations}")
+
         records: list = []
         try:
             with kill_as_interrupt():  # kill or a hang-up: as Ctrl-C, the finished runs are kept
                 # bench.csv after every run, so a crash keeps the finished ones too
                 run_bench(problem, args.strategies, args.peers, args.evaluations, args.seeds,
                           progress=None if args.quiet else print, records=records,
-                          on_record=lambda rs: self._write_records(out, rs, args))
+                          on_record=lambda rs: self._write_records(out, rs, args), on_start=announce)
         except KeyboardInterrupt:
             if records:
                 self._write(out, records, args, column)
