@@ -216,6 +216,34 @@ def load_table(path: str | Path, arch_column: str) -> MetricTable:
     return _load(str(p), p.stat().st_mtime_ns, arch_column)
 
 
+#: the architecture columns a table command (hwnas search --table, hwnas bench) looks for, in
+#: order, when no --arch-column is given
+ARCH_COLUMNS = ("arch", "arch_str")
+
+
+def arch_column_of(path: str | Path, given: str | None) -> str:
+    """The architecture column of the table at ``path``: ``given`` (from ``--arch-column``) when
+    set, else the first of :data:`ARCH_COLUMNS` the table has.
+
+    Raises:
+        ConfigError: no column given and the table has none of :data:`ARCH_COLUMNS`.
+    """
+    if given:
+        return given
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            columns = [c.strip() for c in next(csv.reader(fh), None) or []]
+    except (OSError, UnicodeDecodeError, csv.Error):
+        columns = []
+    if len(columns) < 2:  # no file, no header, not comma-separated: loading the table says which
+        return ARCH_COLUMNS[0]
+    for column in ARCH_COLUMNS:
+        if column in columns:
+            return column
+    raise ConfigError(f"table {path} has neither an {ARCH_COLUMNS[0]!r} nor an {ARCH_COLUMNS[1]!r} column "
+                      f"(columns: {', '.join(columns)}); name its architecture column with --arch-column")
+
+
 class TableBacked:
     """Mixin of the estimator and cost model that read a :class:`MetricTable` (``self.table``)
     through the columns :meth:`columns_read` names."""

@@ -68,8 +68,8 @@ def test_table_search_cli(table, tmp_path, capsys):
     blank = [r for r in rows if r["status"] == "failed" and "blank cell" in r["reason"]]
     # the table's accuracy of a cell with a blank latency is still recorded, off every front
     assert blank and all(r["error_pct"] and r["feasible"] == "False" for r in blank)
-    assert main(["search", "--space", "nb201", "--table", str(table), "--accuracy-column", "acc",
-                 "--cost", "latency_ms=lat", "--out", str(tmp_path / "x")]) == 2
+    assert main(["search", "--space", "nb201", "--table", str(table), "--arch-column", "arch",
+                 "--accuracy-column", "acc", "--cost", "latency_ms=lat", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
     assert "no architecture column 'arch'; available columns: idx, arch_str" in err
     assert "name one of them with --arch-column" in err  # the flag that fixes it
@@ -303,3 +303,21 @@ def test_bench_refuses_before_it_prints_anything(table, tmp_path, monkeypatch, c
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.splitlines() == [captured.err.strip()]
     assert message in captured.err
+
+
+def test_search_and_bench_find_the_same_architecture_column_without_the_flag(table, tmp_path, cli_error):
+    renamed = tmp_path / "arch.csv"  # the same table with its column named 'arch'
+    renamed.write_text(table.read_text().replace("idx,arch_str,", "idx,arch,", 1))
+    neither = tmp_path / "neither.csv"
+    neither.write_text(table.read_text().replace("idx,arch_str,", "idx,cell,", 1))
+    for i, path in enumerate((table, renamed)):
+        assert main(["search", "--space", "nb201", "--table", str(path), "--accuracy-column", "acc",
+                     "--cost", "latency_ms=lat", "--evaluations", "4", "--strategy", "random", "--no-progress",
+                     "--out", str(tmp_path / f"s{i}")]) == 0
+        assert main(_bench_args(path, tmp_path / f"b{i}", "--strategies", "random", "--peers", "",
+                                "--evaluations", "4")) == 0
+    for argv in (["search", "--space", "nb201", "--table", str(neither), "--accuracy-column", "acc",
+                  "--cost", "latency_ms=lat", "--out", str(tmp_path / "s")],
+                 _bench_args(neither, tmp_path / "b")):
+        cli_error(argv, "has neither an 'arch' nor an 'arch_str' column", "columns: idx, cell, acc, lat, energy",
+                  "--arch-column")

@@ -97,3 +97,19 @@ def test_parse_costs_refuses_the_accuracy_side_and_bad_items():
                            (["accuracy_pct=acc"], "accuracy_pct is the accuracy side")):
         with pytest.raises(ConfigError, match=message):
             parse_costs(items)
+
+
+def test_arch_column_of_takes_the_flag_else_arch_else_arch_str(tmp_path):
+    from hwnas.table import arch_column_of
+
+    path = tmp_path / "t.csv"
+    path.write_text("arch_str,arch,acc\nx,y,1\n")
+    assert arch_column_of(path, None) == "arch" and arch_column_of(path, "arch_str") == "arch_str"
+    path.write_text("idx,arch_str,acc\n0,x,1\n")
+    assert arch_column_of(path, None) == "arch_str"
+    path.write_text("idx,cell,acc\n0,x,1\n")
+    with pytest.raises(ConfigError, match=r"neither an 'arch' nor an 'arch_str' column \(columns: idx, cell, acc\); "
+                                          r"name its architecture column with --arch-column"):
+        arch_column_of(path, None)
+    with pytest.raises(ConfigError, match="not found"):  # the table's own checks still speak first
+        MetricTable(tmp_path / "none.csv", arch_column_of(tmp_path / "none.csv", None))

@@ -28,7 +28,7 @@ class BenchCommand(Command):
     def configure(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("--table", required=True, help="CSV with one row per architecture")
         p.add_argument("--space", default="nb201", help="space of the table's architectures (default nb201)")
-        p.add_argument("--arch-column", default="arch_str", help="architecture column (default arch_str)")
+        p.add_argument("--arch-column", help="architecture column (default: arch, else arch_str)")
         p.add_argument("--accuracy-column", default="test_acc_cifar10",
                        help="accuracy column in %% that the searches see (default test_acc_cifar10)")
         p.add_argument("--score-column",
@@ -52,7 +52,7 @@ class BenchCommand(Command):
         from ..bench import PEERS, BenchProblem, run_bench
         from ..outputs import check_folder_to_write
         from ..search.strategies import STRATEGIES
-        from ..table import parse_costs
+        from ..table import arch_column_of, parse_costs
 
         if len(args.cost) > 1:
             raise ConfigError(f"--cost is given {len(args.cost)} times ({' '.join(args.cost)}); bench scores one "
@@ -75,7 +75,8 @@ class BenchCommand(Command):
         if (out / "bench.csv").exists():
             raise ConfigError(f"--out {args.out!r} already holds a benchmark (bench.csv), which this run would "
                               f"overwrite; choose another --out or remove it")
-        problem = BenchProblem(args.table, args.arch_column, args.accuracy_column, column, cost_metric=metric,
+        arch_column = arch_column_of(args.table, args.arch_column)
+        problem = BenchProblem(args.table, arch_column, args.accuracy_column, column, cost_metric=metric,
                                space=args.space, min_accuracy=args.min_accuracy, score_column=args.score_column)
         def announce() -> None:
             """The coverage note and the true front's line, once bench has accepted every option."""

@@ -27,7 +27,7 @@ class SearchCommand(Command):
         t = p.add_argument_group("table search (instead of a config)")
         t.add_argument("--space", help="search space whose canonical strings the table holds, e.g. nb201")
         t.add_argument("--table", help="CSV with one row per architecture")
-        t.add_argument("--arch-column", help="column of architecture strings (default: arch)")
+        t.add_argument("--arch-column", help="column of architecture strings (default: arch, else arch_str)")
         t.add_argument("--accuracy-column", help="column of top-1 accuracy in %%")
         t.add_argument("--cost", action="append", metavar="NAME=COLUMN",
                        help="a cost metric and its column, e.g. latency_ms=edgegpu_latency (repeatable)")
@@ -124,14 +124,15 @@ class SearchCommand(Command):
 
 
 def _table_config(args: argparse.Namespace):
-    from ..table import parse_costs, table_search_config
+    from ..table import arch_column_of, parse_costs, table_search_config
 
     missing = [flag for flag, v in (("--space", args.space), ("--table", args.table),
                                     ("--accuracy-column", args.accuracy_column), ("--cost", args.cost)) if not v]
     if missing:
         raise ConfigError(f"hwnas search needs a config file, or a table search with {', '.join(missing)} "
                           f"(e.g. --space nb201 --table t.csv --accuracy-column acc --cost latency_ms=lat)")
-    return table_search_config(space=args.space, table=args.table, arch_column=args.arch_column or "arch",
+    return table_search_config(space=args.space, table=args.table,
+                               arch_column=arch_column_of(args.table, args.arch_column),
                                accuracy_column=args.accuracy_column, costs=parse_costs(args.cost),
                                strategy=args.strategy or "nsga2", evaluations=args.evaluations or 100,
                                seed=args.seed or 0)
