@@ -452,8 +452,11 @@ def _time_all(measured: list[tuple[Row, bytes]], target: Any, input_shape: tuple
     when = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     for (row, _), latency in zip(measured, results):
         row.update(latency)
+        # a quantized graph holds int8 weights whatever float dtype the target exports (a kept row
+        # read back from compressed.csv has its weight_bits too)
+        bits = int(float(row.get("weight_bits") or 32))
         row.update(target=info["name"], runtime=info["runtime"], runtime_version=info["runtime_version"],
                    execution_provider=info["execution_provider"], intra_op_threads=info["intra_op_threads"],
-                   batch_size=info["batch_size"], dtype=info["dtype"], measured_at=when,
+                   batch_size=info["batch_size"], dtype=f"int{bits}" if bits <= 8 else info["dtype"], measured_at=when,
                    latency_estimator=f"ort interleaved, min of {target.passes} pass medians")
 

@@ -255,3 +255,19 @@ def test_compressed_onnx_files_record_the_input_scaling_as_export_does(run_copy,
     meta = {p.key: p.value for p in onnx.load(str(run_copy / row["onnx"])).metadata_props}
     pre = json.loads(meta["hwnas.preprocessing"])
     assert pre["pixel_max"] == 16 and len(pre["x_mean"]) == len(pre["x_std"]) >= 1
+
+
+def test_an_int8_row_says_int8_in_its_dtype_column_not_the_target_s_float_dtype(monkeypatch):
+    from types import SimpleNamespace
+
+    from hwnas.compress import measure, pipeline
+
+    monkeypatch.setattr(measure, "latency_metrics",
+                        lambda graphs, *a: [{"latency_ms": 1.0, "latency_spread_pct": 0.0} for _ in graphs])
+    info = {"name": "cpu", "runtime": "onnxruntime", "runtime_version": "1", "execution_provider": "CPU",
+            "intra_op_threads": 1, "batch_size": 1, "dtype": "float32"}
+    target = SimpleNamespace(describe=lambda: info, passes=3)
+    rows = [{"variant": ORIGINAL, "weight_bits": 32.0}, {"variant": "int8-qdq", "weight_bits": 8.0},
+            {"variant": "prune0.5+int8-dynamic", "weight_bits": 8.0}]
+    pipeline._time_all([(r, b"") for r in rows], target, (1, 8, 8))
+    assert [r["dtype"] for r in rows] == ["float32", "int8", "int8"]
