@@ -93,9 +93,12 @@ def load_idx_split(path: str | Path, split: str = "train") -> tuple[np.ndarray, 
         raise DataError(f"fashion_mnist: '{root}' holds only {', '.join(others)}[.gz], not the {split} split "
                         f"({', '.join(_SPLIT_FILES[split])}[.gz]); copy those files there")
     if not any(files):
+        where = "[task] path = the directory holding train-images-idx3-ubyte[.gz]"
+        if root != Path(DEFAULT_PATH):  # a path the user gave: the Debian package would not put files there
+            problem = "does not exist" if not root.exists() else "holds no IDX files"
+            raise DataError(f"fashion_mnist: [task] path '{root}' {problem}; set {where}")
         raise DataError(f"fashion_mnist: no IDX files in '{root}'; install the Debian package "
-                        "dataset-fashion-mnist (apt-get install dataset-fashion-mnist) or set "
-                        "[task] path = the directory holding train-images-idx3-ubyte[.gz]")
+                        f"dataset-fashion-mnist (apt-get install dataset-fashion-mnist) or set {where}")
     missing = [stem for stem, f in zip(_SPLIT_FILES[split], files) if f is None]
     if missing:
         raise DataError(f"fashion_mnist: '{root}' lacks {', '.join(missing)}[.gz]; copy the complete "

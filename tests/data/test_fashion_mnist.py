@@ -80,12 +80,26 @@ def test_fashion_mnist_max_train_samples_is_a_stratified_subset(tmp_path):
     assert np.bincount(task.y_train, minlength=10).tolist() == [5] * 10
 
 
-def test_fashion_mnist_missing_path_names_the_fix(tmp_path):
+def test_fashion_mnist_missing_path_says_it_does_not_exist_not_to_install_the_package(tmp_path):
     missing = tmp_path / "nowhere"
     with pytest.raises(DataError) as info:
         load_task({"dataset": "fashion_mnist", "path": str(missing)})
     message = str(info.value)
-    assert f"no IDX files in '{missing}'" in message
+    assert f"[task] path '{missing}' does not exist; set [task] path = the directory holding" in message
+    assert "apt-get" not in message
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match=r"path '.*empty' holds no IDX files; set \[task\] path") as info:
+        load_task({"dataset": "fashion_mnist", "path": str(tmp_path / "empty")})
+    assert "apt-get" not in str(info.value)
+
+
+def test_fashion_mnist_without_a_path_and_without_the_package_says_to_install_it(tmp_path, monkeypatch):
+    import hwnas.data.fashion_mnist as fashion_mnist
+
+    monkeypatch.setattr(fashion_mnist, "DEFAULT_PATH", str(tmp_path / "datasets"))  # as if not installed
+    with pytest.raises(DataError) as info:
+        load_idx_split(tmp_path / "datasets")
+    message = str(info.value)
     assert "apt-get install dataset-fashion-mnist" in message and "[task] path" in message
 
 
