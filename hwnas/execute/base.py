@@ -15,11 +15,12 @@ import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, ClassVar, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from ..evaluation import Evaluation
+from ..exceptions import require
 from ..registry import Registry
 
 #: Attempts per candidate when its worker process dies (the second one runs on a fresh worker).
@@ -84,6 +85,18 @@ class Executor(ABC):
     """
 
     name: str = ""
+    #: the optional library the executor needs, as (module, hwnas extra), or None
+    requires: ClassVar[tuple[str, str] | None] = None
+
+    @classmethod
+    def check_requirements(cls) -> None:
+        """Refuse a missing optional library; a search calls this before it does any work.
+
+        Raises:
+            MissingExtraError: the library in :attr:`requires` is not installed (names the extra).
+        """
+        if cls.requires:
+            require(*cls.requires)
 
     def __init__(self, evaluator, spec: WorkerSpec, *, workers: int, eval_timeout_s: float | None,
                  **options: Any) -> None:

@@ -70,6 +70,7 @@ class RayExecutor(Executor):
     """``workers`` Ray actors; ``address`` names a running cluster (default: start a local one)."""
 
     name = "ray"
+    requires = ("ray", "ray")
 
     def __init__(self, evaluator, spec: WorkerSpec, *, workers: int, eval_timeout_s: float | None,
                  address: str | None = None) -> None:

@@ -24,7 +24,7 @@ import numpy as np
 from ..config import LEGACY_SEARCH, RESUMABLE_SECTIONS, SEARCH_KEYS, RunConfig, check_local_workers
 from ..evaluation import FAILED, OVER_BUDGET, Evaluation, failed_evaluation, status_counts
 from ..execute.base import MAX_ATTEMPTS
-from ..exceptions import BudgetError, ConfigError, HwnasError, SpaceError, StoreError
+from ..exceptions import BudgetError, ConfigError, HwnasError, MissingExtraError, SpaceError, StoreError
 from ..registry import construct, option_defaults
 from ..outputs import EVALUATIONS_CSV, WEIGHTS_DIR, as_run, front_indices, write_outputs
 from ..search.objectives import BUDGETS, is_feasible, minimisation_matrix, resolve_objectives, violation_matrix
@@ -73,8 +73,14 @@ class SearchRun:
     def __init__(self, config: RunConfig, run_dir: Path, *, resume: bool = False, progress: bool = True,
                  outputs: bool = True) -> None:
         from ..components import build_components
+        from ..execute import EXECUTORS
 
         check_local_workers(config)
+        self.executor_class = EXECUTORS.get(config.execution["executor"])
+        try:  # before the parts load the task or time a latency table's reference networks
+            self.executor_class.check_requirements()
+        except MissingExtraError as exc:
+            raise MissingExtraError(f"{config.source} [execution]: {exc}") from None
         self.config = config = copy.deepcopy(config)  # the run records its own choices (a table's level)
         self.run_dir = Path(run_dir)
         self.resume = resume
@@ -119,9 +125,6 @@ class SearchRun:
         #: the options the strategy runs with: given, defaulted or derived (config.json's [search.<strategy>])
         self.strategy_options = _jsonable({**option_defaults(strategy_class, exclude=["space", *fixed]),
                                            **config.strategy_options(), **self.strategy.computed_options()})
-        from ..execute import EXECUTORS
-
-        self.executor_class = EXECUTORS.get(config.execution["executor"])
 
     def check_budgets(self) -> None:
         """Refuse budgets that even the cheapest architecture of the space cannot meet.

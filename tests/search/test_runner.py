@@ -555,3 +555,18 @@ def test_a_larger_budget_than_the_population_on_resume_is_refused_as_an_extensio
                                          r"extended; search into a new --out$"):
         run_search(make_config(search={"evaluations": 4, "population": 16}), tmp_path / "r", resume=True,
                    progress=False)
+
+
+def test_an_executor_whose_library_is_missing_is_refused_before_any_work(tmp_path, make_config, monkeypatch):
+    import sys
+
+    import hwnas.components
+    from hwnas.exceptions import MissingExtraError
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed: importing it fails
+    # building the parts loads the task and measures a latency table's reference networks
+    monkeypatch.setattr(hwnas.components, "build_components", lambda *a, **k: pytest.fail("the parts were built"))
+    cfg = make_config(execution={"executor": "ray", "workers": 2})
+    with pytest.raises(MissingExtraError, match=r"\[execution\]: ray is not installed .*pip install 'hwnas\[ray\]'"):
+        run_search(cfg, tmp_path / "r", progress=False)
+    assert not (tmp_path / "r").exists()
