@@ -29,6 +29,7 @@ the key, the value and the fix.
 from __future__ import annotations
 
 import copy
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -276,11 +277,14 @@ def check_budget(name: str, value: Any, where: str) -> float:
 
     Raises:
         RegistryError: an unknown budget name.
-        ConfigError: a value that is not a positive number (NaN included).
+        ConfigError: a value that is not a positive finite number (NaN and infinity included: an
+            infinite bound would judge every candidate infeasible, as ``inf - inf`` is NaN).
     """
     BUDGETS.get(name)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise ConfigError(f"{where}: {name} = {value!r} must be a positive number")
+    if not math.isfinite(value):
+        raise ConfigError(f"{where}: {name} = {value!r} must be a finite number; leave the budget out for none")
     return float(value)
 
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from hwnas.config import config_from_dict
+from hwnas.config import check_budget, config_from_dict
 from hwnas.exceptions import ConfigError
 from hwnas.search.runner import run_search
 
@@ -156,3 +156,12 @@ def test_another_executor_drops_the_first_one_s_options():
     assert set_execution(config, {"executor": "local"}) == ["address"]
     assert config.execution == {"executor": "local", "workers": 2}
     assert set_execution(config, {"workers": 1}) == []
+
+
+def test_an_infinite_budget_is_refused_with_what_to_do():
+    # inf passed "positive" and then judged every candidate infeasible ((v - inf) / inf is NaN):
+    # a search trained them all and found an empty front, pick said "raise the budget"
+    with pytest.raises(ConfigError, match=r"\[budgets\]: max_latency_ms = inf must be a finite number; "
+                                          r"leave the budget out for none$"):
+        config_from_dict({"space": {"name": "mlp"}, "budgets": {"max_latency_ms": float("inf")}})
+    assert check_budget("max_params", 1e300, "--max-params") == 1e300
