@@ -452,19 +452,19 @@ def test_comma_separated_names_drop_repeats():
 
 
 def test_a_budget_a_plugin_declares_gets_its_flag(tmp_path, monkeypatch, capsys):
-    # the parsers are built after the plugins load: --max-energy-mj exists, and pick is told --plugin
+    # the parsers are built after the plugins load: --max-train-s exists, and pick is told --plugin
     from hwnas.search.objectives import BUDGETS
 
     (tmp_path / "budgetplug.py").write_text(
         "from hwnas.search.objectives import BUDGETS, Budget\n"
-        "BUDGETS.add('max_energy_mj', Budget('max_energy_mj', 'energy_mj', 'mJ'))\n")
+        "BUDGETS.add('max_train_s', Budget('max_train_s', 'train_s', 's'))\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     try:
         assert main(["--plugin", "budgetplug", "search", "--help"]) == 0
-        assert "--max-energy-mj" in capsys.readouterr().out
+        assert "--max-train-s" in capsys.readouterr().out
     finally:
-        BUDGETS._items.pop("max_energy_mj", None)
-        BUDGETS._origins.pop("max_energy_mj", None)
+        BUDGETS._items.pop("max_train_s", None)
+        BUDGETS._origins.pop("max_train_s", None)
         sys.modules.pop("budgetplug", None)
 
 

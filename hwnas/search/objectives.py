@@ -94,6 +94,8 @@ for _b in (
     Budget("max_peak_memory_mb", "peak_memory_mb", "MB"),
     Budget("max_macs", "macs", "MACs"),
     Budget("max_params", "params", "parameters"),
+    # energy_mj is an objective (a table's energy column): a budget on it too
+    Budget("max_energy_mj", "energy_mj", "mJ"),
 ):
     BUDGETS.add(_b.name, _b)
 

@@ -126,3 +126,29 @@ def test_a_budget_none_meets_says_when_latencies_were_re_measured():
     with pytest.raises(BudgetError, match=r"max_latency_ms=0.1 \(lowest latency_ms \(re-measured where the front "
                                           r"was\) evaluated: 0.11\)"):
         pick(rows, OBJ, {"max_latency_ms": 0.1})
+
+
+def test_energy_has_a_budget_like_every_other_cost(tmp_path, capsys):
+    """energy_mj was an objective but no budget: --max-energy-mj was 'unrecognized' and a table
+    search with latency and energy columns could bound only the latency."""
+    from fakes import write_nb201_table
+    from hwnas.cli import main
+
+    table = tmp_path / "t.csv"
+    write_nb201_table(table, blank_every=0)
+    run = tmp_path / "r"
+    assert main(["search", "--space", "nb201", "--table", str(table), "--arch-column", "arch_str",
+                 "--accuracy-column", "acc", "--cost", "latency_ms=lat", "--cost", "energy_mj=energy",
+                 "--max-latency-ms", "4", "--max-energy-mj", "6", "--evaluations", "12", "--no-progress",
+                 "--out", str(run)]) == 0
+    assert "--max-energy-mj 6" in capsys.readouterr().out  # the suggested pick keeps it
+    import csv
+    with open(run / "front.csv") as fh:
+        front = list(csv.DictReader(fh))
+    assert front and all(float(r["energy_mj"]) <= 6 and float(r["latency_ms"]) <= 4 for r in front)
+    assert main(["pick", str(run), "--max-energy-mj", "5"]) == 0
+    assert "under max_energy_mj=5" in capsys.readouterr().out
+    assert main(["search", "--space", "nb201", "--table", str(table), "--arch-column", "arch_str",
+                 "--accuracy-column", "acc", "--cost", "latency_ms=lat", "--max-energy-mj", "6",
+                 "--evaluations", "4", "--out", str(tmp_path / "r2")]) == 2
+    assert "budget max_energy_mj needs the metric 'energy_mj'" in capsys.readouterr().err
