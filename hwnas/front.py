@@ -169,6 +169,9 @@ def _none_meets(rows: Sequence[Row], budgets: Mapping[str, float], re_measured: 
                 f"{', '.join(f'{n}={b:g}' for n, b in budgets.items())} together; the closest ({cols}) "
                 f"breaks {broken}; raise that budget or search longer")
     how = {c: " (re-measured where the front was)" for c in MEASURED_COLUMNS} if re_measured else {}
+    # only the budgets no row meets: naming one some rows meet would ask to raise it too
+    unmet = {n: b for n, b in budgets.items() if lowest[n] is None or lowest[n] > b}
     parts = [f"{name}={bound:g} (lowest {BUDGETS.get(name).column}{how.get(BUDGETS.get(name).column, '')} evaluated: "
-             f"{'none' if lowest[name] is None else f'{lowest[name]:.4g}'})" for name, bound in budgets.items()]
-    return f"no evaluated architecture meets {', '.join(parts)}; raise the budget"
+             f"{'none' if lowest[name] is None else f'{lowest[name]:.4g}'})" for name, bound in unmet.items()]
+    which = "the budget" if len(unmet) == 1 else "those budgets"
+    return f"no evaluated architecture meets {', '.join(parts)}; raise {which}"

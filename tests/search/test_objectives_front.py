@@ -120,6 +120,18 @@ def test_budgets_each_met_alone_but_not_together_name_the_closest_row():
         pick(rows, OBJ, {"max_latency_ms": 0.08, "max_params": 60000})
 
 
+def test_of_several_budgets_the_refusal_names_only_those_no_row_meets():
+    # max_params=1e5 is met by every row: the refusal named it too and said "raise the budget"
+    rows = [{"error_pct": 2.0, "latency_ms": 0.068, "params": 9e4},
+            {"error_pct": 3.0, "latency_ms": 0.2, "params": 3e4}]
+    with pytest.raises(BudgetError) as info:
+        pick(rows, OBJ, {"max_latency_ms": 0.01, "max_params": 1e5})
+    assert str(info.value) == ("no evaluated architecture meets max_latency_ms=0.01 (lowest latency_ms evaluated: "
+                               "0.068); raise the budget")
+    with pytest.raises(BudgetError, match=r"max_latency_ms=0.01 .*, max_params=10 .*; raise those budgets$"):
+        pick(rows, OBJ, {"max_latency_ms": 0.01, "max_params": 10})
+
+
 def test_a_budget_none_meets_says_when_latencies_were_re_measured():
     rows = [{"error_pct": 5.0, "latency_ms": 0.09, "latency_ms_predicted": 0.09, "latency_ms_measured": 0.11},
             {"error_pct": 9.0, "latency_ms": 0.12}]
