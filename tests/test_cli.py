@@ -405,8 +405,9 @@ def test_commands_say_when_every_candidate_was_over_budget_and_untrained(tmp_pat
     summary = run_search(make_config(budgets={"max_latency_ms": 0.013}, search={"evaluations": 8}), run,
                          progress=False)
     assert summary.over_budget == summary.evaluations == 8
-    cli_error(["pick", str(run)], "no successful evaluation to pick from (of 8, 8 over budget and not trained)",
-              "--train-over-budget")
+    line = cli_error(["pick", str(run)], "no successful evaluation to pick from (of 8, 8 over budget and not trained)",
+                     "search again (a new --out) with higher budgets or more evaluations")
+    assert "--train-over-budget" not in line  # trained, they are still over the run's budgets: no pick either
     cli_error(["export", str(run), "1", "-o", str(tmp_path / "x.onnx")],
               "evaluation 1 was priced over the run's budgets and not trained (over budget, not trained: latency_ms")
     cli_error(["compress", str(run), "--front", "--prune", "0.5"], "(of 8 evaluations, 8 over budget and not trained)")

@@ -36,8 +36,9 @@ class PickCommand(Command):
             over = status_counts(run.evaluations)[OVER_BUDGET]
             raise HwnasError(f"{args.run_dir}: no successful evaluation to pick from (of {len(run.evaluations)}, "
                              f"{unsuccessful(run.evaluations)}); " + (
-                                 "search again with higher budgets, or with --train-over-budget to train those over "
-                                 "them" if over else "read why in the reason column of evaluations.csv"))
+                                 # not --train-over-budget: it trains them, but pick keeps to the run's budgets
+                                 "search again (a new --out) with higher budgets or more evaluations"
+                                 if over else "read why in the reason column of evaluations.csv"))
         recorded = {k for ev in ok for k in ev.metrics}
         for name in budgets:
             column = BUDGETS.get(name).column
