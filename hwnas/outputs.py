@@ -185,11 +185,12 @@ def write_outputs(run_dir: Path, config: RunConfig, evaluations: Sequence[Evalua
     # the estimator's metrics always: a run whose evaluations all failed has the columns of one that did not
     always = _estimator_metrics(config)
     columns = columns_for(objectives, rows, always)
-    write_csv(run_dir / EVALUATIONS_CSV, rows, columns)
     front = front_indices(evaluations, objectives, config.budgets)
     front_rows = [rows[i] for i in front]
     if verify is not None and front_rows:
         front_rows = [{**row, **extra} for row, extra in zip(front_rows, verify([r["arch"] for r in front_rows]))]
+        _mark_re_measured_over_budget(front, front_rows, rows, config.budgets)
+    write_csv(run_dir / EVALUATIONS_CSV, rows, columns)
     write_csv(run_dir / FRONT_CSV, front_rows, columns_for(objectives, front_rows, always))
     (run_dir / CONFIG_JSON).write_text(json.dumps(resolved_config(run_dir, config), indent=2))
     from .plots import plot_front
@@ -197,6 +198,26 @@ def write_outputs(run_dir: Path, config: RunConfig, evaluations: Sequence[Evalua
     plot_front(run_dir / PARETO_PNG, evaluations, front, labelled_for_task(_labelled(objectives, config), regression),
                config.budgets)
     return front
+
+
+def _mark_re_measured_over_budget(front: Sequence[int], front_rows: Sequence[dict[str, object]],
+                                  rows: Sequence[dict[str, object]], budgets: Mapping[str, float]) -> None:
+    """A front row chosen on its predicted latency but re-measured over a budget: ``feasible`` is
+    False in both CSVs (``hwnas pick`` judges budgets on the measured figure and never picks it),
+    and a note says so."""
+    import sys
+
+    from .front import judged
+
+    over = [row for row in front_rows if row["feasible"] and not is_feasible(judged(row), budgets)]
+    if not over:
+        return
+    for i, row in zip(front, front_rows):
+        if any(row is o for o in over):
+            row["feasible"] = rows[i]["feasible"] = False
+    print(f"hwnas: note: {len(over)} of the {len(front_rows)} front rows (id {', '.join(str(r['id']) for r in over)}) "
+          f"re-measured over the budgets ({', '.join(f'{k}={v:g}' for k, v in budgets.items())}): feasible = False "
+          f"in front.csv, and hwnas pick leaves them out", file=sys.stderr)
 
 
 def _estimator_metrics(config: RunConfig) -> tuple[str, ...]:

@@ -149,3 +149,20 @@ def test_a_run_whose_data_is_gone_says_to_restore_it_not_to_edit_a_config(tmp_pa
         load_run(tmp_path / "r").components()
     assert str(info.value) == message
     assert cli_error(["export", str(tmp_path / "r"), "1", "-o", str(tmp_path / "m.onnx")]) == f"hwnas: error: {message}"
+
+
+def test_a_front_row_re_measured_over_a_budget_is_marked_infeasible(tmp_path, capsys):
+    # chosen on its predicted 0.1 ms, re-measured at 0.25 ms: front.csv said feasible = True for a
+    # row hwnas pick (which judges the measured figure) never picks
+    write_outputs(tmp_path, _config(), _evaluations(),
+                  verify=lambda archs: [{"latency_ms_predicted": 0.1, "latency_ms_measured": 0.25} for _ in archs])
+    for name in ("front.csv", "evaluations.csv"):
+        with open(tmp_path / name) as fh:
+            assert next(csv.DictReader(fh))["feasible"] == "False", name
+    assert ("1 of the 1 front rows (id 1) re-measured over the budgets (max_latency_ms=0.2): feasible = False in "
+            "front.csv, and hwnas pick leaves them out") in capsys.readouterr().err
+    write_outputs(tmp_path, _config(), _evaluations(),
+                  verify=lambda archs: [{"latency_ms_predicted": 0.1, "latency_ms_measured": 0.15} for _ in archs])
+    with open(tmp_path / "front.csv") as fh:
+        assert next(csv.DictReader(fh))["feasible"] == "True"
+    assert "re-measured over" not in capsys.readouterr().err
