@@ -16,9 +16,9 @@ def plot_front(path: Path, evaluations: Sequence[Evaluation], front: Sequence[in
 
     With one objective the second axis is the evaluation order. Budget lines are drawn for
     budgets on the plotted metrics within one data span of the data; a budget farther out is
-    named in the legend as beyond the plot instead. With more than two objectives the front
-    (non-dominated over all of them) is drawn as points, not a line, and the title names the
-    objectives not plotted.
+    named in the legend as beyond the plot instead, and one on a metric not plotted is named too.
+    With more than two objectives the front (non-dominated over all of them) is drawn as points,
+    not a line, and the title names the objectives not plotted.
     A run without a successful evaluation gets a plot that says so.
     """
     import matplotlib
@@ -72,7 +72,8 @@ def plot_front(path: Path, evaluations: Sequence[Evaluation], front: Sequence[in
             line, values, log = ax.axvline, xs, log_x
         elif column == y_obj.column:
             line, values, log = ax.axhline, ys, False
-        else:
+        else:  # named, so that points grey "over budget" on neither axis's budget say why
+            ax.plot([], [], ls="none", label=f"{name} = {bound:g} (metric not plotted)")
             continue
         if _near(bound, values, log):
             line(bound, ls="--", c="k", lw=1, label=f"{name} = {bound:g}")

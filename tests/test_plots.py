@@ -95,3 +95,14 @@ def test_a_budget_just_past_the_data_still_widens_the_plot_to_its_line(tmp_path,
     ax = figure[0].axes[0]
     assert [line.get_label() for line in ax.lines if line.get_label().startswith("max_")] == ["max_params = 2000"]
     assert ax.get_xlim()[1] > 2000.0
+
+
+def test_a_budget_on_a_metric_not_plotted_is_named(tmp_path, figure):
+    # grey "over budget" points with no budget line in sight said nothing of which budget they break
+    evs = [_ev(1, error_pct=5.0, latency_ms=0.1, params=300.0), _ev(2, error_pct=4.0, latency_ms=0.2, params=100.0)]
+    plot_front(tmp_path / "p.png", evs, [1], resolve_objectives(["error", "latency_ms"]),
+               {"max_params": 200.0, "max_latency_ms": 0.25})
+    ax = figure[0].axes[0]
+    assert [line.get_label() for line in ax.lines if line.get_label().startswith("max_")] == [
+        "max_params = 200 (metric not plotted)", "max_latency_ms = 0.25"]
+    assert "max_params = 200 (metric not plotted)" in [t.get_text() for t in ax.get_legend().get_texts()]
