@@ -469,6 +469,24 @@ def test_a_budget_a_plugin_declares_gets_its_flag(tmp_path, monkeypatch, capsys)
         sys.modules.pop("budgetplug", None)
 
 
+def test_a_plugin_budget_in_percent_leaves_help_working(tmp_path, monkeypatch, capsys):
+    # its unit went into the flag's help unescaped: --help died in argparse's %-formatting
+    from hwnas.search.objectives import BUDGETS
+
+    (tmp_path / "pctplug.py").write_text(
+        "from hwnas.search.objectives import BUDGETS, Budget\n"
+        "BUDGETS.add('max_latency_spread_pct', Budget('max_latency_spread_pct', 'latency_spread_pct', '%'))\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        for command in ("search", "pick"):
+            assert main(["--plugin", "pctplug", command, "--help"]) == 0
+            assert "budget: latency_spread_pct <= this (%)" in " ".join(capsys.readouterr().out.split())
+    finally:
+        BUDGETS._items.pop("max_latency_spread_pct", None)
+        BUDGETS._origins.pop("max_latency_spread_pct", None)
+        sys.modules.pop("pctplug", None)
+
+
 def test_the_pick_hint_repeats_the_plugins(capsys):
     from pathlib import Path
 

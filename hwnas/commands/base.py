@@ -76,7 +76,7 @@ def add_budget_flags(parser: argparse.ArgumentParser) -> None:
     for name in BUDGETS.names():
         b = BUDGETS.get(name)
         parser.add_argument(b.flag, dest=name, type=float, metavar=b.unit.upper(),
-                            help=f"budget: {b.column} <= this ({b.unit})")
+                            help=f"budget: {b.column} <= this ({b.unit})".replace("%", "%%"))  # argparse %-formats
 
 
 def budgets_from(args: argparse.Namespace) -> dict[str, float]:
