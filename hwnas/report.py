@@ -76,13 +76,14 @@ def _how_picked(run: Run, budgets: Mapping[str, float]) -> str:
 def print_pick(ev: Evaluation, run: Run, budgets: Mapping[str, float], regression: bool = False) -> None:
     """Print a picked architecture and, when the run saved its trained weights, how to export it
     (a table-backed run or a zero-cost one has no trained model to export)."""
-    from .front import latency_figures
+    from .front import MEASURED_COLUMNS, latency_figures
 
     print(f"picked ({_how_picked(run, budgets)}): evaluation {ev.id}")
     print(f"arch: {ev.arch}")
     print(_metrics_line(ev.metrics, regression))
-    if latency_figures(ev.metrics):
-        print(latency_figures(ev.metrics) + (" (budgets judged on the measured)" if budgets else ""))
+    if latency_figures(ev.metrics):  # "judged on the measured" only where a budget is on such a metric
+        on_measured = any(BUDGETS.get(name).column in MEASURED_COLUMNS for name in budgets)
+        print(latency_figures(ev.metrics) + (" (budgets judged on the measured)" if on_measured else ""))
     if (run.path / WEIGHTS_DIR / weights_name(ev.arch)).is_file():
         print(f"export: hwnas export {shlex.quote(str(run.path))} {shlex.quote(ev.arch)} -o model.onnx")
 

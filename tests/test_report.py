@@ -91,6 +91,9 @@ def test_a_picked_re_measured_row_prints_both_latencies(capsys):
                                       "latency_ms_measured": 0.0969}, id=1)
     print_pick(ev, Run(Path("/runs/r"), _config(), [ev]), {"max_latency_ms": 0.1})
     assert "latency_ms 0.0944 predicted, 0.0969 measured (budgets judged on the measured)" in capsys.readouterr().out
+    # a budget on params only: nothing was judged on the measured latency, and it said so
+    print_pick(ev, Run(Path("/runs/r"), _config(), [ev]), {"max_params": 1e5})
+    assert "latency_ms 0.0944 predicted, 0.0969 measured\n" in capsys.readouterr().out
 
 
 def test_a_picked_row_shows_a_plugin_objective_and_budgeted_metric(capsys):
