@@ -189,7 +189,7 @@ def write_outputs(run_dir: Path, config: RunConfig, evaluations: Sequence[Evalua
     front_rows = [rows[i] for i in front]
     if verify is not None and front_rows:
         front_rows = [{**row, **extra} for row, extra in zip(front_rows, verify([r["arch"] for r in front_rows]))]
-        _mark_re_measured_over_budget(front, front_rows, rows, config.budgets)
+        _mark_re_measured_over_budget(front_rows, config.budgets)
     write_csv(run_dir / EVALUATIONS_CSV, rows, columns)
     write_csv(run_dir / FRONT_CSV, front_rows, columns_for(objectives, front_rows, always))
     (run_dir / CONFIG_JSON).write_text(json.dumps(resolved_config(run_dir, config), indent=2))
@@ -200,11 +200,10 @@ def write_outputs(run_dir: Path, config: RunConfig, evaluations: Sequence[Evalua
     return front
 
 
-def _mark_re_measured_over_budget(front: Sequence[int], front_rows: Sequence[dict[str, object]],
-                                  rows: Sequence[dict[str, object]], budgets: Mapping[str, float]) -> None:
+def _mark_re_measured_over_budget(front_rows: Sequence[dict[str, object]], budgets: Mapping[str, float]) -> None:
     """A front row chosen on its predicted latency but re-measured over a budget: ``feasible`` is
-    False in both CSVs (``hwnas pick`` judges budgets on the measured figure and never picks it),
-    and a note says so."""
+    False in ``front.csv`` (``hwnas pick`` judges budgets on the measured figure and never picks
+    it), and a note says so. ``evaluations.csv`` keeps what the search saw: the prediction."""
     import sys
 
     from .front import judged
@@ -212,9 +211,8 @@ def _mark_re_measured_over_budget(front: Sequence[int], front_rows: Sequence[dic
     over = [row for row in front_rows if row["feasible"] and not is_feasible(judged(row), budgets)]
     if not over:
         return
-    for i, row in zip(front, front_rows):
-        if any(row is o for o in over):
-            row["feasible"] = rows[i]["feasible"] = False
+    for row in over:
+        row["feasible"] = False
     print(f"hwnas: note: {len(over)} of the {len(front_rows)} front rows (id {', '.join(str(r['id']) for r in over)}) "
           f"re-measured over the budgets ({', '.join(f'{k}={v:g}' for k, v in budgets.items())}): feasible = False "
           f"in front.csv, and hwnas pick leaves them out", file=sys.stderr)
