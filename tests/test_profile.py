@@ -254,6 +254,15 @@ def test_report_gives_no_tau_verdict_from_too_few_networks(table):
     assert "too few networks" in tau_gap_line({"gap": float("nan"), "low": float("nan"), "high": float("nan")})
 
 
+def test_cli_profile_of_a_target_this_machine_cannot_run_says_to_build_it_there(cli_error, monkeypatch):
+    import onnxruntime
+
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    cli_error(["profile", "--target", "cuda-ort"], "'CUDAExecutionProvider' is not available",
+              "build the table on a machine where target cuda-ort runs",
+              "latency_tables/cuda-ort/<that device>/ here with \"remote\": true in its meta", "[cost.lut] path")
+
+
 def test_build_checks_the_provider_before_exporting(fast_target, space, monkeypatch):
     import dataclasses
 

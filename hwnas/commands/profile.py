@@ -44,7 +44,7 @@ class ProfileCommand(Command):
         from ..cost.lut import local_table_path, own_table_path
         from ..cost.target import MAX_PASSES, MAX_RUNS
         from ..data import load_task
-        from ..exceptions import SpaceError
+        from ..exceptions import SpaceError, TargetError
         from ..outputs import check_file_to_write
         from ..profile import build_table, format_report
         from ..space import SPACES
@@ -64,7 +64,13 @@ class ProfileCommand(Command):
         if args.space and SPACES.get(args.space).all_layer_signatures is SearchSpace.all_layer_signatures:
             raise SpaceError(_NO_TABLE.format(space=args.space))
         target = load_target(args.target)
-        require_provider(target)  # before exporting a thousand models
+        try:
+            require_provider(target)  # before exporting a thousand models
+        except TargetError as exc:  # a phone's or a GPU box's target: its table is built there
+            raise TargetError(f"{str(exc).rstrip('.')}; or build the table on a machine where target {target.name} "
+                              f"runs (this same command there) and bring it back: put it in "
+                              f"latency_tables/{target.name}/<that device>/ here with \"remote\": true in its "
+                              f"meta, or name it in a config's [cost.lut] path") from None
         config = load_config(args.task or default_task_config())
         if args.space and args.space != config.space["name"]:
             raise ConfigError(f"--space {args.space!r} differs from [space] name = {config.space['name']!r} in "
