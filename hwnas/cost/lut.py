@@ -637,6 +637,28 @@ def unreadable_tables(target: Target, space) -> str:
     return f"; a table there could not be used: {errors[0].rstrip('.')}{more}"
 
 
+def _require_timing(target: Target, space, path: Path, note: str) -> None:
+    """Refuse, naming why the table was not used, a fallback to timing on a machine that cannot
+    run the target (a phone's or a GPU box's): the provider's error alone would hide the table's.
+
+    Raises:
+        LatencyTableError: the table's problem, why timing here is no way out, and the fix.
+    """
+    from ..exceptions import TargetError
+    from .latency import require_provider
+
+    try:
+        require_provider(target)
+    except TargetError as exc:
+        why = note.split("; timing every candidate instead")[0]
+        fix = ("" if path.is_file() else  # the table's own message says how to mend it
+               f"; use a table built where the target runs: latency_tables/{target.name}/<its device>/"
+               f"{space.name}-{shape_text(space.input_shape)}.json with \"remote\": true in its meta, "
+               f"or [cost.lut] path")
+        raise LatencyTableError(f"{why}; and this machine cannot time every candidate instead: "
+                                f"{str(exc).splitlines()[0].rstrip('.')}{fix}") from None
+
+
 def _is_remote(path: Path) -> bool:
     """Whether a file's meta says ``"remote": true`` (unreadable files are not; loading them says why)."""
     try:
@@ -960,5 +982,7 @@ def latency_models(names: list[str], cost: Mapping[str, Any], space: Any, *, exp
                 mode = "lut"
             except LatencyTableError as exc:  # --latency lut turns this into an error
                 note = f"{str(exc).rstrip('.')}; timing every candidate instead (--latency measure)"
+        if mode == "measure" and signatures is not None:
+            _require_timing(target, space, path, note)
     wanted = "lut" if mode == "lut" else "ort"
     return [wanted if n in ("ort", "lut") else n for n in names], note

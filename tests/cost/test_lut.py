@@ -254,6 +254,30 @@ def test_auto_mode_says_why_a_table_is_not_used(space, target, tmp_path, recwarn
     assert not recwarn.list
 
 
+def test_auto_mode_on_a_machine_that_cannot_run_the_target_says_why_the_table_was_not_used(space, tmp_path,
+                                                                                          monkeypatch):
+    # falling back to timing is no way out there: the provider's error alone hid the table's problem
+    import onnxruntime
+
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    target = load_target("cuda-ort")
+    table = hand_table(space, target)
+    table.meta.update(remote=True, device={"cpu": None, "gpu": "NVIDIA A100"})
+    del table.entries[sorted(table.entries)[0]]
+    path = table.save(tmp_path / "a100.json")
+    cost = {"target": "cuda-ort", "lut": {"path": str(path)}}
+    with pytest.raises(LatencyTableError, match=r"has no entry for .* fill it on NVIDIA A100, .*; and this machine "
+                                                r"cannot time every candidate instead: .*'CUDAExecutionProvider' is "
+                                                r"not available"):
+        latency_models(["counts", "ort"], cost, space, explicit=False)
+    monkeypatch.setattr("hwnas.cost.lut.tables_dir", lambda: tmp_path / "no tables")
+    with pytest.raises(LatencyTableError, match=r"^no latency table for target cuda-ort .*; and this machine cannot "
+                                                r"time every candidate instead: .*; use a table built where the target "
+                                                r"runs: latency_tables/cuda-ort/<its device>/mbv3-1x8x8.json with "
+                                                r"\"remote\": true"):
+        latency_models(["counts", "ort"], {"target": "cuda-ort"}, space, explicit=False)
+
+
 def test_a_table_path_given_but_missing_is_an_error(space, tmp_path):
     cost = {"target": "cpu-ort-1t", "lut": {"path": str(tmp_path / "nope" / "table.json")}}
     for mode in ("auto", "lut"):
