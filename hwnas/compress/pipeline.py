@@ -26,7 +26,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
-from ..exceptions import CompressError, ConfigError, HwnasError, SpaceError
+from ..exceptions import CompressError, ConfigError, HwnasError, SpaceError, TargetError
 from ..interrupts import held_interrupts
 from ..search.objectives import labelled_for_task
 from .base import COMPRESSORS, CompressContext, Compressor, Subject, VariantFailure
@@ -253,7 +253,12 @@ def compress_run(run_dir: str | Path, chains: Sequence[Chain], *, archs: Sequenc
     if parts.target is None:
         raise ConfigError(f"{run.path}: compressing needs the run's [task] data and [cost] target; this run's "
                           f"config has no [cost] target; compress a run searched with both, e.g. examples/digits.toml")
-    require_provider(parts.target)  # every variant is timed there: say so now, not once per variant
+    try:
+        require_provider(parts.target)  # every variant is timed there: say so now, not once per variant
+    except TargetError as exc:  # a run searched from a remote table (a phone's, a GPU box's) cannot switch target
+        raise TargetError(f"{str(exc).rstrip('.')}; compress times every variant on the run's own target: run "
+                          f"`hwnas compress` on a machine where target {parts.target.name} runs, with the run "
+                          f"folder {run.path} copied there") from None
     for step in {step.describe(): step for chain in chains for step in chain.steps}.values():
         step.check_target(parts.target, parts.task)  # e.g. INT8 on a float16 target: before any parent is pruned
     parents = select_parents(run, parts.space, archs=archs, front=front)

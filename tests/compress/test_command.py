@@ -154,7 +154,8 @@ def test_a_target_that_cannot_run_here_is_refused_before_any_variant_is_built(ru
     # as on a machine without the run's provider (a run searched elsewhere, or from a remote table)
     monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["AzureExecutionProvider"])
     cli_error(["compress", str(run_copy), "--front", "--prune", "0.5"],
-              "'CPUExecutionProvider' is not available")
+              "'CPUExecutionProvider' is not available",
+              f"run `hwnas compress` on a machine where target cpu-ort-1t runs, with the run folder {run_copy}")
     assert not (run_copy / COMPRESSED_CSV).exists()
 
 
