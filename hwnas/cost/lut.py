@@ -258,7 +258,10 @@ class LatencyTable:
         hint = self._hint(fix or profile_command(target, space.name), "rebuild")
         meta = self.meta
         if meta["target"] != target.name:
-            raise LatencyTableError(f"{self.where} was built for target {meta['target']!r}, not {target.name!r}{hint}")
+            # the table may be right and the config's target the slip: rebuilding (--out: this file) would replace it
+            raise LatencyTableError(f"{self.where} was built for target {meta['target']!r}, not {target.name!r}; if "
+                                    f"the table's target is the one meant, set [cost] target = {meta['target']!r} "
+                                    f"(or its .toml path), else{hint[1:]}")
         for key in MATCHED_SETTINGS:
             mine, theirs = meta.get(key), getattr(target, key)
             if mine is None and not meta.get("remote"):  # built here by hwnas profile, which records them all

@@ -72,7 +72,9 @@ def test_group_features(space, target):
 
 def test_refuses_another_target(space, target):
     table = hand_table(space, target)
-    with pytest.raises(LatencyTableError, match="built for target 'cpu-ort-1t', not 'cpu-ort-2t'.*hwnas profile"):
+    with pytest.raises(LatencyTableError, match="built for target 'cpu-ort-1t', not 'cpu-ort-2t'; if the table's "
+                                                "target is the one meant, set \\[cost\\] target = 'cpu-ort-1t' "
+                                                "\\(or its .toml path\\), else rebuild it with `hwnas profile"):
         table.check(load_target("cpu-ort-2t"), space)
     other = dataclasses.replace(target, batch_size=4)
     with pytest.raises(LatencyTableError, match="batch_size = 1, the target cpu-ort-1t has 4"):
