@@ -329,6 +329,29 @@ def test_cli_profile_names_a_table_path_that_the_config_resolves_to_the_table(tm
     assert load_config(config).cost["lut"]["path"] == str(tmp_path / "tables" / "t.json")
 
 
+def test_cli_profile_says_to_set_the_target_when_the_config_names_another(tmp_path, monkeypatch, capsys):
+    # its searches would refuse a table of another target than their [cost] target
+    import hwnas.profile
+    from fakes import hand_table
+    from hwnas.cost import load_target
+
+    mine = tmp_path / "mine.toml"
+    mine.write_text('name = "mine"\nexecution_provider = "CPUExecutionProvider"\nintra_op_threads = 1\nbatch_size = 8\n')
+    monkeypatch.setattr(hwnas.profile, "build_table", lambda *a, **k: hand_table(make_space("mbv3", (1, 8, 8), 10),
+                                                                              load_target(mine)))
+    monkeypatch.setattr(hwnas.profile, "format_report", lambda table: "")
+    config = tmp_path / "c.toml"
+    config.write_text('[task]\ndataset = "digits"\n[space]\nname = "mbv3"\n[cost]\ntarget = "cpu-ort-1t"\n')
+    assert main(["profile", "--target", str(mine), "--task", str(config), "--out", str(tmp_path / "t.json")]) == 0
+    assert (f'a search reads it with [cost.lut] path = "{tmp_path / "t.json"}" in its config ({config}) and '
+            f'[cost] target = "{mine}"') in capsys.readouterr().out
+    assert main(["profile", "--target", str(mine), "--task", str(config),
+                 "--out", str(tmp_path / "c-mbv3-1x8x8.json")]) == 0
+    assert f'a search of {config} finds it there by itself once its [cost] target is "{mine}"' in capsys.readouterr().out
+    assert main(["profile", "--target", "cpu-ort-1t", "--task", str(config), "--out", str(tmp_path / "u.json")]) == 0
+    assert "[cost] target" not in capsys.readouterr().out
+
+
 def test_cli_profile_keeps_the_default_table_of_a_target_copied_under_the_same_name(tmp_path, monkeypatch, cli_error):
     import hwnas.cost.lut as lut
     import hwnas.profile

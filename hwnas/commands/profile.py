@@ -42,7 +42,7 @@ class ProfileCommand(Command):
         from ..config import load_config, max_local_processes
         from ..cost import load_target, require_provider
         from ..cost.lut import local_table_path, own_table_path
-        from ..cost.target import MAX_PASSES, MAX_RUNS
+        from ..cost.target import MAX_PASSES, MAX_RUNS, targets_dir
         from ..data import load_task
         from ..exceptions import SpaceError, TargetError
         from ..outputs import check_file_to_write
@@ -94,14 +94,31 @@ class ProfileCommand(Command):
         print(format_report(table))
         print(f"wrote {out}")
         own = own_table_path(space, str(config.source))
+        # a table of another target than the config's would be refused by its searches: say what to change
+        shown = (target.name if Path(target.source).resolve().parent == targets_dir().resolve()
+                 else str(Path(target.source).resolve()))
+        also = "" if _config_target_name(config) == target.name else f" once its [cost] target is \"{shown}\""
         if own is not None and out.resolve() == own.resolve():
-            print(f"a search of {config.source} finds it there by itself")
+            print(f"a search of {config.source} finds it there by itself{also}")
         elif own is not None and own.is_file():  # read ahead of this one
             print(f"note: a search of {config.source} reads its own table {own} first; rebuild that one with "
                   f"--out {own}, or remove it to use {out}")
         elif args.out:  # not where searches look by themselves; a config's relative path is read from its folder
-            print(f"a search reads it with [cost.lut] path = \"{out.resolve()}\" in its config ({config.source})")
+            print(f"a search reads it with [cost.lut] path = \"{out.resolve()}\" in its config ({config.source})"
+                  + (f" and [cost] target = \"{shown}\"" if also else ""))
         return 0
+
+
+def _config_target_name(config) -> str | None:
+    """The name of the config's ``[cost] target`` (None: none, or one that does not load)."""
+    from ..cost import load_target
+    from ..exceptions import HwnasError
+
+    given = (config.cost or {}).get("target")
+    try:
+        return load_target(given).name if given else None
+    except HwnasError:
+        return None
 
 
 _NO_TABLE = ("space {space!r} does not describe its layers, so it cannot have a latency table; profile a space "
