@@ -269,7 +269,7 @@ class LatencyTable:
                                         f"be matched to target {target.name}{hint}")
             if mine is not None and mine != theirs:
                 raise LatencyTableError(f"{self.where} was built with {key} = {mine!r}, the target "
-                                        f"{target.name} has {theirs!r}{hint}")
+                                        f"{target.name} has {theirs!r}{self._copied_target(target, space)}{hint}")
         if not meta.get("remote"):
             local = _runtime_version()
             if meta["runtime_version"] != local:
@@ -289,6 +289,17 @@ class LatencyTable:
         if shape != tuple(space.input_shape):
             raise LatencyTableError(f"{self.where} was built for input {shape_text(shape)}, this task's "
                                     f"input is {shape_text(space.input_shape)}{hint}")
+
+    def _copied_target(self, target: Target, space) -> str:
+        """For a target file copied from ``targets/<name>.toml`` with other settings but not another
+        name, whose default table is the bundled target's: profile refuses to replace that table
+        until the copy has a name of its own; say so first."""
+        bundled = targets_dir() / f"{target.name}.toml"
+        if (not target.source or not bundled.is_file() or Path(target.source).resolve() == bundled.resolve()
+                or self.path is None or self.path.resolve() != local_table_path(target, space).resolve()):
+            return ""
+        return (f"; {target.source} is a copy of targets/{target.name}.toml with other settings under the same "
+                f"name, and that target's table is not replaced: give it a name of its own (name = \"...\") first")
 
     def missing(self, signatures: Sequence[Any]) -> list[str]:
         """Keys of ``signatures`` the table lacks, in order, without repeats."""

@@ -243,6 +243,26 @@ def test_latency_mode_resolution(space, target, tmp_path):
         latency_models(names, {**cost, "latency": "fast"}, space, explicit=False)
 
 
+def test_a_bundled_target_copied_with_other_settings_is_told_to_take_a_name_of_its_own(space, target, tmp_path,
+                                                                                       monkeypatch):
+    # the rebuild the message offers would otherwise be refused: profile keeps the bundled target's table
+    import hwnas.cost.lut as lut
+
+    monkeypatch.setattr(lut, "tables_dir", lambda: tmp_path / "tables")
+    path = hand_table(space, target).save(lut.local_table_path(target, space))
+    copied = tmp_path / "mine.toml"
+    copied.write_text(open(target.source).read().replace("batch_size = 1", "batch_size = 8"))
+    mine = load_target(copied)
+    with pytest.raises(LatencyTableError, match=rf"batch_size = 1, the target cpu-ort-1t has 8; {re.escape(str(copied))} "
+                                                rf"is a copy of targets/cpu-ort-1t.toml .* give it a name of its own "
+                                                rf"\(name = \"...\"\) first; rebuild it with"):
+        LatencyTable.load(path).check(mine, space)
+    elsewhere = hand_table(space, target).save(tmp_path / "own.json")  # rebuilt with --out: nothing to rename
+    with pytest.raises(LatencyTableError) as refused:
+        LatencyTable.load(elsewhere).check(mine, space)
+    assert "a name of its own" not in str(refused.value)
+
+
 def test_auto_mode_says_why_a_table_is_not_used(space, target, tmp_path, recwarn):
     table = hand_table(space, target)
     table.meta["runtime_version"] = "1.0.0"
