@@ -390,7 +390,12 @@ class SearchRun:
         run's numbers would mix two settings. Its description and file location may change."""
         if stored is None or current is None:
             return
-        ignored = {"description", "source"} | ({"runtime_version"} if not {"ort", "lut"} & set(models) else set())
+        # this machine's onnxruntime times nothing for a table built on another device (a phone's): its
+        # latencies are the table's, and the table's digest is checked with the other sources
+        remote = "ort" not in models and any(getattr(c, "table", None) is not None and c.table.meta.get("remote")
+                                             for c in self.parts.cost_models if c.name == "lut")
+        timed_here = bool({"ort", "lut"} & set(models)) and not remote
+        ignored = {"description", "source"} | (set() if timed_here else {"runtime_version"})
         diff = [(k, a, b) for k, a, b in _differences(stored, current) if k not in ignored]
         if diff:
             shown = "; ".join(f"{key}: stored {_shown(a)}, now {_shown(b)}" for key, a, b in diff)

@@ -219,3 +219,19 @@ def test_a_run_s_config_json_keeps_the_table_found_beside_its_config(tmp_path):
     assert _predictions(tmp_path / "again") == _predictions(tmp_path / "run")
     # the first config resumes the run as before
     assert run_search(load_config(source), tmp_path / "run", resume=True, progress=False).evaluations == 6
+
+
+def test_a_run_on_a_remote_table_resumes_after_this_machine_s_onnxruntime_changed(tmp_path, monkeypatch):
+    # its latencies are the remote device's table's: this machine's runtime times nothing of it
+    import json
+
+    import onnxruntime
+
+    config = _lut_config(tmp_path)
+    path = config["cost"]["lut"]["path"]
+    doc = json.loads(open(path).read())
+    doc["meta"].update(remote=True, device={"cpu": None, "gpu": "Pixel 7"})
+    open(path, "w").write(json.dumps(doc))
+    run_search(config_from_dict(config), tmp_path / "r", progress=False)
+    monkeypatch.setattr(onnxruntime, "__version__", "99.0.0")
+    assert run_search(config_from_dict(config), tmp_path / "r", resume=True, progress=False).new_evaluations == 0
