@@ -61,9 +61,12 @@ def how_to_feed(path: str | Path) -> list[str]:
     meta = {p.key: p.value for p in proto.metadata_props}
     summary = preprocessing_summary(json.loads(meta[PREPROCESSING_KEY]) if PREPROCESSING_KEY in meta else None)
     dims = [d.dim_value for d in proto.graph.input[0].type.tensor_type.shape.dim]
+    # a float16 target's file takes float16 input: float32 arrays fail in ONNX Runtime
+    dtype = onnx.helper.tensor_dtype_to_np_dtype(proto.graph.input[0].type.tensor_type.elem_type).name
+    cast = "" if dtype == "float32" else f"; its elements are {dtype} (the run's target dtype): cast the input to {dtype}"
     return [*([summary] if summary else []),
             f"input shape: {tuple(dims)}, batch fixed at {dims[0]} (the run's target batch_size): feed "
-            f"{dims[0]} sample(s) per run"]
+            f"{dims[0]} sample(s) per run{cast}"]
 
 
 def preprocessing_summary(preprocessing: dict | None) -> str | None:

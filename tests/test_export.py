@@ -77,3 +77,17 @@ def test_the_preprocessing_of_a_resized_task_says_how_it_was_resized():
     assert np.allclose((bilinear - mean) / std, task.x_val, atol=1e-5)
     assert not np.allclose((nearest - mean) / std, task.x_val, atol=1e-2)
     assert "resize_method" not in load_task({"dataset": "digits"}).preprocessing
+
+
+def test_how_to_feed_a_float16_file_says_to_cast_the_input(tmp_path):
+    import torch
+
+    from hwnas.cost.onnx_export import export_onnx
+    from hwnas.export import how_to_feed
+
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
+    export_onnx(model, (4,), dtype="float16", path=tmp_path / "half.onnx")
+    export_onnx(model, (4,), path=tmp_path / "full.onnx")
+    assert how_to_feed(tmp_path / "half.onnx")[-1].endswith(
+        "feed 1 sample(s) per run; its elements are float16 (the run's target dtype): cast the input to float16")
+    assert "cast" not in how_to_feed(tmp_path / "full.onnx")[-1]
