@@ -666,11 +666,29 @@ def _require_timing(target: Target, space, path: Path, note: str) -> None:
     except TargetError as exc:
         why = note.split("; timing every candidate instead")[0]
         fix = ("" if path.is_file() else  # the table's own message says how to mend it
+               unmarked_remote_tables(target, space) or
                f"; use a table built where the target runs: latency_tables/{target.name}/<its device>/"
                f"{space.name}-{shape_text(space.input_shape)}.json with \"remote\": true in its meta, "
                f"or [cost.lut] path")
         raise LatencyTableError(f"{why}; and this machine cannot time every candidate instead: "
                                 f"{str(exc).splitlines()[0].rstrip('.')}{fix}") from None
+
+
+def unmarked_remote_tables(target: Target, space) -> str:
+    """For a machine that cannot run ``target``: a table of this target and space in another
+    device folder that is not marked ``"remote": true`` (``hwnas profile`` writes false, so a table
+    copied from the device as it is): ``"; <path> is there ... set it"``, or ``""``."""
+    name = f"{space.name}-{shape_text(space.input_shape)}.json"
+    for p in sorted((tables_dir() / target.name).glob(f"*/{name}")):
+        try:
+            meta = LatencyTable.load(p).meta
+        except LatencyTableError:  # unreadable_tables says why
+            continue
+        if not meta.get("remote"):
+            built_on = device_label(meta.get("device") or {}, target.execution_provider)
+            return (f"; {p} is there, built on {built_on}, but its meta says \"remote\": false (as hwnas profile "
+                    f"writes it): set \"remote\": true to use it on this machine")
+    return ""
 
 
 def _is_remote(path: Path) -> bool:
@@ -754,8 +772,10 @@ class LutCostModel(CostModel):
             except TargetError as exc:
                 raise LatencyTableError(
                     f"no latency table for target {target.name} ({table_path} does not exist), and this machine "
-                    f"cannot build one: {str(exc).rstrip('.')}; use a table built where the target runs: give its "
-                    f"file as [cost.lut] path (its meta marked \"remote\": true)") from None
+                    f"cannot build one: {str(exc).rstrip('.')}"
+                    + ((unmarked_remote_tables(target, space) if not path else "")
+                       or f"; use a table built where the target runs: give its file as [cost.lut] path (its meta "
+                          f"marked \"remote\": true)")) from None
             raise LatencyTableError(
                 f"no latency table for target {target.name} on {local_device(target)}, space {space.name}, input "
                 f"{shape_text(space.input_shape)} ({table_path} does not exist{'' if path else unreadable_tables(target, space)}); "

@@ -300,6 +300,26 @@ def test_auto_mode_on_a_machine_that_cannot_run_the_target_says_why_the_table_wa
         latency_models(["counts", "ort"], {"target": "cuda-ort"}, space, explicit=False)
 
 
+def test_a_table_copied_from_the_device_without_remote_true_is_named(space, tmp_path, monkeypatch):
+    # hwnas profile writes "remote": false; a table copied back as it is was passed over in silence
+    import onnxruntime
+
+    import hwnas.cost.lut as lut
+
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    monkeypatch.setattr(lut, "tables_dir", lambda: tmp_path)
+    target = load_target("cuda-ort")
+    table = hand_table(space, target)
+    table.meta["device"] = {"cpu": "AMD EPYC", "gpu": "NVIDIA A100"}
+    copied = table.save(tmp_path / "cuda-ort" / "a100" / "mbv3-1x8x8.json")
+    message = (rf"; {re.escape(str(copied))} is there, built on NVIDIA A100, but its meta says \"remote\": false "
+               rf"\(as hwnas profile writes it\): set \"remote\": true to use it on this machine$")
+    with pytest.raises(LatencyTableError, match=message):
+        latency_models(["counts", "ort"], {"target": "cuda-ort"}, space, explicit=False)
+    with pytest.raises(LatencyTableError, match=message):
+        COST_MODELS.get("lut")(target, SHAPE, space=space)
+
+
 def test_a_table_path_given_but_missing_is_an_error(space, tmp_path):
     cost = {"target": "cpu-ort-1t", "lut": {"path": str(tmp_path / "nope" / "table.json")}}
     for mode in ("auto", "lut"):
