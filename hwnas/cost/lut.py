@@ -691,6 +691,32 @@ def unmarked_remote_tables(target: Target, space) -> str:
     return ""
 
 
+def refuse_unmarked_remote(table: LatencyTable, target: Target) -> None:
+    """Refuse a table built on another device, not marked ``"remote": true``, whose target cannot
+    run here: one copied from that device as ``hwnas profile`` wrote it. Saying so beats the
+    version or device refusal, whose fixes (rebuild or time it here) cannot work here.
+
+    Raises:
+        LatencyTableError: naming the device and the fix.
+    """
+    from ..exceptions import TargetError
+    from .latency import require_provider
+
+    if table.meta.get("remote"):
+        return
+    built_on = device_label(table.meta.get("device") or {}, target.execution_provider)
+    here = local_device(target)
+    if built_on == here:
+        return
+    try:
+        require_provider(target)
+    except TargetError as exc:
+        raise LatencyTableError(
+            f"{table.where} was built on {built_on}, not on this machine ({here}), which cannot run its "
+            f"target: {str(exc).splitlines()[0].rstrip('.')}; if {built_on} is where target {target.name} runs, "
+            f"set \"remote\": true in the table's meta to use its predictions without timing here") from None
+
+
 def _is_remote(path: Path) -> bool:
     """Whether a file's meta says ``"remote": true`` (unreadable files are not; loading them says why)."""
     try:
@@ -781,6 +807,7 @@ class LutCostModel(CostModel):
                 f"{shape_text(space.input_shape)} ({table_path} does not exist{'' if path else unreadable_tables(target, space)}); "
                 f"build it with `{self.fix}` or time every candidate with --latency measure")
         self.table = LatencyTable.load(table_path)
+        refuse_unmarked_remote(self.table, target)
         self.table.check(target, space, self.fix)
         self.table.require(signatures, self.fix)
         if not self.table.meta.get("remote"):  # its level is timed here and its front re-measured here
@@ -1011,11 +1038,16 @@ def latency_models(names: list[str], cost: Mapping[str, Any], space: Any, *, exp
         elif signatures is not None:
             try:
                 table = LatencyTable.load(path)
-                table.check(target, space, fix)
-                table.require(signatures, fix)
-                mode = "lut"
-            except LatencyTableError as exc:  # --latency lut turns this into an error
-                note = f"{str(exc).rstrip('.')}; timing every candidate instead (--latency measure)"
+            except LatencyTableError as exc:
+                table, note = None, f"{str(exc).rstrip('.')}; timing every candidate instead (--latency measure)"
+            if table is not None:
+                refuse_unmarked_remote(table, target)  # nor can candidates be timed here: an error, not a note
+                try:
+                    table.check(target, space, fix)
+                    table.require(signatures, fix)
+                    mode = "lut"
+                except LatencyTableError as exc:  # --latency lut turns this into an error
+                    note = f"{str(exc).rstrip('.')}; timing every candidate instead (--latency measure)"
         if mode == "measure" and signatures is not None:
             _require_timing(target, space, path, note)
     wanted = "lut" if mode == "lut" else "ort"

@@ -320,6 +320,24 @@ def test_a_table_copied_from_the_device_without_remote_true_is_named(space, tmp_
         COST_MODELS.get("lut")(target, SHAPE, space=space)
 
 
+def test_a_table_built_on_the_device_but_not_marked_remote_says_to_mark_it(space, tmp_path, monkeypatch):
+    # its onnxruntime version or device refusal offered a rebuild or timing here: neither works here
+    import onnxruntime
+
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    target = load_target("cuda-ort")
+    table = hand_table(space, target)
+    table.meta.update(device={"cpu": "AMD EPYC", "gpu": "NVIDIA A100"}, runtime_version="1.16.0")
+    path = table.save(tmp_path / "a100.json")
+    message = (r"was built on NVIDIA A100, not on this machine \(.*\), which cannot run its target: .*"
+               r"'CUDAExecutionProvider' is not available.*; if NVIDIA A100 is where target cuda-ort runs, set "
+               r"\"remote\": true in the table's meta to use its predictions without timing here$")
+    with pytest.raises(LatencyTableError, match=message):
+        latency_models(["counts", "ort"], {"target": "cuda-ort", "lut": {"path": str(path)}}, space, explicit=False)
+    with pytest.raises(LatencyTableError, match=message):
+        COST_MODELS.get("lut")(target, SHAPE, space=space, path=str(path))
+
+
 def test_a_table_path_given_but_missing_is_an_error(space, tmp_path):
     cost = {"target": "cpu-ort-1t", "lut": {"path": str(tmp_path / "nope" / "table.json")}}
     for mode in ("auto", "lut"):
