@@ -325,7 +325,9 @@ class LatencyTable:
             device = self.meta.get("device")
             where = (device_label(device, str(self.meta.get("execution_provider", ""))) if isinstance(device, dict)
                      else "the device it describes")
-            return f"; {action} it on {where}, where its target runs, with `{fix}`, and copy it here"
+            # hwnas profile writes "remote": false: copied back as it is, the table would be refused here
+            return (f"; {action} it on {where}, where its target runs, with `{fix}`, and copy it here with "
+                    f"\"remote\": true in its meta")
         return f"; {action} it with `{fix}` or time every candidate with --latency measure"
 
     # --- prediction ----------------------------------------------------------------------
