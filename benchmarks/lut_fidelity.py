@@ -87,7 +87,8 @@ def main() -> int:
     from hwnas.components import build_space
     from hwnas.config import load_config
     from hwnas.cost import export_onnx, load_target, measure_latency
-    from hwnas.cost.lut import LatencyTable, find_table
+    from hwnas.cost.lut_paths import find_table
+    from hwnas.cost.lut_table import LatencyTable
     from hwnas.data import load_task
     from hwnas.profile import LEVEL_SHIFT_PCT, agreement, error_sources, level_shift_warning, sample_distinct
 

@@ -17,7 +17,7 @@ One build:
    :func:`calibration_features` and :func:`fit_calibration`) is fitted on the calibration
    networks (relative least squares), then per-layer corrections of its residuals (ridge
    regression, penalty by cross-validation, shared by similar layers;
-   :class:`~hwnas.cost.lut.ResidualRidge`): what a layer costs inside a network but not alone;
+   :class:`~hwnas.cost.lut_calibration.ResidualRidge`): what a layer costs inside a network but not alone;
 5. the fidelity networks are timed a second time, in a separate measurement with fresh
    sessions: the two measurements of the same networks give the noise ceiling (how well the
    device agrees with itself), reported next to the table's error against each measurement,
@@ -45,7 +45,8 @@ import numpy as np
 
 from .cost.device import device_info
 from .cost.latency import make_session, measure_latency, require_provider
-from .cost.lut import LatencyTable, ResidualRidge, calibrated, fit_linear, memory_m, signature_groups
+from .cost.lut_calibration import ResidualRidge, calibrated, fit_linear, memory_m, signature_groups
+from .cost.lut_table import LatencyTable
 from .cost.onnx_export import export_onnx
 from .cost.target import Target
 from .exceptions import ConfigError
@@ -319,14 +320,14 @@ def fit_calibration(table: LatencyTable, space, archs: Sequence[str], feats: Seq
 
     The linear part uses :func:`calibration_features`, plus, when they help, the memory beyond
     up to :data:`MAX_MEMORY_THRESHOLDS` thresholds (``memory_m_over:<C>``, see
-    :func:`~hwnas.cost.lut.feature_value`), added one at a time from the 5 %-quantiles of the
+    :func:`~hwnas.cost.lut_calibration.feature_value`), added one at a time from the 5 %-quantiles of the
     networks' memory while the cross-validated error of the whole fit (linear part and per-layer
     residual weights) falls by at least 1 %. The memory counts the weights and a share of the
     activations (:data:`ACTIVATION_SHARES`); the share with the lowest cross-validated error is
     kept. Xeon VM, 1000 calibration networks, table's own error on 300 other networks (two
     data sets): 0.77 / 0.90 % with two thresholds on weights alone, 0.67 / 0.78 % with up to
     four, 0.65 / 0.73 % with up to four and half of the activations, 0.59 / 0.68 % with the
-    per-layer corrections shared by layer groups (:func:`~hwnas.cost.lut.signature_groups`).
+    per-layer corrections shared by layer groups (:func:`~hwnas.cost.lut_calibration.signature_groups`).
 
     Returns:
         The calibration (``model``, ``features``, ``coef``, ending in ``residual_ms`` with

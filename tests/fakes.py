@@ -156,7 +156,7 @@ def hand_table(space, target, coef=(0.5, -0.001, 0.01)):
     import onnxruntime
 
     from hwnas.cost.device import device_info
-    from hwnas.cost.lut import LatencyTable
+    from hwnas.cost.lut_table import LatencyTable
 
     entries = {sig.key: {"latency_ms": 0.01 * (i + 1), "spread_pct": 1.0}
                for i, sig in enumerate(space.all_layer_signatures())}

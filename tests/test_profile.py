@@ -9,7 +9,8 @@ import pytest
 
 from hwnas.cli import main
 from hwnas.cost import COST_MODELS, Target
-from hwnas.cost.lut import LatencyTable, calibrated
+from hwnas.cost.lut_calibration import calibrated
+from hwnas.cost.lut_table import LatencyTable
 from hwnas.profile import (build_table, error_sources, export_models, fit_calibration, format_report, layer_memory,
                            level_shift_warning, tau_gap, tau_gap_line)
 from hwnas.space import make_space
@@ -276,16 +277,16 @@ def test_build_checks_the_provider_before_exporting(fast_target, space, monkeypa
 
 
 def test_cli_profile_keeps_the_default_table_of_another_space_configuration(tmp_path, monkeypatch, cli_error, capsys):
-    import hwnas.cost.lut as lut
+    import hwnas.cost.lut_paths as lut_paths
     import hwnas.profile
     from fakes import hand_table
     from hwnas.cost import load_target
 
-    monkeypatch.setattr(lut, "tables_dir", lambda: tmp_path / "tables")
+    monkeypatch.setattr(lut_paths, "tables_dir", lambda: tmp_path / "tables")
     monkeypatch.setattr(hwnas.profile, "build_table", lambda *a, **k: pytest.fail("the build started"))
     target = load_target("cpu-ort-1t")
     full = make_space("mbv3", (1, 8, 8), 10)  # digits: 1x8x8
-    shipped = hand_table(full, target).save(lut.local_table_path(target, full))
+    shipped = hand_table(full, target).save(lut_paths.local_table_path(target, full))
     before = shipped.read_text()
     narrowed = tmp_path / "narrow.toml"
     narrowed.write_text('[task]\ndataset = "digits"\n[space]\nname = "mbv3"\nwidths = [0.5]\n')
@@ -353,16 +354,16 @@ def test_cli_profile_says_to_set_the_target_when_the_config_names_another(tmp_pa
 
 
 def test_cli_profile_keeps_the_default_table_of_a_target_copied_under_the_same_name(tmp_path, monkeypatch, cli_error):
-    import hwnas.cost.lut as lut
+    import hwnas.cost.lut_paths as lut_paths
     import hwnas.profile
     from fakes import hand_table
     from hwnas.cost import load_target
 
-    monkeypatch.setattr(lut, "tables_dir", lambda: tmp_path / "tables")
+    monkeypatch.setattr(lut_paths, "tables_dir", lambda: tmp_path / "tables")
     monkeypatch.setattr(hwnas.profile, "build_table", lambda *a, **k: pytest.fail("the build started"))
     target = load_target("cpu-ort-1t")
     shipped = hand_table(make_space("mbv3", (1, 8, 8), 10), target).save(
-        lut.local_table_path(target, make_space("mbv3", (1, 8, 8), 10)))
+        lut_paths.local_table_path(target, make_space("mbv3", (1, 8, 8), 10)))
     before = shipped.read_text()
     copied = tmp_path / "mine.toml"  # copied from targets/cpu-ort-1t.toml, threads and batch changed, name not
     text = open(target.source).read()
@@ -375,7 +376,7 @@ def test_cli_profile_keeps_the_default_table_of_a_target_copied_under_the_same_n
     assert shipped.read_text() == before
     own = tmp_path / "own.toml"  # a target of its own, edited since its table was built: rebuilt where it was
     own.write_text(copied.read_text().replace('name = "cpu-ort-1t"', 'name = "own"'))
-    hand_table(make_space("mbv3", (1, 8, 8), 10), target).save(lut.local_table_path(load_target(own),
+    hand_table(make_space("mbv3", (1, 8, 8), 10), target).save(lut_paths.local_table_path(load_target(own),
                                                                                     make_space("mbv3", (1, 8, 8), 10)))
     with pytest.raises(pytest.fail.Exception, match="the build started"):
         main(["profile", "--target", str(own), "--task", str(task)])

@@ -41,7 +41,7 @@ class ProfileCommand(Command):
         from ..components import build_space
         from ..config import load_config, max_local_processes
         from ..cost import load_target, require_provider
-        from ..cost.lut import local_table_path, own_table_path
+        from ..cost.lut_paths import local_table_path, own_table_path
         from ..cost.target import MAX_PASSES, MAX_RUNS, targets_dir
         from ..data import load_task
         from ..exceptions import SpaceError, TargetError
@@ -132,7 +132,8 @@ def _check_default_table(out: Path, space, source, target) -> None:
     batch were changed but not its name would replace the table of the target it was copied from)."""
     import shlex
 
-    from ..cost.lut import MATCHED_SETTINGS, LatencyTable, beside_config, space_differences
+    from ..cost.lut_paths import beside_config
+    from ..cost.lut_table import MATCHED_SETTINGS, LatencyTable, space_differences
     from ..cost.target import targets_dir
     from ..exceptions import LatencyTableError
 
@@ -162,7 +163,7 @@ def _check_table_out(out: Path) -> None:
     table (it would be overwritten minutes later)."""
     import json
 
-    from ..cost.lut import FORMAT
+    from ..cost.lut_table import FORMAT
 
     if out.suffix != ".json":
         raise ConfigError(f"--out {out}: a latency table is a .json file; e.g. --out {out.with_suffix('.json')}")

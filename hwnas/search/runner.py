@@ -178,9 +178,9 @@ class SearchRun:
 
     def _record_own_table(self) -> None:
         """Write the path of a latency table found beside the config (the config's own table,
-        :func:`~hwnas.cost.lut.own_table_path`) into the run's config: its config.json, read from the run folder, would not find it there
+        :func:`~hwnas.cost.lut_paths.own_table_path`) into the run's config: its config.json, read from the run folder, would not find it there
         and would run on the shipped table instead. Not on a resume of a run stored without it."""
-        from ..cost.lut import own_table_path
+        from ..cost.lut_paths import own_table_path
 
         lut = next((c for c in self.parts.cost_models if c.name == "lut"), None)
         given = self.config.cost.get("lut") or {}

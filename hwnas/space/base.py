@@ -24,6 +24,11 @@ from ..registry import Registry, construct, option_defaults
 A = TypeVar("A")
 
 
+def shape_text(input_shape: Sequence[int]) -> str:
+    """``(1, 12, 12)`` -> ``"1x12x12"``: an input shape as layer keys and latency table file names write it."""
+    return "x".join(str(int(d)) for d in input_shape)
+
+
 @dataclass(frozen=True)
 class LayerSignature:
     """Everything that decides the run time of one layer or block, as latency tables key it.
@@ -53,7 +58,7 @@ class LayerSignature:
     def key(self) -> str:
         """Canonical table key, e.g. ``"ir:cin=16,cout=24,k=3,e=4,s=2,se=0,act=relu,in=16x12x12"``."""
         parts = [f"{name}={value}" for name, value in self.fields]
-        parts.append("in=" + "x".join(str(d) for d in self.input_shape))
+        parts.append("in=" + shape_text(self.input_shape))
         return f"{self.op}:" + ",".join(parts)
 
 

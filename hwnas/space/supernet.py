@@ -24,7 +24,7 @@ from ..cost.target import Target
 from ..exceptions import ConfigError
 
 if TYPE_CHECKING:
-    from ..cost.lut import LatencyTable
+    from ..cost.lut_table import LatencyTable
 
 
 class Op(NamedTuple):
@@ -168,7 +168,7 @@ def latency_cost(target: Target) -> CostFn:
 
 def table_cost(table: "LatencyTable") -> CostFn:
     """A :data:`CostFn` in milliseconds from a latency table: each layer's share of the table's
-    whole-network prediction (:meth:`~hwnas.cost.lut.LatencyTable.layer_ms`), nothing timed, so
+    whole-network prediction (:meth:`~hwnas.cost.lut_table.LatencyTable.layer_ms`), nothing timed, so
     it works for a device this machine cannot run (a ``"remote"`` table)."""
 
     def cost(ops: list[Op]) -> list[float]:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hwnas.cost import Target
+from hwnas.cost import Target, load_target
+from hwnas.space import make_space
 
 INPUT_SHAPE = (3, 16, 16)
+#: Input of the small mbv3 space of the latency-table tests (:func:`space`).
+SHAPE = (1, 8, 8)
 
 
 def conv_net(width: int, depth: int) -> torch.nn.Module:
@@ -30,3 +33,15 @@ def fast_target() -> Target:
         passes=3,
         runs_per_pass=5,
     )
+
+
+@pytest.fixture
+def space():
+    """A small mbv3 space for the latency-table tests (tables are keyed by its layers)."""
+    return make_space("mbv3", SHAPE, 10, widths=[0.5], depths=[1, 2], kernels=[3, 5], expands=[3])
+
+
+@pytest.fixture
+def target():
+    """The bundled ``cpu-ort-1t`` target, which the shipped tables are built for."""
+    return load_target("cpu-ort-1t")

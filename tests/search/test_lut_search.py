@@ -181,7 +181,7 @@ def test_a_run_s_config_json_keeps_the_table_found_beside_its_config(tmp_path):
     import json
 
     from hwnas.config import load_config
-    from hwnas.cost.lut import own_table_path
+    from hwnas.cost.lut_paths import own_table_path
 
     source = tmp_path / "cfg.toml"
     source.write_text(textwrap.dedent("""\
