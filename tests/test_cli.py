@@ -603,3 +603,17 @@ def test_a_search_whose_every_evaluation_failed_exits_1_after_writing_its_output
                  "--out", str(run)]) == 1  # a script or CI sees a run with nothing to pick
     assert "every evaluation failed" in capsys.readouterr().out
     assert len((run / "evaluations.csv").read_text().splitlines()) == 5
+
+
+def test_search_help_names_the_out_folder_a_table_search_writes_by_default(tmp_path, monkeypatch, capsys):
+    from fakes import write_nb201_table
+
+    write_nb201_table(tmp_path / "nb201.csv")
+    monkeypatch.chdir(tmp_path)
+    assert main(["search", "--space", "nb201", "--table", "nb201.csv", "--arch-column", "arch_str",
+                 "--accuracy-column", "acc", "--cost", "latency_ms=lat", "--evaluations", "4", "--no-progress"]) == 0
+    assert (tmp_path / "runs" / "nb201-table" / "front.csv").is_file()
+    capsys.readouterr()
+    monkeypatch.setenv("COLUMNS", "400")  # one line per flag: the check reads the help as written
+    assert main(["search", "--help"]) == 0
+    assert "runs/<space>-table" in capsys.readouterr().out

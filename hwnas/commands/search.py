@@ -32,7 +32,8 @@ class SearchCommand(Command):
         t.add_argument("--cost", action="append", metavar="NAME=COLUMN",
                        help="a cost metric and its column, e.g. latency_ms=edgegpu_latency (repeatable)")
         p.add_argument("--strategy", help="override [search] strategy (nsga2, random, grid, evolution, ...)")
-        p.add_argument("--out", help="run directory (default: runs/<config name>)")
+        p.add_argument("--out", help="run directory (default: runs/<config file name without .toml>; "
+                                      "with --table: runs/<space>-table)")
         p.add_argument("--resume", action="store_true", help="continue the run stored in --out")
         p.add_argument("--evaluations", type=int, help="override [search] evaluations")
         p.add_argument("--seed", type=int, help="override [search] seed")
