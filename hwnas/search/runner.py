@@ -258,6 +258,14 @@ class SearchRun:
     def _check_store_exists(self) -> None:
         """Refuse a ``--resume`` with no stored run, and a new run into a folder that holds one."""
         store_path = self.run_dir / Store.FILE_NAME
+        if not store_path.exists() and (self.run_dir / EVALUATIONS_CSV).is_file():
+            # a run whose store was deleted (or not copied): a new search would overwrite its results
+            if self.resume:
+                raise StoreError(f"--resume: {str(self.run_dir)!r} holds {EVALUATIONS_CSV} but no {Store.FILE_NAME} "
+                                 f"(deleted or not copied), and a run resumes only from its store: restore "
+                                 f"{Store.FILE_NAME} there, or search into a new --out")
+            raise StoreError(f"{str(self.run_dir)!r} holds a run's {EVALUATIONS_CSV} but no {Store.FILE_NAME}; a new "
+                             f"search would overwrite it: choose another --out, or move that run's files away first")
         if self.resume and not store_path.is_file():
             raise StoreError(f"--resume: {str(self.run_dir)!r} holds no run to resume; drop --resume to start one")
         if not self.resume and store_path.exists():

@@ -572,3 +572,16 @@ def test_an_executor_whose_library_is_missing_is_refused_before_any_work(tmp_pat
     with pytest.raises(MissingExtraError, match=r"\[execution\]: ray is not installed .*pip install 'hwnas\[ray\]'"):
         run_search(cfg, tmp_path / "r", progress=False)
     assert not (tmp_path / "r").exists()
+
+
+def test_a_folder_holding_a_runs_csv_but_no_store_is_never_overwritten(tmp_path, make_config):
+    run_search(make_config(search={"evaluations": 8}), tmp_path / "r", progress=False)
+    (tmp_path / "r" / "store.sqlite").unlink()  # deleted, or only the CSVs were copied
+    before = (tmp_path / "r" / "evaluations.csv").read_text()
+    with pytest.raises(StoreError, match=r"holds a run's evaluations.csv but no store.sqlite; a new search would "
+                                         r"overwrite it: choose another --out"):
+        run_search(make_config(search={"evaluations": 8}), tmp_path / "r", progress=False)
+    with pytest.raises(StoreError, match=r"--resume: .* holds evaluations.csv but no store.sqlite .*restore "
+                                         r"store.sqlite there, or search into a new --out$"):
+        run_search(make_config(search={"evaluations": 8}), tmp_path / "r", resume=True, progress=False)
+    assert (tmp_path / "r" / "evaluations.csv").read_text() == before
