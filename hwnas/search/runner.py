@@ -26,7 +26,8 @@ from ..evaluation import FAILED, OVER_BUDGET, Evaluation, failed_evaluation, sta
 from ..execute.base import MAX_ATTEMPTS
 from ..exceptions import BudgetError, ConfigError, HwnasError, MissingExtraError, SpaceError, StoreError
 from ..registry import construct, option_defaults
-from ..outputs import EVALUATIONS_CSV, WEIGHTS_DIR, as_run, front_indices, write_outputs
+from ..outputs import (CONFIG_JSON, EVALUATIONS_CSV, FRONT_CSV, PARETO_PNG, WEIGHTS_DIR, as_run, front_indices,
+                       write_outputs)
 from ..search.objectives import BUDGETS, is_feasible, minimisation_matrix, resolve_objectives, violation_matrix
 from ..store import Store
 from .strategies import STRATEGIES
@@ -266,6 +267,11 @@ class SearchRun:
                                  f"{Store.FILE_NAME} there, or search into a new --out")
             raise StoreError(f"{str(self.run_dir)!r} holds a run's {EVALUATIONS_CSV} but no {Store.FILE_NAME}; a new "
                              f"search would overwrite it: choose another --out, or move that run's files away first")
+        ours = [n for n in (CONFIG_JSON, FRONT_CSV, PARETO_PNG) if (self.run_dir / n).exists()]
+        if not self.resume and not store_path.exists() and ours:  # a folder of other files (--out .)
+            raise StoreError(f"{str(self.run_dir)!r} holds {', '.join(ours)} and no {Store.FILE_NAME} (not a run's "
+                             f"folder): a search would overwrite {'them' if len(ours) > 1 else 'it'}; choose another "
+                             f"--out, or move {'them' if len(ours) > 1 else 'it'} away first")
         if self.resume and not store_path.is_file():
             raise StoreError(f"--resume: {str(self.run_dir)!r} holds no run to resume; drop --resume to start one")
         if not self.resume and store_path.exists():

@@ -585,3 +585,13 @@ def test_a_folder_holding_a_runs_csv_but_no_store_is_never_overwritten(tmp_path,
                                          r"store.sqlite there, or search into a new --out$"):
         run_search(make_config(search={"evaluations": 8}), tmp_path / "r", resume=True, progress=False)
     assert (tmp_path / "r" / "evaluations.csv").read_text() == before
+
+
+def test_a_new_search_never_overwrites_a_foreign_config_json(tmp_path, make_config):
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"mine": 1}')  # --out . in a project of one's own
+    with pytest.raises(StoreError, match=r"holds config.json and no store.sqlite \(not a run's folder\): a search "
+                                         r"would overwrite it; choose another --out, or move it away first"):
+        run_search(make_config(search={"evaluations": 8}), folder, progress=False)
+    assert (folder / "config.json").read_text() == '{"mine": 1}'
