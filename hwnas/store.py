@@ -105,6 +105,9 @@ class Store:
             damaged = StoreError(f"{self.path}: {text}: the store is damaged; search again into a new --out")
             damaged.resumable = False  # no "continue with --resume" hint after it
             return damaged
+        if "readonly" in text:  # a run copied from read-only media, another user's file: no space is missing
+            return StoreError(f"{self.path}: {text}: this user cannot write it; make it (and its folder) writable, "
+                              f"or copy the run folder somewhere writable, then --resume there")
         return StoreError(f"{self.path}: {text}; free space (or fix the disk), then --resume")
 
     def _sidecars(self) -> tuple[Path, Path]:

@@ -212,3 +212,16 @@ def test_a_read_only_open_leaves_a_killed_search_s_wal_untouched(tmp_path):
     assert [e.arch for e in store.all()] == ["a"]
     store.close()
     assert {p.name: p.read_bytes() for p in killed.iterdir() if p.name != "s.sqlite-shm"} == before
+
+
+def test_writing_a_store_this_user_cannot_write_says_make_it_writable_not_free_space(tmp_path):
+    import sqlite3
+
+    store = Store(tmp_path / "s.sqlite")
+    store.close()
+    # what SQLite gives on a store file this user may only read (root writes anyway, so opened read-only here)
+    store._db = sqlite3.connect(f"{(tmp_path / 's.sqlite').as_uri()}?mode=ro", uri=True)
+    with pytest.raises(StoreError, match=r"s\.sqlite: attempt to write a readonly database: this user cannot write "
+                                         r"it; make it \(and its folder\) writable, or copy the run folder "
+                                         r"somewhere writable, then --resume there$"):
+        store.set_meta("config", {})
