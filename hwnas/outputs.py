@@ -334,6 +334,10 @@ def load_run(run_dir: str | Path) -> Run:
     try:
         cfg = store.get_meta("config")
         if cfg is None:
+            if len(store) or (path / EVALUATIONS_CSV).is_file():  # it ran: an emptied or damaged store
+                raise StoreError(f"{store_path}: has lost its run's config (an emptied or damaged file), so its "
+                                 f"results cannot be read back ({EVALUATIONS_CSV} still lists them); search again "
+                                 f"into a new --out")
             raise StoreError(f"{store_path}: no config recorded; the run never started, search again")
         return Run(path, config_from_dict(cfg, source=str(store_path)), store.all(), store.get_meta("regression"),
                    store.get_meta("target"))

@@ -166,3 +166,19 @@ def test_a_front_row_re_measured_over_a_budget_is_marked_infeasible(tmp_path, ca
     with open(tmp_path / "front.csv") as fh:
         assert next(csv.DictReader(fh))["feasible"] == "True"
     assert "re-measured over" not in capsys.readouterr().err
+
+
+def test_a_run_whose_store_lost_its_config_is_not_called_never_started(tmp_path):
+    from hwnas.exceptions import StoreError
+    from hwnas.outputs import load_run
+
+    store = Store(tmp_path / Store.FILE_NAME)  # what a refused --resume leaves of an emptied store
+    store.close()
+    write_outputs(tmp_path, _config(), _evaluations())
+    with pytest.raises(StoreError, match=r"has lost its run's config \(an emptied or damaged file\), so its results "
+                                         r"cannot be read back \(evaluations.csv still lists them\); search again "
+                                         r"into a new --out$"):
+        load_run(tmp_path)
+    (tmp_path / "evaluations.csv").unlink()
+    with pytest.raises(StoreError, match="the run never started"):
+        load_run(tmp_path)
