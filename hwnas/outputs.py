@@ -250,6 +250,9 @@ class Run:
     regression: bool | None = None
     #: the target the run was searched on (:meth:`Target.describe` as stored); None when it had none
     target: dict | None = None
+    #: the search went through to its end; False while it runs and after it was stopped (Ctrl-C,
+    #: kill, an error) before a ``--resume`` finished it; None for a run stored before it was recorded
+    finished: bool | None = None
 
     @property
     def objectives(self) -> list[Objective]:
@@ -340,6 +343,6 @@ def load_run(run_dir: str | Path) -> Run:
                                  f"into a new --out")
             raise StoreError(f"{store_path}: no config recorded; the run never started, search again")
         return Run(path, config_from_dict(cfg, source=str(store_path)), store.all(), store.get_meta("regression"),
-                   store.get_meta("target"))
+                   store.get_meta("target"), store.get_meta("finished"))
     finally:
         store.close()

@@ -617,3 +617,21 @@ def test_search_help_names_the_out_folder_a_table_search_writes_by_default(tmp_p
     monkeypatch.setenv("COLUMNS", "400")  # one line per flag: the check reads the help as written
     assert main(["search", "--help"]) == 0
     assert "runs/<space>-table" in capsys.readouterr().out
+
+
+def test_pick_from_a_stopped_search_says_so_and_not_once_it_is_resumed(tmp_path, monkeypatch, capsys):
+    from fakes import interrupt_at
+
+    config = _write(tmp_path, GOOD)
+    with monkeypatch.context() as m:
+        interrupt_at(m, 5)
+        assert main(["search", config, "--out", str(tmp_path / "run"), "--no-progress"]) == 130
+    capsys.readouterr()
+    assert main(["pick", str(tmp_path / "run")]) == 0
+    err = capsys.readouterr().err
+    assert (f"note: the search in {tmp_path / 'run'} was stopped (Ctrl-C, kill or an error) after 4 of its "
+            in err and "continue it with the same hwnas search command, adding --resume" in err), err
+    assert main(["search", config, "--out", str(tmp_path / "run"), "--no-progress", "--resume"]) == 0
+    capsys.readouterr()
+    assert main(["pick", str(tmp_path / "run")]) == 0
+    assert "was stopped" not in capsys.readouterr().err

@@ -60,6 +60,10 @@ class PickCommand(Command):
             named = ", ".join(slower[:3]) + (", ..." if len(slower) > 3 else "")
             raise BudgetError(f"{exc}, or take the onnx file of one of the {len(slower)} variant(s) in compressed.csv "
                               f"that meet it ({named}), never picked as they are slower than their parent") from None
+        if run.finished is False:  # a pick among what a stopped search had evaluated: say so
+            print(f"hwnas: note: the search in {args.run_dir} was stopped (Ctrl-C, kill or an error) after "
+                  f"{len(run.evaluations)} of its {run.config.search['evaluations']} evaluations; this pick is among "
+                  f"those; continue it with the same hwnas search command, adding --resume", file=sys.stderr)
         shown = {k: min(v, budgets.get(k, v)) for k, v in {**budgets, **run.config.budgets}.items()} if budgets else {}
         regression = _is_regression(run)
         if chosen < len(ok):

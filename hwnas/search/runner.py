@@ -229,6 +229,7 @@ class SearchRun:
                     self._open(store)
                     try:
                         new = self._loop(store, executor)
+                        store.set_meta("finished", True)
                     except HwnasError as exc:  # a plugin's DataError, a full disk: what finished is kept
                         exc.stored = self._write_stored(store)
                         raise
@@ -397,6 +398,7 @@ class SearchRun:
         store.set_meta("regression", self.regression)  # hwnas pick reports R² without loading the data
         store.set_meta("results_version", self.RESULTS_VERSION)
         store.set_meta("space", self.parts.space.describe())
+        store.set_meta("finished", False)  # until the loop ends: hwnas pick says when it picks from a stopped run
 
     def _check_same_target(self, stored: dict | None, current: dict | None, models: list[str]) -> None:
         """Refuse a ``--resume`` whose target file now says something else (batch size, threads,
