@@ -108,6 +108,9 @@ class Store:
         if "readonly" in text:  # a run copied from read-only media, another user's file: no space is missing
             return StoreError(f"{self.path}: {text}: this user cannot write it; make it (and its folder) writable, "
                               f"or copy the run folder somewhere writable, then --resume there")
+        if "locked" in text:  # a write transaction of another program (a sqlite3 shell, a database browser)
+            return StoreError(f"{self.path}: {text} by another program (a sqlite3 shell or database browser with "
+                              f"changes not committed); close it, then --resume")
         return StoreError(f"{self.path}: {text}; free space (or fix the disk), then --resume")
 
     def _sidecars(self) -> tuple[Path, Path]:

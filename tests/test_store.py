@@ -225,3 +225,20 @@ def test_writing_a_store_this_user_cannot_write_says_make_it_writable_not_free_s
                                          r"it; make it \(and its folder\) writable, or copy the run folder "
                                          r"somewhere writable, then --resume there$"):
         store.set_meta("config", {})
+
+
+def test_a_store_another_program_holds_locked_says_close_it_not_free_space(tmp_path):
+    import sqlite3
+
+    store = Store(tmp_path / "s.sqlite")
+    other = sqlite3.connect(tmp_path / "s.sqlite", isolation_level=None)  # a sqlite3 shell in a transaction
+    other.execute("BEGIN EXCLUSIVE")
+    store._db.close()
+    store._db = sqlite3.connect(tmp_path / "s.sqlite", timeout=0)  # SQLite's 5 s wait, skipped
+    try:
+        with pytest.raises(StoreError, match=r"s\.sqlite: database is locked by another program \(a sqlite3 shell or "
+                                             r"database browser with changes not committed\); close it, then "
+                                             r"--resume$"):
+            store.set_meta("config", {})
+    finally:
+        other.close()
