@@ -22,7 +22,8 @@ class RegistryError(ConfigError):
 
 
 class PluginError(ConfigError):
-    """A plugin module (``--plugin``, ``HWNAS_PLUGINS``) that cannot be imported."""
+    """A plugin module (``--plugin``, ``HWNAS_PLUGINS``) that cannot be imported, or whose code raised
+    where the search called it (a space's decode inside a strategy's ask)."""
 
 
 class SpaceError(HwnasError):

@@ -24,8 +24,8 @@ import numpy as np
 from ..config import LEGACY_SEARCH, RESUMABLE_SECTIONS, SEARCH_KEYS, RunConfig, check_local_workers
 from ..evaluation import FAILED, OVER_BUDGET, Evaluation, failed_evaluation, status_counts
 from ..execute.base import MAX_ATTEMPTS
-from ..exceptions import BudgetError, ConfigError, HwnasError, MissingExtraError, SpaceError, StoreError
-from ..registry import construct, option_defaults
+from ..exceptions import BudgetError, ConfigError, HwnasError, MissingExtraError, PluginError, SpaceError, StoreError
+from ..registry import construct, option_defaults, plugin_modules
 from ..outputs import (CONFIG_JSON, EVALUATIONS_CSV, FRONT_CSV, PARETO_PNG, WEIGHTS_DIR, as_run, front_indices,
                        write_outputs)
 from ..search.objectives import BUDGETS, is_feasible, minimisation_matrix, resolve_objectives, violation_matrix
@@ -326,7 +326,6 @@ class SearchRun:
 
     def _executor(self):
         from ..execute import WorkerSpec, threads_per_worker
-        from ..registry import plugin_modules
 
         ex = self.config.execution
         workers = min(ex["workers"], self.config.search["evaluations"])  # no process with nothing to do
@@ -474,7 +473,7 @@ class SearchRun:
                     shown = time.perf_counter()
 
         try:
-            while (genomes := self.strategy.ask()) is not None:
+            while (genomes := _blamed(self.strategy.ask, "strategy", self.config.search["strategy"])) is not None:
                 archs = self._canonical(genomes)
                 stale = 0 if set(archs) - set(seen) else stale + 1
                 if stale > self.STALE_ASKS:
@@ -515,8 +514,8 @@ class SearchRun:
                 if full:
                     break  # the strategy is not told a batch it did not get back whole
                 rows = [seen[a].known_metrics for a in archs]
-                self.strategy.tell(genomes, minimisation_matrix(rows, self.objectives),
-                                   violation_matrix(rows, self.config.budgets))
+                _blamed(self.strategy.tell, "strategy", self.config.search["strategy"], genomes,
+                        minimisation_matrix(rows, self.objectives), violation_matrix(rows, self.config.budgets))
         finally:
             if self.progress:  # the last counts, whatever the refresh limit skipped
                 bar.set_postfix_str(self._postfix(seen), refresh=True)
@@ -569,13 +568,24 @@ class SearchRun:
 
     def _canonical(self, genomes) -> list[str]:
         """The proposed genomes' canonical strings; a genome the space refuses is the strategy's fault."""
+        space = self.parts.space
         try:
-            return [self.parts.space.canonical_genome(g) for g in genomes]
+            valid = [space.validate(g) for g in genomes]
         except SpaceError as exc:
             name = self.config.search["strategy"]
-            raise SpaceError(f"strategy {name!r} proposed a genome the {self.parts.space.name} space refuses "
-                             f"({exc}); its ask() must return integers of shape (n, {self.parts.space.n_genes}) "
+            raise SpaceError(f"strategy {name!r} proposed a genome the {space.name} space refuses "
+                             f"({exc}); its ask() must return integers of shape (n, {space.n_genes}) "
                              f"within the space's upper_bounds") from None
+        archs = []
+        for genome in valid:
+            try:
+                archs.append(space.canonical(space.decode(genome)))
+            except Exception as exc:  # noqa: BLE001 - a plugin space's own bug, told in one line
+                raise SpaceError(f"space {space.name!r} ({type(space).__module__}.{type(space).__qualname__}) cannot "
+                                 f"decode the genome {genome.tolist()}, which is within its upper_bounds "
+                                 f"({type(exc).__name__}: {exc}); its decode() and canonical() must accept every "
+                                 f"such genome") from None
+        return archs
 
     def _postfix(self, seen: dict[str, Evaluation]) -> str:
         ok = [e for e in seen.values() if e.ok and is_feasible(e.metrics, self.config.budgets)]
@@ -607,6 +617,29 @@ def _exclusive(run_dir: Path):
                          f"another --out")
 
     return held(run_dir / LOCK_FILE, refuse)
+
+
+def _blamed(method, role: str, name: str, *args):
+    """``method(*args)``; an exception raised in a plugin's code (a space's decode called by the
+    strategy, a strategy's own ask) becomes one :class:`PluginError` line naming the plugin's
+    function, so the search stops with its outputs written instead of a traceback. An exception
+    raised in hwnas itself (a bug) keeps its traceback."""
+    try:
+        return method(*args)
+    except HwnasError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - re-raised unless a plugin's code raised it
+        plugins = {*plugin_modules(), "__main__"}  # a script that registers its own parts
+        tb, where = exc.__traceback__, None
+        while tb is not None:
+            module = tb.tb_frame.f_globals.get("__name__")
+            if module in plugins:
+                where = f"{module}.{tb.tb_frame.f_code.co_qualname} (line {tb.tb_lineno})"
+            tb = tb.tb_next
+        if where is None:
+            raise
+        raise PluginError(f"{role} {name!r}: {method.__name__}() failed in the plugin code {where}: "
+                          f"{type(exc).__name__}: {exc}; fix the plugin") from None
 
 
 def _space_size(space) -> int | None:

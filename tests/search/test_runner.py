@@ -595,3 +595,47 @@ def test_a_new_search_never_overwrites_a_foreign_config_json(tmp_path, make_conf
                                          r"would overwrite it; choose another --out, or move it away first"):
         run_search(make_config(search={"evaluations": 8}), folder, progress=False)
     assert (folder / "config.json").read_text() == '{"mine": 1}'
+
+
+@pytest.fixture
+def decode_fails():
+    """A registered mlp space whose decode() raises for every genome with gene 0 = 1 (a plugin's bug)."""
+    from hwnas.space import SPACES
+    from hwnas.space.mlp import MLPSpace
+
+    class DecodeFails(MLPSpace):
+        def decode(self, genome):
+            if int(genome[0]) == 1:
+                raise RuntimeError("decode blew up")
+            return super().decode(genome)
+
+    SPACES.add("audit-decode-fails", DecodeFails)
+    yield "audit-decode-fails"
+    SPACES._items.pop("audit-decode-fails")
+    SPACES._origins.pop("audit-decode-fails")
+
+
+def test_a_plugin_space_whose_decode_raises_stops_the_search_with_one_line(tmp_path, make_config, decode_fails):
+    # raised inside nsga2's sampling (pymoo calls the space): a PluginError naming the plugin's
+    # function, with what finished written, not a traceback
+    from hwnas.exceptions import PluginError
+
+    with pytest.raises(PluginError, match=r"^strategy 'nsga2': ask\(\) failed in the plugin code "
+                                          r".*test_runner\..*DecodeFails\.decode \(line \d+\): RuntimeError: decode "
+                                          r"blew up; fix the plugin$"):
+        run_search(make_config(space={"name": decode_fails}), tmp_path / "r", progress=False)
+    assert (tmp_path / "r" / "evaluations.csv").is_file()
+
+
+def test_a_genome_a_plugin_space_cannot_decode_is_blamed_on_the_space(tmp_path, make_config, decode_fails,
+                                                                      monkeypatch):
+    import numpy as np
+
+    from hwnas.exceptions import SpaceError
+    from hwnas.search.strategies.nsga2 import NSGA2Strategy
+
+    monkeypatch.setattr(NSGA2Strategy, "ask", lambda self: np.eye(1, self.space.n_genes, dtype=np.int64))
+    with pytest.raises(SpaceError, match=r"^space '[^']+' \(.*DecodeFails\) cannot decode the genome "
+                                         r"\[1, .*\], which is within its upper_bounds \(RuntimeError: decode blew "
+                                         r"up\); its decode\(\) and canonical\(\) must accept every such genome$"):
+        run_search(make_config(space={"name": decode_fails}), tmp_path / "r", progress=False)
