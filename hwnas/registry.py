@@ -66,8 +66,11 @@ class Registry(Generic[T]):
                                  f"it under another name (taken: {', '.join(self.names())})")
             self._items[name] = obj
             self._origins[name] = origin
-            if isinstance(obj, type) and getattr(obj, "name", None) == "":  # a plugin's class that names
-                obj.name = name  # itself nowhere else: messages and failure reasons give this name
+            # a plugin's class that names itself nowhere else, or only through the class it extends
+            # (a subclass of proxy-trainer): messages and failure reasons give the registered name
+            if isinstance(obj, type) and isinstance(getattr(obj, "name", None), str) and (
+                    obj.name == "" or "name" not in vars(obj)):
+                obj.name = name
             return obj
 
         return deco

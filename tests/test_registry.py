@@ -101,7 +101,11 @@ def test_a_class_registered_without_a_name_takes_the_registered_one():
         class Named(Base):
             name = "its-own"
 
+        @parts.register("my-named-subclass")
+        class Extends(Named): ...  # inherits 'its-own', a name registered for another class
+
         assert Mine.name == "my-estimator" and Named.name == "its-own" and Base.name == ""
+        assert Extends.name == "my-named-subclass"
     finally:
         _REGISTRIES.remove(parts)
 
