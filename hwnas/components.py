@@ -165,11 +165,12 @@ def build_components(config: RunConfig, *, weights_dir: Path | None = None, with
     estimator = None
     if with_estimator:
         options = {k: v for k, v in config.estimator.items() if k != "name"}
-        if task is None and ESTIMATORS.get(config.estimator["name"]).needs_model:
+        where = f"{config.source} [estimator] name"
+        if task is None and ESTIMATORS.get(config.estimator["name"], where=where).needs_model:
             raise ConfigError(f"{config.source}: [estimator] {config.estimator['name']!r} trains on data; "
                               f"add a [task] table (e.g. dataset = \"digits\")")
         check_recipe_overrides(config, space, options)
-        estimator = ESTIMATORS.get(config.estimator["name"]).from_options(
+        estimator = ESTIMATORS.get(config.estimator["name"], where=where).from_options(
             task, options, source=f"{config.source} [estimator]")
         _check_estimator_objectives(config, type(estimator))
         _check_untrained_scores(config, space)
@@ -184,7 +185,7 @@ def build_components(config: RunConfig, *, weights_dir: Path | None = None, with
     # [cost] latency = "lut" | "measure" | "auto": table prediction or timing for latency_ms
     names, latency_note = latency_models(names, config.cost, space, explicit="models" in config.cost,
                                          source=config.source)
-    classes = [COST_MODELS.get(name) for name in names]
+    classes = [COST_MODELS.get(name, where=f"{config.source} [cost] models") for name in names]
     if "target" not in config.cost and any(cls.needs_model for cls in classes):
         raise ConfigError(f"{config.source}: [cost] needs 'target' for cost models {names}, e.g. target = \"cpu-ort-1t\"")
     cost_models = []

@@ -294,7 +294,7 @@ def _validate_search(config: RunConfig) -> None:
     if isinstance(objectives, str) or not isinstance(objectives, list) or not objectives:
         raise ConfigError(f"{src}: objectives = {objectives!r} must be a non-empty list, e.g. [\"error\", \"latency_ms\"]")
     for name in objectives:
-        OBJECTIVES.get(name)
+        OBJECTIVES.get(name, where=f"{src} objectives")
     if len(set(objectives)) != len(objectives):
         raise ConfigError(f"{src}: objectives {objectives} repeat a name")
     for key in ("evaluations", "seed"):

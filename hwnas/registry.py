@@ -79,8 +79,12 @@ class Registry(Generic[T]):
         """Register ``obj`` under ``name`` (non-decorator form)."""
         return self.register(name)(obj)
 
-    def get(self, name: str) -> T:
+    def get(self, name: str, *, where: str | None = None) -> T:
         """Return the object registered as ``name``.
+
+        Args:
+            name: the registered name.
+            where: where the name came from (``"run.toml [search] strategy"``), to begin the error with.
 
         Raises:
             RegistryError: naming the unknown value, close matches and all valid names.
@@ -90,7 +94,7 @@ class Registry(Generic[T]):
         except (KeyError, TypeError):  # TypeError: an unhashable value from a config file
             close = close_matches(name, self._items)
             hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
-            raise RegistryError(f"unknown {self.kind} {name!r}; {hint}choose one of: {', '.join(self.names())}"
+            raise RegistryError(f"{where + ': ' if where else ''}unknown {self.kind} {name!r}; {hint}choose one of: {', '.join(self.names())}"
                                 f"{PLUGIN_HINT}") from None
 
     def names(self) -> list[str]:

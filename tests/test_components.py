@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from hwnas.components import build_components
@@ -109,3 +111,34 @@ def test_a_missing_target_file_names_the_config_and_where_its_relative_path_was_
     with pytest.raises(TargetError, match=f"^{config} \\[cost\\] target: target file {tmp_path / 'configs' / 'mine.toml'} "
                                           f"does not exist; check the path$"):
         build_components(load_config(config), with_estimator=False)
+
+
+@pytest.mark.parametrize("section, key, typo, needle", [
+    ("estimator", "name", "fake-acuracy", "[estimator] name: unknown accuracy estimator 'fake-acuracy'"),
+    ("cost", "models", ["counts", "fake-latncy"], "[cost] models: unknown cost model 'fake-latncy'"),
+])
+def test_a_misspelled_part_names_the_config_file_and_key(make_config, section, key, typo, needle):
+    # as [space] name and [task] dataset do: a user with several configs sees which one to fix
+    from hwnas.config import config_from_dict
+    from hwnas.exceptions import RegistryError
+
+    data = make_config().to_dict()
+    data[section][key] = typo
+    config = config_from_dict(data, source="mine.toml")
+    with pytest.raises(RegistryError, match="^" + re.escape(f"mine.toml {needle}; did you mean")):
+        build_components(config)
+
+
+def test_a_misspelled_objective_or_strategy_names_the_config_file_and_key(tmp_path, make_config):
+    from hwnas.config import config_from_dict
+    from hwnas.exceptions import RegistryError
+    from hwnas.search.runner import run_search
+
+    data = make_config().to_dict()
+    data["search"]["objectives"] = ["eror", "latency_ms"]
+    with pytest.raises(RegistryError, match=r"^mine\.toml \[search\] objectives: unknown objective 'eror'; did you"):
+        config_from_dict(data, source="mine.toml")
+    data = make_config().to_dict()
+    data["search"]["strategy"] = "nsga"
+    with pytest.raises(RegistryError, match=r"^mine\.toml \[search\] strategy: unknown search strategy 'nsga'; did"):
+        run_search(config_from_dict(data, source="mine.toml"), tmp_path / "r", progress=False)

@@ -106,7 +106,7 @@ class SearchRun:
         for note in self.parts.notes if outputs else ():
             print(f"hwnas: note: {note}", file=sys.stderr)
         name = config.search["strategy"]
-        strategy_class = STRATEGIES.get(name)
+        strategy_class = STRATEGIES.get(name, where=f"{config.source} [search] strategy")
         fixed = dict(n_objectives=len(self.objectives), n_constraints=len(config.budgets),
                      evaluations=config.search["evaluations"], seed=config.search["seed"])
         if strategy_class.needs_task:
