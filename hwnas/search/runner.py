@@ -11,7 +11,6 @@ the order in which it was proposed, so parallel runs list the same way as serial
 
 from __future__ import annotations
 
-import copy
 import json
 import sys
 import time
@@ -21,7 +20,8 @@ from pathlib import Path
 from typing import Iterator
 import numpy as np
 
-from ..config import LEGACY_SEARCH, RESUMABLE_SECTIONS, SEARCH_KEYS, RunConfig, check_local_workers
+from ..config import (LEGACY_SEARCH, RESUMABLE_SECTIONS, SEARCH_KEYS, RunConfig, check_local_workers,
+                      config_from_dict)
 from ..evaluation import FAILED, OVER_BUDGET, Evaluation, failed_evaluation, status_counts
 from ..execute.base import MAX_ATTEMPTS
 from ..exceptions import BudgetError, ConfigError, HwnasError, MissingExtraError, PluginError, SpaceError, StoreError
@@ -76,13 +76,15 @@ class SearchRun:
         from ..components import build_components
         from ..execute import EXECUTORS
 
+        # validated again, as a copy: a script may have edited the config's dicts since it was loaded
+        # (config.search["evaluations"] = 0), and the run records its own choices (a table's level)
+        self.config = config = config_from_dict(config.to_dict(), source=config.source)
         check_local_workers(config)
         self.executor_class = EXECUTORS.get(config.execution["executor"])
         try:  # before the parts load the task or time a latency table's reference networks
             self.executor_class.check_requirements()
         except MissingExtraError as exc:
             raise MissingExtraError(f"{config.source} [execution]: {exc}") from None
-        self.config = config = copy.deepcopy(config)  # the run records its own choices (a table's level)
         self.run_dir = Path(run_dir)
         self.resume = resume
         self.progress = progress

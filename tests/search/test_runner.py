@@ -639,3 +639,16 @@ def test_a_genome_a_plugin_space_cannot_decode_is_blamed_on_the_space(tmp_path, 
                                          r"\[1, .*\], which is within its upper_bounds \(RuntimeError: decode blew "
                                          r"up\); its decode\(\) and canonical\(\) must accept every such genome$"):
         run_search(make_config(space={"name": decode_fails}), tmp_path / "r", progress=False)
+
+
+@pytest.mark.parametrize("key, value", [("evaluations", 0), ("evaluations", "six"), ("objectives", ["eror"])])
+def test_a_config_edited_in_a_script_is_validated_again(tmp_path, make_config, key, value):
+    # the Python API hands out a RunConfig of plain dicts; an edited one got a ZeroDivisionError
+    # or a TypeError from deep inside the search instead of the config's own message
+    from hwnas.exceptions import ConfigError
+
+    config = make_config()
+    config.search[key] = value
+    with pytest.raises(ConfigError, match=r"^<dict> \[search\]"):
+        run_search(config, tmp_path / "r", progress=False)
+    assert not (tmp_path / "r").exists()
