@@ -259,6 +259,17 @@ class Run:
         """The run's objectives."""
         return resolve_objectives(self.config.objectives)
 
+    @property
+    def front(self) -> list[Evaluation]:
+        """The run's Pareto front as ``front.csv`` lists it: its successful evaluations within the
+        run's ``[budgets]`` that no other dominates, sorted by the first objective.
+
+        Example:
+            >>> [ev.arch for ev in load_run("runs/digits").front]   # doctest: +SKIP
+            ['w0.25:k3e3/k3e3/k3e3/k3e3', ...]
+        """
+        return [self.evaluations[i] for i in front_indices(self.evaluations, self.objectives, self.config.budgets)]
+
     def components(self) -> Any:
         """The run's parts rebuilt from its stored config (no estimator), for export and compress.
 

@@ -182,3 +182,17 @@ def test_a_run_whose_store_lost_its_config_is_not_called_never_started(tmp_path)
     (tmp_path / "evaluations.csv").unlink()
     with pytest.raises(StoreError, match="the run never started"):
         load_run(tmp_path)
+
+
+def test_a_loaded_run_gives_its_front_as_front_csv_lists_it(tmp_path, make_config):
+    from hwnas.outputs import load_run
+    from hwnas.search.runner import run_search
+
+    free = run_search(make_config(), tmp_path / "free", progress=False)
+    bound = sorted(e.metrics["latency_ms"] for e in free.front)[len(free.front) // 2]
+    summary = run_search(make_config(budgets={"max_latency_ms": bound}), tmp_path / "r", progress=False)
+    with open(tmp_path / "r" / "front.csv") as fh:
+        listed = [row["arch"] for row in csv.DictReader(fh)]
+    front = load_run(tmp_path / "r").front
+    assert [ev.arch for ev in front] == listed == [ev.arch for ev in summary.front] and len(listed) >= 2
+    assert all(ev.metrics["latency_ms"] <= bound for ev in front)  # the run's own budgets apply
