@@ -126,7 +126,8 @@ def export_run_arch(run_dir: str | Path, arch: str, output: str | Path, *,
                           f"(e.g. examples/digits_nb201_darts.toml)")
     # no cost model is built: a lut run's table may have changed or gone since, and export reads none
     task = run.task()
-    space = build_space(config, task)
+    with run.plugins_named():
+        space = build_space(config, task)
     canonical = run.resolve_arch(space, arch)
     # the settings the run measured with, not the target file's today (it may have been edited since)
     target = run.target if run.target is not None else (

@@ -14,6 +14,7 @@ import csv
 import json
 import os
 import re
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence, TextIO
 
 from .config import SEARCH_KEYS, RunConfig, config_from_dict
 from .evaluation import Evaluation
-from .exceptions import ConfigError, StoreError
+from .exceptions import ConfigError, RegistryError, StoreError
 from .front import non_dominated
 from .search.objectives import METRIC_COLUMNS, Objective, is_feasible, labelled_for_task, resolve_objectives
 from .store import Store
@@ -31,6 +32,8 @@ FRONT_CSV = "front.csv"
 PARETO_PNG = "pareto.png"
 CONFIG_JSON = "config.json"
 WEIGHTS_DIR = "weights"
+#: store meta key: the plugin modules loaded when the run was searched (``--plugin``, ``HWNAS_PLUGINS``)
+PLUGINS_META = "plugins"
 
 
 def row_of(ev: Evaluation, budgets: Mapping[str, float]) -> dict[str, object]:
@@ -253,6 +256,17 @@ class Run:
     #: the search went through to its end; False while it runs and after it was stopped (Ctrl-C,
     #: kill, an error) before a ``--resume`` finished it; None for a run stored before it was recorded
     finished: bool | None = None
+    #: the plugin modules loaded when it was searched (None: a run stored before they were recorded)
+    plugins: list[str] | None = None
+
+    @contextmanager
+    def plugins_named(self) -> Iterator[None]:
+        """Inside it, an unknown name (a space, dataset...) that one of the run's plugins registered,
+        not imported now, is told with the ``--plugin`` flags the run needs."""
+        try:
+            yield
+        except RegistryError as exc:
+            raise _plugins_hint(exc, self.plugins) from None
 
     @property
     def objectives(self) -> list[Objective]:
@@ -281,7 +295,8 @@ class Run:
         from .exceptions import DataError
 
         try:
-            return build_components(self.config, with_estimator=False)
+            with self.plugins_named():
+                return build_components(self.config, with_estimator=False)
         except DataError as exc:
             raise self._data_gone(exc) from None
 
@@ -295,7 +310,8 @@ class Run:
         from .exceptions import DataError
 
         try:
-            return load_task(self.config.task, source=self.config.source)
+            with self.plugins_named():
+                return load_task(self.config.task, source=self.config.source)
         except DataError as exc:
             raise self._data_gone(exc) from None
 
@@ -353,7 +369,24 @@ def load_run(run_dir: str | Path) -> Run:
                                  f"results cannot be read back ({EVALUATIONS_CSV} still lists them); search again "
                                  f"into a new --out")
             raise StoreError(f"{store_path}: no config recorded; the run never started, search again")
-        return Run(path, config_from_dict(cfg, source=str(store_path)), store.all(), store.get_meta("regression"),
-                   store.get_meta("target"), store.get_meta("finished"))
+        plugins = store.get_meta(PLUGINS_META)
+        try:
+            config = config_from_dict(cfg, source=str(store_path))
+        except RegistryError as exc:  # an objective a plugin declared
+            raise _plugins_hint(exc, plugins) from None
+        return Run(path, config, store.all(), store.get_meta("regression"), store.get_meta("target"),
+                   store.get_meta("finished"), plugins)
     finally:
         store.close()
+
+
+def _plugins_hint(exc: RegistryError, plugins: Sequence[str] | None) -> RegistryError:
+    """``exc``, naming the ``--plugin`` flags of the run's plugins not imported now (if any)."""
+    from .registry import PLUGIN_HINT
+
+    missing = [m for m in plugins or () if m not in sys.modules]
+    if not missing:
+        return exc
+    flags = " ".join(f"--plugin {m}" for m in missing)
+    return RegistryError(f"{str(exc).replace(PLUGIN_HINT, '')}; the run was searched with the plugin(s) "
+                         f"{', '.join(missing)} loaded: load them too, e.g. hwnas {flags} ...")

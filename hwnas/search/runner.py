@@ -26,8 +26,8 @@ from ..evaluation import FAILED, OVER_BUDGET, Evaluation, failed_evaluation, sta
 from ..execute.base import MAX_ATTEMPTS
 from ..exceptions import BudgetError, ConfigError, HwnasError, MissingExtraError, PluginError, SpaceError, StoreError
 from ..registry import construct, option_defaults, plugin_modules
-from ..outputs import (CONFIG_JSON, EVALUATIONS_CSV, FRONT_CSV, PARETO_PNG, WEIGHTS_DIR, as_run, front_indices,
-                       write_outputs)
+from ..outputs import (CONFIG_JSON, EVALUATIONS_CSV, FRONT_CSV, PARETO_PNG, PLUGINS_META, WEIGHTS_DIR, as_run,
+                       front_indices, write_outputs)
 from ..search.objectives import BUDGETS, is_feasible, minimisation_matrix, resolve_objectives, violation_matrix
 from ..store import Store
 from .strategies import STRATEGIES
@@ -373,6 +373,8 @@ class SearchRun:
                              f"data it ran on, or search into a new --out")
         store.set_meta("data_digest", data)
         store.set_meta("cost_models", models)
+        # which modules registered the run's parts, so that export and compress can name them
+        store.set_meta(PLUGINS_META, sorted({*(store.get_meta(PLUGINS_META) or []), *plugin_modules()}))
         # what the parts' numbers come from beyond the config (a table's rows): a resume on other ones
         # would mix two tables in one run; keyed by the cost model's name, or "<name> estimator"
         parts = [(c.name, f"{c.name} cost model", c) for c in self.parts.cost_models]
