@@ -375,6 +375,12 @@ def test_plugin_modules_are_loaded_by_flag_or_environment(tmp_path, monkeypatch,
     monkeypatch.setenv("HWNAS_PLUGINS", "no_such_plugin")  # a name the user did not type says where it came from
     cli_error(["list"], "plugin 'no_such_plugin' (from HWNAS_PLUGINS) cannot be imported", "remove it from HWNAS_PLUGINS")
     monkeypatch.delenv("HWNAS_PLUGINS")
+    # a file path where a module name goes: said so, with the command that loads it
+    cli_error(["--plugin", str(tmp_path / "userplug.py"), "list"], f"plugin '{tmp_path / 'userplug.py'}' is a file "
+              f"path; plugins are loaded by module name: PYTHONPATH={tmp_path} hwnas --plugin userplug ...")
+    monkeypatch.setenv("HWNAS_PLUGINS", "plugins/userplug.py")
+    cli_error(["list"], "(from HWNAS_PLUGINS) is a file path", "PYTHONPATH=plugins HWNAS_PLUGINS=userplug hwnas ...")
+    monkeypatch.delenv("HWNAS_PLUGINS")
     try:
         assert main(["--plugin", "userplug", "list"]) == 0
         assert "user-random" in capsys.readouterr().out
