@@ -291,7 +291,8 @@ def make_space(name: str, input_shape: Sequence[int] | None, output_dim: int | N
     Raises:
         RegistryError: unknown space name.
         ConfigError: an option the space does not take, or no shapes for a space that needs a task.
-        SpaceError: the space defines no genes (or entries that are not :class:`Gene`).
+        SpaceError: the space defines no genes (or entries that are not :class:`Gene`), or its
+            ``__init__`` skips :class:`SearchSpace`'s.
     """
 
     cls = SPACES.get(name)
@@ -304,6 +305,9 @@ def make_space(name: str, input_shape: Sequence[int] | None, output_dim: int | N
         input_shape = cls.default_shapes[0] if input_shape is None else input_shape
         output_dim = cls.default_shapes[1] if output_dim is None else output_dim
     space = construct(cls, input_shape, output_dim, options=options, where="[space]", label=name)
+    if not all(hasattr(space, a) for a in ("input_shape", "output_dim")):  # read by cost models, estimators, export
+        raise SpaceError(f"space {name!r} ({type(space).__qualname__}) has no input_shape or output_dim: its __init__ "
+                         f"does not call super().__init__(input_shape, output_dim); call it first")
     genes = getattr(space, "genes", None)
     if isinstance(genes, tuple):  # a sequence of genes is as good as a list
         genes = space.genes = list(genes)

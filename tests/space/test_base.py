@@ -39,10 +39,15 @@ class _TupleGenes(_ClassGenes):
         self.genes = (Gene("op", ("a", "b")),)  # a tuple set in __init__: as good as a list
 
 
+class _NoSuper(_ClassGenes):
+    def __init__(self, input_shape, output_dim):  # forgets super().__init__(input_shape, output_dim)
+        self.genes = [Gene("op", ("a", "b"))]
+
+
 @pytest.fixture
 def registered():
     names = {"audit-class-genes": _ClassGenes, "audit-no-genes": _NoGenes, "audit-not-genes": _NotGenes,
-             "audit-tuple-genes": _TupleGenes}
+             "audit-tuple-genes": _TupleGenes, "audit-no-super": _NoSuper}
     for name, cls in names.items():
         SPACES.add(name, cls)
     yield
@@ -63,3 +68,11 @@ def test_a_space_without_genes_is_refused_in_one_line(registered, name):
     with pytest.raises(SpaceError, match=r"not a non-empty list of Gene; set self.genes = \[Gene\(...\), ...\] "
                                          r"after super\(\).__init__\(\)$"):
         make_space(name, (4,), 2)
+
+
+def test_a_space_that_skips_the_base_init_is_refused_in_one_line(registered):
+    # its missing input_shape was an AttributeError traceback from the first cost model built
+    with pytest.raises(SpaceError, match=r"^space 'audit-no-super' \(_NoSuper\) has no input_shape or output_dim: "
+                                         r"its __init__ does not call super\(\)\.__init__\(input_shape, output_dim\); "
+                                         r"call it first$"):
+        make_space("audit-no-super", (4,), 2)
