@@ -151,6 +151,18 @@ def plugin_modules() -> list[str]:
                   and m.split(".")[0] != "hwnas")
 
 
+def raised_in(exc: BaseException, modules: Iterable[str]) -> str | None:
+    """``module.function (line N)`` of the innermost frame of ``exc``'s traceback that runs code of
+    one of ``modules`` (a plugin's), or None when none does (the exception is hwnas's own)."""
+    modules, tb, where = set(modules), exc.__traceback__, None
+    while tb is not None:
+        module = tb.tb_frame.f_globals.get("__name__")
+        if module in modules:
+            where = f"{module}.{tb.tb_frame.f_code.co_qualname} (line {tb.tb_lineno})"
+        tb = tb.tb_next
+    return where
+
+
 def _qualified(obj: object) -> str:
     """``module.Class`` of a registered class or function, else the object's repr."""
     name = getattr(obj, "__qualname__", None)
@@ -225,6 +237,13 @@ def construct(cls: type, *args: Any, options: Mapping[str, Any], where: str, lab
     except (TypeError, ValueError) as exc:  # a value of the wrong type, met inside the constructor
         raise ConfigError(f"{where}: {label!r} option values {dict(options)!r} are invalid ({exc}); "
                           f"fix the types and ranges") from None
+    except Exception as exc:  # a plugin's own bug (hwnas's keeps its traceback)
+        if (raised := raised_in(exc, {*plugin_modules(), "__main__"})) is None:
+            raise
+        from .exceptions import PluginError
+
+        raise PluginError(f"{where}: {label!r} ({_qualified(cls)}) cannot be built: its constructor failed in "
+                          f"{raised}: {type(exc).__name__}: {exc}; fix the plugin") from None
 
 
 def _check_call(cls: type, args: tuple, fixed: Mapping[str, Any], options: Mapping[str, Any], where: str,

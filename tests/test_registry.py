@@ -142,3 +142,22 @@ def test_a_constructor_that_cannot_take_hwnas_s_arguments_or_lacks_an_option_is_
     # a TypeError raised inside a constructor that takes the arguments is still the options' fault
     with pytest.raises(ConfigError, match=r"^\[space\]: 'x' option values \{'size': 2\} are invalid \(size must be odd\)"):
         construct(Strict, (1, 8, 8), 10, options={"size": 2}, where="[space]", label="x")
+
+
+def test_a_plugin_constructor_that_raises_is_one_line_naming_the_plugin():
+    from hwnas.exceptions import PluginError
+    from hwnas.registry import _REGISTRIES, Registry, construct
+
+    parts = Registry("estimator")
+    try:
+        @parts.register("audit-broken-init")
+        class Broken:
+            def __init__(self, task):
+                raise KeyError("missing thing")
+
+        with pytest.raises(PluginError, match=r"^run\.toml \[estimator\]: 'audit-broken-init' \(.*Broken\) cannot be "
+                                              r"built: its constructor failed in .*test_registry\..*Broken\.__init__ "
+                                              r"\(line \d+\): KeyError: 'missing thing'; fix the plugin$"):
+            construct(Broken, None, options={}, where="run.toml [estimator]", label="audit-broken-init")
+    finally:
+        _REGISTRIES.remove(parts)

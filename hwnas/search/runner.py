@@ -25,7 +25,7 @@ from ..config import (LEGACY_SEARCH, RESUMABLE_SECTIONS, SEARCH_KEYS, RunConfig,
 from ..evaluation import FAILED, OVER_BUDGET, Evaluation, failed_evaluation, status_counts
 from ..execute.base import MAX_ATTEMPTS
 from ..exceptions import BudgetError, ConfigError, HwnasError, MissingExtraError, PluginError, SpaceError, StoreError
-from ..registry import construct, option_defaults, plugin_modules
+from ..registry import construct, option_defaults, plugin_modules, raised_in
 from ..outputs import (CONFIG_JSON, EVALUATIONS_CSV, FRONT_CSV, PARETO_PNG, PLUGINS_META, WEIGHTS_DIR, as_run,
                        front_indices, write_outputs)
 from ..search.objectives import BUDGETS, is_feasible, minimisation_matrix, resolve_objectives, violation_matrix
@@ -633,13 +633,7 @@ def _blamed(method, role: str, name: str, *args):
     except HwnasError:
         raise
     except Exception as exc:  # noqa: BLE001 - re-raised unless a plugin's code raised it
-        plugins = {*plugin_modules(), "__main__"}  # a script that registers its own parts
-        tb, where = exc.__traceback__, None
-        while tb is not None:
-            module = tb.tb_frame.f_globals.get("__name__")
-            if module in plugins:
-                where = f"{module}.{tb.tb_frame.f_code.co_qualname} (line {tb.tb_lineno})"
-            tb = tb.tb_next
+        where = raised_in(exc, {*plugin_modules(), "__main__"})  # __main__: a script that registers its own parts
         if where is None:
             raise
         raise PluginError(f"{role} {name!r}: {method.__name__}() failed in the plugin code {where}: "
