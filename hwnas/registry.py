@@ -46,6 +46,9 @@ class Registry(Generic[T]):
     def register(self, name: str) -> Callable[[T], T]:
         """Decorator that registers ``obj`` under ``name``.
 
+        The same class defined again by the module that registered it (a notebook cell run
+        again, ``importlib.reload``) replaces the old one.
+
         Raises:
             ValueError: if ``name`` is already taken (a programming error, not user input),
                 naming what holds it: a plugin cannot replace a built-in.
@@ -56,8 +59,10 @@ class Registry(Generic[T]):
         origin = caller.f_globals.get("__name__") if caller is not None else None
 
         def deco(obj: T) -> T:
-            if name in self._items:
-                held = self._items[name]
+            held = self._items.get(name)
+            redefined = (name in self._items and held is not obj and self._origins.get(name) == origin
+                         and _qualified(held) == _qualified(obj))  # a notebook cell run again, a reloaded module
+            if name in self._items and not redefined:
                 if held is obj:
                     raise ValueError(f"{self.kind} {name!r} is registered twice ({_qualified(obj)}); "
                                      f"register it once")

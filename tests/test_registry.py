@@ -65,6 +65,23 @@ def test_a_name_taken_twice_names_what_holds_it():
         _REGISTRIES.remove(spaces)
 
 
+def test_a_class_defined_again_by_its_module_replaces_the_old_one():
+    # a notebook cell (or importlib.reload) that defines and registers the class again: the new one wins
+    from hwnas.registry import _REGISTRIES, Registry
+
+    spaces = Registry("search space")
+    try:
+        classes = []
+        for _ in range(2):
+            @spaces.register("audit-tiny")
+            class Tiny: ...
+
+            classes.append(Tiny)
+        assert classes[0] is not classes[1] and spaces.get("audit-tiny") is classes[1]
+    finally:
+        _REGISTRIES.remove(spaces)
+
+
 def test_plugin_modules_name_a_module_that_registers_an_instance(tmp_path, monkeypatch):
     """An objective a user module adds is an ``Objective`` whose ``__module__`` is hwnas's: the
     module that added it must still be imported by worker processes, or they cannot resolve it."""
