@@ -589,6 +589,10 @@ class SearchRun:
                                  f"decode the genome {genome.tolist()}, which is within its upper_bounds "
                                  f"({type(exc).__name__}: {exc}); its decode() and canonical() must accept every "
                                  f"such genome") from None
+            if not isinstance(archs[-1], str):  # the store's key: sqlite's refusal would read as a full disk
+                raise SpaceError(f"space {space.name!r} ({type(space).__module__}.{type(space).__qualname__}) "
+                                 f"canonical() returned {type(archs[-1]).__name__} {archs[-1]!r:.60} for the genome "
+                                 f"{genome.tolist()}, not a string; return a string that its parse() reads back")
         return archs
 
     def _postfix(self, seen: dict[str, Evaluation]) -> str:

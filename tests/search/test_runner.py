@@ -652,3 +652,16 @@ def test_a_config_edited_in_a_script_is_validated_again(tmp_path, make_config, k
     with pytest.raises(ConfigError, match=r"^<dict> \[search\]"):
         run_search(config, tmp_path / "r", progress=False)
     assert not (tmp_path / "r").exists()
+
+
+def test_a_plugin_space_whose_canonical_is_no_string_is_blamed_on_the_space(tmp_path, make_config, monkeypatch):
+    # it was the store's key: sqlite refused it, and the message said to free disk space
+    from hwnas.exceptions import SpaceError
+    from hwnas.space.mlp import MLPSpace
+
+    text = MLPSpace.canonical
+    monkeypatch.setattr(MLPSpace, "canonical", lambda self, arch: (text(self, arch),))
+    with pytest.raises(SpaceError, match=r"^space 'mlp' \(hwnas\.space\.mlp\.MLPSpace\) canonical\(\) returned tuple "
+                                         r"\(.*\) for the genome \[.*\], not a string; return a string that its "
+                                         r"parse\(\) reads back$"):
+        run_search(make_config(), tmp_path / "r", progress=False)
