@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from .config import RunConfig
-from .exceptions import ConfigError, TargetError
-from .registry import construct
+from .exceptions import ConfigError, RegistryError, TargetError
+from .registry import _qualified, construct
 
 #: Cost models every evaluation runs unless ``[cost] models`` says otherwise.
 DEFAULT_COST_MODELS = ("counts", "memory", "ort")
@@ -111,6 +111,16 @@ def _check_estimator_objectives(config: RunConfig, cls: type) -> None:
                               f"({', '.join(givers)}) or another objective")
 
 
+def _check_declared(part: str, cls: type, attr: str) -> None:
+    """Refuse a plugin part whose declared metric names (``provides``, ``metrics``) are not a tuple
+    of names: ``provides = ("params")`` is the string ``"params"``, read as the names p, a, r..."""
+    names = getattr(cls, attr, None)
+    if isinstance(names, str) or not isinstance(names, (tuple, list)) or not all(isinstance(n, str) for n in names):
+        example = f"({names!r},)" if isinstance(names, str) else "('params',)"
+        raise RegistryError(f"{part} ({_qualified(cls)}) declares {attr} = {names!r:.60}, not a tuple of metric "
+                            f"names; declare e.g. {attr} = {example} in the class")
+
+
 def _check_cost_metrics(config: RunConfig, cost_models: list[Any]) -> None:
     """Refuse a cost-side objective or a budget that no cost model computes (every candidate
     would read as failed, or the front would be empty)."""
@@ -172,6 +182,7 @@ def build_components(config: RunConfig, *, weights_dir: Path | None = None, with
         check_recipe_overrides(config, space, options)
         estimator = ESTIMATORS.get(config.estimator["name"], where=where).from_options(
             task, options, source=f"{config.source} [estimator]")
+        _check_declared(f"estimator {config.estimator['name']!r}", type(estimator), "metrics")
         _check_estimator_objectives(config, type(estimator))
         _check_untrained_scores(config, space)
     try:  # before anything reads it, so that a missing or bad target file names the config that gave it
@@ -194,6 +205,8 @@ def build_components(config: RunConfig, *, weights_dir: Path | None = None, with
         fixed = {"space": space, "config_source": config.source} if getattr(cls, "needs_space", False) else {}
         cost_models.append(construct(cls, target, space.input_shape, options=options, fixed=fixed,
                                      where=f"{config.source} [cost.{name}]", label=name))
+    for cost in cost_models:
+        _check_declared(f"cost model {cost.name!r}", type(cost), "provides")
     _check_cost_metrics(config, cost_models)
     for part in (estimator, *cost_models):
         if isinstance(part, TableBacked):

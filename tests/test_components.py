@@ -142,3 +142,21 @@ def test_a_misspelled_objective_or_strategy_names_the_config_file_and_key(tmp_pa
     data["search"]["strategy"] = "nsga"
     with pytest.raises(RegistryError, match=r"^mine\.toml \[search\] strategy: unknown search strategy 'nsga'; did"):
         run_search(config_from_dict(data, source="mine.toml"), tmp_path / "r", progress=False)
+
+
+def test_a_plugin_cost_model_or_estimator_declaring_a_string_is_refused(make_config, monkeypatch):
+    # provides = ("params") is a string: it read as the metrics p, a, r..., and the error said
+    # "a would come from two places ('counts' is listed twice)"
+    from hwnas.cost.models import CountsCostModel
+    from hwnas.exceptions import RegistryError
+    from fakes import FakeAccuracy
+
+    monkeypatch.setattr(CountsCostModel, "provides", "params")
+    with pytest.raises(RegistryError, match=r"^cost model 'counts' \(.*CountsCostModel\) declares provides = 'params', "
+                                            r"not a tuple of metric names; declare e\.g\. provides = \('params',\) in "
+                                            r"the class$"):
+        build_components(make_config())
+    monkeypatch.undo()
+    monkeypatch.setattr(FakeAccuracy, "metrics", "error_pct")
+    with pytest.raises(RegistryError, match=r"^estimator 'fake-accuracy' .* declares metrics = 'error_pct', not a tuple"):
+        build_components(make_config())
