@@ -50,9 +50,14 @@ class Registry(Generic[T]):
         again, ``importlib.reload``) replaces the old one.
 
         Raises:
+            TypeError: ``name`` is not a non-empty string (``@SPACES.register`` without a name
+                would otherwise replace the class with this decorator and register nothing).
             ValueError: if ``name`` is already taken (a programming error, not user input),
                 naming what holds it: a plugin cannot replace a built-in.
         """
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"{self.kind} registry: register() takes the name to register under, not "
+                            f"{_qualified(name)}; write @register(\"my-name\") (or add(\"my-name\", obj))")
         caller = sys._getframe(1)
         while caller is not None and caller.f_globals is globals():  # add() -> register()
             caller = caller.f_back

@@ -178,3 +178,18 @@ def test_a_plugin_constructor_that_raises_is_one_line_naming_the_plugin():
             construct(Broken, None, options={}, where="run.toml [estimator]", label="audit-broken-init")
     finally:
         _REGISTRIES.remove(parts)
+
+
+def test_register_without_a_name_is_refused():
+    # @SPACES.register (timm's style, no name) replaced the class with the decorator and registered nothing
+    from hwnas.registry import _REGISTRIES, Registry
+
+    spaces = Registry("search space")
+    try:
+        with pytest.raises(TypeError, match=r"^search space registry: register\(\) takes the name to register under, "
+                                            r'not .*Mine; write @register\("my-name"\) \(or add\("my-name", obj\)\)$'):
+            @spaces.register
+            class Mine: ...
+        assert spaces.names() == []
+    finally:
+        _REGISTRIES.remove(spaces)
