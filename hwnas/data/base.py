@@ -263,6 +263,14 @@ def load_task(options: Mapping[str, Any] | None = None, *, source: str = "config
 
 def _call_loader(loader: Loader, name: str, **kwargs: Any) -> RawData:
     """A loader's data; a user's loader that raises, or returns something else, is named in one line."""
+    params = inspect.signature(loader).parameters.values()
+    needed = [p.name for p in params if p.default is p.empty and p.name not in kwargs
+              and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    if needed:  # hwnas passes a loader nothing but path: its own TypeError would not say so
+        raise RegistryError(f"[task] dataset {name!r}: its loader {loader.__module__}.{loader.__qualname__} needs "
+                            f"{', '.join(needed)}, which hwnas does not pass (a loader is called with no arguments, "
+                            f"or path = [task] path if it takes one); give {'it' if len(needed) == 1 else 'them'} a "
+                            f"default")
     try:
         raw = loader(**kwargs)
     except HwnasError:

@@ -193,6 +193,24 @@ def test_a_user_loader_that_raises_or_returns_something_else_is_named():
         DATASETS._origins.pop("tuple-loader", None)
 
 
+def test_a_loader_that_needs_an_argument_hwnas_does_not_pass_is_named():
+    from hwnas.data.base import DATASETS, load_task
+    from hwnas.exceptions import RegistryError
+
+    @DATASETS.register("audit-root-loader")
+    def needs_root(root, path=None, size=10):
+        raise AssertionError("not called")
+
+    try:  # it was "raised TypeError: needs_root() missing 1 required positional argument: 'root'"
+        with pytest.raises(RegistryError, match=r"^\[task\] dataset 'audit-root-loader': its loader .*needs_root needs "
+                                                r"root, which hwnas does not pass \(a loader is called with no "
+                                                r"arguments, or path = \[task\] path if it takes one\); give it a default$"):
+            load_task({"dataset": "audit-root-loader", "path": "x.npz"})
+    finally:
+        DATASETS._items.pop("audit-root-loader", None)
+        DATASETS._origins.pop("audit-root-loader", None)
+
+
 def test_constant_regression_targets_are_refused_before_any_training(tmp_path):
     path = tmp_path / "d.npz"
     x = np.random.default_rng(0).normal(size=(40, 3))
