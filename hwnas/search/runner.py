@@ -89,6 +89,8 @@ class SearchRun:
         self.resume = resume
         self.progress = progress
         self.outputs = outputs
+        #: arch -> the columns :meth:`verify_front` added (a re-measured latency)
+        self.front_extra: dict[str, dict[str, float]] = {}
         self.objectives = resolve_objectives(config.objectives)
         self._check_store_exists()
         #: the stored run's config on --resume (read once), with what the [search] keys it predates
@@ -252,6 +254,8 @@ class SearchRun:
                     raise
             else:
                 front = front_indices(evaluations, self.objectives, self.config.budgets)
+        for i in front:  # as stored and as front.csv lists them: with the re-measured latency
+            evaluations[i].metrics.update(self.front_extra.get(evaluations[i].arch, {}))
         counts = status_counts(evaluations)
         return SearchSummary(self.run_dir, len(evaluations), new, counts[FAILED],
                              sum(e.ok and is_feasible(e.metrics, self.config.budgets) for e in evaluations),
@@ -316,6 +320,7 @@ class SearchRun:
         for cost in self.parts.cost_models:
             for row, extra in zip(rows, cost.verify_front(archs)):
                 row.update(extra)
+        self.front_extra = {arch: row for arch, row in zip(archs, rows) if row}  # for the summary's front too
         if any(rows):  # kept with the evaluations: hwnas pick judges a budget on the measured latency
             store = Store(self.run_dir / Store.FILE_NAME)
             try:

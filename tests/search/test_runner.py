@@ -665,3 +665,15 @@ def test_a_plugin_space_whose_canonical_is_no_string_is_blamed_on_the_space(tmp_
                                          r"\(.*\) for the genome \[.*\], not a string; return a string that its "
                                          r"parse\(\) reads back$"):
         run_search(make_config(), tmp_path / "r", progress=False)
+
+
+def test_the_summary_front_carries_the_front_s_re_measured_columns(tmp_path, make_config, monkeypatch):
+    # front.csv and the store had latency_ms_measured (a table's prediction re-measured); the
+    # SearchSummary a script reads did not
+    from fakes import FakeLatency
+
+    monkeypatch.setattr(FakeLatency, "verify_front", lambda self, archs: [{"latency_ms_measured": 1.5} for _ in archs])
+    summary = run_search(make_config(), tmp_path / "r", progress=False)
+    assert summary.front and all(ev.metrics["latency_ms_measured"] == 1.5 for ev in summary.front)
+    with open(tmp_path / "r" / "front.csv") as fh:
+        assert {row["latency_ms_measured"] for row in csv.DictReader(fh)} == {"1.5"}
