@@ -70,7 +70,8 @@ def load_plugins(modules: Sequence[str], source: str = "") -> None:
             path, name = Path(module), Path(module).name.removesuffix(".py")
             load = f"{source}={name} hwnas" if source else f"hwnas --plugin {name}"
             raise PluginError(f"plugin {module!r}" + (f" (from {source})" if source else "") + " is a file path; "
-                              f"plugins are loaded by module name: PYTHONPATH={shlex.quote(str(path.parent))} {load} ...")
+                              f"plugins are loaded by module name: "
+                              f"PYTHONPATH={shlex.quote(str(path.parent))} {load} ...")
         try:
             importlib.import_module(module)
         except Exception as exc:  # noqa: BLE001 - any failure of user code at import is the user's to fix

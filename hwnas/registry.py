@@ -104,7 +104,8 @@ class Registry(Generic[T]):
         except (KeyError, TypeError):  # TypeError: an unhashable value from a config file
             close = close_matches(name, self._items)
             hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
-            raise RegistryError(f"{where + ': ' if where else ''}unknown {self.kind} {name!r}; {hint}choose one of: {', '.join(self.names())}"
+            raise RegistryError(f"{where + ': ' if where else ''}unknown {self.kind} {name!r}; {hint}choose one of: "
+                                f"{', '.join(self.names())}"
                                 f"{PLUGIN_HINT}") from None
 
     def names(self) -> list[str]:
