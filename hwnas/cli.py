@@ -17,6 +17,8 @@ class _Parser(argparse.ArgumentParser):
     other user error, instead of the usage block before them; ``--help`` still shows it."""
 
     def error(self, message: str):
+        if message.startswith("unrecognized arguments:") and any(w.startswith("--plugin") for w in message.split()):
+            message += "; --plugin goes before the sub-command, e.g. hwnas --plugin MODULE search ..."
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 

@@ -378,6 +378,9 @@ def test_plugin_modules_are_loaded_by_flag_or_environment(tmp_path, monkeypatch,
     # a file path where a module name goes: said so, with the command that loads it
     cli_error(["--plugin", str(tmp_path / "userplug.py"), "list"], f"plugin '{tmp_path / 'userplug.py'}' is a file "
               f"path; plugins are loaded by module name: PYTHONPATH={tmp_path} hwnas --plugin userplug ...")
+    # after the sub-command: said where it goes
+    cli_error(["list", "--plugin", "userplug"], "unrecognized arguments: --plugin userplug; --plugin goes before the "
+              "sub-command, e.g. hwnas --plugin MODULE search ...")
     monkeypatch.setenv("HWNAS_PLUGINS", "plugins/userplug.py")
     cli_error(["list"], "(from HWNAS_PLUGINS) is a file path", "PYTHONPATH=plugins HWNAS_PLUGINS=userplug hwnas ...")
     monkeypatch.delenv("HWNAS_PLUGINS")
