@@ -11,7 +11,8 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from .exceptions import BudgetError
-from .search.objectives import BUDGETS, Objective, is_feasible, minimisation_matrix, violation_matrix
+from .search.objectives import (BUDGETS, Objective, budgets_text, format_budget, is_feasible, minimisation_matrix,
+                                violation_matrix)
 
 Row = Mapping[str, float]
 
@@ -136,7 +137,7 @@ def pick(rows: Sequence[Row], objectives: Sequence[Objective], budgets: Mapping[
     allowed = [i for i, r in enumerate(seen_as) if is_feasible(r, required or {})]
     if not allowed:
         raise BudgetError(f"no evaluated architecture meets the run's own budgets "
-                          f"({', '.join(f'{k}={v:g}' for k, v in (required or {}).items())}); "
+                          f"({budgets_text(required or {})}); "
                           f"search longer, or again with looser [budgets]")
     if not budgets:
         front = non_dominated([rows[i] for i in allowed], objectives)
@@ -163,15 +164,15 @@ def _none_meets(rows: Sequence[Row], budgets: Mapping[str, float], re_measured: 
         over = np.clip(violation_matrix(rows, budgets), 0.0, None)
         closest = rows[int(np.argmin(over.sum(axis=1)))]
         cols = ", ".join(f"{BUDGETS.get(n).column}={closest[BUDGETS.get(n).column]:.4g}" for n in budgets)
-        broken = ", ".join(f"{n}={b:g}" for n, b in budgets.items()
-                           if not is_feasible(closest, {n: b}))
+        broken = budgets_text({n: b for n, b in budgets.items() if not is_feasible(closest, {n: b})})
         return (f"each budget alone is met, but no single evaluated architecture meets "
-                f"{', '.join(f'{n}={b:g}' for n, b in budgets.items())} together; the closest ({cols}) "
+                f"{budgets_text(budgets)} together; the closest ({cols}) "
                 f"breaks {broken}; raise that budget or search longer")
     how = {c: " (re-measured where the front was)" for c in MEASURED_COLUMNS} if re_measured else {}
     # only the budgets no row meets: naming one some rows meet would ask to raise it too
     unmet = {n: b for n, b in budgets.items() if lowest[n] is None or lowest[n] > b}
-    parts = [f"{name}={bound:g} (lowest {BUDGETS.get(name).column}{how.get(BUDGETS.get(name).column, '')} evaluated: "
+    parts = [f"{name}={format_budget(bound)} (lowest {BUDGETS.get(name).column}"
+             f"{how.get(BUDGETS.get(name).column, '')} evaluated: "
              f"{'none' if lowest[name] is None else f'{lowest[name]:.4g}'})" for name, bound in unmet.items()]
     which = "the budget" if len(unmet) == 1 else "those budgets"
     return f"no evaluated architecture meets {', '.join(parts)}; raise {which}"

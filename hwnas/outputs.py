@@ -24,7 +24,8 @@ from .config import SEARCH_KEYS, RunConfig, config_from_dict
 from .evaluation import Evaluation
 from .exceptions import ConfigError, RegistryError, StoreError
 from .front import non_dominated
-from .search.objectives import METRIC_COLUMNS, Objective, is_feasible, labelled_for_task, resolve_objectives
+from .search.objectives import (METRIC_COLUMNS, Objective, budgets_text, is_feasible, labelled_for_task,
+                                resolve_objectives)
 from .store import Store
 
 EVALUATIONS_CSV = "evaluations.csv"
@@ -217,7 +218,7 @@ def _mark_re_measured_over_budget(front_rows: Sequence[dict[str, object]], budge
     for row in over:
         row["feasible"] = False
     print(f"hwnas: note: {len(over)} of the {len(front_rows)} front rows (id {', '.join(str(r['id']) for r in over)}) "
-          f"re-measured over the budgets ({', '.join(f'{k}={v:g}' for k, v in budgets.items())}): feasible = False "
+          f"re-measured over the budgets ({budgets_text(budgets)}): feasible = False "
           f"in front.csv, and hwnas pick leaves them out", file=sys.stderr)
 
 

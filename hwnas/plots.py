@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from .evaluation import OVER_BUDGET, Evaluation, unsuccessful
-from .search.objectives import BUDGETS, Objective, is_feasible
+from .search.objectives import BUDGETS, Objective, format_budget, is_feasible
 
 
 def plot_front(path: Path, evaluations: Sequence[Evaluation], front: Sequence[int],
@@ -73,12 +73,12 @@ def plot_front(path: Path, evaluations: Sequence[Evaluation], front: Sequence[in
         elif column == y_obj.column:
             line, values, log = ax.axhline, ys, False
         else:  # named, so that points grey "over budget" on neither axis's budget say why
-            ax.plot([], [], ls="none", label=f"{name} = {bound:g} (metric not plotted)")
+            ax.plot([], [], ls="none", label=f"{name} = {format_budget(bound)} (metric not plotted)")
             continue
         if _near(bound, values, log):
-            line(bound, ls="--", c="k", lw=1, label=f"{name} = {bound:g}")
+            line(bound, ls="--", c="k", lw=1, label=f"{name} = {format_budget(bound)}")
         else:  # a line there would squash the data into a corner (and overflow a log axis)
-            ax.plot([], [], ls="none", label=f"{name} = {bound:g} (beyond the plot)")
+            ax.plot([], [], ls="none", label=f"{name} = {format_budget(bound)} (beyond the plot)")
     if log_x:
         ax.set_xscale("log")
     ax.grid(alpha=0.3)

@@ -8,7 +8,7 @@ from typing import Mapping, Sequence
 from .config import RunConfig
 from .evaluation import Evaluation, weights_name
 from .outputs import EVALUATIONS_CSV, FRONT_CSV, PARETO_PNG, WEIGHTS_DIR, Run
-from .search.objectives import BUDGETS, METRIC_COLUMNS, OBJECTIVES
+from .search.objectives import BUDGETS, METRIC_COLUMNS, OBJECTIVES, budgets_text, format_budget
 
 
 def _metrics_line(metrics: Mapping[str, float], regression: bool = False) -> str:
@@ -55,7 +55,8 @@ def print_search_summary(summary, config: RunConfig, plugins: Sequence[str] = ()
     print(f"front:       {d / FRONT_CSV}\nall:         {d / EVALUATIONS_CSV}\nplot:        {d / PARETO_PNG}")
     if front:
         print("next:        hwnas " + "".join(f"--plugin {shlex.quote(m)} " for m in plugins)
-              + f"pick {shlex.quote(str(d))}" + "".join(f" --{k.replace('_', '-')} {v:g}" for k, v in config.budgets.items()))
+              + f"pick {shlex.quote(str(d))}"
+              + "".join(f" --{k.replace('_', '-')} {format_budget(v)}" for k, v in config.budgets.items()))
     elif not summary.evaluations:
         print("next:        the strategy proposed nothing; check its options, or the space's size")
     elif summary.failed == summary.evaluations:  # hwnas pick would only say there is nothing to pick
@@ -70,7 +71,7 @@ def _how_picked(run: Run, budgets: Mapping[str, float]) -> str:
 
     if not budgets:
         return "knee of the front"
-    return f"best {optimised_order(run.objectives)[0].name} under {', '.join(f'{k}={v:g}' for k, v in budgets.items())}"
+    return f"best {optimised_order(run.objectives)[0].name} under {budgets_text(budgets)}"
 
 
 def print_pick(ev: Evaluation, run: Run, budgets: Mapping[str, float], regression: bool = False) -> None:

@@ -43,6 +43,13 @@ def test_a_front_suggests_pick_with_the_run_budgets(capsys):
     assert "next:        hwnas pick /runs/r --max-latency-ms 0.5" in out
 
 
+def test_the_suggested_pick_repeats_the_budgets_exactly(capsys):
+    print_search_summary(_summary([_ev(1, 0.2)], failed=0, feasible=1),
+                         _config({"max_latency_ms": 0.123456789, "max_macs": 1234567}))
+    # "{:g}" printed --max-macs 1.23457e+06: a different budget when pasted
+    assert "next:        hwnas pick /runs/r --max-latency-ms 0.123456789 --max-macs 1234567\n" in capsys.readouterr().out
+
+
 def test_a_front_of_one(capsys):
     print_search_summary(_summary([_ev(1, 0.2)], failed=0, feasible=1), _config())
     assert "front: 1 architecture; best accuracy 91.00 %; latency 0.2000 ms\n" in capsys.readouterr().out

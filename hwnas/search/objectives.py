@@ -106,6 +106,19 @@ METRIC_COLUMNS = ("error_pct", "accuracy_pct", "latency_ms", "latency_spread_pct
                   "params", "peak_memory_mb", "energy_mj", "zc_score", "train_s", "epochs")
 
 
+def format_budget(value: float) -> str:
+    """A budget (or any user value echoed into a message or command) as text that parses back to
+    the same float: ``1234567``, ``0.05``, ``1e-06``; ``{:g}`` would print ``1.23457e+06``, a
+    different budget when pasted."""
+    value = float(value)
+    return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
+
+
+def budgets_text(budgets: Mapping[str, float]) -> str:
+    """``max_latency_ms=0.5, max_macs=1234567``: budgets for messages, each exact."""
+    return ", ".join(f"{name}={format_budget(bound)}" for name, bound in budgets.items())
+
+
 def resolve_objectives(names: Sequence[str]) -> list[Objective]:
     """Objectives for config names, in order (unknown names raise RegistryError)."""
     return [OBJECTIVES.get(n) for n in names]

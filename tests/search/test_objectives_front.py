@@ -5,7 +5,8 @@ import pytest
 
 from hwnas.exceptions import BudgetError, RegistryError
 from hwnas.front import hypervolume, knee, latency_figures, non_dominated, optimised_order, pick
-from hwnas.search.objectives import FAILED_VALUE, minimisation_matrix, resolve_objectives, violation_matrix
+from hwnas.search.objectives import (FAILED_VALUE, format_budget, minimisation_matrix, resolve_objectives,
+                                     violation_matrix)
 
 OBJ = resolve_objectives(["error", "latency_ms"])
 ROWS = [
@@ -164,3 +165,14 @@ def test_energy_has_a_budget_like_every_other_cost(tmp_path, capsys):
                  "--accuracy-column", "acc", "--cost", "latency_ms=lat", "--max-energy-mj", "6",
                  "--evaluations", "4", "--out", str(tmp_path / "r2")]) == 2
     assert "budget max_energy_mj needs the metric 'energy_mj'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value, text", [(1234567, "1234567"), (1234567.0, "1234567"), (0.5, "0.5"),
+                                         (0.123456789, "0.123456789"), (1e-06, "1e-06"), (3e20, "3e+20")])
+def test_a_budget_is_printed_so_that_it_parses_back_to_the_same_value(value, text):
+    assert format_budget(value) == text and float(text) == value  # "{:g}" gave 1.23457e+06
+
+
+def test_a_budget_none_meets_is_named_exactly():
+    with pytest.raises(BudgetError, match=r"max_macs=1234567 \(lowest macs evaluated: 2e\+06\)"):
+        pick([{"error_pct": 1.0, "latency_ms": 1.0, "macs": 2e6}], OBJ, {"max_macs": 1234567})
