@@ -74,12 +74,32 @@ def _how_picked(run: Run, budgets: Mapping[str, float]) -> str:
     return f"best {optimised_order(run.objectives)[0].name} under {budgets_text(budgets)}"
 
 
-def print_pick(ev: Evaluation, run: Run, budgets: Mapping[str, float], regression: bool = False) -> None:
+def _run_budgets_applied(run: Run, budgets: Mapping[str, float], asked: Mapping[str, float] | None) -> str | None:
+    """``budgets: max_latency_ms=5 is the run's own (tighter than --max-latency-ms 6) ...``: the line
+    saying which of the ``budgets`` applied came from the run rather than the flags ``asked``, or
+    None when every one is as asked (``asked`` None: not known, nothing said)."""
+    if asked is None:
+        return None
+    own = run.config.budgets
+    notes = [f"{name}={format_budget(bound)} is the run's own"
+             + (f" (tighter than {BUDGETS.get(name).flag} {format_budget(asked[name])})" if name in asked else "")
+             for name, bound in budgets.items() if name in own and bound == own[name]
+             and (name not in asked or asked[name] != bound)]
+    if not notes:
+        return None
+    return f"budgets: {', '.join(notes)}; pick always keeps the budgets the run was searched with"
+
+
+def print_pick(ev: Evaluation, run: Run, budgets: Mapping[str, float], regression: bool = False, *,
+               asked: Mapping[str, float] | None = None) -> None:
     """Print a picked architecture and, when the run saved its trained weights, how to export it
-    (a table-backed run or a zero-cost one has no trained model to export)."""
+    (a table-backed run or a zero-cost one has no trained model to export). ``budgets`` are those
+    applied, ``asked`` those given on the command line: the run's own that differ are named."""
     from .front import MEASURED_COLUMNS, latency_figures
 
     print(f"picked ({_how_picked(run, budgets)}): evaluation {ev.id}")
+    if applied := _run_budgets_applied(run, budgets, asked):
+        print(applied)
     print(f"arch: {ev.arch}")
     print(_metrics_line(ev.metrics, regression))
     if latency_figures(ev.metrics):  # "judged on the measured" only where a budget is on such a metric
@@ -136,10 +156,14 @@ def print_compress_summary(result, *, max_accuracy_drop_pts: float = 1.0) -> Non
 
 
 def print_pick_variant(row: Mapping[str, object], scaled: Mapping[str, float], run: Run,
-                       budgets: Mapping[str, float], regression: bool = False) -> None:
+                       budgets: Mapping[str, float], regression: bool = False, *,
+                       asked: Mapping[str, float] | None = None) -> None:
     """Print a picked compressed variant (a row of compressed.csv) on the run's scale
-    (``scaled``: what it was picked on) and where its ONNX file is."""
+    (``scaled``: what it was picked on) and where its ONNX file is (``asked``: as for
+    :func:`print_pick`)."""
     print(f"picked ({_how_picked(run, budgets)}): compressed variant {row['variant']} of evaluation {row['parent_id']}")
+    if applied := _run_budgets_applied(run, budgets, asked):
+        print(applied)
     print(f"arch: {row['parent_arch']}")
     print(f"settings: {row['settings']}")
     print(_metrics_line(scaled, regression) + f"  model_size_mb={row['model_size_mb']:.4g}")

@@ -118,6 +118,7 @@ def test_an_estimator_that_does_not_train_saves_no_weights_to_export(tmp_path, c
 
 def test_pick_keeps_the_run_s_own_budgets(run_dir, tmp_path, capsys):
     from hwnas.outputs import load_run
+    from hwnas.search.objectives import format_budget
 
     latencies = sorted(ev.metrics["latency_ms"] for ev in load_run(run_dir).evaluations if ev.ok)
     bound = latencies[len(latencies) // 3]
@@ -130,6 +131,11 @@ def test_pick_keeps_the_run_s_own_budgets(run_dir, tmp_path, capsys):
         assert main(["pick", str(run)] + extra) == 0
         picked = capsys.readouterr().out
         assert by_id[int(picked.split("evaluation ")[1].split()[0])].metrics["latency_ms"] <= bound, picked
+        if extra:  # the run's tighter budget held, not the 1000 asked: said, with both values
+            assert (f"budgets: max_latency_ms={format_budget(bound)} is the run's own (tighter than "
+                    f"--max-latency-ms 1000); pick always keeps the budgets the run was searched with") in picked
+    assert main(["pick", str(run), "--max-latency-ms", format_budget(bound)]) == 0
+    assert "budgets:" not in capsys.readouterr().out  # as asked: nothing to say
 
 
 def test_bad_inputs_give_one_line_and_exit_2(tmp_path, capsys, run_dir, cli_error):

@@ -67,9 +67,10 @@ class PickCommand(Command):
         shown = {k: min(v, budgets.get(k, v)) for k, v in {**budgets, **run.config.budgets}.items()} if budgets else {}
         regression = _is_regression(run)
         if chosen < len(ok):
-            print_pick(ok[chosen], run, shown, regression)
+            print_pick(ok[chosen], run, shown, regression, asked=budgets)
         else:
-            print_pick_variant(variants[chosen - len(ok)], scaled[chosen - len(ok)], run, shown, regression)
+            print_pick_variant(variants[chosen - len(ok)], scaled[chosen - len(ok)], run, shown, regression,
+                               asked=budgets)
         return 0
 
 
