@@ -38,7 +38,7 @@ from typing import Any, Mapping
 
 from .exceptions import ConfigError
 from .registry import PLUGIN_HINT, did_you_mean
-from .search.objectives import BUDGETS, OBJECTIVES
+from .search.objectives import BUDGETS, get_objective
 
 _SECTIONS = ("task", "space", "estimator", "cost", "search", "budgets", "execution")
 #: Sections that may change when a run is resumed (where evaluations run, not what they are).
@@ -294,7 +294,7 @@ def _validate_search(config: RunConfig) -> None:
     if isinstance(objectives, str) or not isinstance(objectives, list) or not objectives:
         raise ConfigError(f"{src}: objectives = {objectives!r} must be a non-empty list, e.g. [\"error\", \"latency_ms\"]")
     for name in objectives:
-        OBJECTIVES.get(name, where=f"{src} objectives")
+        get_objective(name, where=f"{src} objectives")
     if len(set(objectives)) != len(objectives):
         raise ConfigError(f"{src}: objectives {objectives} repeat a name")
     for key in ("evaluations", "seed"):

@@ -165,3 +165,9 @@ def test_an_infinite_budget_is_refused_with_what_to_do():
                                           r"leave the budget out for none$"):
         config_from_dict({"space": {"name": "mlp"}, "budgets": {"max_latency_ms": float("inf")}})
     assert check_budget("max_params", 1e300, "--max-params") == 1e300
+
+
+def test_accuracy_in_the_objectives_is_refused_pointing_to_error():
+    with pytest.raises(ConfigError, match=r"\[search\] objectives: unknown objective 'accuracy'; accuracy is the "
+                                          r"objective 'error' .*write \"error\" in its place"):
+        _config({"objectives": ["accuracy", "latency_ms"]})

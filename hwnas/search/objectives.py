@@ -12,6 +12,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from ..exceptions import RegistryError
 from ..registry import Registry
 
 #: Value standing in for the objective/violation of a failed candidate (pymoo needs finite).
@@ -119,9 +120,32 @@ def budgets_text(budgets: Mapping[str, float]) -> str:
     return ", ".join(f"{name}={format_budget(bound)}" for name, bound in budgets.items())
 
 
+#: names written for what an objective measures under its own name: a refusal points to it
+_NAMED_OTHERWISE = dict.fromkeys(
+    ("accuracy", "accuracy_pct", "acc", "top1"),
+    "accuracy is the objective 'error' (100 − accuracy in %, minimised; 100·(1 − R²) on a regression): "
+    "write \"error\" in its place, e.g. objectives = [\"error\", \"latency_ms\"]")
+
+
+def get_objective(name: str, *, where: str | None = None) -> Objective:
+    """The objective registered as ``name``.
+
+    Raises:
+        RegistryError: an unknown name, with close matches; a name for what an objective
+            measures otherwise (``accuracy``) says which objective that is (``error``).
+    """
+    try:
+        return OBJECTIVES.get(name, where=where)
+    except RegistryError:
+        if not isinstance(name, str) or name.lower() not in _NAMED_OTHERWISE:
+            raise
+        raise RegistryError(f"{where + ': ' if where else ''}unknown objective {name!r}; "
+                            f"{_NAMED_OTHERWISE[name.lower()]}") from None
+
+
 def resolve_objectives(names: Sequence[str]) -> list[Objective]:
     """Objectives for config names, in order (unknown names raise RegistryError)."""
-    return [OBJECTIVES.get(n) for n in names]
+    return [get_objective(n) for n in names]
 
 
 def minimisation_matrix(rows: Sequence[Mapping[str, float]], objectives: Sequence[Objective]) -> np.ndarray:

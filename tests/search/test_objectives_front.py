@@ -86,6 +86,12 @@ def test_unknown_objective():
         resolve_objectives(["latency"])
 
 
+def test_accuracy_as_an_objective_points_to_error():
+    with pytest.raises(RegistryError, match="unknown objective 'accuracy'; accuracy is the objective 'error' "
+                                            r"\(100 − accuracy in %, minimised"):
+        resolve_objectives(["accuracy", "latency_ms"])
+
+
 def test_pick_judges_a_latency_budget_on_the_re_measured_latency():
     rows = [{"error_pct": 2.0, "latency_ms": 0.09, "latency_ms_predicted": 0.09, "latency_ms_measured": 0.12},
             {"error_pct": 4.0, "latency_ms": 0.08, "latency_ms_predicted": 0.08, "latency_ms_measured": 0.095}]
