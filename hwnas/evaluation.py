@@ -170,7 +170,12 @@ class Evaluator:
             metrics.update({k: float(v) for k, v in measured_before(exc).items()})
             metrics = {k: v for k, v in metrics.items() if math.isfinite(v)}
             status = FAILED
-            reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+            reason = f"{type(exc).__name__}: {exc}"
+            from .estimate.base import CandidateRejected  # loaded with the estimators: no torch import here
+
+            if (part := getattr(exc, "hwnas_part", None)) and not isinstance(exc, CandidateRejected):
+                reason = f"{part} raised {reason}"  # a rejection's message is the estimator's own verdict
+            reason = reason.splitlines()[0][:500]
         finally:
             random.setstate(py_state)
             np.random.set_state(np_state)
@@ -191,8 +196,9 @@ class Evaluator:
             return ("over budget, not trained: " + ", ".join(f"{c} {_apart(v, b)[0]} > {n} {_apart(v, b)[1]}"
                                                              for n, c, v, b in over)
                     + " (a search with --train-over-budget, or [search] train_over_budget = true, trains it)")
-        metrics.update(_checked(f"estimator {self.estimator.name!r}", self.estimator.metrics,
-                                self.estimator.estimate(arch, model, self.space.train_recipe(arch_obj))))
+        part = f"estimator {self.estimator.name!r}"
+        values = _calling(part, self.estimator.estimate, arch, model, self.space.train_recipe(arch_obj))
+        metrics.update(_checked(part, self.estimator.metrics, values))
         if model is not None and self.estimator.trains and self.weights_dir is not None:
             import torch
 
@@ -206,7 +212,23 @@ class Evaluator:
     @staticmethod
     def _costs(arch: str, model: Any, metrics: dict[str, float], cost_models: Sequence[Any]) -> None:
         for cost in cost_models:
-            metrics.update(_checked(f"cost model {cost.name!r}", cost.provides, cost.measure(arch, model)))
+            part = f"cost model {cost.name!r}"
+            metrics.update(_checked(part, cost.provides, _calling(part, cost.measure, arch, model)))
+
+
+def _calling(part: str, method: Any, *args: Any) -> Any:
+    """``method(*args)``; an exception it raises is marked with ``part`` (``estimator 'x'``, ``cost
+    model 'y'``), which the failed candidate's reason then names: ``KeyError: 'oops'`` alone does
+    not say which part to look at."""
+    try:
+        return method(*args)
+    except BaseException as exc:
+        if getattr(exc, "hwnas_part", None) is None:  # the innermost part is the one that raised
+            try:
+                exc.hwnas_part = part  # type: ignore[attr-defined]
+            except AttributeError:  # an exception class with __slots__: the reason is then as before
+                pass
+        raise
 
 
 def _apart(value: float, bound: float) -> tuple[str, str]:

@@ -92,7 +92,27 @@ def test_a_candidate_calling_sys_exit_fails_alone():
             raise SystemExit(3)
 
     ev = Evaluator(space, _Exits(), []).evaluate(genome)
-    assert ev.status == "failed" and ev.reason == "SystemExit: 3"
+    assert ev.status == "failed" and ev.reason == "estimator 'keeps-built-weights' raised SystemExit: 3"
+
+
+def test_a_part_that_raises_is_named_in_the_reason():
+    space = make_space("mlp", (64,), 10)
+    genome = space.encode(space.sample(np.random.default_rng(0)))
+
+    class _Raises(_KeepsBuiltWeights):
+        name = "raises"
+
+        def estimate(self, arch, model, recipe=None):
+            raise KeyError("oops")
+
+    class _CostRaises(_Cost):
+        def measure(self, arch, model=None):
+            raise RuntimeError("oops\nsecond line")
+
+    ev = Evaluator(space, _Raises(), []).evaluate(genome)
+    assert ev.status == "failed" and ev.reason == "estimator 'raises' raised KeyError: 'oops'"
+    ev = Evaluator(space, _KeepsBuiltWeights(), [_CostRaises({})]).evaluate(genome)
+    assert ev.status == "failed" and ev.reason == "cost model 'broken-cost' raised RuntimeError: oops"  # one line
 
 
 class _Trains(_KeepsBuiltWeights):
