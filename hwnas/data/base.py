@@ -243,6 +243,8 @@ def load_task(options: Mapping[str, Any] | None = None, *, source: str = "config
                                "use more varied data, another [task] seed or val_fraction, or your own x_val/y_val"))
     else:
         y_train, y_val = y_train.astype(np.int64), y_val.astype(np.int64)
+        _check_classes(y_train, y_val, raw, repr(name) + (f" (path {str(opts['path'])!r})" if opts["path"] else ""),
+                       source)
     preprocessing: dict[str, Any] = {"pixel_max": None if raw.pixel_max is None else float(raw.pixel_max),
                                      "resize": opts["resize"]}
     if opts["resize"]:  # another interpolation feeds the network other pixels (nearest cost digits 14 points)
@@ -259,6 +261,28 @@ def load_task(options: Mapping[str, Any] | None = None, *, source: str = "config
     for arr in (x_train, y_train, x_val, y_val):
         arr.flags.writeable = False
     return Task(name, x_train, y_train, x_val, y_val, int(raw.num_classes), preprocessing, tuple(raw.notes))
+
+
+def _check_classes(y_train: np.ndarray, y_val: np.ndarray, raw: RawData, dataset: str, source: str) -> None:
+    """Refuse a classification whose labels (all of them, the training or the validation ones) are
+    a single class: every network would score a trivial 100 % (or learn nothing to score with).
+
+    Raises:
+        DataError: naming the dataset (and its file), the class and the fix.
+    """
+    everywhere = np.unique(raw.y if raw.y_val is None else np.concatenate([raw.y, raw.y_val]))
+    if len(everywhere) < 2:
+        raise DataError(f"{source}: [task] dataset {dataset}: every label is class {everywhere[0]}, but a "
+                        f"classification task needs at least 2 classes (a network would score a trivial 100 %); "
+                        f"add samples of other classes, or store float targets for a regression")
+    for split, y in (("validation", y_val), ("training", y_train)):
+        if len(np.unique(y)) < 2:
+            raise DataError(f"{source}: [task] dataset {dataset}: the {len(y)} {split} labels are all class "
+                            f"{y[0]}, but a classification task needs at least 2 classes in each split; "
+                            + (f"save {'a y_val' if split == 'validation' else 'training labels'} with other "
+                               f"classes too" if raw.y_val is not None else
+                               "use more varied data, another [task] seed, val_fraction or "
+                               "max_train_samples/max_val_samples"))
 
 
 def _call_loader(loader: Loader, name: str, **kwargs: Any) -> RawData:

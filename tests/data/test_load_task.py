@@ -1,5 +1,6 @@
 """Tests for ``load_task`` option validation and for ``Task`` itself."""
 
+import re
 import warnings
 
 import numpy as np
@@ -234,6 +235,35 @@ def test_a_carved_constant_validation_split_names_seed_and_val_fraction(tmp_path
     np.savez(path, x=x, y=np.r_[np.full(39, 2.0), 5.0])
     with pytest.raises(DataError, match="all equal 2, .*another \\[task\\] seed or val_fraction"):
         load_task({"dataset": "npz", "path": str(path), "seed": 0})  # 5.0 lands in training
+
+
+def test_a_loader_whose_labels_are_a_single_class_is_refused():
+    from hwnas.data.base import DATASETS, RawData
+
+    @DATASETS.register("one-class-loader")
+    def one_class():  # num_classes 10, but every label 3: each network scored a trivial 100 %
+        return RawData(x=np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32),
+                       y=np.full(40, 3, dtype=np.int64), num_classes=10)
+
+    try:
+        with pytest.raises(DataError, match=r"^cfg.toml: \[task\] dataset 'one-class-loader': every label is class 3, "
+                                            r"but a classification task needs at least 2 classes .*add samples of "
+                                            r"other classes, or store float targets for a regression$"):
+            load_task({"dataset": "one-class-loader"}, source="cfg.toml")
+    finally:
+        DATASETS._items.pop("one-class-loader", None)
+        DATASETS._origins.pop("one-class-loader", None)
+
+
+def test_a_validation_split_of_a_single_class_is_refused_naming_the_file(tmp_path):
+    path = tmp_path / "d.npz"
+    x = np.random.default_rng(0).normal(size=(40, 3))
+    np.savez(path, x_train=x, y_train=np.arange(40) % 2, x_val=x[:5], y_val=np.ones(5, dtype=np.int64))
+    named = re.escape(repr(str(path)))
+    with pytest.raises(DataError, match=rf"\[task\] dataset 'npz' \(path {named}\): the 5 validation labels "
+                                        r"are all class 1, but a classification task needs at least 2 classes in "
+                                        r"each split; save a y_val with other classes too"):
+        load_task({"dataset": "npz", "path": str(path)})
 
 
 def test_preprocessing_maps_the_data_s_own_values_to_the_task_s(tmp_path):
