@@ -118,7 +118,7 @@ def _change(row: Mapping[str, object], regression: bool) -> str:
 def print_compress_summary(result, *, max_accuracy_drop_pts: float = 1.0) -> None:
     """Print, per parent of this call, its best variant (earlier calls' variants of it included,
     re-timed in this session), then both fronts' hypervolumes and the files."""
-    from .compress.results import (COMPRESSED_CSV, COMPRESSED_DIR, COMPRESSED_PNG, STALE, best_variants,
+    from .compress.results import (COMPRESSED_CSV, COMPRESSED_DIR, COMPRESSED_PNG, STALE, best_variants, built_from,
                                    hypervolumes)
 
     new = result.new_rows
@@ -129,9 +129,12 @@ def print_compress_summary(result, *, max_accuracy_drop_pts: float = 1.0) -> Non
           f"never recommended)")
     kept = result.kept_rows
     stale = [r for r in kept if r["status"] == STALE]
+    outdated = {id(r): before for before, _ in result.replaced for r in built_from(stale, before)}
+    missing = len(stale) - len(outdated)
     if kept:
         print(f"earlier variants of these parents: {len(kept) - len(stale)} re-timed beside them"
-              + (f", {len(stale)} stale (ONNX file missing: no ratio, never recommended)" if stale else ""))
+              + (f", {missing} stale (ONNX file missing: no ratio, never recommended)" if missing else "")
+              + (f", {len(outdated)} stale (built from a replaced variant: never recommended)" if outdated else ""))
     print(f"best variant per parent (fastest, losing <= {max_accuracy_drop_pts:g} "
           + ("points of 100·R²):" if result.regression else "accuracy points):"))
     for arch, row in best_variants([*new, *kept], max_accuracy_drop_pts=max_accuracy_drop_pts).items():
@@ -143,8 +146,11 @@ def print_compress_summary(result, *, max_accuracy_drop_pts: float = 1.0) -> Non
     for before, now in result.replaced:
         shown = ("" if not isinstance(before.get("accuracy_pct"), float) else f", R² {before['accuracy_pct'] / 100:.4f}"
                  if result.regression else f", accuracy {before['accuracy_pct']:.2f} %")
+        derived = [r["variant"] for r in built_from(stale, before)]
         print(f"replaced: {before['parent_arch']} {before['variant']} made earlier with {before.get('settings')}"
-              f"{shown}; now {now.get('settings')}")
+              f"{shown}; now {now.get('settings')}"
+              + (f"; stale now, as built from the earlier {before['variant']}: {', '.join(map(str, derived))} "
+                 f"(compress them again to rebuild them from the new one)" if derived else ""))
     hv = hypervolumes(result.rows, result.objectives, result.scale)
     print(f"hypervolume: original front {hv['original']:.4f}, after compression {hv['combined']:.4f} (on the search's "
           f"figures, each variant at the ratios measured beside its parent)")

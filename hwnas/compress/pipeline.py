@@ -31,8 +31,8 @@ from ..interrupts import held_interrupts
 from ..search.objectives import labelled_for_task
 from .base import COMPRESSORS, CompressContext, Compressor, Subject, VariantFailure
 from .results import (COMPRESSED_CSV, COMPRESSED_DIR, COMPRESSED_LOCK, COMPRESSED_PNG, ORIGINAL, STALE, Row,
-                      compare_with_parents, compared_objectives, kept_variants, merge_rows, plot_compressed,
-                      read_compressed, redone_keys, search_scale, write_compressed)
+                      built_from, compare_with_parents, compared_objectives, kept_variants, merge_rows,
+                      plot_compressed, read_compressed, redone_keys, search_scale, write_compressed)
 
 
 @dataclass(frozen=True)
@@ -339,9 +339,16 @@ def _time_and_commit(run, parts, csv_path: Path, new_rows: list[Row], measured: 
     old = read_compressed(csv_path) if csv_path.is_file() else []
     # a ratio is only meaningful within one timing session: re-time what is kept of a re-measured parent
     kept = kept_variants(old, new_rows)
+    # a kept variant built on one this call makes again with other settings is no variant of the new one
+    outdated = {id(row): before for before, _ in _replaced(old, new_rows) for row in built_from(kept, before)}
     for row in kept:
         path = run.path / str(row.get("onnx") or "")
-        if row.get("onnx") and path.is_file():
+        if id(row) in outdated:
+            before = outdated[id(row)]
+            row.update(status=STALE, reason=f"built from {before['variant']} made with {before.get('settings')}, "
+                                            f"which this call replaced; compress {row['variant']} again to build it "
+                                            f"from the new {before['variant']}")
+        elif row.get("onnx") and path.is_file():
             measured.append((row, path.read_bytes()))
         else:
             row.update(status=STALE, reason=f"not re-timed beside its re-measured parent: {path} is missing; "
@@ -350,13 +357,18 @@ def _time_and_commit(run, parts, csv_path: Path, new_rows: list[Row], measured: 
     compare_with_parents(new_rows + kept)
     rows = merge_rows(old, new_rows)
     redone = redone_keys(old, new_rows)
-    made = {key: r for r in new_rows if (key := (r["parent_arch"], r["variant"])) in redone}
     for r in new_rows:  # a failed remake never replaces an earlier call's successful row
         if (r["parent_arch"], r["variant"]) not in redone:
             r["reason"] = f"{r['reason']}; compressed.csv keeps the earlier successful row"
-    replaced = [(r, made[key]) for r in old if (key := (r["parent_arch"], r["variant"])) in made
-                and r.get("settings", "") != made[key].get("settings", "")]
-    return rows, kept, replaced, _commit(csv_path, rows, files) or stopped
+    return rows, kept, _replaced(old, new_rows), _commit(csv_path, rows, files) or stopped
+
+
+def _replaced(old: Sequence[Row], new_rows: Sequence[Row]) -> list[tuple[Row, Row]]:
+    """(earlier row, this call's row) of each variant this call made again with other settings."""
+    redone = redone_keys(old, new_rows)
+    made = {key: r for r in new_rows if (key := (r["parent_arch"], r["variant"])) in redone}
+    return [(r, made[key]) for r in old if (key := (r["parent_arch"], r["variant"])) in made
+            and r.get("settings", "") != made[key].get("settings", "")]
 
 
 def _commit(csv_path: Path, rows: Sequence[Row], files: Sequence[tuple[Path, bytes]]) -> bool:

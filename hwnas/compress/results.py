@@ -12,6 +12,9 @@ same session (their ONNX files are in ``compressed/``), so every ``ok`` row of a
 its ``measured_at`` and its ratios. A kept variant whose ONNX file is gone cannot be re-timed:
 it keeps its row and its earlier numbers with status :data:`STALE` and no ratio, so it is never
 recommended or picked. Rows of parents this call does not touch keep their own session's ratios.
+A kept variant built from one this call makes again with other settings (``prune0.5+int8-qdq``
+when ``prune0.5`` is replaced) no longer matches its base: it is :data:`STALE` too
+(:func:`built_from`), until it is compressed again.
 """
 
 from __future__ import annotations
@@ -92,6 +95,19 @@ def kept_variants(old: Sequence[Row], new: Sequence[Row]) -> list[Row]:
     parents = {r["parent_arch"] for r in new if r["variant"] == ORIGINAL}
     return [r for r in old if r["parent_arch"] in parents and r["variant"] != ORIGINAL
             and r["status"] == "ok" and (r["parent_arch"], r["variant"]) not in redone]
+
+
+def built_from(rows: Sequence[Row], base: Row) -> list[Row]:
+    """The variants of ``rows`` that were built on top of ``base`` (same parent, a chain that
+    starts with ``base``'s: ``prune0.5+int8-qdq`` is built from ``prune0.5``).
+
+    Example:
+        >>> rows = [{"parent_arch": "a", "variant": v} for v in ("prune0.5+int8-qdq", "prune0.25+int8-qdq")]
+        >>> [r["variant"] for r in built_from(rows, {"parent_arch": "a", "variant": "prune0.5"})]
+        ['prune0.5+int8-qdq']
+    """
+    prefix = f"{base['variant']}+"
+    return [r for r in rows if r["parent_arch"] == base["parent_arch"] and str(r["variant"]).startswith(prefix)]
 
 
 def compared_objectives(objectives: Sequence[Objective]) -> tuple[list[Objective], str | None]:

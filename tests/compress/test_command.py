@@ -243,6 +243,23 @@ def test_a_variant_made_again_with_other_settings_says_it_replaced_the_earlier(r
            f"finetune_epochs=0)" in out and "now prune(ratio=0.5,importance=l1,round_to=16,finetune_epochs=1)" in out
 
 
+def test_a_variant_built_from_a_replaced_one_turns_stale_and_the_replaced_line_names_it(run_copy, best_arch,
+                                                                                         capsys):
+    base = ["compress", str(run_copy), "--arch", best_arch, "--prune", "0.5"]
+    assert main([*base, "--quantize", "int8-qdq", "--finetune-epochs", "0"]) == 0
+    capsys.readouterr()
+    assert main([*base, "--finetune-epochs", "1"]) == 0  # prune0.5 made again; prune0.5+int8-qdq was built on the old
+    out = capsys.readouterr().out
+    rows = {r["variant"]: r for r in read_compressed(run_copy / COMPRESSED_CSV)}
+    stacked = rows["prune0.5+int8-qdq"]
+    assert stacked["status"] == "stale" and stacked["recommended"] is False and stacked["latency_ratio"] == ""
+    assert "built from prune0.5 made with prune(ratio=0.5,importance=l1,round_to=16,finetune_epochs=0)" \
+        in stacked["reason"]
+    assert rows["int8-qdq"]["status"] == "ok"  # not built from prune0.5: re-timed as before
+    assert "stale now, as built from the earlier prune0.5: prune0.5+int8-qdq" in out
+    assert "1 stale (built from a replaced variant" in out and "ONNX file missing" not in out
+
+
 def test_pick_leaves_out_a_variant_whose_onnx_file_is_gone_and_says_so(run_copy, best_arch, capsys):
     parent = _hand_made_variants(run_copy, best_arch, session_ms=1e-6)
     (run_copy / "compressed" / "x-prune0.5.onnx").unlink()
