@@ -41,6 +41,7 @@ import numpy as np
 
 from .config import RunConfig
 from .exceptions import ConfigError, HwnasError
+from .wording import counted
 
 #: Files :func:`write_fidelity` writes.
 FIDELITY_CSV, SUMMARY_CSV, FIDELITY_PNG = "fidelity.csv", "fidelity_summary.csv", "fidelity.png"
@@ -98,8 +99,8 @@ def sample_architectures(space, count: int, seed: int) -> list[str]:
         if space.degenerate(arch) is None:
             found.append(text)
     if len(found) < count:
-        raise ConfigError(f"space {space.name!r} gave only {len(found)} distinct usable architectures in "
-                          f"{tries} draws; ask for fewer with --archs {len(found)}")
+        raise ConfigError(f"space {space.name!r} gave only {counted(found, 'distinct usable architecture')} "
+                          f"in {tries} draws; ask for fewer with --archs {len(found)}")
     return found
 
 

@@ -27,6 +27,7 @@ from .front import non_dominated
 from .search.objectives import (METRIC_COLUMNS, Objective, budgets_text, is_feasible, labelled_for_task,
                                 resolve_objectives)
 from .store import Store
+from .wording import counted
 
 EVALUATIONS_CSV = "evaluations.csv"
 FRONT_CSV = "front.csv"
@@ -217,9 +218,10 @@ def _mark_re_measured_over_budget(front_rows: Sequence[dict[str, object]], budge
         return
     for row in over:
         row["feasible"] = False
-    print(f"hwnas: note: {len(over)} of the {len(front_rows)} front rows (id {', '.join(str(r['id']) for r in over)}) "
+    print(f"hwnas: note: {len(over)} of the {counted(front_rows, 'front row')} "
+          f"(id {', '.join(str(r['id']) for r in over)}) "
           f"re-measured over the budgets ({budgets_text(budgets)}): feasible = False "
-          f"in front.csv, and hwnas pick leaves them out", file=sys.stderr)
+          f"in front.csv, and hwnas pick leaves {'it' if len(over) == 1 else 'them'} out", file=sys.stderr)
 
 
 def _estimator_metrics(config: RunConfig) -> tuple[str, ...]:

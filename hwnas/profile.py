@@ -50,6 +50,7 @@ from .cost.lut_table import LatencyTable
 from .cost.onnx_export import export_onnx
 from .cost.target import Target
 from .exceptions import ConfigError
+from .wording import counted
 
 #: Default timing passes of a table build (at least the target's).
 TABLE_PASSES = 40
@@ -91,8 +92,8 @@ def sample_distinct(space, count: int, rng: np.random.Generator, exclude: set[st
             exclude.add(arch)
             found.append(arch)
     if len(found) < count:
-        raise ConfigError(f"space {space.name} gave only {len(found)} new distinct architectures in "
-                          f"{200 * count + 100} draws; ask for fewer networks (--calibration/--fidelity)")
+        raise ConfigError(f"space {space.name} gave only {counted(found, 'new distinct architecture')} "
+                          f"in {200 * count + 100} draws; ask for fewer networks (--calibration/--fidelity)")
     return found
 
 
@@ -198,10 +199,11 @@ def build_table(target: Target, space, *, calibration: int = 1000, fidelity: int
     session = measure_latency(layer_models + [net_models[i] for i in anchors], timing, shapes)
     layers = session[:len(signatures)]
     log(f"profile: {len(signatures)} layers timed ({time.perf_counter() - start:.0f} s so far); timing "
-        f"{len(net_models) - len(anchors)} whole networks")
+        f"{counted(len(net_models) - len(anchors), 'whole network')}")
     nets, levels = measure_in_chunks(net_models, anchors, session[len(signatures):], timing, space.input_shape, log)
     if levels:
-        log(f"profile: networks timed in {len(levels)} sessions of up to {CHUNK} with {len(anchors)} anchors; "
+        log(f"profile: networks timed in {counted(levels, 'session')} of up to {CHUNK} with "
+            f"{counted(anchors, 'anchor')}; "
             f"session levels {min(levels):.3f}-{max(levels):.3f} of the layers' session")
     entries = {s.key: {"latency_ms": round(m.latency_ms, 6), "spread_pct": round(m.spread_pct, 2),
                        **layer_memory(space.build_layer(s), s.input_shape)}
@@ -567,9 +569,9 @@ def calibration_size_warning(calibration: Mapping[str, Any]) -> str | None:
     coefficients, networks = len(calibration.get("coef", [])), len(calibration.get("networks", []))
     if not coefficients or networks >= NETWORKS_PER_COEF * coefficients:
         return None
-    return (f"too few calibration networks: {coefficients} coefficients fitted on {networks} networks (fewer than "
-            f"{NETWORKS_PER_COEF} per coefficient), so the predictions are unreliable; build with --calibration "
-            f"{NETWORKS_PER_COEF * coefficients} or more")
+    return (f"too few calibration networks: {counted(coefficients, 'coefficient')} fitted on "
+            f"{counted(networks, 'network')} (fewer than {NETWORKS_PER_COEF} per coefficient), so the predictions are "
+            f"unreliable; build with --calibration {NETWORKS_PER_COEF * coefficients} or more")
 
 
 def format_report(table: LatencyTable) -> str:
@@ -587,7 +589,7 @@ def format_report(table: LatencyTable) -> str:
     if cal.get("model") == "linear":
         terms = " ".join(f"{c:+.5g}*{n}" if n != "const" else f"{c:+.5g}" for n, c in zip(cal["features"], cal["coef"]))
         fit = f"  (fit: mean |err| {cal['fit']['mean_abs_pct']:.1f} %)" if "fit" in cal else ""
-        lines.append(f"  calibration on {len(cal.get('networks', []))} networks: latency_ms = {terms}{fit}")
+        lines.append(f"  calibration on {counted(cal.get('networks', []), 'network')}: latency_ms = {terms}{fit}")
         warning = calibration_size_warning(cal)
         if warning:
             lines.append(f"    {warning}")
@@ -596,7 +598,7 @@ def format_report(table: LatencyTable) -> str:
                          f"activations")
     f = table.fidelity
     if f:
-        lines.append(f"  fidelity over {f['networks']} other random networks (|error| vs measured):")
+        lines.append(f"  fidelity over {counted(f['networks'], 'other random network')} (|error| vs measured):")
         lines.append(f"    {'':32s} {'mean|err|':>9s} {'<=10%':>6s} {'<=5%':>6s} {'max':>6s} {'tau':>6s}")
         for label, key in (("table vs measurement 1", "table_vs_first"), ("table vs measurement 2", "table_vs_second"),
                            ("raw sum vs measurement 1", "raw_sum_vs_first"),

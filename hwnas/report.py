@@ -9,6 +9,7 @@ from .config import RunConfig
 from .evaluation import Evaluation, weights_name
 from .outputs import EVALUATIONS_CSV, FRONT_CSV, PARETO_PNG, WEIGHTS_DIR, Run
 from .search.objectives import BUDGETS, METRIC_COLUMNS, OBJECTIVES, budgets_text, format_budget
+from .wording import counted
 
 
 def _metrics_line(metrics: Mapping[str, float], regression: bool = False) -> str:
@@ -29,7 +30,7 @@ def print_search_summary(summary, config: RunConfig, plugins: Sequence[str] = ()
           f"{summary.failed} failed, {over}{summary.feasible} within budgets) in {summary.wall_s:.1f} s")
     if summary.asked is not None and summary.evaluations < summary.asked:
         if summary.space_size is not None and summary.evaluations >= summary.space_size:
-            print(f"space ran out: all {summary.evaluations} architectures of the space are evaluated "
+            print(f"space ran out: all {counted(summary.evaluations, 'architecture')} of the space are evaluated "
                   f"({summary.asked} budgeted)")
         else:
             print(f"the strategy found no new architecture after {summary.evaluations} distinct ones "

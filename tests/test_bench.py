@@ -48,7 +48,7 @@ def test_bench_cli_writes_csv_and_plot(table, tmp_path, capsys):
     assert {r["strategy"] for r in rows} == {"nsga2", "evolution", "pymoo-nsga2"} and len(rows) == 6
     assert (out / "bench.png").is_file() and (out / "summary.csv").is_file()
     out_text = capsys.readouterr().out
-    assert "median hypervolume fraction" in out_text
+    assert "median hypervolume fraction over 1 seed:" in out_text  # not "1 seeds"
     # the peers are counted as peers, not as more strategies (4 strategies, 2 of them asked for)
     assert "; 2 strategies + 1 peer x 1 seed x evaluations [10, 20]" in out_text
     assert main(["bench", "--table", str(table), "--cost", "latency_ms=lat", "--accuracy-column", "acc",

@@ -159,8 +159,8 @@ def test_a_front_row_re_measured_over_a_budget_is_marked_infeasible(tmp_path, ca
     for name, feasible in (("front.csv", "False"), ("evaluations.csv", "True")):  # the search saw 0.1 ms
         with open(tmp_path / name) as fh:
             assert next(csv.DictReader(fh))["feasible"] == feasible, name
-    assert ("1 of the 1 front rows (id 1) re-measured over the budgets (max_latency_ms=0.2): feasible = False in "
-            "front.csv, and hwnas pick leaves them out") in capsys.readouterr().err
+    assert ("1 of the 1 front row (id 1) re-measured over the budgets (max_latency_ms=0.2): feasible = False in "
+            "front.csv, and hwnas pick leaves it out") in capsys.readouterr().err
     write_outputs(tmp_path, _config(), _evaluations(),
                   verify=lambda archs: [{"latency_ms_predicted": 0.1, "latency_ms_measured": 0.15} for _ in archs])
     with open(tmp_path / "front.csv") as fh:

@@ -105,7 +105,9 @@ def test_cli_profile_writes_the_table(tmp_path, capsys):
                  "--no-device-report"]) == 0
     data = json.loads(out.read_text())
     assert data["meta"]["space"]["input_shape"] == [1, 8, 8] and data["meta"]["target"] == "cpu-ort-1t"
-    assert "fidelity over 1 other random networks" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "fidelity over 1 other random network (|error|" in captured.out  # not "1 ... networks"
+    assert "networks timed in 1 session of up to" in captured.out and "timing 1 whole network\n" in captured.out
 
 
 def test_cli_profile_refuses_a_space_that_cannot_have_a_table_before_comparing_it_with_the_task(tmp_path, capsys):

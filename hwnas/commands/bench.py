@@ -13,12 +13,8 @@ from pathlib import Path
 
 from ..exceptions import ConfigError
 from ..interrupts import kill_as_interrupt
+from ..wording import counted
 from .base import COMMANDS, Command, int_list, names
-
-
-def _count(items, stem: str, one: str, many: str) -> str:
-    """``2 strategies``, ``1 peer``: how many of what (the default peers run unless --peers '')."""
-    return f"{len(items)} {stem}{one if len(items) == 1 else many}"
 
 
 @COMMANDS.register("bench")
@@ -84,9 +80,10 @@ class BenchCommand(Command):
             if note:
                 print(f"hwnas: note: {note}", file=sys.stderr)
             searched = "" if problem.score_column == args.accuracy_column else f", searched on {args.accuracy_column}"
-            print(f"true front: {problem.front_size} architectures ({problem.score_column} x {column}{searched}); "
-                  f"{_count(args.strategies, 'strateg', 'y', 'ies')} + {_count(args.peers, 'peer', '', 's')} x "
-                  f"{_count(range(args.seeds), 'seed', '', 's')} x evaluations {args.evaluations}")
+            print(f"true front: {counted(problem.front_size, 'architecture')} "
+                  f"({problem.score_column} x {column}{searched}); "
+                  f"{counted(args.strategies, 'strategy', 'strategies')} + {counted(args.peers, 'peer')} x "
+                  f"{counted(args.seeds, 'seed')} x evaluations {args.evaluations}")
 
         records: list = []
         try:
@@ -98,13 +95,14 @@ class BenchCommand(Command):
         except KeyboardInterrupt:
             if records:
                 self._write(out, records, args, column)
-            kept = (f"the {len(records)} finished runs are in {out / 'bench.csv'} (bench has no --resume: "
+            kept = (f"the {counted(records, 'finished run')} "
+                    f"{'is' if len(records) == 1 else 'are'} in {out / 'bench.csv'} (bench has no --resume: "
                     f"run the rest into another --out)" if records else "no run had finished")
             print(f"\ninterrupted; {kept}", file=sys.stderr)
             return 130
         table = self._write(out, records, args, column)
         width = max(len(s) for s in table)
-        print(f"median hypervolume fraction over {args.seeds} seeds:")
+        print(f"median hypervolume fraction over {counted(args.seeds, 'seed')}:")
         print(" " * width + "".join(f"{n:>9d}" for n in args.evaluations))
         for s, d in table.items():
             print(s.ljust(width) + "".join(f"{d[n]:9.4f}" for n in args.evaluations))
@@ -135,5 +133,5 @@ class BenchCommand(Command):
                   ["strategy", *map(str, args.evaluations)])
         plot_bench(out / "bench.png", records,
                    f"{Path(args.table).name}: {args.score_column or args.accuracy_column} x {column}, median of "
-                   f"{args.seeds} seeds")
+                   f"{counted(args.seeds, 'seed')}")
         return table

@@ -10,6 +10,7 @@ from ..config import check_budget
 from ..evaluation import OVER_BUDGET, status_counts, unsuccessful
 from ..exceptions import BudgetError, ConfigError, HwnasError
 from ..search.objectives import BUDGETS
+from ..wording import counted
 from .base import COMMANDS, Command, add_budget_flags, budgets_from
 
 
@@ -62,8 +63,9 @@ class PickCommand(Command):
                               f"that meet it ({named}), never picked as they are slower than their parent") from None
         if run.finished is False:  # a pick among what a stopped search had evaluated: say so
             print(f"hwnas: note: the search in {args.run_dir} was stopped (Ctrl-C, kill or an error) after "
-                  f"{len(run.evaluations)} of its {run.config.search['evaluations']} evaluations; this pick is among "
-                  f"those; continue it with the same hwnas search command, adding --resume", file=sys.stderr)
+                  f"{len(run.evaluations)} of its {counted(run.config.search['evaluations'], 'evaluation')}; "
+                  f"this pick is among those; continue it with the same hwnas search command, adding --resume",
+                  file=sys.stderr)
         shown = {k: min(v, budgets.get(k, v)) for k, v in {**budgets, **run.config.budgets}.items()} if budgets else {}
         regression = _is_regression(run)
         if chosen < len(ok):

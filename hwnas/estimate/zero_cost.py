@@ -55,6 +55,7 @@ from torch import nn
 
 from ..exceptions import ConfigError, attach_metrics
 from ..registry import Registry, construct, did_you_mean
+from ..wording import counted
 from .base import ESTIMATORS, AccuracyEstimator, CandidateRejected
 from .trainer import ProxyTrainer
 
@@ -482,8 +483,8 @@ class PreFilteredTrainer(AccuracyEstimator):
 
     def advice(self, evaluations: int) -> str | None:
         if self.warmup >= evaluations:
-            return (f"{self.name}: warmup = {self.warmup} covers all {evaluations} evaluations, so every candidate "
-                    f"is trained and none filtered; set warmup below the evaluations to filter")
+            return (f"{self.name}: warmup = {self.warmup} covers all {counted(evaluations, 'evaluation')}, so every "
+                    f"candidate is trained and none filtered; set warmup below the evaluations to filter")
         return _regression_note(self.name, self.proxy, self.task)
 
     def observe(self, metrics: Mapping[str, float]) -> None:

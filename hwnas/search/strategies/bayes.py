@@ -18,6 +18,7 @@ import numpy as np
 
 from ...exceptions import ConfigError, require
 from ...space.base import SearchSpace
+from ...wording import counted
 from ..objectives import FAILED_VALUE
 from .base import STRATEGIES, Strategy
 from .common import MAX_DRAWS, Archive, check_int_options, key
@@ -51,7 +52,8 @@ class BayesStrategy(Strategy):
                          evaluations=evaluations, seed=seed)
         check_int_options({"startup": (startup, 0)})
         if startup >= evaluations:  # otherwise a random search that says it is Bayesian
-            print(f"hwnas: note: bayes: startup = {startup} random architectures come before the {model} model, "
+            print(f"hwnas: note: bayes: startup = {counted(startup, 'random architecture')} "
+                  f"{'comes' if startup == 1 else 'come'} before the {model} model, "
                   f"and the search has evaluations = {evaluations}, so every proposal is random; set "
                   f"[search.bayes] startup below {evaluations}", file=sys.stderr)
         optuna = require("optuna", "bench")

@@ -45,6 +45,7 @@ from ...cost.target import Target
 from ...exceptions import ConfigError
 from ...space.base import SearchSpace
 from ...space.supernet import latency_cost, table_cost
+from ...wording import counted
 from .base import STRATEGIES, Strategy
 from .common import Archive, check_int_options, check_number_options, key
 
@@ -200,8 +201,8 @@ class DartsStrategy(Strategy):
             steps = self.warmup_epochs + self.search_epochs
             start = time.perf_counter()
             print(f"darts: training the supernet on {len(x)} samples ({self.device.type}): {self.warmup_epochs} warm-up "
-                  f"epoch(s), then {self.search_epochs} for each of {len(self.penalties)} penalties, before the first "
-                  f"evaluation", file=sys.stderr)
+                  f"epoch(s), then {self.search_epochs} for each of {counted(self.penalties, 'penalty', 'penalties')}, "
+                  f"before the first evaluation", file=sys.stderr)
             self._epochs(net, halves, None, 0.0, scale, range(self.warmup_epochs), steps)
             warm = copy.deepcopy(net.state_dict())
             out = {}

@@ -12,6 +12,7 @@ from pymoo.core.problem import Problem
 from pymoo.operators.crossover.ux import UniformCrossover
 
 from ...space.base import SearchSpace
+from ...wording import counted
 from ..operators import CanonicalRepair, CanonicalSampling, CategoricalMutation, NoRepeatElimination
 from .base import STRATEGIES, Strategy
 from .common import Archive, check_int_options, check_number_options
@@ -43,8 +44,9 @@ class NSGA2Strategy(Strategy):
             # under 16 evaluations half of them are still bred from the first half
             population = min(16, max(8, evaluations // 6), max(2, evaluations // 2))
         elif population >= evaluations:
-            print(f"hwnas: note: population = {population} is the whole budget of {evaluations} evaluations: "
-                  f"all drawn at random, none bred (a random search); set the strategy's population below "
+            print(f"hwnas: note: population = {population} is the whole budget of "
+                  f"{counted(evaluations, 'evaluation')}: all drawn at random, none bred (a random search); "
+                  f"set the strategy's population below "
                   f"{evaluations} (e.g. {max(2, evaluations // 2)})", file=sys.stderr)
         # more than the evaluations would never finish a generation, and pymoo samples the whole
         # first population up front (population = 10**7 would fill the memory)
