@@ -650,3 +650,37 @@ def test_pick_from_a_stopped_search_says_so_and_not_once_it_is_resumed(tmp_path,
     capsys.readouterr()
     assert main(["pick", str(tmp_path / "run")]) == 0
     assert "was stopped" not in capsys.readouterr().err
+
+
+def test_every_option_with_a_default_shows_that_default_in_its_help():
+    import argparse
+    import re
+
+    from hwnas.cli import _parser
+
+    _, commands = _parser()
+    checked = []
+    for name, command in commands.items():
+        for action in command.parser._actions:
+            value = action.default
+            if not action.option_strings or value in (None, "", [], argparse.SUPPRESS) or isinstance(value, bool):
+                continue  # flags, and options resolved later (their help says from what)
+            if action.dest == "export_workers":  # the machine's CPU count
+                assert "default: the CPU count" in action.help
+                continue
+            shown = (",".join(map(str, value)) if isinstance(value, list)
+                     else f"{value:g}" if isinstance(value, float) else str(value))
+            assert re.search(rf"default:? {re.escape(shown)}\b", action.help or ""), \
+                f"hwnas {name} {action.option_strings[-1]}: default {shown} not in help {action.help!r}"
+            checked.append(f"{name} {action.option_strings[-1]}")
+    assert "profile --fidelity" in checked and "bench --peers" in checked
+
+
+def test_search_flags_that_override_the_config_say_the_config_s_value_is_their_default():
+    from hwnas.cli import _parser
+
+    _, commands = _parser()
+    helps = {a.dest: a.help for a in commands["search"].parser._actions}
+    for dest, key in (("workers", "[execution] workers"), ("executor", "[execution] executor"),
+                      ("eval_timeout_s", "[execution] eval_timeout_s"), ("latency", "[cost] latency")):
+        assert f"default: {key}, else" in helps[dest], dest

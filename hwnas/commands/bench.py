@@ -35,7 +35,8 @@ class BenchCommand(Command):
         p.add_argument("--strategies", type=names, default=["nsga2", "random"],
                        help="comma-separated strategies (default nsga2,random)")
         p.add_argument("--peers", type=names, default=["pymoo-nsga2", "optuna-nsga2"],
-                       help="comma-separated peers: pymoo-nsga2, optuna-nsga2 ('' for none)")
+                       help="comma-separated peers: pymoo-nsga2, optuna-nsga2 ('' for none; "
+                            "default pymoo-nsga2,optuna-nsga2)")
         p.add_argument("--evaluations", type=int_list, default=[50, 200, 1000],
                        help="budgets to score at (default 50,200,1000)")
         p.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 (default 10)")

@@ -29,8 +29,9 @@ class ProfileCommand(Command):
         p.add_argument("--out", help="table file (default: latency_tables/<target>/<this device>/<space>-<CxHxW>.json)")
         p.add_argument("--calibration", type=int, default=1000,
                        help="random networks the calibration is fitted on (default 1000)")
-        p.add_argument("--fidelity", type=int, default=100, help="other random networks the table is checked on")
-        p.add_argument("--seed", type=int, default=0, help="seed of the network sampling")
+        p.add_argument("--fidelity", type=int, default=100,
+                       help="other random networks the table is checked on (0: no check; default 100)")
+        p.add_argument("--seed", type=int, default=0, help="seed of the network sampling (default 0)")
         p.add_argument("--passes", type=int, help="timing passes (default: the target's, at least 40)")
         p.add_argument("--runs-per-pass", type=int, help="runs per pass (default: the target's)")
         p.add_argument("--no-device-report", action="store_true", help="skip the profiler and batch report")

@@ -39,13 +39,17 @@ class SearchCommand(Command):
         p.add_argument("--seed", type=int, help="override [search] seed")
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
         p.add_argument("--latency", choices=("lut", "measure"),
-                       help="latency_ms from the target's latency table (lut; the default when a matching "
-                            "table exists) or timed on the runtime for every candidate (measure)")
+                       help="latency_ms from the target's latency table (lut) or timed on the runtime for every "
+                            "candidate (measure) (default: [cost] latency, else lut where a matching table exists, "
+                            "measure otherwise)")
         x = p.add_argument_group("where evaluations run (may change on --resume)")
-        x.add_argument("--workers", type=int, help="evaluations at a time (default 1: in this process)")
+        x.add_argument("--workers", type=int,
+                       help="evaluations at a time (default: [execution] workers, else 1: in this process)")
         x.add_argument("--eval-timeout", type=float, dest="eval_timeout_s", metavar="SECONDS",
-                       help="a candidate running longer is stopped and recorded as failed")
-        x.add_argument("--executor", help="local (default: worker processes) or ray (pip install 'hwnas[ray]')")
+                       help="a candidate running longer is stopped and recorded as failed (default: [execution] "
+                            "eval_timeout_s, else no limit)")
+        x.add_argument("--executor", help="local (worker processes) or ray (pip install 'hwnas[ray]') "
+                                          "(default: [execution] executor, else local)")
         x.add_argument("--address", help="Ray cluster address for --executor ray (default: start a local one)")
         add_budget_flags(p)
         p.add_argument("--train-over-budget", action="store_true",
