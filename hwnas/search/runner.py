@@ -289,13 +289,14 @@ class SearchRun:
         """:meth:`_write_unverified` for a run stopped before it read its evaluations: what
         ``store`` holds; nothing when the run was not recorded yet, or the store cannot be read
         (it holds everything; the outputs follow on resume). Returns how many are stored."""
-        try:
-            if store.get_meta("config") is None:  # stopped before the run was recorded
+        with _second_interrupt_held():  # a second Ctrl-C while the store is read
+            try:
+                if store.get_meta("config") is None:  # stopped before the run was recorded
+                    return 0
+                evaluations = store.all()
+            except Exception:  # noqa: BLE001 - the interrupt or error, and its resume hint, win
                 return 0
-            evaluations = store.all()
-        except Exception:  # noqa: BLE001 - the interrupt or error, and its resume hint, win
-            return 0
-        return self._write_unverified(evaluations)
+            return self._write_unverified(evaluations)
 
     def _write_unverified(self, evaluations: list[Evaluation]) -> int:
         """On an interrupt or an error: the outputs of ``evaluations`` (everything that finished),
@@ -303,7 +304,10 @@ class SearchRun:
         The interrupt or error, and its resume hint, win over any trouble writing them."""
         try:
             if self.outputs:
-                write_outputs(self.run_dir, self.config, evaluations, regression=self.regression)
+                # a second Ctrl-C (pressed twice) would leave no evaluations.csv: the one already
+                # under way stops the command once they are written
+                with _second_interrupt_held():
+                    write_outputs(self.run_dir, self.config, evaluations, regression=self.regression)
         except Exception:  # noqa: BLE001 - the store holds everything; outputs follow on resume
             pass
         return len(evaluations)
@@ -630,6 +634,17 @@ def _exclusive(run_dir: Path):
                          f"another --out")
 
     return held(run_dir / LOCK_FILE, refuse)
+
+
+def _second_interrupt_held():
+    """:func:`~hwnas.interrupts.held_interrupts` in the main thread (the only one that may set
+    signal handlers: a search run from another thread writes its outputs unheld)."""
+    import threading
+    from contextlib import nullcontext
+
+    from ..interrupts import held_interrupts
+
+    return held_interrupts() if threading.current_thread() is threading.main_thread() else nullcontext([])
 
 
 def _blamed(method, role: str, name: str, *args):

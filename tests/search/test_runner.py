@@ -677,3 +677,26 @@ def test_the_summary_front_carries_the_front_s_re_measured_columns(tmp_path, mak
     assert summary.front and all(ev.metrics["latency_ms_measured"] == 1.5 for ev in summary.front)
     with open(tmp_path / "r" / "front.csv") as fh:
         assert {row["latency_ms_measured"] for row in csv.DictReader(fh)} == {"1.5"}
+
+
+def test_ctrl_c_pressed_twice_still_writes_every_evaluation(tmp_path, make_config, monkeypatch):
+    # the second Ctrl-C comes while the first one's outputs are written: evaluations.csv must still list them all
+    import os
+    import signal
+
+    import hwnas.outputs as outputs
+
+    real, calls = outputs.write_csv, {"n": 0}
+
+    def second_ctrl_c(path, rows, columns):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(path, rows, columns)
+
+    monkeypatch.setattr(outputs, "write_csv", second_ctrl_c)
+    interrupt_at(monkeypatch, 10)
+    with pytest.raises(KeyboardInterrupt):
+        run_search(make_config(search={"evaluations": 16}), tmp_path / "r", progress=False)
+    assert len(_rows(tmp_path / "r" / "evaluations.csv")) == 9  # all that finished before the first Ctrl-C
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C stops the process again
