@@ -447,6 +447,10 @@ class SearchRun:
             current = as_run(current, None, self.strategy_options)
         diff = _differences({s: v for s, v in stored.items() if s not in RESUMABLE_SECTIONS},
                             {s: v for s, v in current.items() if s not in RESUMABLE_SECTIONS})
+        if not any(c.name == "lut" for c in self.parts.cost_models):
+            # this session reads no table (--latency measure): the level the run recorded for its
+            # table is a consequence of that, not a second difference to fix
+            diff = [d for d in diff if d[0] != "cost.lut" and not d[0].startswith("cost.lut.")]
         # options a strategy derives from the budget (nsga2's population of a run smaller than it)
         # change with it: they are no second reason to refuse
         derived = f"search.{self.config.search['strategy']}."

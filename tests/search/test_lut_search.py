@@ -235,3 +235,15 @@ def test_a_run_on_a_remote_table_resumes_after_this_machine_s_onnxruntime_change
     run_search(config_from_dict(config), tmp_path / "r", progress=False)
     monkeypatch.setattr(onnxruntime, "__version__", "99.0.0")
     assert run_search(config_from_dict(config), tmp_path / "r", resume=True, progress=False).new_evaluations == 0
+
+
+def test_resume_with_latency_measure_names_only_that_change(tmp_path):
+    # the level the table run recorded ([cost.lut] level) follows from the change: it is no second one
+    from hwnas.exceptions import StoreError
+
+    config = _lut_config(tmp_path)  # level "auto": the run records the level it measured
+    run_search(config_from_dict(config), tmp_path / "r", progress=False)
+    config["cost"]["latency"] = "measure"  # as --latency measure sets it
+    with pytest.raises(StoreError) as err:
+        run_search(config_from_dict(config), tmp_path / "r", resume=True, progress=False)
+    assert "cost.latency: stored 'lut', given 'measure'" in str(err.value) and "cost.lut" not in str(err.value)
