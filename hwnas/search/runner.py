@@ -200,11 +200,15 @@ class SearchRun:
     def _stored_config(self) -> dict | None:
         """The stored run's config; None for a store that never recorded one (a search stopped
         while starting), refused when the run had evaluated (its config is lost)."""
-        store = Store(self.run_dir / Store.FILE_NAME)
-        try:
-            config, evaluated = store.get_meta("config"), len(store)
-        finally:
-            store.close()
+        path = self.run_dir / Store.FILE_NAME
+        config, evaluated = None, 0
+        if path.stat().st_size:  # an emptied (0-byte) file holds neither
+            # read-only: a resume refused here leaves the file as it was (no schema written into it)
+            store = Store(path, readonly=True)
+            try:
+                config, evaluated = store.get_meta("config"), len(store)
+            finally:
+                store.close()
         if config is None and (evaluated or (self.run_dir / EVALUATIONS_CSV).exists()):
             raise StoreError(f"--resume: {self.run_dir / Store.FILE_NAME} has lost its run's config (an emptied or "
                              f"damaged file), so its evaluations cannot be continued; start a new --out")

@@ -412,10 +412,12 @@ def test_resume_refuses_a_store_that_lost_its_config(tmp_path, make_config, lost
         with db:
             db.execute("DELETE FROM meta WHERE key = 'config'")
         db.close()
+    stored = (run / Store.FILE_NAME).read_bytes()
     with pytest.raises(StoreError, match=r"^--resume: .*store\.sqlite has lost its run's config \(an emptied or "
                                          r"damaged file\), so its evaluations cannot be continued; start a new --out$"):
         run_search(make_config(search={"evaluations": 7}), run, resume=True, progress=False)
     assert (run / "evaluations.csv").read_text() == before  # left as it was
+    assert (run / Store.FILE_NAME).read_bytes() == stored  # the refused resume wrote no schema into it
 
 
 def test_a_strategy_that_keeps_proposing_seen_architectures_is_stopped(tmp_path, make_config, monkeypatch, capsys):
