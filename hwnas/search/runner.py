@@ -375,6 +375,12 @@ class SearchRun:
                 raise StoreError(f"--resume: the run used cost models {stored_models}, this session would use "
                                  f"{models} (a latency table appeared or changed); resume with {flag}")
         target = self.parts.target.describe() if self.parts.target else None
+        remote = self._remote_table(models)
+        if target is not None and remote is not None:
+            # the run's latencies are the table's, measured on its device with its runtime: this
+            # machine's onnxruntime (which describe() reads) timed none of them
+            target.update(runtime_version=remote.meta.get("runtime_version"), device=remote.meta.get("device"),
+                          remote=True)
         if self.resume:
             self._check_same_target(store.get_meta("target"), target, models)
         data = self.parts.task.digest() if self.parts.task is not None else None
@@ -423,17 +429,26 @@ class SearchRun:
         if stored is None or current is None:
             return
         # this machine's onnxruntime times nothing for a table built on another device (a phone's): its
-        # latencies are the table's, and the table's digest is checked with the other sources
-        remote = "ort" not in models and any(getattr(c, "table", None) is not None and c.table.meta.get("remote")
-                                             for c in self.parts.cost_models if c.name == "lut")
+        # latencies are the table's, and the table's digest is checked with the other sources (a run
+        # stored before the table's device and runtime were recorded has this machine's)
+        remote = self._remote_table(models) is not None
         timed_here = bool({"ort", "lut"} & set(models)) and not remote
-        ignored = {"description", "source"} | (set() if timed_here else {"runtime_version"})
+        ignored = ({"description", "source"} | (set() if timed_here else {"runtime_version"})
+                   | ({"device", "remote"} if remote else set()))
         diff = [(k, a, b) for k, a, b in _differences(stored, current) if k not in ignored]
         if diff:
             shown = "; ".join(f"{key}: stored {_shown(a)}, now {_shown(b)}" for key, a, b in diff)
             raise StoreError(f"--resume: target {current.get('name')!r} differs from the stored run's: {shown}; its "
                              f"numbers would mix two settings: restore the target (and runtime) it ran with, or "
                              f"search into a new --out")
+
+    def _remote_table(self, models: list[str]):
+        """The latency table the run's latencies come from when it was built on another device
+        (``"remote": true``, nothing timed here); None otherwise."""
+        if "ort" in models:
+            return None
+        return next((c.table for c in self.parts.cost_models
+                     if c.name == "lut" and getattr(c, "table", None) is not None and c.table.meta.get("remote")), None)
 
     def _check_same_config(self, store: Store, current: dict) -> None:
         """Refuse a ``--resume`` whose config differs from the stored run's (where evaluations run

@@ -247,3 +247,21 @@ def test_resume_with_latency_measure_names_only_that_change(tmp_path):
     with pytest.raises(StoreError) as err:
         run_search(config_from_dict(config), tmp_path / "r", resume=True, progress=False)
     assert "cost.latency: stored 'lut', given 'measure'" in str(err.value) and "cost.lut" not in str(err.value)
+
+
+def test_a_run_on_a_remote_table_records_the_table_s_device_and_runtime(tmp_path):
+    # its latencies were measured there: this machine's onnxruntime version would misdescribe them
+    import json
+
+    from hwnas.outputs import load_run
+
+    config = _lut_config(tmp_path)
+    path = config["cost"]["lut"]["path"]
+    doc = json.loads(open(path).read())
+    doc["meta"].update(remote=True, device={"cpu": "Phone SoC", "gpu": None}, runtime_version="1.17.0")
+    open(path, "w").write(json.dumps(doc))
+    run_search(config_from_dict(config), tmp_path / "r", progress=False)
+    target = load_run(tmp_path / "r").target
+    assert target["runtime_version"] == "1.17.0" and target["device"] == {"cpu": "Phone SoC", "gpu": None}
+    assert target["remote"] is True
+    assert run_search(config_from_dict(config), tmp_path / "r", resume=True, progress=False).new_evaluations == 0
