@@ -294,10 +294,12 @@ class LatencyTable:
         cannot run, so neither profiling nor timing works here), on its device."""
         if self.meta.get("remote"):
             device = self.meta.get("device")
-            where = (device_label(device, str(self.meta.get("execution_provider", ""))) if isinstance(device, dict)
-                     else "the device it describes")
+            name = (device_label(device, str(self.meta.get("execution_provider", ""))) if isinstance(device, dict)
+                    else "unknown")
+            # a device the table does not name ({}) reads "unknown" in device_label: not a place to go to
+            where = "the device it was built for" if name == "unknown" else f"{name}, where its target runs"
             # hwnas profile writes "remote": false: copied back as it is, the table would be refused here
-            return (f"; {action} it on {where}, where its target runs, with `{fix}`, and copy it here with "
+            return (f"; {action} it on {where}, with `{fix}`, and copy it here with "
                     f"\"remote\": true in its meta")
         return f"; {action} it with `{fix}` or time every candidate with --latency measure"
 

@@ -193,6 +193,12 @@ def test_a_remote_table_is_mended_on_its_device_not_here(space, target, tmp_path
     assert "; fill it on Snapdragon 8, where its target runs, with `hwnas profile" in line
     assert line.endswith("`, and copy it here with \"remote\": true in its meta")  # profile writes false
     assert "--latency measure" not in line
+    table.meta["device"] = {}  # a remote table need not name its device
+    table.save(path)
+    with pytest.raises(LatencyTableError) as err:
+        COST_MODELS.get("lut")(target, SHAPE, space=space, path=str(path))
+    assert "; fill it on the device it was built for, with `hwnas profile" in str(err.value)
+    assert "unknown" not in str(err.value)
 
 
 def test_a_local_table_missing_a_setting_is_refused_a_remote_one_is_not(space, target, tmp_path):
