@@ -256,6 +256,14 @@ class SearchRun:
                 except KeyboardInterrupt:
                     self._write_unverified(evaluations)
                     raise
+                remote = self._remote_table([c.name for c in self.parts.cost_models])
+                if remote is not None:  # only the latency_ms_predicted column would show it
+                    from ..cost.device import device_label
+
+                    device = device_label(remote.meta.get("device") or {}, self.parts.target.execution_provider)
+                    print(f"hwnas: note: latency_ms are the predictions of the remote {remote.where}, not "
+                          f"re-measured on {'the device it was built for' if device == 'unknown' else device}; time "
+                          f"the front there before relying on them", file=sys.stderr)
             else:
                 front = front_indices(evaluations, self.objectives, self.config.budgets)
         for i in front:  # as stored and as front.csv lists them: with the re-measured latency

@@ -265,3 +265,19 @@ def test_a_run_on_a_remote_table_records_the_table_s_device_and_runtime(tmp_path
     assert target["runtime_version"] == "1.17.0" and target["device"] == {"cpu": "Phone SoC", "gpu": None}
     assert target["remote"] is True
     assert run_search(config_from_dict(config), tmp_path / "r", resume=True, progress=False).new_evaluations == 0
+
+
+def test_a_search_on_a_remote_table_says_its_latencies_are_predictions(tmp_path, capsys):
+    import json
+
+    config = _lut_config(tmp_path)
+    path = config["cost"]["lut"]["path"]
+    run_search(config_from_dict(config), tmp_path / "local", progress=False)
+    assert "not re-measured" not in capsys.readouterr().err  # a table of this machine: its front is re-measured
+    doc = json.loads(open(path).read())
+    doc["meta"].update(remote=True, device={"cpu": "Phone SoC", "gpu": None})
+    open(path, "w").write(json.dumps(doc))
+    run_search(config_from_dict(config), tmp_path / "r", progress=False)
+    notes = [line for line in capsys.readouterr().err.splitlines() if "not re-measured" in line]
+    assert notes == [f"hwnas: note: latency_ms are the predictions of the remote latency table {path}, not "
+                     f"re-measured on Phone SoC; time the front there before relying on them"]
