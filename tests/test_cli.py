@@ -146,7 +146,7 @@ def test_bad_inputs_give_one_line_and_exit_2(tmp_path, capsys, run_dir, cli_erro
     cli_error(["search", _write(tmp_path, GOOD.replace("[space]", "[space")), "--out", str(tmp_path / "c")],
               "malformed TOML", "line")
     cli_error(["search", _write(tmp_path, GOOD), "--out", str(tmp_path / "d"), "--max-latency-ms", "0.000001"],
-              "cannot be met", "--max-latency-ms above")
+              "cannot be met", "--max-latency-ms to ", " or more")
     cli_error(["search", _write(tmp_path, GOOD.replace('dataset = "digits"', 'dataset = "npz"\npath = "nowhere.npz"')),
                "--out", str(tmp_path / "e")], "nowhere.npz")
     cli_error(["search", str(tmp_path / "missing.toml")], "not found")

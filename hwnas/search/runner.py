@@ -28,8 +28,10 @@ from ..exceptions import BudgetError, ConfigError, HwnasError, MissingExtraError
 from ..registry import construct, option_defaults, plugin_modules, raised_in
 from ..outputs import (CONFIG_JSON, EVALUATIONS_CSV, FRONT_CSV, PARETO_PNG, PLUGINS_META, WEIGHTS_DIR, as_run,
                        front_indices, write_outputs)
-from ..search.objectives import BUDGETS, is_feasible, minimisation_matrix, resolve_objectives, violation_matrix
+from ..search.objectives import (BUDGETS, format_budget, is_feasible, minimisation_matrix, resolve_objectives,
+                                 violation_matrix)
 from ..store import Store
+from ..wording import counted
 from .strategies import STRATEGIES
 
 
@@ -156,9 +158,10 @@ class SearchRun:
             if col in lowest and lowest[col][0] > bound:
                 value, arch = lowest[col]
                 raise BudgetError(
-                    f"{name} = {bound:g} cannot be met: the cheapest {space.name} architecture ({arch}) has "
-                    f"{col} = {value:.4g}{' on target ' + self.parts.target.name if self.parts.target else ''}; "
-                    f"set {BUDGETS.get(name).flag} above {value:.4g}")
+                    f"{name} = {format_budget(bound)} cannot be met: the cheapest {space.name} architecture "
+                    f"({arch}) has {col} = {value:.4g}"
+                    f"{' on target ' + self.parts.target.name if self.parts.target else ''}; "
+                    f"set {BUDGETS.get(name).flag} to {format_budget(value)} or more")
 
     def resolve_table_level(self) -> None:
         """Set a latency table's level on this machine (``[cost.lut] level = "auto"``, the default):
@@ -547,7 +550,7 @@ class SearchRun:
                     todo = dict(list(todo.items())[:room])
                     what = ("architectures the stored run had not, beyond its" if resumed
                             else "more architectures than its")
-                    print(f"hwnas: note: the strategy proposed {what} {budget} evaluations; stopping at {budget}",
+                    print(f"hwnas: note: the strategy proposed {what} {counted(budget, 'evaluation')}; stopping at {budget}",
                           file=sys.stderr)
                 for arch, ev in self._evaluate(store, executor, todo):
                     ev.id = order[arch] if ids.get(order[arch], arch) == arch else max(ids) + 1

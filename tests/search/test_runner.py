@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 
 import pytest
 
@@ -166,8 +167,12 @@ def test_a_table_budget_is_checked_against_the_cheapest_cell_a_search_can_propos
     # the smallest cell (every edge none, 1 ms) is degenerate and never proposed; the cheapest
     # connected one (a single skip path) costs more than 1.2 ms
     with pytest.raises(BudgetError, match=r"max_latency_ms = 1.1 cannot be met: the cheapest nb201 architecture "
-                                          r"\(\|.*skip_connect.*\) has latency_ms = 1.2"):
+                                          r"\(\|.*skip_connect.*\) has latency_ms = 1.2") as info:
         run_search(dataclasses.replace(config, budgets={"max_latency_ms": 1.1}), tmp_path / "a", progress=False)
+    # the value it suggests is exact, not rounded (down) to a few digits: pasted, it runs
+    suggested = float(re.search(r"set --max-latency-ms to (\S+) or more$", str(info.value)).group(1))
+    assert run_search(dataclasses.replace(config, budgets={"max_latency_ms": suggested}), tmp_path / "c",
+                      progress=False).evaluations == 8
     summary = run_search(dataclasses.replace(config, budgets={"max_latency_ms": 1.5}), tmp_path / "b", progress=False)
     assert summary.evaluations == 8  # a budget the cheapest cell meets runs
 
