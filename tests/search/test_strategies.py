@@ -272,3 +272,14 @@ def test_nsga2_on_a_small_budget_breeds_half_and_says_when_a_given_population_ta
     assert "note" not in capsys.readouterr().err
     assert make(space, evaluations=8, population=8, **options).population == 8  # asked for: kept, and told
     assert "population = 8 is the whole budget of 8 evaluations: all drawn at random" in capsys.readouterr().err
+
+
+def test_reinforce_samples_a_batch_larger_than_200_from_its_controller():
+    # 4 rounds of 50 samples capped the controller at 200 proposals a batch: the rest of a batch
+    # of 300 were uniform fill-ins, meant only for a controller stuck on evaluated architectures
+    from hwnas.search.strategies.reinforce import ReinforceStrategy
+
+    space = make_space("nb201", None, None)
+    strategy = ReinforceStrategy(space, n_objectives=2, n_constraints=0, evaluations=1000, seed=0, batch=300)
+    proposed = strategy.ask()
+    assert len(proposed) == 300 and len(strategy._sampled) == 300  # every one sampled by the controller

@@ -137,8 +137,10 @@ class ReinforceStrategy(Strategy):
     def _ask(self) -> np.ndarray | None:
         want = min(self.batch, self.evaluations - self.proposed)
         out = []
+        # at least the batch per round: 50 a round capped a batch's controller samples at 200, so
+        # a batch of 300 was a third uniform fill-ins even from an untrained controller
         for _ in range(MAX_DRAWS // 50):
-            for sampled in self._sample(50):
+            for sampled in self._sample(max(50, want)):
                 cand = self.archive.canonical(sampled)
                 if len(out) < want and self.archive.is_new(cand):
                     out.append(self.archive.propose(cand))
