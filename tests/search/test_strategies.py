@@ -283,3 +283,10 @@ def test_reinforce_samples_a_batch_larger_than_200_from_its_controller():
     strategy = ReinforceStrategy(space, n_objectives=2, n_constraints=0, evaluations=1000, seed=0, batch=300)
     proposed = strategy.ask()
     assert len(proposed) == 300 and len(strategy._sampled) == 300  # every one sampled by the controller
+
+
+@pytest.mark.parametrize("value", ["1e6", True, 0, 2.5])
+def test_grid_refuses_a_max_grid_that_is_not_a_positive_integer(table, tmp_path, value):
+    # "1e6" failed comparing int with str, true was taken as max_grid = 1
+    with pytest.raises(ConfigError, match=f"max_grid = {value!r} must be an integer >= 1"):
+        run_search(_config(table, "grid", max_grid=value), tmp_path / "g", progress=False)

@@ -10,7 +10,7 @@ import numpy as np
 from ...exceptions import ConfigError
 from ...space.base import SearchSpace
 from .base import STRATEGIES, Strategy
-from .common import Archive, check_batch
+from .common import Archive, check_batch, check_int_options
 
 
 @STRATEGIES.register("grid")
@@ -31,6 +31,7 @@ class GridStrategy(Strategy):
                  evaluations: int, seed: int, max_grid: int = 1_000_000, batch: int = 64) -> None:
         super().__init__(space, n_objectives=n_objectives, n_constraints=n_constraints,
                          evaluations=evaluations, seed=seed)
+        check_int_options({"max_grid": (max_grid, 1)})
         size = math.prod(int(u) + 1 for u in space.upper_bounds)
         if size > max_grid:
             raise ConfigError(f"strategy 'grid': space {space.name!r} has {size:,} genomes, more than "
