@@ -96,7 +96,7 @@ def test_grid_refuses_a_large_space(table, tmp_path):
         run_search(_config(table, "grid", max_grid=100), tmp_path / "g", progress=False)
 
 
-@pytest.mark.parametrize("strategy", ["grid", "random"])
+@pytest.mark.parametrize("strategy", ["grid", "random", "reinforce"])
 def test_a_batch_of_zero_is_refused_not_a_search_of_nothing(table, tmp_path, strategy):
     with pytest.raises(ConfigError, match="batch = 0 must be a positive integer"):
         run_search(_config(table, strategy, batch=0), tmp_path / "b", progress=False)

@@ -20,7 +20,7 @@ from ...exceptions import ConfigError
 from ...space.base import SearchSpace
 from ..objectives import FAILED_VALUE
 from .base import STRATEGIES, Strategy
-from .common import MAX_DRAWS, Archive, check_int_options, check_number_options, key
+from .common import MAX_DRAWS, Archive, check_batch, check_int_options, check_number_options, key
 
 #: The largest controller (LSTM hidden size) ``reinforce`` builds.
 MAX_HIDDEN = 4096
@@ -67,7 +67,8 @@ class ReinforceStrategy(Strategy):
                          evaluations=evaluations, seed=seed)
         import torch
 
-        check_int_options({"batch": (batch, 1), "hidden": (hidden, 1)})
+        check_batch(batch)
+        check_int_options({"hidden": (hidden, 1)})
         if hidden > MAX_HIDDEN:
             raise ConfigError(f"[search] hidden = {hidden} must be at most {MAX_HIDDEN} (the controller's LSTM size)")
         check_number_options({"lr": (lr, lambda v: v > 0, "> 0"), "entropy": (entropy, lambda v: v >= 0, ">= 0"),
