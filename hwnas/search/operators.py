@@ -56,8 +56,9 @@ class CategoricalMutation(Mutation):
 
 
 class CanonicalSampling(Sampling):
-    """Distinct, non-degenerate canonical genomes drawn uniformly per gene (at most 50 draws
-    per sample; degenerate ones are taken only when nothing else was found)."""
+    """Distinct, non-degenerate canonical genomes drawn uniformly per gene (at most 50 rounds of
+    draws; degenerate ones are never taken, so a space with fewer such genomes than asked for
+    gives fewer)."""
 
     def __init__(self, space: SearchSpace) -> None:
         super().__init__()

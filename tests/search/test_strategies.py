@@ -290,3 +290,16 @@ def test_grid_refuses_a_max_grid_that_is_not_a_positive_integer(table, tmp_path,
     # "1e6" failed comparing int with str, true was taken as max_grid = 1
     with pytest.raises(ConfigError, match=f"max_grid = {value!r} must be an integer >= 1"):
         run_search(_config(table, "grid", max_grid=value), tmp_path / "g", progress=False)
+
+
+def test_nsga2_falls_back_to_a_generation_of_its_offspring_when_mating_finds_nothing_new():
+    from pymoo.core.population import Population
+
+    from hwnas.search.strategies.nsga2 import NSGA2Strategy
+
+    space = make_space("nb201", None, None)
+    search = NSGA2Strategy(space, n_objectives=2, n_constraints=0, evaluations=40, seed=0, population=8, offspring=2)
+    genomes = search.ask()
+    search.tell(genomes, np.random.default_rng(0).random((len(genomes), 2)), np.zeros((len(genomes), 0)))
+    search.algorithm.ask = lambda: Population.new()  # mating found nothing new (a small space near its end)
+    assert len(search.ask()) == 2  # the offspring asked for, not a whole population of random ones

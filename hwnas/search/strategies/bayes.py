@@ -107,7 +107,7 @@ class BayesStrategy(Strategy):
                 if self.archive.is_new(g):
                     break
                 known = self.results.get(key(g))
-                if known is None:  # proposed in this batch but not told yet: cannot happen with batch 1
+                if known is None:  # a degenerate architecture (never evaluated), or one not told yet
                     self.study.tell(trial, state=self.optuna.trial.TrialState.FAIL)
                 else:
                     self._tell(trial, *known)

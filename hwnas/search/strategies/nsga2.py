@@ -85,7 +85,7 @@ class NSGA2Strategy(Strategy):
             return None
         pending = self.algorithm.ask()
         if pending is None or len(pending) == 0:
-            pending = self._unseen(self.population)
+            pending = self._unseen(self.algorithm.n_offsprings or self.population)  # a generation's worth
         return self._propose(pending)
 
     def _unseen(self, n: int):
