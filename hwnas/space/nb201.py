@@ -301,9 +301,10 @@ class NB201Supernet(AdditiveSupernet):
         self.price(macs_cost, "MACs")
 
     def choice_modules(self):
-        """Every edge's operation, once per cell of each stage (``none``: nothing, ``skip_connect``:
-        an identity, which costs nothing inside a network)."""
-        per_op = [[(None if op in ("none", "skip_connect") else _op(op, shape[0]), shape, self.space.cells_per_stage)
+        """Every edge's operation, once per cell of each stage, as :meth:`NB201Space.build` runs it
+        (``none``: a multiplication by 0, 0 MACs but not free in time; ``skip_connect``: an
+        identity, which exports no node and costs nothing inside a network)."""
+        per_op = [[(None if op == "skip_connect" else _op(op, shape[0]), shape, self.space.cells_per_stage)
                    for shape in self.stage_shapes] for op in OPS]
         return [per_op for _ in EDGES]
 

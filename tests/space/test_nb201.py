@@ -143,3 +143,26 @@ def test_a_skeleton_with_too_many_parameters_is_refused_naming_the_option():
     with pytest.raises(ConfigError, match=r"^nb201: \[space\] channels = 1024 give a largest architecture with "
                                           r"6.24e\+09 parameters, more than the 1e\+09 .*; lower them$"):
         make_space("nb201", None, None, channels=1024)
+
+
+def test_supernet_prices_a_none_edge_at_what_the_built_network_pays():
+    # a built cell's 'none' edge runs x.mul(0) in every cell; the supernet priced it (and so
+    # every elementwise node, the call overhead taken away with one) at 0 ms
+    from hwnas.cost import Target
+    from hwnas.cost.latency import measure_latency
+    from hwnas.cost.onnx_export import export_onnx
+    from hwnas.space.supernet import latency_cost
+
+    target = Target(name="cpu-ort-1t", execution_provider="CPUExecutionProvider", intra_op_threads=1,
+                    warmup_runs=5, passes=7, runs_per_pass=20)
+    space = make_space("nb201", (1, 12, 12), 10, cells_per_stage=2)
+    cells = [space.parse("|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|"),
+             space.parse("|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|")]
+    torch.manual_seed(0)
+    onnx = [export_onnx(space.build(c).eval(), space.input_shape, batch_size=1, opset=target.opset) for c in cells]
+    none_ms, skip_ms = (m.latency_ms for m in measure_latency(onnx, target, [space.input_shape] * 2))
+    net = space.supernet()
+    net.price(latency_cost(target), "ms")
+    predicted = [float(net.choice_cost[np.arange(6), space.encode(c)].sum()) for c in cells]
+    assert predicted[1] == 0.0  # identities export no node
+    assert 0.4 * (none_ms - skip_ms) < predicted[0] < 2.5 * (none_ms - skip_ms)
