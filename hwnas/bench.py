@@ -261,7 +261,10 @@ def run_bench(problem: BenchProblem, strategies: Sequence[str], peers: Sequence[
     evaluations = sorted(set(evaluations))  # each budget once, in order (a repeat would only rerun it)
     runners: list[tuple[str, Callable[[int, int], list[str]]]] = []
     for name in strategies:
-        STRATEGIES.get(name)
+        if STRATEGIES.get(name).needs_task:  # the search's own refusal says to add a [task]: bench has no config
+            others = ",".join(s for s in strategies if s != name) or "nsga2"
+            raise ConfigError(f"--strategies: strategy {name!r} trains on the task's data, and hwnas bench searches "
+                              f"a table, which has none; leave it out: --strategies {others}")
         opts = dict((options or {}).get(name, {}))
         # set the search up once before anything runs, so that a strategy that cannot search a
         # table (e.g. darts) or a bad option is refused before the other strategies' work is done
