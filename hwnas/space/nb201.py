@@ -210,9 +210,12 @@ class NB201Space(SearchSpace[NB201Arch]):
         return tuple(ops)
 
     def smallest(self) -> NB201Arch:
-        """The cheapest cell a search can propose: a single skip connection from input to output
-        (the all-``none`` cell, every gene's first choice, is degenerate)."""
-        return self.parse("|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|")
+        """The cheapest cell a search can propose: a skip connection on every edge (the all-``none``
+        cell, every gene's first choice, is degenerate). No cell has fewer MACs or parameters, and
+        none runs less: an identity exports no node, while a ``none`` edge multiplies by 0 and
+        allocates its output (a single skip path with ``none`` elsewhere took 0.048 ms against
+        0.036 ms on digits at 12x12, two cells a stage)."""
+        return self.decode([OPS.index("skip_connect")] * self.n_genes)
 
     def largest(self) -> NB201Arch:
         """The most expensive cell: a 3x3 convolution on every edge."""

@@ -166,3 +166,25 @@ def test_supernet_prices_a_none_edge_at_what_the_built_network_pays():
     predicted = [float(net.choice_cost[np.arange(6), space.encode(c)].sum()) for c in cells]
     assert predicted[1] == 0.0  # identities export no node
     assert 0.4 * (none_ms - skip_ms) < predicted[0] < 2.5 * (none_ms - skip_ms)
+
+
+def test_the_smallest_cell_runs_fastest_and_holds_least_memory():
+    # a budget check prices the smallest cell: a single skip path with 'none' elsewhere runs a
+    # multiplication per none edge, so a latency budget only the all-skip cell meets was refused
+    from hwnas.cost import Target
+    from hwnas.cost.latency import measure_latency
+    from hwnas.cost.memory import peak_memory_mb
+    from hwnas.cost.onnx_export import export_onnx
+
+    target = Target(name="cpu-ort-1t", execution_provider="CPUExecutionProvider", intra_op_threads=1,
+                    warmup_runs=5, passes=7, runs_per_pass=20)
+    space = make_space("nb201", (1, 12, 12), 10, cells_per_stage=2)
+    cells = [space.smallest(), space.parse("|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|"),
+             space.parse("|skip_connect~0|+|none~0|avg_pool_3x3~1|+|none~0|none~1|skip_connect~2|")]
+    torch.manual_seed(0)
+    models = [space.build(c).eval() for c in cells]
+    onnx = [export_onnx(m, space.input_shape, batch_size=1, opset=target.opset) for m in models]
+    ms = [m.latency_ms for m in measure_latency(onnx, target, [space.input_shape] * len(cells))]
+    assert ms[0] < min(ms[1:]), ms
+    memory = [peak_memory_mb(m, space.input_shape) for m in models]
+    assert memory[0] <= min(memory[1:]), memory
