@@ -87,6 +87,25 @@ def test_a_penalty_whose_proposals_break_the_budgets_proposes_no_more(task, caps
     assert "darts: penalty 0 proposes no more: its last 3 proposals were over budget" in capsys.readouterr().err
 
 
+def test_failed_proposals_are_not_taken_for_over_budget(task, capsys):
+    # a failed evaluation (exception, NaN, timeout) has no metrics, so its violations are
+    # FAILED_VALUE: darts counted it as over budget and dropped the penalty, saying so
+    from hwnas.search.objectives import FAILED_VALUE
+    from hwnas.search.strategies.common import key
+
+    strategy = DartsStrategy(_space(task), n_constraints=1, evaluations=12, n_objectives=2, task=task,
+                             penalties=[0, 20], warmup_epochs=1, search_epochs=3, seed=0)
+    proposals = []
+    while (genomes := strategy.ask()) is not None:
+        failed = [strategy.source[key(g)] == 0.0 for g in genomes]  # penalty 0's all fail
+        strategy.tell(genomes, np.zeros((len(genomes), 2)),
+                      np.array([[FAILED_VALUE if f else -1.0] for f in failed]))
+        proposals += list(genomes)
+    assert len(proposals) == 12 and not strategy.dropped
+    assert sum(strategy.source[key(g)] == 0.0 for g in proposals) > 3
+    assert "over budget" not in capsys.readouterr().err
+
+
 def strategy_macs(space):
     return space.supernet().choice_cost.numpy()
 

@@ -46,6 +46,7 @@ from ...exceptions import ConfigError
 from ...space.base import SearchSpace
 from ...space.supernet import latency_cost, table_cost
 from ...wording import counted
+from ..objectives import FAILED_VALUE
 from .base import STRATEGIES, Strategy
 from .common import Archive, check_int_options, check_number_options, key
 
@@ -172,10 +173,12 @@ class DartsStrategy(Strategy):
         proposes no more (while another penalty is in play): the budget steers which trade-offs
         the evaluations go to."""
         self.archive.record(genomes, objectives, violations)
-        over = np.asarray(violations, float).reshape(len(genomes), -1).max(axis=1, initial=0.0) > 0
-        for genome, is_over in zip(np.asarray(genomes, dtype=np.int64), over):
+        violations = np.asarray(violations, float).reshape(len(genomes), -1)
+        over = violations.max(axis=1, initial=0.0) > 0
+        failed = (violations >= FAILED_VALUE).any(axis=1)  # no metrics: nothing known of its cost
+        for genome, is_over, is_failed in zip(np.asarray(genomes, dtype=np.int64), over, failed):
             penalty = self.source.get(key(genome))
-            if penalty is None or penalty in self.dropped:
+            if penalty is None or penalty in self.dropped or is_failed:
                 continue
             self.strikes[penalty] = self.strikes.get(penalty, 0) + 1 if is_over else 0
             if self.strikes[penalty] >= STRIKES and len(self.rankings) - len(self.dropped) > 1:
