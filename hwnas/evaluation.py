@@ -191,7 +191,7 @@ class Evaluator:
         needs_model = self.estimator.needs_model or any(c.needs_model for c in self.cost_models)
         model = build_seeded(self.space, arch, arch_obj) if needs_model else None
         self._costs(arch, model, metrics, self.costs_first)
-        over = [(n, c, metrics[c], b) for n, c, b in self.budgets_first if metrics.get(c, -math.inf) > b]
+        over = self._over(metrics)
         if over:
             return ("over budget, not trained: " + ", ".join(f"{c} {_apart(v, b)[0]} > {n} {_apart(v, b)[1]}"
                                                              for n, c, v, b in over)
@@ -208,6 +208,26 @@ class Evaluator:
                        self.weights_dir / weights_name(arch))
         self._costs(arch, model, metrics, self.costs_after)
         return None
+
+    def _over(self, metrics: Mapping[str, float]) -> list[tuple[str, str, float, float]]:
+        """``(budget, column, value, bound)`` of each budget checked first that ``metrics`` exceed."""
+        return [(n, c, metrics[c], b) for n, c, b in self.budgets_first if metrics.get(c, -math.inf) > b]
+
+    def priced_over_budget(self, genome: Sequence[int]) -> bool:
+        """Whether the cost models of the budgets checked first price ``genome`` over one of them,
+        as an evaluation would before training it (for a strategy that can skip such a proposal).
+        False without such budgets, and when pricing fails (its evaluation then records why)."""
+        if not self.budgets_first:
+            return False
+        arch_obj = self.space.decode(genome)
+        arch = self.space.canonical(arch_obj)
+        model = build_seeded(self.space, arch, arch_obj) if any(c.needs_model for c in self.costs_first) else None
+        metrics: dict[str, float] = {}
+        try:
+            self._costs(arch, model, metrics, self.costs_first)
+        except Exception:  # noqa: BLE001 - evaluated, the candidate is recorded as failed with the reason
+            return False
+        return bool(self._over(metrics))
 
     @staticmethod
     def _costs(arch: str, model: Any, metrics: dict[str, float], cost_models: Sequence[Any]) -> None:

@@ -123,8 +123,11 @@ class SearchRun:
             tables = [m.table for m in self.parts.cost_models if m.name == "lut"]
             priced = [o.column for o in self.objectives] + [BUDGETS.get(b).column for b in config.budgets]
             latency = next((m.name for m in self.parts.cost_models if "latency_ms" in m.provides), None)
+            evaluator = self.parts.evaluator
             fixed.update(task=self.parts.task, target=self.parts.target, latency_table=tables[0] if tables else None,
-                         search_metrics=tuple(dict.fromkeys(priced)), latency_model=latency)
+                         search_metrics=tuple(dict.fromkeys(priced)), latency_model=latency,
+                         # costs priced before training: a proposal over a budget can be skipped, not spent
+                         over_budget=evaluator.priced_over_budget if evaluator and evaluator.budgets_first else None)
         own_table = f" and [search.{name}]" if isinstance(config.search.get(name), dict) else ""
         self.strategy = construct(strategy_class, self.parts.space, options=config.strategy_options(),
                                   where=f"{config.source} [search]{own_table}", label=name, fixed=fixed,

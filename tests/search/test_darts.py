@@ -1,6 +1,7 @@
 """Gradient search (``darts``): the NB201 supernet, the cost penalty, the loop, and its errors."""
 
 import csv
+import re
 
 import numpy as np
 import pytest
@@ -104,6 +105,32 @@ def test_failed_proposals_are_not_taken_for_over_budget(task, capsys):
     assert len(proposals) == 12 and not strategy.dropped
     assert sum(strategy.source[key(g)] == 0.0 for g in proposals) > 3
     assert "over budget" not in capsys.readouterr().err
+
+
+def test_architectures_priced_over_a_budget_before_training_are_skipped_not_proposed(task, capsys):
+    space = _space(task)
+    over = lambda g: OPS[int(g[0])] != "none"  # noqa: E731 - priced over: anything on the first edge
+    strategy = DartsStrategy(space, n_constraints=1, evaluations=10, n_objectives=2, task=task, penalties=[0, 20],
+                             warmup_epochs=1, search_epochs=3, seed=0, over_budget=over)
+    proposals = all_proposals(strategy)
+    assert len(proposals) == 10 and not any(over(g) for g in proposals)
+    assert re.search(r"darts: skipped \d+ ranked architectures priced over the budgets before training",
+                     capsys.readouterr().err)
+
+
+def test_darts_spends_no_evaluation_on_an_architecture_a_budget_rules_out(tmp_path):
+    # a params budget the search prices before training (counts): every proposal meets it
+    cfg = config_from_dict({"task": TASK, "space": {"name": "nb201", "cells_per_stage": 1, "channels": 8},
+                            "estimator": {"name": "proxy-trainer", "epochs": 1},
+                            "cost": {"models": ["counts"], "target": "cpu-ort-1t"},
+                            "budgets": {"max_params": 19000},
+                            "search": {"strategy": "darts", "evaluations": 4, "seed": 0, "objectives": ["error", "params"],
+                                       "darts": {"penalties": [0, 1], "warmup_epochs": 1, "search_epochs": 1}}})
+    summary = run_search(cfg, tmp_path / "d", progress=False)
+    with open(tmp_path / "d" / "evaluations.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert summary.evaluations == len(rows) > 0
+    assert all(r["status"] == "ok" and float(r["params"]) <= 19000 for r in rows), rows
 
 
 def strategy_macs(space):

@@ -16,8 +16,10 @@ One run of the supernet per penalty traces the accuracy/cost trade-off: the weig
 trained with uniform logits (``warmup_epochs``), then each penalty continues from that state
 for ``search_epochs``. Proposals are the most likely architectures under each penalty's
 logits, taken in turn (the most likely of every penalty first), never repeating one, never a
-degenerate one; with budgets, a penalty whose last :data:`STRIKES` proposals were over budget
-proposes no more, so the evaluations go to the trade-offs that meet them. They are then trained
+degenerate one. With budgets, an architecture the budgets' cost models price over one before
+training (a latency table, the counts: what budget first prices) is skipped, not proposed (at
+most :data:`MAX_PRICED` are priced), and a penalty whose last :data:`STRIKES` proposals were over
+budget proposes no more, so the evaluations go to the trade-offs that meet them. They are then trained
 and measured like any other strategy's, so the front, the store and the outputs are true
 evaluations; the supernet's values are not reported as
 results.
@@ -34,7 +36,7 @@ import itertools
 import math
 import sys
 import time
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -56,6 +58,9 @@ MAX_ENUMERATED = 200_000
 RANK_SAMPLES = 20_000
 #: Proposals of one penalty over budget in a row after which that penalty proposes no more.
 STRIKES = 3
+#: Ranked architectures priced against the budgets before training, at most (pricing by timing
+#: takes about a second each).
+MAX_PRICED = 500
 
 
 @STRATEGIES.register("darts")
@@ -85,7 +90,9 @@ class DartsStrategy(Strategy):
 
     def __init__(self, space: SearchSpace, *, n_objectives: int, n_constraints: int, evaluations: int,
                  seed: int, task: Task, target: Target | None = None, latency_table: Any = None,
-                 search_metrics: Sequence[str] = (), latency_model: str | None = None, cost: str = "auto", penalties: Sequence[float] | None = None,
+                 search_metrics: Sequence[str] = (), latency_model: str | None = None,
+                 over_budget: Callable[[np.ndarray], bool] | None = None, cost: str = "auto",
+                 penalties: Sequence[float] | None = None,
                  warmup_epochs: int = 3, search_epochs: int = 6, batch_size: int = 64, lr: float = 0.025,
                  arch_lr: float = 0.05, device: str = "auto") -> None:
         super().__init__(space, n_objectives=n_objectives, n_constraints=n_constraints,
@@ -139,6 +146,9 @@ class DartsStrategy(Strategy):
         self.source: dict[tuple, float] = {}  # proposed genome -> the penalty it came from
         self.strikes: dict[float, int] = {}  # per penalty: its proposals over budget in a row
         self.dropped: set[float] = set()  # penalties whose proposals kept breaking the budgets
+        self.over_budget = over_budget
+        self.skipped = 0  # ranked architectures not proposed: priced over a budget before training
+        self.priced = 0  # genomes priced so far (at most MAX_PRICED)
 
     def computed_options(self) -> dict[str, Any]:
         return {"penalties": self.penalties, "cost": self.cost}
@@ -160,13 +170,32 @@ class DartsStrategy(Strategy):
                     continue
                 genome = ranking[self.round]
                 if len(out) < self.evaluations - self.proposed and self.archive.is_new(genome):
+                    if self._priced_over(genome):
+                        continue
                     out.append(self.archive.propose(genome))
                     self.source[key(out[-1])] = penalty
             self.round += 1
+        if self.skipped and (not out or self.proposed + len(out) >= self.evaluations):
+            print(f"darts: skipped {counted(self.skipped, 'ranked architecture')} priced over the budgets before "
+                  f"training", file=sys.stderr)
+            self.skipped = 0
         if not out:
-            return None  # every architecture the rankings hold was proposed
+            return None  # every architecture the rankings hold was proposed (or priced over a budget)
         self.proposed += len(out)
         return np.array(out)
+
+    def _priced_over(self, genome: np.ndarray) -> bool:
+        """Whether ``genome`` is priced over a budget before training (then it is never proposed:
+        budgets are constraints, and an evaluation spent on it would teach nothing); pricing stops
+        after :data:`MAX_PRICED` genomes, whose proposals are then judged by their evaluations."""
+        if self.over_budget is None or self.priced >= MAX_PRICED:
+            return False
+        self.priced += 1
+        if not self.over_budget(genome):
+            return False
+        self.archive.seen.add(key(genome))  # never priced again
+        self.skipped += 1
+        return True
 
     def tell(self, genomes: np.ndarray, objectives: np.ndarray, violations: np.ndarray) -> None:
         """Record the results; a penalty whose last :data:`STRIKES` proposals were all over a budget
@@ -271,12 +300,14 @@ class DartsStrategy(Strategy):
                                 for g, s in enumerate(sizes)], axis=1)
             genomes = np.vstack([probs.argmax(axis=1)[None, :], genomes])
         score = logp[np.arange(len(sizes)), genomes].sum(axis=1)
+        # with budgets priced before training, up to MAX_PRICED of them may be skipped, not proposed
+        limit = self.evaluations + (MAX_PRICED if self.over_budget is not None else 0)
         out, seen = [], set()
         for i in np.argsort(-score, kind="stable"):
             genome = self.archive.canonical(genomes[i])
             if key(genome) not in seen and self.space.degenerate(self.space.decode(genome)) is None:
                 seen.add(key(genome))
                 out.append(genome)
-                if len(out) == self.evaluations:  # no penalty can need more
+                if len(out) == limit:  # no penalty can need more
                     break
         return out
