@@ -45,3 +45,55 @@ def cli_error(capsys):
         return err
 
     return check
+
+
+@pytest.fixture(autouse=True)
+def _registries_restored():
+    """Whatever a test registers (a plugin space, a dataset loader) is unregistered after it."""
+    from hwnas.registry import _REGISTRIES
+
+    saved = [(registry, dict(registry._items), dict(registry._origins)) for registry in _REGISTRIES]
+    yield
+    for registry, items, origins in saved:
+        registry._items.clear()
+        registry._items.update(items)
+        registry._origins.clear()
+        registry._origins.update(origins)
+
+
+class PluginModules:
+    """Plugin modules a test writes into its ``tmp_path``, importable while it runs.
+
+    ``write(name, source)`` writes ``<name>.py``; ``unload()`` (also run after the test) forgets
+    the modules written and unregisters whatever they registered, so the next test starts clean.
+    """
+
+    def __init__(self, folder) -> None:
+        self.folder = folder
+        self.names: list[str] = []
+
+    def write(self, name: str, source: str) -> str:
+        (self.folder / f"{name}.py").write_text(source)
+        self.names.append(name)
+        return name
+
+    def unload(self) -> None:
+        import sys
+
+        from hwnas.registry import _REGISTRIES
+
+        for registry in _REGISTRIES:
+            for key in [k for k, origin in registry._origins.items() if origin in self.names]:
+                registry._items.pop(key, None)
+                registry._origins.pop(key, None)
+        for name in self.names:
+            sys.modules.pop(name, None)
+
+
+@pytest.fixture
+def plugin_modules(tmp_path, monkeypatch):
+    """A :class:`PluginModules` on ``sys.path``, unloaded after the test."""
+    plugins = PluginModules(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield plugins
+    plugins.unload()

@@ -467,39 +467,22 @@ def test_comma_separated_names_drop_repeats():
     assert names("random, nsga2,random,,nsga2") == ["random", "nsga2"]
 
 
-def test_a_budget_a_plugin_declares_gets_its_flag(tmp_path, monkeypatch, capsys):
+def test_a_budget_a_plugin_declares_gets_its_flag(plugin_modules, capsys):
     # the parsers are built after the plugins load: --max-train-s exists, and pick is told --plugin
-    from hwnas.search.objectives import BUDGETS
-
-    (tmp_path / "budgetplug.py").write_text(
-        "from hwnas.search.objectives import BUDGETS, Budget\n"
-        "BUDGETS.add('max_train_s', Budget('max_train_s', 'train_s', 's'))\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    try:
-        assert main(["--plugin", "budgetplug", "search", "--help"]) == 0
-        assert "--max-train-s" in capsys.readouterr().out
-    finally:
-        BUDGETS._items.pop("max_train_s", None)
-        BUDGETS._origins.pop("max_train_s", None)
-        sys.modules.pop("budgetplug", None)
+    plugin_modules.write("budgetplug", "from hwnas.search.objectives import BUDGETS, Budget\n"
+                                       "BUDGETS.add('max_train_s', Budget('max_train_s', 'train_s', 's'))\n")
+    assert main(["--plugin", "budgetplug", "search", "--help"]) == 0
+    assert "--max-train-s" in capsys.readouterr().out
 
 
-def test_a_plugin_budget_in_percent_leaves_help_working(tmp_path, monkeypatch, capsys):
+def test_a_plugin_budget_in_percent_leaves_help_working(plugin_modules, capsys):
     # its unit went into the flag's help unescaped: --help died in argparse's %-formatting
-    from hwnas.search.objectives import BUDGETS
-
-    (tmp_path / "pctplug.py").write_text(
-        "from hwnas.search.objectives import BUDGETS, Budget\n"
-        "BUDGETS.add('max_latency_spread_pct', Budget('max_latency_spread_pct', 'latency_spread_pct', '%'))\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    try:
-        for command in ("search", "pick"):
-            assert main(["--plugin", "pctplug", command, "--help"]) == 0
-            assert "budget: latency_spread_pct <= this (%)" in " ".join(capsys.readouterr().out.split())
-    finally:
-        BUDGETS._items.pop("max_latency_spread_pct", None)
-        BUDGETS._origins.pop("max_latency_spread_pct", None)
-        sys.modules.pop("pctplug", None)
+    plugin_modules.write("pctplug", "from hwnas.search.objectives import BUDGETS, Budget\n"
+                                    "BUDGETS.add('max_latency_spread_pct', Budget('max_latency_spread_pct', "
+                                    "'latency_spread_pct', '%'))\n")
+    for command in ("search", "pick"):
+        assert main(["--plugin", "pctplug", command, "--help"]) == 0
+        assert "budget: latency_spread_pct <= this (%)" in " ".join(capsys.readouterr().out.split())
 
 
 def test_the_pick_hint_repeats_the_plugins(capsys):

@@ -198,27 +198,19 @@ def test_a_loaded_run_gives_its_front_as_front_csv_lists_it(tmp_path, make_confi
     assert all(ev.metrics["latency_ms"] <= bound for ev in front)  # the run's own budgets apply
 
 
-def test_a_run_searched_with_a_plugin_names_it_when_it_is_not_loaded(tmp_path, make_config, monkeypatch):
+def test_a_run_searched_with_a_plugin_names_it_when_it_is_not_loaded(tmp_path, make_config, plugin_modules):
     # export and compress rebuild the run's parts: an unknown space must say which --plugin the run used
-    import sys
-
     from hwnas.exceptions import RegistryError
     from hwnas.outputs import load_run
     from hwnas.search.runner import run_search
-    from hwnas.space import SPACES
 
-    (tmp_path / "audit_space_plugin.py").write_text(
-        "from hwnas.space import SPACES\nfrom hwnas.space.mlp import MLPSpace\n"
-        "SPACES.register('audit-plugin-mlp')(type('PluginMLP', (MLPSpace,), {}))\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    try:
-        __import__("audit_space_plugin")
-        run_search(make_config(space={"name": "audit-plugin-mlp"}, search={"evaluations": 4}), tmp_path / "r",
-                   progress=False)
-    finally:
-        SPACES._items.pop("audit-plugin-mlp", None)
-        SPACES._origins.pop("audit-plugin-mlp", None)
-        sys.modules.pop("audit_space_plugin", None)
+    __import__(plugin_modules.write("audit_space_plugin", "from hwnas.space import SPACES\n"
+                                                          "from hwnas.space.mlp import MLPSpace\n"
+                                                          "SPACES.register('audit-plugin-mlp')"
+                                                          "(type('PluginMLP', (MLPSpace,), {}))\n"))
+    run_search(make_config(space={"name": "audit-plugin-mlp"}, search={"evaluations": 4}), tmp_path / "r",
+               progress=False)
+    plugin_modules.unload()  # as on a machine that received the run without the plugin
     with pytest.raises(RegistryError, match=r"unknown search space 'audit-plugin-mlp'; .*; the run was searched with "
                                             r"the plugin\(s\) audit_space_plugin loaded: load them too, e\.g\. hwnas "
                                             r"--plugin audit_space_plugin \.\.\.$"):

@@ -82,25 +82,16 @@ def test_a_class_defined_again_by_its_module_replaces_the_old_one():
         _REGISTRIES.remove(spaces)
 
 
-def test_plugin_modules_name_a_module_that_registers_an_instance(tmp_path, monkeypatch):
+def test_plugin_modules_name_a_module_that_registers_an_instance(plugin_modules):
     """An objective a user module adds is an ``Objective`` whose ``__module__`` is hwnas's: the
     module that added it must still be imported by worker processes, or they cannot resolve it."""
-    import sys
+    from hwnas import registry
 
-    from hwnas.registry import plugin_modules
-    from hwnas.search.objectives import OBJECTIVES
-
-    (tmp_path / "audit_objective_plugin.py").write_text(
-        "from hwnas.search.objectives import OBJECTIVES, Objective\n"
-        "OBJECTIVES.add('audit_kb', Objective('audit_kb', 'audit_kb', 'kB', True, 'cost', 'weights (kB)'))\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    try:
-        __import__("audit_objective_plugin")
-        assert "audit_objective_plugin" in plugin_modules()
-    finally:
-        OBJECTIVES._items.pop("audit_kb", None)
-        OBJECTIVES._origins.pop("audit_kb", None)
-        sys.modules.pop("audit_objective_plugin", None)
+    __import__(plugin_modules.write("audit_objective_plugin",
+                                    "from hwnas.search.objectives import OBJECTIVES, Objective\n"
+                                    "OBJECTIVES.add('audit_kb', Objective('audit_kb', 'audit_kb', 'kB', True, "
+                                    "'cost', 'weights (kB)'))\n"))
+    assert "audit_objective_plugin" in registry.plugin_modules()
 
 
 def test_a_class_registered_without_a_name_takes_the_registered_one():

@@ -202,14 +202,11 @@ def test_a_loader_that_needs_an_argument_hwnas_does_not_pass_is_named():
     def needs_root(root, path=None, size=10):
         raise AssertionError("not called")
 
-    try:  # it was "raised TypeError: needs_root() missing 1 required positional argument: 'root'"
-        with pytest.raises(RegistryError, match=r"^\[task\] dataset 'audit-root-loader': its loader .*needs_root needs "
-                                                r"root, which hwnas does not pass \(a loader is called with no "
-                                                r"arguments, or path = \[task\] path if it takes one\); give it a default$"):
-            load_task({"dataset": "audit-root-loader", "path": "x.npz"})
-    finally:
-        DATASETS._items.pop("audit-root-loader", None)
-        DATASETS._origins.pop("audit-root-loader", None)
+    # it was "raised TypeError: needs_root() missing 1 required positional argument: 'root'"
+    with pytest.raises(RegistryError, match=r"^\[task\] dataset 'audit-root-loader': its loader .*needs_root needs "
+                                            r"root, which hwnas does not pass \(a loader is called with no "
+                                            r"arguments, or path = \[task\] path if it takes one\); give it a default$"):
+        load_task({"dataset": "audit-root-loader", "path": "x.npz"})
 
 
 def test_constant_regression_targets_are_refused_before_any_training(tmp_path):
@@ -245,14 +242,10 @@ def test_a_loader_whose_labels_are_a_single_class_is_refused():
         return RawData(x=np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32),
                        y=np.full(40, 3, dtype=np.int64), num_classes=10)
 
-    try:
-        with pytest.raises(DataError, match=r"^cfg.toml: \[task\] dataset 'one-class-loader': every label is class 3, "
-                                            r"but a classification task needs at least 2 classes .*add samples of "
-                                            r"other classes, or store float targets for a regression$"):
-            load_task({"dataset": "one-class-loader"}, source="cfg.toml")
-    finally:
-        DATASETS._items.pop("one-class-loader", None)
-        DATASETS._origins.pop("one-class-loader", None)
+    with pytest.raises(DataError, match=r"^cfg.toml: \[task\] dataset 'one-class-loader': every label is class 3, "
+                                        r"but a classification task needs at least 2 classes .*add samples of "
+                                        r"other classes, or store float targets for a regression$"):
+        load_task({"dataset": "one-class-loader"}, source="cfg.toml")
 
 
 def test_a_validation_split_of_a_single_class_is_refused_naming_the_file(tmp_path):
