@@ -69,6 +69,7 @@ OPTIMIZERS: dict[str, Callable[[list[dict], float], torch.optim.Optimizer]] = {
 RECIPE_KEYS = ("lr", "optimizer", "weight_decay")
 
 _WARMUP_FRACTION = 0.1
+_DEFAULT_BATCH = 64
 _EVAL_BATCH = 1024
 
 
@@ -129,8 +130,9 @@ class ProxyTrainer(AccuracyEstimator):
     Args:
         task: the data.
         epochs: training epochs, 1..1000.
-        batch_size: training batch size, 1..65536; the last incomplete batch of an epoch is
-            dropped.
+        batch_size: training batch size, 1..65536, at most the training samples; the last
+            incomplete batch of an epoch is dropped. None (the default): 64, or the whole training
+            split when it is smaller.
         lr: peak learning rate, in (0, 10].
         optimizer: one of :data:`OPTIMIZERS` (``adam``, ``adamw``, ``sgd``, ``rmsprop``).
         weight_decay: L2 / decoupled weight decay on weights (not biases or norms), in [0, 1).
@@ -155,7 +157,7 @@ class ProxyTrainer(AccuracyEstimator):
     needs_model = True
     trains = True
 
-    def __init__(self, task: Task, *, epochs: int = 3, batch_size: int = 64, lr: float = 3e-3,
+    def __init__(self, task: Task, *, epochs: int = 3, batch_size: int | None = None, lr: float = 3e-3,
                  optimizer: str = "adam", weight_decay: float = 1e-4, label_smoothing: float = 0.0,
                  seed: int = 0, device: str = "auto", max_train_samples: int = 0,
                  bn_recalibration_batches: int = 10, augment: bool = False,
@@ -164,7 +166,7 @@ class ProxyTrainer(AccuracyEstimator):
             raise TypeError(f"ProxyTrainer needs a hwnas.data.Task, got {type(task).__name__}")
         self.task = task
         self.epochs = _int("epochs", epochs, 1, 1000)
-        self.batch_size = _int("batch_size", batch_size, 1, 65536)
+        self.batch_size = None if batch_size is None else _int("batch_size", batch_size, 1, 65536)
         self.lr = _check_lr(lr)
         self.optimizer = _check_optimizer(optimizer)
         self.weight_decay = _check_weight_decay(weight_decay)
@@ -183,6 +185,13 @@ class ProxyTrainer(AccuracyEstimator):
                               f"{task.name!r} has inputs of shape {task.input_shape}; set augment = false")
         self.reset_parameters = _bool("reset_parameters", reset_parameters)
         self._cpu_data = self._prepare_data()
+        n = len(self._cpu_data[0])
+        if self.batch_size is None:
+            self.batch_size = min(_DEFAULT_BATCH, n)
+        elif self.batch_size > n:  # each epoch would silently be one full-batch step
+            raise _bad("batch_size", batch_size, f"at most the {n} training samples of task {task.name!r}"
+                       + (f" (max_train_samples = {self.max_train_samples})" if self.max_train_samples else "")
+                       + f", e.g. {min(_DEFAULT_BATCH, n)}")
         self._device_data: dict[str, tuple[torch.Tensor, ...]] = {}
         # torch's first optimizer imports torch._dynamo (1-3 s): pay it here, at start-up (a worker's
         # too), not in the first candidate's train_s and --eval-timeout (a fresh worker after every

@@ -199,6 +199,20 @@ def test_augmentation_and_label_smoothing_train(digits_task):
     assert trainer.estimate("cnn", small_cnn())["error_pct"] == a["error_pct"]
 
 
+def test_a_batch_larger_than_the_training_split_is_refused(digits_task):
+    # clamped silently, a 5000 batch on 1347 digits made each epoch one full-batch step
+    n = len(digits_task.y_train)
+    with pytest.raises(ConfigError, match=rf"^proxy-trainer: batch_size = 5000 is invalid; it must be at most the {n} "
+                                          r"training samples of task 'digits', e.g. 64$"):
+        ProxyTrainer(digits_task, batch_size=5000)
+    with pytest.raises(ConfigError, match=r"batch_size = 64 is invalid; it must be at most the 40 training samples "
+                                          r"of task 'digits' \(max_train_samples = 40\), e.g. 40"):
+        ProxyTrainer(digits_task, batch_size=64, max_train_samples=40)
+    # the default fits a small split rather than refusing a value the user never gave
+    assert ProxyTrainer(digits_task, max_train_samples=40).batch_size == 40
+    assert ProxyTrainer(digits_task).batch_size == 64
+
+
 def test_max_train_samples_subsets_training(digits_task):
     trainer = ProxyTrainer(digits_task, max_train_samples=128, batch_size=64)
     assert len(trainer._cpu_data[0]) == 128
