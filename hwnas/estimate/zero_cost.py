@@ -194,14 +194,16 @@ def naswot(model: nn.Module, batch: Batch) -> float:
     finally:
         for h in handles:
             h.remove()
+    rank = seen[1] + seen[0]  # a layer of u units adds a kernel of rank <= u + 1
+    # too narrow for the batch, whatever its weights: singular, though rounding often leaves slogdet a
+    # positive sign and a "score" of rounding noise (-940 for 32 units over 64 inputs)
+    if rank < n:
+        raise FloatingPointError(f"naswot kernel is singular: {seen[1]} activation units in {seen[0]} layer(s) "
+                                 f"give it rank at most {rank}, below the batch of {n} inputs; score it on "
+                                 f"fewer than {rank} inputs (e.g. {max(2, rank // 2)}: zero-cost's batch_size, "
+                                 f"zero-cost-filtered's proxy_batch_size), or use another proxy")
     sign, logdet = torch.linalg.slogdet(kernel)
     if float(sign) <= 0 or not math.isfinite(float(logdet)):
-        rank = seen[1] + seen[0]  # a layer of u units adds a kernel of rank <= u + 1
-        if rank < n:  # too narrow for the batch, whatever its weights: not a collapsed network
-            raise FloatingPointError(f"naswot kernel is singular: {seen[1]} activation units in {seen[0]} layer(s) "
-                                     f"give it rank at most {rank}, below the batch of {n} inputs; score it on "
-                                     f"fewer than {rank} inputs (e.g. {max(2, rank // 2)}: zero-cost's batch_size, "
-                                     f"zero-cost-filtered's proxy_batch_size), or use another proxy")
         raise FloatingPointError(f"naswot kernel is singular over {seen[0]} activation layers: inputs of the "
                                  f"batch share activation codes (a collapsed network)")
     return float(logdet)

@@ -100,6 +100,14 @@ def test_a_network_too_narrow_for_the_naswot_batch_is_told_apart_from_a_collapse
     assert np.isfinite(PROXIES.get("naswot").fn(mlp(12, depth=1), proxy_batch(digits_task, 6, seed=0)))
 
 
+def test_a_too_narrow_network_fails_even_when_rounding_leaves_the_kernel_a_positive_determinant(diabetes_task):
+    # 32 units over 64 inputs: rank <= 33, yet slogdet gave sign +1 and a "score" of -940 (rounding noise)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(10, 32), nn.LeakyReLU(), nn.Linear(32, 1))
+    with pytest.raises(FloatingPointError, match=r"^naswot kernel is singular: 32 activation units in 1 layer\(s\) "
+                                                 r"give it rank at most 33, below the batch of 64 inputs"):
+        score_model("naswot", net, proxy_batch(diabetes_task, 64, seed=0), seed=0)
+
+
 def test_naswot_reads_hardswish_by_the_sign_of_its_input(batch):
     relu = nn.Sequential(nn.Flatten(), nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
     hswish = nn.Sequential(nn.Flatten(), nn.Linear(64, 128), nn.Hardswish(), nn.Linear(128, 10))
