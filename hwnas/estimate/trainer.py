@@ -341,6 +341,11 @@ class ProxyTrainer(AccuracyEstimator):
         scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
         n = len(x)
         bs = min(self.batch_size, n)
+        if bs < 2 and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+            # batch norm normalises a one-sample batch by itself: nothing is learnt and the run scores
+            # at or below chance (2 % on digits) while reporting success
+            raise ConfigError(f"proxy-trainer: batch_size = {self.batch_size} cannot train model {arch!r}: it has "
+                              f"batch norm, which a one-sample batch normalises away; set batch_size >= 2, e.g. 64")
         steps = n // bs
         total = self.epochs * steps
         warmup = max(1, round(_WARMUP_FRACTION * total))

@@ -213,6 +213,14 @@ def test_a_batch_larger_than_the_training_split_is_refused(digits_task):
     assert ProxyTrainer(digits_task).batch_size == 64
 
 
+def test_batch_size_1_with_batch_norm_is_refused(digits_task):
+    # it trained to 2 % accuracy (below chance) and was recorded as a success
+    with pytest.raises(ConfigError, match=r"^proxy-trainer: batch_size = 1 cannot train model 'cnn': it has batch norm"):
+        ProxyTrainer(digits_task, epochs=1, batch_size=1, max_train_samples=20).estimate("cnn", small_cnn())
+    # without batch norm a batch of one is plain SGD
+    assert ProxyTrainer(digits_task, epochs=1, batch_size=1, max_train_samples=20).estimate("mlp", small_mlp())["epochs"] == 1
+
+
 def test_max_train_samples_subsets_training(digits_task):
     trainer = ProxyTrainer(digits_task, max_train_samples=128, batch_size=64)
     assert len(trainer._cpu_data[0]) == 128
