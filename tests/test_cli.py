@@ -232,6 +232,25 @@ def test_an_error_mid_search_keeps_the_outputs_and_says_how_to_continue(tmp_path
     assert main(hint[1:]) == 0, capsys.readouterr().err
 
 
+def test_a_config_error_mid_search_says_a_fixed_config_needs_a_new_out(tmp_path, capsys, monkeypatch):
+    # "fix this and continue with: ... --resume" led to a refusal: --resume refuses a changed config
+    from hwnas.evaluation import Evaluator
+    from hwnas.exceptions import ConfigError
+
+    def fails(self, genome):  # e.g. proxy-trainer: batch_size = 1 cannot train a model with batch norm
+        raise ConfigError("proxy-trainer: batch_size = 1 cannot train model 'm'")
+
+    monkeypatch.setattr(Evaluator, "evaluate", fails)
+    out = tmp_path / "r"
+    assert main(["search", _write(tmp_path, GOOD), "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith(
+        f"hwnas: error: proxy-trainer: batch_size = 1 cannot train model 'm'; 0 evaluations are stored in {out}; "
+        f"a changed config cannot resume them: fix the config and search into a new --out (with the config "
+        f"unchanged, continue with: hwnas search "), err
+    assert err.endswith("--resume)"), err
+
+
 @pytest.mark.parametrize("error", ["damaged", "plugin class"])
 def test_an_error_mid_search_that_cannot_be_resumed_or_rebuilt_is_said_as_it_is(tmp_path, capsys, monkeypatch, error):
     from hwnas.evaluation import Evaluator

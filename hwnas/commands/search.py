@@ -116,8 +116,12 @@ class SearchCommand(Command):
             if stored is None or not getattr(exc, "resumable", True):
                 raise
             again = resume_command(self.parser, args, run_dir, "search")
-            message = (f"{exc}; {stored} evaluation{' is' if stored == 1 else 's are'} stored in {run_dir}; "
-                       f"fix this and continue with: {again}")
+            message = f"{exc}; {stored} evaluation{' is' if stored == 1 else 's are'} stored in {run_dir}; "
+            if isinstance(exc, ConfigError):  # its fix is most likely in the config, which --resume refuses
+                message += (f"a changed config cannot resume them: fix the config and search into a new --out "
+                            f"(with the config unchanged, continue with: {again})")
+            else:
+                message += f"fix this and continue with: {again}"
             try:
                 told = type(exc)(message)
             except Exception:  # noqa: BLE001 - a plugin's error class may take other arguments
