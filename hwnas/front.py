@@ -77,7 +77,10 @@ def knee(rows: Sequence[Row], objectives: Sequence[Objective]) -> int:
     normal = np.linalg.lstsq(extremes, np.ones(len(extremes)), rcond=None)[0]
     if not np.allclose(extremes @ normal, 1.0) or np.any(normal < -1e-9):
         normal = np.ones(norm.shape[1])
-    return int(np.argmax((1.0 - norm @ normal) / np.linalg.norm(normal)))
+    below = (1.0 - norm @ normal) / np.linalg.norm(normal)
+    # ties within rounding (points on the plane: each an extreme) go to the earliest row, not to
+    # whichever the last bits of the least-squares normal favour
+    return int(np.flatnonzero(below >= below.max() - 1e-9)[0])
 
 
 #: Budgets on these columns are judged on the re-measured figure where a row has it: a table's

@@ -182,3 +182,18 @@ def test_a_budget_is_printed_so_that_it_parses_back_to_the_same_value(value, tex
 def test_a_budget_none_meets_is_named_exactly():
     with pytest.raises(BudgetError, match=r"max_macs=1234567 \(lowest macs evaluated: 2e\+06\)"):
         pick([{"error_pct": 1.0, "latency_ms": 1.0, "macs": 2e6}], OBJ, {"max_macs": 1234567})
+
+
+
+@pytest.mark.parametrize("points", [
+    [(0.1, 2.0, 0.2), (0.7, 0.1, 3.0), (1.0, 0.3, 0.1)],
+    [(0.1, 0.5, 2.0), (0.3, 0.5, 0.2), (2.0, 0.3, 0.5)],
+    [(1.0, 0.5, 0.5, 3.0), (0.2, 2.0, 1.0, 0.1)],  # two points: both extremes, as the docstring says
+])
+def test_a_knee_tie_among_points_on_the_plane_of_the_extremes_goes_to_the_earliest_row(points):
+    # each point is best in some objective, so all lie on the plane through the extremes: a tie,
+    # which the rounding of the least-squares normal used to hand to a later row
+    objectives = resolve_objectives(["error", "latency_ms", "params", "macs"][:len(points[0])])
+    rows = [{o.column: v for o, v in zip(objectives, p)} for p in points]
+    assert knee(rows, objectives) == 0
+    assert knee(rows[::-1], objectives) == 0
