@@ -166,7 +166,9 @@ def _none_meets(rows: Sequence[Row], budgets: Mapping[str, float], re_measured: 
     if len(budgets) > 1 and all(lowest[n] is not None and lowest[n] <= b for n, b in budgets.items()):
         over = np.clip(violation_matrix(rows, budgets), 0.0, None)
         closest = rows[int(np.argmin(over.sum(axis=1)))]
-        cols = ", ".join(f"{BUDGETS.get(n).column}={closest[BUDGETS.get(n).column]:.4g}" for n in budgets)
+        # a row may lack a budgeted metric (breaking that budget): said, rather than a KeyError
+        cols = ", ".join(f"{c}={closest[c]:.4g}" if c in closest else f"no {c}"
+                         for c in (BUDGETS.get(n).column for n in budgets))
         broken = budgets_text({n: b for n, b in budgets.items() if not is_feasible(closest, {n: b})})
         return (f"each budget alone is met, but no single evaluated architecture meets "
                 f"{budgets_text(budgets)} together; the closest ({cols}) "

@@ -197,3 +197,10 @@ def test_a_knee_tie_among_points_on_the_plane_of_the_extremes_goes_to_the_earlie
     rows = [{o.column: v for o, v in zip(objectives, p)} for p in points]
     assert knee(rows, objectives) == 0
     assert knee(rows[::-1], objectives) == 0
+
+
+def test_budgets_each_met_alone_by_rows_lacking_the_other_metric_are_refused_not_crashed():
+    # each row records one of the budgeted metrics: the closest row lacks the other, which it breaks
+    rows = [{"error_pct": 1.0, "latency_ms": 1.0}, {"error_pct": 2.0, "params": 5.0}]
+    with pytest.raises(BudgetError, match=r"together; the closest \(latency_ms=1, no params\) breaks max_params=10;"):
+        pick(rows, OBJ, {"max_latency_ms": 2.0, "max_params": 10})
