@@ -204,3 +204,58 @@ def test_budgets_each_met_alone_by_rows_lacking_the_other_metric_are_refused_not
     rows = [{"error_pct": 1.0, "latency_ms": 1.0}, {"error_pct": 2.0, "params": 5.0}]
     with pytest.raises(BudgetError, match=r"together; the closest \(latency_ms=1, no params\) breaks max_params=10;"):
         pick(rows, OBJ, {"max_latency_ms": 2.0, "max_params": 10})
+
+
+def _dominated_volume(points, reference):
+    """Exact hypervolume by brute force over the grid the points' coordinates cut (independent of pymoo)."""
+    import itertools
+
+    points = np.asarray(points, float).reshape(-1, len(reference))
+    points = points[np.all(points < reference, axis=1)]
+    if not len(points):
+        return 0.0
+    cuts = [np.unique(np.append(points[:, j], reference[j])) for j in range(len(reference))]
+    volume = 0.0
+    for cell in itertools.product(*(range(len(c) - 1) for c in cuts)):
+        low = np.array([cuts[j][i] for j, i in enumerate(cell)])
+        if np.any(np.all(points <= low, axis=1)):
+            volume += float(np.prod([cuts[j][i + 1] - cuts[j][i] for j, i in enumerate(cell)]))
+    return volume
+
+
+def test_front_and_hypervolume_agree_with_pymoo_and_brute_force_on_random_rows():
+    """Ties, duplicates, a single row, 1-4 objectives, a maximised one (zc_score), NaN/inf, budgets."""
+    from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
+
+    from hwnas.search.objectives import is_feasible
+
+    rng = np.random.default_rng(0)
+    names = ["error", "latency_ms", "params", "zc_score"]
+    for _ in range(300):
+        objectives = resolve_objectives(list(rng.permutation(names)[:rng.integers(1, 5)]))
+        values = rng.integers(0, 4, size=(rng.integers(1, 9), len(objectives))).astype(float)
+        rows = [{o.column: float(v) for o, v in zip(objectives, row)} for row in values]
+        if rng.random() < 0.3:
+            rows[rng.integers(len(rows))][objectives[-1].column] = float(rng.choice([np.nan, np.inf, -np.inf]))
+        budgets = {"max_latency_ms": 2.0} if rng.random() < 0.5 else {}
+        feasible = [i for i, r in enumerate(rows) if is_feasible(r, budgets)]
+        m = minimisation_matrix([rows[i] for i in feasible], objectives)
+        front = [feasible[i] for i in non_dominated([rows[i] for i in feasible], objectives)]
+        # the feasible non-dominated set of pymoo, each point once, its earliest row, by the first objective
+        nds = NonDominatedSorting().do(m, only_non_dominated_front=True) if len(m) else []
+        expected = sorted({tuple(m[i]) for i in nds})
+        got = minimisation_matrix([rows[i] for i in front], objectives)
+        assert sorted(map(tuple, got)) == expected
+        assert all(i == min(j for j in feasible if np.array_equal(m[feasible.index(j)], m[feasible.index(i)]))
+                   for i in front)
+        assert list(got[:, 0]) == sorted(got[:, 0])
+        if not front:
+            continue
+        # hypervolume normalised by the front's ends, reference 1.1: the exact volume, dominated rows adding nothing
+        ideal, nadir = got.min(axis=0), got.max(axis=0)
+        scale = np.where(nadir > ideal, nadir - ideal, 1.0)
+        reference = np.full(len(objectives), 1.1)
+        whole = hypervolume([rows[i] for i in feasible], objectives, ideal=ideal, nadir=nadir)
+        assert whole == pytest.approx(_dominated_volume((m - ideal) / scale, reference))
+        assert hypervolume([rows[i] for i in front], objectives, ideal=ideal, nadir=nadir) == pytest.approx(whole)
+        assert knee([rows[i] for i in front], objectives) in range(len(front))
