@@ -347,3 +347,18 @@ def test_a_reference_that_fails_to_train_is_named_not_blamed_on_archs(monkeypatc
     with pytest.raises(ConfigError, match=r"the reference training \(accuracy_pct_2ep\) failed on 3 of 3 architectures, "
                                           r"too many to rank them \(first: 2: FloatingPointError: loss became nan"):
         run_fidelity(config_from_dict(TINY), archs=3, epochs=[1, 2], proxies=["params"], folds=2, proxy_batch_size=16)
+
+
+def test_the_bar_chart_names_its_dashed_line(tmp_path, monkeypatch):
+    import matplotlib.figure
+
+    from hwnas.fidelity import FidelityResult, plot_fidelity
+
+    rows = [{"arch": str(i), "ref": float(i), "p": float(i)} for i in range(5)]
+    summary = [{"signal": "p", "kind": "proxy", "spearman": 1.0, "kendall": 1.0, "n": 5, "seconds_per_arch": 0.1}]
+    result = FidelityResult(rows, summary, {"p": "p"}, "ref", ["arch", "ref", "p"], {"config": "c.toml"})
+    saved = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda fig, path, **kw: saved.append(fig))
+    plot_fidelity(tmp_path / "f.png", result)
+    labels = [t.get_text() for t in saved[0].axes[0].get_legend().get_texts()]
+    assert any("0.85" in label for label in labels), labels
