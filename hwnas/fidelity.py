@@ -46,7 +46,11 @@ from .wording import counted
 #: Files :func:`write_fidelity` writes.
 FIDELITY_CSV, SUMMARY_CSV, FIDELITY_PNG = "fidelity.csv", "fidelity_summary.csv", "fidelity.png"
 
-SUMMARY_COLUMNS = ("signal", "kind", "spearman", "kendall", "n", "seconds_per_arch")
+SUMMARY_COLUMNS = ("signal", "kind", "spearman", "kendall", "n", "seconds_per_arch", "note")
+
+#: Rows in a leaf of the predictors' forest: a fold that learns from fewer than twice as many
+#: architectures cannot split, so its forest predicts the fold's mean.
+MIN_SAMPLES_LEAF = 2
 
 
 @dataclass
@@ -148,10 +152,34 @@ def oof_predictions(features: np.ndarray, targets: np.ndarray, *, folds: int, se
     if keep.sum() < max(folds, 2):
         raise ConfigError(f"the predictor needs at least --folds {folds} architectures with a reference "
                           f"accuracy; {int(keep.sum())} have one; use more --archs or fewer --folds")
-    model = RandomForestRegressor(n_estimators=100, min_samples_leaf=2, random_state=seed, n_jobs=1)
+    model = RandomForestRegressor(n_estimators=100, min_samples_leaf=MIN_SAMPLES_LEAF, random_state=seed, n_jobs=1)
     out = np.full(len(y), np.nan)
     out[keep] = cross_val_predict(model, x[keep], y[keep], cv=KFold(folds, shuffle=True, random_state=seed))
     return out
+
+
+def predictor_note(n: int, folds: int) -> str:
+    """Why a predictor's rank figures over ``n`` architectures and ``folds`` folds mean nothing, or "".
+
+    A fold's forest learns from the other folds' architectures; with fewer than
+    ``2 * MIN_SAMPLES_LEAF`` of them it cannot split and predicts their mean, so the
+    out-of-fold predictions only tell the folds apart.
+
+    Example:
+        >>> predictor_note(5, 2)[:40]
+        'too few architectures: with 5 in 2 folds'
+        >>> predictor_note(8, 2)
+        ''
+    """
+    def smallest_train(k: int) -> int:
+        return k - math.ceil(k / folds)  # KFold's largest fold is left out
+
+    if smallest_train(n) >= 2 * MIN_SAMPLES_LEAF:
+        return ""
+    need = next(k for k in range(n + 1, n + 2 * MIN_SAMPLES_LEAF * folds + 2) if smallest_train(k) >= 2 * MIN_SAMPLES_LEAF)
+    return (f"too few architectures: with {n} in {folds} folds a fold's forest learns from as few as "
+            f"{smallest_train(n)}, too few to split, and predicts their mean, so this figure ranks folds, not "
+            f"architectures; use --archs {need} or more")
 
 
 def _trainer_options(config: RunConfig) -> dict[str, Any]:
@@ -363,8 +391,9 @@ def run_fidelity(config: RunConfig, *, archs: int = 40, epochs: Sequence[int] = 
     summary = []
     for name, (col, kind, cost) in signals.items():
         rho, tau, n = rank_fidelity([r[col] for r in rows], ref)
+        note = predictor_note(int(np.isfinite(ref).sum()), folds) if kind == "predictor" else ""
         summary.append({"signal": name, "kind": kind, "spearman": rho, "kendall": tau, "n": n,
-                        "seconds_per_arch": cost})
+                        "seconds_per_arch": cost, "note": note})
     settings = {"config": config.source, "archs": archs, "epochs": budgets, "proxies": proxies, "seed": seed,
                 "folds": folds, "proxy_batch_size": proxy_batch_size, "ceiling": ceiling,
                 "trainer": {**options, "seed": train_seed}, "task": dict(config.task), "space": dict(config.space),
@@ -443,12 +472,17 @@ def write_fidelity(out: Path, result: FidelityResult) -> list[Path]:
 
 
 def format_summary(result: FidelityResult) -> str:
-    """The summary as a Markdown table."""
+    """The summary as a Markdown table, then a line per note (a figure not to read)."""
     # kind tells the signals from the noise ceiling, which is no signal but their upper bound
     lines = ["| signal | kind | Spearman | Kendall | n | s / arch |", "|---|---|---:|---:|---:|---:|"]
     for s in result.summary:
         lines.append(f"| {s['signal']} | {s['kind']} | {s['spearman']:.3f} | {s['kendall']:.3f} | {s['n']} | "
                      f"{s['seconds_per_arch']:.3g} |")
+    notes = {}  # one line per distinct note, naming the signals it is about
+    for s in result.summary:
+        if s.get("note"):
+            notes.setdefault(s["note"], []).append(s["signal"])
+    lines += [f"note: {', '.join(names)}: {note}" for note, names in notes.items()]
     return "\n".join(lines)
 
 

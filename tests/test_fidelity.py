@@ -69,6 +69,19 @@ def test_predictions_are_out_of_fold():
         oof_predictions(x[:3], y[:3], folds=4, seed=0)
 
 
+@pytest.mark.parametrize("n, folds, flagged", [(5, 2, True), (7, 2, True), (8, 2, False), (5, 5, False),
+                                               (4, 4, True), (40, 5, False)])
+def test_a_predictor_over_too_few_architectures_is_flagged(n, folds, flagged):
+    from hwnas.fidelity import MIN_SAMPLES_LEAF, predictor_note
+
+    assert bool(predictor_note(n, folds)) == flagged
+    # what the flag rests on: a forest that learns from too few predicts one value, the mean
+    if n - n // folds < 2 * MIN_SAMPLES_LEAF:  # no fold learns from enough
+        x, y = np.arange(n, dtype=float)[:, None], np.arange(n, dtype=float) ** 2
+        preds = oof_predictions(x, y, folds=folds, seed=0)
+        assert len(np.unique(np.round(preds, 9))) <= folds  # one value per fold
+
+
 def test_sample_is_distinct_seeded_and_bounded():
     space = make_space("mlp", (64,), 10, max_layers=1, widths=[8, 16], activations=["relu"], lrs=[0.001],
                        optimizers=["adam"], dropouts=[0.0])  # exactly two architectures
@@ -112,6 +125,10 @@ def test_command_writes_files_and_resumes(tmp_path, capsys, monkeypatch):
     assert len(rows) == 5 and {"synflow", "synflow_s", "accuracy_pct_1ep", "predictor_accuracy_pct"} <= set(rows[0])
     summary = _csv(out / "fidelity_summary.csv")
     assert [s["signal"] for s in summary] == ["params", "synflow", "train-1ep", "predictor", "predictor+zc"]
+    # 5 architectures in 2 folds: each fold's forest learns from 2 and predicts their mean
+    assert [bool(s["note"]) for s in summary] == [False, False, False, True, True]
+    assert "use --archs 8 or more" in summary[3]["note"]
+    assert "note: predictor, predictor+zc: too few architectures" in printed
     assert (out / "fidelity.png").stat().st_size > 0
     assert json.loads((out / "fidelity.json").read_text())["settings"]["epochs"] == [1, 2]
 

@@ -1,7 +1,8 @@
 """``hwnas fidelity``: rank fidelity of every cheap accuracy signal against longer training.
 
 Writes ``fidelity.csv`` (one row per architecture: every signal and its seconds),
-``fidelity_summary.csv`` (signal, kind, spearman, kendall, n, seconds_per_arch),
+``fidelity_summary.csv`` (signal, kind, spearman, kendall, n, seconds_per_arch, and note: why a
+figure is not to be read, or blank),
 ``fidelity.png`` and ``fidelity.json`` (what was run, on what, and each invocation's wall time
 and load: ``wall_s`` is their sum) to ``--out``, and prints the
 summary as a Markdown table. ``fidelity.csv`` is rewritten after every architecture, so an
