@@ -173,8 +173,28 @@ def test_a_candidate_over_budget_teaches_the_cost_targets_not_the_error(monkeypa
                                               ({"crossover_prob": True}, "crossover_prob = True must be a finite number"),
                                               ({"mutation_prob": 0.0}, r"mutation_prob = 0.0 must be a finite number in \(0, 1\]"),
                                               ({"offspring": 0}, "offspring = 0"),
-                                              ({"candidates": 2.5}, "candidates = 2.5")])
+                                              ({"candidates": 2.5}, "candidates = 2.5"),
+                                              ({"candidates": 10**5}, "candidates = 100000 is too many .* use at most 4096")])
 def test_bad_options_are_refused(options, message):
     space = make_space("nb201", None, None)
     with pytest.raises(ConfigError, match=message):
         SurrogateNSGA2Strategy(space, n_objectives=2, n_constraints=0, evaluations=10, seed=0, **options)
+
+
+def test_the_candidate_pool_never_exceeds_the_genomes_left_unseen():
+    import math
+
+    # 2 layers of 3 widths and 2 activations: far fewer genomes than 4 evaluated x 64 candidates
+    space = make_space("mlp", (64,), 10, max_layers=2, widths=[8, 16, 32], activations=["relu", "tanh"],
+                       lrs=[0.001], optimizers=["adam"], dropouts=[0.0])
+    size = math.prod(int(b) + 1 for b in space.upper_bounds)
+    strategy = SurrogateNSGA2Strategy(space, n_objectives=2, n_constraints=0, evaluations=20, seed=0, trees=5,
+                                      population=4, offspring=4)
+    assert 4 * strategy.candidates > size
+    rng = np.random.default_rng(0)
+    genomes = strategy.ask()
+    strategy.tell(genomes, rng.random((len(genomes), 2)), np.zeros((len(genomes), 0)))
+    left = size - len(strategy.seen)
+    pool = strategy._pool(4)
+    # mating asked for more new offspring than exist loops to its limit on every proposal
+    assert strategy.algorithm.n_offsprings <= left // 2 and len(pool) <= left

@@ -20,9 +20,12 @@ tables alike.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from pymoo.core.population import Population
 
+from ...exceptions import ConfigError
 from ...space.base import SearchSpace
 from ..objectives import FAILED_VALUE
 from ..operators import CanonicalSampling
@@ -135,8 +138,9 @@ class SurrogateNSGA2Strategy(NSGA2Strategy):
             evaluations so far, one per 25, up to the population, which keeps the surrogate's
             cost small at large budgets).
         crossover_prob, mutation_prob: as ``nsga2``.
-        candidates: candidates predicted per one evaluated (default 64), half from NSGA-II
-            mating, half drawn uniformly.
+        candidates: candidates predicted per one evaluated (default 64, at most
+            :attr:`MAX_CANDIDATES`), half from NSGA-II mating, half drawn uniformly; the pool
+            never exceeds the genomes not yet proposed.
         kappa: optimism, in surrogate standard deviations (default 1).
         trees: trees of the surrogate's extra-trees model (default 100).
     """
@@ -150,6 +154,9 @@ class SurrogateNSGA2Strategy(NSGA2Strategy):
     REFERENCE = 2.0
     #: Default generation size: one per this many evaluations so far (at least 2).
     GROWTH = 25
+    #: Most ``candidates`` allowed. On NB201 an ask takes 0.5 s at 1024 and 2-3.5 s at 4096, but
+    #: 25 s at 10**5 (the pool capped at the 15,625 genomes) and over 60 s uncapped.
+    MAX_CANDIDATES = 4096
 
     def __init__(self, space: SearchSpace, *, n_objectives: int, n_constraints: int,
                  evaluations: int, seed: int, population: int | None = None, offspring: int | None = None,
@@ -158,6 +165,9 @@ class SurrogateNSGA2Strategy(NSGA2Strategy):
         check_int_options({"population": (population, 2), "offspring": (offspring, 1),
                            "candidates": (candidates, 1), "trees": (trees, 1)})
         check_number_options({"kappa": (kappa, lambda v: v >= 0, ">= 0")})
+        if candidates > self.MAX_CANDIDATES:  # NSGA-II mating seeks that many new offspring: minutes per proposal
+            raise ConfigError(f"[search] candidates = {candidates} is too many to screen per evaluated architecture "
+                              f"(each proposal would take minutes); use at most {self.MAX_CANDIDATES} (default 64)")
         # NSGA-II itself (population, operators, no repeats) as in ``nsga2``; its offspring are
         # the mating half of the candidate pool, sized per generation in :meth:`_pool`
         super().__init__(space, n_objectives=n_objectives, n_constraints=n_constraints,
@@ -169,6 +179,7 @@ class SurrogateNSGA2Strategy(NSGA2Strategy):
         self.rng = np.random.default_rng(seed)
         self.surrogate = Surrogate(trees=trees, seed=seed)
         self.sampling = CanonicalSampling(space)
+        self.space_size = math.prod(int(b) + 1 for b in space.upper_bounds)  # genomes, canonical or not
         self.genomes: list[np.ndarray] = []
         self.targets: list[np.ndarray] = []  # objectives then violations, minimisation form
 
@@ -178,13 +189,15 @@ class SurrogateNSGA2Strategy(NSGA2Strategy):
         return int(np.clip(len(self.genomes) // self.GROWTH, 2, self.population))
 
     def _pool(self, batch: int) -> np.ndarray:
-        """Unseen candidates: NSGA-II offspring of the population, then uniform draws."""
-        self.algorithm.n_offsprings = max(1, batch * self.candidates // 2)
+        """Unseen candidates: NSGA-II offspring of the population, then uniform draws; never more
+        than the genomes left unseen (mating that seeks more new offspring than exist loops long)."""
+        size = min(batch * self.candidates, self.space_size - len(self.seen))
+        self.algorithm.n_offsprings = max(1, size // 2)
         mated = self.algorithm.ask()
         self.algorithm.termination.force_termination = False  # pymoo's flag for "mating found nothing new"
         genomes = [] if mated is None else list(np.rint(mated.get("X")).astype(np.int64))
         taken = {tuple(g.tolist()) for g in genomes} | self.seen
-        want = batch * self.candidates - len(genomes)
+        want = size - len(genomes)
         drawn = self.sampling.do(self.problem, want, random_state=self.rng).get("X") if want > 0 else []
         for g in np.asarray(drawn, dtype=np.int64).reshape(-1, self.space.n_genes):
             if tuple(g.tolist()) not in taken:
