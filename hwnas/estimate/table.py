@@ -22,6 +22,7 @@ import numpy as np
 
 from ..exceptions import ConfigError
 from ..table import TableBacked, load_table
+from ..wording import counted
 from .base import ESTIMATORS, AccuracyEstimator
 
 
@@ -77,10 +78,11 @@ class TableEstimator(TableBacked, AccuracyEstimator):
         name, size = getattr(self, "_space", (None, 0))
         if not size or 2 * len(self.table) >= size:
             return None
+        fail = "the 1 evaluation will most likely fail" if evaluations == 1 else \
+            f"most of the {counted(evaluations, 'evaluation')} will fail"
         return (f"table {self.table.path.name} has rows for {len(self.table)} of {name}'s {size} architectures "
                 f"({100 * len(self.table) / size:.2g} %); the search proposes from the whole space and records one "
-                f"with no row as failed, so most of the {evaluations} evaluations will fail: add rows (measure more "
-                f"of the space) or budget more evaluations")
+                f"with no row as failed, so {fail}: add rows (measure more of the space) or budget more evaluations")
 
     def estimate(self, arch: str, model=None, recipe: Mapping[str, Any] | None = None) -> dict[str, float]:
         """``error_pct`` and ``accuracy_pct`` of ``arch``; raises MissingEntry when absent."""

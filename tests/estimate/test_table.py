@@ -90,3 +90,4 @@ def test_a_table_of_a_small_part_of_the_space_says_most_proposals_will_fail(tabl
         "table small.csv has rows for 300 of nb201's 15625 architectures (1.9 %); the search proposes from the "
         "whole space and records one with no row as failed, so most of the 20 evaluations will fail: add rows "
         "(measure more of the space) or budget more evaluations")
+    assert "so the 1 evaluation will most likely fail: add rows" in est.advice(1)  # not "most of the 1 evaluations"
