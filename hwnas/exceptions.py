@@ -50,6 +50,27 @@ class StoreError(HwnasError):
     """The run directory or its SQLite store cannot be used (e.g. resume with another config)."""
 
 
+class RunExistsError(StoreError):
+    """A new search into a folder that already holds one.
+
+    The fix is said in the caller's words: ``resume=True`` or another ``run_dir`` from Python
+    (the default), ``--resume`` or another ``--out`` from the command line.
+
+    Args:
+        run_dir: the folder.
+        resume: how the caller continues the stored run.
+        out: how the caller names another folder.
+    """
+
+    def __init__(self, run_dir, resume: str = "resume=True", out: str = "run_dir") -> None:
+        self.run_dir, self.resume, self.out = run_dir, resume, out
+        super().__init__(f"{str(run_dir)!r} already holds a search; pass {resume} to continue it "
+                         f"or choose another {out}")
+
+    def __reduce__(self):  # pickled (to or from a worker) with its words, not its message as the folder
+        return type(self), (self.run_dir, self.resume, self.out)
+
+
 class ExecutionError(HwnasError):
     """Worker processes or a Ray cluster cannot be started or reached."""
 

@@ -30,6 +30,18 @@ def test_search_prints_where_the_front_is(run_dir, capsys):
     assert (run_dir / "front.csv").is_file()
 
 
+def test_a_second_search_into_a_run_s_folder_is_told_the_flags(run_dir, cli_error):
+    import pickle
+
+    from hwnas.exceptions import RunExistsError
+
+    line = cli_error(["search", str(run_dir.parent / "c.toml"), "--out", str(run_dir), "--no-progress"],
+                     f"{str(run_dir)!r} already holds a search; pass --resume to continue it or choose another --out")
+    assert "resume=True" not in line and "run_dir" not in line
+    told = RunExistsError(run_dir, "--resume", "--out")
+    assert str(pickle.loads(pickle.dumps(told))) == str(told)
+
+
 def test_pick_knee_and_budget(run_dir, capsys):
     assert main(["pick", str(run_dir)]) == 0
     out = capsys.readouterr().out

@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..exceptions import ConfigError, HwnasError
+from ..exceptions import ConfigError, HwnasError, RunExistsError
 from ..interrupts import kill_as_interrupt
 from ..store import Store
 from .base import COMMANDS, Command, add_budget_flags, budgets_from, check_at_least, resume_command
@@ -111,6 +111,8 @@ class SearchCommand(Command):
             print(f"\ninterrupted; every finished evaluation is stored in {run_dir}. Continue with:\n  {again}",
                   file=sys.stderr)
             return 130
+        except RunExistsError as exc:  # the fix in the command line's words
+            raise RunExistsError(exc.run_dir, resume="--resume", out="--out") from None
         except HwnasError as exc:  # stopped while evaluating: say what is kept and how to go on
             stored = getattr(exc, "stored", None)
             if stored is None or not getattr(exc, "resumable", True):

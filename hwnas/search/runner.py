@@ -24,7 +24,8 @@ from ..config import (LEGACY_SEARCH, RESUMABLE_SECTIONS, SEARCH_KEYS, RunConfig,
                       config_from_dict)
 from ..evaluation import FAILED, OVER_BUDGET, Evaluation, failed_evaluation, status_counts
 from ..execute.base import MAX_ATTEMPTS
-from ..exceptions import BudgetError, ConfigError, HwnasError, MissingExtraError, PluginError, SpaceError, StoreError
+from ..exceptions import (BudgetError, ConfigError, HwnasError, MissingExtraError, PluginError, RunExistsError,
+                          SpaceError, StoreError)
 from ..registry import construct, option_defaults, plugin_modules, raised_in
 from ..outputs import (CONFIG_JSON, EVALUATIONS_CSV, FRONT_CSV, PARETO_PNG, PLUGINS_META, WEIGHTS_DIR, as_run,
                        front_indices, write_outputs)
@@ -300,8 +301,7 @@ class SearchRun:
         if self.resume and not store_path.is_file():
             raise StoreError(f"--resume: {str(self.run_dir)!r} holds no run to resume; drop --resume to start one")
         if not self.resume and store_path.exists():
-            raise StoreError(f"{str(self.run_dir)!r} already holds a search; pass --resume to continue it "
-                             f"or choose another --out")
+            raise RunExistsError(self.run_dir)
 
     def _write_stored(self, store: Store) -> int:
         """:meth:`_write_unverified` for a run stopped before it read its evaluations: what

@@ -122,7 +122,9 @@ def test_resume_guards(tmp_path, make_config):
     with pytest.raises(StoreError, match="holds no run to resume"):
         run_search(make_config(), tmp_path / "none", resume=True, progress=False)
     run_search(make_config(search={"evaluations": 8}), tmp_path / "r", progress=False)
-    with pytest.raises(StoreError, match="already holds a search; pass --resume"):
+    # a Python caller is told the arguments, not the command line's flags
+    with pytest.raises(StoreError, match="already holds a search; pass resume=True to continue it or choose "
+                                         "another run_dir$"):
         run_search(make_config(search={"evaluations": 8}), tmp_path / "r", progress=False)
     with pytest.raises(StoreError, match=r"differs from the stored run: search.seed: stored 0, given 3; resume "
                                          r"with the same config and flags or start a new --out"):
