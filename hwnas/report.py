@@ -62,8 +62,11 @@ def print_search_summary(summary, config: RunConfig, plugins: Sequence[str] = ()
         print("next:        the strategy proposed nothing; check its options, or the space's size")
     elif summary.failed == summary.evaluations:  # hwnas pick would only say there is nothing to pick
         print(f"next:        every evaluation failed; read why in the reason column of {d / EVALUATIONS_CSV}")
-    else:
-        print("next:        no evaluation meets the budgets; search again (a new --out) with higher ones")
+    elif summary.space_size is not None and summary.evaluations >= summary.space_size:  # none left to find
+        print("next:        no architecture of the space meets the budgets; search again (a new --out) with higher ones")
+    else:  # the space may hold architectures within the budgets that the search did not reach
+        print("next:        no evaluation meets the budgets; search again (a new --out) with more --evaluations "
+              "(the space may hold some that do), or with higher budgets")
 
 
 def _how_picked(run: Run, budgets: Mapping[str, float]) -> str:

@@ -30,10 +30,21 @@ def test_every_evaluation_failed_points_at_the_reasons_not_at_pick(capsys):
     assert "next:        every evaluation failed; read why in the reason column of /runs/r/evaluations.csv" in out
 
 
-def test_nothing_within_the_budgets_says_to_raise_them(capsys):
+def test_nothing_within_the_budgets_says_to_search_longer_or_raise_them(capsys):
     print_search_summary(_summary([], failed=1), _config({"max_latency_ms": 0.01}))
     out = capsys.readouterr().out
     assert "hwnas pick" not in out and "no evaluation meets the budgets" in out
+    # 4 of nb201's 15,625 evaluated: the search may just not have found those within the budgets
+    assert "with more --evaluations (the space may hold some that do), or with higher budgets" in out
+
+
+def test_a_whole_space_evaluated_outside_the_budgets_says_to_raise_them(capsys):
+    summary = _summary([], failed=1)
+    summary.space_size = 4
+    print_search_summary(summary, _config({"max_latency_ms": 0.01}))
+    out = capsys.readouterr().out
+    assert "next:        no architecture of the space meets the budgets; search again (a new --out) with higher " \
+           "ones\n" in out and "--evaluations" not in out
 
 
 def test_a_front_suggests_pick_with_the_run_budgets(capsys):
