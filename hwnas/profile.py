@@ -32,6 +32,7 @@ Example:
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import datetime as _dt
 import json
@@ -448,8 +449,14 @@ def describe_device(target: Target, space, timing: Target) -> dict[str, Any]:
             "op_breakdown": ops, "latency_vs_batch": batches}
 
 
-def op_breakdown(onnx_bytes: bytes, target: Target, input_shape: Sequence[int], runs: int = 200) -> list[dict[str, Any]]:
+def op_breakdown(onnx_bytes: bytes, target: Target, input_shape: Sequence[int], runs: int = 200,
+                 warmup_runs: int = 20) -> list[dict[str, Any]]:
     """Time per op type (after graph optimisation) from ONNX Runtime's profiler, per run.
+
+    One profiled session runs ``warmup_runs`` untimed, then ``runs`` times; the warm-up runs'
+    events are dropped. A run disturbed by the machine (another process taking the core for
+    milliseconds) would otherwise add its whole delay to whichever op it hit, so only the runs
+    whose kernel total is at most the median are averaged, as the latency itself is a median.
 
     Returns:
         Rows ``{"op": ..., "nodes": ..., "ms_per_run": ..., "share_pct": ...}``, largest first.
@@ -458,23 +465,27 @@ def op_breakdown(onnx_bytes: bytes, target: Target, input_shape: Sequence[int], 
         session = make_session(onnx_bytes, target, profile_prefix=str(Path(tmp) / "ort"))
         feed = {session.get_inputs()[0].name:
                 np.random.default_rng(0).standard_normal((target.batch_size, *input_shape)).astype(target.dtype)}
-        for _ in range(20):
-            session.run(None, feed)
-        session.end_profiling()  # drop warm-up events
-        session = make_session(onnx_bytes, target, profile_prefix=str(Path(tmp) / "ort2"))
-        for _ in range(runs):
+        for _ in range(warmup_runs + runs):
             session.run(None, feed)
         events = json.loads(Path(session.end_profiling()).read_text())
-    total_us: dict[str, float] = {}
+    starts = sorted(float(ev["ts"]) for ev in events
+                    if ev.get("cat") == "Session" and ev.get("name") == "model_run")[warmup_runs:]
+    per_run: list[dict[str, float]] = [{} for _ in starts]
     nodes: dict[str, set[str]] = {}
     for ev in events:
         if ev.get("cat") != "Node" or not ev.get("name", "").endswith("_kernel_time"):
             continue
+        run = bisect.bisect_right(starts, float(ev.get("ts", 0))) - 1
+        if run < 0:  # a warm-up run's
+            continue
         op = ev.get("args", {}).get("op_name", "?")
-        total_us[op] = total_us.get(op, 0.0) + float(ev.get("dur", 0))
+        per_run[run][op] = per_run[run].get(op, 0.0) + float(ev.get("dur", 0))
         nodes.setdefault(op, set()).add(ev["name"])
+    totals = [sum(r.values()) for r in per_run]
+    quiet = [r for r, total in zip(per_run, totals) if total <= statistics.median(totals)] if totals else []
+    total_us = {op: sum(r.get(op, 0.0) for r in quiet) for op in nodes}
     whole = sum(total_us.values()) or 1.0
-    return [{"op": op, "nodes": len(nodes[op]), "ms_per_run": round(us / runs / 1e3, 5),
+    return [{"op": op, "nodes": len(nodes[op]), "ms_per_run": round(us / max(len(quiet), 1) / 1e3, 5),
              "share_pct": round(100.0 * us / whole, 1)}
             for op, us in sorted(total_us.items(), key=lambda kv: -kv[1])]
 

@@ -190,6 +190,40 @@ def test_build_without_fidelity_networks_times_the_anchors_only(fast_target, spa
     assert any(line.startswith("profile: ") and "layers timed" in line for line in said)
 
 
+def test_op_breakdown_drops_warm_up_runs_and_runs_the_machine_disturbed(fast_target, monkeypatch, tmp_path):
+    """Conv and Mul take 100 us each a run; the first run of a session (cold) and one run preempted
+    for 50 ms while in Mul must not make Mul most of the network's time."""
+    import hwnas.profile as profile
+
+    class FakeSession:
+        def __init__(self):
+            self.runs = 0
+
+        def get_inputs(self):
+            return [type("I", (), {"name": "input"})()]
+
+        def run(self, outputs, feed):
+            self.runs += 1
+
+        def end_profiling(self):
+            events, ts = [], 0
+            for run in range(self.runs):
+                mul_us = 50_000 if run in (0, self.runs - 3) else 100
+                events.append({"cat": "Session", "name": "model_run", "ts": ts, "dur": 200 + mul_us})
+                for name, op, dur in (("c", "Conv", 100), ("m", "Mul", mul_us)):
+                    events.append({"cat": "Node", "name": f"{name}_kernel_time", "ts": ts + 1, "dur": dur,
+                                   "args": {"op_name": op}})
+                ts += 300 + mul_us
+            path = tmp_path / f"trace{id(self)}.json"
+            path.write_text(json.dumps(events))
+            return str(path)
+
+    monkeypatch.setattr(profile, "make_session", lambda *args, **kwargs: FakeSession())
+    rows = {r["op"]: r for r in profile.op_breakdown(b"", fast_target, (1, 8, 8), runs=10)}
+    assert rows["Conv"]["share_pct"] == rows["Mul"]["share_pct"] == 50.0
+    assert rows["Conv"]["ms_per_run"] == rows["Mul"]["ms_per_run"] == 0.1
+
+
 def test_layer_memory_counts_weights_input_and_largest_tensor():
     import torch
 
