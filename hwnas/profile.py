@@ -436,12 +436,12 @@ def describe_device(target: Target, space, timing: Target) -> dict[str, Any]:
     model = space.build(arch)
     onnx_bytes = _export(model, space.input_shape, target)
     ops = op_breakdown(onnx_bytes, target, space.input_shape)
-    batches = []
-    for batch in REPORT_BATCHES:
-        t = dataclasses.replace(timing, batch_size=batch)
-        m = measure_latency([_export(model, space.input_shape, target, batch)], t, space.input_shape)[0]
-        batches.append({"batch_size": batch, "latency_ms": round(m.latency_ms, 5),
-                        "per_sample_ms": round(m.latency_ms / batch, 5), "spread_pct": round(m.spread_pct, 1)})
+    # one interleaved measurement, so that the machine's drift does not reach the comparison
+    times = measure_latency([_export(model, space.input_shape, target, batch) for batch in REPORT_BATCHES], timing,
+                            space.input_shape, batch_sizes=REPORT_BATCHES)
+    batches = [{"batch_size": batch, "latency_ms": round(m.latency_ms, 5),
+                "per_sample_ms": round(m.latency_ms / batch, 5), "spread_pct": round(m.spread_pct, 1)}
+               for batch, m in zip(REPORT_BATCHES, times)]
     return {"runtime": target.runtime, "runtime_version": ort.__version__,
             "providers_available": ort.get_available_providers(), "execution_provider": target.execution_provider,
             "intra_op_threads": target.intra_op_threads, "inter_op_threads": target.inter_op_threads,

@@ -224,6 +224,19 @@ def test_op_breakdown_drops_warm_up_runs_and_runs_the_machine_disturbed(fast_tar
     assert rows["Conv"]["ms_per_run"] == rows["Mul"]["ms_per_run"] == 0.1
 
 
+def test_latency_against_batch_size_is_one_interleaved_measurement(fast_target, space, monkeypatch):
+    import hwnas.profile as profile
+
+    calls, real = [], profile.measure_latency
+    monkeypatch.setattr(profile, "op_breakdown", lambda *args, **kwargs: [])
+    monkeypatch.setattr(profile, "measure_latency",
+                        lambda models, *a, **k: calls.append(len(models)) or real(models, *a, **k))
+    report = profile.describe_device(fast_target, space, fast_target)
+    assert calls == [len(profile.REPORT_BATCHES)]  # one call: the machine's drift hits every batch size alike
+    assert [r["batch_size"] for r in report["latency_vs_batch"]] == list(profile.REPORT_BATCHES)
+    assert report["latency_vs_batch"][-1]["latency_ms"] > report["latency_vs_batch"][0]["latency_ms"]
+
+
 def test_layer_memory_counts_weights_input_and_largest_tensor():
     import torch
 

@@ -159,6 +159,7 @@ def measure_latency(
     onnx_models: Sequence[bytes],
     target: Target,
     input_shape: tuple[int, ...] | Sequence[tuple[int, ...]],
+    batch_sizes: Sequence[int] | None = None,
 ) -> list[LatencyMeasurement]:
     """Time several ONNX models together, interleaved, on ``target``.
 
@@ -168,6 +169,8 @@ def measure_latency(
         target: session settings, warm-up runs, passes and runs per pass.
         input_shape: shape of one sample, without the batch dimension; or one such shape per
             model (a list of tuples), for models with different inputs such as table layers.
+        batch_sizes: the batch each model was exported with, one per model, to compare batch
+            sizes in one interleaved measurement (default: ``target.batch_size`` for all).
 
     Returns:
         One :class:`LatencyMeasurement` per model, in the order given.
@@ -201,11 +204,13 @@ def measure_latency(
               else [input_shape] * len(onnx_models))
     if len(shapes) != len(onnx_models):
         raise ValueError(f"{len(onnx_models)} models but {len(shapes)} input shapes")
+    batches = list(batch_sizes) if batch_sizes is not None else [target.batch_size] * len(onnx_models)
+    if len(batches) != len(onnx_models):
+        raise ValueError(f"{len(onnx_models)} models but {len(batches)} batch sizes")
     rng = np.random.default_rng(0)
-    samples = {shape: rng.standard_normal((target.batch_size, *shape)).astype(target.dtype)
-               for shape in dict.fromkeys(tuple(s) for s in shapes)}
-    feeds = [{session.get_inputs()[0].name: samples[tuple(shape)]}
-             for session, shape in zip(sessions, shapes)]
+    shapes = [(batch, *shape) for batch, shape in zip(batches, shapes)]
+    samples = {shape: rng.standard_normal(shape).astype(target.dtype) for shape in dict.fromkeys(shapes)}
+    feeds = [{session.get_inputs()[0].name: samples[shape]} for session, shape in zip(sessions, shapes)]
 
     count = len(sessions)
     medians_ms: list[list[float]] = [[] for _ in range(count)]
@@ -229,7 +234,7 @@ def measure_latency(
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CostMeasurementError(
             f"ONNX model {index + 1} of {count} failed to run on target {target.name} with an input "
-            f"of shape {(target.batch_size, *shapes[index])} and dtype {target.dtype}: {reason}; export it with the "
+            f"of shape {shapes[index]} and dtype {target.dtype}: {reason}; export it with the "
             "target's batch_size, dtype and this input_shape"
         ) from exc
 

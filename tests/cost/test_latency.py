@@ -55,6 +55,15 @@ def test_three_models_interleaved_keep_their_order(fast_target):
     assert results[0].latency_ms > results[1].latency_ms
 
 
+def test_models_of_several_batch_sizes_are_timed_in_one_interleaved_measurement(fast_target):
+    net = conv_net(8, 1)
+    models = [export_onnx(net, INPUT_SHAPE, batch_size=batch) for batch in (1, 16)]
+    one, sixteen = measure_latency(models, fast_target, INPUT_SHAPE, batch_sizes=[1, 16])
+    assert sixteen.latency_ms > one.latency_ms > 0
+    with pytest.raises(ValueError, match="2 models but 1 batch sizes"):
+        measure_latency(models, fast_target, INPUT_SHAPE, batch_sizes=[1])
+
+
 def test_run_order_warms_up_then_rotates(monkeypatch, fast_target):
     calls: list[int] = []
 
