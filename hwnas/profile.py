@@ -635,8 +635,12 @@ def format_report(table: LatencyTable) -> str:
         lines.append(f"  per-op-type time of the reference network {d['reference_network']} (ORT profiler; profiled "
                      f"runs: times include profiler overhead, so they add up to more than its latency; read the "
                      f"shares):")
-        for row in d["op_breakdown"][:8]:
+        shown, rest = d["op_breakdown"][:8], d["op_breakdown"][8:]
+        for row in shown:
             lines.append(f"    {row['op']:24s} {row['nodes']:3d} nodes {row['ms_per_run']:.4f} ms  {row['share_pct']:5.1f} %")
+        if rest:  # so that the printed shares still add up to 100 %
+            lines.append(f"    {counted(rest, 'other op type'):24s} {sum(r['nodes'] for r in rest):3d} nodes "
+                         f"{sum(r['ms_per_run'] for r in rest):.4f} ms  {sum(r['share_pct'] for r in rest):5.1f} %")
         lines.append("  latency vs batch size of the reference network:")
         for row in d["latency_vs_batch"]:
             lines.append(f"    batch {row['batch_size']:3d}: {row['latency_ms']:.4f} ms  ({row['per_sample_ms']:.4f} ms/sample, "

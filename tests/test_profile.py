@@ -237,6 +237,15 @@ def test_latency_against_batch_size_is_one_interleaved_measurement(fast_target, 
     assert report["latency_vs_batch"][-1]["latency_ms"] > report["latency_vs_batch"][0]["latency_ms"]
 
 
+def test_report_sums_the_op_types_beyond_the_eighth_into_one_line(table):
+    # graph_optimization = "basic" leaves Relu, HardSwish, Add, ... as op types of their own
+    ops = [{"op": f"Op{i}", "nodes": 2, "ms_per_run": 0.01, "share_pct": 10.0} for i in range(10)]
+    text = format_report(LatencyTable(table.meta, table.entries, table.calibration,
+                                      device_report={**table.device_report, "op_breakdown": ops}))
+    shares = [float(line.rsplit(None, 2)[-2]) for line in text.splitlines() if " nodes " in line]
+    assert sum(shares) == 100.0 and "2 other op types" in text
+
+
 def test_layer_memory_counts_weights_input_and_largest_tensor():
     import torch
 
