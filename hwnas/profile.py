@@ -637,9 +637,10 @@ def format_report(table: LatencyTable) -> str:
                      f"shares):")
         shown, rest = d["op_breakdown"][:8], d["op_breakdown"][8:]
         for row in shown:
-            lines.append(f"    {row['op']:24s} {row['nodes']:3d} nodes {row['ms_per_run']:.4f} ms  {row['share_pct']:5.1f} %")
+            lines.append(f"    {row['op']:24s} {counted(row['nodes'], 'node'):>9s} {row['ms_per_run']:.4f} ms  "
+                         f"{row['share_pct']:5.1f} %")
         if rest:  # so that the printed shares still add up to 100 %
-            lines.append(f"    {counted(rest, 'other op type'):24s} {sum(r['nodes'] for r in rest):3d} nodes "
+            lines.append(f"    {counted(rest, 'other op type'):24s} {counted(sum(r['nodes'] for r in rest), 'node'):>9s} "
                          f"{sum(r['ms_per_run'] for r in rest):.4f} ms  {sum(r['share_pct'] for r in rest):5.1f} %")
         lines.append("  latency vs batch size of the reference network:")
         for row in d["latency_vs_batch"]:

@@ -242,8 +242,16 @@ def test_report_sums_the_op_types_beyond_the_eighth_into_one_line(table):
     ops = [{"op": f"Op{i}", "nodes": 2, "ms_per_run": 0.01, "share_pct": 10.0} for i in range(10)]
     text = format_report(LatencyTable(table.meta, table.entries, table.calibration,
                                       device_report={**table.device_report, "op_breakdown": ops}))
-    shares = [float(line.rsplit(None, 2)[-2]) for line in text.splitlines() if " nodes " in line]
+    shares = [float(line.rsplit(None, 2)[-2]) for line in text.splitlines() if " node" in line]
     assert sum(shares) == 100.0 and "2 other op types" in text
+
+
+def test_report_counts_one_node_in_the_singular(table):
+    ops = [{"op": "Conv", "nodes": 3, "ms_per_run": 0.03, "share_pct": 75.0},
+           {"op": "Gemm", "nodes": 1, "ms_per_run": 0.01, "share_pct": 25.0}]
+    text = format_report(LatencyTable(table.meta, table.entries, table.calibration,
+                                      device_report={**table.device_report, "op_breakdown": ops}))
+    assert "  3 nodes 0.0300 ms" in text and "   1 node 0.0100 ms" in text and "1 nodes" not in text
 
 
 def test_layer_memory_counts_weights_input_and_largest_tensor():
