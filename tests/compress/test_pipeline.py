@@ -271,3 +271,30 @@ def test_an_int8_row_says_int8_in_its_dtype_column_not_the_target_s_float_dtype(
             {"variant": "prune0.5+int8-dynamic", "weight_bits": 8.0}]
     pipeline._time_all([(r, b"") for r in rows], target, (1, 8, 8))
     assert [r["dtype"] for r in rows] == ["float32", "int8", "int8"]
+
+
+def test_a_graph_that_fails_under_timing_is_failed_and_the_rest_are_timed_together(monkeypatch):
+    from types import SimpleNamespace
+
+    from hwnas.compress import measure, pipeline
+    from hwnas.cost import CostMeasurementError
+
+    calls = []
+
+    def latency_metrics(graphs, *a):  # each call is a timing session of its own speed
+        calls.append(list(graphs))
+        if b"bad" in graphs:
+            raise CostMeasurementError("ONNX model failed to run")
+        return [{"latency_ms": len(g) * len(calls), "latency_spread_pct": 0.0} for g in graphs]
+
+    monkeypatch.setattr(measure, "latency_metrics", latency_metrics)
+    info = {"name": "cpu", "runtime": "onnxruntime", "runtime_version": "1", "execution_provider": "CPU",
+            "intra_op_threads": 1, "batch_size": 1, "dtype": "float32"}
+    target = SimpleNamespace(describe=lambda: info, passes=3)
+    rows = [{"parent_arch": "a", "variant": v, "status": "ok", "weight_bits": 32.0, "accuracy_pct": 90.0}
+            for v in (ORIGINAL, "int8-qdq", "prune0.5")]
+    pipeline._time_all(list(zip(rows, [b"parent", b"bad", b"par"])), target, (1, 8, 8))
+    assert rows[1]["status"] == "failed" and "failed to run" in rows[1]["reason"]
+    assert [b"parent", b"par"] in calls  # the survivors re-timed in one interleaved session
+    pipeline.compare_with_parents(rows)
+    assert rows[2]["latency_ratio"] == pytest.approx(3 / 6)  # not two sessions' speeds mixed
