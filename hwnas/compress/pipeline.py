@@ -354,6 +354,13 @@ def _time_and_commit(run, parts, csv_path: Path, new_rows: list[Row], measured: 
             row.update(status=STALE, reason=f"not re-timed beside its re-measured parent: {path} is missing; "
                                             f"compress it again for a ratio")
     _time_all(measured, parts.target, parts.task.input_shape)  # Ctrl-C here: nothing is saved (untimed)
+    # a graph that failed under timing is no variant: its file is not written, so an earlier
+    # call's successful row of that variant keeps the model it describes
+    for r in new_rows:
+        if r["status"] != "ok":
+            r.pop("onnx", None)
+    named = {run.path / str(r["onnx"]) for r in new_rows if r.get("onnx")}
+    files = [(path, graph) for path, graph in files if path in named]
     compare_with_parents(new_rows + kept)
     rows = merge_rows(old, new_rows)
     redone = redone_keys(old, new_rows)

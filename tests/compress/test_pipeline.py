@@ -298,3 +298,28 @@ def test_a_graph_that_fails_under_timing_is_failed_and_the_rest_are_timed_togeth
     assert [b"parent", b"par"] in calls  # the survivors re-timed in one interleaved session
     pipeline.compare_with_parents(rows)
     assert rows[2]["latency_ratio"] == pytest.approx(3 / 6)  # not two sessions' speeds mixed
+
+
+def test_a_remake_that_fails_under_timing_leaves_the_earlier_variant_and_its_file(run_copy, best_arch, monkeypatch):
+    from hwnas.compress import measure
+    from hwnas.compress.results import read_compressed
+    from hwnas.cost import CostMeasurementError
+
+    compress_run(run_copy, build_chains([], ["int8-qdq"]), archs=[best_arch])
+    before = {r["variant"]: r for r in read_compressed(run_copy / COMPRESSED_CSV)}["int8-qdq"]
+    kept_file = (run_copy / before["onnx"]).read_bytes()
+    real = measure.latency_metrics
+
+    def latency_metrics(graphs, *args):  # the remade INT8 graph runs for accuracy, then fails under timing
+        if any(b"QuantizeLinear" in g and b"hwnas.preprocessing" not in g for g in graphs):
+            raise CostMeasurementError("ONNX model failed to run")
+        return real(graphs, *args)
+
+    monkeypatch.setattr(measure, "latency_metrics", latency_metrics)
+    result = compress_run(run_copy, build_chains([], ["int8-qdq"], quant_options={"calibration_samples": 64}),
+                          archs=[best_arch])
+    remade = next(r for r in result.new_rows if r["variant"] == "int8-qdq")
+    assert remade["status"] == "failed" and not remade.get("onnx")  # no file of its own
+    row = {r["variant"]: r for r in read_compressed(run_copy / COMPRESSED_CSV)}["int8-qdq"]
+    assert row["status"] == "ok" and row["settings"] == before["settings"]
+    assert (run_copy / row["onnx"]).read_bytes() == kept_file  # the model the kept row describes
