@@ -139,8 +139,14 @@ class Executor(ABC):
 
 
 def threads_per_worker(workers: int) -> int:
-    """Torch threads for each of ``workers`` processes sharing this machine's cores."""
-    return max(1, (os.cpu_count() or 1) // workers)
+    """Torch threads for each of ``workers`` processes sharing this machine's cores, never more
+    than ``OMP_NUM_THREADS`` when it is set (the user's cap on every process's threads, which the
+    search's own process obeys: a worker must not quietly train with more)."""
+    threads = (os.cpu_count() or 1) // workers
+    cap = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if cap.isdigit() and int(cap) > 0:
+        threads = min(threads, int(cap))
+    return max(1, threads)
 
 
 #: Executor name -> class; ``[execution] executor = "local"`` (default) or ``"ray"``.
