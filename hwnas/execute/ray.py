@@ -65,6 +65,15 @@ def _check_reachable(address: str) -> None:
         raise ConnectionError(f"nothing answers at {address} ({exc.strerror or exc})") from None
 
 
+def _quiet_token_auth(address: str | None) -> None:
+    """For a local cluster, choose Ray's default, token authentication, in ``RAY_AUTH_MODE`` (its
+    documented switch) before Ray is imported, so Ray does not warn that it chose it. An explicit
+    ``RAY_AUTH_MODE``, a cluster elsewhere, or Ray already imported (it has read the mode) is left
+    as it is."""
+    if not address and "ray" not in sys.modules:
+        os.environ.setdefault("RAY_AUTH_MODE", "token")
+
+
 @EXECUTORS.register("ray")
 class RayExecutor(Executor):
     """``workers`` Ray actors; ``address`` names a running cluster (default: start a local one)."""
@@ -72,9 +81,22 @@ class RayExecutor(Executor):
     name = "ray"
     requires = ("ray", "ray")
 
+    @classmethod
+    def check_requirements(cls) -> None:
+        """Refuse a missing Ray without importing it (the executor sets ``RAY_AUTH_MODE`` first).
+
+        Raises:
+            MissingExtraError: Ray is not installed (names the extra).
+        """
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:
+            require("ray", "ray")
+
     def __init__(self, evaluator, spec: WorkerSpec, *, workers: int, eval_timeout_s: float | None,
                  address: str | None = None) -> None:
         super().__init__(evaluator, spec, workers=workers, eval_timeout_s=eval_timeout_s)
+        _quiet_token_auth(address)
         self.ray = require("ray", "ray")
         self._started_cluster = False
         if not self.ray.is_initialized():

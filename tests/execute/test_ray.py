@@ -1,6 +1,7 @@
-"""The Ray executor on a real local Ray cluster that the executor starts (no mocks)."""
+"""The Ray executor on a real local Ray cluster that the executor starts (no mocks), and its set-up."""
 
 import csv
+import os
 import zlib
 
 import pytest
@@ -46,3 +47,39 @@ def test_an_address_where_nothing_answers_is_one_error_not_a_hang(tmp_path, make
     with pytest.raises(ExecutionError, match=r"cannot start or reach a Ray cluster at '127.0.0.1:1' \(ConnectionError: "
                                              r"nothing answers at 127.0.0.1:1"):
         run_search(cfg, tmp_path / "r", progress=False)
+
+
+def test_a_local_cluster_chooses_token_auth_before_ray_is_imported(monkeypatch):
+    # left unset, Ray chooses token authentication itself and logs a WARNING saying so
+    import sys
+
+    from hwnas.execute.ray import _quiet_token_auth
+
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    monkeypatch.delitem(sys.modules, "ray")
+    _quiet_token_auth("127.0.0.1:6379")  # a cluster elsewhere has its own mode
+    assert "RAY_AUTH_MODE" not in os.environ
+    _quiet_token_auth(None)
+    assert os.environ["RAY_AUTH_MODE"] == "token"
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")  # the user's choice stands
+    _quiet_token_auth(None)
+    assert os.environ["RAY_AUTH_MODE"] == "disabled"
+
+
+def test_a_local_cluster_with_ray_already_imported_is_left_to_ray(monkeypatch):
+    # Ray reads the mode at import: setting it afterwards makes ray.init fail with AuthenticationError
+    from hwnas.execute.ray import _quiet_token_auth
+
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    _quiet_token_auth(None)
+    assert "RAY_AUTH_MODE" not in os.environ
+
+
+def test_checking_for_ray_does_not_import_it():
+    import subprocess
+    import sys
+
+    code = ("import sys; from hwnas.execute.ray import RayExecutor; RayExecutor.check_requirements(); "
+            "print('ray' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
