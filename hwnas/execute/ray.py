@@ -122,45 +122,50 @@ class RayExecutor(Executor):
         gpus = 1 if self.ray.cluster_resources().get("GPU", 0) >= workers else 0
         self._actor_class = self.ray.remote(num_cpus=1, num_gpus=gpus)(_RayWorker)
         self._actors: list[Any] = []
+        self._starting: dict[Any, int] = {}  # an actor's ready() ref -> its slot, until it is ready
 
-    def _start(self, n: int) -> list[Any]:
-        """``n`` new actors, once their evaluators are built (start-up never counts as run time)."""
-        actors = [self._actor_class.remote(self.worker_spec()) for _ in range(n)]
-        try:
-            self.ray.get([a.ready.remote() for a in actors])
-        except self.ray.exceptions.RayError as exc:
-            raise ExecutionError(f"a Ray worker could not build the run's evaluator ({str(exc).splitlines()[0]}); "
-                                 f"run with executor = \"local\" to see the error in this process") from None
-        return actors
-
-    def _new_actor(self):
-        return self._start(1)[0]
+    def _restart(self, slot: int) -> None:
+        """A new actor in ``slot``; it takes work once ready (start-up never counts as run time)."""
+        self._actors[slot] = self._actor_class.remote(self.worker_spec())
+        self._starting[self._actors[slot].ready.remote()] = slot
 
     def map(self, genomes: Sequence[np.ndarray]) -> Iterator[tuple[int, Evaluation]]:
         ray = self.ray
         if not len(genomes):  # nothing new (a resumed batch read back from the store): no worker yet
             return
-        if not self._actors:
-            self._actors = self._start(self.workers)
+        if not self._actors:  # each slot takes work once its actor is ready: on a cluster with fewer
+            # CPUs than workers the first ones evaluate while the others wait for the cluster to grow
+            self._actors = [None] * self.workers
+            for slot in range(self.workers):
+                self._restart(slot)
         queue = deque((i, np.asarray(g), 1) for i, g in enumerate(genomes))
         running: dict[Any, tuple[int, tuple[int, np.ndarray, int], float]] = {}  # ref -> slot, task, start
         done = 0
         while done < len(genomes):
-            busy = {slot for slot, _, _ in running.values()}
+            busy = {slot for slot, _, _ in running.values()} | set(self._starting.values())
             for slot in range(self.workers):
                 if slot not in busy and queue:
                     task = queue.popleft()
                     running[self._actors[slot].evaluate.remote(task[1])] = (slot, task, time.perf_counter())
             wait_s = None
-            if self.eval_timeout_s is not None:
+            if self.eval_timeout_s is not None and running:
                 wait_s = max(0.0, min(s + self.eval_timeout_s for _, _, s in running.values()) - time.perf_counter())
-            finished, _ = ray.wait(list(running), num_returns=1, timeout=wait_s)
+            finished, _ = ray.wait(list(running) + list(self._starting), num_returns=1, timeout=wait_s)
             for ref in finished:
+                if ref in self._starting:
+                    self._starting.pop(ref)
+                    try:
+                        ray.get(ref)
+                    except ray.exceptions.RayError as exc:
+                        raise ExecutionError(f"a Ray worker could not build the run's evaluator "
+                                             f"({str(exc).splitlines()[0]}); run with executor = \"local\" "
+                                             f"to see the error in this process") from None
+                    continue
                 slot, (index, genome, attempt), _ = running.pop(ref)
                 try:
                     kind, payload = ray.get(ref)
                 except ray.exceptions.RayActorError as exc:
-                    self._actors[slot] = self._new_actor()
+                    self._restart(slot)
                     if attempt < MAX_ATTEMPTS:
                         queue.appendleft((index, genome, attempt + 1))
                         continue
@@ -179,7 +184,7 @@ class RayExecutor(Executor):
                 if time.perf_counter() - start >= self.eval_timeout_s and not ray.wait([ref], timeout=0)[0]:
                     running.pop(ref)
                     ray.kill(self._actors[slot], no_restart=True)
-                    self._actors[slot] = self._new_actor()
+                    self._restart(slot)
                     done += 1
                     yield index, failed_evaluation(self.evaluator.space, genome, self.timeout_reason(),
                                                    self.eval_timeout_s)
@@ -188,6 +193,7 @@ class RayExecutor(Executor):
         for actor in self._actors:
             self.ray.kill(actor, no_restart=True)
         self._actors = []
+        self._starting = {}
         if self._started_cluster:
             self.ray.shutdown()
             self._started_cluster = False

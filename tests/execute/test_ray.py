@@ -83,3 +83,78 @@ def test_checking_for_ray_does_not_import_it():
             "print('ray' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+class _FakeRay:
+    """Just enough of Ray for RayExecutor.map: a cluster with ``cpus`` CPUs, where an actor beyond
+    them never starts (its refs never finish), and the others evaluate at once."""
+
+    class exceptions:
+        class RayError(Exception):
+            pass
+
+        class RayActorError(RayError):
+            pass
+
+    class _Ref:
+        def __init__(self, value, stuck):
+            self.value, self.stuck = value, stuck
+
+    def __init__(self, cpus):
+        self.cpus, self.actors = cpus, 0
+
+    def is_initialized(self):
+        return True
+
+    def cluster_resources(self):
+        return {"CPU": self.cpus}
+
+    def remote(self, **resources):
+        ray = self
+
+        class Method:
+            def __init__(self, fn, stuck):
+                self.fn, self.stuck = fn, stuck
+
+            def remote(self, *args):
+                return ray._Ref(self.fn(*args), self.stuck)
+
+        class Actor:
+            def __init__(self, stuck):
+                self.ready = Method(lambda: True, stuck)
+                self.evaluate = Method(lambda genome: ("done", int(genome[0])), stuck)
+
+        class ActorClass:
+            @staticmethod
+            def remote(spec):
+                ray.actors += 1
+                return Actor(stuck=ray.actors > ray.cpus)
+
+        return lambda cls: ActorClass
+
+    def wait(self, refs, num_returns=1, timeout=None):
+        ready = [r for r in refs if not r.stuck][:num_returns]
+        assert ready or timeout is not None, "the search waits forever on actors that cannot start"
+        return ready, [r for r in refs if r not in ready]
+
+    def get(self, refs):
+        if isinstance(refs, list):
+            assert not any(r.stuck for r in refs), "the search waits forever on actors that cannot start"
+            return [r.value for r in refs]
+        return refs.value
+
+
+def test_fewer_cpus_than_workers_evaluates_on_the_actors_that_start(monkeypatch, capsys):
+    # the executor waited for every actor to be ready: on a 1-CPU cluster with 2 workers the search
+    # never evaluated anything, although its note said the others start when the cluster grows
+    import numpy as np
+
+    from hwnas.execute import WorkerSpec
+    from hwnas.execute.ray import RayExecutor
+
+    monkeypatch.setattr("hwnas.execute.ray.require", lambda *args: _FakeRay(cpus=1))
+    spec = WorkerSpec(config=None, weights_dir=None, modules=(), threads=1)
+    executor = RayExecutor(None, spec, workers=2, eval_timeout_s=None)
+    assert "the Ray cluster has 1 CPU(s) now for --workers 2" in capsys.readouterr().err
+    got = dict(executor.map([np.array([g]) for g in range(5)]))
+    assert got == {i: i for i in range(5)}  # every genome, on the one actor the cluster could start
