@@ -254,10 +254,12 @@ def check_local_workers(config: RunConfig) -> None:
         ConfigError: naming the count, the limit and the fix.
     """
     workers, most = config.execution.get("workers", 1), max_local_processes()
-    if config.execution.get("executor", "local") == "local" and workers > most:
+    executor = config.execution.get("executor", "local")
+    # a Ray executor without an address starts its cluster, and every worker, on this machine too
+    if (executor == "local" or not config.execution.get("address")) and workers > most:
         raise ConfigError(f"{config.source} [execution]: workers = {workers} is more than {most} (4 per CPU core of "
-                          f"this machine's {os.cpu_count() or 1}); use fewer (--workers), or a Ray cluster for more "
-                          f"(--executor ray)")
+                          f"this machine's {os.cpu_count() or 1}); use fewer (--workers), or a running Ray cluster "
+                          f"for more (--executor ray --address HOST:PORT)")
 
 
 def set_budgets(config: RunConfig, budgets: Mapping[str, Any], *, where: str | None = None) -> None:

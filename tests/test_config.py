@@ -142,9 +142,14 @@ def test_local_workers_and_seeds_are_bounded():
     too_many = max_local_processes() + 1
     config = config_from_dict({**BASE, "execution": {"workers": too_many}})  # read: a larger machine's run loads
     with pytest.raises(ConfigError, match=rf"workers = {too_many} is more than {too_many - 1} \(4 per CPU core .*"
-                                          r"or a Ray cluster for more \(--executor ray\)"):
+                                          r"or a running Ray cluster for more \(--executor ray --address HOST:PORT\)"):
         check_local_workers(config)  # run here: refused
-    check_local_workers(config_from_dict({**BASE, "execution": {"executor": "ray", "workers": too_many}}))
+    check_local_workers(config_from_dict({**BASE, "execution": {"executor": "ray", "address": "auto",
+                                                               "workers": too_many}}))
+    # without an address, the Ray cluster (and every worker) starts on this machine
+    with pytest.raises(ConfigError, match=rf"workers = {too_many} is more than {too_many - 1} \(4 per CPU core .*"
+                                          r"or a running Ray cluster for more \(--executor ray --address HOST:PORT\)"):
+        check_local_workers(config_from_dict({**BASE, "execution": {"executor": "ray", "workers": too_many}}))
     with pytest.raises(ConfigError, match=rf"seed = {MAX_SEED + 1} is out of range; use an integer in \[0, {MAX_SEED}\]"):
         _config({"seed": MAX_SEED + 1})
 
