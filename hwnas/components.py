@@ -12,7 +12,7 @@ from typing import Any
 
 from .config import RunConfig
 from .exceptions import ConfigError, RegistryError, TargetError
-from .registry import _qualified, construct
+from .registry import qualified_name, construct
 
 #: Cost models every evaluation runs unless ``[cost] models`` says otherwise.
 DEFAULT_COST_MODELS = ("counts", "memory", "ort")
@@ -117,7 +117,7 @@ def _check_declared(part: str, cls: type, attr: str) -> None:
     names = getattr(cls, attr, None)
     if isinstance(names, str) or not isinstance(names, (tuple, list)) or not all(isinstance(n, str) for n in names):
         example = f"({names!r},)" if isinstance(names, str) else "('params',)"
-        raise RegistryError(f"{part} ({_qualified(cls)}) declares {attr} = {names!r:.60}, not a tuple of metric "
+        raise RegistryError(f"{part} ({qualified_name(cls)}) declares {attr} = {names!r:.60}, not a tuple of metric "
                             f"names; declare e.g. {attr} = {example} in the class")
 
 

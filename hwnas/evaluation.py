@@ -219,12 +219,14 @@ class Evaluator:
         False without such budgets, and when pricing fails (its evaluation then records why)."""
         if not self.budgets_first:
             return False
-        arch_obj = self.space.decode(genome)
-        arch = self.space.canonical(arch_obj)
-        model = build_seeded(self.space, arch, arch_obj) if any(c.needs_model for c in self.costs_first) else None
         metrics: dict[str, float] = {}
         try:
+            arch_obj = self.space.decode(genome)
+            arch = self.space.canonical(arch_obj)
+            model = build_seeded(self.space, arch, arch_obj) if any(c.needs_model for c in self.costs_first) else None
             self._costs(arch, model, metrics, self.costs_first)
+        except HwnasError:
+            raise
         except Exception:  # noqa: BLE001 - evaluated, the candidate is recorded as failed with the reason
             return False
         return bool(self._over(metrics))

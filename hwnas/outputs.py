@@ -209,8 +209,6 @@ def _mark_re_measured_over_budget(front_rows: Sequence[dict[str, object]], budge
     """A front row chosen on its predicted latency but re-measured over a budget: ``feasible`` is
     False in ``front.csv`` (``hwnas pick`` judges budgets on the measured figure and never picks
     it), and a note says so. ``evaluations.csv`` keeps what the search saw: the prediction."""
-    import sys
-
     from .front import judged
 
     over = [row for row in front_rows if row["feasible"] and not is_feasible(judged(row), budgets)]

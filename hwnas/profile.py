@@ -51,6 +51,7 @@ from .cost.lut_table import LatencyTable
 from .cost.onnx_export import export_onnx
 from .cost.target import Target
 from .exceptions import ConfigError
+from .space.base import shape_text
 from .wording import counted
 
 #: Default timing passes of a table build (at least the target's).
@@ -185,7 +186,7 @@ def build_table(target: Target, space, *, calibration: int = 1000, fidelity: int
     cal_archs = list(dict.fromkeys(fixed)) + sample_distinct(space, calibration, rng, seen)
     fid_archs = sample_distinct(space, fidelity, rng, seen) if fidelity else []
     log(f"profile: {len(signatures)} layers, {len(cal_archs)} calibration + {len(fid_archs)} fidelity "
-        f"networks of {space.name} at input {'x'.join(map(str, space.input_shape))} on {target.name}")
+        f"networks of {space.name} at input {shape_text(space.input_shape)} on {target.name}")
 
     net_archs = cal_archs + fid_archs
     models = export_models(space, target, signatures, net_archs, export_workers)
@@ -589,7 +590,7 @@ def format_report(table: LatencyTable) -> str:
     """The human-readable fidelity and device report of a table."""
     m, lines = table.meta, []
     lines.append(f"latency table: {len(table.entries)} layers of {m['space']['name']} at input "
-                 f"{'x'.join(map(str, m['space']['input_shape']))} on {m['target']} "
+                 f"{shape_text(m['space']['input_shape'])} on {m['target']} "
                  f"(onnxruntime {m['runtime_version']}, {m['execution_provider']}, {m['intra_op_threads']} thread(s), "
                  f"batch {m['batch_size']}, {m['dtype']}), built {m['date']} in {m.get('build_s', 0):.0f} s")
     spreads = [e.get("spread_pct", 0.0) for e in table.entries.values()]

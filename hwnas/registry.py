@@ -57,7 +57,7 @@ class Registry(Generic[T]):
         """
         if not isinstance(name, str) or not name:
             raise TypeError(f"{self.kind} registry: register() takes the name to register under, not "
-                            f"{_qualified(name)}; write @register(\"my-name\") (or add(\"my-name\", obj))")
+                            f"{qualified_name(name)}; write @register(\"my-name\") (or add(\"my-name\", obj))")
         caller = sys._getframe(1)
         while caller is not None and caller.f_globals is globals():  # add() -> register()
             caller = caller.f_back
@@ -66,13 +66,13 @@ class Registry(Generic[T]):
         def deco(obj: T) -> T:
             held = self._items.get(name)
             redefined = (name in self._items and held is not obj and self._origins.get(name) == origin
-                         and _qualified(held) == _qualified(obj))  # a notebook cell run again, a reloaded module
+                         and qualified_name(held) == qualified_name(obj))  # a notebook cell run again, a reloaded module
             if name in self._items and not redefined:
                 if held is obj:
-                    raise ValueError(f"{self.kind} {name!r} is registered twice ({_qualified(obj)}); "
+                    raise ValueError(f"{self.kind} {name!r} is registered twice ({qualified_name(obj)}); "
                                      f"register it once")
                 raise ValueError(f"{self.kind} {name!r} is registered twice: it is already "
-                                 f"{_qualified(held)}, so {_qualified(obj)} cannot take it; register "
+                                 f"{qualified_name(held)}, so {qualified_name(obj)} cannot take it; register "
                                  f"it under another name (taken: {', '.join(self.names())})")
             self._items[name] = obj
             self._origins[name] = origin
@@ -174,7 +174,7 @@ def raised_in(exc: BaseException, modules: Iterable[str]) -> str | None:
     return where
 
 
-def _qualified(obj: object) -> str:
+def qualified_name(obj: object) -> str:
     """``module.Class`` of a registered class or function, else the object's repr."""
     name = getattr(obj, "__qualname__", None)
     return f"{getattr(obj, '__module__', '?')}.{name}" if isinstance(name, str) else repr(obj)[:80]
@@ -222,10 +222,10 @@ def construct(cls: type, *args: Any, options: Mapping[str, Any], where: str, lab
         missing = sorted(getattr(cls, "__abstractmethods__", ()))
         base = next((b for b in cls.__mro__[1:] if set(missing) & set(getattr(b, "__abstractmethods__", ()))
                      and b.__module__.split(".")[0] == "hwnas"), None)
-        raise RegistryError(f"{where}: {label!r} ({_qualified(cls)}) cannot be built: it does not implement "
+        raise RegistryError(f"{where}: {label!r} ({qualified_name(cls)}) cannot be built: it does not implement "
                             f"{', '.join(missing)}; define "
                             f"{'it' if len(missing) == 1 else 'them'} in the class"
-                            + (f" (see {_qualified(base)})" if base is not None else ""))
+                            + (f" (see {qualified_name(base)})" if base is not None else ""))
     names = option_names(cls)
     if names is not None:
         params = list(inspect.signature(cls.__init__).parameters)
@@ -253,7 +253,7 @@ def construct(cls: type, *args: Any, options: Mapping[str, Any], where: str, lab
             raise
         from .exceptions import PluginError
 
-        raise PluginError(f"{where}: {label!r} ({_qualified(cls)}) cannot be built: its constructor failed in "
+        raise PluginError(f"{where}: {label!r} ({qualified_name(cls)}) cannot be built: its constructor failed in "
                           f"{raised}: {type(exc).__name__}: {exc}; fix the plugin") from None
 
 
@@ -270,13 +270,13 @@ def _check_call(cls: type, args: tuple, fixed: Mapping[str, Any], options: Mappi
     try:
         bound = signature.bind_partial(*args, **fixed)
     except TypeError as exc:
-        raise RegistryError(f"{where}: {label!r} ({_qualified(cls)}) cannot be built: its constructor must accept "
+        raise RegistryError(f"{where}: {label!r} ({qualified_name(cls)}) cannot be built: its constructor must accept "
                             f"{passes}, as hwnas passes them ({exc}); see the README's 'Extending hwnas'") from None
     params = signature.parameters
     missing = [n for n, p in params.items() if n not in bound.arguments and n not in options
                and p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
     if any(params[n].kind is params[n].POSITIONAL_ONLY for n in missing):
-        raise RegistryError(f"{where}: {label!r} ({_qualified(cls)}) cannot be built: its constructor must accept "
+        raise RegistryError(f"{where}: {label!r} ({qualified_name(cls)}) cannot be built: its constructor must accept "
                             f"{passes}; it also needs {', '.join(missing)}, which hwnas does not pass")
     if missing:
         raise ConfigError(f"{where}: {label!r} needs the option(s) {', '.join(missing)}; add "

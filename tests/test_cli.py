@@ -698,3 +698,20 @@ def test_search_flags_that_override_the_config_say_the_config_s_value_is_their_d
     for dest, key in (("workers", "[execution] workers"), ("executor", "[execution] executor"),
                       ("eval_timeout_s", "[execution] eval_timeout_s"), ("latency", "[cost] latency")):
         assert f"default: {key}, else" in helps[dest], dest
+
+
+def test_a_plugin_strategy_that_raises_is_told_to_resume_once_its_code_is_fixed(tmp_path, plugin_modules, capsys):
+    # a PluginError is a ConfigError too: it was told that a changed config cannot resume the run,
+    # though the fix is in the plugin's code and the unchanged config resumes
+    plugin_modules.write("raisingstrat", "from hwnas.search.strategies import STRATEGIES\n"
+                                         "from hwnas.search.strategies.random import RandomStrategy\n"
+                                         "@STRATEGIES.register('audit-raising')\n"
+                                         "class Raising(RandomStrategy):\n"
+                                         "    def ask(self):\n"
+                                         "        raise KeyError('oops')\n")
+    argv = ["--plugin", "raisingstrat", "search", _write(tmp_path, GOOD), "--strategy", "audit-raising",
+            "--out", str(tmp_path / "r"), "--no-progress"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "raisingstrat.Raising.ask" in err and "fix this and continue with:" in err, err
+    assert "a changed config cannot resume" not in err

@@ -12,9 +12,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..exceptions import ConfigError, HwnasError, RunExistsError
+from ..exceptions import ConfigError, HwnasError, PluginError, RunExistsError
 from ..interrupts import kill_as_interrupt
 from ..store import Store
+from ..wording import counted
 from .base import COMMANDS, Command, add_budget_flags, budgets_from, check_at_least, resume_command
 
 
@@ -118,8 +119,10 @@ class SearchCommand(Command):
             if stored is None or not getattr(exc, "resumable", True):
                 raise
             again = resume_command(self.parser, args, run_dir, "search")
-            message = f"{exc}; {stored} evaluation{' is' if stored == 1 else 's are'} stored in {run_dir}; "
-            if isinstance(exc, ConfigError):  # its fix is most likely in the config, which --resume refuses
+            message = f"{exc}; {counted(stored, 'evaluation')} {'is' if stored == 1 else 'are'} stored in {run_dir}; "
+            # a config error's fix is most likely in the config, which --resume refuses; a plugin's
+            # (a PluginError is a ConfigError too) is in its code, and the run resumes once it is fixed
+            if isinstance(exc, ConfigError) and not isinstance(exc, PluginError):
                 message += (f"a changed config cannot resume them: fix the config and search into a new --out "
                             f"(with the config unchanged, continue with: {again})")
             else:

@@ -234,8 +234,8 @@ def measure_latency(
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CostMeasurementError(
             f"ONNX model {index + 1} of {count} failed to run on target {target.name} with an input "
-            f"of shape {shapes[index]} and dtype {target.dtype}: {reason}; export it with the "
-            "target's batch_size, dtype and this input_shape"
+            f"of shape {shapes[index]} and dtype {target.dtype}: {reason}; export it with batch "
+            f"{shapes[index][0]}, the target's dtype and this input_shape"
         ) from exc
 
     results = []

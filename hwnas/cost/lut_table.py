@@ -135,7 +135,8 @@ class LatencyTable:
         Raises:
             LatencyTableError: missing file, not JSON, wrong format, a malformed entry, or a field
                 of the wrong type (``meta.remote``, ``meta.device``, ``meta.space``,
-                ``calibration.coef``, ``calibration.networks``, ``calibration.residual``); the message names the file and the key.
+                ``calibration.coef``, ``calibration.networks``, ``calibration.residual``); the
+                message names the file and the key.
         """
         p = Path(path)
         if not p.is_file():

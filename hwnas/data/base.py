@@ -24,6 +24,7 @@ import numpy as np
 
 from ..exceptions import ConfigError, DataError, HwnasError, RegistryError
 from ..registry import Registry, did_you_mean
+from ..wording import counted
 
 
 @dataclass(frozen=True, eq=False)
@@ -277,8 +278,9 @@ def _check_classes(y_train: np.ndarray, y_val: np.ndarray, raw: RawData, dataset
                         f"add samples of other classes, or store float targets for a regression")
     for split, y in (("validation", y_val), ("training", y_train)):
         if len(np.unique(y)) < 2:
-            raise DataError(f"{source}: [task] dataset {dataset}: the {len(y)} {split} labels are all class "
-                            f"{y[0]}, but a classification task needs at least 2 classes in each split; "
+            raise DataError(f"{source}: [task] dataset {dataset}: the {counted(y, split + ' label')} "
+                            f"{'is' if len(y) == 1 else 'are all'} class {y[0]}, but a classification task needs "
+                            f"at least 2 classes in each split; "
                             + (f"save {'a y_val' if split == 'validation' else 'training labels'} with other "
                                f"classes too" if raw.y_val is not None else
                                "use more varied data, another [task] seed, val_fraction or "

@@ -90,8 +90,8 @@ class RayExecutor(Executor):
         """
         import importlib.util
 
-        if importlib.util.find_spec("ray") is None:
-            require("ray", "ray")
+        if importlib.util.find_spec(cls.requires[0]) is None:
+            require(*cls.requires)
 
     def __init__(self, evaluator, spec: WorkerSpec, *, workers: int, eval_timeout_s: float | None,
                  address: str | None = None) -> None:

@@ -26,7 +26,7 @@ from ..evaluation import FAILED, OVER_BUDGET, Evaluation, failed_evaluation, sta
 from ..execute.base import MAX_ATTEMPTS
 from ..exceptions import (BudgetError, ConfigError, HwnasError, MissingExtraError, PluginError, RunExistsError,
                           SpaceError, StoreError)
-from ..registry import construct, option_defaults, plugin_modules, raised_in
+from ..registry import construct, option_defaults, plugin_modules, qualified_name, raised_in
 from ..outputs import (CONFIG_JSON, EVALUATIONS_CSV, FRONT_CSV, PARETO_PNG, PLUGINS_META, WEIGHTS_DIR, as_run,
                        front_indices, write_outputs)
 from ..search.objectives import (BUDGETS, format_budget, is_feasible, minimisation_matrix, resolve_objectives,
@@ -190,8 +190,8 @@ class SearchRun:
 
     def _record_own_table(self) -> None:
         """Write the path of a latency table found beside the config (the config's own table,
-        :func:`~hwnas.cost.lut_paths.own_table_path`) into the run's config: its config.json, read from the run folder, would not find it there
-        and would run on the shipped table instead. Not on a resume of a run stored without it."""
+        :func:`~hwnas.cost.lut_paths.own_table_path`) into the run's config: its config.json, read
+        from the run folder, would not find it there and would run on the shipped table instead. Not on a resume of a run stored without it."""
         from ..cost.lut_paths import own_table_path
 
         lut = next((c for c in self.parts.cost_models if c.name == "lut"), None)
@@ -630,13 +630,17 @@ class SearchRun:
         for genome in valid:
             try:
                 archs.append(space.canonical(space.decode(genome)))
+            except HwnasError:
+                raise
             except Exception as exc:  # noqa: BLE001 - a plugin space's own bug, told in one line
-                raise SpaceError(f"space {space.name!r} ({type(space).__module__}.{type(space).__qualname__}) cannot "
+                if raised_in(exc, {*plugin_modules(), "__main__"}) is None:
+                    raise  # hwnas's own: its traceback says where
+                raise SpaceError(f"space {space.name!r} ({qualified_name(type(space))}) cannot "
                                  f"decode the genome {genome.tolist()}, which is within its upper_bounds "
                                  f"({type(exc).__name__}: {exc}); its decode() and canonical() must accept every "
                                  f"such genome") from None
             if not isinstance(archs[-1], str):  # the store's key: sqlite's refusal would read as a full disk
-                raise SpaceError(f"space {space.name!r} ({type(space).__module__}.{type(space).__qualname__}) "
+                raise SpaceError(f"space {space.name!r} ({qualified_name(type(space))}) "
                                  f"canonical() returned {type(archs[-1]).__name__} {archs[-1]!r:.60} for the genome "
                                  f"{genome.tolist()}, not a string; return a string that its parse() reads back")
         return archs

@@ -31,9 +31,10 @@ class Strategy(ABC):
     #: Whether the strategy trains on the task's data itself (gradient search): the runner then
     #: passes ``task=``, ``target=`` (the ``[cost] target``, or None), ``latency_table=`` (the
     #: latency table the search's ``lut`` cost model predicts from, or None), ``search_metrics=``
-    #: (the metric columns of the objectives and budgets) and ``latency_model=`` (the name of the
-    #: cost model giving ``latency_ms``, or None), and a search without a ``[task]`` (on a table)
-    #: is refused.
+    #: (the metric columns of the objectives and budgets), ``latency_model=`` (the name of the
+    #: cost model giving ``latency_ms``, or None) and ``over_budget=`` (a function telling whether
+    #: a genome is priced over a budget before training, or None without such budgets), and a
+    #: search without a ``[task]`` (on a table) is refused.
     needs_task = False
 
     def __init__(self, space: SearchSpace, *, n_objectives: int, n_constraints: int,
