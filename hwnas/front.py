@@ -133,9 +133,13 @@ def pick(rows: Sequence[Row], objectives: Sequence[Objective], budgets: Mapping[
         Index into ``rows``.
 
     Raises:
+        ConfigError: a budget that is not a positive finite number (as the config and CLI refuse it).
         BudgetError: no row meets the budgets; names the cheapest value seen, or, when each
             budget alone is met, the closest row and the budget it breaks.
     """
+    from .config import check_budget  # the one check of a budget's value; a Python caller skips the CLI's
+
+    budgets = {name: check_budget(name, bound, "pick") for name, bound in budgets.items()}
     seen_as = [judged(r) for r in rows]
     allowed = [i for i, r in enumerate(seen_as) if is_feasible(r, required or {})]
     if not allowed:

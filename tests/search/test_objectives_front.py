@@ -48,6 +48,15 @@ def test_pick_under_budget_and_knee():
         pick(ROWS, OBJ, {"max_latency_ms": 0.5})
 
 
+@pytest.mark.parametrize("bound", [-1.0, 0.0, float("inf"), float("nan")])
+def test_pick_from_python_refuses_a_budget_the_cli_refuses(bound):
+    # a negative budget judged every row within it (and picked row 0): the CLI's check was skipped
+    from hwnas.exceptions import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^pick: max_latency_ms = .* must be a (positive|finite) number"):
+        pick(ROWS, OBJ, {"max_latency_ms": bound})
+
+
 def test_knee_of_three_objectives_is_farthest_below_the_plane_through_the_extremes():
     obj3 = resolve_objectives(["error", "latency_ms", "params"])
     # extremes (0, .5, .5), (1, 0, 1), (1, 1, 0) span the plane y + z = 1; (.4, .4, .4) lies 0.2 below
