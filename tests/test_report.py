@@ -121,12 +121,7 @@ def test_a_picked_row_shows_a_plugin_objective_and_budgeted_metric(capsys):
 
     OBJECTIVES.add("flops_g", Objective("flops_g", "flops_g", "GFLOPs", True, "cost", "GFLOPs"))
     BUDGETS.add("max_energy_uj", Budget("max_energy_uj", "energy_uj", "uJ"))
-    try:
-        ev = Evaluation("a1", [1], "ok", {"error_pct": 9.0, "flops_g": 1.25, "energy_uj": 3.5, "other": 7.0}, id=1)
-        print_pick(ev, Run(Path("/runs/r"), _config(), [ev]), {})
-        out = capsys.readouterr().out
-        assert "flops_g=1.25" in out and "energy_uj=3.5" in out and "other=" not in out
-    finally:
-        for registry, name in ((OBJECTIVES, "flops_g"), (BUDGETS, "max_energy_uj")):
-            registry._items.pop(name, None)
-            registry._origins.pop(name, None)
+    ev = Evaluation("a1", [1], "ok", {"error_pct": 9.0, "flops_g": 1.25, "energy_uj": 3.5, "other": 7.0}, id=1)
+    print_pick(ev, Run(Path("/runs/r"), _config(), [ev]), {})
+    out = capsys.readouterr().out
+    assert "flops_g=1.25" in out and "energy_uj=3.5" in out and "other=" not in out

@@ -181,17 +181,11 @@ def test_a_user_loader_that_raises_or_returns_something_else_is_named():
     def wrong():
         return (1, 2)
 
-    try:
-        with pytest.raises(DataError, match=r"^\[task\] dataset 'broken-loader': its loader .*broken raised "
-                                            r"RuntimeError: disk on fire$"):
-            load_task({"dataset": "broken-loader"})
-        with pytest.raises(DataError, match=r"its loader .*wrong returned a tuple, not hwnas.data.base.RawData"):
-            load_task({"dataset": "tuple-loader"})
-    finally:
-        DATASETS._items.pop("broken-loader", None)
-        DATASETS._items.pop("tuple-loader", None)
-        DATASETS._origins.pop("broken-loader", None)
-        DATASETS._origins.pop("tuple-loader", None)
+    with pytest.raises(DataError, match=r"^\[task\] dataset 'broken-loader': its loader .*broken raised "
+                                        r"RuntimeError: disk on fire$"):
+        load_task({"dataset": "broken-loader"})
+    with pytest.raises(DataError, match=r"its loader .*wrong returned a tuple, not hwnas.data.base.RawData"):
+        load_task({"dataset": "tuple-loader"})
 
 
 def test_a_loader_that_needs_an_argument_hwnas_does_not_pass_is_named():

@@ -618,10 +618,8 @@ def decode_fails():
                 raise RuntimeError("decode blew up")
             return super().decode(genome)
 
-    SPACES.add("audit-decode-fails", DecodeFails)
-    yield "audit-decode-fails"
-    SPACES._items.pop("audit-decode-fails")
-    SPACES._origins.pop("audit-decode-fails")
+    SPACES.add("audit-decode-fails", DecodeFails)  # unregistered after the test by conftest
+    return "audit-decode-fails"
 
 
 def test_a_plugin_space_whose_decode_raises_stops_the_search_with_one_line(tmp_path, make_config, decode_fails):

@@ -48,12 +48,8 @@ class _NoSuper(_ClassGenes):
 def registered():
     names = {"audit-class-genes": _ClassGenes, "audit-no-genes": _NoGenes, "audit-not-genes": _NotGenes,
              "audit-tuple-genes": _TupleGenes, "audit-no-super": _NoSuper}
-    for name, cls in names.items():
+    for name, cls in names.items():  # unregistered after the test by conftest
         SPACES.add(name, cls)
-    yield
-    for name in names:
-        SPACES._items.pop(name)
-        SPACES._origins.pop(name)
 
 
 def test_genes_listed_on_the_class_are_kept(registered):
