@@ -7,6 +7,7 @@ import sys
 
 from ..exceptions import ConfigError
 from ..interrupts import kill_as_interrupt
+from ..wording import counted
 from .base import COMMANDS, Command, names
 
 
@@ -69,7 +70,7 @@ class CompressCommand(Command):
         if result.interrupted:
             done, asked = result.interrupted
             rest = "compress the others with --arch" if done < asked else "all of them"
-            print(f"\ninterrupted; {done} of {asked} parent{'' if asked == 1 else 's'} finished, "
+            print(f"\ninterrupted; {done} of {counted(asked, 'parent')} finished, "
                   f"{'its variants' if done == 1 else 'their variants'} saved in compressed.csv ({rest})",
                   file=sys.stderr)
             return 130

@@ -29,6 +29,7 @@ import torch
 from ..exceptions import CompressError, ConfigError, HwnasError, SpaceError, TargetError
 from ..interrupts import held_interrupts
 from ..search.objectives import labelled_for_task
+from ..wording import counted
 from .base import COMPRESSORS, CompressContext, Compressor, Subject, VariantFailure
 from .results import (COMPRESSED_CSV, COMPRESSED_DIR, COMPRESSED_LOCK, COMPRESSED_PNG, ORIGINAL, STALE, Row,
                       built_from, compare_with_parents, compared_objectives, kept_variants, merge_rows,
@@ -284,7 +285,7 @@ def compress_run(run_dir: str | Path, chains: Sequence[Chain], *, archs: Sequenc
             finished = n
             if progress is not None:
                 failed = sum(r["status"] != "ok" for r in new_rows if r["parent_arch"] == parent.arch)
-                progress(f"[{n}/{len(parents)}] {parent.arch}: {len(chains)} variant{'' if len(chains) == 1 else 's'} "
+                progress(f"[{n}/{len(parents)}] {parent.arch}: {counted(chains, 'variant')} "
                          f"({failed} failed) in {time.perf_counter() - start:.1f} s")
     except KeyboardInterrupt:
         if not finished:
