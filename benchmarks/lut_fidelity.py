@@ -13,12 +13,22 @@ such check on its own networks, and a last block gives the means over the seeds.
 ``--build`` it first runs ``hwnas profile`` into a temporary file and prints its wall time (the
 ≤ 5 minute target) and its own report.
 
+The table's level (this machine's speed against the table's, see ``[cost.lut] level``): by
+default (``--level run``) the table's reference networks, the ones a search times for its level
+check, are timed inside each measurement, interleaved with the random networks, and that
+measurement is judged at the level they read there, settled by the search's rule (1 within
+±2 %, else to the hundredth). This machine's speed drifts by up to ~10 % in phases lasting
+seconds to a minute, so a level timed once, before, as a search does (``--level auto``), judges
+a later measurement in another phase by the machine, not the table: compare latencies only as
+ratios within one run. A number fixes the level (1: the table's own latencies).
+
 Usage:
     python benchmarks/lut_fidelity.py [--table PATH] [--config examples/digits.toml] [--networks 100] [--seeds 1,2,3]
-        [--build] [--rows rows.csv] [--level auto]
+        [--build] [--rows rows.csv] [--level run|auto|NUMBER]
 
-``--rows`` writes every network's prediction and both measurements (seed, arch, predicted_ms,
-first_ms, second_ms) for a closer look, e.g. which networks the table misses.
+``--rows`` writes every network's prediction and both measurements (seed, arch, predicted_ms at
+level 1, first_level, first_ms, second_level, second_ms; the measurements as timed) for a closer
+look, e.g. which networks the table misses.
 """
 
 from __future__ import annotations
@@ -68,19 +78,20 @@ def main() -> int:
                     help="comma-separated sampling seeds >= 1, one check each (default 1)")
     ap.add_argument("--build", action="store_true", help="build the table first with `hwnas profile` (timed)")
     ap.add_argument("--rows", help="CSV file for every network's prediction and measurements")
-    ap.add_argument("--level", default="auto",
-                    help="factor on the table's predictions: auto (default) measures it as a LUT search does "
-                         "(its reference networks timed here, kept at 1 within ±5 %%), or a number (1: the table's own)")
+    ap.add_argument("--level", default="run",
+                    help="factor on the table's predictions: run (default) reads it in each measurement from the "
+                         "table's reference networks timed among the others; auto measures it once before, as a "
+                         "LUT search does; or a number (1: the table's own); run and auto keep 1 within ±2 %%")
     args = ap.parse_args()
     if args.rows and not Path(args.rows).absolute().parent.is_dir():  # not after minutes of timing
         ap.error(f"--rows {args.rows}: its folder does not exist; create it or name a file in an existing one")
-    if args.level != "auto":
+    if args.level not in ("run", "auto"):
         try:
             args.level = float(args.level)
         except ValueError:
-            ap.error(f"--level {args.level!r}: give auto or a number > 0, e.g. 1")
+            ap.error(f"--level {args.level!r}: give run, auto or a number > 0, e.g. 1")
         if not args.level > 0:
-            ap.error(f"--level {args.level:g}: give auto or a number > 0, e.g. 1")
+            ap.error(f"--level {args.level:g}: give run, auto or a number > 0, e.g. 1")
     if args.networks < 2:
         ap.error("--networks must be >= 2 (Kendall's tau ranks pairs)")
 
@@ -107,37 +118,54 @@ def main() -> int:
     if args.build:  # read: the built table's temporary folder goes
         shutil.rmtree(path.parent, ignore_errors=True)
     table.check(target, space)
-    level = args.level
-    if level == "auto":  # as a search with [cost.lut] level = "auto" sets it
-        from hwnas.cost import COST_MODELS
+    from hwnas.cost import COST_MODELS
+    from hwnas.cost.lut import settled_level
 
-        lut = COST_MODELS.get("lut")(target, space.input_shape, space=space, path=str(path))
+    lut = COST_MODELS.get("lut")(target, space.input_shape, space=space, path=str(path))
+    level = args.level
+    references = lut.reference_networks() if level == "run" else []
+    if level == "run" and not references:
+        ap.error(f"{path} is a remote table or has no calibration networks: give --level auto or a number")
+    if level == "auto":  # as a search with [cost.lut] level = "auto" sets it
         note = lut.settle_level()
         level = lut.level
         print(f"table level on this machine: predictions below x {level:g}, as a search applies it"
               + (f" ({note})" if note else " (its reference networks within 5 % of the table)"))
     exclude = set(table.calibration.get("networks", []))
+    own_references = np.array([table.predict(space.layer_signatures(space.parse(a))) for a in references])
     checks: list[dict] = []  # per seed: agreement rows (LABELS order), error sources (level shift included)
     rows: list[dict] = []
     for seed in args.seeds:
         archs = sample_distinct(space, args.networks, np.random.default_rng(seed), exclude)
         own = np.array([table.predict(space.layer_signatures(space.parse(a))) for a in archs])
-        predicted = level * own
         onnx_models = [export_onnx(space.build(space.parse(a)), space.input_shape, batch_size=target.batch_size,
-                                   opset=target.opset, dtype=target.dtype) for a in archs]
-        first = np.array([m.latency_ms for m in measure_latency(onnx_models, target, space.input_shape)])
-        second = np.array([m.latency_ms for m in measure_latency(onnx_models, target, space.input_shape)])
+                                   opset=target.opset, dtype=target.dtype) for a in references + archs]
+
+        def measured() -> tuple[np.ndarray, float]:
+            """One interleaved measurement of the networks, and the level it reads (run) or ``level``."""
+            ms = np.array([m.latency_ms for m in measure_latency(onnx_models, target, space.input_shape)])
+            if level != "run":
+                return ms, level
+            return ms[len(references):], settled_level(float(np.median(ms[:len(references)] / own_references)))
+
+        (first, level_1), (second, level_2) = measured(), measured()
+        # judged as ratios within each run: each measurement on the table's level
+        first, second = first / level_1, second / level_2
+        predicted = own
         print(f"\ntable {path} ({table.meta['date']}); {len(archs)} random {space.name} networks (seed {seed}, "
               f"none of them calibration networks), {first.min():.3f}-{first.max():.3f} ms, measured twice on "
-              f"{target.name} ({target.passes} passes x {target.runs_per_pass} runs, interleaved)")
-        rows += [{"seed": seed, "arch": a, "predicted_ms": p, "level": level, "first_ms": x, "second_ms": y}
+              f"{target.name} ({target.passes} passes x {target.runs_per_pass} runs, interleaved)"
+              + (f"; levels read among them: {level_1:g} and {level_2:g}, each measurement divided by its own"
+                 if level == "run" else ""))
+        rows += [{"seed": seed, "arch": a, "predicted_ms": p, "first_level": level_1, "first_ms": x * level_1,
+                  "second_level": level_2, "second_ms": y * level_2}
                  for a, p, x, y in zip(archs, predicted, first, second)]
         sources = error_sources(predicted, first, second)
         checks.append({"rows": (agreement(first, predicted), agreement(second, predicted), agreement(first, second)),
                        "sources": sources, "networks": (predicted, first, second)})
         _print_block(checks[-1:])
-        if level != 1.0:
-            raw = agreement(first, own)
+        if level_1 != 1.0:
+            raw = agreement(first * level_1, own)
             print(f"the table's own latencies (level 1) against measurement 1: mean|err| {raw['mean_abs_pct']:.2f} %, "
                   f"{100 * raw['within_10_pct']:.0f} % within ±10 %")
         warning = level_shift_warning(sources)

@@ -40,6 +40,14 @@ LEVEL_STEP = 0.01
 FRONT_OFF_NOTE = 0.05
 
 
+def settled_level(measured: float) -> float:
+    """The level a measured one settles at: 1 (the table's own latencies) within
+    :data:`LEVEL_TOLERANCE`, else rounded to a multiple of :data:`LEVEL_STEP` (at least one step)."""
+    if abs(measured - 1.0) <= LEVEL_TOLERANCE:
+        return 1.0
+    return round(max(LEVEL_STEP, round(measured / LEVEL_STEP) * LEVEL_STEP), 2)
+
+
 @COST_MODELS.register("lut")
 class LutCostModel(CostModel):
     """Latency predicted from a per-layer lookup table (see :class:`LatencyTable`).
@@ -148,19 +156,19 @@ class LutCostModel(CostModel):
     def _table_ms(self, archs: Sequence[str]) -> np.ndarray:
         return np.array([self.table.predict(self.space.layer_signatures(self.space.parse(a))) for a in archs])
 
-    def reference_level(self) -> float | None:
-        """This machine's latency against the table's: measured over predicted, the median over
-        :data:`REFERENCE_NETWORKS` of the table's calibration networks timed together here, and the
-        median of :data:`REFERENCE_REPEATS` such timings (a few seconds). None for a remote table
-        (its device is not this machine)."""
+    def reference_networks(self) -> list[str]:
+        """The networks :meth:`reference_level` times: the first :data:`REFERENCE_NETWORKS` of the
+        table's calibration networks that this run's space holds (a config that narrows the space's
+        choices, ``widths = [0.25, 0.5]``, cannot build the others); empty for a remote table.
+
+        Raises:
+            HwnasError: the space holds none of them.
+        """
         calibrated = list(self.table.calibration.get("networks") or [])
         if self.table.meta.get("remote") or not calibrated:
-            return None
+            return []
         from ..exceptions import HwnasError, SpaceError
-        from .models import OrtLatencyCostModel
 
-        # the first of them this run's space holds: a config that narrows the space's choices
-        # (widths = [0.25, 0.5]) cannot build the others
         networks = []
         for arch in calibrated:
             try:
@@ -169,10 +177,21 @@ class LutCostModel(CostModel):
                 continue
             networks.append(arch)
             if len(networks) == self.REFERENCE_NETWORKS:
-                break
+                return networks
         if not networks:
             raise HwnasError(f"none of the table's {len(calibrated)} calibration "
                              f"networks is in this run's {self.space.name} space")
+        return networks
+
+    def reference_level(self) -> float | None:
+        """This machine's latency against the table's: measured over predicted, the median over
+        :meth:`reference_networks` timed together here, and the median of
+        :data:`REFERENCE_REPEATS` such timings (a few seconds). None for a remote table (its
+        device is not this machine)."""
+        networks = self.reference_networks()
+        if not networks:
+            return None
+        from .models import OrtLatencyCostModel
 
         models = [self.space.build(self.space.parse(a)) for a in networks]
         timer, predicted = OrtLatencyCostModel(self.target, self.input_shape), self._table_ms(networks)
@@ -196,10 +215,7 @@ class LutCostModel(CostModel):
             self.level = 1.0
             return (f"the latency table's reference networks could not be timed here ({str(exc).splitlines()[0]}); "
                     f"its latencies are used as they are")
-        if measured is None or abs(measured - 1.0) <= LEVEL_TOLERANCE:
-            self.level = 1.0
-        else:
-            self.level = round(max(LEVEL_STEP, round(measured / LEVEL_STEP) * LEVEL_STEP), 2)
+        self.level = 1.0 if measured is None else settled_level(measured)
         if self.level == 1.0:
             return None
         return (f"this machine runs the latency table's reference networks at {measured:.3g}x its predictions (a "
