@@ -44,7 +44,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from .cost.device import device_info
+from .cost.device import cores_text, device_info
 from .cost.latency import make_session, measure_latency, require_provider
 from .cost.lut_calibration import ResidualRidge, calibrated, fit_linear, memory_m, signature_groups
 from .cost.lut_table import LatencyTable
@@ -633,7 +633,7 @@ def format_report(table: LatencyTable) -> str:
             lines.append(f"    {tau_gap_line(f['tau_gap'], f.get('networks'))}")
     d = table.device_report
     if d:
-        lines.append(f"device: {d['device']['cpu']} ({d['device']['cores']} cores), GPU: {d['device']['gpu'] or '-'}; "
+        lines.append(f"device: {d['device']['cpu']} ({cores_text(d['device'])}), GPU: {d['device']['gpu'] or '-'}; "
                      f"{d['runtime']} {d['runtime_version']}, providers available: {', '.join(d['providers_available'])}; "
                      f"timed on {d['execution_provider']} with {d['intra_op_threads']} intra-op / "
                      f"{d['inter_op_threads']} inter-op thread(s)")

@@ -91,10 +91,29 @@ def _gpu_names() -> str | None:
     return "\n".join(g[2] for g in gpus) or None
 
 
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def device_info(target: Target) -> dict[str, Any]:
-    """CPU model, core count, platform and (for GPU providers) GPU names with driver versions."""
+    """CPU model, core counts, platform and (for GPU providers) GPU names with driver versions.
+
+    ``cores`` is what this process may use (under ``taskset -c 0``, 1), which is what its
+    timings ran on; ``cores_total`` is the machine's.
+    """
     gpu = _gpu_names() if target.execution_provider != "CPUExecutionProvider" else None
-    return {"cpu": cpu_model(), "cores": os.cpu_count(), "platform": platform.platform(), "gpu": gpu}
+    return {"cpu": cpu_model(), "cores": usable_cores(), "cores_total": os.cpu_count(),
+            "platform": platform.platform(), "gpu": gpu}
+
+
+def cores_text(info: Mapping[str, Any]) -> str:
+    """``"2 cores"``, or ``"1 of 2 cores"`` when the process could use fewer than the machine has."""
+    cores, total = info.get("cores"), info.get("cores_total")
+    return f"{cores} of {total} cores" if total is not None and total != cores else f"{cores} cores"
 
 
 def device_label(info: Mapping[str, Any], execution_provider: str) -> str:

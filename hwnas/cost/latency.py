@@ -14,7 +14,6 @@ picks the least-disturbed pass while the median inside a pass ignores single out
 from __future__ import annotations
 
 import difflib
-import os
 import statistics
 import time
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from ..exceptions import HwnasError, TargetError
+from .device import usable_cores
 from .errors import CostMeasurementError
 from .target import Target
 
@@ -96,14 +96,6 @@ def require_provider(target: Target) -> None:
                 f"ONNX Runtime's threads would compete for them (or take forever to start) and the timing "
                 f"would mean nothing; set {key} to at most {cores}"
             )
-
-
-def usable_cores() -> int:
-    """CPU cores this process may run on (its affinity mask where the OS has one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def make_session(onnx_bytes: bytes, target: Target, *, profile_prefix: str | None = None) -> "ort.InferenceSession":

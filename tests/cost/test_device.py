@@ -88,3 +88,14 @@ def test_the_gpu_label_follows_cuda_visible_devices(monkeypatch):
     for hidden in ("", "-1", "7"):
         monkeypatch.setenv("CUDA_VISIBLE_DEVICES", hidden)
         assert device_info(target)["gpu"] is None
+
+
+def test_cores_are_the_ones_this_process_may_use(monkeypatch):
+    # Under `taskset -c 0` on a 2-core machine the timings ran on 1 core; os.cpu_count() said 2.
+    monkeypatch.setattr(device.os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    monkeypatch.setattr(device.os, "cpu_count", lambda: 2)
+    info = device_info(load_target("cpu-ort-1t"))
+    assert (info["cores"], info["cores_total"]) == (1, 2)
+    assert device.cores_text(info) == "1 of 2 cores"
+    assert device.cores_text({**info, "cores": 2}) == "2 cores"
+    assert device.cores_text({"cores": 8}) == "8 cores"  # a table written before cores_total
