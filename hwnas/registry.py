@@ -244,7 +244,9 @@ def construct(cls: type, *args: Any, options: Mapping[str, Any], where: str, lab
     except HwnasError as exc:
         if where in str(exc):
             raise
-        raise type(exc)(f"{where}: {exc}") from None
+        wrapped = type(exc)(f"{where}: {exc}")
+        wrapped.__dict__.update(vars(exc))  # what the error carries for its callers (a Ray address)
+        raise wrapped from None
     except (TypeError, ValueError) as exc:  # a value of the wrong type, met inside the constructor
         raise ConfigError(f"{where}: {label!r} option values {dict(options)!r} are invalid ({exc}); "
                           f"fix the types and ranges") from None

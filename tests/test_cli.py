@@ -711,3 +711,28 @@ def test_a_plugin_strategy_that_raises_is_told_to_resume_once_its_code_is_fixed(
     err = capsys.readouterr().err
     assert "raisingstrat.Raising.ask" in err and "fix this and continue with:" in err, err
     assert "a changed config cannot resume" not in err
+
+
+def test_an_unreachable_ray_address_blames_where_it_was_given(tmp_path, monkeypatch, cli_error):
+    # --address used to be reported as "c.toml [execution]: ...", a key the file did not have
+    import types
+
+    from hwnas.execute import ray as ray_executor
+
+    def init(**kwargs):
+        raise ConnectionError("Could not find any running Ray instance.\nmore")
+
+    fake = types.SimpleNamespace(is_initialized=lambda: False, init=init)
+    monkeypatch.setattr(ray_executor.RayExecutor, "check_requirements", classmethod(lambda cls: None))
+    monkeypatch.setattr(ray_executor, "require", lambda module, extra: fake)
+    config = _write(tmp_path, GOOD.replace("[search]", '[execution]\nexecutor = "ray"\naddress = "head:6379"\n[search]'))
+    line = cli_error(["search", config, "--address", "auto", "--out", str(tmp_path / "a"), "--no-progress"],
+                     "error: --address auto: cannot reach a Ray cluster there (ConnectionError: Could not find any "
+                     "running Ray instance.); give a running cluster's address (e.g. 'auto' or 'host:6379'), or "
+                     "leave --address out to start a local one")
+    assert "c.toml" not in line
+    monkeypatch.setattr(ray_executor, "_check_reachable", lambda address: None)  # head:6379 is not looked up
+    cli_error(["search", config, "--out", str(tmp_path / "b"), "--no-progress"],
+              f"error: {config} [execution]: cannot start or reach a Ray cluster at 'head:6379' (ConnectionError: "
+              f"Could not find any running Ray instance.); check address (e.g. 'auto' or 'host:6379')")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

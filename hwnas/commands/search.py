@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..exceptions import ConfigError, HwnasError, PluginError, RunExistsError
+from ..exceptions import ConfigError, ExecutionError, HwnasError, PluginError, RunExistsError
 from ..interrupts import kill_as_interrupt
 from ..store import Store
 from ..wording import counted
@@ -114,6 +114,12 @@ class SearchCommand(Command):
             return 130
         except RunExistsError as exc:  # the fix in the command line's words
             raise RunExistsError(exc.run_dir, resume="--resume", out="--out") from None
+        except ExecutionError as exc:  # a cluster --address names: the flag is to blame, not the config
+            if args.address is None or getattr(exc, "address", None) != args.address:
+                raise
+            raise ExecutionError(f"--address {args.address}: cannot reach a Ray cluster there ({exc.reason}); "
+                                 f"give a running cluster's address (e.g. 'auto' or 'host:6379'), or leave "
+                                 f"--address out to start a local one") from None
         except HwnasError as exc:  # stopped while evaluating: say what is kept and how to go on
             stored = getattr(exc, "stored", None)
             if stored is None or not getattr(exc, "resumable", True):

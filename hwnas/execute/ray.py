@@ -110,9 +110,12 @@ class RayExecutor(Executor):
                                   log_to_driver=False,
                                   runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}})
             except Exception as exc:  # ray raises ConnectionError, RuntimeError, ValueError...
-                raise ExecutionError(f"cannot start or reach a Ray cluster at {address or 'a new local one'!r} "
-                                     f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
-                                     f"check --address (e.g. 'auto' or 'host:6379')") from None
+                reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                error = ExecutionError(f"cannot start or reach a Ray cluster at {address or 'a new local one'!r} "
+                                       f"({reason}); check address (e.g. 'auto' or 'host:6379')")
+                # the CLI words it as --address when the value came from its flag, not the config
+                error.address, error.reason = address, reason
+                raise error from None
             self._started_cluster = True
         cpus = self.ray.cluster_resources().get("CPU", 0)
         if cpus < workers:  # each worker takes a CPU: the others wait until the cluster grows (autoscaling)
