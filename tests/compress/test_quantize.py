@@ -116,3 +116,23 @@ def test_the_default_calibration_takes_a_small_training_split_whole():
     step = QuantizeCompressor()
     step.check_target(target, small)
     assert step.settings()["calibration_samples"] == 40  # recorded as used, not 256
+
+
+def test_the_calibration_samples_recorded_are_the_whole_batches_read():
+    # calibration reads whole batches of the target's batch size: 100 at batch size 16 read 96
+    # samples, and the variant's settings said 100
+    import numpy as np
+
+    from hwnas.compress.quantize import _calibration_batches
+
+    target = types.SimpleNamespace(name="cpu-b16", dtype="float32", batch_size=16)
+    task = types.SimpleNamespace(x_train=np.zeros((300, 4), np.float32))
+    for asked, used in ((100, 96), (96, 96), (None, 256)):
+        step = QuantizeCompressor(calibration_samples=asked)
+        step.check_target(target, task)
+        read = _calibration_batches(types.SimpleNamespace(task=task, target=target, seed=0), step.calibration_samples)
+        assert step.settings()["calibration_samples"] == sum(len(batch) for batch in read) == used
+    small = types.SimpleNamespace(x_train=np.zeros((40, 4), np.float32))  # the default takes it whole: 2 batches
+    step = QuantizeCompressor()
+    step.check_target(target, small)
+    assert step.settings()["calibration_samples"] == 32
