@@ -133,6 +133,10 @@ class SearchRun:
         self.strategy = construct(strategy_class, self.parts.space, options=config.strategy_options(),
                                   where=f"{config.source} [search]{own_table}", label=name, fixed=fixed,
                                   also=SEARCH_KEYS)
+        # with or without outputs, as the strategies said them when they printed their own (every
+        # one of hwnas bench's runs too)
+        for note in self.strategy.notes:
+            print(f"hwnas: note: {note}", file=sys.stderr)
         #: the options the strategy runs with: given, defaulted or derived (config.json's [search.<strategy>])
         self.strategy_options = _jsonable({**option_defaults(strategy_class, exclude=["space", *fixed]),
                                            **config.strategy_options(), **self.strategy.computed_options()})

@@ -707,3 +707,10 @@ def test_ctrl_c_pressed_twice_still_writes_every_evaluation(tmp_path, make_confi
         run_search(make_config(search={"evaluations": 16}), tmp_path / "r", progress=False)
     assert len(_rows(tmp_path / "r" / "evaluations.csv")) == 9  # all that finished before the first Ctrl-C
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C stops the process again
+
+
+def test_the_runner_says_the_strategy_s_notes_once(tmp_path, make_config, capsys):
+    config = make_config(search={"evaluations": 8, "population": 8})
+    run_search(config, tmp_path / "r", progress=False)
+    err = capsys.readouterr().err
+    assert err.count("hwnas: note: population = 8 is the whole budget of 8 evaluations: all drawn at random") == 1, err

@@ -255,11 +255,10 @@ def test_bayes_says_when_its_startup_leaves_the_model_nothing_to_propose(capsys)
     from hwnas.search.strategies.bayes import BayesStrategy
 
     space = make_space("nb201", None, None)
-    BayesStrategy(space, n_objectives=2, n_constraints=0, evaluations=8, seed=0)
-    err = capsys.readouterr().err
+    err = "\n".join(BayesStrategy(space, n_objectives=2, n_constraints=0, evaluations=8, seed=0).notes)
     assert "startup = 10" in err and "every proposal is random" in err and "startup below 8" in err
-    BayesStrategy(space, n_objectives=2, n_constraints=0, evaluations=8, seed=0, startup=4)
-    assert capsys.readouterr().err == ""
+    assert BayesStrategy(space, n_objectives=2, n_constraints=0, evaluations=8, seed=0, startup=4).notes == []
+    assert capsys.readouterr().err == ""  # said by the runner, not by the strategy
 
 
 @pytest.mark.parametrize("name", ["nsga2", "nsga2-surrogate"])
@@ -267,11 +266,14 @@ def test_nsga2_on_a_small_budget_breeds_half_and_says_when_a_given_population_ta
     space = make_space("nb201", None, None)
     make = STRATEGIES.get(name)
     options = {"n_objectives": 2, "n_constraints": 0, "seed": 0}
-    assert make(space, evaluations=8, **options).population == 4  # not 8: that would be a random search
-    assert make(space, evaluations=200, **options).population == 16  # the measured default, unchanged
-    assert "note" not in capsys.readouterr().err
-    assert make(space, evaluations=8, population=8, **options).population == 8  # asked for: kept, and told
-    assert "population = 8 is the whole budget of 8 evaluations: all drawn at random" in capsys.readouterr().err
+    small, large = make(space, evaluations=8, **options), make(space, evaluations=200, **options)
+    assert small.population == 4  # not 8: that would be a random search
+    assert large.population == 16  # the measured default, unchanged
+    assert "note" not in capsys.readouterr().err and small.notes == large.notes == []
+    whole = make(space, evaluations=8, population=8, **options)
+    assert whole.population == 8  # asked for: kept, and told
+    assert "population = 8 is the whole budget of 8 evaluations: all drawn at random" in "\n".join(whole.notes)
+    assert capsys.readouterr().err == ""  # said by the runner, not by the strategy
 
 
 def test_reinforce_samples_a_batch_larger_than_200_from_its_controller():

@@ -44,6 +44,9 @@ class Strategy(ABC):
         self.n_constraints = n_constraints
         self.evaluations = evaluations
         self.seed = seed
+        #: one-line notes for the runner to print once the strategy is built (a given option that
+        #: makes the search other than it says, e.g. all random), without the ``hwnas: note:`` prefix
+        self.notes: list[str] = []
 
     def computed_options(self) -> dict[str, Any]:
         """Options the strategy derived from others or from the budget (``nsga2``'s population),

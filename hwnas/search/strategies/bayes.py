@@ -11,7 +11,6 @@ budget lies. Optuna is an optional extra (``pip install 'hwnas[bench]'``).
 
 from __future__ import annotations
 
-import sys
 import warnings
 
 import numpy as np
@@ -52,10 +51,10 @@ class BayesStrategy(Strategy):
                          evaluations=evaluations, seed=seed)
         check_int_options({"startup": (startup, 0)})
         if startup >= evaluations:  # otherwise a random search that says it is Bayesian
-            print(f"hwnas: note: bayes: startup = {counted(startup, 'random architecture')} "
-                  f"{'comes' if startup == 1 else 'come'} before the {model} model, "
-                  f"and the search has evaluations = {evaluations}, so every proposal is random; set "
-                  f"[search.bayes] startup below {evaluations}", file=sys.stderr)
+            self.notes.append(f"bayes: startup = {counted(startup, 'random architecture')} "
+                              f"{'comes' if startup == 1 else 'come'} before the {model} model, "
+                              f"and the search has evaluations = {evaluations}, so every proposal is random; "
+                              f"set [search.bayes] startup below {evaluations}")
         optuna = require("optuna", "bench")
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         constraints = _constraints if n_constraints else None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import numpy as np
@@ -44,10 +43,10 @@ class NSGA2Strategy(Strategy):
             # under 16 evaluations half of them are still bred from the first half
             population = min(16, max(8, evaluations // 6), max(2, evaluations // 2))
         elif population >= evaluations:
-            print(f"hwnas: note: population = {population} is the whole budget of "
-                  f"{counted(evaluations, 'evaluation')}: all drawn at random, none bred (a random search); "
-                  f"set the strategy's population below "
-                  f"{evaluations} (e.g. {max(2, evaluations // 2)})", file=sys.stderr)
+            self.notes.append(f"population = {population} is the whole budget of "
+                              f"{counted(evaluations, 'evaluation')}: all drawn at random, none bred (a random "
+                              f"search); set the strategy's population below "
+                              f"{evaluations} (e.g. {max(2, evaluations // 2)})")
         # more than the evaluations would never finish a generation, and pymoo samples the whole
         # first population up front (population = 10**7 would fill the memory)
         population = max(2, min(population, evaluations))
