@@ -14,7 +14,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 import os
 from typing import Any, Mapping
 
@@ -71,7 +70,7 @@ class TableEstimator(TableBacked, AccuracyEstimator):
     def check_space(self, space) -> None:
         """As :meth:`~hwnas.table.TableBacked.check_space`; also keeps the space's size for :meth:`advice`."""
         super().check_space(space)
-        self._space = (space.name, math.prod(g.size for g in space.genes))
+        self._space = (space.name, space.n_genomes)
 
     def advice(self, evaluations: int) -> str | None:
         """A table with rows for under half the space: most proposals will have no row (failed)."""

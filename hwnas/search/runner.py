@@ -284,7 +284,7 @@ class SearchRun:
                              sum(e.ok and is_feasible(e.metrics, self.config.budgets) for e in evaluations),
                              [evaluations[i] for i in front], time.perf_counter() - start,
                              self.config.search["evaluations"], counts[OVER_BUDGET],
-                             self.regression, _space_size(self.parts.space))
+                             self.regression, self.parts.space.n_genomes)
 
     def _check_store_exists(self) -> None:
         """Refuse a ``--resume`` with no stored run, and a new run into a folder that holds one."""
@@ -707,14 +707,6 @@ def _blamed(method, role: str, name: str, *args):
             raise
         raise PluginError(f"{role} {name!r}: {method.__name__}() failed in the plugin code {where}: "
                           f"{type(exc).__name__}: {exc}; fix the plugin") from None
-
-
-def _space_size(space) -> int | None:
-    """How many genomes the space has (None where it does not say)."""
-    try:
-        return int(np.prod([int(b) + 1 for b in space.upper_bounds], dtype=object))
-    except (AttributeError, TypeError, ValueError):
-        return None
 
 
 def _described(source: dict) -> str:

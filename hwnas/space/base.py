@@ -188,6 +188,12 @@ class SearchSpace(ABC, Generic[A]):
         return len(self.genes)
 
     @property
+    def n_genomes(self) -> int:
+        """How many genomes the space has, canonical or not (the product of the genes' sizes; an
+        exact integer however large)."""
+        return math.prod(g.size for g in self.genes)
+
+    @property
     def upper_bounds(self) -> np.ndarray:
         """Largest valid value of each gene."""
         return np.array([g.size - 1 for g in self.genes], dtype=np.int64)

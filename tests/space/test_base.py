@@ -72,3 +72,11 @@ def test_a_space_that_skips_the_base_init_is_refused_in_one_line(registered):
                                          r"its __init__ does not call super\(\)\.__init__\(input_shape, output_dim\); "
                                          r"call it first$"):
         make_space("audit-no-super", (4,), 2)
+
+
+def test_n_genomes_counts_every_genome_exactly():
+    space = make_space("nb201", None, None)
+    assert space.n_genomes == 5 ** 6 == 15625  # the count the runner's summary and the table estimator use
+    many = _ClassGenes((4,), 2)
+    many.genes = [Gene(f"g{i}", tuple(range(10))) for i in range(30)]  # past int64: still exact
+    assert many.n_genomes == 10 ** 30

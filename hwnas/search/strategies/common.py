@@ -116,7 +116,7 @@ class Archive:
                 return g
         if self._listed is None:
             self._listed = []
-            if math.prod(int(s) for s in self.sizes) <= MAX_LISTED:
+            if self.space.n_genomes <= MAX_LISTED:
                 listed: set[tuple[int, ...]] = set()
                 for raw in itertools.product(*(range(int(s)) for s in self.sizes)):
                     g = self.canonical(raw)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import math
 
 import numpy as np
 
@@ -32,7 +31,7 @@ class GridStrategy(Strategy):
         super().__init__(space, n_objectives=n_objectives, n_constraints=n_constraints,
                          evaluations=evaluations, seed=seed)
         check_int_options({"max_grid": (max_grid, 1)})
-        size = math.prod(int(u) + 1 for u in space.upper_bounds)
+        size = space.n_genomes
         if size > max_grid:
             raise ConfigError(f"strategy 'grid': space {space.name!r} has {size:,} genomes, more than "
                               f"max_grid = {max_grid:,}; use another strategy (e.g. nsga2) or raise max_grid")

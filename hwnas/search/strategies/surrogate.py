@@ -20,8 +20,6 @@ tables alike.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from pymoo.core.population import Population
 
@@ -179,7 +177,7 @@ class SurrogateNSGA2Strategy(NSGA2Strategy):
         self.rng = np.random.default_rng(seed)
         self.surrogate = Surrogate(trees=trees, seed=seed)
         self.sampling = CanonicalSampling(space)
-        self.space_size = math.prod(int(b) + 1 for b in space.upper_bounds)  # genomes, canonical or not
+        self.space_size = space.n_genomes  # genomes, canonical or not
         self.genomes: list[np.ndarray] = []
         self.targets: list[np.ndarray] = []  # objectives then violations, minimisation form
 
