@@ -405,7 +405,7 @@ class SearchRun:
         stored_data = store.get_meta("data_digest") if self.resume else None
         if stored_data is not None and data is not None and stored_data != data:  # a run from before: not recorded
             where = f" ({self.config.task['path']})" if self.config.task.get("path") else ""
-            raise StoreError(f"--resume: the data of [task] dataset {self.config.task.get('dataset', 'digits')!r}{where} "
+            raise StoreError(f"--resume: the data of [task] dataset {self.parts.task.name!r}{where} "
                              f"changed since this run started, so its errors would mix two datasets: restore the "
                              f"data it ran on, or search into a new --out")
         store.set_meta("data_digest", data)
