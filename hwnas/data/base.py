@@ -254,11 +254,11 @@ def load_task(options: Mapping[str, Any] | None = None, *, source: str = "config
         mean, std = _moments(x_train)
         preprocessing.update(x_mean=mean.reshape(-1).tolist(), x_std=std.reshape(-1).tolist(),
                              x_stats_shape=[int(d) for d in mean.shape[1:]])
-        x_train, x_val = standardize(x_train, x_val)
+        x_train, x_val = standardize(x_train, x_val, moments=(mean, std))
         if regression:
             mean, std = _moments(y_train)
             preprocessing.update(y_mean=float(mean.item()), y_std=float(std.item()))
-            y_train, y_val = standardize(y_train, y_val)
+            y_train, y_val = standardize(y_train, y_val, moments=(mean, std))
     for arr in (x_train, y_train, x_val, y_val):
         arr.flags.writeable = False
     return Task(name, x_train, y_train, x_val, y_val, int(raw.num_classes), preprocessing, tuple(raw.notes))
@@ -329,7 +329,8 @@ def resize_images(x: np.ndarray, side: int) -> np.ndarray:
     return out.numpy().astype(np.float32)
 
 
-def standardize(train: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, ...]:
+def standardize(train: np.ndarray, *others: np.ndarray,
+                moments: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, ...]:
     """Shift and scale arrays with the mean and standard deviation of ``train``.
 
     Statistics are per channel for images ``(N, C, H, W)`` and per feature otherwise; constant
@@ -338,11 +339,13 @@ def standardize(train: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, ...
     Args:
         train: the array the statistics come from.
         *others: arrays transformed with the same statistics (e.g. the validation split).
+        moments: ``train``'s ``(mean, std)`` as :func:`_moments` gives them, when the caller
+            already took them (to record them); computed from ``train`` when None.
 
     Returns:
         ``(train, *others)`` standardised, as float32.
     """
-    mean, std = _moments(train)
+    mean, std = _moments(train) if moments is None else moments
     return tuple(((a - mean) / std).astype(np.float32) for a in (train, *others))
 
 

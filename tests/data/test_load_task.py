@@ -87,6 +87,15 @@ def test_standardize_leaves_constant_features_finite():
     assert np.isfinite(out).all() and (out[:, 0] == 0).all() and other.dtype == np.float32
 
 
+def test_standardize_uses_the_moments_it_is_given_instead_of_taking_them_again():
+    train = np.arange(12.0).reshape(6, 2)
+    mean, std = np.array([[1.0, 2.0]]), np.array([[2.0, 4.0]])
+    out, other = standardize(train, train[:1], moments=(mean, std))
+    np.testing.assert_allclose(out, (train - mean) / std)
+    np.testing.assert_allclose(other, [[-0.5, -0.25]])
+    np.testing.assert_allclose(standardize(train, moments=None)[0].mean(axis=0), 0, atol=1e-6)  # taken
+
+
 def _task(**kw):
     x = np.zeros((4, 2), np.float32)
     args = dict(name="t", x_train=x, y_train=np.array([0, 1, 0, 1]), x_val=x, y_val=np.array([0, 1, 1, 0]),
