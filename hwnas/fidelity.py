@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -269,7 +269,6 @@ def run_fidelity(config: RunConfig, *, archs: int = 40, epochs: Sequence[int] = 
     """
     from .components import build_space, check_recipe_overrides
     from .data import load_task
-    from .data.base import Task
     from .estimate import ProxyTrainer
     from .estimate.zero_cost import proxy_batch, score_model
     from .registry import construct
@@ -291,9 +290,8 @@ def run_fidelity(config: RunConfig, *, archs: int = 40, epochs: Sequence[int] = 
     # split, so that no budget (the first one run) pays the one-off set-up of its layer shapes.
     first = trainers[budgets[0]]
     n_warm = min(first.batch_size, len(task.x_train))
-    warm_task = Task(task.name, task.x_train[:n_warm], task.y_train[:n_warm], task.x_val, task.y_val,
-                     task.num_classes, task.preprocessing)
-    warmer = construct(ProxyTrainer, warm_task, options={**options, "epochs": 1}, where=where, label="proxy-trainer")
+    warmer = construct(ProxyTrainer, _warm_task(task, n_warm), options={**options, "epochs": 1}, where=where,
+                       label="proxy-trainer")
     batch = proxy_batch(task, proxy_batch_size, seed=train_seed, option="--proxy-batch")
     proxy_batch_size = len(batch.targets)  # the default's, as used
     sample = sample_architectures(space, archs, seed)
@@ -400,6 +398,12 @@ def run_fidelity(config: RunConfig, *, archs: int = 40, epochs: Sequence[int] = 
                 "regression": task.is_regression,  # accuracy_pct columns hold 100·R² then
                 "reference": reference, "reference_seconds_per_arch": _typical(rows, _train_s(longest))}
     return FidelityResult(rows, summary, {k: v[0] for k, v in signals.items()}, reference, columns, settings)
+
+
+def _warm_task(task, samples: int):
+    """``task`` with only its first ``samples`` training samples, every other field kept as it is
+    (a field added to :class:`~hwnas.data.Task` later is kept too)."""
+    return replace(task, x_train=task.x_train[:samples], y_train=task.y_train[:samples])
 
 
 def _typical(rows: Sequence[Mapping[str, Any]], column: str) -> float:

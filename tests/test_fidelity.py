@@ -379,3 +379,19 @@ def test_the_bar_chart_names_its_dashed_line(tmp_path, monkeypatch):
     plot_fidelity(tmp_path / "f.png", result)
     labels = [t.get_text() for t in saved[0].axes[0].get_legend().get_texts()]
     assert any("0.85" in label for label in labels), labels
+
+
+def test_the_warm_up_task_keeps_every_field_of_the_task():
+    from dataclasses import fields
+
+    from hwnas.data import Task
+    from hwnas.fidelity import _warm_task
+
+    x = np.arange(24, dtype=np.float32).reshape(6, 4)
+    given = dict(name="t", x_train=x, y_train=np.array([0, 1, 2, 0, 1, 2]), x_val=x[:3], y_val=np.array([0, 1, 2]),
+                 num_classes=3, preprocessing={"pixel_max": None, "resize": 0}, notes=("a loader's note",))
+    assert set(given) == {f.name for f in fields(Task)}  # a new Task field: set it here too
+    warm = _warm_task(Task(**given), 2)
+    assert np.array_equal(warm.x_train, x[:2]) and np.array_equal(warm.y_train, [0, 1])
+    for name in set(given) - {"x_train", "y_train"}:
+        assert getattr(warm, name) is given[name], name
