@@ -47,15 +47,17 @@ class PickCommand(Command):
                 usable = [BUDGETS.get(n).flag for n in BUDGETS.names() if BUDGETS.get(n).column in recorded]
                 raise ConfigError(f"{BUDGETS.get(name).flag}: {args.run_dir} recorded no {column}; "
                                   + (f"use {', '.join(usable)}" if usable else "it has no metric a budget applies to"))
-        variants, scaled = _compressed_variants(run, ok) if args.include_compressed else ([], [])
+        # the budgets a row is judged on: the run's own [budgets] always hold (front.csv leaves out
+        # what breaks them), a flag only tightens one
+        applied = {k: min(v, budgets.get(k, v)) for k, v in {**budgets, **run.config.budgets}.items()}
+        compressed = _compressed_rows(run) if args.include_compressed else []
+        variants = _pickable(run, compressed)
 
-        rows = [ev.metrics for ev in ok] + scaled
-        # the run's own [budgets] always hold (front.csv leaves out what breaks them)
+        rows = [ev.metrics for ev in ok] + [scaled for _, scaled in variants]
         try:
             chosen = pick(rows, run.objectives, budgets, required=run.config.budgets)
         except BudgetError as exc:
-            budgeted = {**run.config.budgets, **budgets}
-            slower = _slower_variants_meeting(run, ok, budgeted) if args.include_compressed else []
+            slower = _slower_meeting(compressed, applied)
             if not slower:
                 raise
             named = ", ".join(slower[:3]) + (", ..." if len(slower) > 3 else "")
@@ -66,22 +68,23 @@ class PickCommand(Command):
                   f"{len(run.evaluations)} of its {counted(run.config.search['evaluations'], 'evaluation')}; "
                   f"this pick is among those; continue it with the same hwnas search command, adding --resume",
                   file=sys.stderr)
-        shown = {k: min(v, budgets.get(k, v)) for k, v in {**budgets, **run.config.budgets}.items()} if budgets else {}
+        shown = applied if budgets else {}
         regression = _is_regression(run)
         if chosen < len(ok):
             print_pick(ok[chosen], run, shown, regression, asked=budgets)
         else:
-            print_pick_variant(variants[chosen - len(ok)], scaled[chosen - len(ok)], run, shown, regression,
-                               asked=budgets)
+            print_pick_variant(*variants[chosen - len(ok)], run, shown, regression, asked=budgets)
         return 0
 
 
-def _compressed_variants(run, ok: list) -> tuple[list[dict], list[dict]]:
-    """The recommended rows of the run's compressed.csv (built, measured, faster than their
-    parent) whose parent is one of the run's ``ok`` evaluations, and their metrics on the run's
-    scale (:func:`~hwnas.compress.results.on_parent_scale`): a variant timed in another session
-    than the search is compared with the run's rows through its ratio to its parent only."""
-    from ..compress.results import COMPRESSED_CSV, on_parent_scale, read_compressed
+def _compressed_rows(run) -> list[tuple[dict, dict]]:
+    """The rows of the run's ``compressed.csv`` (read once) whose parent is one of the run's
+    successful evaluations, each with its metrics on the run's scale
+    (:func:`~hwnas.compress.results.on_parent_scale`): a variant timed in another session than the
+    search is compared with the run's rows through its ratio to its parent only. The parent is
+    found by ``parent_arch``, as ``hwnas compress`` itself finds it
+    (:func:`~hwnas.compress.results.search_scale`)."""
+    from ..compress.results import COMPRESSED_CSV, on_parent_scale, read_compressed, search_scale
     from ..exceptions import CompressError
 
     path = run.path / COMPRESSED_CSV
@@ -92,39 +95,37 @@ def _compressed_variants(run, ok: list) -> tuple[list[dict], list[dict]]:
     if not path.is_file():
         raise CompressError(f"--include-compressed: {path} does not exist; "
                             f"run 'hwnas compress {shlex.quote(str(run.path))} --front --prune 0.5' first")
-    by_id = {ev.id: ev for ev in ok}
-    by_arch = {ev.arch: ev for ev in ok}
-    variants, scaled, missing = [], [], []
-    for r in read_compressed(path):
-        parent = by_id.get(_as_id(r.get("parent_id"))) or by_arch.get(str(r.get("parent_arch")))
-        if r.get("recommended") is True and parent is not None:
+    scale = search_scale(run)
+    return [(r, on_parent_scale(r, scale[str(r.get("parent_arch"))])) for r in read_compressed(path)
+            if str(r.get("parent_arch")) in scale]
+
+
+def _pickable(run, compressed: list[tuple[dict, dict]]) -> list[tuple[dict, dict]]:
+    """The recommended ``compressed`` rows (built, measured, faster than their parent) whose ONNX
+    file is there, with their scaled metrics; those whose file is gone are said on stderr."""
+    variants, missing = [], []
+    for r, scaled in compressed:
+        if r.get("recommended") is True:
             if not (run.path / str(r.get("onnx") or "")).is_file():  # nothing to deploy: never picked
                 missing.append(f"{r['parent_arch']} {r['variant']}")
                 continue
-            variants.append(r)
-            scaled.append(on_parent_scale(r, parent.metrics))
+            variants.append((r, scaled))
     if missing:
         print(f"hwnas: note: {len(missing)} compressed variant(s) left out, their ONNX file is missing from "
               f"{run.path / 'compressed'} ({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}); "
               f"compress them again to include them", file=sys.stderr)
-    return variants, scaled
+    return variants
 
 
-def _slower_variants_meeting(run, ok: list, budgets: dict) -> list[str]:
-    """``parent_id variant`` of each built variant slower than its parent (never picked) that meets
-    ``budgets`` on the run's scale: a memory or size budget that only INT8 meets is then named."""
-    from ..compress.results import COMPRESSED_CSV, on_parent_scale, read_compressed
+def _slower_meeting(compressed: list[tuple[dict, dict]], budgets: dict) -> list[str]:
+    """``parent_id variant`` of each built variant of ``compressed`` slower than its parent (never
+    picked) that meets ``budgets`` on the run's scale: a memory or size budget that only INT8
+    meets is then named."""
     from ..front import judged
     from ..search.objectives import is_feasible
 
-    by_arch = {ev.arch: ev for ev in ok}
-    found = []
-    for r in read_compressed(run.path / COMPRESSED_CSV):
-        parent = by_arch.get(str(r.get("parent_arch")))
-        if r.get("slower_than_parent") is True and r.get("status") == "ok" and parent is not None \
-                and is_feasible(judged(on_parent_scale(r, parent.metrics)), budgets):
-            found.append(f"{r['parent_id']} {r['variant']}")
-    return found
+    return [f"{r['parent_id']} {r['variant']}" for r, scaled in compressed
+            if r.get("slower_than_parent") is True and r.get("status") == "ok" and is_feasible(judged(scaled), budgets)]
 
 
 def _is_regression(run) -> bool:
@@ -141,9 +142,3 @@ def _is_regression(run) -> bool:
     except HwnasError:
         return False
 
-
-def _as_id(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None

@@ -66,6 +66,37 @@ def test_pick_names_the_slower_variants_that_alone_meet_a_budget(run_copy, best_
     assert "prune0.5" not in line
 
 
+def test_pick_reads_compressed_csv_once_and_names_slower_variants_under_the_run_s_own_budgets(
+        run_copy, best_arch, monkeypatch, cli_error):
+    # one read serves both the variants picked from and the slower ones named; and a slower
+    # variant is named only if it meets the budgets pick applies (the run's own, a flag tightening
+    # them), not a looser flag's: int8-qdq (params 1) breaks the run's max_params=0.5
+    from hwnas import outputs
+    from hwnas.compress import results
+
+    _hand_made_variants(run_copy, best_arch, session_ms=1e-6)
+    rows = read_compressed(run_copy / COMPRESSED_CSV)
+    for row in rows:
+        row["params"] = 1.0 if row["variant"] == "int8-qdq" else 10.0
+    write_compressed(run_copy / COMPRESSED_CSV, rows)
+    reads = []
+    monkeypatch.setattr(results, "read_compressed", lambda path: reads.append(path) or read_compressed(path))
+    cli_error(["pick", str(run_copy), "--max-params", "2", "--include-compressed"], "1 variant(s) in compressed.csv")
+    assert reads == [run_copy / COMPRESSED_CSV]
+
+    load_run = outputs.load_run
+
+    def with_own_budget(path):
+        run = load_run(path)
+        run.config.budgets = {"max_params": 0.5}
+        return run
+
+    monkeypatch.setattr(outputs, "load_run", with_own_budget)
+    line = cli_error(["pick", str(run_copy), "--max-params", "2", "--include-compressed"],
+                     "no evaluated architecture meets the run's own budgets (max_params=0.5)")
+    assert "int8-qdq" not in line
+
+
 def test_pick_judges_variants_by_their_ratio_to_the_parent_not_by_another_session_s_ms(run_copy, best_arch,
                                                                                      capsys):
     # the compress session timed the parent far slower than the search's figure: the variant's
