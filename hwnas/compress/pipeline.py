@@ -217,6 +217,12 @@ def run_trainer_options(estimator: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in estimator.items() if k in accepted and k != "task"}
 
 
+def _not_compressible(run, lacks: str) -> ConfigError:
+    """The refusal of a run whose config ``lacks`` what compressing needs (its [task] or its target)."""
+    return ConfigError(f"{run.path}: compressing needs the run's [task] data and [cost] target; this run's "
+                       f"config has {lacks}; compress a run searched with both, e.g. examples/digits.toml")
+
+
 def compress_run(run_dir: str | Path, chains: Sequence[Chain], *, archs: Sequence[str] = (),
                  front: bool = False, progress: Callable[[str], None] | None = None) -> CompressResult:
     """Compress models of a run, re-measure everything and write the outputs.
@@ -247,13 +253,11 @@ def compress_run(run_dir: str | Path, chains: Sequence[Chain], *, archs: Sequenc
 
     run = load_run(run_dir)
     if not run.config.task:  # before the components: a table run's table may have moved, which is not the reason
-        raise ConfigError(f"{run.path}: compressing needs the run's [task] data and [cost] target; this run's "
-                          f"config has no [task] (a table-backed run: its architectures are rows of a table, with "
-                          f"no models); compress a run searched with both, e.g. examples/digits.toml")
+        raise _not_compressible(run, "no [task] (a table-backed run: its architectures are rows of a table, with "
+                                     "no models)")
     parts = run.components()
     if parts.target is None:
-        raise ConfigError(f"{run.path}: compressing needs the run's [task] data and [cost] target; this run's "
-                          f"config has no [cost] target; compress a run searched with both, e.g. examples/digits.toml")
+        raise _not_compressible(run, "no [cost] target")
     try:
         require_provider(parts.target)  # every variant is timed there: say so now, not once per variant
     except TargetError as exc:  # a run searched from a remote table (a phone's, a GPU box's) cannot switch target

@@ -179,6 +179,30 @@ def test_a_run_whose_evaluations_all_failed_has_no_front_to_compress(tmp_path, c
     assert not (run / COMPRESSED_CSV).exists()
 
 
+def test_a_run_without_task_data_or_target_is_refused_in_one_line(run_copy, tmp_path, monkeypatch, cli_error):
+    import dataclasses
+
+    from fakes import write_nb201_table
+    from hwnas.outputs import Run
+
+    table = tmp_path / "nb201.csv"
+    write_nb201_table(table)
+    run = tmp_path / "table-run"
+    assert main(["search", "--space", "nb201", "--table", str(table), "--arch-column", "arch_str",
+                 "--accuracy-column", "acc", "--cost", "latency_ms=lat", "--evaluations", "4", "--no-progress",
+                 "--out", str(run)]) == 0
+    cli_error(["compress", str(run), "--front", "--prune", "0.5"],
+              f"{run}: compressing needs the run's [task] data and [cost] target; this run's config has no [task] "
+              f"(a table-backed run: its architectures are rows of a table, with no models); compress a run "
+              f"searched with both, e.g. examples/digits.toml")
+    components = Run.components
+    monkeypatch.setattr(Run, "components", lambda self: dataclasses.replace(components(self), target=None))
+    cli_error(["compress", str(run_copy), "--front", "--prune", "0.5"],
+              f"{run_copy}: compressing needs the run's [task] data and [cost] target; this run's config has no "
+              f"[cost] target; compress a run searched with both, e.g. examples/digits.toml")
+    assert not (run_copy / COMPRESSED_CSV).exists()
+
+
 def test_a_target_that_cannot_run_here_is_refused_before_any_variant_is_built(run_copy, capsys, monkeypatch, cli_error):
     import onnxruntime
 
