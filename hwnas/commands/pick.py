@@ -84,14 +84,15 @@ def _compressed_rows(run) -> list[tuple[dict, dict]]:
     search is compared with the run's rows through its ratio to its parent only. The parent is
     found by ``parent_arch``, as ``hwnas compress`` itself finds it
     (:func:`~hwnas.compress.results.search_scale`)."""
+    from ..compress.pipeline import compress_lacks
     from ..compress.results import COMPRESSED_CSV, on_parent_scale, read_compressed, search_scale
     from ..exceptions import CompressError
 
     path = run.path / COMPRESSED_CSV
-    if not path.is_file() and (not run.config.task or "target" not in run.config.cost):
+    if not path.is_file() and (lacks := compress_lacks(run.config)):
         raise CompressError(f"--include-compressed: {run.path} has no compressed variants and cannot have any: "
-                            f"its config has {'no [task]' if not run.config.task else 'no [cost] target'} (a table-"
-                            f"backed run has no models to compress); pick without --include-compressed")
+                            f"its config has {lacks} (a table-backed run has no models to compress); pick without "
+                            f"--include-compressed")
     if not path.is_file():
         raise CompressError(f"--include-compressed: {path} does not exist; "
                             f"run 'hwnas compress {shlex.quote(str(run.path))} --front --prune 0.5' first")

@@ -217,10 +217,20 @@ def run_trainer_options(estimator: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in estimator.items() if k in accepted and k != "task"}
 
 
+def compress_lacks(config) -> str | None:
+    """What a run's config lacks for compressing: ``"no [task]"`` (a table-backed run, with no
+    models), ``"no [cost] target"`` (nowhere to time the variants), or None. The one rule, which
+    ``hwnas pick --include-compressed`` asks too."""
+    if not config.task:
+        return "no [task]"
+    return None if "target" in config.cost else "no [cost] target"
+
+
 def _not_compressible(run, lacks: str) -> ConfigError:
-    """The refusal of a run whose config ``lacks`` what compressing needs (its [task] or its target)."""
+    """The refusal of a run whose config ``lacks`` what compressing needs (:func:`compress_lacks`)."""
+    table = " (a table-backed run: its architectures are rows of a table, with no models)" if not run.config.task else ""
     return ConfigError(f"{run.path}: compressing needs the run's [task] data and [cost] target; this run's "
-                       f"config has {lacks}; compress a run searched with both, e.g. examples/digits.toml")
+                       f"config has {lacks}{table}; compress a run searched with both, e.g. examples/digits.toml")
 
 
 def compress_run(run_dir: str | Path, chains: Sequence[Chain], *, archs: Sequence[str] = (),
@@ -252,12 +262,10 @@ def compress_run(run_dir: str | Path, chains: Sequence[Chain], *, archs: Sequenc
     from ..outputs import load_run
 
     run = load_run(run_dir)
-    if not run.config.task:  # before the components: a table run's table may have moved, which is not the reason
-        raise _not_compressible(run, "no [task] (a table-backed run: its architectures are rows of a table, with "
-                                     "no models)")
+    # before the components: a table run's table may have moved, which is not the reason
+    if lacks := compress_lacks(run.config):
+        raise _not_compressible(run, lacks)
     parts = run.components()
-    if parts.target is None:
-        raise _not_compressible(run, "no [cost] target")
     try:
         require_provider(parts.target)  # every variant is timed there: say so now, not once per variant
     except TargetError as exc:  # a run searched from a remote table (a phone's, a GPU box's) cannot switch target

@@ -180,10 +180,8 @@ def test_a_run_whose_evaluations_all_failed_has_no_front_to_compress(tmp_path, c
 
 
 def test_a_run_without_task_data_or_target_is_refused_in_one_line(run_copy, tmp_path, monkeypatch, cli_error):
-    import dataclasses
-
     from fakes import write_nb201_table
-    from hwnas.outputs import Run
+    from hwnas import outputs
 
     table = tmp_path / "nb201.csv"
     write_nb201_table(table)
@@ -195,11 +193,19 @@ def test_a_run_without_task_data_or_target_is_refused_in_one_line(run_copy, tmp_
               f"{run}: compressing needs the run's [task] data and [cost] target; this run's config has no [task] "
               f"(a table-backed run: its architectures are rows of a table, with no models); compress a run "
               f"searched with both, e.g. examples/digits.toml")
-    components = Run.components
-    monkeypatch.setattr(Run, "components", lambda self: dataclasses.replace(components(self), target=None))
+    load_run = outputs.load_run
+
+    def without_target(path):
+        run = load_run(path)
+        run.config.cost.pop("target")
+        return run
+
+    # compress and pick --include-compressed ask the same rule (compress_lacks) of such a run
+    monkeypatch.setattr(outputs, "load_run", without_target)
     cli_error(["compress", str(run_copy), "--front", "--prune", "0.5"],
               f"{run_copy}: compressing needs the run's [task] data and [cost] target; this run's config has no "
               f"[cost] target; compress a run searched with both, e.g. examples/digits.toml")
+    cli_error(["pick", str(run_copy), "--include-compressed"], "cannot have any: its config has no [cost] target")
     assert not (run_copy / COMPRESSED_CSV).exists()
 
 
