@@ -163,7 +163,7 @@ def build_components(config: RunConfig, *, weights_dir: Path | None = None, with
         HwnasError subclasses naming the bad value (dataset, space option, target, ...).
     """
     from .cost import COST_MODELS, load_target
-    from .cost.lut import latency_models
+    from .cost.lut import LutCostModel, latency_choice
     from .data import load_task
     from .estimate import ESTIMATORS
     from .evaluation import Evaluator
@@ -194,8 +194,8 @@ def build_components(config: RunConfig, *, weights_dir: Path | None = None, with
         raise ConfigError(f"{config.source} [cost] models = {names!r} must be a non-empty list of "
                           f"cost model names, e.g. {list(DEFAULT_COST_MODELS)}")
     # [cost] latency = "lut" | "measure" | "auto": table prediction or timing for latency_ms
-    names, latency_note = latency_models(names, config.cost, space, explicit="models" in config.cost,
-                                         source=config.source)
+    names, latency_note, table = latency_choice(names, config.cost, space, explicit="models" in config.cost,
+                                                source=config.source)
     classes = [COST_MODELS.get(name, where=f"{config.source} [cost] models") for name in names]
     if "target" not in config.cost and any(cls.needs_model for cls in classes):
         raise ConfigError(f"{config.source}: [cost] needs 'target' for cost models {names}, e.g. target = \"cpu-ort-1t\"")
@@ -203,6 +203,8 @@ def build_components(config: RunConfig, *, weights_dir: Path | None = None, with
     for name, cls in zip(names, classes):
         options = dict(config.cost.get(name, {}))
         fixed = {"space": space, "config_source": config.source} if getattr(cls, "needs_space", False) else {}
+        if table is not None and issubclass(cls, LutCostModel):  # the table latency_choice read: not parsed again
+            fixed["table"] = table
         cost_models.append(construct(cls, target, space.input_shape, options=options, fixed=fixed,
                                      where=f"{config.source} [cost.{name}]", label=name))
     for cost in cost_models:

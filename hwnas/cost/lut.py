@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -64,6 +64,8 @@ class LutCostModel(CostModel):
             Machines that share a CPU name, which is all ``latency_tables/`` is filed under, can
             differ in speed (a cloud VM's "Intel(R) Xeon(R) Processor" spans generations) while
             the table's ranking of architectures holds.
+        table: the table at that file, already read (by :func:`latency_choice`), so that it is
+            not parsed again; None reads the file.
 
     Raises:
         LatencyTableError: no table, a table for another target/runtime version/device/input size,
@@ -83,7 +85,8 @@ class LutCostModel(CostModel):
     REFERENCE_REPEATS = 3
 
     def __init__(self, target: Target, input_shape: tuple[int, ...], *, space: Any = None,
-                 path: str | None = None, config_source: str | None = None, level: float | str = "auto") -> None:
+                 path: str | None = None, config_source: str | None = None, level: float | str = "auto",
+                 table: LatencyTable | None = None) -> None:
         super().__init__(target, input_shape)
         from ..exceptions import ConfigError
 
@@ -101,10 +104,12 @@ class LutCostModel(CostModel):
         except SpaceError as exc:  # no table can exist: say so, not how to build one
             # worded for --latency lut and [cost] models = [..., "lut"] alike: either may have asked for it
             raise LatencyTableError(f"the lut cost model reads latency tables: {exc}") from None
-        self.fix = profile_command(target, space.name, config_source,
-                                   path or table_to_build(target, space, config_source))
         table_path = find_table(target, space, path, config_source)
-        if not table_path.is_file():
+        if table is None or table.path != table_path:
+            table = LatencyTable.load(table_path) if table_path.is_file() else None
+        self.fix = profile_command(target, space.name, config_source,
+                                   path or table_to_build(target, space, config_source, table))
+        if table is None:
             from ..exceptions import TargetError
             from .latency import require_provider
 
@@ -121,7 +126,7 @@ class LutCostModel(CostModel):
                 f"no latency table for target {target.name} on {local_device(target)}, space {space.name}, input "
                 f"{shape_text(space.input_shape)} ({table_path} does not exist{'' if path else unreadable_tables(target, space)}); "
                 f"build it with `{self.fix}` or time every candidate with --latency measure")
-        self.table = LatencyTable.load(table_path)
+        self.table = table
         refuse_unmarked_remote(self.table, target)
         self.table.check(target, space, self.fix)
         self.table.require(signatures, self.fix)
@@ -315,8 +320,27 @@ def _require_timing(target: Target, space, path: Path, note: str) -> None:
                                 f"{str(exc).splitlines()[0].rstrip('.')}{fix}") from None
 
 
+class LatencyChoice(NamedTuple):
+    """What :func:`latency_choice` resolved ``[cost] latency`` to."""
+
+    #: the cost-model names, ``ort`` or ``lut`` in place of either
+    names: list[str]
+    #: why latency is timed rather than read from a table (one line, for the search to print), or None
+    note: str | None
+    #: the table ``auto`` read and checked when it chose ``lut`` (for :class:`LutCostModel`, which
+    #: then does not parse it again), else None
+    table: LatencyTable | None
+
+
 def latency_models(names: list[str], cost: Mapping[str, Any], space: Any, *, explicit: bool,
                    source: str = "<config>") -> tuple[list[str], str | None]:
+    """The cost-model names and the note of :func:`latency_choice` (which see)."""
+    chosen, note, _ = latency_choice(names, cost, space, explicit=explicit, source=source)
+    return chosen, note
+
+
+def latency_choice(names: list[str], cost: Mapping[str, Any], space: Any, *, explicit: bool,
+                   source: str = "<config>") -> LatencyChoice:
     """Resolve ``[cost] latency`` (``auto``, ``lut``, ``measure``) into the cost-model list.
 
     ``measure`` times every candidate (``ort``), ``lut`` predicts from the table (``lut``);
@@ -326,7 +350,8 @@ def latency_models(names: list[str], cost: Mapping[str, Any], space: Any, *, exp
     ``[cost] models`` list is kept, unless ``[cost.lut] path`` names a table to use.
 
     Returns:
-        The cost-model names, and the note (None when there is nothing to say).
+        The cost-model names, the note (None when there is nothing to say), and the table read
+        when ``auto`` chose it.
 
     Raises:
         ConfigError: an unknown ``latency`` value, or ``latency`` / ``[cost.lut] path`` set for a
@@ -342,7 +367,7 @@ def latency_models(names: list[str], cost: Mapping[str, Any], space: Any, *, exp
     if mode not in LATENCY_MODES:
         raise ConfigError(f"{source} [cost] latency = {mode!r} is not valid; use one of {', '.join(LATENCY_MODES)}")
     options = cost.get("lut") if isinstance(cost.get("lut"), Mapping) else {}
-    valid = sorted(option_names(LutCostModel) - {"target", "input_shape", "space", "config_source"})
+    valid = sorted(option_names(LutCostModel) - {"target", "input_shape", "space", "config_source", "table"})
     unknown = sorted(set(options) - set(valid))
     if unknown:
         raise ConfigError(f"{source} unknown [cost.lut] key(s) {unknown}; valid: {valid}{did_you_mean(unknown, valid)}")
@@ -358,43 +383,46 @@ def latency_models(names: list[str], cost: Mapping[str, Any], space: Any, *, exp
                     else f"[cost.lut] {', '.join(f'{k} = {v!r}' for k, v in options.items())}")
             raise ConfigError(f"{source} {what}: [cost] models = {names} has no latency model (ort or lut) to "
                               f"read it; add \"ort\" to [cost] models, or remove the key")
-        return names, note
+        return LatencyChoice(names, note, None)
     if mode == "auto" and explicit and not given and options and "lut" not in names:
         raise ConfigError(f"{source} [cost.lut] {', '.join(f'{k} = {v!r}' for k, v in options.items())}: [cost] models "
                           f"= {names} times latency (ort) and reads no table; remove [cost.lut], or put \"lut\" in "
                           f"[cost] models")
     if (mode == "auto" and explicit and not given) or "target" not in cost:
-        return names, note  # an explicit list is kept, unless it names a table to use
+        return LatencyChoice(names, note, None)  # an explicit list is kept, unless it names a table to use
+    table = None
     if mode == "auto":
         target = load_target(cost["target"])
         path = find_table(target, space, given, source)
         mode = "measure"
-        fix = profile_command(target, space.name, source, given or table_to_build(target, space, source))
         try:
             signatures = space.all_layer_signatures()
         except SpaceError as exc:  # this space cannot have a table: timing is the only way
             signatures = None
             if given:  # ... which the user, naming a table, did not expect
                 note = f"[cost.lut] path = {str(given)!r} is not used: {exc}"
+        if signatures is not None and path.is_file():
+            try:
+                table = LatencyTable.load(path)
+            except LatencyTableError as exc:
+                note = f"{str(exc).rstrip('.')}; timing every candidate instead (--latency measure)"
+        if signatures is not None:  # the rebuild hint, from the table just read where it is latency_tables/'s
+            fix = profile_command(target, space.name, source, given or table_to_build(target, space, source, table))
         if signatures is not None and not path.is_file():
             note = (f"no latency table for target {target.name} on {local_device(target)}, space {space.name}, "
                     f"input {shape_text(space.input_shape)} ({path} does not exist{unreadable_tables(target, space)}); "
                     f"timing every candidate instead; "
                     f"build one with `{fix}`, or pass --latency measure")
-        elif signatures is not None:
+        elif table is not None:
+            refuse_unmarked_remote(table, target)  # nor can candidates be timed here: an error, not a note
             try:
-                table = LatencyTable.load(path)
-            except LatencyTableError as exc:
-                table, note = None, f"{str(exc).rstrip('.')}; timing every candidate instead (--latency measure)"
-            if table is not None:
-                refuse_unmarked_remote(table, target)  # nor can candidates be timed here: an error, not a note
-                try:
-                    table.check(target, space, fix)
-                    table.require(signatures, fix)
-                    mode = "lut"
-                except LatencyTableError as exc:  # --latency lut turns this into an error
-                    note = f"{str(exc).rstrip('.')}; timing every candidate instead (--latency measure)"
+                table.check(target, space, fix)
+                table.require(signatures, fix)
+                mode = "lut"
+            except LatencyTableError as exc:  # --latency lut turns this into an error
+                note = f"{str(exc).rstrip('.')}; timing every candidate instead (--latency measure)"
         if mode == "measure" and signatures is not None:
             _require_timing(target, space, path, note)
     wanted = "lut" if mode == "lut" else "ort"
-    return [wanted if n in ("ort", "lut") else n for n in names], note
+    return LatencyChoice([wanted if n in ("ort", "lut") else n for n in names], note,
+                         table if mode == "lut" else None)

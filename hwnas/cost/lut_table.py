@@ -386,15 +386,28 @@ def _runtime_version() -> str | None:
         return None
 
 
-def table_to_build(target: Target, space, config_source: str | None) -> Path | None:
+def table_to_build(target: Target, space, config_source: str | None,
+                   loaded: LatencyTable | None = None) -> Path | None:
     """Where ``hwnas profile`` should write a config's table (its ``--out``): beside the config
     (:func:`own_table_path`) when that table exists already, or when ``latency_tables/`` holds the
     table of another configuration of the space (which profile will not overwrite); None for
-    ``latency_tables/``, where searches of every config of the space look."""
+    ``latency_tables/``, where searches of every config of the space look.
+
+    Args:
+        loaded: the table the caller has read already, if any: when it is the one in
+            ``latency_tables/``, its meta is compared rather than the file parsed again.
+    """
     own = own_table_path(space, config_source)
     if own is None:
         return None
-    return own if own.is_file() or other_configuration(local_table_path(target, space), space) else None
+    if own.is_file():
+        return own
+    local = local_table_path(target, space)
+    if loaded is not None and loaded.path is not None and loaded.path.resolve() == local.resolve():
+        differs = space_differences(loaded.meta["space"], space)
+    else:
+        differs = other_configuration(local, space)
+    return own if differs else None
 
 
 def other_configuration(path: Path, space) -> list[str]:

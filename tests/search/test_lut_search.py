@@ -281,3 +281,48 @@ def test_a_search_on_a_remote_table_says_its_latencies_are_predictions(tmp_path,
     notes = [line for line in capsys.readouterr().err.splitlines() if "not re-measured" in line]
     assert notes == [f"hwnas: note: latency_ms are the predictions of the remote latency table {path}, not "
                      f"re-measured on Phone SoC; time the front there before relying on them"]
+
+
+@pytest.mark.parametrize("latency", ["auto", "lut"])
+def test_a_search_parses_its_latency_table_once(tmp_path, monkeypatch, latency):
+    import json
+
+    import hwnas.cost.lut_paths as lut_paths
+    from hwnas.config import load_config
+    from hwnas.cost.lut_table import LatencyTable
+
+    monkeypatch.setattr(lut_paths, "tables_dir", lambda: tmp_path / "tables")
+    space = make_space("mbv3", (1, 8, 8), 10, **{k: v for k, v in TINY.items() if k != "name"})
+    target = load_target("cpu-ort-1t")
+    table = hand_table(space, target, coef=(1.0, 0.0, 0.0)).save(lut_paths.local_table_path(target, space))
+    # a config file, so that the rebuild hint asks whether latency_tables/ holds another configuration's table
+    config = tmp_path / "c.toml"
+    config.write_text(textwrap.dedent(f"""
+        [task]
+        dataset = "digits"
+        seed = 0
+        [space]
+        name = "mbv3"
+        widths = [0.5]
+        depths = [1, 2]
+        kernels = [3, 5]
+        expands = [3]
+        stage_channels = [16, 24]
+        [estimator]
+        name = "fake-accuracy"
+        [cost]
+        target = "cpu-ort-1t"
+        latency = "{latency}"
+        [search]
+        objectives = ["error", "latency_ms"]
+        evaluations = 2
+        seed = 0
+        [search.nsga2]
+        population = 2
+    """))
+    loads = []
+    load = LatencyTable.load.__func__
+    monkeypatch.setattr(LatencyTable, "load", classmethod(lambda cls, path: loads.append(path) or load(cls, path)))
+    assert run_search(load_config(config), tmp_path / "run", progress=False).evaluations == 2
+    assert "lut" in json.loads((tmp_path / "run" / "config.json").read_text())["cost"]["models"]
+    assert loads == [table]
