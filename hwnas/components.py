@@ -195,7 +195,7 @@ def build_components(config: RunConfig, *, weights_dir: Path | None = None, with
                           f"cost model names, e.g. {list(DEFAULT_COST_MODELS)}")
     # [cost] latency = "lut" | "measure" | "auto": table prediction or timing for latency_ms
     names, latency_note, table = latency_choice(names, config.cost, space, explicit="models" in config.cost,
-                                                source=config.source)
+                                                source=config.source, target=target)
     classes = [COST_MODELS.get(name, where=f"{config.source} [cost] models") for name in names]
     if "target" not in config.cost and any(cls.needs_model for cls in classes):
         raise ConfigError(f"{config.source}: [cost] needs 'target' for cost models {names}, e.g. target = \"cpu-ort-1t\"")

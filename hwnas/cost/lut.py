@@ -340,7 +340,7 @@ def latency_models(names: list[str], cost: Mapping[str, Any], space: Any, *, exp
 
 
 def latency_choice(names: list[str], cost: Mapping[str, Any], space: Any, *, explicit: bool,
-                   source: str = "<config>") -> LatencyChoice:
+                   source: str = "<config>", target: Target | None = None) -> LatencyChoice:
     """Resolve ``[cost] latency`` (``auto``, ``lut``, ``measure``) into the cost-model list.
 
     ``measure`` times every candidate (``ort``), ``lut`` predicts from the table (``lut``);
@@ -348,6 +348,9 @@ def latency_choice(names: list[str], cost: Mapping[str, Any], space: Any, *, exp
     is valid here, else ``measure``, and then says why in the returned note (one line, for the
     search to print) unless the space cannot have a table. With ``auto``, an explicit
     ``[cost] models`` list is kept, unless ``[cost.lut] path`` names a table to use.
+
+    Args:
+        target: ``cost["target"]`` already loaded (the run's); None loads it here.
 
     Returns:
         The cost-model names, the note (None when there is nothing to say), and the table read
@@ -392,7 +395,7 @@ def latency_choice(names: list[str], cost: Mapping[str, Any], space: Any, *, exp
         return LatencyChoice(names, note, None)  # an explicit list is kept, unless it names a table to use
     table = None
     if mode == "auto":
-        target = load_target(cost["target"])
+        target = load_target(cost["target"]) if target is None else target
         path = find_table(target, space, given, source)
         mode = "measure"
         try:

@@ -283,19 +283,15 @@ def test_a_search_on_a_remote_table_says_its_latencies_are_predictions(tmp_path,
                      f"re-measured on Phone SoC; time the front there before relying on them"]
 
 
-@pytest.mark.parametrize("latency", ["auto", "lut"])
-def test_a_search_parses_its_latency_table_once(tmp_path, monkeypatch, latency):
-    import json
-
+def _config_and_its_table_in_latency_tables(tmp_path, monkeypatch, latency="auto"):
+    """A config file (so that the rebuild hint asks whether latency_tables/ holds another
+    configuration's table) whose table is in (a temporary) latency_tables/; its path."""
     import hwnas.cost.lut_paths as lut_paths
-    from hwnas.config import load_config
-    from hwnas.cost.lut_table import LatencyTable
 
     monkeypatch.setattr(lut_paths, "tables_dir", lambda: tmp_path / "tables")
     space = make_space("mbv3", (1, 8, 8), 10, **{k: v for k, v in TINY.items() if k != "name"})
     target = load_target("cpu-ort-1t")
     table = hand_table(space, target, coef=(1.0, 0.0, 0.0)).save(lut_paths.local_table_path(target, space))
-    # a config file, so that the rebuild hint asks whether latency_tables/ holds another configuration's table
     config = tmp_path / "c.toml"
     config.write_text(textwrap.dedent(f"""
         [task]
@@ -320,9 +316,43 @@ def test_a_search_parses_its_latency_table_once(tmp_path, monkeypatch, latency):
         [search.nsga2]
         population = 2
     """))
+    return config, table
+
+
+def _search_with_its_table(config, run_dir):
+    import json
+
+    from hwnas.config import load_config
+
+    assert run_search(load_config(config), run_dir, progress=False).evaluations == 2
+    assert "lut" in json.loads((run_dir / "config.json").read_text())["cost"]["models"]
+
+
+@pytest.mark.parametrize("latency", ["auto", "lut"])
+def test_a_search_parses_its_latency_table_once(tmp_path, monkeypatch, latency):
+    from hwnas.cost.lut_table import LatencyTable
+
+    config, table = _config_and_its_table_in_latency_tables(tmp_path, monkeypatch, latency)
     loads = []
     load = LatencyTable.load.__func__
     monkeypatch.setattr(LatencyTable, "load", classmethod(lambda cls, path: loads.append(path) or load(cls, path)))
-    assert run_search(load_config(config), tmp_path / "run", progress=False).evaluations == 2
-    assert "lut" in json.loads((tmp_path / "run" / "config.json").read_text())["cost"]["models"]
+    _search_with_its_table(config, tmp_path / "run")
     assert loads == [table]
+
+
+def test_a_search_loads_its_target_once(tmp_path, monkeypatch):
+    import hwnas.cost
+    import hwnas.cost.target
+
+    config, _ = _config_and_its_table_in_latency_tables(tmp_path, monkeypatch)
+    loads = []
+    load = hwnas.cost.target.load_target
+
+    def counted(*args, **kwargs):
+        loads.append(args)
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(hwnas.cost.target, "load_target", counted)  # as the modules import it when they call it
+    monkeypatch.setattr(hwnas.cost, "load_target", counted)
+    _search_with_its_table(config, tmp_path / "run")
+    assert loads == [("cpu-ort-1t",)]
