@@ -372,7 +372,9 @@ def load_run(run_dir: str | Path) -> Run:
             raise StoreError(f"{store_path}: no config recorded; the run never started, search again")
         plugins = store.get_meta(PLUGINS_META)
         try:
-            config = config_from_dict(cfg, source=str(store_path))
+            # named by its config.json (the same config, as run), which hwnas profile --task can read
+            # and beside which the run's own latency table goes (<run>/config-<space>-<CxHxW>.json)
+            config = config_from_dict(cfg, source=str(path / CONFIG_JSON))
         except RegistryError as exc:  # an objective a plugin declared
             raise _plugins_hint(exc, plugins) from None
         return Run(path, config, store.all(), store.get_meta("regression"), store.get_meta("target"),

@@ -75,3 +75,31 @@ def test_default_lookup_finds_a_single_remote_table(space, target, tmp_path, mon
         find_table(target, space)
     here = hand_table(space, target).save(lut_paths.local_table_path(target, space))  # this machine's own wins
     assert find_table(target, space) == here
+
+
+def test_a_run_read_back_is_told_to_build_its_table_beside_its_config_json(tmp_path, monkeypatch):
+    import json
+    import shlex
+
+    import hwnas.cost.lut_paths as lut_paths
+    from hwnas.config import config_from_dict
+    from hwnas.outputs import load_run
+    from hwnas.store import Store
+
+    monkeypatch.setattr(lut_paths, "tables_dir", lambda: tmp_path / "tables")
+    target = load_target("cpu-ort-1t")
+    full = make_space("mbv3", (1, 8, 8), 10)
+    hand_table(full, target).save(lut_paths.local_table_path(target, full))  # latency_tables/ holds another's
+    config = config_from_dict({"task": {"dataset": "digits"}, "space": {"name": "mbv3", "widths": [0.5]},
+                               "cost": {"target": "cpu-ort-1t", "models": ["counts", "lut"]},
+                               "search": {"objectives": ["error", "latency_ms"], "evaluations": 2}})
+    run = tmp_path / "my run"
+    run.mkdir()
+    store = Store(run / Store.FILE_NAME)
+    store.set_meta("config", config.to_dict())
+    store.close()
+    (run / "config.json").write_text(json.dumps(config.to_dict()))
+    lut = next(c for c in load_run(run).components().cost_models if c.name == "lut")
+    # hwnas profile reads the run's config.json, and a table beside it is the run's own
+    assert shlex.split(lut.fix)[-4:] == ["--task", str(run / "config.json"), "--out", str(run / "config-mbv3-1x8x8.json")]
+    assert lut_paths.own_table_path(lut.space, str(run / "config.json")) == run / "config-mbv3-1x8x8.json"
