@@ -74,11 +74,7 @@ def profile_command(target: Target, space_name: str, task_config: str | None = N
     """
     from shlex import quote  # pasted into a shell: a path with a space stays one word
 
-    from ..store import Store
-
     where = target.source or target.name
-    if task_config and Path(task_config).name == Store.FILE_NAME:  # a run read back (compress): its config as run
-        task_config = str(Path(task_config).with_name("config.json"))
     task = f" --task {quote(task_config)}" if task_config and not task_config.startswith("<") else ""
     to = f" --out {quote(str(out))}" if out else ""
     return f"hwnas profile --target {quote(where)} --space {quote(space_name)}{task}{to}"

@@ -224,11 +224,3 @@ def test_the_suggested_profile_command_pastes_into_a_shell(space, target, tmp_pa
         table.features(space.layer_signatures(space.smallest()) + [dataclasses.replace(
             space.all_layer_signatures()[0], fields=(("k", 99),))])
     assert f"--out {shlex.quote(str(out))}`" in str(err.value)
-
-
-def test_the_profile_command_for_a_run_read_back_names_its_config_json_not_its_store(space, target):
-    from hwnas.cost.lut_table import profile_command
-
-    # hwnas compress reads a run back from runs/x/store.sqlite; profile cannot read that as --task
-    line = profile_command(target, space.name, "runs/x/store.sqlite")
-    assert line.endswith("--task runs/x/config.json"), line
