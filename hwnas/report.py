@@ -26,6 +26,11 @@ def print_search_summary(summary, config: RunConfig, plugins: Sequence[str] = ()
     """Print what a search did and where its outputs are (``plugins``: the ``--plugin`` modules
     the search was given, which the suggested ``hwnas pick`` needs too)."""
     over = (f"{summary.over_budget} over budget and not trained, " if summary.over_budget else "")
+    # the rest succeeded over a budget (a zero-cost score, or --train-over-budget): without this
+    # count the line's parts did not add up to its total
+    evaluated_over = summary.evaluations - summary.failed - summary.over_budget - summary.feasible
+    if evaluated_over > 0:
+        over += f"{evaluated_over} evaluated but over budget, "
     print(f"evaluations: {summary.evaluations} ({summary.new_evaluations} new this session, "
           f"{summary.failed} failed, {over}{summary.feasible} within budgets) in {summary.wall_s:.1f} s")
     if summary.asked is not None and summary.evaluations < summary.asked:

@@ -125,3 +125,16 @@ def test_a_picked_row_shows_a_plugin_objective_and_budgeted_metric(capsys):
     print_pick(ev, Run(Path("/runs/r"), _config(), [ev]), {})
     out = capsys.readouterr().out
     assert "flops_g=1.25" in out and "energy_uj=3.5" in out and "other=" not in out
+
+
+def test_the_evaluations_line_counts_those_evaluated_over_a_budget(capsys):
+    # a zero-cost run (or --train-over-budget) scores a candidate over the budget: it is neither
+    # failed, nor untrained, nor within budgets, and the line's parts must still add up to 6
+    summary = SearchSummary(Path("/runs/r"), 6, 6, 0, 5, [_ev(1, 0.2)], 2.7, 6)
+    print_search_summary(summary, _config({"max_latency_ms": 0.15}))
+    assert "evaluations: 6 (6 new this session, 0 failed, 1 evaluated but over budget, 5 within budgets)" \
+           in capsys.readouterr().out
+    summary = SearchSummary(Path("/runs/r"), 6, 6, 1, 2, [_ev(1, 0.2)], 2.7, 6, over_budget=2)
+    print_search_summary(summary, _config({"max_latency_ms": 0.15}))
+    assert ("evaluations: 6 (6 new this session, 1 failed, 2 over budget and not trained, "
+            "1 evaluated but over budget, 2 within budgets)") in capsys.readouterr().out
