@@ -273,7 +273,11 @@ def test_nsga2_on_a_small_budget_breeds_half_and_says_when_a_given_population_ta
     whole = make(space, evaluations=8, population=8, **options)
     assert whole.population == 8  # asked for: kept, and told
     assert "population = 8 is the whole budget of 8 evaluations: all drawn at random" in "\n".join(whole.notes)
+    assert "set [search] population below 8 (e.g. population = 4)" in "\n".join(whole.notes)  # no CLI flag
     assert capsys.readouterr().err == ""  # said by the runner, not by the strategy
+    # under 3 evaluations no population breeds (the smallest is 2): it said "below 1 (e.g. 2)"
+    tiny = "\n".join(make(space, evaluations=1, population=3, **options).notes)
+    assert "below 1" not in tiny and "give 3 or more --evaluations to breed any" in tiny
 
 
 def test_reinforce_samples_a_batch_larger_than_200_from_its_controller():

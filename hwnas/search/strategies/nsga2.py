@@ -43,10 +43,12 @@ class NSGA2Strategy(Strategy):
             # under 16 evaluations half of them are still bred from the first half
             population = min(16, max(8, evaluations // 6), max(2, evaluations // 2))
         elif population >= evaluations:
+            # the smallest population is 2: under 3 evaluations no population leaves one to breed
+            fix = (f"set [search] population below {evaluations} (e.g. population = {max(2, evaluations // 2)})"
+                   if evaluations > 2 else "give 3 or more --evaluations to breed any (the smallest population is 2)")
             self.notes.append(f"population = {population} is the whole budget of "
                               f"{counted(evaluations, 'evaluation')}: all drawn at random, none bred (a random "
-                              f"search); set the strategy's population below "
-                              f"{evaluations} (e.g. {max(2, evaluations // 2)})")
+                              f"search); {fix}")
         # more than the evaluations would never finish a generation, and pymoo samples the whole
         # first population up front (population = 10**7 would fill the memory)
         population = max(2, min(population, evaluations))
