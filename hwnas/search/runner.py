@@ -22,7 +22,7 @@ import numpy as np
 
 from ..config import (LEGACY_SEARCH, RESUMABLE_SECTIONS, SEARCH_KEYS, RunConfig, check_local_workers,
                       config_from_dict)
-from ..evaluation import FAILED, OVER_BUDGET, Evaluation, failed_evaluation, status_counts
+from ..evaluation import FAILED, OK, OVER_BUDGET, Evaluation, failed_evaluation, status_counts
 from ..execute.base import MAX_ATTEMPTS
 from ..exceptions import (BudgetError, ConfigError, HwnasError, MissingExtraError, PluginError, RunExistsError,
                           SpaceError, StoreError)
@@ -653,11 +653,14 @@ class SearchRun:
         ok = [e for e in seen.values() if e.ok and is_feasible(e.metrics, self.config.budgets)]
         counts = status_counts(seen.values())
         failed, over = counts[FAILED], counts[OVER_BUDGET]
+        # scored over a budget (zero-cost, --train-over-budget): counted, so the figures add up
+        evaluated_over = counts[OK] - len(ok)
         first = self.objectives[0]  # the search's first objective, in its declared unit
         values = [e.metrics[first.column] for e in ok if first.column in e.metrics]
         best = (f" best_{first.name}={(min if first.minimise else max)(values):.4g}{'%' if first.unit == '%' else ''}"
                 if values else "")
         return (f"feasible={len(ok)} " + (f"untrained_over_budget={over} " if over else "")
+                + (f"evaluated_over_budget={evaluated_over} " if evaluated_over else "")
                 + f"failed={failed}{best}")
 
 

@@ -714,3 +714,15 @@ def test_the_runner_says_the_strategy_s_notes_once(tmp_path, make_config, capsys
     run_search(config, tmp_path / "r", progress=False)
     err = capsys.readouterr().err
     assert err.count("hwnas: note: population = 8 is the whole budget of 8 evaluations: all drawn at random") == 1, err
+
+
+def test_the_progress_bar_counts_candidates_evaluated_over_a_budget(make_config, tmp_path):
+    # a zero-cost score (or --train-over-budget) over a budget is neither feasible, untrained nor
+    # failed: the bar said "feasible=1 failed=0" after 2 evaluations
+    from hwnas.evaluation import Evaluation
+    from hwnas.search.runner import SearchRun
+
+    run = SearchRun(make_config(budgets={"max_params": 1e6}), tmp_path / "run", progress=False)
+    seen = {"a0": Evaluation("a0", [0], "ok", {"error_pct": 3.0, "params": 10.0}, id=0),
+            "a1": Evaluation("a1", [1], "ok", {"error_pct": 2.0, "params": 2e6}, id=1)}
+    assert run._postfix(seen) == "feasible=1 evaluated_over_budget=1 failed=0 best_error=3%"
