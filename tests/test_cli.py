@@ -126,6 +126,10 @@ def test_an_estimator_that_does_not_train_saves_no_weights_to_export(tmp_path, c
               "its estimator 'zero-cost' does not train, so the run saved no weights",
               "search with a training estimator (e.g. proxy-trainer), or pass --untrained")
     assert main(["pick", str(run)]) == 0 and "export:" not in capsys.readouterr().out  # nothing to suggest
+    # it told to run hwnas compress first, which refuses a run without weights
+    err = cli_error(["pick", str(run), "--include-compressed"], "cannot have any: its estimator 'zero-cost' does "
+                    "not train", "pick without --include-compressed")
+    assert "hwnas compress" not in err
 
 
 def test_pick_keeps_the_run_s_own_budgets(run_dir, tmp_path, capsys):

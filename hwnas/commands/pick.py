@@ -86,6 +86,7 @@ def _compressed_rows(run) -> list[tuple[dict, dict]]:
     (:func:`~hwnas.compress.results.search_scale`)."""
     from ..compress.pipeline import compress_lacks
     from ..compress.results import COMPRESSED_CSV, on_parent_scale, read_compressed, search_scale
+    from ..estimate import ESTIMATORS
     from ..exceptions import CompressError
 
     path = run.path / COMPRESSED_CSV
@@ -93,6 +94,13 @@ def _compressed_rows(run) -> list[tuple[dict, dict]]:
         raise CompressError(f"--include-compressed: {run.path} has no compressed variants and cannot have any: "
                             f"its config has {lacks} (a table-backed run has no models to compress); pick without "
                             f"--include-compressed")
+    estimator = run.config.estimator.get("name")
+    if not path.is_file() and estimator in ESTIMATORS and not ESTIMATORS.get(estimator).trains:
+        # hwnas compress would refuse it too: it compresses trained weights, and none were saved
+        raise CompressError(f"--include-compressed: {run.path} has no compressed variants and cannot have any: "
+                            f"its estimator {estimator!r} does not train, so the run saved "
+                            "no weights to compress; pick without --include-compressed, or search with a training "
+                            "estimator (e.g. proxy-trainer)")
     if not path.is_file():
         raise CompressError(f"--include-compressed: {path} does not exist; "
                             f"run 'hwnas compress {shlex.quote(str(run.path))} --front --prune 0.5' first")
