@@ -52,6 +52,23 @@ def test_pick_chooses_compressed_variants_but_never_a_slower_one(run_copy, best_
     assert "int8-qdq" not in capsys.readouterr().out
 
 
+def test_pick_without_the_flag_says_a_compressed_variant_meets_the_budget(run_copy, best_arch, cli_error):
+    # after hwnas compress, a budget only the pruned variant meets said just "raise the budget"
+    from hwnas.outputs import load_run
+
+    _hand_made_variants(run_copy, best_arch, session_ms=1e-6)
+    rows = read_compressed(run_copy / COMPRESSED_CSV)
+    for row in rows:  # the pruned variant at 1/1000 of its parent: faster than every evaluation
+        row["latency_ms"] = 1e-9 if row["variant"] == "prune0.5" else row["latency_ms"]
+    compare_with_parents(rows)
+    write_compressed(run_copy / COMPRESSED_CSV, rows)
+    under = min(ev.metrics["latency_ms"] for ev in load_run(run_copy).evaluations if ev.ok) * 0.9
+    cli_error(["pick", str(run_copy), "--max-latency-ms", f"{under}"], "raise the budget",
+              "or pass --include-compressed: a compressed variant in compressed.csv meets it")
+    line = cli_error(["pick", str(run_copy), "--max-latency-ms", f"{under * 1e-5}"], "raise the budget")
+    assert "--include-compressed" not in line  # none meets this one
+
+
 def test_pick_names_the_slower_variants_that_alone_meet_a_budget(run_copy, best_arch, capsys, cli_error):
     # an INT8 variant is the only model under a size budget, but slower than its parent: never
     # picked, and the refusal says it is there rather than only "raise the budget"
