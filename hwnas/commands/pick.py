@@ -72,8 +72,8 @@ class PickCommand(Command):
             if not slower:
                 raise
             named = ", ".join(slower[:3]) + (", ..." if len(slower) > 3 else "")
-            raise BudgetError(f"{exc}, or take the onnx file of one of the {len(slower)} variant(s) in compressed.csv "
-                              f"that meet it ({named}), never picked as they are slower than their parent") from None
+            raise BudgetError(f"{exc}, or take the onnx file of a variant in compressed.csv that meets it "
+                              f"({counted(slower, 'variant')}: {named}), never picked as slower than its parent") from None
         if run.finished is False:  # a pick among what a stopped search had evaluated: say so
             print(f"hwnas: note: the search in {args.run_dir} was stopped (Ctrl-C, kill or an error) after "
                   f"{len(run.evaluations)} of its {counted(run.config.search['evaluations'], 'evaluation')}; "
@@ -131,7 +131,7 @@ def _pickable(run, compressed: list[tuple[dict, dict]]) -> list[tuple[dict, dict
                 continue
             variants.append((r, scaled))
     if missing:
-        print(f"hwnas: note: {len(missing)} compressed variant(s) left out, their ONNX file is missing from "
+        print(f"hwnas: note: {counted(missing, 'compressed variant')} left out, their ONNX file is missing from "
               f"{run.path / 'compressed'} ({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}); "
               f"compress them again to include them", file=sys.stderr)
     return variants

@@ -79,7 +79,7 @@ def test_pick_names_the_slower_variants_that_alone_meet_a_budget(run_copy, best_
     write_compressed(run_copy / COMPRESSED_CSV, rows)
     line = cli_error(["pick", str(run_copy), "--max-params", "2", "--include-compressed"],
                      "no evaluated architecture meets max_params=2", "raise the budget",
-                     "1 variant(s) in compressed.csv that meet it", "int8-qdq)", "slower than their parent")
+                     "a variant in compressed.csv that meets it (1 variant: ", "int8-qdq)", "slower than its parent")
     assert "prune0.5" not in line
 
 
@@ -98,7 +98,7 @@ def test_pick_reads_compressed_csv_once_and_names_slower_variants_under_the_run_
     write_compressed(run_copy / COMPRESSED_CSV, rows)
     reads = []
     monkeypatch.setattr(results, "read_compressed", lambda path: reads.append(path) or read_compressed(path))
-    cli_error(["pick", str(run_copy), "--max-params", "2", "--include-compressed"], "1 variant(s) in compressed.csv")
+    cli_error(["pick", str(run_copy), "--max-params", "2", "--include-compressed"], "that meets it (1 variant: ")
     assert reads == [run_copy / COMPRESSED_CSV]
 
     load_run = outputs.load_run
@@ -344,7 +344,7 @@ def test_pick_leaves_out_a_variant_whose_onnx_file_is_gone_and_says_so(run_copy,
     main(["pick", str(run_copy), "--max-latency-ms", f"{parent.metrics['latency_ms'] * 0.6}", "--include-compressed"])
     captured = capsys.readouterr()
     assert "compressed variant" not in captured.out
-    assert "1 compressed variant(s) left out, their ONNX file is missing" in captured.err
+    assert "1 compressed variant left out, their ONNX file is missing" in captured.err
     assert f"{best_arch} prune0.5" in captured.err
 
 
