@@ -107,6 +107,8 @@ def check_file_to_write(path: str | Path, flag: str, what: str, example: str) ->
     out = Path(path)
     if out.is_dir():
         raise ConfigError(f"{flag} {out} is a directory; give {what}, e.g. {flag} {out / example}")
+    if str(path).endswith(("/", os.sep)):  # Path drops the slash: a folder asked for would be written as a file
+        raise ConfigError(f"{flag} {path} names a folder; give {what}, e.g. {flag} {out / example}")
     parent = next((p for p in out.absolute().parents if p.exists()), None)
     if parent is not None and not parent.is_dir():
         raise ConfigError(f"{flag} {out}: {parent} is a file, not a folder; choose another path")

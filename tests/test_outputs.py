@@ -215,3 +215,17 @@ def test_a_run_searched_with_a_plugin_names_it_when_it_is_not_loaded(tmp_path, m
                                             r"the plugin\(s\) audit_space_plugin loaded: load them too, e\.g\. hwnas "
                                             r"--plugin audit_space_plugin \.\.\.$"):
         load_run(tmp_path / "r").components()
+
+
+@pytest.mark.parametrize("given", ["exports/", "exports/onnx/"])
+def test_an_output_file_path_ending_in_a_slash_is_refused_not_written_as_a_file(tmp_path, monkeypatch, given):
+    # Path("exports/") is Path("exports"): hwnas export -o exports/ wrote a file named exports
+    from hwnas.exceptions import ConfigError
+    from hwnas.outputs import check_file_to_write
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as err:
+        check_file_to_write(given, "-o", "the ONNX file to write", "model.onnx")
+    assert str(err.value) == (f"-o {given} names a folder; give the ONNX file to write, "
+                              f"e.g. -o {given}model.onnx")
+    assert list(tmp_path.iterdir()) == []
