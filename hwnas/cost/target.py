@@ -188,6 +188,9 @@ def _resolve(path_or_name: str | Path) -> Path:
     is_path = isinstance(path_or_name, Path) or text.endswith(".toml")
     if is_path or "/" in text or "\\" in text:
         path = Path(text).expanduser()
+        if path.is_dir():  # it exists: "does not exist" would send the user looking for a typo
+            raise TargetError(f"target {path} is a folder; give a target .toml file, e.g. "
+                              f"{path / 'my-target.toml'} copied from targets/cpu-ort-1t.toml")
         if not path.is_file():
             bundled = targets_dir() / path.name
             hint = (f", or name the bundled target {path.stem!r} without a path (target = \"{path.stem}\")"

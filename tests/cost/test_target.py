@@ -134,6 +134,14 @@ def test_missing_file_and_unknown_name(tmp_path):
         load_target("cpu-ort-9t")
 
 
+def test_a_folder_given_as_the_target_is_called_a_folder_not_missing(tmp_path):
+    write(tmp_path, GOOD)  # a folder holding a target file is still a folder
+    with pytest.raises(TargetError, match="^" + re.escape(f"target {tmp_path} is a folder; give a target .toml file, "
+                                                          f"e.g. {tmp_path / 'my-target.toml'} copied from "
+                                                          f"targets/cpu-ort-1t.toml") + "$"):
+        load_target(str(tmp_path))
+
+
 def test_unavailable_provider_fails_at_session_creation(monkeypatch):
     monkeypatch.setattr(onnxruntime, "get_available_providers",
                         lambda: ["AzureExecutionProvider", "CPUExecutionProvider"])
