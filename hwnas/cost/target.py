@@ -178,7 +178,10 @@ def load_target(path_or_name: str | Path) -> Target:
         )
     missing = [key for key in REQUIRED_KEYS if key not in data]
     if missing:
-        raise TargetError(f"target file {path}: required key {missing[0]!r} is missing; add it")
+        # all at once: a short file would otherwise be refused once per key
+        raise TargetError(f"target file {path}: required key{'s' if len(missing) > 1 else ''} "
+                          f"{', '.join(map(repr, missing))} {'are' if len(missing) > 1 else 'is'} missing; "
+                          f"add {'them' if len(missing) > 1 else 'it'} (targets/cpu-ort-1t.toml has every key)")
     data.setdefault("name", path.stem)
     return Target(**data, source=str(path))
 

@@ -87,6 +87,15 @@ def test_missing_required_key(tmp_path):
         load_target(path)
 
 
+def test_every_missing_required_key_is_named_at_once(tmp_path):
+    # one per run made a two-line target file fail twice before it loaded
+    path = write(tmp_path, 'name = "mine"\n')
+    with pytest.raises(TargetError) as info:
+        load_target(path)
+    assert str(info.value) == (f"target file {path}: required keys 'execution_provider', 'intra_op_threads' are "
+                               f"missing; add them (targets/cpu-ort-1t.toml has every key)")
+
+
 @pytest.mark.parametrize(
     ("line", "message"),
     [
