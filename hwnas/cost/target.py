@@ -202,10 +202,12 @@ def _resolve(path_or_name: str | Path) -> Path:
         return path
     path = targets_dir() / f"{text}.toml"
     if not path.is_file():
+        from ..registry import did_you_mean
+
         known = sorted(p.stem for p in targets_dir().glob("*.toml"))
         raise TargetError(
             f"unknown target {text!r}: {path} does not exist; "
-            f"choose one of: {', '.join(known) or '(none)'} or pass a path to a .toml file"
+            f"choose one of: {', '.join(known) or '(none)'} or pass a path to a .toml file{did_you_mean([text], known)}"
         )
     return path
 

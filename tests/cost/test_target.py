@@ -151,6 +151,12 @@ def test_a_folder_given_as_the_target_is_called_a_folder_not_missing(tmp_path):
         load_target(str(tmp_path))
 
 
+def test_a_misspelt_target_name_suggests_the_close_one():
+    with pytest.raises(TargetError, match=r"^unknown target 'cpu-ort-1': .* or pass a path to a .toml file; "
+                                          r"did you mean 'cpu-ort-1t'\?$"):
+        load_target("cpu-ort-1")
+
+
 def test_unavailable_provider_fails_at_session_creation(monkeypatch):
     monkeypatch.setattr(onnxruntime, "get_available_providers",
                         lambda: ["AzureExecutionProvider", "CPUExecutionProvider"])
