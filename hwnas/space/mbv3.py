@@ -252,6 +252,9 @@ class MBv3Space(SearchSpace[MBv3Arch]):
                     raise SpaceError(f"mbv3: bad block {block_text!r} in {text!r}; {hint}")
                 blocks.append(Block(int(bm.group(1)), int(bm.group(2))))
             stages.append(tuple(blocks))
+        if len(stages) != self.n_stages:  # here, where the string is known: encode has only the arch
+            raise SpaceError(f"mbv3: {text!r} has {len(stages)} stage(s), the space has {self.n_stages} stages (one "
+                             f"'/'-separated group of blocks each); {hint}")
         arch = MBv3Arch(float(m.group(1)), tuple(stages))
         # validates every value, and gives the choices themselves: 0.68749999999 is close to the
         # choice 0.6875 but would build other channel counts

@@ -59,6 +59,14 @@ def test_bad_strings_name_the_problem(space, text, message):
         space.parse(text)
 
 
+def test_a_string_with_too_few_stages_is_named_with_the_expected_form(space):
+    # the message said "architecture has 1 stages, the space has 4": neither the string nor the form
+    with pytest.raises(SpaceError) as err:
+        space.parse("w0.75:k3e4")
+    assert str(err.value) == ("mbv3: 'w0.75:k3e4' has 1 stage(s), the space has 4 stages (one '/'-separated group of blocks "
+                              "each); expected e.g. 'w0.75:k3e4,k5e6/k3e3/k7e6/k3e3'")
+
+
 def test_bad_genome(space):
     with pytest.raises(SpaceError, match="out of range"):
         space.validate([9] * space.n_genes)
