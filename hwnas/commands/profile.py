@@ -28,7 +28,8 @@ class ProfileCommand(Command):
                                       "(default: examples/digits.toml)")
         p.add_argument("--out", help="table file (default: latency_tables/<target>/<this device>/<space>-<CxHxW>.json)")
         p.add_argument("--calibration", type=int, default=1000,
-                       help="random networks the calibration is fitted on (default 1000)")
+                       help="random networks the calibration is fitted on, besides the space's smallest and "
+                            "largest (default 1000)")
         p.add_argument("--fidelity", type=int, default=100,
                        help="other random networks the table is checked on (0: no check; default 100)")
         p.add_argument("--seed", type=int, default=0, help="seed of the network sampling (default 0)")

@@ -146,4 +146,5 @@ def calibration_size_warning(calibration: Mapping[str, Any]) -> str | None:
         return None
     return (f"too few calibration networks: {counted(coefficients, 'coefficient')} fitted on "
             f"{counted(networks, 'network')} (fewer than {NETWORKS_PER_COEF} per coefficient), so the predictions are "
-            f"unreliable; build with --calibration {NETWORKS_PER_COEF * coefficients} or more")
+            f"unreliable; build with --calibration {max(1, NETWORKS_PER_COEF * coefficients - 2)} or more (the build "
+            f"adds the space's smallest and largest)")

@@ -29,3 +29,14 @@ def test_report_gives_no_tau_verdict_from_too_few_networks(table):
     assert (f"too few calibration networks: {len(table.calibration['coef'])} coefficients fitted on 5 networks"
             in report)
     assert "too few networks" in tau_gap_line({"gap": float("nan"), "low": float("nan"), "high": float("nan")})
+
+
+def test_the_too_few_calibration_networks_warning_counts_the_two_networks_the_build_adds(table):
+    # the table was built with --calibration 3: 5 networks, the smallest and largest added; asking
+    # for NETWORKS_PER_COEF per coefficient means that many networks, so --calibration that − 2
+    from hwnas.profile.fit import NETWORKS_PER_COEF
+
+    needed = NETWORKS_PER_COEF * len(table.calibration["coef"])
+    assert len(table.calibration["networks"]) == 5
+    assert f"build with --calibration {needed - 2} or more (the build adds the space's smallest and largest)" in (
+        format_report(table))
