@@ -92,7 +92,7 @@ class LutCostModel(CostModel):
 
         if level != "auto" and (isinstance(level, bool) or not isinstance(level, (int, float))
                                 or not 0 < level < math.inf):
-            raise ConfigError(f"[cost.lut] level = {level!r} must be \"auto\" or a number > 0 (1: the table's "
+            raise ConfigError(f"level = {level!r} must be \"auto\" or a number > 0 (1: the table's "
                               f"own latencies)")
         self.level_auto = level == "auto"
         self.level = 1.0 if self.level_auto else float(level)

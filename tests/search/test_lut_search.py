@@ -131,7 +131,7 @@ def test_a_bad_table_level_is_refused(tmp_path):
     from hwnas.exceptions import ConfigError
 
     for bad in (0, -1, "fast", True):
-        with pytest.raises(ConfigError, match=r"\[cost.lut\] level = .* must be \"auto\" or a number > 0"):
+        with pytest.raises(ConfigError, match=r"\[cost.lut\]: level = .* must be \"auto\" or a number > 0"):
             run_search(config_from_dict(_lut_config(tmp_path, level=bad)), tmp_path / f"r{bad}", progress=False)
 
 
