@@ -20,19 +20,19 @@ from pathlib import Path
 from typing import Iterator
 import numpy as np
 
-from ..config import (LEGACY_SEARCH, RESUMABLE_SECTIONS, SEARCH_KEYS, RunConfig, check_local_workers,
-                      config_from_dict)
+from ..config import LEGACY_SEARCH, SEARCH_KEYS, RunConfig, check_local_workers, config_from_dict
 from ..evaluation import FAILED, OK, OVER_BUDGET, Evaluation, failed_evaluation, status_counts
 from ..execute.base import MAX_ATTEMPTS
 from ..exceptions import (BudgetError, ConfigError, HwnasError, MissingExtraError, PluginError, RunExistsError,
                           SpaceError, StoreError)
 from ..registry import construct, option_defaults, plugin_modules, qualified_name, raised_in
-from ..outputs import (CONFIG_JSON, EVALUATIONS_CSV, FRONT_CSV, PARETO_PNG, PLUGINS_META, WEIGHTS_DIR, as_run,
-                       front_indices, write_outputs)
+from ..outputs import (CONFIG_JSON, EVALUATIONS_CSV, FRONT_CSV, PARETO_PNG, WEIGHTS_DIR, front_indices,
+                       write_outputs)
 from ..search.objectives import (BUDGETS, format_budget, is_feasible, minimisation_matrix, resolve_objectives,
                                  violation_matrix)
 from ..store import Store
 from ..wording import counted
+from .resume import record_run, remote_table
 from .strategies import STRATEGIES
 
 
@@ -245,7 +245,7 @@ class SearchRun:
                 self._check_store_exists()  # again, now that no other process can start one in between
                 store = Store(self.run_dir / Store.FILE_NAME)
                 try:
-                    self._open(store)
+                    record_run(self, store)
                     try:
                         new = self._loop(store, executor)
                         store.set_meta("finished", True)
@@ -267,7 +267,7 @@ class SearchRun:
                 except KeyboardInterrupt:
                     self._write_unverified(evaluations)
                     raise
-                remote = self._remote_table([c.name for c in self.parts.cost_models])
+                remote = remote_table(self.parts.cost_models, [c.name for c in self.parts.cost_models])
                 if remote is not None:  # only the latency_ms_predicted column would show it
                     from ..cost.device import device_label
 
@@ -367,141 +367,6 @@ class SearchRun:
         return construct(self.executor_class, self.parts.evaluator, spec, options=self.config.executor_options(),
                          fixed=dict(workers=workers, eval_timeout_s=ex.get("eval_timeout_s")),
                          where=f"{self.config.source} [execution]", label=ex["executor"])
-
-    #: What a run's numbers and replay mean, recorded in its store: a resume across versions would
-    #: mix two kinds of numbers and replay the strategy differently. 1 (no record): before 2;
-    #: 2: ``macs`` without batch norm, budget violations relative to their bound, NB201 cells'
-    #: held nodes in ``peak_memory_mb``, mbv3 strides of odd input sizes, active-gene features;
-    #: 3: NB201 cells' node sums in ``peak_memory_mb`` (up to 24 % more activations).
-    RESULTS_VERSION = 3
-
-    def _open(self, store: Store) -> None:
-        current = self.config.to_dict()
-        models = [c.name for c in self.parts.cost_models]
-        if self.resume:
-            stored_version = store.get_meta("results_version") or 1
-            if store.get_meta("config") is not None and stored_version != self.RESULTS_VERSION:  # a run was recorded
-                which = "an older" if stored_version < self.RESULTS_VERSION else "a newer"
-                raise StoreError(f"--resume: {self.run_dir} was stored by {which} hwnas (results version {stored_version}, "
-                                 f"this one {self.RESULTS_VERSION}: MACs, budget violations and a few spaces' "
-                                 f"numbers differ), so a resume would mix both and replay another search; its "
-                                 f"results stay readable (hwnas pick, export); search again into a new --out")
-            self._check_same_config(store, current)
-            stored_models = store.get_meta("cost_models")
-            if stored_models is not None and stored_models != models:
-                flag = "--latency lut" if "lut" in stored_models else "--latency measure"
-                raise StoreError(f"--resume: the run used cost models {stored_models}, this session would use "
-                                 f"{models} (a latency table appeared or changed); resume with {flag}")
-        target = self.parts.target.describe() if self.parts.target else None
-        remote = self._remote_table(models)
-        if target is not None and remote is not None:
-            # the run's latencies are the table's, measured on its device with its runtime: this
-            # machine's onnxruntime (which describe() reads) timed none of them
-            target.update(runtime_version=remote.meta.get("runtime_version"), device=remote.meta.get("device"),
-                          remote=True)
-        if self.resume:
-            self._check_same_target(store.get_meta("target"), target, models)
-        data = self.parts.task.digest() if self.parts.task is not None else None
-        stored_data = store.get_meta("data_digest") if self.resume else None
-        if stored_data is not None and data is not None and stored_data != data:  # a run from before: not recorded
-            where = f" ({self.config.task['path']})" if self.config.task.get("path") else ""
-            raise StoreError(f"--resume: the data of [task] dataset {self.parts.task.name!r}{where} "
-                             f"changed since this run started, so its errors would mix two datasets: restore the "
-                             f"data it ran on, or search into a new --out")
-        store.set_meta("data_digest", data)
-        store.set_meta("cost_models", models)
-        # which modules registered the run's parts, so that export and compress can name them
-        store.set_meta(PLUGINS_META, sorted({*(store.get_meta(PLUGINS_META) or []), *plugin_modules()}))
-        # what the parts' numbers come from beyond the config (a table's rows): a resume on other ones
-        # would mix two tables in one run; keyed by the cost model's name, or "<name> estimator"
-        parts = [(c.name, f"{c.name} cost model", c) for c in self.parts.cost_models]
-        if self.parts.estimator is not None:
-            name = f"{self.parts.estimator.name} estimator"
-            parts.append((name, name, self.parts.estimator))
-        sources = {key: source for key, _, part in parts if (source := part.source()) is not None}
-        stored_sources = (store.get_meta("cost_sources") if self.resume else None) or {}
-        for key, label, _ in parts:
-            before, source = stored_sources.get(key), sources.get(key)
-            if before is not None and source is not None and before.get("digest") != source.get("digest"):
-                was, now = _described(before), _described(source)
-                # one file edited in place reads the same in words: say what differs
-                change = f"{was}, is now {now}" if was != now else f"{now}: the columns it reads hold other values"
-                raise StoreError(f"--resume: the {label}'s source changed since this run started ({change}); "
-                                 f"its numbers would mix two tables: restore that table (or point the config's "
-                                 f"path at it), or search into a new --out")
-        store.set_meta("cost_sources", sources)
-        store.set_meta("strategy_options", self.strategy_options)
-        if store.get_meta("started_at") is None:  # wall time of the run, e.g. a supernet's before any evaluation
-            store.set_meta("started_at", time.time())
-        store.set_meta("config", current)
-        store.set_meta("target", target)
-        store.set_meta("regression", self.regression)  # hwnas pick reports R² without loading the data
-        store.set_meta("results_version", self.RESULTS_VERSION)
-        store.set_meta("space", self.parts.space.describe())
-        store.set_meta("finished", False)  # until the loop ends: hwnas pick says when it picks from a stopped run
-
-    def _check_same_target(self, stored: dict | None, current: dict | None, models: list[str]) -> None:
-        """Refuse a ``--resume`` whose target file now says something else (batch size, threads,
-        provider) or, where latency is timed or read from a table, whose onnxruntime changed: the
-        run's numbers would mix two settings. Its description and file location may change."""
-        if stored is None or current is None:
-            return
-        # this machine's onnxruntime times nothing for a table built on another device (a phone's): its
-        # latencies are the table's, and the table's digest is checked with the other sources (a run
-        # stored before the table's device and runtime were recorded has this machine's)
-        remote = self._remote_table(models) is not None
-        timed_here = bool({"ort", "lut"} & set(models)) and not remote
-        ignored = ({"description", "source"} | (set() if timed_here else {"runtime_version"})
-                   | ({"device", "remote"} if remote else set()))
-        diff = [(k, a, b) for k, a, b in _differences(stored, current) if k not in ignored]
-        if diff:
-            shown = "; ".join(f"{key}: stored {_shown(a)}, now {_shown(b)}" for key, a, b in diff)
-            raise StoreError(f"--resume: target {current.get('name')!r} differs from the stored run's: {shown}; its "
-                             f"numbers would mix two settings: restore the target (and runtime) it ran with, or "
-                             f"search into a new --out")
-
-    def _remote_table(self, models: list[str]):
-        """The latency table the run's latencies come from when it was built on another device
-        (``"remote": true``, nothing timed here); None otherwise."""
-        if "ort" in models:
-            return None
-        return next((c.table for c in self.parts.cost_models
-                     if c.name == "lut" and getattr(c, "table", None) is not None and c.table.meta.get("remote")), None)
-
-    def _check_same_config(self, store: Store, current: dict) -> None:
-        """Refuse a ``--resume`` whose config differs from the stored run's (where evaluations run
-        may differ). With the same strategy both are compared as the run ran them: a config.json
-        (every option, and the models a run that left them implicit used) resumes the run it came
-        from; the models this session resolves are compared by :meth:`_open`."""
-        stored = self.stored_config
-        if stored is None:
-            return
-        stored_options = store.get_meta("strategy_options")
-        if stored_options is not None and (stored.get("search") or {}).get("strategy") == self.config.search["strategy"]:
-            used = (store.get_meta("cost_models")
-                    if "models" in current["cost"] and "models" not in stored.get("cost", {}) else None)
-            stored = as_run(stored, used, stored_options)
-            current = as_run(current, None, self.strategy_options)
-        diff = _differences({s: v for s, v in stored.items() if s not in RESUMABLE_SECTIONS},
-                            {s: v for s, v in current.items() if s not in RESUMABLE_SECTIONS})
-        if not any(c.name == "lut" for c in self.parts.cost_models):
-            # this session reads no table (--latency measure): the level the run recorded for its
-            # table is a consequence of that, not a second difference to fix
-            diff = [d for d in diff if d[0] != "cost.lut" and not d[0].startswith("cost.lut.")]
-        # options a strategy derives from the budget (nsga2's population of a run smaller than it)
-        # change with it: they are no second reason to refuse
-        derived = f"search.{self.config.search['strategy']}."
-        grown = [(a, b) for key, a, b in diff if key == "search.evaluations" and isinstance(a, int)
-                 and isinstance(b, int) and b > a]
-        if grown and all(key == "search.evaluations" or key.startswith(derived) for key, _, _ in diff):
-            # a strategy plans by its budget (nsga2's default population, evolution's queue,
-            # the last generation cut to size), so replaying with another one is another search
-            raise StoreError(f"--resume: search.evaluations: stored {grown[0][0]}, given {grown[0][1]}; a run "
-                             f"cannot be extended; search into a new --out")
-        if diff:
-            shown = "; ".join(f"{key}: stored {_shown(a)}, given {_shown(b)}" for key, a, b in diff)
-            raise StoreError(f"--resume: the config differs from the stored run: {shown}; resume with the "
-                             f"same config and flags or start a new --out")
 
     def _loop(self, store: Store, executor) -> int:
         """Ask, evaluate what is neither seen nor stored, commit each result, tell; new count."""
@@ -712,14 +577,6 @@ def _blamed(method, role: str, name: str, *args):
                           f"{type(exc).__name__}: {exc}; fix the plugin") from None
 
 
-def _described(source: dict) -> str:
-    """A recorded source (:meth:`~hwnas.cost.CostModel.source`) in words: its file, and its build date."""
-    return f"{source.get('table')}" + (f", built {source['date']}" if source.get("date") else "")
-
-
-_MISSING = object()
-
-
 def _jsonable(options: dict) -> dict:
     """``options`` as JSON holds them (tuples as lists); a value JSON cannot hold is left out."""
     out = {}
@@ -729,20 +586,6 @@ def _jsonable(options: dict) -> dict:
         except (TypeError, ValueError):
             continue
     return out
-
-
-def _differences(stored, given, prefix: str = "") -> list[tuple[str, object, object]]:
-    """``(dotted key, stored value, given value)`` for every key whose values differ, sorted."""
-    if not (isinstance(stored, dict) and isinstance(given, dict)):
-        return [] if stored == given else [(prefix, stored, given)]
-    out = []
-    for key in sorted(set(stored) | set(given), key=str):
-        out += _differences(stored.get(key, _MISSING), given.get(key, _MISSING), f"{prefix}.{key}".lstrip("."))
-    return out
-
-
-def _shown(value) -> str:
-    return "(not set)" if value is _MISSING else repr(value)
 
 
 def run_search(config: RunConfig, run_dir: str | Path, *, resume: bool = False,
