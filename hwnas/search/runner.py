@@ -23,16 +23,16 @@ import numpy as np
 from ..config import LEGACY_SEARCH, SEARCH_KEYS, RunConfig, check_local_workers, config_from_dict
 from ..evaluation import FAILED, OK, OVER_BUDGET, Evaluation, failed_evaluation, status_counts
 from ..execute.base import MAX_ATTEMPTS
-from ..exceptions import (BudgetError, ConfigError, HwnasError, MissingExtraError, PluginError, RunExistsError,
-                          SpaceError, StoreError)
+from ..exceptions import (BudgetError, ConfigError, HwnasError, MissingExtraError, PluginError, SpaceError,
+                          StoreError)
 from ..registry import construct, option_defaults, plugin_modules, qualified_name, raised_in
-from ..outputs import (CONFIG_JSON, EVALUATIONS_CSV, FRONT_CSV, PARETO_PNG, WEIGHTS_DIR, front_indices,
-                       write_outputs)
+from ..outputs import WEIGHTS_DIR, front_indices, write_outputs
 from ..search.objectives import (BUDGETS, format_budget, is_feasible, minimisation_matrix, resolve_objectives,
                                  violation_matrix)
 from ..store import Store
 from ..wording import counted
 from .resume import record_run, remote_table
+from .run_folder import check_run_folder, exclusive, stored_config
 from .strategies import STRATEGIES
 
 
@@ -95,10 +95,10 @@ class SearchRun:
         #: arch -> the columns :meth:`verify_front` added (a re-measured latency)
         self.front_extra: dict[str, dict[str, float]] = {}
         self.objectives = resolve_objectives(config.objectives)
-        self._check_store_exists()
+        check_run_folder(self.run_dir, self.resume)
         #: the stored run's config on --resume (read once), with what the [search] keys it predates
         #: meant when it was stored; None for a new run or a store without one
-        self.stored_config = self._stored_config() if resume else None
+        self.stored_config = stored_config(self.run_dir) if resume else None
         if self.stored_config is not None:  # a run stored before a [search] key existed goes on as it began
             stored_search = self.stored_config.get("search") or {}
             config.search.update({k: v for k, v in LEGACY_SEARCH.items() if k not in stored_search})
@@ -208,23 +208,6 @@ class SearchRun:
         if own is not None and Path(lut.table.path) == own:
             self.config.cost["lut"] = {**given, "path": str(own.resolve())}
 
-    def _stored_config(self) -> dict | None:
-        """The stored run's config; None for a store that never recorded one (a search stopped
-        while starting), refused when the run had evaluated (its config is lost)."""
-        path = self.run_dir / Store.FILE_NAME
-        config, evaluated = None, 0
-        if path.stat().st_size:  # an emptied (0-byte) file holds neither
-            # read-only: a resume refused here leaves the file as it was (no schema written into it)
-            store = Store(path, readonly=True)
-            try:
-                config, evaluated = store.get_meta("config"), len(store)
-            finally:
-                store.close()
-        if config is None and (evaluated or (self.run_dir / EVALUATIONS_CSV).exists()):
-            raise StoreError(f"--resume: {self.run_dir / Store.FILE_NAME} has lost its run's config (an emptied or "
-                             f"damaged file), so its evaluations cannot be continued; start a new --out")
-        return config
-
     def run(self) -> SearchSummary:
         """Run (or resume) the search and write the run directory's outputs.
 
@@ -241,8 +224,8 @@ class SearchRun:
             executor = self._executor()  # its options are checked before anything is written
             try:
                 self.run_dir.mkdir(parents=True, exist_ok=True)
-                held.enter_context(_exclusive(self.run_dir))
-                self._check_store_exists()  # again, now that no other process can start one in between
+                held.enter_context(exclusive(self.run_dir))
+                check_run_folder(self.run_dir, self.resume)  # again, now that no other process can start one in between
                 store = Store(self.run_dir / Store.FILE_NAME)
                 try:
                     record_run(self, store)
@@ -285,27 +268,6 @@ class SearchRun:
                              [evaluations[i] for i in front], time.perf_counter() - start,
                              self.config.search["evaluations"], counts[OVER_BUDGET],
                              self.regression, self.parts.space.n_genomes)
-
-    def _check_store_exists(self) -> None:
-        """Refuse a ``--resume`` with no stored run, and a new run into a folder that holds one."""
-        store_path = self.run_dir / Store.FILE_NAME
-        if not store_path.exists() and (self.run_dir / EVALUATIONS_CSV).is_file():
-            # a run whose store was deleted (or not copied): a new search would overwrite its results
-            if self.resume:
-                raise StoreError(f"--resume: {str(self.run_dir)!r} holds {EVALUATIONS_CSV} but no {Store.FILE_NAME} "
-                                 f"(deleted or not copied), and a run resumes only from its store: restore "
-                                 f"{Store.FILE_NAME} there, or search into a new --out")
-            raise StoreError(f"{str(self.run_dir)!r} holds a run's {EVALUATIONS_CSV} but no {Store.FILE_NAME}; a new "
-                             f"search would overwrite it: choose another --out, or move that run's files away first")
-        ours = [n for n in (CONFIG_JSON, FRONT_CSV, PARETO_PNG) if (self.run_dir / n).exists()]
-        if not self.resume and not store_path.exists() and ours:  # a folder of other files (--out .)
-            raise StoreError(f"{str(self.run_dir)!r} holds {', '.join(ours)} and no {Store.FILE_NAME} (not a run's "
-                             f"folder): a search would overwrite {'them' if len(ours) > 1 else 'it'}; choose another "
-                             f"--out, or move {'them' if len(ours) > 1 else 'it'} away first")
-        if self.resume and not store_path.is_file():
-            raise StoreError(f"--resume: {str(self.run_dir)!r} holds no run to resume; drop --resume to start one")
-        if not self.resume and store_path.exists():
-            raise RunExistsError(self.run_dir)
 
     def _write_stored(self, store: Store) -> int:
         """:meth:`_write_unverified` for a run stopped before it read its evaluations: what
@@ -527,26 +489,6 @@ class SearchRun:
         return (f"feasible={len(ok)} " + (f"untrained_over_budget={over} " if over else "")
                 + (f"evaluated_over_budget={evaluated_over} " if evaluated_over else "")
                 + f"failed={failed}{best}")
-
-
-#: the file a search holds locked while it writes its run directory
-LOCK_FILE = ".lock"
-
-
-def _exclusive(run_dir: Path):
-    """Hold ``run_dir`` for this process (:func:`hwnas.locks.held`): a second search (or resume)
-    into it while this one runs would mix two runs in one store.
-
-    Raises:
-        StoreError: another process holds it (naming its pid).
-    """
-    from ..locks import held
-
-    def refuse(pid: str) -> None:
-        raise StoreError(f"another hwnas process is writing {run_dir} (pid {pid}); wait for it or choose "
-                         f"another --out")
-
-    return held(run_dir / LOCK_FILE, refuse)
 
 
 def _second_interrupt_held():
