@@ -33,6 +33,7 @@ from ..store import Store
 from ..wording import counted
 from .resume import record_run, remote_table
 from .run_folder import check_run_folder, exclusive, stored_config
+from .stopped import write_stored, write_unverified
 from .strategies import STRATEGIES
 
 
@@ -233,11 +234,11 @@ class SearchRun:
                         new = self._loop(store, executor)
                         store.set_meta("finished", True)
                     except HwnasError as exc:  # a plugin's DataError, a full disk: what finished is kept
-                        exc.stored = self._write_stored(store)
+                        exc.stored = write_stored(self, store)
                         raise
                     evaluations = store.all()
                 except KeyboardInterrupt:
-                    self._write_stored(store)
+                    write_stored(self, store)
                     raise
                 finally:
                     store.close()
@@ -248,7 +249,7 @@ class SearchRun:
                     front = write_outputs(self.run_dir, self.config, evaluations, verify=self.verify_front,
                                           regression=self.regression)
                 except KeyboardInterrupt:
-                    self._write_unverified(evaluations)
+                    write_unverified(self, evaluations)
                     raise
                 remote = remote_table(self.parts.cost_models, [c.name for c in self.parts.cost_models])
                 if remote is not None:  # only the latency_ms_predicted column would show it
@@ -268,33 +269,6 @@ class SearchRun:
                              [evaluations[i] for i in front], time.perf_counter() - start,
                              self.config.search["evaluations"], counts[OVER_BUDGET],
                              self.regression, self.parts.space.n_genomes)
-
-    def _write_stored(self, store: Store) -> int:
-        """:meth:`_write_unverified` for a run stopped before it read its evaluations: what
-        ``store`` holds; nothing when the run was not recorded yet, or the store cannot be read
-        (it holds everything; the outputs follow on resume). Returns how many are stored."""
-        with _second_interrupt_held():  # a second Ctrl-C while the store is read
-            try:
-                if store.get_meta("config") is None:  # stopped before the run was recorded
-                    return 0
-                evaluations = store.all()
-            except Exception:  # noqa: BLE001 - the interrupt or error, and its resume hint, win
-                return 0
-            return self._write_unverified(evaluations)
-
-    def _write_unverified(self, evaluations: list[Evaluation]) -> int:
-        """On an interrupt or an error: the outputs of ``evaluations`` (everything that finished),
-        readable before a ``--resume`` (the front not re-measured); returns how many there are.
-        The interrupt or error, and its resume hint, win over any trouble writing them."""
-        try:
-            if self.outputs:
-                # a second Ctrl-C (pressed twice) would leave no evaluations.csv: the one already
-                # under way stops the command once they are written
-                with _second_interrupt_held():
-                    write_outputs(self.run_dir, self.config, evaluations, regression=self.regression)
-        except Exception:  # noqa: BLE001 - the store holds everything; outputs follow on resume
-            pass
-        return len(evaluations)
 
     @property
     def regression(self) -> bool:
@@ -489,17 +463,6 @@ class SearchRun:
         return (f"feasible={len(ok)} " + (f"untrained_over_budget={over} " if over else "")
                 + (f"evaluated_over_budget={evaluated_over} " if evaluated_over else "")
                 + f"failed={failed}{best}")
-
-
-def _second_interrupt_held():
-    """:func:`~hwnas.interrupts.held_interrupts` in the main thread (the only one that may set
-    signal handlers: a search run from another thread writes its outputs unheld)."""
-    import threading
-    from contextlib import nullcontext
-
-    from ..interrupts import held_interrupts
-
-    return held_interrupts() if threading.current_thread() is threading.main_thread() else nullcontext([])
 
 
 def _blamed(method, role: str, name: str, *args):

@@ -282,37 +282,6 @@ def test_the_progress_bar_shows_the_best_of_the_first_objective(make_config, tmp
     assert run._postfix(seen) == f"feasible={len(seen)} failed=0" + (f" {shown}" if shown else "")
 
 
-def test_an_interrupt_while_the_front_is_re_measured_still_writes_the_outputs(tmp_path, make_config, monkeypatch):
-    from hwnas.search.runner import SearchRun
-
-    def interrupted(self, archs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(SearchRun, "verify_front", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        run_search(make_config(search={"evaluations": 8}), tmp_path / "r", progress=False)
-    for name in ("evaluations.csv", "front.csv", "pareto.png", "config.json"):
-        assert (tmp_path / "r" / name).is_file(), name
-
-
-def test_an_interrupt_before_the_run_is_recorded_writes_no_outputs_and_resumes(tmp_path, make_config, monkeypatch):
-    # outputs beside a store with no config would read as a damaged run to --resume ("lost its run's config")
-    real = Store.set_meta
-
-    def interrupted(self, key, value):  # Ctrl-C while the run's settings are stored, before its config
-        if key == "config":
-            raise KeyboardInterrupt
-        return real(self, key, value)
-
-    config = make_config(search={"evaluations": 8})
-    with monkeypatch.context() as m:
-        m.setattr(Store, "set_meta", interrupted)
-        with pytest.raises(KeyboardInterrupt):
-            run_search(config, tmp_path / "r", progress=False)
-    assert (tmp_path / "r" / Store.FILE_NAME).is_file() and not (tmp_path / "r" / "evaluations.csv").exists()
-    assert run_search(config, tmp_path / "r", resume=True, progress=False).evaluations == 8
-
-
 def test_a_run_resumes_from_its_own_config_json(tmp_path, make_config, monkeypatch):
     # config.json holds every option the strategy ran with and the cost models used: the same run
     from hwnas.config import load_config
@@ -389,35 +358,6 @@ def test_a_re_measured_front_is_kept_in_the_store(tmp_path, make_config, monkeyp
     store = Store(tmp_path / "r" / Store.FILE_NAME)
     assert all(store.get(e.arch).metrics["latency_ms_measured"] == 2.0 for e in front)
     store.close()
-
-
-@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
-def test_a_full_disk_mid_search_is_one_store_error_and_keeps_what_finished(tmp_path, make_config):
-    import gc
-
-    real_add, real_set_meta, full = Store.add, Store.set_meta, {"on": False}
-
-    def add(self, ev):
-        if len(self) == 5:
-            full["on"] = True
-        if full["on"]:
-            raise StoreError(f"{self.path}: disk I/O error; free space (or fix the disk), then --resume")
-        return real_add(self, ev)
-
-    def set_meta(self, key, value):
-        if full["on"]:
-            raise StoreError(f"{self.path}: disk I/O error; free space (or fix the disk), then --resume")
-        real_set_meta(self, key, value)
-
-    with pytest.MonkeyPatch.context() as m:
-        m.setattr(Store, "add", add)
-        m.setattr(Store, "set_meta", set_meta)
-        with pytest.raises(StoreError, match="disk I/O error") as caught:
-            run_search(make_config(), tmp_path / "r", progress=False)
-        gc.collect()  # the evaluation generator's clean-up ran without a second, unraisable error
-    assert caught.value.stored == 5
-    with open(tmp_path / "r" / "evaluations.csv") as fh:
-        assert len(list(csv.DictReader(fh))) == 5
 
 
 def test_an_executor_whose_library_is_missing_is_refused_before_any_work(tmp_path, make_config, monkeypatch):
@@ -513,29 +453,6 @@ def test_the_summary_front_carries_the_front_s_re_measured_columns(tmp_path, mak
     assert summary.front and all(ev.metrics["latency_ms_measured"] == 1.5 for ev in summary.front)
     with open(tmp_path / "r" / "front.csv") as fh:
         assert {row["latency_ms_measured"] for row in csv.DictReader(fh)} == {"1.5"}
-
-
-def test_ctrl_c_pressed_twice_still_writes_every_evaluation(tmp_path, make_config, monkeypatch):
-    # the second Ctrl-C comes while the first one's outputs are written: evaluations.csv must still list them all
-    import os
-    import signal
-
-    import hwnas.outputs as outputs
-
-    real, calls = outputs.write_csv, {"n": 0}
-
-    def second_ctrl_c(path, rows, columns):
-        calls["n"] += 1
-        if calls["n"] == 1:
-            os.kill(os.getpid(), signal.SIGINT)
-        return real(path, rows, columns)
-
-    monkeypatch.setattr(outputs, "write_csv", second_ctrl_c)
-    interrupt_at(monkeypatch, 10)
-    with pytest.raises(KeyboardInterrupt):
-        run_search(make_config(search={"evaluations": 16}), tmp_path / "r", progress=False)
-    assert len(_rows(tmp_path / "r" / "evaluations.csv")) == 9  # all that finished before the first Ctrl-C
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C stops the process again
 
 
 def test_the_runner_says_the_strategy_s_notes_once(tmp_path, make_config, capsys):
