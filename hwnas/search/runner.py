@@ -23,14 +23,14 @@ import numpy as np
 from ..config import LEGACY_SEARCH, SEARCH_KEYS, RunConfig, check_local_workers, config_from_dict
 from ..evaluation import FAILED, OK, OVER_BUDGET, Evaluation, failed_evaluation, status_counts
 from ..execute.base import MAX_ATTEMPTS
-from ..exceptions import (BudgetError, ConfigError, HwnasError, MissingExtraError, PluginError, SpaceError,
-                          StoreError)
+from ..exceptions import ConfigError, HwnasError, MissingExtraError, PluginError, SpaceError, StoreError
 from ..registry import construct, option_defaults, plugin_modules, qualified_name, raised_in
 from ..outputs import WEIGHTS_DIR, front_indices, write_outputs
-from ..search.objectives import (BUDGETS, format_budget, is_feasible, minimisation_matrix, resolve_objectives,
+from ..search.objectives import (BUDGETS, is_feasible, minimisation_matrix, resolve_objectives,
                                  violation_matrix)
 from ..store import Store
 from ..wording import counted
+from .budget_check import check_budgets
 from .resume import record_run, remote_table
 from .run_folder import check_run_folder, exclusive, stored_config
 from .stopped import write_stored, write_unverified
@@ -142,36 +142,6 @@ class SearchRun:
         self.strategy_options = _jsonable({**option_defaults(strategy_class, exclude=["space", *fixed]),
                                            **config.strategy_options(), **self.strategy.computed_options()})
 
-    def check_budgets(self) -> None:
-        """Refuse budgets that even the cheapest architecture of the space cannot meet.
-
-        Raises:
-            BudgetError: naming the budget, the cheapest architecture and its cost.
-        """
-        if not self.config.budgets:
-            return
-        space = self.parts.space
-        smallest = space.smallest()
-        model = space.build(smallest) if any(c.needs_model for c in self.parts.cost_models) else None
-        lowest: dict[str, tuple[float, str]] = {}
-        for cost in self.parts.cost_models:
-            try:
-                lowest.update(cost.lowest(space, space.canonical(smallest), model))
-            except LookupError:  # a table without the smallest architecture: nothing to check
-                continue
-            except ValueError as exc:  # e.g. a latency table predicting no positive latency for it
-                raise BudgetError(f"the budgets cannot be checked: cost model {cost.name!r} fails on the "
-                                  f"cheapest architecture: {str(exc).splitlines()[0]}") from None
-        for name, bound in self.config.budgets.items():
-            col = BUDGETS.get(name).column
-            if col in lowest and lowest[col][0] > bound:
-                value, arch = lowest[col]
-                raise BudgetError(
-                    f"{name} = {format_budget(bound)} cannot be met: the cheapest {space.name} architecture "
-                    f"({arch}) has {col} = {value:.4g}"
-                    f"{' on target ' + self.parts.target.name if self.parts.target else ''}; "
-                    f"set {BUDGETS.get(name).flag} to {format_budget(value)} or more")
-
     def resolve_table_level(self) -> None:
         """Set a latency table's level on this machine (``[cost.lut] level = "auto"``, the default):
         measured once per run (:meth:`~hwnas.cost.lut.LutCostModel.settle_level`, which says when it
@@ -220,7 +190,7 @@ class SearchRun:
         start = time.perf_counter()
         self.resolve_table_level()  # before the budget check and the workers, which predict with it
         if not self.resume:
-            self.check_budgets()
+            check_budgets(self.config, self.parts)
         with ExitStack() as held:  # the run directory, until its outputs are written
             executor = self._executor()  # its options are checked before anything is written
             try:

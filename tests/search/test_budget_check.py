@@ -1,0 +1,37 @@
+"""Budgets no architecture can meet, refused before the search starts (:mod:`hwnas.search.budget_check`)."""
+
+import re
+
+import pytest
+
+from hwnas.exceptions import BudgetError
+from hwnas.search.runner import run_search
+
+
+def test_budget_no_architecture_can_meet(tmp_path, make_config):
+    with pytest.raises(BudgetError, match="max_latency_ms = 1e-06 cannot be met: the cheapest mlp"):
+        run_search(make_config(budgets={"max_latency_ms": 1e-6}), tmp_path / "r", progress=False)
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_table_budget_is_checked_against_the_cheapest_cell_a_search_can_propose(tmp_path):
+    import dataclasses
+
+    from fakes import write_nb201_table
+    from hwnas.table import table_search_config
+
+    table = tmp_path / "t.csv"
+    write_nb201_table(table, blank_every=0)
+    config = table_search_config(space="nb201", table=table, arch_column="arch_str", accuracy_column="acc",
+                                 costs={"latency_ms": "lat"}, evaluations=8)
+    # the smallest cell (every edge none, 1 ms) is degenerate and never proposed; the cheapest
+    # connected one (a single skip path) costs more than 1.2 ms
+    with pytest.raises(BudgetError, match=r"max_latency_ms = 1.1 cannot be met: the cheapest nb201 architecture "
+                                          r"\(\|.*skip_connect.*\) has latency_ms = 1.2") as info:
+        run_search(dataclasses.replace(config, budgets={"max_latency_ms": 1.1}), tmp_path / "a", progress=False)
+    # the value it suggests is exact, not rounded (down) to a few digits: pasted, it runs
+    suggested = float(re.search(r"set --max-latency-ms to (\S+) or more$", str(info.value)).group(1))
+    assert run_search(dataclasses.replace(config, budgets={"max_latency_ms": suggested}), tmp_path / "c",
+                      progress=False).evaluations == 8
+    summary = run_search(dataclasses.replace(config, budgets={"max_latency_ms": 1.5}), tmp_path / "b", progress=False)
+    assert summary.evaluations == 8  # a budget the cheapest cell meets runs
