@@ -35,6 +35,7 @@ from .resume import record_run, remote_table
 from .run_folder import check_run_folder, exclusive, stored_config
 from .stopped import write_stored, write_unverified
 from .strategies import STRATEGIES
+from .table_level import resolve_table_level
 
 
 @dataclass
@@ -142,43 +143,6 @@ class SearchRun:
         self.strategy_options = _jsonable({**option_defaults(strategy_class, exclude=["space", *fixed]),
                                            **config.strategy_options(), **self.strategy.computed_options()})
 
-    def resolve_table_level(self) -> None:
-        """Set a latency table's level on this machine (``[cost.lut] level = "auto"``, the default):
-        measured once per run (:meth:`~hwnas.cost.lut.LutCostModel.settle_level`, which says when it
-        scales the table) and written into the run's config, so its workers and a resumed session
-        predict alike."""
-        self._record_own_table()
-        lut = next((c for c in self.parts.cost_models if c.name == "lut" and c.level_auto), None)
-        if lut is None:
-            return
-        if self.resume:  # the stored run's level
-            stored = (self.stored_config or {}).get("cost", {}).get("lut", {})
-            level = stored.get("level") if isinstance(stored, dict) else None
-            if not isinstance(level, (int, float)) or isinstance(level, bool):
-                return  # a run from before levels: the table's own latencies, and its config as stored
-            lut.level = float(level)
-        else:
-            note = lut.settle_level()
-            if note:
-                print(f"hwnas: note: {note}", file=sys.stderr)
-        self.config.cost["lut"] = {**(self.config.cost.get("lut") or {}), "level": lut.level}
-
-    def _record_own_table(self) -> None:
-        """Write the path of a latency table found beside the config (the config's own table,
-        :func:`~hwnas.cost.lut_paths.own_table_path`) into the run's config: its config.json, read
-        from the run folder, would not find it there and would run on the shipped table instead. Not on a resume of a run stored without it."""
-        from ..cost.lut_paths import own_table_path
-
-        lut = next((c for c in self.parts.cost_models if c.name == "lut"), None)
-        given = self.config.cost.get("lut") or {}
-        if lut is None or given.get("path"):
-            return
-        if self.resume and not ((self.stored_config or {}).get("cost", {}).get("lut") or {}).get("path"):
-            return
-        own = own_table_path(self.parts.space, str(self.config.source))
-        if own is not None and Path(lut.table.path) == own:
-            self.config.cost["lut"] = {**given, "path": str(own.resolve())}
-
     def run(self) -> SearchSummary:
         """Run (or resume) the search and write the run directory's outputs.
 
@@ -188,7 +152,8 @@ class SearchRun:
                 finished are written first, and the error's ``stored`` attribute counts it.
         """
         start = time.perf_counter()
-        self.resolve_table_level()  # before the budget check and the workers, which predict with it
+        # before the budget check and the workers, which predict with it
+        resolve_table_level(self.config, self.parts, resume=self.resume, stored_config=self.stored_config)
         if not self.resume:
             check_budgets(self.config, self.parts)
         with ExitStack() as held:  # the run directory, until its outputs are written
