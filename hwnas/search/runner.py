@@ -11,7 +11,6 @@ the order in which it was proposed, so parallel runs list the same way as serial
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from contextlib import ExitStack
@@ -20,21 +19,20 @@ from pathlib import Path
 from typing import Iterator
 import numpy as np
 
-from ..config import LEGACY_SEARCH, SEARCH_KEYS, RunConfig, check_local_workers, config_from_dict
+from ..config import LEGACY_SEARCH, RunConfig, check_local_workers, config_from_dict
 from ..evaluation import FAILED, OK, OVER_BUDGET, Evaluation, failed_evaluation, status_counts
 from ..execute.base import MAX_ATTEMPTS
-from ..exceptions import ConfigError, HwnasError, MissingExtraError, PluginError, SpaceError, StoreError
-from ..registry import construct, option_defaults, plugin_modules, qualified_name, raised_in
+from ..exceptions import HwnasError, MissingExtraError, PluginError, SpaceError, StoreError
+from ..registry import construct, plugin_modules, qualified_name, raised_in
 from ..outputs import WEIGHTS_DIR, front_indices, write_outputs
-from ..search.objectives import (BUDGETS, is_feasible, minimisation_matrix, resolve_objectives,
-                                 violation_matrix)
+from ..search.objectives import is_feasible, minimisation_matrix, resolve_objectives, violation_matrix
 from ..store import Store
 from ..wording import counted
 from .budget_check import check_budgets
 from .resume import record_run, remote_table
 from .run_folder import check_run_folder, exclusive, stored_config
 from .stopped import write_stored, write_unverified
-from .strategies import STRATEGIES
+from .strategy_setup import build_strategy
 from .table_level import resolve_table_level
 
 
@@ -114,34 +112,12 @@ class SearchRun:
         # search without outputs (each of hwnas bench's runs: bench says its table's note once)
         for note in self.parts.notes if outputs else ():
             print(f"hwnas: note: {note}", file=sys.stderr)
-        name = config.search["strategy"]
-        strategy_class = STRATEGIES.get(name, where=f"{config.source} [search] strategy")
-        fixed = dict(n_objectives=len(self.objectives), n_constraints=len(config.budgets),
-                     evaluations=config.search["evaluations"], seed=config.search["seed"])
-        if strategy_class.needs_task:
-            if self.parts.task is None:
-                raise ConfigError(f"{config.source} [search] strategy {name!r} trains on the task's data, and this "
-                                  f"search has none (a table search); add a [task] or use another strategy "
-                                  f"(nsga2, evolution, ...)")
-            tables = [m.table for m in self.parts.cost_models if m.name == "lut"]
-            priced = [o.column for o in self.objectives] + [BUDGETS.get(b).column for b in config.budgets]
-            latency = next((m.name for m in self.parts.cost_models if "latency_ms" in m.provides), None)
-            evaluator = self.parts.evaluator
-            fixed.update(task=self.parts.task, target=self.parts.target, latency_table=tables[0] if tables else None,
-                         search_metrics=tuple(dict.fromkeys(priced)), latency_model=latency,
-                         # costs priced before training: a proposal over a budget can be skipped, not spent
-                         over_budget=evaluator.priced_over_budget if evaluator and evaluator.budgets_first else None)
-        own_table = f" and [search.{name}]" if isinstance(config.search.get(name), dict) else ""
-        self.strategy = construct(strategy_class, self.parts.space, options=config.strategy_options(),
-                                  where=f"{config.source} [search]{own_table}", label=name, fixed=fixed,
-                                  also=SEARCH_KEYS)
+        #: the options the strategy runs with: given, defaulted or derived (config.json's [search.<strategy>])
+        self.strategy, self.strategy_options = build_strategy(config, self.parts, self.objectives)
         # with or without outputs, as the strategies said them when they printed their own (every
         # one of hwnas bench's runs too)
         for note in self.strategy.notes:
             print(f"hwnas: note: {note}", file=sys.stderr)
-        #: the options the strategy runs with: given, defaulted or derived (config.json's [search.<strategy>])
-        self.strategy_options = _jsonable({**option_defaults(strategy_class, exclude=["space", *fixed]),
-                                           **config.strategy_options(), **self.strategy.computed_options()})
 
     def run(self) -> SearchSummary:
         """Run (or resume) the search and write the run directory's outputs.
@@ -415,17 +391,6 @@ def _blamed(method, role: str, name: str, *args):
             raise
         raise PluginError(f"{role} {name!r}: {method.__name__}() failed in the plugin code {where}: "
                           f"{type(exc).__name__}: {exc}; fix the plugin") from None
-
-
-def _jsonable(options: dict) -> dict:
-    """``options`` as JSON holds them (tuples as lists); a value JSON cannot hold is left out."""
-    out = {}
-    for name, value in options.items():
-        try:
-            out[name] = json.loads(json.dumps(value, allow_nan=False))
-        except (TypeError, ValueError):
-            continue
-    return out
 
 
 def run_search(config: RunConfig, run_dir: str | Path, *, resume: bool = False,
