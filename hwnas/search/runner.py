@@ -7,6 +7,13 @@ strategy sees exactly the values of the interrupted run and continues from where
 Each batch the strategy proposes goes to an executor (:mod:`hwnas.execute`: this process,
 worker processes or Ray); every evaluation is committed the moment it finishes, numbered by
 the order in which it was proposed, so parallel runs list the same way as serial ones.
+
+What the run does around the loop lives beside it: :mod:`.strategy_setup` builds the strategy
+from the config, :mod:`.run_folder` guards and locks the run folder, :mod:`.table_level` settles
+a latency table's level, :mod:`.budget_check` refuses budgets nothing meets, :mod:`.resume`
+records the run and checks a ``--resume`` against it, :mod:`.proposals` turns the strategy's
+genomes into architectures (blaming a plugin's failure on it), and :mod:`.stopped` writes the
+outputs of a search an interrupt or error stopped.
 """
 
 from __future__ import annotations
@@ -22,13 +29,14 @@ import numpy as np
 from ..config import LEGACY_SEARCH, RunConfig, check_local_workers, config_from_dict
 from ..evaluation import FAILED, OK, OVER_BUDGET, Evaluation, failed_evaluation, status_counts
 from ..execute.base import MAX_ATTEMPTS
-from ..exceptions import HwnasError, MissingExtraError, PluginError, SpaceError, StoreError
-from ..registry import construct, plugin_modules, qualified_name, raised_in
+from ..exceptions import HwnasError, MissingExtraError, StoreError
+from ..registry import construct, plugin_modules
 from ..outputs import WEIGHTS_DIR, front_indices, write_outputs
 from ..search.objectives import is_feasible, minimisation_matrix, resolve_objectives, violation_matrix
 from ..store import Store
 from ..wording import counted
 from .budget_check import check_budgets
+from .proposals import blamed, canonical_archs
 from .resume import record_run, remote_table
 from .run_folder import check_run_folder, exclusive, stored_config
 from .stopped import write_stored, write_unverified
@@ -239,8 +247,8 @@ class SearchRun:
                     shown = time.perf_counter()
 
         try:
-            while (genomes := _blamed(self.strategy.ask, "strategy", self.config.search["strategy"])) is not None:
-                archs = self._canonical(genomes)
+            while (genomes := blamed(self.strategy.ask, "strategy", self.config.search["strategy"])) is not None:
+                archs = canonical_archs(self.parts.space, genomes, self.config.search["strategy"])
                 stale = 0 if set(archs) - set(seen) else stale + 1
                 if stale > self.STALE_ASKS:
                     print(f"hwnas: note: strategy {self.config.search['strategy']!r} proposed no new architecture in "
@@ -280,8 +288,8 @@ class SearchRun:
                 if full:
                     break  # the strategy is not told a batch it did not get back whole
                 rows = [seen[a].known_metrics for a in archs]
-                _blamed(self.strategy.tell, "strategy", self.config.search["strategy"], genomes,
-                        minimisation_matrix(rows, self.objectives), violation_matrix(rows, self.config.budgets))
+                blamed(self.strategy.tell, "strategy", self.config.search["strategy"], genomes,
+                       minimisation_matrix(rows, self.objectives), violation_matrix(rows, self.config.budgets))
         finally:
             if self.progress:  # the last counts, whatever the refresh limit skipped
                 bar.set_postfix_str(self._postfix(seen), refresh=True)
@@ -332,35 +340,6 @@ class SearchRun:
             except StoreError:  # a full disk: the error that stopped the search says so already
                 pass
 
-    def _canonical(self, genomes) -> list[str]:
-        """The proposed genomes' canonical strings; a genome the space refuses is the strategy's fault."""
-        space = self.parts.space
-        try:
-            valid = [space.validate(g) for g in genomes]
-        except SpaceError as exc:
-            name = self.config.search["strategy"]
-            raise SpaceError(f"strategy {name!r} proposed a genome the {space.name} space refuses "
-                             f"({exc}); its ask() must return integers of shape (n, {space.n_genes}) "
-                             f"within the space's upper_bounds") from None
-        archs = []
-        for genome in valid:
-            try:
-                archs.append(space.canonical(space.decode(genome)))
-            except HwnasError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - a plugin space's own bug, told in one line
-                if raised_in(exc, {*plugin_modules(), "__main__"}) is None:
-                    raise  # hwnas's own: its traceback says where
-                raise SpaceError(f"space {space.name!r} ({qualified_name(type(space))}) cannot "
-                                 f"decode the genome {genome.tolist()}, which is within its upper_bounds "
-                                 f"({type(exc).__name__}: {exc}); its decode() and canonical() must accept every "
-                                 f"such genome") from None
-            if not isinstance(archs[-1], str):  # the store's key: sqlite's refusal would read as a full disk
-                raise SpaceError(f"space {space.name!r} ({qualified_name(type(space))}) "
-                                 f"canonical() returned {type(archs[-1]).__name__} {archs[-1]!r:.60} for the genome "
-                                 f"{genome.tolist()}, not a string; return a string that its parse() reads back")
-        return archs
-
     def _postfix(self, seen: dict[str, Evaluation]) -> str:
         ok = [e for e in seen.values() if e.ok and is_feasible(e.metrics, self.config.budgets)]
         counts = status_counts(seen.values())
@@ -374,23 +353,6 @@ class SearchRun:
         return (f"feasible={len(ok)} " + (f"untrained_over_budget={over} " if over else "")
                 + (f"evaluated_over_budget={evaluated_over} " if evaluated_over else "")
                 + f"failed={failed}{best}")
-
-
-def _blamed(method, role: str, name: str, *args):
-    """``method(*args)``; an exception raised in a plugin's code (a space's decode called by the
-    strategy, a strategy's own ask) becomes one :class:`PluginError` line naming the plugin's
-    function, so the search stops with its outputs written instead of a traceback. An exception
-    raised in hwnas itself (a bug) keeps its traceback."""
-    try:
-        return method(*args)
-    except HwnasError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - re-raised unless a plugin's code raised it
-        where = raised_in(exc, {*plugin_modules(), "__main__"})  # __main__: a script that registers its own parts
-        if where is None:
-            raise
-        raise PluginError(f"{role} {name!r}: {method.__name__}() failed in the plugin code {where}: "
-                          f"{type(exc).__name__}: {exc}; fix the plugin") from None
 
 
 def run_search(config: RunConfig, run_dir: str | Path, *, resume: bool = False,
