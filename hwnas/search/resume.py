@@ -49,6 +49,11 @@ def record_run(run: SearchRun, store: Store) -> None:
         _check_same_config(run, store, current)
         stored_models = store.get_meta("cost_models")
         if stored_models is not None and stored_models != models:
+            # an edited target file makes the run's table refuse it, which reads as other models
+            # here: name the target's change, the cause, first
+            stored_target = store.get_meta("target")
+            _check_same_target(stored_target, run.parts.target.describe() if run.parts.target else None,
+                               stored_models, remote=bool((stored_target or {}).get("remote")))
             flag = "--latency lut" if "lut" in stored_models else "--latency measure"
             raise StoreError(f"--resume: the run used cost models {stored_models}, this session would use "
                              f"{models} (a latency table appeared or changed); resume with {flag}")

@@ -33,6 +33,27 @@ def test_resume_refuses_other_cost_models(tmp_path, make_config):
         run_search(make_config(search={"evaluations": 8}), tmp_path / "r", resume=True, progress=False)
 
 
+def test_resume_names_a_changed_target_before_the_cost_models_its_table_then_refuses(tmp_path, make_config):
+    # the run read a table built for batch 1; batch 8 in the target file made the table refuse it,
+    # and the resume said "resume with --latency lut", which the table refuses too
+    import shutil
+    from pathlib import Path
+
+    import hwnas
+
+    toml = tmp_path / "mine.toml"
+    shutil.copy(Path(hwnas.__file__).parent.parent / "targets" / "cpu-ort-1t.toml", toml)
+    config = make_config(cost={"target": str(toml)}, search={"evaluations": 8})
+    run_search(config, tmp_path / "r", progress=False)
+    store = Store(tmp_path / "r" / "store.sqlite")
+    store.set_meta("cost_models", ["counts", "lut"])
+    store.close()
+    toml.write_text(toml.read_text().replace("batch_size = 1", "batch_size = 8"))
+    with pytest.raises(StoreError, match=r"^--resume: target 'cpu-ort-1t' differs from the stored run's: batch_size: "
+                                         r"stored 1, now 8; "):
+        run_search(config, tmp_path / "r", resume=True, progress=False)
+
+
 def test_resume_names_each_changed_key_with_both_values(tmp_path, make_config):
     run_search(make_config(search={"evaluations": 8}), tmp_path / "r", progress=False)
     changed = make_config(search={"evaluations": 6, "strategy": "random"}, budgets={"max_latency_ms": 5.0})
