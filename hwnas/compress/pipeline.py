@@ -181,7 +181,10 @@ def select_parents(run, space, *, archs: Sequence[str] = (), front: bool = False
         if arch not in ok:
             ev = next((e for e in run.evaluations if e.arch == arch), None)
             why = f" ({not_usable(ev)})" if ev is not None else ""
-            raise CompressError(f"architecture {text!r} was not evaluated successfully in {run.path}{why}; "
+            # digits that resolved are an evaluation id (resolve_arch's rule): name the id and its arch
+            named = (f"evaluation id {ev.id} ({arch!r})" if ev is not None and text.strip().lstrip("+-").isdigit()
+                     else f"architecture {text!r}")
+            raise CompressError(f"{named} was not evaluated successfully in {run.path}{why}; "
                                 f"choose one from {run.path / 'front.csv'} or evaluations.csv")
         chosen.append(arch)
     parents = []

@@ -196,6 +196,23 @@ def test_a_run_whose_evaluations_all_failed_has_no_front_to_compress(tmp_path, c
     assert not (run / COMPRESSED_CSV).exists()
 
 
+def test_an_evaluation_id_that_failed_is_named_as_an_id_with_its_architecture(tmp_path, capsys, cli_error):
+    from hwnas.outputs import load_run
+
+    config = tmp_path / "fail.toml"
+    config.write_text(ALL_FAIL)
+    run = tmp_path / "run"
+    assert main(["search", str(config), "--out", str(run), "--no-progress"]) == 1
+    failed = load_run(run).evaluations[1]
+    line = cli_error(["compress", str(run), "--arch", str(failed.id), "--prune", "0.5"],
+                     f"evaluation id {failed.id} ({failed.arch!r}) was not evaluated successfully in {run}",
+                     f"evaluation {failed.id} failed")
+    assert f"architecture '{failed.id}'" not in line  # the id is no architecture string
+    # an architecture string is still called one
+    cli_error(["compress", str(run), "--arch", failed.arch, "--prune", "0.5"],
+              f"architecture {failed.arch!r} was not evaluated successfully")
+
+
 def test_a_run_without_task_data_or_target_is_refused_in_one_line(run_copy, tmp_path, monkeypatch, cli_error):
     from fakes import write_nb201_table
     from hwnas import outputs
