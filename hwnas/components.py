@@ -205,8 +205,10 @@ def build_components(config: RunConfig, *, weights_dir: Path | None = None, with
         fixed = {"space": space, "config_source": config.source} if getattr(cls, "needs_space", False) else {}
         if table is not None and issubclass(cls, LutCostModel):  # the table latency_choice read: not parsed again
             fixed["table"] = table
+        # a [cost.NAME] the config lacks is not where the cause is (a flag, [cost] models or latency chose it)
+        where = f"{config.source} [cost.{name}]" if name in config.cost else config.source
         cost_models.append(construct(cls, target, space.input_shape, options=options, fixed=fixed,
-                                     where=f"{config.source} [cost.{name}]", label=name))
+                                     where=where, label=name))
     for cost in cost_models:
         _check_declared(f"cost model {cost.name!r}", type(cost), "provides")
     _check_cost_metrics(config, cost_models)
