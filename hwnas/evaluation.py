@@ -71,6 +71,17 @@ def status_counts(evaluations: Iterable[Evaluation]) -> Counter:
     return Counter(ev.status for ev in evaluations)
 
 
+#: How a stored reason starts when ``zero-cost-filtered``'s pre-filter skipped the candidate (its
+#: ``PreFilterRejection``, recorded as failed so that a resume reads it as the run did)
+PRE_FILTER_REASON = "PreFilterRejection: pre-filter: "
+
+
+def prefiltered(ev: Evaluation) -> bool:
+    """The candidate was skipped by a pre-filter (not trained), not broken: stored as failed,
+    and counted apart from the failures in what a search prints."""
+    return ev.status == FAILED and (ev.reason or "").startswith(PRE_FILTER_REASON)
+
+
 def unsuccessful(evaluations: Sequence[Evaluation]) -> str:
     """What became of evaluations that are not ok, for messages: ``"5 failed, 3 over budget and
     not trained"``."""

@@ -31,8 +31,11 @@ def print_search_summary(summary, config: RunConfig, plugins: Sequence[str] = ()
     evaluated_over = summary.evaluations - summary.failed - summary.over_budget - summary.feasible
     if evaluated_over > 0:
         over += f"{evaluated_over} evaluated but over budget, "
+    # stored as failed, but not broken: a pre-filter chose not to train them
+    skipped = f"{summary.prefiltered} skipped by the pre-filter, " if summary.prefiltered else ""
     print(f"evaluations: {summary.evaluations} ({summary.new_evaluations} new this session, "
-          f"{summary.failed} failed, {over}{summary.feasible} within budgets) in {summary.wall_s:.1f} s")
+          f"{summary.failed - summary.prefiltered} failed, {skipped}{over}{summary.feasible} within budgets) "
+          f"in {summary.wall_s:.1f} s")
     if summary.asked is not None and summary.evaluations < summary.asked:
         if summary.space_size is not None and summary.evaluations >= summary.space_size:
             print(f"space ran out: all {counted(summary.evaluations, 'architecture')} of the space are evaluated "

@@ -27,7 +27,7 @@ from typing import Iterator
 import numpy as np
 
 from ..config import LEGACY_SEARCH, RunConfig, check_local_workers, config_from_dict
-from ..evaluation import FAILED, OK, OVER_BUDGET, Evaluation, failed_evaluation, status_counts
+from ..evaluation import FAILED, OK, OVER_BUDGET, Evaluation, failed_evaluation, prefiltered, status_counts
 from ..execute.base import MAX_ATTEMPTS
 from ..exceptions import HwnasError, MissingExtraError, StoreError
 from ..registry import construct, plugin_modules
@@ -65,6 +65,8 @@ class SearchSummary:
     #: the number of genomes of the space (None: not known), to tell a space that ran out from a
     #: strategy that stopped
     space_size: int | None = None
+    #: of ``failed``, the candidates a pre-filter skipped (``zero-cost-filtered``): not trained, not broken
+    prefiltered: int = 0
 
 
 class SearchRun:
@@ -187,7 +189,8 @@ class SearchRun:
                              sum(e.ok and is_feasible(e.metrics, self.config.budgets) for e in evaluations),
                              [evaluations[i] for i in front], time.perf_counter() - start,
                              self.config.search["evaluations"], counts[OVER_BUDGET],
-                             self.regression, self.parts.space.n_genomes)
+                             self.regression, self.parts.space.n_genomes,
+                             sum(map(prefiltered, evaluations)))
 
     @property
     def regression(self) -> bool:
@@ -343,7 +346,8 @@ class SearchRun:
     def _postfix(self, seen: dict[str, Evaluation]) -> str:
         ok = [e for e in seen.values() if e.ok and is_feasible(e.metrics, self.config.budgets)]
         counts = status_counts(seen.values())
-        failed, over = counts[FAILED], counts[OVER_BUDGET]
+        skipped = sum(map(prefiltered, seen.values()))  # stored as failed; a user reads "failed" as broken
+        failed, over = counts[FAILED] - skipped, counts[OVER_BUDGET]
         # scored over a budget (zero-cost, --train-over-budget): counted, so the figures add up
         evaluated_over = counts[OK] - len(ok)
         first = self.objectives[0]  # the search's first objective, in its declared unit
@@ -352,7 +356,7 @@ class SearchRun:
                 if values else "")
         return (f"feasible={len(ok)} " + (f"untrained_over_budget={over} " if over else "")
                 + (f"evaluated_over_budget={evaluated_over} " if evaluated_over else "")
-                + f"failed={failed}{best}")
+                + f"failed={failed}" + (f" skipped_by_prefilter={skipped}" if skipped else "") + best)
 
 
 def run_search(config: RunConfig, run_dir: str | Path, *, resume: bool = False,

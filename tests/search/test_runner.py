@@ -391,3 +391,46 @@ def test_the_progress_bar_counts_candidates_evaluated_over_a_budget(make_config,
     seen = {"a0": Evaluation("a0", [0], "ok", {"error_pct": 3.0, "params": 10.0}, id=0),
             "a1": Evaluation("a1", [1], "ok", {"error_pct": 2.0, "params": 2e6}, id=1)}
     assert run._postfix(seen) == "feasible=1 evaluated_over_budget=1 failed=0 best_error=3%"
+
+
+PRE_FILTERED = """
+[task]
+dataset = "digits"
+[space]
+name = "mlp"
+max_layers = 1
+widths = [16, 64, 256]
+lrs = [0.003]
+optimizers = ["adam"]
+dropouts = [0.0]
+[estimator]
+name = "zero-cost-filtered"
+proxy = "params"
+quantile = 0.5
+warmup = 2
+epochs = 1
+max_train_samples = 64
+[cost]
+target = "cpu-ort-1t"
+models = ["counts"]
+[search]
+objectives = ["error", "params"]
+evaluations = 6
+population = 3
+seed = 0
+"""
+
+
+def test_candidates_the_pre_filter_skipped_are_counted_apart_from_failures(tmp_path, capsys):
+    # stored as failed (resume reads them so), but a user reads "failed" as broken
+    from hwnas.cli import main
+
+    config = tmp_path / "zcf.toml"
+    config.write_text(PRE_FILTERED)
+    assert main(["search", str(config), "--out", str(tmp_path / "run")]) == 0
+    captured = capsys.readouterr()
+    rows = _rows(tmp_path / "run" / "evaluations.csv")
+    skipped = sum(r["reason"].startswith("PreFilterRejection: pre-filter:") for r in rows)
+    assert skipped and all(r["status"] == "failed" for r in rows if r["reason"])  # the store is as it was
+    assert f"0 failed, {skipped} skipped by the pre-filter, " in captured.out, captured.out
+    assert f"failed=0 skipped_by_prefilter={skipped} " in captured.err, captured.err
