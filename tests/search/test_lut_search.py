@@ -16,6 +16,22 @@ from hwnas.space import make_space
 TINY = {"name": "mbv3", "widths": [0.5], "depths": [1, 2], "kernels": [3, 5], "expands": [3],
         "stage_channels": [16, 24]}
 
+#: The [task], [space] and [estimator] of a tiny mbv3 run on digits (TINY's space) as TOML.
+TINY_TOML = textwrap.dedent("""\
+        [task]
+        dataset = "digits"
+        seed = 0
+        [space]
+        name = "mbv3"
+        widths = [0.5]
+        depths = [1, 2]
+        kernels = [3, 5]
+        expands = [3]
+        stage_channels = [16, 24]
+        [estimator]
+        name = "fake-accuracy"
+""")
+
 
 def _table(tmp_path):
     space = make_space("mbv3", (1, 8, 8), 10, **{k: v for k, v in TINY.items() if k != "name"})
@@ -186,19 +202,7 @@ def test_a_run_s_config_json_keeps_the_table_found_beside_its_config(tmp_path):
     from hwnas.cost.lut_paths import own_table_path
 
     source = tmp_path / "cfg.toml"
-    source.write_text(textwrap.dedent("""\
-        [task]
-        dataset = "digits"
-        seed = 0
-        [space]
-        name = "mbv3"
-        widths = [0.5]
-        depths = [1, 2]
-        kernels = [3, 5]
-        expands = [3]
-        stage_channels = [16, 24]
-        [estimator]
-        name = "fake-accuracy"
+    source.write_text(TINY_TOML + textwrap.dedent("""\
         [cost]
         target = "cpu-ort-1t"
         models = ["counts", "ort"]
@@ -295,19 +299,7 @@ def _config_and_its_table_in_latency_tables(tmp_path, monkeypatch, latency="auto
     target = load_target("cpu-ort-1t")
     table = hand_table(space, target, coef=(1.0, 0.0, 0.0)).save(lut_paths.local_table_path(target, space))
     config = tmp_path / "c.toml"
-    config.write_text(textwrap.dedent(f"""
-        [task]
-        dataset = "digits"
-        seed = 0
-        [space]
-        name = "mbv3"
-        widths = [0.5]
-        depths = [1, 2]
-        kernels = [3, 5]
-        expands = [3]
-        stage_channels = [16, 24]
-        [estimator]
-        name = "fake-accuracy"
+    config.write_text(TINY_TOML + textwrap.dedent(f"""\
         [cost]
         target = "cpu-ort-1t"
         latency = "{latency}"

@@ -8,6 +8,18 @@ from hwnas.search.runner import run_search
 from hwnas.store import Store
 
 
+def _own_target(tmp_path):
+    """A copy of targets/cpu-ort-1t.toml the test may edit."""
+    import shutil
+    from pathlib import Path
+
+    import hwnas
+
+    toml = tmp_path / "mine.toml"
+    shutil.copy(Path(hwnas.__file__).parent.parent / "targets" / "cpu-ort-1t.toml", toml)
+    return toml
+
+
 @pytest.mark.parametrize("version", [None, 2, 99])  # 2: before NB201 node sums in peak memory
 def test_resume_refuses_a_run_stored_by_another_results_version(tmp_path, make_config, version):
     run_search(make_config(search={"evaluations": 8}), tmp_path / "r", progress=False)
@@ -36,13 +48,7 @@ def test_resume_refuses_other_cost_models(tmp_path, make_config):
 def test_resume_names_a_changed_target_before_the_cost_models_its_table_then_refuses(tmp_path, make_config):
     # the run read a table built for batch 1; batch 8 in the target file made the table refuse it,
     # and the resume said "resume with --latency lut", which the table refuses too
-    import shutil
-    from pathlib import Path
-
-    import hwnas
-
-    toml = tmp_path / "mine.toml"
-    shutil.copy(Path(hwnas.__file__).parent.parent / "targets" / "cpu-ort-1t.toml", toml)
+    toml = _own_target(tmp_path)
     config = make_config(cost={"target": str(toml)}, search={"evaluations": 8})
     run_search(config, tmp_path / "r", progress=False)
     store = Store(tmp_path / "r" / "store.sqlite")
@@ -73,13 +79,7 @@ def test_a_larger_budget_on_resume_is_refused_as_an_extension(tmp_path, make_con
 
 
 def test_resume_refuses_a_target_file_that_changed(tmp_path, make_config):
-    import shutil
-    from pathlib import Path
-
-    import hwnas
-
-    toml = tmp_path / "mine.toml"
-    shutil.copy(Path(hwnas.__file__).parent.parent / "targets" / "cpu-ort-1t.toml", toml)
+    toml = _own_target(tmp_path)
     config = make_config(cost={"target": str(toml)}, search={"evaluations": 8})
     run_search(config, tmp_path / "r", progress=False)
     text = toml.read_text()
