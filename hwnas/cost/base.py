@@ -13,7 +13,7 @@ Example:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
 import torch
 
@@ -88,6 +88,20 @@ class CostModel(ABC):
         grow with width and depth. Models whose values do not (a table) override it.
         """
         return {name: (value, smallest) for name, value in self.measure(smallest, model).items()}
+
+    def closest_together(self, space: Any, bounds: Mapping[str, float]) -> tuple[str, dict[str, float]] | None:
+        """The architecture closest to meeting ``bounds`` (metric -> upper bound) together, when no
+        architecture of ``space`` meets them all.
+
+        A search also refuses, before it starts, budgets that some architecture meets one by one
+        but none meets together, where the model can know it. By default it cannot (a computed cost
+        is known only once an architecture is built), and this is None; a table overrides it.
+
+        Returns:
+            None when some architecture meets every bound on this model's metrics (or it cannot
+            be known); else the architecture closest to meeting them and its values of them.
+        """
+        return None
 
     def verify_front(self, archs: Sequence[str]) -> list[dict[str, float]]:
         """Extra columns for the final front; a model that predicts re-measures here.

@@ -100,6 +100,27 @@ class TableCostModel(TableBacked, CostModel):
                 out[name] = (float(values[best]), self.table.archs[rows[best]])
         return out
 
+    def closest_together(self, space: Any, bounds: Mapping[str, float]) -> tuple[str, dict[str, float]] | None:
+        """When no row a search can propose (not degenerate) meets every bound on this table's
+        metrics together, the row with the least summed relative excess over them and its values;
+        None when one does, when fewer than two bounds concern the table, or when no row has all
+        their values (every candidate fails then, each one with its reason)."""
+        bounded = {name: float(bound) for name, bound in bounds.items() if name in self.metrics}
+        if len(bounded) < 2:
+            return None
+        rows = np.array([i for i, arch in enumerate(self.table.parsed(space)) if space.degenerate(arch) is None],
+                        dtype=np.int64)
+        values = np.column_stack([self.table.column(self.metrics[name])[rows] for name in bounded])
+        whole = np.isfinite(values).all(axis=1)
+        if not whole.any():
+            return None
+        values, rows = values[whole], rows[whole]
+        excess = np.clip(values / np.array(list(bounded.values())) - 1.0, 0.0, None).sum(axis=1)
+        best = int(np.argmin(excess))
+        if excess[best] <= 0.0:
+            return None
+        return self.table.archs[rows[best]], {name: float(v) for name, v in zip(bounded, values[best])}
+
     def describe(self) -> dict[str, Any]:
         out = {"cost_model": self.name, "provides": list(self.provides), "table": str(self.table.path),
                "arch_column": self.table.arch_column, "columns": dict(self.metrics)}

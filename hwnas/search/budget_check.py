@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..config import RunConfig
 from ..exceptions import BudgetError
-from .objectives import BUDGETS, format_budget
+from .objectives import BUDGETS, budgets_text, format_budget
 
 
 def check_budgets(config: RunConfig, parts) -> None:
@@ -41,3 +41,20 @@ def check_budgets(config: RunConfig, parts) -> None:
                 f"({arch}) has {col} = {value:.4g}"
                 f"{' on target ' + parts.target.name if parts.target else ''}; "
                 f"set {BUDGETS.get(name).flag} to {format_budget(value)} or more")
+    # each budget alone is met; a table knows whether any of its rows meets them all together
+    names = {BUDGETS.get(name).column: name for name in config.budgets}
+    bounds = {column: config.budgets[name] for column, name in names.items()}
+    for cost in parts.cost_models:
+        closest = cost.closest_together(space, bounds)
+        if closest is None:
+            continue
+        arch, values = closest
+        together = {names[column]: bounds[column] for column in values}
+        broken = {column: value for column, value in values.items() if value > bounds[column]}
+        raise BudgetError(
+            f"{budgets_text(together)} cannot be met together: each alone is met by some {space.name} "
+            f"architecture, but none meets them all; the closest ({arch}) has "
+            f"{', '.join(f'{column} = {value:.4g}' for column, value in values.items())}; "
+            + " and ".join(f"set {BUDGETS.get(names[column]).flag} to {format_budget(value)} or more"
+                           for column, value in broken.items())
+            + " (or drop it)")

@@ -35,3 +35,35 @@ def test_a_table_budget_is_checked_against_the_cheapest_cell_a_search_can_propos
                       progress=False).evaluations == 8
     summary = run_search(dataclasses.replace(config, budgets={"max_latency_ms": 1.5}), tmp_path / "b", progress=False)
     assert summary.evaluations == 8  # a budget the cheapest cell meets runs
+
+
+def test_table_budgets_each_met_alone_but_by_no_row_together_are_refused(tmp_path):
+    import csv
+    import dataclasses
+
+    from fakes import write_nb201_table
+    from hwnas.table import table_search_config
+
+    table = tmp_path / "t.csv"
+    write_nb201_table(table, blank_every=0)
+    with open(table, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for row in rows:  # energy falls as latency rises: the fastest cells are the hungriest
+        row["energy"] = f"{20.0 - float(row['lat']):.4f}"
+    with open(table, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    config = table_search_config(space="nb201", table=table, arch_column="arch_str", accuracy_column="acc",
+                                 costs={"latency_ms": "lat", "energy_mj": "energy"}, evaluations=8)
+    # each budget alone is met (latency 1.2 ms on a skip path, energy 20 - 7 mJ on all convolutions)
+    # but no cell is both fast and frugal: refused before any evaluation, naming the closest cell
+    budgets = {"max_latency_ms": 1.5, "max_energy_mj": 14.0}
+    with pytest.raises(BudgetError, match=r"max_latency_ms=1.5, max_energy_mj=14 cannot be met together: .* the "
+                                          r"closest \(\|.*\) has latency_ms = .*, energy_mj = .*; set --max-") as info:
+        run_search(dataclasses.replace(config, budgets=budgets), tmp_path / "a", progress=False)
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "a").exists()
+    # budgets some cell meets together run
+    assert run_search(dataclasses.replace(config, budgets={"max_latency_ms": 5.0, "max_energy_mj": 17.0}),
+                      tmp_path / "b", progress=False).evaluations == 8
