@@ -321,3 +321,26 @@ def test_search_and_bench_find_the_same_architecture_column_without_the_flag(tab
                  _bench_args(neither, tmp_path / "b")):
         cli_error(argv, "has neither an 'arch' nor an 'arch_str' column", "columns: idx, cell, acc, lat, energy",
                   "--arch-column")
+
+
+def test_an_interrupted_bench_plot_says_how_many_seeds_its_medians_have(table, tmp_path, monkeypatch):
+    import hwnas.bench
+
+    real, calls, titles = hwnas.bench.run_ours, [], []
+
+    def run_ours(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # Ctrl-C during seed 1 of 3: the medians are of seed 0 alone
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(hwnas.bench, "run_ours", run_ours)
+    monkeypatch.setattr(hwnas.bench, "plot_bench", lambda path, records, title: titles.append(title))
+    assert main(_bench_args(table, tmp_path / "b", "--strategies", "random", "--peers", "", "--evaluations", "10,20",
+                            "--seeds", "3")) == 130
+    assert titles and titles[-1].endswith("median of 1 of 3 seeds (interrupted)"), titles
+    calls.clear()
+    monkeypatch.setattr(hwnas.bench, "run_ours", real)
+    assert main(_bench_args(table, tmp_path / "c", "--strategies", "random", "--peers", "", "--evaluations", "10",
+                            "--seeds", "2")) == 0
+    assert titles[-1].endswith("median of 2 seeds"), titles

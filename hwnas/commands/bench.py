@@ -133,6 +133,17 @@ class BenchCommand(Command):
                   [{"strategy": s, **{str(n): f"{v:.4f}" for n, v in d.items()}} for s, d in table.items()],
                   ["strategy", *map(str, args.evaluations)])
         plot_bench(out / "bench.png", records,
-                   f"{Path(args.table).name}: {args.score_column or args.accuracy_column} x {column}, median of "
-                   f"{counted(args.seeds, 'seed')}")
+                   f"{Path(args.table).name}: {args.score_column or args.accuracy_column} x {column}, "
+                   f"{self._medians_of(records, args.seeds)}")
         return table
+
+    @staticmethod
+    def _medians_of(records: list, seeds: int) -> str:
+        """``median of 10 seeds``; after an interrupt, the seeds each point has, not those asked for."""
+        from collections import Counter
+
+        finished = set(Counter((r.strategy, r.evaluations) for r in records).values())
+        if finished == {seeds}:
+            return f"median of {counted(seeds, 'seed')}"
+        low, high = min(finished), max(finished)
+        return f"median of {low}{'' if low == high else f'-{high}'} of {seeds} seeds (interrupted)"
