@@ -222,7 +222,7 @@ def test_bench_interrupted_keeps_the_finished_runs_and_exits_130(table, tmp_path
     assert (out / "summary.csv").is_file() and (out / "bench.png").is_file()
 
 
-def test_bench_searches_one_accuracy_column_and_scores_another(table, tmp_path, capsys):
+def test_bench_searches_one_accuracy_column_and_scores_another(table, tmp_path, capsys, monkeypatch):
     # NB201's convention: search validation accuracy, report test accuracy
     with open(table, newline="") as fh:
         rows = list(csv.DictReader(fh))
@@ -236,10 +236,16 @@ def test_bench_searches_one_accuracy_column_and_scores_another(table, tmp_path, 
     acc = float(next(r["acc"] for r in rows if r["arch_str"] == arch))
     assert problem.table_value(arch)[0] == pytest.approx(100.0 - acc)  # what a search sees
     assert problem._points[arch][0] == pytest.approx(acc)  # what is scored: 100 - (100 - acc)
+    import hwnas.bench
+
+    titles = []
+    monkeypatch.setattr(hwnas.bench, "plot_bench", lambda path, records, title: titles.append(title))
     assert main(["bench", "--table", str(two), "--accuracy-column", "acc", "--score-column", "acc_test",
                  "--cost", "latency_ms=lat", "--evaluations", "10", "--seeds", "1", "--peers", "",
                  "--strategies", "random", "--out", str(tmp_path / "b"), "--quiet"]) == 0
     assert "(acc_test x lat, searched on acc)" in capsys.readouterr().out
+    # and the figure says so too: it is scored on acc_test, but the searches never saw that column
+    assert titles == ["two.csv: acc_test x lat, median of 1 seed\nsearched on acc"]
 
 
 def test_bench_keeps_each_finished_run_as_it_comes_whatever_stops_it(table, tmp_path, monkeypatch):

@@ -132,9 +132,11 @@ class BenchCommand(Command):
         write_csv(out / "summary.csv",
                   [{"strategy": s, **{str(n): f"{v:.4f}" for n, v in d.items()}} for s, d in table.items()],
                   ["strategy", *map(str, args.evaluations)])
+        scored = args.score_column or args.accuracy_column
+        # the line bench prints says which column the searches saw when it is not the one scored
+        searched = "" if scored == args.accuracy_column else f"\nsearched on {args.accuracy_column}"
         plot_bench(out / "bench.png", records,
-                   f"{Path(args.table).name}: {args.score_column or args.accuracy_column} x {column}, "
-                   f"{self._medians_of(records, args.seeds)}")
+                   f"{Path(args.table).name}: {scored} x {column}, {self._medians_of(records, args.seeds)}{searched}")
         return table
 
     @staticmethod
