@@ -313,10 +313,14 @@ def parse_costs(items) -> dict[str, str]:
         if not sep or not name.strip() or not column.strip():
             raise ConfigError(f"--cost {item!r} must be NAME=COLUMN, e.g. --cost latency_ms=edgegpu_latency")
         if name.strip() in costs:
-            raise ConfigError(f"--cost {name.strip()} is given twice")
+            raise ConfigError(f"--cost {name.strip()} is given twice; give each metric once")
         if name.strip() in _accuracy_side():
             raise ConfigError(f"--cost {item!r}: {name.strip()} is the accuracy side, read from --accuracy-column; "
                               f"--cost names hardware costs (e.g. latency_ms=COLUMN)")
+        from .search.objectives import OBJECTIVES
+
+        # NAME becomes an objective: an unknown one is named here, not as a '[search] objectives' the user never wrote
+        OBJECTIVES.get(name.strip(), where=f"--cost {item!r}")
         costs[name.strip()] = column.strip()
     return costs
 

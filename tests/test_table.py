@@ -113,3 +113,25 @@ def test_arch_column_of_takes_the_flag_else_arch_else_arch_str(tmp_path):
         arch_column_of(path, None)
     with pytest.raises(ConfigError, match="not found"):  # the table's own checks still speak first
         MetricTable(tmp_path / "none.csv", arch_column_of(tmp_path / "none.csv", None))
+
+
+def test_parse_costs_names_an_unknown_metric_as_the_cost_flag_given(tmp_path, capsys):
+    from hwnas.exceptions import RegistryError
+    from hwnas.table import parse_costs
+
+    # the name becomes an objective: a misspelt one is refused as the --cost the user typed,
+    # not as a '[search] objectives' entry a table search's user never wrote
+    with pytest.raises(RegistryError, match=r"^--cost 'latency=edgegpu_latency': unknown objective 'latency'; "
+                                            r"did you mean 'latency_ms'\?"):
+        parse_costs(["latency=edgegpu_latency"])
+    from fakes import write_nb201_table
+    from hwnas.cli import main
+
+    table = tmp_path / "t.csv"
+    write_nb201_table(table)
+    assert main(["search", "--space", "nb201", "--table", str(table), "--accuracy-column", "acc",
+                 "--cost", "Latency_ms=lat", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hwnas: error: --cost 'Latency_ms=lat': unknown objective 'Latency_ms'; did you mean "
+                          "'latency_ms'") and "[search]" not in err
+    assert not (tmp_path / "r").exists()
