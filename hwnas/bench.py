@@ -316,6 +316,7 @@ def plot_bench(path: Path, records: Sequence[BenchRecord], title: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=120)
     by: dict[str, dict[int, list[float]]] = {}
@@ -327,6 +328,11 @@ def plot_bench(path: Path, records: Sequence[BenchRecord], title: str) -> None:
         ax.plot(ns, q[:, 1], "o-", label=name)
         ax.fill_between(ns, q[:, 0], q[:, 2], alpha=0.15)
     ax.set_xscale("log")
+    # ticks at the budgets, as plain numbers: a log axis alone labels 20 and 60 as 2×10¹ and 6×10¹,
+    # and 50 and 200 not at all
+    budgets = sorted({r.evaluations for r in records})
+    ax.set_xticks(budgets, [str(n) for n in budgets])
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     ax.set_xlabel("evaluations")
     ax.set_ylabel("hypervolume / true front's")
     ax.set_title(title, fontsize=9)

@@ -350,3 +350,20 @@ def test_an_interrupted_bench_plot_says_how_many_seeds_its_medians_have(table, t
     assert main(_bench_args(table, tmp_path / "c", "--strategies", "random", "--peers", "", "--evaluations", "10",
                             "--seeds", "2")) == 0
     assert titles[-1].endswith("median of 2 seeds"), titles
+
+
+def test_bench_plot_labels_its_budgets_on_the_evaluations_axis(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from hwnas.bench import BenchRecord, plot_bench
+
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)
+    records = [BenchRecord(s, seed, n, 0.5 + n / 1000, 0.1) for s in ("nsga2", "random") for seed in (0, 1)
+               for n in (20, 50, 200)]
+    plot_bench(tmp_path / "b.png", records, "t")
+    ax = figures[0].axes[0]
+    # the budgets, as numbers (a bare log axis labels 20 as 2×10¹ and 50, 200 not at all)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["20", "50", "200"]
+    assert list(ax.get_xticks()) == [20, 50, 200] and not len(ax.get_xticks(minor=True))
+    assert (tmp_path / "b.png").is_file()
