@@ -59,7 +59,7 @@ def print_search_summary(summary, config: RunConfig, plugins: Sequence[str] = ()
             line += f"; latency {lat[0]:.4f} ms"
         print(line)
     else:
-        print("front: empty (no successful evaluation within the budgets)")
+        print("front: empty (no successful evaluation" + (" within the budgets)" if config.budgets else ")"))
     d = summary.run_dir
     print(f"front:       {d / FRONT_CSV}\nall:         {d / EVALUATIONS_CSV}\nplot:        {d / PARETO_PNG}")
     if front:

@@ -28,6 +28,9 @@ def test_every_evaluation_failed_points_at_the_reasons_not_at_pick(capsys):
     out = capsys.readouterr().out
     assert "hwnas pick" not in out  # it would only answer "no successful evaluation to pick from"
     assert "next:        every evaluation failed; read why in the reason column of /runs/r/evaluations.csv" in out
+    assert "front: empty (no successful evaluation)\n" in out  # no budgets: none to name
+    print_search_summary(_summary([], failed=4), _config({"max_latency_ms": 0.01}))
+    assert "front: empty (no successful evaluation within the budgets)\n" in capsys.readouterr().out
 
 
 def test_nothing_within_the_budgets_says_to_search_longer_or_raise_them(capsys):
