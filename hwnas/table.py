@@ -46,8 +46,7 @@ class MetricTable:
     def __init__(self, path: str | Path, arch_column: str) -> None:
         self.path = Path(path)
         self.arch_column = arch_column
-        if not self.path.is_file():
-            raise ConfigError(f"table {str(path)!r} not found; pass an existing CSV file")
+        _require_file(path)
         try:
             # utf-8-sig: a spreadsheet's "CSV UTF-8" starts with a byte-order mark, which would
             # otherwise stick to the first column's name
@@ -204,6 +203,14 @@ def _load(path: str, mtime_ns: int, arch_column: str) -> MetricTable:
     return MetricTable(path, arch_column)
 
 
+def _require_file(path: str | Path) -> None:
+    """Refuse a table path that is not a file: missing, or a folder (named as such)."""
+    if Path(path).is_dir():
+        raise ConfigError(f"table {str(path)!r} is a folder; pass the CSV file in it")
+    if not Path(path).is_file():
+        raise ConfigError(f"table {str(path)!r} not found; pass an existing CSV file")
+
+
 def load_table(path: str | Path, arch_column: str) -> MetricTable:
     """The table at ``path``, read once per process while the file is unchanged.
 
@@ -211,8 +218,7 @@ def load_table(path: str | Path, arch_column: str) -> MetricTable:
         ConfigError: as :class:`MetricTable`.
     """
     p = Path(path).resolve()
-    if not p.is_file():
-        raise ConfigError(f"table {str(path)!r} not found; pass an existing CSV file")
+    _require_file(path)
     return _load(str(p), p.stat().st_mtime_ns, arch_column)
 
 

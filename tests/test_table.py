@@ -135,3 +135,11 @@ def test_parse_costs_names_an_unknown_metric_as_the_cost_flag_given(tmp_path, ca
     assert err.startswith("hwnas: error: --cost 'Latency_ms=lat': unknown objective 'Latency_ms'; did you mean "
                           "'latency_ms'") and "[search]" not in err
     assert not (tmp_path / "r").exists()
+
+
+def test_a_folder_given_as_the_table_is_named_a_folder(tmp_path):
+    from hwnas.table import MetricTable, load_table
+
+    for read in (load_table, MetricTable):
+        with pytest.raises(ConfigError, match=r"is a folder; pass the CSV file in it$"):
+            read(tmp_path, "arch")
