@@ -9,7 +9,7 @@ import argparse
 import sys
 from typing import Sequence
 
-from .exceptions import HwnasError
+from .exceptions import CLI_WORDS, HwnasError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -120,8 +120,8 @@ def _main(argv: Sequence[str] | None) -> int:
         return int(exc.code or 0)
     try:
         return commands[args.command].run(args)
-    except HwnasError as exc:
-        print(f"hwnas: error: {exc}", file=sys.stderr)
+    except HwnasError as exc:  # its fix in the command line's words (--resume, --out)
+        print(f"hwnas: error: {exc.said(CLI_WORDS)}", file=sys.stderr)
         return 2
 
 

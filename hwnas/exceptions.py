@@ -8,9 +8,33 @@ from __future__ import annotations
 
 from typing import Mapping
 
+#: Placeholders for the words of a fix that a Python caller and the command line say differently
+#: (how to continue a stored run, how to name another run folder, how to choose the latency's
+#: source). A message writes them (``f"{RESUME}: ..."``); ``str(error)`` says them as a caller of
+#: :func:`hwnas.run_search` writes them, and the CLI prints :meth:`HwnasError.said` with its flags.
+RESUME, OUT, LATENCY_LUT, LATENCY_MEASURE = "{resume}", "{out}", "{latency lut}", "{latency measure}"
+PYTHON_WORDS = {RESUME: "resume=True", OUT: "run_dir", LATENCY_LUT: "config.cost['latency'] = 'lut'",
+                LATENCY_MEASURE: "config.cost['latency'] = 'measure'"}
+CLI_WORDS = {RESUME: "--resume", OUT: "--out", LATENCY_LUT: "--latency lut", LATENCY_MEASURE: "--latency measure"}
+
 
 class HwnasError(Exception):
-    """Base class for errors caused by user input or environment, never by a bug."""
+    """Base class for errors caused by user input or environment, never by a bug.
+
+    Its message may name a fix with placeholders (:data:`RESUME`, :data:`OUT`, ...): ``str(error)``
+    says them in Python's words (:data:`PYTHON_WORDS`), :meth:`said` in any caller's.
+    """
+
+    def said(self, words: Mapping[str, str] = PYTHON_WORDS) -> str:
+        """The message with its placeholders said in ``words`` (:data:`CLI_WORDS`: the command line's)."""
+        # a subclass (a plugin's) may say its message its own way
+        text = super().__str__() if type(self).__str__ is HwnasError.__str__ else str(self)
+        for placeholder, word in words.items():
+            text = text.replace(placeholder, word)
+        return text
+
+    def __str__(self) -> str:
+        return self.said()
 
 
 class ConfigError(HwnasError):
@@ -53,16 +77,16 @@ class StoreError(HwnasError):
 class RunExistsError(StoreError):
     """A new search into a folder that already holds one.
 
-    The fix is said in the caller's words: ``resume=True`` or another ``run_dir`` from Python
-    (the default), ``--resume`` or another ``--out`` from the command line.
+    The fix is said in the caller's words (:meth:`HwnasError.said`): ``resume=True`` or another
+    ``run_dir`` from Python (the default), ``--resume`` or another ``--out`` from the command line.
 
     Args:
         run_dir: the folder.
-        resume: how the caller continues the stored run.
-        out: how the caller names another folder.
+        resume: how the caller continues the stored run (default: :data:`RESUME`).
+        out: how the caller names another folder (default: :data:`OUT`).
     """
 
-    def __init__(self, run_dir, resume: str = "resume=True", out: str = "run_dir") -> None:
+    def __init__(self, run_dir, resume: str = RESUME, out: str = OUT) -> None:
         self.run_dir, self.resume, self.out = run_dir, resume, out
         super().__init__(f"{str(run_dir)!r} already holds a search; pass {resume} to continue it "
                          f"or choose another {out}")

@@ -42,6 +42,37 @@ def test_a_second_search_into_a_run_s_folder_is_told_the_flags(run_dir, cli_erro
     assert str(pickle.loads(pickle.dumps(told))) == str(told)
 
 
+def test_a_resume_refused_by_the_stored_run_is_told_the_flags(tmp_path, cli_error):
+    # run_search says resume=True and run_dir to a Python caller; the command line says its flags
+    config, out = _write(tmp_path, GOOD.replace("population = 8", "population = 2")), str(tmp_path / "r")
+    assert main(["search", config, "--out", out, "--evaluations", "4", "--no-progress"]) == 0
+    line = cli_error(["search", config, "--out", out, "--evaluations", "6", "--resume", "--no-progress"],
+                     "hwnas: error: --resume: search.evaluations: stored 4, given 6; a run cannot be extended; "
+                     "search into a new --out")
+    assert line.endswith("--out") and "resume=True" not in line and "run_dir" not in line
+
+
+def test_a_resume_into_a_folder_without_a_run_is_told_the_flags(tmp_path, cli_error):
+    out = tmp_path / "none"
+    line = cli_error(["search", _write(tmp_path, GOOD), "--out", str(out), "--resume", "--no-progress"],
+                     f"hwnas: error: --resume: {str(out)!r} holds no run to resume; drop --resume to start one")
+    assert "resume=True" not in line
+
+
+def test_a_resume_with_other_cost_models_is_told_the_latency_flag(tmp_path, cli_error):
+    from hwnas.store import Store
+
+    config, out = _write(tmp_path, GOOD.replace("population = 8", "population = 2")), tmp_path / "r"
+    assert main(["search", config, "--out", str(out), "--evaluations", "4", "--no-progress"]) == 0
+    store = Store(out / Store.FILE_NAME)
+    store.set_meta("cost_models", ["counts", "lut"])  # e.g. a latency table appeared since
+    store.close()
+    line = cli_error(["search", config, "--out", str(out), "--evaluations", "4", "--resume",
+                      "--no-progress"],
+                     "--resume: the run used cost models ['counts', 'lut']")
+    assert line.endswith("resume with --latency lut") and "config.cost" not in line, line
+
+
 def test_pick_knee_and_budget(run_dir, capsys):
     assert main(["pick", str(run_dir)]) == 0
     out = capsys.readouterr().out

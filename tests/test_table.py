@@ -77,7 +77,7 @@ def test_a_resume_on_a_table_whose_rows_changed_is_refused(tmp_path):
     assert run_search(config, tmp_path / "r", resume=True, progress=False).new_evaluations == 0
     original = path.read_text()
     path.write_text(original.replace(",10.0000,1.0000,", ",10.0000,5.0000,", 1))  # one latency
-    with pytest.raises(StoreError, match=r"--resume: the table cost model's source changed since this run started "
+    with pytest.raises(StoreError, match=r"resume=True: the table cost model's source changed since this run started "
                                          r"\(\S*t.csv: the columns it reads hold other values\); its numbers "
                                          r"would mix two tables"):
         run_search(config, tmp_path / "r", resume=True, progress=False)

@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..exceptions import ConfigError, ExecutionError, HwnasError, PluginError, RunExistsError
+from ..exceptions import CLI_WORDS, ConfigError, ExecutionError, HwnasError, PluginError
 from ..interrupts import kill_as_interrupt
 from ..store import Store
 from ..wording import counted
@@ -112,8 +112,6 @@ class SearchCommand(Command):
             print(f"\ninterrupted; every finished evaluation is stored in {run_dir}. Continue with:\n  {again}",
                   file=sys.stderr)
             return 130
-        except RunExistsError as exc:  # the fix in the command line's words
-            raise RunExistsError(exc.run_dir, resume="--resume", out="--out") from None
         except ExecutionError as exc:  # a cluster --address names: the flag is to blame, not the config
             if args.address is None or getattr(exc, "address", None) != args.address:
                 raise
@@ -125,7 +123,8 @@ class SearchCommand(Command):
             if stored is None or not getattr(exc, "resumable", True):
                 raise
             again = resume_command(self.parser, args, run_dir, "search")
-            message = f"{exc}; {counted(stored, 'evaluation')} {'is' if stored == 1 else 'are'} stored in {run_dir}; "
+            message = (f"{exc.said(CLI_WORDS)}; {counted(stored, 'evaluation')} {'is' if stored == 1 else 'are'} "
+                       f"stored in {run_dir}; ")
             # a config error's fix is most likely in the config, which --resume refuses; a plugin's
             # (a PluginError is a ConfigError too) is in its code, and the run resumes once it is fixed
             if isinstance(exc, ConfigError) and not isinstance(exc, PluginError):

@@ -12,7 +12,7 @@ import time
 from typing import TYPE_CHECKING
 
 from ..config import RESUMABLE_SECTIONS
-from ..exceptions import StoreError
+from ..exceptions import LATENCY_LUT, LATENCY_MEASURE, OUT, RESUME, StoreError
 from ..outputs import PLUGINS_META, as_run
 from ..registry import plugin_modules
 from ..store import Store
@@ -42,10 +42,10 @@ def record_run(run: SearchRun, store: Store) -> None:
         stored_version = store.get_meta("results_version") or 1
         if store.get_meta("config") is not None and stored_version != RESULTS_VERSION:  # a run was recorded
             which = "an older" if stored_version < RESULTS_VERSION else "a newer"
-            raise StoreError(f"--resume: {run.run_dir} was stored by {which} hwnas (results version {stored_version}, "
+            raise StoreError(f"{RESUME}: {run.run_dir} was stored by {which} hwnas (results version {stored_version}, "
                              f"this one {RESULTS_VERSION}: MACs, budget violations and a few spaces' "
                              f"numbers differ), so a resume would mix both and replay another search; its "
-                             f"results stay readable (hwnas pick, export); search again into a new --out")
+                             f"results stay readable (hwnas pick, export); search again into a new {OUT}")
         _check_same_config(run, store, current)
         stored_models = store.get_meta("cost_models")
         if stored_models is not None and stored_models != models:
@@ -54,8 +54,8 @@ def record_run(run: SearchRun, store: Store) -> None:
             stored_target = store.get_meta("target")
             _check_same_target(stored_target, run.parts.target.describe() if run.parts.target else None,
                                stored_models, remote=bool((stored_target or {}).get("remote")))
-            flag = "--latency lut" if "lut" in stored_models else "--latency measure"
-            raise StoreError(f"--resume: the run used cost models {stored_models}, this session would use "
+            flag = LATENCY_LUT if "lut" in stored_models else LATENCY_MEASURE
+            raise StoreError(f"{RESUME}: the run used cost models {stored_models}, this session would use "
                              f"{models} (a latency table appeared or changed); resume with {flag}")
     target = run.parts.target.describe() if run.parts.target else None
     remote = remote_table(run.parts.cost_models, models)
@@ -70,9 +70,9 @@ def record_run(run: SearchRun, store: Store) -> None:
     stored_data = store.get_meta("data_digest") if run.resume else None
     if stored_data is not None and data is not None and stored_data != data:  # a run from before: not recorded
         where = f" ({run.config.task['path']})" if run.config.task.get("path") else ""
-        raise StoreError(f"--resume: the data of [task] dataset {run.parts.task.name!r}{where} "
+        raise StoreError(f"{RESUME}: the data of [task] dataset {run.parts.task.name!r}{where} "
                          f"changed since this run started, so its errors would mix two datasets: restore the "
-                         f"data it ran on, or search into a new --out")
+                         f"data it ran on, or search into a new {OUT}")
     store.set_meta("data_digest", data)
     store.set_meta("cost_models", models)
     # which modules registered the run's parts, so that export and compress can name them
@@ -91,9 +91,9 @@ def record_run(run: SearchRun, store: Store) -> None:
             was, now = _described(before), _described(source)
             # one file edited in place reads the same in words: say what differs
             change = f"{was}, is now {now}" if was != now else f"{now}: the columns it reads hold other values"
-            raise StoreError(f"--resume: the {label}'s source changed since this run started ({change}); "
+            raise StoreError(f"{RESUME}: the {label}'s source changed since this run started ({change}); "
                              f"its numbers would mix two tables: restore that table (or point the config's "
-                             f"path at it), or search into a new --out")
+                             f"path at it), or search into a new {OUT}")
     store.set_meta("cost_sources", sources)
     store.set_meta("strategy_options", run.strategy_options)
     if store.get_meta("started_at") is None:  # wall time of the run, e.g. a supernet's before any evaluation
@@ -135,9 +135,9 @@ def _check_same_target(stored: dict | None, current: dict | None, models: list[s
     diff = [(k, a, b) for k, a, b in _differences(stored, current) if k not in ignored]
     if diff:
         shown = "; ".join(f"{key}: stored {_shown(a)}, now {_shown(b)}" for key, a, b in diff)
-        raise StoreError(f"--resume: target {current.get('name')!r} differs from the stored run's: {shown}; its "
+        raise StoreError(f"{RESUME}: target {current.get('name')!r} differs from the stored run's: {shown}; its "
                          f"numbers would mix two settings: restore the target (and runtime) it ran with, or "
-                         f"search into a new --out")
+                         f"search into a new {OUT}")
 
 
 def _check_same_config(run: SearchRun, store: Store, current: dict) -> None:
@@ -168,12 +168,12 @@ def _check_same_config(run: SearchRun, store: Store, current: dict) -> None:
     if grown and all(key == "search.evaluations" or key.startswith(derived) for key, _, _ in diff):
         # a strategy plans by its budget (nsga2's default population, evolution's queue,
         # the last generation cut to size), so replaying with another one is another search
-        raise StoreError(f"--resume: search.evaluations: stored {grown[0][0]}, given {grown[0][1]}; a run "
-                         f"cannot be extended; search into a new --out")
+        raise StoreError(f"{RESUME}: search.evaluations: stored {grown[0][0]}, given {grown[0][1]}; a run "
+                         f"cannot be extended; search into a new {OUT}")
     if diff:
         shown = "; ".join(f"{key}: stored {_shown(a)}, given {_shown(b)}" for key, a, b in diff)
-        raise StoreError(f"--resume: the config differs from the stored run: {shown}; resume with the "
-                         f"same config and flags or start a new --out")
+        raise StoreError(f"{RESUME}: the config differs from the stored run: {shown}; resume with the "
+                         f"same config and flags or start a new {OUT}")
 
 
 def _described(source: dict) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..exceptions import RunExistsError, StoreError
+from ..exceptions import OUT, RESUME, RunExistsError, StoreError
 from ..outputs import CONFIG_JSON, EVALUATIONS_CSV, FRONT_CSV, PARETO_PNG
 from ..store import Store
 
@@ -24,18 +24,18 @@ def check_run_folder(run_dir: Path, resume: bool) -> None:
     if not store_path.exists() and (run_dir / EVALUATIONS_CSV).is_file():
         # a run whose store was deleted (or not copied): a new search would overwrite its results
         if resume:
-            raise StoreError(f"--resume: {str(run_dir)!r} holds {EVALUATIONS_CSV} but no {Store.FILE_NAME} "
+            raise StoreError(f"{RESUME}: {str(run_dir)!r} holds {EVALUATIONS_CSV} but no {Store.FILE_NAME} "
                              f"(deleted or not copied), and a run resumes only from its store: restore "
-                             f"{Store.FILE_NAME} there, or search into a new --out")
+                             f"{Store.FILE_NAME} there, or search into a new {OUT}")
         raise StoreError(f"{str(run_dir)!r} holds a run's {EVALUATIONS_CSV} but no {Store.FILE_NAME}; a new "
-                         f"search would overwrite it: choose another --out, or move that run's files away first")
+                         f"search would overwrite it: choose another {OUT}, or move that run's files away first")
     ours = [n for n in (CONFIG_JSON, FRONT_CSV, PARETO_PNG) if (run_dir / n).exists()]
     if not resume and not store_path.exists() and ours:  # a folder of other files (--out .)
         raise StoreError(f"{str(run_dir)!r} holds {', '.join(ours)} and no {Store.FILE_NAME} (not a run's "
                          f"folder): a search would overwrite {'them' if len(ours) > 1 else 'it'}; choose another "
-                         f"--out, or move {'them' if len(ours) > 1 else 'it'} away first")
+                         f"{OUT}, or move {'them' if len(ours) > 1 else 'it'} away first")
     if resume and not store_path.is_file():
-        raise StoreError(f"--resume: {str(run_dir)!r} holds no run to resume; drop --resume to start one")
+        raise StoreError(f"{RESUME}: {str(run_dir)!r} holds no run to resume; drop {RESUME} to start one")
     if not resume and store_path.exists():
         raise RunExistsError(run_dir)
 
@@ -57,8 +57,8 @@ def stored_config(run_dir: Path) -> dict | None:
         finally:
             store.close()
     if config is None and (evaluated or (run_dir / EVALUATIONS_CSV).exists()):
-        raise StoreError(f"--resume: {run_dir / Store.FILE_NAME} has lost its run's config (an emptied or "
-                         f"damaged file), so its evaluations cannot be continued; start a new --out")
+        raise StoreError(f"{RESUME}: {run_dir / Store.FILE_NAME} has lost its run's config (an emptied or "
+                         f"damaged file), so its evaluations cannot be continued; start a new {OUT}")
     return config
 
 
@@ -73,6 +73,6 @@ def exclusive(run_dir: Path):
 
     def refuse(pid: str) -> None:
         raise StoreError(f"another hwnas process is writing {run_dir} (pid {pid}); wait for it or choose "
-                         f"another --out")
+                         f"another {OUT}")
 
     return held(run_dir / LOCK_FILE, refuse)

@@ -363,6 +363,22 @@ def run_search(config: RunConfig, run_dir: str | Path, *, resume: bool = False,
                progress: bool = True, outputs: bool = True) -> SearchSummary:
     """Run or resume a search (see :class:`SearchRun`).
 
+    Args:
+        config: the run config (:func:`hwnas.load_config`, :func:`hwnas.config_from_dict`).
+        run_dir: the folder the run's files go to (the CLI's ``--out``).
+        resume: continue the run stored in ``run_dir`` (the CLI's ``--resume``), with the same
+            config; a finished run cannot be extended (search into a new ``run_dir``).
+        progress: show a progress bar.
+        outputs: write the CSVs, plot and config.json (the store is always written).
+
+    Returns:
+        The :class:`SearchSummary`; :func:`hwnas.load_run` reads the run back.
+
+    Raises:
+        HwnasError: a bad config, a ``run_dir`` that holds another run, a resume the stored run
+            refuses; the message says the fix in these arguments' words (``resume=True``,
+            ``run_dir``), where the CLI says its flags.
+
     Example:
         >>> from hwnas.config import load_config
         >>> summary = run_search(load_config("examples/digits.toml"), "runs/digits")  # doctest: +SKIP

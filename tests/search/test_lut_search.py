@@ -177,7 +177,7 @@ def test_resume_refuses_a_latency_table_that_changed_since_the_run_started(tmp_p
     assert run_search(config_from_dict(config), tmp_path / "r", resume=True, progress=False).new_evaluations == 0
     space = make_space("mbv3", (1, 8, 8), 10, **{k: v for k, v in TINY.items() if k != "name"})
     hand_table(space, load_target("cpu-ort-1t"), coef=(2.0, 0.0, 0.0)).save(tmp_path / "mbv3-1x8x8.json")
-    with pytest.raises(StoreError, match=r"--resume: the lut cost model.s source changed since this run started .*"
+    with pytest.raises(StoreError, match=r"resume=True: the lut cost model.s source changed since this run started .*"
                                          r"would mix two tables"):
         run_search(config_from_dict(config), tmp_path / "r", resume=True, progress=False)
 

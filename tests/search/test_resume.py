@@ -28,7 +28,7 @@ def test_resume_refuses_a_run_stored_by_another_results_version(tmp_path, make_c
     store.close()
     which = "a newer" if version == 99 else "an older"
     with pytest.raises(StoreError, match=rf"stored by {which} hwnas \(results version {version or 1}, this one 3.*"
-                                         r"search again into a new --out$"):
+                                         r"search again into a new run_dir$"):
         run_search(make_config(search={"evaluations": 12}), tmp_path / "r", resume=True, progress=False)
     from hwnas.outputs import load_run
 
@@ -41,7 +41,8 @@ def test_resume_refuses_other_cost_models(tmp_path, make_config):
     store = Store(tmp_path / "r" / "store.sqlite")
     store.set_meta("cost_models", ["counts", "lut"])
     store.close()
-    with pytest.raises(StoreError, match=r"used cost models \['counts', 'lut'\].*resume with --latency lut"):
+    with pytest.raises(StoreError, match=r"used cost models \['counts', 'lut'\].*resume with "
+                                         r"config.cost\['latency'\] = 'lut'$"):
         run_search(make_config(search={"evaluations": 8}), tmp_path / "r", resume=True, progress=False)
 
 
@@ -55,7 +56,7 @@ def test_resume_names_a_changed_target_before_the_cost_models_its_table_then_ref
     store.set_meta("cost_models", ["counts", "lut"])
     store.close()
     toml.write_text(toml.read_text().replace("batch_size = 1", "batch_size = 8"))
-    with pytest.raises(StoreError, match=r"^--resume: target 'cpu-ort-1t' differs from the stored run's: batch_size: "
+    with pytest.raises(StoreError, match=r"^resume=True: target 'cpu-ort-1t' differs from the stored run's: batch_size: "
                                          r"stored 1, now 8; "):
         run_search(config, tmp_path / "r", resume=True, progress=False)
 
@@ -73,8 +74,8 @@ def test_resume_names_each_changed_key_with_both_values(tmp_path, make_config):
 
 def test_a_larger_budget_on_resume_is_refused_as_an_extension(tmp_path, make_config):
     run_search(make_config(search={"evaluations": 8}), tmp_path / "r", progress=False)
-    with pytest.raises(StoreError, match=r"^--resume: search.evaluations: stored 8, given 12; a run cannot be "
-                                         r"extended; search into a new --out$"):
+    with pytest.raises(StoreError, match=r"^resume=True: search.evaluations: stored 8, given 12; a run cannot be "
+                                         r"extended; search into a new run_dir$"):
         run_search(make_config(search={"evaluations": 12}), tmp_path / "r", resume=True, progress=False)
 
 
@@ -87,10 +88,10 @@ def test_resume_refuses_a_target_file_that_changed(tmp_path, make_config):
     run_search(config, tmp_path / "r", resume=True, progress=False)
     toml.write_text(text.replace("batch_size = 1", "batch_size = 8").replace("intra_op_threads = 1",
                                                                              "intra_op_threads = 2"))
-    with pytest.raises(StoreError, match=r"^--resume: target 'cpu-ort-1t' differs from the stored run's: batch_size: "
+    with pytest.raises(StoreError, match=r"^resume=True: target 'cpu-ort-1t' differs from the stored run's: batch_size: "
                                          r"stored 1, now 8; intra_op_threads: stored 1, now 2; its numbers would "
                                          r"mix two settings: restore the target \(and runtime\) it ran with, or "
-                                         r"search into a new --out$"):
+                                         r"search into a new run_dir$"):
         run_search(config, tmp_path / "r", resume=True, progress=False)
     store = Store(tmp_path / "r" / Store.FILE_NAME)
     assert store.get_meta("target")["batch_size"] == 1  # the stored run's target is kept
@@ -107,16 +108,16 @@ def test_resume_refuses_data_that_changed_since_the_run_started(tmp_path, make_c
     run_search(config, tmp_path / "r", progress=False)
     run_search(config, tmp_path / "r", resume=True, progress=False)  # the same data resumes
     np.savez(path, x=rng.normal(size=(60, 4)), y=np.arange(60) % 3)
-    with pytest.raises(StoreError, match=rf"^--resume: the data of \[task\] dataset 'npz' \({path}\) changed since "
+    with pytest.raises(StoreError, match=rf"^resume=True: the data of \[task\] dataset 'npz' \({path}\) changed since "
                                          r"this run started, so its errors would mix two datasets: restore the data "
-                                         r"it ran on, or search into a new --out$"):
+                                         r"it ran on, or search into a new run_dir$"):
         run_search(config, tmp_path / "r", resume=True, progress=False)
 
 
 def test_a_larger_budget_than_the_population_on_resume_is_refused_as_an_extension(tmp_path, make_config):
     # nsga2 cuts its population to a smaller budget, so it changes with the budget: not a second reason
     run_search(make_config(search={"evaluations": 3, "population": 16}), tmp_path / "r", progress=False)
-    with pytest.raises(StoreError, match=r"^--resume: search.evaluations: stored 3, given 4; a run cannot be "
-                                         r"extended; search into a new --out$"):
+    with pytest.raises(StoreError, match=r"^resume=True: search.evaluations: stored 3, given 4; a run cannot be "
+                                         r"extended; search into a new run_dir$"):
         run_search(make_config(search={"evaluations": 4, "population": 16}), tmp_path / "r", resume=True,
                    progress=False)

@@ -20,7 +20,7 @@ def test_a_second_search_into_a_folder_being_written_is_refused(tmp_path, make_c
         os.write(fd, b"12345")
         for resume in (False, True):
             with pytest.raises(StoreError, match=r"^another hwnas process is writing .*r \(pid 12345\); wait for it "
-                                                 r"or choose another --out$"):
+                                                 r"or choose another run_dir$"):
                 if resume:
                     Store(run / Store.FILE_NAME).close()
                 run_search(make_config(), run, resume=resume, progress=False)
@@ -56,8 +56,8 @@ def test_resume_refuses_a_store_that_lost_its_config(tmp_path, make_config, lost
             db.execute("DELETE FROM meta WHERE key = 'config'")
         db.close()
     stored = (run / Store.FILE_NAME).read_bytes()
-    with pytest.raises(StoreError, match=r"^--resume: .*store\.sqlite has lost its run's config \(an emptied or "
-                                         r"damaged file\), so its evaluations cannot be continued; start a new --out$"):
+    with pytest.raises(StoreError, match=r"^resume=True: .*store\.sqlite has lost its run's config \(an emptied or "
+                                         r"damaged file\), so its evaluations cannot be continued; start a new run_dir$"):
         run_search(make_config(search={"evaluations": 7}), run, resume=True, progress=False)
     assert (run / "evaluations.csv").read_text() == before  # left as it was
     assert (run / Store.FILE_NAME).read_bytes() == stored  # the refused resume wrote no schema into it
@@ -68,10 +68,10 @@ def test_a_folder_holding_a_runs_csv_but_no_store_is_never_overwritten(tmp_path,
     (tmp_path / "r" / "store.sqlite").unlink()  # deleted, or only the CSVs were copied
     before = (tmp_path / "r" / "evaluations.csv").read_text()
     with pytest.raises(StoreError, match=r"holds a run's evaluations.csv but no store.sqlite; a new search would "
-                                         r"overwrite it: choose another --out"):
+                                         r"overwrite it: choose another run_dir"):
         run_search(make_config(search={"evaluations": 8}), tmp_path / "r", progress=False)
-    with pytest.raises(StoreError, match=r"--resume: .* holds evaluations.csv but no store.sqlite .*restore "
-                                         r"store.sqlite there, or search into a new --out$"):
+    with pytest.raises(StoreError, match=r"resume=True: .* holds evaluations.csv but no store.sqlite .*restore "
+                                         r"store.sqlite there, or search into a new run_dir$"):
         run_search(make_config(search={"evaluations": 8}), tmp_path / "r", resume=True, progress=False)
     assert (tmp_path / "r" / "evaluations.csv").read_text() == before
 
@@ -81,6 +81,6 @@ def test_a_new_search_never_overwrites_a_foreign_config_json(tmp_path, make_conf
     folder.mkdir()
     (folder / "config.json").write_text('{"mine": 1}')  # --out . in a project of one's own
     with pytest.raises(StoreError, match=r"holds config.json and no store.sqlite \(not a run's folder\): a search "
-                                         r"would overwrite it; choose another --out, or move it away first"):
+                                         r"would overwrite it; choose another run_dir, or move it away first"):
         run_search(make_config(search={"evaluations": 8}), folder, progress=False)
     assert (folder / "config.json").read_text() == '{"mine": 1}'

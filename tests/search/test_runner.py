@@ -120,7 +120,7 @@ def test_resume_guards(tmp_path, make_config):
                                          "another run_dir$"):
         run_search(make_config(search={"evaluations": 8}), tmp_path / "r", progress=False)
     with pytest.raises(StoreError, match=r"differs from the stored run: search.seed: stored 0, given 3; resume "
-                                         r"with the same config and flags or start a new --out"):
+                                         r"with the same config and flags or start a new run_dir"):
         run_search(make_config(search={"evaluations": 8, "seed": 3}), tmp_path / "r", resume=True, progress=False)
 
 
