@@ -122,7 +122,8 @@ def pick(rows: Sequence[Row], objectives: Sequence[Objective], budgets: Mapping[
     Budgets are judged on :func:`judged` rows (a re-measured latency over the predicted one).
 
     Args:
-        rows: successful evaluations (failed ones must be filtered out by the caller).
+        rows: the metrics of successful evaluations (``ev.metrics``; failed ones must be filtered
+            out by the caller; from a run read back, :meth:`hwnas.outputs.Run.pick` does it).
         objectives: the run's objectives; under a budget the first estimator-side one (error,
             zc_score) is optimised, the others break ties (:func:`optimised_order`).
         budgets: budget name -> bound (e.g. ``{"max_latency_ms": 0.3}``).

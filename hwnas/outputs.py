@@ -287,6 +287,32 @@ class Run:
         """
         return [self.evaluations[i] for i in front_indices(self.evaluations, self.objectives, self.config.budgets)]
 
+    def pick(self, budgets: Mapping[str, float] | None = None) -> Evaluation:
+        """The evaluation ``hwnas pick`` chooses: the best estimator-side objective among the
+        successful ones under ``budgets`` (and the run's own ``[budgets]``), or the knee of the
+        front without any (:func:`hwnas.front.pick`).
+
+        Args:
+            budgets: budget name -> bound, e.g. ``{"max_latency_ms": 0.1}`` (``hwnas list`` names them).
+
+        Raises:
+            BudgetError: no successful evaluation meets the budgets (naming the closest values).
+            ConfigError: a budget that is unknown or not a positive number.
+
+        Example:
+            >>> load_run("runs/digits").pick({"max_latency_ms": 0.1}).arch   # doctest: +SKIP
+            'w0.5:k3e4/k3e3/k3e4/k5e3'
+        """
+        from .exceptions import BudgetError
+        from .front import pick
+
+        ok = [ev for ev in self.evaluations if ev.ok]
+        if not ok:
+            raise BudgetError(f"{self.path}: no successful evaluation to pick from (of "
+                              f"{counted(self.evaluations, 'evaluation')}); see the reason column of "
+                              f"{EVALUATIONS_CSV}")
+        return ok[pick([ev.metrics for ev in ok], self.objectives, dict(budgets or {}), required=self.config.budgets)]
+
     def components(self) -> Any:
         """The run's parts rebuilt from its stored config (no estimator), for export and compress.
 

@@ -229,3 +229,22 @@ def test_an_output_file_path_ending_in_a_slash_is_refused_not_written_as_a_file(
     assert str(err.value) == (f"-o {given} names a folder; give the ONNX file to write, "
                               f"e.g. -o {given}model.onnx")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_loaded_run_picks_as_hwnas_pick_does(tmp_path, make_config, capsys):
+    # hwnas.pick(run.front, ...) failed on Evaluation objects; a notebook picks from the Run
+    from hwnas.cli import main
+    from hwnas.exceptions import BudgetError
+    from hwnas.outputs import load_run
+    from hwnas.search.runner import run_search
+
+    run_search(make_config(), tmp_path / "r", progress=False)
+    run = load_run(tmp_path / "r")
+    bound = sorted(e.metrics["latency_ms"] for e in run.front)[len(run.front) // 2]
+    for budgets, flags in (({"max_latency_ms": bound}, ["--max-latency-ms", repr(bound)]), (None, [])):
+        chosen = run.pick(budgets)
+        assert main(["pick", str(tmp_path / "r"), *flags]) == 0
+        assert f"arch: {chosen.arch}" in capsys.readouterr().out
+    assert run.pick({"max_latency_ms": bound}).metrics["latency_ms"] <= bound
+    with pytest.raises(BudgetError, match=r"no evaluated architecture meets max_latency_ms=1e-09"):
+        run.pick({"max_latency_ms": 1e-9})
