@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..exceptions import OUT, RESUME, RunExistsError, StoreError
-from ..outputs import CONFIG_JSON, EVALUATIONS_CSV, FRONT_CSV, PARETO_PNG
+from ..outputs import CONFIG_JSON, EVALUATIONS_CSV, FRONT_CSV, PARETO_PNG, check_folder_to_write
 from ..store import Store
 
 #: the file a search holds locked while it writes its run directory
@@ -19,7 +19,9 @@ def check_run_folder(run_dir: Path, resume: bool) -> None:
     Raises:
         StoreError: naming the folder, what it holds and the fix.
         RunExistsError: a new run into a folder that holds a stored run.
+        ConfigError: ``run_dir`` is a file, or under one or under a folder that is not writable.
     """
+    check_folder_to_write(run_dir, OUT, "the run's files")  # the CLI checked its --out; a Python caller's too
     store_path = run_dir / Store.FILE_NAME
     if not store_path.exists() and (run_dir / EVALUATIONS_CSV).is_file():
         # a run whose store was deleted (or not copied): a new search would overwrite its results

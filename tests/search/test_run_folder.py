@@ -84,3 +84,14 @@ def test_a_new_search_never_overwrites_a_foreign_config_json(tmp_path, make_conf
                                          r"would overwrite it; choose another run_dir, or move it away first"):
         run_search(make_config(search={"evaluations": 8}), folder, progress=False)
     assert (folder / "config.json").read_text() == '{"mine": 1}'
+
+
+def test_a_run_folder_that_is_a_file_is_one_error_in_python_words(tmp_path, make_config):
+    # the CLI checks its --out first; run_search from Python raised FileExistsError
+    from hwnas.exceptions import ConfigError
+
+    (tmp_path / "notes.txt").write_text("mine")
+    for run_dir, where in ((tmp_path / "notes.txt", ""), (tmp_path / "notes.txt" / "r", f": {tmp_path / 'notes.txt'}")):
+        with pytest.raises(ConfigError, match=rf"^run_dir {run_dir}{where} is a file; give a folder for the run's files$"):
+            run_search(make_config(), run_dir, progress=False)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
