@@ -18,6 +18,7 @@ _LAZY = {
     "RunConfig": ("config", "RunConfig"),
     "run_search": ("search.runner", "run_search"),
     "load_run": ("outputs", "load_run"),
+    "export_run_arch": ("export", "export_run_arch"),
     "pick": ("front", "pick"),
     "non_dominated": ("front", "non_dominated"),
     "hypervolume": ("front", "hypervolume"),

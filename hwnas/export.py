@@ -90,13 +90,13 @@ def preprocessing_summary(preprocessing: dict | None) -> str | None:
             f"{PREPROCESSING_KEY!r} as JSON)")
 
 
-def export_run_arch(run_dir: str | Path, arch: str, output: str | Path, *,
+def export_run_arch(run_dir: str | Path, arch: str | int, output: str | Path, *,
                     untrained: bool = False) -> tuple[Evaluation | None, Path]:
     """Write ``output`` (ONNX) for an architecture of the run at the run target's batch size.
 
     Args:
         run_dir: the search's run directory.
-        arch: canonical architecture string, or an evaluation id.
+        arch: canonical architecture string, or an evaluation id (``ev.id``).
         output: ONNX file to write (not a directory; missing parent folders are created).
         untrained: allow an architecture that was not evaluated (random weights).
 

@@ -351,7 +351,7 @@ class Run:
         return DataError(f"{self.path}: the data it was searched on cannot be read now ({what}); networks "
                          f"are rebuilt from it: restore it where the run read it")
 
-    def resolve_arch(self, space: Any, text: str) -> str:
+    def resolve_arch(self, space: Any, text: str | int) -> str:
         """The canonical architecture string that ``text`` (what a user typed for ``hwnas
         export`` or ``hwnas compress --arch``) names in this run.
 
@@ -367,7 +367,7 @@ class Run:
             >>> load_run("runs/digits").resolve_arch(space, "3")   # doctest: +SKIP
             'w1:k3e4/k5e6/k3e4/k7e3'
         """
-        text = text.strip()
+        text = str(text).strip()  # an id a Python caller gives as a number (ev.id)
         if re.fullmatch(r"[+-]?\d+", text):
             by_id = {ev.id: ev for ev in self.evaluations}
             if int(text) in by_id:

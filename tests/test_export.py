@@ -33,6 +33,17 @@ def test_export_keeps_the_batch_size_the_run_was_searched_with_after_the_target_
     assert "batch fixed at 2 (the run's target batch_size): feed 2 sample(s) per run" in capsys.readouterr().out
 
 
+def test_a_python_caller_exports_the_evaluation_it_picked_by_its_id(tmp_path, make_config):
+    # hwnas had no export function, and export_run_arch(run_dir, ev.id, ...) failed: 'int' object has no attribute 'strip'
+    import hwnas
+
+    hwnas.run_search(make_config(search={"evaluations": 4, "population": 4}), tmp_path / "run", progress=False)
+    best = hwnas.load_run(tmp_path / "run").pick()
+    ev, path = hwnas.export_run_arch(tmp_path / "run", best.id, tmp_path / "best.onnx")
+    assert ev.arch == best.arch and path == tmp_path / "best.onnx"
+    onnx.checker.check_model(onnx.load(str(path)))
+
+
 def test_export_of_a_lut_run_reads_no_table(tmp_path, capsys):
     import csv
 
