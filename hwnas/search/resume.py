@@ -144,16 +144,17 @@ def _check_same_config(run: SearchRun, store: Store, current: dict) -> None:
     """Refuse a ``--resume`` whose config differs from the stored run's (where evaluations run
     may differ). With the same strategy both are compared as the run ran them: a config.json
     (every option, and the models a run that left them implicit used) resumes the run it came
-    from; the models this session resolves are compared by :func:`record_run`."""
+    from, and the config it came from resumes it after that config.json did (which stored its
+    models); the models this session resolves are compared by :func:`record_run`."""
     stored = run.stored_config
     if stored is None:
         return
     stored_options = store.get_meta("strategy_options")
     if stored_options is not None and (stored.get("search") or {}).get("strategy") == run.config.search["strategy"]:
-        used = (store.get_meta("cost_models")
-                if "models" in current["cost"] and "models" not in stored.get("cost", {}) else None)
-        stored = as_run(stored, used, stored_options)
-        current = as_run(current, None, run.strategy_options)
+        used, stored_models = store.get_meta("cost_models"), "models" in stored.get("cost", {})
+        stored = as_run(stored, used if "models" in current["cost"] and not stored_models else None, stored_options)
+        current = as_run(current, used if stored_models and "models" not in current["cost"] else None,
+                         run.strategy_options)
     diff = _differences({s: v for s, v in stored.items() if s not in RESUMABLE_SECTIONS},
                         {s: v for s, v in current.items() if s not in RESUMABLE_SECTIONS})
     if not any(c.name == "lut" for c in run.parts.cost_models):

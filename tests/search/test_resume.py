@@ -121,3 +121,20 @@ def test_a_larger_budget_than_the_population_on_resume_is_refused_as_an_extensio
                                          r"extended; search into a new run_dir$"):
         run_search(make_config(search={"evaluations": 4, "population": 16}), tmp_path / "r", resume=True,
                    progress=False)
+
+
+def test_the_config_a_run_came_from_resumes_it_after_its_config_json_did(tmp_path, make_config):
+    # a resume from config.json stored its [cost] models; the config that left them implicit
+    # was then refused: "cost.models: stored ['counts', 'memory', 'ort'], given (not set)"
+    from hwnas.config import load_config
+
+    def implicit():
+        config = make_config(search={"evaluations": 4, "population": 2, "objectives": ["error", "params"]})
+        del config.cost["models"]
+        return config
+
+    run_search(implicit(), tmp_path / "r", progress=False)
+    as_run = load_config(tmp_path / "r" / "config.json")
+    assert as_run.cost["models"] == ["counts", "memory", "ort"]
+    for config in (as_run, implicit(), as_run):
+        assert run_search(config, tmp_path / "r", resume=True, progress=False).new_evaluations == 0
