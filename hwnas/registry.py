@@ -162,6 +162,20 @@ def plugin_modules() -> list[str]:
                   and m.split(".")[0] != "hwnas")
 
 
+def unimportable_parts() -> dict[str, str]:
+    """``name -> kind`` of the parts that code of a ``__main__`` no other process can import (a
+    notebook, ``python -c``) registered: worker processes import a run's plugin modules by name
+    (:func:`plugin_modules` leaves ``__main__`` out), so they cannot build these. Empty when
+    ``__main__`` is a script's file, which spawned workers run again."""
+    import os
+
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    if path and os.path.isfile(path):
+        return {}
+    return {name: reg.kind for reg in _REGISTRIES for name, obj in reg._items.items()
+            if "__main__" in (reg._origins.get(name), getattr(obj, "__module__", None))}
+
+
 def raised_in(exc: BaseException, modules: Iterable[str]) -> str | None:
     """``module.function (line N)`` of the innermost frame of ``exc``'s traceback that runs code of
     one of ``modules`` (a plugin's), or None when none does (the exception is hwnas's own)."""

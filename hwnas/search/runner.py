@@ -29,8 +29,8 @@ import numpy as np
 from ..config import LEGACY_SEARCH, RunConfig, check_local_workers, config_from_dict
 from ..evaluation import FAILED, OK, OVER_BUDGET, Evaluation, failed_evaluation, prefiltered, status_counts
 from ..execute.base import MAX_ATTEMPTS
-from ..exceptions import HwnasError, MissingExtraError, StoreError
-from ..registry import construct, plugin_modules
+from ..exceptions import ConfigError, HwnasError, MissingExtraError, StoreError
+from ..registry import construct, plugin_modules, unimportable_parts
 from ..outputs import WEIGHTS_DIR, front_indices, write_outputs
 from ..search.objectives import is_feasible, minimisation_matrix, resolve_objectives, violation_matrix
 from ..store import Store
@@ -222,9 +222,20 @@ class SearchRun:
         workers = min(ex["workers"], self.config.search["evaluations"])  # no process with nothing to do
         spec = WorkerSpec(self.config, self.run_dir / WEIGHTS_DIR, tuple(plugin_modules()),
                           threads_per_worker(workers))
-        return construct(self.executor_class, self.parts.evaluator, spec, options=self.config.executor_options(),
-                         fixed=dict(workers=workers, eval_timeout_s=ex.get("eval_timeout_s")),
-                         where=f"{self.config.source} [execution]", label=ex["executor"])
+        executor = construct(self.executor_class, self.parts.evaluator, spec, options=self.config.executor_options(),
+                             fixed=dict(workers=workers, eval_timeout_s=ex.get("eval_timeout_s")),
+                             where=f"{self.config.source} [execution]", label=ex["executor"])
+        if not executor.in_process:  # else a worker says "unknown estimator" of one this process has
+            used = {self.config.space.get("name"), self.config.estimator.get("name"), self.config.task.get("dataset"),
+                    *(c.name for c in self.parts.cost_models), *self.config.objectives, *self.config.budgets}
+            stuck = [f"{kind} {name!r}" for name, kind in unimportable_parts().items() if name in used]
+            if stuck:
+                raise ConfigError(f"{self.config.source} [execution]: worker processes cannot build the "
+                                  f"{', '.join(stuck)} registered in __main__ (a notebook or python -c): they "
+                                  f"import a search's parts by module name; move {'it' if len(stuck) == 1 else 'them'} "
+                                  f"into a module they can import (installed, or on PYTHONPATH) and import it from "
+                                  f"there, or run with workers = 1")
+        return executor
 
     def _loop(self, store: Store, executor) -> int:
         """Ask, evaluate what is neither seen nor stored, commit each result, tell; new count."""

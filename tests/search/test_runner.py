@@ -2,6 +2,7 @@
 
 import csv
 import json
+import sys
 
 import pytest
 
@@ -434,3 +435,29 @@ def test_candidates_the_pre_filter_skipped_are_counted_apart_from_failures(tmp_p
     assert skipped and all(r["status"] == "failed" for r in rows if r["reason"])  # the store is as it was
     assert f"0 failed, {skipped} skipped by the pre-filter, " in captured.out, captured.out
     assert f"failed=0 skipped_by_prefilter={skipped} " in captured.err, captured.err
+
+
+def test_workers_that_cannot_import_a_part_a_notebook_registered_are_refused_first(tmp_path, make_config, monkeypatch):
+    # worker processes said "unknown accuracy estimator 'nb-acc' ... load its module with hwnas
+    # --plugin", of an estimator this process has: a notebook's __main__ cannot be imported there
+    import types
+
+    from hwnas.estimate import ESTIMATORS
+    from hwnas.exceptions import ConfigError
+
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))  # a notebook's: no file
+    cell = {"__name__": "__main__"}
+    exec("from fakes import FakeAccuracy\nfrom hwnas.estimate import ESTIMATORS\n"
+         "@ESTIMATORS.register('nb-acc')\nclass NbAccuracy(FakeAccuracy):\n    pass\n", cell)
+    try:
+        config = make_config(estimator={"name": "nb-acc"}, search={"evaluations": 4, "population": 2})
+        with pytest.raises(ConfigError, match=r"^<dict> \[execution\]: worker processes cannot build the accuracy "
+                                              r"estimator 'nb-acc' registered in __main__ \(a notebook or python "
+                                              r"-c\).* or run with workers = 1$"):
+            run_search(make_config(estimator={"name": "nb-acc"}, search={"evaluations": 4, "population": 2},
+                                   execution={"workers": 2}), tmp_path / "r", progress=False)
+        assert not (tmp_path / "r").exists()
+        assert run_search(config, tmp_path / "one", progress=False).evaluations == 4  # in this process: fine
+    finally:
+        ESTIMATORS._items.pop("nb-acc", None)
+        ESTIMATORS._origins.pop("nb-acc", None)
