@@ -13,9 +13,12 @@ from typing import Mapping
 #: source). A message writes them (``f"{RESUME}: ..."``); ``str(error)`` says them as a caller of
 #: :func:`hwnas.run_search` writes them, and the CLI prints :meth:`HwnasError.said` with its flags.
 RESUME, OUT, LATENCY_LUT, LATENCY_MEASURE = "{resume}", "{out}", "{latency lut}", "{latency measure}"
+#: export's (:func:`hwnas.export.export_run_arch`): its output file, and random weights asked for
+OUTPUT, UNTRAINED = "{output}", "{untrained}"
 PYTHON_WORDS = {RESUME: "resume=True", OUT: "run_dir", LATENCY_LUT: "config.cost['latency'] = 'lut'",
-                LATENCY_MEASURE: "config.cost['latency'] = 'measure'"}
-CLI_WORDS = {RESUME: "--resume", OUT: "--out", LATENCY_LUT: "--latency lut", LATENCY_MEASURE: "--latency measure"}
+                LATENCY_MEASURE: "config.cost['latency'] = 'measure'", OUTPUT: "output", UNTRAINED: "untrained=True"}
+CLI_WORDS = {RESUME: "--resume", OUT: "--out", LATENCY_LUT: "--latency lut", LATENCY_MEASURE: "--latency measure",
+             OUTPUT: "-o", UNTRAINED: "--untrained"}
 
 
 class HwnasError(Exception):

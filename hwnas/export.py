@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .evaluation import Evaluation, not_usable, weights_name
-from .exceptions import ConfigError, HwnasError
+from .exceptions import OUTPUT, UNTRAINED, ConfigError, HwnasError
 from .outputs import WEIGHTS_DIR, check_file_to_write, load_run
 
 
@@ -112,14 +112,14 @@ def export_run_arch(run_dir: str | Path, arch: str | int, output: str | Path, *,
     from .components import build_space
     from .cost import export_onnx, load_target
 
-    out = check_file_to_write(output, "-o", "the ONNX file to write", "model.onnx")
+    out = check_file_to_write(output, OUTPUT, "the ONNX file to write", "model.onnx")
     run = load_run(run_dir)
     config = run.config
     if not config.task:  # before the task: a table run's table may have moved, which is not the reason
         space = build_space(config, None)
         canonical = run.resolve_arch(space, arch)
         # say what the run does give (the architecture and its table numbers) and how to get a model
-        raise ConfigError(f"{run.path} is a table-backed run (no [task]): it has no model to export, --untrained "
+        raise ConfigError(f"{run.path} is a table-backed run (no [task]): it has no model to export, {UNTRAINED} "
                           f"or not (no input size, no weights); what it gives is the architecture {canonical!r} "
                           f"and its table row in evaluations.csv; for an ONNX file, search the "
                           f"{space.name} space in a config with a [task] and a [cost] target "
@@ -143,12 +143,12 @@ def export_run_arch(run_dir: str | Path, arch: str | int, output: str | Path, *,
     elif not untrained:
         why, fix = missing_weights(run, ev, weights)
         raise HwnasError(f"{canonical!r} has no trained weights in {run_dir} ({why}); "
-                         f"{fix}, or pass --untrained for random weights")
+                         f"{fix}, or pass {UNTRAINED} for random weights")
     onnx_bytes = export_onnx(model, task.input_shape, **{key: target[key] for key in ("batch_size", "opset", "dtype")})
     onnx_bytes = with_preprocessing(onnx_bytes, task.preprocessing)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(onnx_bytes)
     except OSError as exc:
-        raise ConfigError(f"-o {out}: cannot write it ({exc.strerror or exc}); choose another path") from None
+        raise ConfigError(f"{OUTPUT} {out}: cannot write it ({exc.strerror or exc}); choose another path") from None
     return ev, out

@@ -44,6 +44,31 @@ def test_a_python_caller_exports_the_evaluation_it_picked_by_its_id(tmp_path, ma
     onnx.checker.check_model(onnx.load(str(path)))
 
 
+def test_export_tells_a_python_caller_its_arguments_and_the_command_line_its_flags(tmp_path, make_config, cli_error):
+    # export_run_arch said "pass --untrained" and "-o ... is a directory" to a Python caller
+    import pytest
+
+    import hwnas
+    from hwnas.exceptions import HwnasError
+
+    hwnas.run_search(make_config(search={"evaluations": 4, "population": 4}), tmp_path / "run", progress=False)
+    (tmp_path / "models").mkdir()
+    with pytest.raises(HwnasError, match=rf"^output {tmp_path / 'models'} is a directory; give the ONNX file to "
+                                         rf"write, e.g. output {tmp_path / 'models' / 'model.onnx'}$"):
+        hwnas.export_run_arch(tmp_path / "run", 1, tmp_path / "models")
+    cli_error(["export", str(tmp_path / "run"), "1", "-o", str(tmp_path / "models")],
+              f"hwnas: error: -o {tmp_path / 'models'} is a directory; give the ONNX file to write, e.g. "
+              f"-o {tmp_path / 'models' / 'model.onnx'}")
+    unseen = "h512-512-512_relu_adam_lr0.003_do0.3"
+    with pytest.raises(HwnasError, match=r"\(not evaluated there\); pick one from front.csv, or pass untrained=True "
+                                         r"for random weights$"):
+        hwnas.export_run_arch(tmp_path / "run", unseen, tmp_path / "m.onnx")
+    line = cli_error(["export", str(tmp_path / "run"), unseen, "-o", str(tmp_path / "m.onnx")],
+                     "pick one from front.csv, or pass --untrained for random weights")
+    assert "untrained=True" not in line
+    assert hwnas.export_run_arch(tmp_path / "run", unseen, tmp_path / "m.onnx", untrained=True)[0] is None
+
+
 def test_export_of_a_lut_run_reads_no_table(tmp_path, capsys):
     import csv
 
