@@ -262,6 +262,15 @@ def test_bayes_says_when_its_startup_leaves_the_model_nothing_to_propose(capsys)
 
 
 @pytest.mark.parametrize("name", ["nsga2", "nsga2-surrogate"])
+def test_a_population_taking_the_whole_budget_is_told_in_the_table_a_config_may_give_it(name):
+    # examples/digits.toml gives it in [search.nsga2]: "set [search] population" then read "given both; keep one"
+    whole = STRATEGIES.get(name)(make_space("nb201", None, None), evaluations=6, population=16, n_objectives=2,
+                                 n_constraints=0, seed=0)
+    assert (f"set [search] population below 6 (e.g. population = 3), or [search.{name}] population where the "
+            f"config sets it there") in "\n".join(whole.notes)
+
+
+@pytest.mark.parametrize("name", ["nsga2", "nsga2-surrogate"])
 def test_nsga2_on_a_small_budget_breeds_half_and_says_when_a_given_population_takes_it_all(name, capsys):
     space = make_space("nb201", None, None)
     make = STRATEGIES.get(name)

@@ -44,7 +44,11 @@ class NSGA2Strategy(Strategy):
             population = min(16, max(8, evaluations // 6), max(2, evaluations // 2))
         elif population >= evaluations:
             # the smallest population is 2: under 3 evaluations no population leaves one to breed
-            fix = (f"set [search] population below {evaluations} (e.g. population = {max(2, evaluations // 2)})"
+            # the config may give it in either table, and refuses it in both ("given both")
+            table = next((f"[search.{n}]" for n in STRATEGIES.names() if STRATEGIES.get(n) is type(self)),
+                         "the strategy's own table")
+            fix = (f"set [search] population below {evaluations} (e.g. population = {max(2, evaluations // 2)}), "
+                   f"or {table} population where the config sets it there"
                    if evaluations > 2 else "give 3 or more --evaluations to breed any (the smallest population is 2)")
             self.notes.append(f"population = {population} is the whole budget of "
                               f"{counted(evaluations, 'evaluation')}: all drawn at random, none bred (a random "
