@@ -119,9 +119,10 @@ def main() -> int:
         shutil.rmtree(path.parent, ignore_errors=True)
     table.check(target, space)
     from hwnas.cost import COST_MODELS
-    from hwnas.cost.lut import settled_level
+    from hwnas.cost.lut import LEVEL_TOLERANCE, settled_level
 
-    lut = COST_MODELS.get("lut")(target, space.input_shape, space=space, path=str(path))
+    # the table read above: with --build its temporary file is gone
+    lut = COST_MODELS.get("lut")(target, space.input_shape, space=space, path=str(path), table=table)
     level = args.level
     references = lut.reference_networks() if level == "run" else []
     if level == "run" and not references:
@@ -130,7 +131,8 @@ def main() -> int:
         note = lut.settle_level()
         level = lut.level
         print(f"table level on this machine: predictions below x {level:g}, as a search applies it"
-              + (f" ({note})" if note else " (its reference networks within 5 % of the table)"))
+              + (f" ({note})" if note
+                 else f" (its reference networks within {100 * LEVEL_TOLERANCE:g} % of the table)"))
     exclude = set(table.calibration.get("networks", []))
     own_references = np.array([table.predict(space.layer_signatures(space.parse(a))) for a in references])
     checks: list[dict] = []  # per seed: agreement rows (LABELS order), error sources (level shift included)
@@ -153,7 +155,8 @@ def main() -> int:
         first, second = first / level_1, second / level_2
         predicted = own
         print(f"\ntable {path} ({table.meta['date']}); {len(archs)} random {space.name} networks (seed {seed}, "
-              f"none of them calibration networks), {first.min():.3f}-{first.max():.3f} ms, measured twice on "
+              f"none of them calibration networks), {first.min():.3f}-{first.max():.3f} ms on the table's level, "
+              f"measured twice on "
               f"{target.name} ({target.passes} passes x {target.runs_per_pass} runs, interleaved)"
               + (f"; levels read among them: {level_1:g} and {level_2:g}, each measurement divided by its own"
                  if level == "run" else ""))
