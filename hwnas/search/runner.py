@@ -126,7 +126,7 @@ class SearchRun:
         self.strategy, self.strategy_options = build_strategy(config, self.parts, self.objectives)
         # with or without outputs, as the strategies said them when they printed their own (every
         # one of hwnas bench's runs too)
-        for note in self.strategy.notes:
+        for note in getattr(self.strategy, "notes", ()):  # a plugin's __init__ may not call Strategy's
             print(f"hwnas: note: {note}", file=sys.stderr)
 
     def run(self) -> SearchSummary:

@@ -461,3 +461,20 @@ def test_workers_that_cannot_import_a_part_a_notebook_registered_are_refused_fir
     finally:
         ESTIMATORS._items.pop("nb-acc", None)
         ESTIMATORS._origins.pop("nb-acc", None)
+
+
+def test_a_plugin_strategy_that_skips_strategy_init_still_runs(tmp_path, make_config):
+    # Strategy.__init__ sets the notes the runner prints; a plugin owes only ask, tell and
+    # computed_options, and such a strategy crashed with AttributeError: 'notes'
+    from hwnas.search.strategies.base import STRATEGIES
+    from hwnas.search.strategies.random import RandomStrategy
+
+    @STRATEGIES.register("no-super")
+    class NoSuper(RandomStrategy):
+        def __init__(self, space, **kwargs):  # noqa: D107 - the plugin's own set-up, no super().__init__
+            inner = RandomStrategy(space, **kwargs)
+            self.__dict__.update({k: v for k, v in vars(inner).items() if k != "notes"})
+
+    config = make_config(search={"strategy": "no-super", "evaluations": 4})
+    del config.search["population"]
+    assert run_search(config, tmp_path / "r", progress=False).evaluations == 4
