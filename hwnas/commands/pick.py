@@ -63,7 +63,7 @@ class PickCommand(Command):
             if not args.include_compressed and (run.path / COMPRESSED_CSV).is_file():
                 # a compressed variant meets it: "raise the budget" alone hid it
                 try:
-                    recommended = [scaled for r, scaled in _compressed_rows(run) if r.get("recommended") is True]
+                    recommended = [scaled for _, scaled in _pickable(run, _compressed_rows(run), quiet=True)]
                     pick([ev.metrics for ev in ok] + recommended, run.objectives, budgets, required=run.config.budgets)
                 except HwnasError:  # none meets it (or compressed.csv is unreadable): the budget's own error
                     raise exc from None
@@ -120,9 +120,10 @@ def _compressed_rows(run) -> list[tuple[dict, dict]]:
             if str(r.get("parent_arch")) in scale]
 
 
-def _pickable(run, compressed: list[tuple[dict, dict]]) -> list[tuple[dict, dict]]:
+def _pickable(run, compressed: list[tuple[dict, dict]], quiet: bool = False) -> list[tuple[dict, dict]]:
     """The recommended ``compressed`` rows (built, measured, faster than their parent) whose ONNX
-    file is there, with their scaled metrics; those whose file is gone are said on stderr."""
+    file is there, with their scaled metrics; those whose file is gone are said on stderr (unless
+    ``quiet``)."""
     variants, missing = [], []
     for r, scaled in compressed:
         if r.get("recommended") is True:
@@ -130,7 +131,7 @@ def _pickable(run, compressed: list[tuple[dict, dict]]) -> list[tuple[dict, dict
                 missing.append(f"{r['parent_arch']} {r['variant']}")
                 continue
             variants.append((r, scaled))
-    if missing:
+    if missing and not quiet:
         print(f"hwnas: note: {counted(missing, 'compressed variant')} left out, their ONNX file is missing from "
               f"{run.path / 'compressed'} ({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}); "
               f"compress them again to include them", file=sys.stderr)

@@ -67,6 +67,11 @@ def test_pick_without_the_flag_says_a_compressed_variant_meets_the_budget(run_co
               "or pass --include-compressed: a compressed variant in compressed.csv meets it")
     line = cli_error(["pick", str(run_copy), "--max-latency-ms", f"{under * 1e-5}"], "raise the budget")
     assert "--include-compressed" not in line  # none meets this one
+    # a variant whose ONNX file is gone is never picked, so it is no reason to pass the flag
+    row = next(r for r in rows if r["variant"] == "prune0.5")
+    (run_copy / row["onnx"]).unlink()
+    line = cli_error(["pick", str(run_copy), "--max-latency-ms", f"{under}"], "raise the budget")
+    assert "--include-compressed" not in line
 
 
 def test_pick_names_the_slower_variants_that_alone_meet_a_budget(run_copy, best_arch, capsys, cli_error):
