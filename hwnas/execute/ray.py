@@ -111,8 +111,11 @@ class RayExecutor(Executor):
                                   runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}})
             except Exception as exc:  # ray raises ConnectionError, RuntimeError, ValueError...
                 reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-                error = ExecutionError(f"cannot start or reach a Ray cluster at {address or 'a new local one'!r} "
-                                       f"({reason}); check address (e.g. 'auto' or 'host:6379')")
+                error = ExecutionError(
+                    f"cannot start or reach a Ray cluster at {address!r} ({reason}); check address (e.g. 'auto' or "
+                    f"'host:6379')" if address else
+                    f"cannot start a local Ray cluster here ({reason}); run with workers on this machine "
+                    f"(--executor local) or give the address of a running cluster")
                 # the CLI words it as --address when the value came from its flag, not the config
                 error.address, error.reason = address, reason
                 raise error from None

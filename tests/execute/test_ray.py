@@ -158,3 +158,22 @@ def test_fewer_cpus_than_workers_evaluates_on_the_actors_that_start(monkeypatch,
     assert "the Ray cluster has 1 CPU(s) now for --workers 2" in capsys.readouterr().err
     got = dict(executor.map([np.array([g]) for g in range(5)]))
     assert got == {i: i for i in range(5)}  # every genome, on the one actor the cluster could start
+
+
+def test_a_local_cluster_that_cannot_start_names_no_address(tmp_path, make_config, monkeypatch):
+    # it read "cannot start or reach a Ray cluster at 'a new local one' ...; check address", a
+    # setting the user never gave
+    import ray
+
+    from hwnas.exceptions import ExecutionError
+
+    def init(**kwargs):
+        raise RuntimeError("no room for the raylet")
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", init)
+    cfg = make_config(search=EVALS, execution={"executor": "ray", "workers": 1})
+    with pytest.raises(ExecutionError, match=r"cannot start a local Ray cluster here \(RuntimeError: no room for the "
+                                             r"raylet\); run with workers on this machine \(--executor local\)") as err:
+        run_search(cfg, tmp_path / "r", progress=False)
+    assert "check address" not in str(err.value) and "a new local one" not in str(err.value)
