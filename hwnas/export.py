@@ -9,21 +9,29 @@ from .exceptions import OUTPUT, UNTRAINED, ConfigError, HwnasError
 from .outputs import WEIGHTS_DIR, check_file_to_write, load_run
 
 
+def untrained(config) -> str | None:
+    """Why no architecture of a run with ``config`` has weights, when its estimator does not
+    train (zero-cost proxies, a table); else None. Export, compress and pick ask this one rule."""
+    from .estimate import ESTIMATORS
+
+    name = config.estimator.get("name")
+    if name in ESTIMATORS and not ESTIMATORS.get(name).trains:
+        return f"its estimator {name!r} does not train, so the run saved no weights"
+    return None
+
+
 def missing_weights(run, ev: Evaluation | None, weights: Path) -> tuple[str, str]:
     """Why an architecture of ``run`` has no ``weights`` file, and the fix: (why, fix).
 
     Shared by ``hwnas export`` and ``hwnas compress``: not evaluated, evaluated without success,
     an estimator that does not train, or a file moved or deleted since.
     """
-    from .estimate import ESTIMATORS
-
     if ev is None:
         return "not evaluated there", "pick one from front.csv"
     if not ev.ok:
         return not_usable(ev), "pick one from front.csv"
-    if not ESTIMATORS.get(run.config.estimator.get("name")).trains:  # evaluated, and no weights to save
-        return (f"its estimator {run.config.estimator.get('name')!r} does not train, so the run saved no weights",
-                "search with a training estimator (e.g. proxy-trainer)")
+    if why := untrained(run.config):  # evaluated, and no weights to save
+        return why, "search with a training estimator (e.g. proxy-trainer)"
     return f"{weights} is missing: moved or deleted", "restore it from where the run was searched"
 
 

@@ -97,20 +97,18 @@ def _compressed_rows(run) -> list[tuple[dict, dict]]:
     (:func:`~hwnas.compress.results.search_scale`)."""
     from ..compress.pipeline import compress_lacks
     from ..compress.results import COMPRESSED_CSV, on_parent_scale, read_compressed, search_scale
-    from ..estimate import ESTIMATORS
     from ..exceptions import CompressError
+    from ..export import untrained
 
     path = run.path / COMPRESSED_CSV
     if not path.is_file() and (lacks := compress_lacks(run.config)):
         raise CompressError(f"--include-compressed: {run.path} has no compressed variants and cannot have any: "
                             f"its config has {lacks} (a table-backed run has no models to compress); pick without "
                             f"--include-compressed")
-    estimator = run.config.estimator.get("name")
-    if not path.is_file() and estimator in ESTIMATORS and not ESTIMATORS.get(estimator).trains:
+    if not path.is_file() and (why := untrained(run.config)):
         # hwnas compress would refuse it too: it compresses trained weights, and none were saved
         raise CompressError(f"--include-compressed: {run.path} has no compressed variants and cannot have any: "
-                            f"its estimator {estimator!r} does not train, so the run saved "
-                            "no weights to compress; pick without --include-compressed, or search with a training "
+                            f"{why} to compress; pick without --include-compressed, or search with a training "
                             "estimator (e.g. proxy-trainer)")
     if not path.is_file():
         raise CompressError(f"--include-compressed: {path} does not exist; "
