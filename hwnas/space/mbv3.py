@@ -239,7 +239,7 @@ class MBv3Space(SearchSpace[MBv3Arch]):
     _BLOCK = re.compile(r"^k(\d+)e(\d+)$")
 
     def parse(self, text: str) -> MBv3Arch:
-        hint = "expected e.g. 'w0.75:k3e4,k5e6/k3e3/k7e6/k3e3'"
+        hint = f"expected e.g. {self.canonical(self.smallest())!r}"  # this space's stages and choices
         m = self._PATTERN.match(str(text).strip())
         if not m:
             raise SpaceError(f"mbv3: cannot parse architecture {text!r}; {hint}")

@@ -64,7 +64,11 @@ def test_a_string_with_too_few_stages_is_named_with_the_expected_form(space):
     with pytest.raises(SpaceError) as err:
         space.parse("w0.75:k3e4")
     assert str(err.value) == ("mbv3: 'w0.75:k3e4' has 1 stage(s), the space has 4 stages (one '/'-separated group of blocks "
-                              "each); expected e.g. 'w0.75:k3e4,k5e6/k3e3/k7e6/k3e3'")
+                              f"each); expected e.g. {space.canonical(space.smallest())!r}")
+    # the example is this space's own: two stages here, not a fixed four
+    two = make_space("mbv3", (1, 8, 8), 10, stage_channels=[16, 24])
+    with pytest.raises(SpaceError, match=r"the space has 2 stages .* expected e\.g\. 'w[0-9.]+:k3e3/k3e3'$"):
+        two.parse("w0.75:k3e4")
 
 
 def test_bad_genome(space):
