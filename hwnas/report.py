@@ -69,7 +69,8 @@ def print_search_summary(summary, config: RunConfig, plugins: Sequence[str] = ()
     elif not summary.evaluations:
         print("next:        the strategy proposed nothing; check its options, or the space's size")
     elif summary.failed == summary.evaluations:  # hwnas pick would only say there is nothing to pick
-        print(f"next:        every evaluation failed; read why in the reason column of {d / EVALUATIONS_CSV}")
+        what = "failed or was skipped by the pre-filter" if summary.prefiltered else "failed"
+        print(f"next:        every evaluation {what}; read why in the reason column of {d / EVALUATIONS_CSV}")
     elif summary.space_size is not None and summary.evaluations >= summary.space_size:  # none left to find
         print("next:        no architecture of the space meets the budgets; search again (a new --out) with higher ones")
     else:  # the space may hold architectures within the budgets that the search did not reach

@@ -31,6 +31,10 @@ def test_every_evaluation_failed_points_at_the_reasons_not_at_pick(capsys):
     assert "front: empty (no successful evaluation)\n" in out  # no budgets: none to name
     print_search_summary(_summary([], failed=4), _config({"max_latency_ms": 0.01}))
     assert "front: empty (no successful evaluation within the budgets)\n" in capsys.readouterr().out
+    skipped = _summary([], failed=4)
+    skipped.prefiltered = 3  # stored as failed: a pre-filter chose not to train them
+    print_search_summary(skipped, _config())
+    assert "next:        every evaluation failed or was skipped by the pre-filter; read why" in capsys.readouterr().out
 
 
 def test_nothing_within_the_budgets_says_to_search_longer_or_raise_them(capsys):

@@ -62,7 +62,7 @@ class SearchSummary:
     over_budget: int = 0
     #: the task is a regression (``accuracy_pct`` is 100·R², reported as R²)
     regression: bool = False
-    #: the number of genomes of the space (None: not known), to tell a space that ran out from a
+    #: the number of genomes of the space (:attr:`SearchSpace.n_genomes`; None: not given), to tell a space that ran out from a
     #: strategy that stopped
     space_size: int | None = None
     #: of ``failed``, the candidates a pre-filter skipped (``zero-cost-filtered``): not trained, not broken
