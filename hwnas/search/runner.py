@@ -62,8 +62,8 @@ class SearchSummary:
     over_budget: int = 0
     #: the task is a regression (``accuracy_pct`` is 100·R², reported as R²)
     regression: bool = False
-    #: the number of genomes of the space (:attr:`SearchSpace.n_genomes`; None: not given), to tell a space that ran out from a
-    #: strategy that stopped
+    #: the number of genomes of the space (:attr:`SearchSpace.n_genomes`; None: not given), to tell
+    #: a space that ran out from a strategy that stopped
     space_size: int | None = None
     #: of ``failed``, the candidates a pre-filter skipped (``zero-cost-filtered``): not trained, not broken
     prefiltered: int = 0
