@@ -100,6 +100,13 @@ class FakeLatency(CostModel):
                 "latency_spread_pct": 0.0}
 
 
+def table_search_argv(table, out, evaluations: int) -> list[str]:
+    """``hwnas search`` argv for a quiet table-backed NB201 search on :func:`write_nb201_table`'s
+    ``acc`` and ``lat`` columns."""
+    return ["search", "--space", "nb201", "--table", str(table), "--arch-column", "arch_str", "--accuracy-column",
+            "acc", "--cost", "latency_ms=lat", "--evaluations", str(evaluations), "--no-progress", "--out", str(out)]
+
+
 def write_nb201_table(path, *, blank_every: int = 7, drop_every: int = 0) -> list[str]:
     """A synthetic NB201-style metric table of every cell (deterministic, fast to write).
 

@@ -602,14 +602,12 @@ def test_pick_under_a_budget_picks_the_most_accurate_when_latency_is_the_first_o
 
 
 def test_include_compressed_on_a_table_run_says_it_cannot_be_compressed(tmp_path, capsys, cli_error):
-    from fakes import write_nb201_table
+    from fakes import table_search_argv, write_nb201_table
 
     table = tmp_path / "nb201.csv"
     write_nb201_table(table)
     run = tmp_path / "t"
-    assert main(["search", "--space", "nb201", "--table", str(table), "--arch-column", "arch_str",
-                 "--accuracy-column", "acc", "--cost", "latency_ms=lat", "--evaluations", "8", "--no-progress",
-                 "--out", str(run)]) == 0
+    assert main(table_search_argv(table, run, 8)) == 0
     err = cli_error(["pick", str(run), "--include-compressed"], "cannot have any: its config has no [task]",
                     "pick without --include-compressed")
     assert "hwnas compress" not in err
@@ -651,16 +649,14 @@ def test_a_regression_run_is_labelled_with_r_squared(tmp_path, capsys, monkeypat
 
 
 def test_a_search_whose_every_evaluation_failed_exits_1_after_writing_its_outputs(tmp_path, capsys):
-    from fakes import write_nb201_table
+    from fakes import table_search_argv, write_nb201_table
 
     table = tmp_path / "nb201.csv"
     write_nb201_table(table)
     rows = table.read_text().splitlines()
     table.write_text("\n".join(rows[:3]) + "\n")  # rows for 2 of 15625 cells: every proposal has none
     run = tmp_path / "t"
-    assert main(["search", "--space", "nb201", "--table", str(table), "--arch-column", "arch_str",
-                 "--accuracy-column", "acc", "--cost", "latency_ms=lat", "--evaluations", "4", "--no-progress",
-                 "--out", str(run)]) == 1  # a script or CI sees a run with nothing to pick
+    assert main(table_search_argv(table, run, 4)) == 1  # a script or CI sees a run with nothing to pick
     assert "every evaluation failed" in capsys.readouterr().out
     assert len((run / "evaluations.csv").read_text().splitlines()) == 5
 

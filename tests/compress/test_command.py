@@ -219,15 +219,13 @@ def test_an_evaluation_id_that_failed_is_named_as_an_id_with_its_architecture(tm
 
 
 def test_a_run_without_task_data_or_target_is_refused_in_one_line(run_copy, tmp_path, monkeypatch, cli_error):
-    from fakes import write_nb201_table
+    from fakes import table_search_argv, write_nb201_table
     from hwnas import outputs
 
     table = tmp_path / "nb201.csv"
     write_nb201_table(table)
     run = tmp_path / "table-run"
-    assert main(["search", "--space", "nb201", "--table", str(table), "--arch-column", "arch_str",
-                 "--accuracy-column", "acc", "--cost", "latency_ms=lat", "--evaluations", "4", "--no-progress",
-                 "--out", str(run)]) == 0
+    assert main(table_search_argv(table, run, 4)) == 0
     cli_error(["compress", str(run), "--front", "--prune", "0.5"],
               f"{run}: compressing needs the run's [task] data and [cost] target; this run's config has no [task] "
               f"(a table-backed run: its architectures are rows of a table, with no models); compress a run "
