@@ -4,7 +4,7 @@ The table file, its checks and how it is found are in :mod:`hwnas.cost.lut_table
 :mod:`hwnas.cost.lut_paths`; how layer latencies add up to a network's is in
 :mod:`hwnas.cost.lut_calibration`. This module prices architectures with a table, settles the
 machine's level against it, re-measures a front on the runtime, and decides whether a search
-reads a table or times every candidate (:func:`latency_models`).
+reads a table or times every candidate (:func:`latency_choice`).
 """
 
 from __future__ import annotations
@@ -330,13 +330,6 @@ class LatencyChoice(NamedTuple):
     #: the table ``auto`` read and checked when it chose ``lut`` (for :class:`LutCostModel`, which
     #: then does not parse it again), else None
     table: LatencyTable | None
-
-
-def latency_models(names: list[str], cost: Mapping[str, Any], space: Any, *, explicit: bool,
-                   source: str = "<config>") -> tuple[list[str], str | None]:
-    """The cost-model names and the note of :func:`latency_choice` (which see)."""
-    chosen, note, _ = latency_choice(names, cost, space, explicit=explicit, source=source)
-    return chosen, note
 
 
 def latency_choice(names: list[str], cost: Mapping[str, Any], space: Any, *, explicit: bool,

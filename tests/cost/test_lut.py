@@ -8,12 +8,17 @@ import pytest
 
 from fakes import hand_table
 from hwnas.cost import COST_MODELS, load_target
-from hwnas.cost.lut import latency_models
+from hwnas.cost.lut import latency_choice
 from hwnas.cost.lut_table import LatencyTable
 from hwnas.exceptions import ConfigError, LatencyTableError
 from hwnas.space import make_space
 
 from .conftest import SHAPE
+
+
+def _names_and_note(*args, **kwargs):
+    """The cost-model names and the note :func:`latency_choice` resolves (not the table it read)."""
+    return tuple(latency_choice(*args, **kwargs)[:2])
 
 
 def test_no_table_names_the_path_and_the_fix(space, target, tmp_path):
@@ -32,25 +37,25 @@ def test_lut_cost_model_predicts_without_a_model(space, target, tmp_path):
 def test_latency_mode_resolution(space, target, tmp_path):
     cost = {"target": "cpu-ort-1t"}
     names = ["counts", "memory", "ort"]
-    assert latency_models(names, {**cost, "latency": "measure"}, space, explicit=False) == (names, None)
-    assert latency_models(names, {**cost, "latency": "lut"}, space, explicit=False) == (
+    assert _names_and_note(names, {**cost, "latency": "measure"}, space, explicit=False) == (names, None)
+    assert _names_and_note(names, {**cost, "latency": "lut"}, space, explicit=False) == (
         ["counts", "memory", "lut"], None)
     # auto: no table for this space's input size in latency_tables/ -> measure, and it says why
-    chosen, note = latency_models(names, cost, space, explicit=False)
+    chosen, note = _names_and_note(names, cost, space, explicit=False)
     assert chosen == names and note.startswith("no latency table for target cpu-ort-1t on ") and "\n" not in note
     assert "input 1x8x8" in note and "timing every candidate instead; build one with `hwnas profile --target" in note
     path = hand_table(space, target).save(tmp_path / "mbv3-1x8x8.json")
-    assert latency_models(names, {**cost, "lut": {"path": str(path)}}, space, explicit=False) == (
+    assert _names_and_note(names, {**cost, "lut": {"path": str(path)}}, space, explicit=False) == (
         ["counts", "memory", "lut"], None)
     # an explicit list is kept under auto, unless the config names a table: then that table is used
-    assert latency_models(names, cost, space, explicit=True) == (names, None)
-    assert latency_models(names, {**cost, "lut": {"path": str(path)}}, space, explicit=True) == (
+    assert _names_and_note(names, cost, space, explicit=True) == (names, None)
+    assert _names_and_note(names, {**cost, "lut": {"path": str(path)}}, space, explicit=True) == (
         ["counts", "memory", "lut"], None)
     for extra in ({"latency": "lut"}, {"latency": "measure"}, {"lut": {"path": str(path)}}):
         with pytest.raises(ConfigError, match=r"models = \['counts'\] has no latency model \(ort or lut\) to read"):
-            latency_models(["counts"], {**cost, **extra}, space, explicit=True)
+            _names_and_note(["counts"], {**cost, **extra}, space, explicit=True)
     with pytest.raises(ConfigError, match="latency = 'fast' is not valid"):
-        latency_models(names, {**cost, "latency": "fast"}, space, explicit=False)
+        _names_and_note(names, {**cost, "latency": "fast"}, space, explicit=False)
 
 
 def test_a_bundled_target_copied_with_other_settings_is_told_to_take_a_name_of_its_own(space, target, tmp_path,
@@ -78,7 +83,7 @@ def test_auto_mode_says_why_a_table_is_not_used(space, target, tmp_path, recwarn
     table.meta["runtime_version"] = "1.0.0"
     path = table.save(tmp_path / "mbv3-1x8x8.json")
     cost = {"target": "cpu-ort-1t", "lut": {"path": str(path)}}
-    chosen, note = latency_models(["counts", "ort"], cost, space, explicit=False)
+    chosen, note = _names_and_note(["counts", "ort"], cost, space, explicit=False)
     assert chosen == ["counts", "ort"] and "\n" not in note
     assert "built with onnxruntime 1.0.0" in note and note.endswith("; timing every candidate instead (--latency measure)")
     with pytest.raises(LatencyTableError, match="built with onnxruntime 1.0.0"):
@@ -101,13 +106,13 @@ def test_auto_mode_on_a_machine_that_cannot_run_the_target_says_why_the_table_wa
     with pytest.raises(LatencyTableError, match=r"has no entry for .* fill it on NVIDIA A100, .*; and this machine "
                                                 r"cannot time every candidate instead: .*'CUDAExecutionProvider' is "
                                                 r"not available"):
-        latency_models(["counts", "ort"], cost, space, explicit=False)
+        _names_and_note(["counts", "ort"], cost, space, explicit=False)
     monkeypatch.setattr("hwnas.cost.lut_paths.tables_dir", lambda: tmp_path / "no tables")
     with pytest.raises(LatencyTableError, match=r"^no latency table for target cuda-ort .*; and this machine cannot "
                                                 r"time every candidate instead: .*; use a table built where the target "
                                                 r"runs: latency_tables/cuda-ort/<its device>/mbv3-1x8x8.json with "
                                                 r"\"remote\": true"):
-        latency_models(["counts", "ort"], {"target": "cuda-ort"}, space, explicit=False)
+        _names_and_note(["counts", "ort"], {"target": "cuda-ort"}, space, explicit=False)
 
 
 def test_a_table_copied_from_the_device_without_remote_true_is_named(space, tmp_path, monkeypatch):
@@ -125,7 +130,7 @@ def test_a_table_copied_from_the_device_without_remote_true_is_named(space, tmp_
     message = (rf"; {re.escape(str(copied))} is there, built on NVIDIA A100, but its meta says \"remote\": false "
                rf"\(as hwnas profile writes it\): set \"remote\": true to use it on this machine$")
     with pytest.raises(LatencyTableError, match=message):
-        latency_models(["counts", "ort"], {"target": "cuda-ort"}, space, explicit=False)
+        _names_and_note(["counts", "ort"], {"target": "cuda-ort"}, space, explicit=False)
     with pytest.raises(LatencyTableError, match=message):
         COST_MODELS.get("lut")(target, SHAPE, space=space)
 
@@ -143,7 +148,7 @@ def test_a_table_built_on_the_device_but_not_marked_remote_says_to_mark_it(space
                r"'CUDAExecutionProvider' is not available.*; if NVIDIA A100 is where target cuda-ort runs, set "
                r"\"remote\": true in the table's meta to use its predictions without timing here$")
     with pytest.raises(LatencyTableError, match=message):
-        latency_models(["counts", "ort"], {"target": "cuda-ort", "lut": {"path": str(path)}}, space, explicit=False)
+        _names_and_note(["counts", "ort"], {"target": "cuda-ort", "lut": {"path": str(path)}}, space, explicit=False)
     with pytest.raises(LatencyTableError, match=message):
         COST_MODELS.get("lut")(target, SHAPE, space=space, path=str(path))
 
@@ -153,9 +158,9 @@ def test_a_table_path_given_but_missing_is_an_error(space, tmp_path):
     for mode in ("auto", "lut"):
         with pytest.raises(LatencyTableError, match=r"^run.toml \[cost.lut\] path = '.*nope/table.json' does not "
                                                     r"exist; point it at a table file built by `hwnas profile`"):
-            latency_models(["counts", "ort"], {**cost, "latency": mode}, space, explicit=False, source="run.toml")
+            _names_and_note(["counts", "ort"], {**cost, "latency": mode}, space, explicit=False, source="run.toml")
     # measure reads no table: the key is left alone
-    assert latency_models(["counts", "ort"], {**cost, "latency": "measure"}, space, explicit=False) == (
+    assert _names_and_note(["counts", "ort"], {**cost, "latency": "measure"}, space, explicit=False) == (
         ["counts", "ort"], None)
 
 
@@ -166,7 +171,7 @@ def test_rebuild_hints_keep_the_configured_table_path(space, target, tmp_path):
     path = table.save(tmp_path / "mine.json")
     with pytest.raises(LatencyTableError, match=rf"--task my.toml --out {path}`"):
         COST_MODELS.get("lut")(target, SHAPE, space=space, path=str(path), config_source="my.toml")
-    _, note = latency_models(["ort"], {"target": "cpu-ort-1t", "lut": {"path": str(path)}}, space, explicit=False,
+    _, note = _names_and_note(["ort"], {"target": "cpu-ort-1t", "lut": {"path": str(path)}}, space, explicit=False,
                              source="my.toml")
     assert f"--task my.toml --out {path}`" in note
     with pytest.raises(LatencyTableError, match=rf"--out {path}`"):
@@ -295,7 +300,7 @@ def test_no_table_here_names_a_table_of_another_folder_that_cannot_be_read(space
     message = rf"does not exist; a table there could not be used: latency table {phone}: meta.remote must be true"
     with pytest.raises(LatencyTableError, match=message):
         COST_MODELS.get("lut")(target, SHAPE, space=space)
-    _, note = latency_models(["ort"], {"target": "cpu-ort-1t"}, space, explicit=False)
+    _, note = _names_and_note(["ort"], {"target": "cpu-ort-1t"}, space, explicit=False)
     assert re.search(message, note), note
 
 

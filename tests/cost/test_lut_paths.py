@@ -5,7 +5,7 @@ import pytest
 from fakes import hand_table
 from hwnas.cost import COST_MODELS, load_target
 from hwnas.cost.device import device_folder, local_device
-from hwnas.cost.lut import latency_models
+from hwnas.cost.lut import latency_choice
 from hwnas.cost.lut_paths import find_table
 from hwnas.exceptions import LatencyTableError
 from hwnas.space import make_space
@@ -29,12 +29,12 @@ def test_a_config_is_told_to_build_its_table_beside_it_when_latency_tables_holds
     config.write_text("")
     names, cost = ["counts", "ort"], {"target": "cpu-ort-1t"}
     narrowed = make_space("mbv3", (1, 8, 8), 10, widths=[0.5])
-    _, note = latency_models(names, cost, narrowed, explicit=False, source=str(config))
+    _, note, _ = latency_choice(names, cost, narrowed, explicit=False, source=str(config))
     assert f"--task {config}`" in note  # no table in latency_tables/ yet: build it there, where searches look
     full = make_space("mbv3", (1, 8, 8), 10)
     target = load_target("cpu-ort-1t")
     hand_table(narrowed, target).save(lut_paths.local_table_path(target, full))  # latency_tables/ holds another's
-    _, note = latency_models(names, cost, full, explicit=False, source=str(config))
+    _, note, _ = latency_choice(names, cost, full, explicit=False, source=str(config))
     assert f"--task {config} --out {tmp_path / 'narrow-mbv3-1x8x8.json'}`" in note  # not over that table
     assert lut_table.table_to_build(target, narrowed, str(config)) is None  # the same configuration: latency_tables/
 
@@ -50,7 +50,8 @@ def test_a_table_built_beside_its_config_is_found_by_the_search(space, target, t
     hand_table(space, target).save(own)
     assert find_table(target, space, config_source=str(config)) == own
     assert find_table(target, space, tmp_path / "other.json", str(config)) == tmp_path / "other.json"  # a path wins
-    names, note = latency_models(["counts", "ort"], {"target": "cpu-ort-1t"}, space, explicit=False, source=str(config))
+    names, note, _ = latency_choice(["counts", "ort"], {"target": "cpu-ort-1t"}, space, explicit=False,
+                                    source=str(config))
     assert (names, note) == (["counts", "lut"], None)
     model = COST_MODELS.get("lut")(target, SHAPE, space=space, config_source=str(config))
     assert model.table.meta["space"] == space.describe()
