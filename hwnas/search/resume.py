@@ -58,7 +58,7 @@ def record_run(run: SearchRun, store: Store) -> None:
             raise StoreError(f"{RESUME}: the run used cost models {stored_models}, this session would use "
                              f"{models} (a latency table appeared or changed); resume with {flag}")
     target = run.parts.target.describe() if run.parts.target else None
-    remote = remote_table(run.parts.cost_models, models)
+    remote = remote_table(run.parts.cost_models)
     if target is not None and remote is not None:
         # the run's latencies are the table's, measured on its device with its runtime: this
         # machine's onnxruntime (which describe() reads) timed none of them
@@ -106,15 +106,14 @@ def record_run(run: SearchRun, store: Store) -> None:
     store.set_meta("finished", False)  # until the loop ends: hwnas pick says when it picks from a stopped run
 
 
-def remote_table(cost_models, models: list[str]):
+def remote_table(cost_models):
     """The latency table the run's latencies come from when it was built on another device
-    (``"remote": true``, nothing timed here); None otherwise.
+    (``"remote": true``, nothing timed here); None otherwise (also when ``ort`` times them here).
 
     Args:
         cost_models: the run's cost models.
-        models: their names.
     """
-    if "ort" in models:
+    if any(c.name == "ort" for c in cost_models):
         return None
     return next((c.table for c in cost_models
                  if c.name == "lut" and getattr(c, "table", None) is not None and c.table.meta.get("remote")), None)

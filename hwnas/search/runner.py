@@ -172,7 +172,7 @@ class SearchRun:
                 except KeyboardInterrupt:
                     write_unverified(self, evaluations)
                     raise
-                remote = remote_table(self.parts.cost_models, [c.name for c in self.parts.cost_models])
+                remote = remote_table(self.parts.cost_models)
                 if remote is not None:  # only the latency_ms_predicted column would show it
                     from ..cost.device import device_label
 
