@@ -13,13 +13,21 @@ A yardstick for ``hwnas bench``'s figures. For each device it prints:
   (:meth:`~hwnas.space.base.SearchSpace.features`) fitted to every cell of the table;
   ``trees, out of fold``: the boosted trees above, each cell predicted without its own value.
 
+- what the true front is made of: NB201 cells grouped by the network they compute (an edge whose
+  output never reaches the cell's output is dead: it changes no output, and a graph optimiser
+  drops it, though not every device's toolchain does), how many front points come from groups
+  of several cells, and the largest such group on the front. Where the device drops dead edges
+  (raspi4, edgegpu: the group's latencies agree within a few %), such a point is the luckiest
+  of its group's training and measurement noise; a search reaches it only by evaluating copies
+  of one network.
+
 A real search has neither model: it learns from its own N evaluations. The trees model has
 learned from every other cell, so its informed search is about the best any search can do; the
 ridge model shows what a smooth model of the whole table, with its interactions along NB201's
 paths, would give.
 
 Usage:
-    python benchmarks/nb201_bounds.py [--devices edgegpu,raspi4,fpga] [--evaluations 50,200,1000]
+    python benchmarks/nb201_bounds.py [--devices edgegpu,raspi4,fpga] [--evaluations 50,200,1000] [--front-only]
 """
 
 from __future__ import annotations
@@ -60,6 +68,48 @@ def _models(values: np.ndarray, genomes: np.ndarray, features: np.ndarray, usabl
         trees[usable, j] = cross_val_predict(model, genomes[usable], y[usable, j], cv=10)
     out["trees, out of fold"] = trees
     return {name: (mean, (y[usable] - mean[usable]).std(axis=0)) for name, mean in out.items()}
+
+
+def computed(ops) -> tuple[str, ...]:
+    """A cell's ops with every dead edge (its output never reaches node 3) set to ``none``: cells
+    with the same result compute the same network."""
+    from hwnas.space.nb201 import EDGES
+
+    live, grew = {3}, True
+    while grew:
+        grew = False
+        for (to, frm), op in zip(EDGES, ops):
+            if op != "none" and to in live and frm not in live:
+                live.add(frm)
+                grew = True
+    return tuple(op if to in live and frm in live else "none" for (to, frm), op in zip(EDGES, ops))
+
+
+def front_groups(problem, space, archs, values) -> str:
+    """How many of the true front's points come from groups of cells computing one network, and
+    the largest such group on the front (its front points, and its median latency)."""
+    from hwnas.search.strategies.surrogate import non_dominated
+    from hwnas.wording import counted
+
+    usable = values[:, 0] < 100 - problem.min_accuracy
+    groups: dict[tuple, list[int]] = {}
+    for i, arch in enumerate(archs):
+        if usable[i]:
+            groups.setdefault(computed(space.parse(arch)), []).append(i)
+    front_points = {tuple(p) for p in non_dominated(values[usable])}
+    front = [i for i in np.flatnonzero(usable) if tuple(values[i]) in front_points]
+    group_of = {i: key for key, members in groups.items() for i in members}
+    shared = [i for i in front if len(groups[group_of[i]]) > 1]
+    line = (f"  true front {len(front)} cells, {len(shared)} of them from groups of 2 or more cells computing one "
+            f"network (sizes {', '.join(str(n) for n in sorted({len(groups[group_of[i]]) for i in shared}))})")
+    if shared:
+        key = max({group_of[i] for i in shared}, key=lambda k: (sum(group_of[i] == k for i in front), len(groups[k])))
+        on_front = [i for i in front if group_of[i] == key]
+        line += (f"\n  largest share: {counted(on_front, 'front point')} from one group of {len(groups[key])} cells "
+                 f"({'|'.join(key)}): error {values[on_front, 0].min():.2f}-{values[on_front, 0].max():.2f} %, "
+                 f"latency {values[on_front, 1].min():.3f}-{values[on_front, 1].max():.3f} ms, against the "
+                 f"group's median {np.median(values[groups[key], 1]):.3f} ms")
+    return line
 
 
 def informed_search(problem, archs, values, mean, sd, budgets, *, pool=3000, samples=64, seed=0):
@@ -103,6 +153,8 @@ def main() -> int:
                     help="comma-separated, each with a <device>_latency column (default edgegpu,raspi4,fpga)")
     ap.add_argument("--evaluations", type=int_list, default=[50, 200, 1000],
                     help="comma-separated budgets (default 50,200,1000)")
+    ap.add_argument("--front-only", action="store_true",
+                    help="only what the true front is made of (seconds), not the informed searches (minutes)")
     args = ap.parse_args()
 
     from hwnas.bench import BenchProblem
@@ -122,9 +174,12 @@ def main() -> int:
             print(f"--evaluations {budgets[-1]} is more than the {len(archs)} cells with a {device} value; "
                   f"pass budgets up to {len(archs)}", file=sys.stderr)
             return 2
+        print(f"\n{device}: {len(archs)} cells with a value, true front {problem.front_size} points")
+        print(front_groups(problem, space, archs, values))
+        if args.front_only:
+            continue
         usable = values[:, 0] < 100 - problem.min_accuracy
         models = _models(values, genomes, space.features(genomes), usable, seed=0)
-        print(f"\n{device}: {len(archs)} cells with a value, true front {problem.front_size} points")
         sd = models["trees, out of fold"][1]
         print(f"  not predictable from the genes (trees, out of fold, relative s.d.): error {100 * sd[0]:.1f} %, "
               f"latency {100 * sd[1]:.1f} %")
