@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .evaluation import Evaluation
-from .exceptions import StoreError
+from .exceptions import OUT, RESUME, StoreError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -66,7 +66,7 @@ class Store:
                 with self._db:
                     self._db.execute("ALTER TABLE evaluations ADD COLUMN seq INTEGER")
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: not a usable hwnas store ({exc}); choose another --out directory") from None
+            raise StoreError(f"{self.path}: not a usable hwnas store ({exc}); choose another {OUT} directory") from None
 
     def _open_readonly(self) -> sqlite3.Connection:
         """A connection that writes nothing (``hwnas pick``, ``export`` on a run another user
@@ -85,7 +85,7 @@ class Store:
             except sqlite3.DatabaseError as exc:
                 error = exc
         if "no such table" in str(error):
-            raise StoreError(f"{self.path}: not an hwnas store ({error}); pass the --out directory of a "
+            raise StoreError(f"{self.path}: not an hwnas store ({error}); pass the {OUT} directory of a "
                              f"'hwnas search'") from None
         raise self._error(error)
 
@@ -102,16 +102,16 @@ class Store:
     def _error(self, exc: sqlite3.DatabaseError) -> StoreError:
         text = str(exc)
         if "malformed" in text or "not a database" in text:
-            damaged = StoreError(f"{self.path}: {text}: the store is damaged; search again into a new --out")
+            damaged = StoreError(f"{self.path}: {text}: the store is damaged; search again into a new {OUT}")
             damaged.resumable = False  # no "continue with --resume" hint after it
             return damaged
         if "readonly" in text:  # a run copied from read-only media, another user's file: no space is missing
             return StoreError(f"{self.path}: {text}: this user cannot write it; make it (and its folder) writable, "
-                              f"or copy the run folder somewhere writable, then --resume there")
+                              f"or copy the run folder somewhere writable, then {RESUME} there")
         if "locked" in text:  # a write transaction of another program (a sqlite3 shell, a database browser)
             return StoreError(f"{self.path}: {text} by another program (a sqlite3 shell or database browser with "
-                              f"changes not committed); close it, then --resume")
-        return StoreError(f"{self.path}: {text}; free space (or fix the disk), then --resume")
+                              f"changes not committed); close it, then {RESUME}")
+        return StoreError(f"{self.path}: {text}; free space (or fix the disk), then {RESUME}")
 
     def _sidecars(self) -> tuple[Path, Path]:
         """The WAL and its shared-memory index, beside the store file."""

@@ -59,6 +59,14 @@ def test_a_resume_into_a_folder_without_a_run_is_told_the_flags(tmp_path, cli_er
     assert "resume=True" not in line
 
 
+def test_a_store_s_own_error_is_told_the_flags(tmp_path, cli_error):
+    # the store says run_dir to a Python caller (tests/test_store.py); the command line says --out
+    (tmp_path / "store.sqlite").write_bytes(b"")
+    line = cli_error(["pick", str(tmp_path)], "hwnas: error: ", "store.sqlite: not an hwnas store (no such table: "
+                     "evaluations); pass the --out directory of a 'hwnas search'")
+    assert line.endswith("'hwnas search'") and "run_dir" not in line, line
+
+
 def test_a_resume_with_other_cost_models_is_told_the_latency_flag(tmp_path, cli_error):
     from hwnas.store import Store
 

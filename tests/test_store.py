@@ -29,7 +29,7 @@ def test_duplicate_is_refused(tmp_path):
 def test_not_a_database(tmp_path):
     p = tmp_path / "s.sqlite"
     p.write_text("not sqlite at all" * 100)
-    with pytest.raises(StoreError, match="not a usable hwnas store"):
+    with pytest.raises(StoreError, match=r"not a usable hwnas store .*; choose another run_dir directory$"):
         Store(p).all()
 
 
@@ -75,7 +75,7 @@ def _damaged(tmp_path):
 def test_a_damaged_store_says_so_in_one_line(tmp_path, readonly):
     p = _damaged(tmp_path)
     with pytest.raises(StoreError, match=r"s\.sqlite: database disk image is malformed: the store is damaged; "
-                                         r"search again into a new --out"):
+                                         r"search again into a new run_dir$"):
         Store(p, readonly=readonly).all()
 
 
@@ -97,7 +97,7 @@ def test_a_full_disk_while_writing_says_free_space_then_resume(tmp_path):
     store._db = _FullDisk()
     for write in (lambda: store.set_meta("config", {}), lambda: store.add(Evaluation("a", [0], "ok"))):
         with pytest.raises(StoreError, match=r"s\.sqlite: disk I/O error; free space \(or fix the disk\), then "
-                                             r"--resume"):
+                                             r"resume=True$"):
             write()
 
 
@@ -147,7 +147,7 @@ def test_a_store_whose_latest_evaluations_are_in_its_wal_is_not_read_as_immutabl
 def test_a_file_that_is_no_store_is_refused_read_only(tmp_path):
     (tmp_path / "s.sqlite").write_bytes(b"")
     with pytest.raises(StoreError, match=r"s\.sqlite: not an hwnas store \(no such table: evaluations\); pass the "
-                                         r"--out directory of a 'hwnas search'"):
+                                         r"run_dir directory of a 'hwnas search'$"):
         Store(tmp_path / "s.sqlite", readonly=True)
 
 
@@ -223,7 +223,7 @@ def test_writing_a_store_this_user_cannot_write_says_make_it_writable_not_free_s
     store._db = sqlite3.connect(f"{(tmp_path / 's.sqlite').as_uri()}?mode=ro", uri=True)
     with pytest.raises(StoreError, match=r"s\.sqlite: attempt to write a readonly database: this user cannot write "
                                          r"it; make it \(and its folder\) writable, or copy the run folder "
-                                         r"somewhere writable, then --resume there$"):
+                                         r"somewhere writable, then resume=True there$"):
         store.set_meta("config", {})
 
 
@@ -238,7 +238,7 @@ def test_a_store_another_program_holds_locked_says_close_it_not_free_space(tmp_p
     try:
         with pytest.raises(StoreError, match=r"s\.sqlite: database is locked by another program \(a sqlite3 shell or "
                                              r"database browser with changes not committed\); close it, then "
-                                             r"--resume$"):
+                                             r"resume=True$"):
             store.set_meta("config", {})
     finally:
         other.close()
