@@ -286,7 +286,9 @@ def test_nsga2_on_a_small_budget_breeds_half_and_says_when_a_given_population_ta
     assert capsys.readouterr().err == ""  # said by the runner, not by the strategy
     # under 3 evaluations no population breeds (the smallest is 2): it said "below 1 (e.g. 2)"
     tiny = "\n".join(make(space, evaluations=1, population=3, **options).notes)
-    assert "below 1" not in tiny and "give 3 or more --evaluations to breed any" in tiny
+    assert "below 1" not in tiny and "give 3 or more evaluations to breed any" in tiny
+    # a note is printed for a Python caller of run_search too: no CLI flag (nor Python-only words) in it
+    assert "--evaluations" not in tiny and "config.search" not in tiny
 
 
 def test_reinforce_samples_a_batch_larger_than_200_from_its_controller():

@@ -49,7 +49,7 @@ class NSGA2Strategy(Strategy):
                          "the strategy's own table")
             fix = (f"set [search] population below {evaluations} (e.g. population = {max(2, evaluations // 2)}), "
                    f"or {table} population where the config sets it there"
-                   if evaluations > 2 else "give 3 or more --evaluations to breed any (the smallest population is 2)")
+                   if evaluations > 2 else "give 3 or more evaluations to breed any (the smallest population is 2)")
             self.notes.append(f"population = {population} is the whole budget of "
                               f"{counted(evaluations, 'evaluation')}: all drawn at random, none bred (a random "
                               f"search); {fix}")
