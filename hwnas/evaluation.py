@@ -83,11 +83,14 @@ def prefiltered(ev: Evaluation) -> bool:
 
 
 def unsuccessful(evaluations: Sequence[Evaluation]) -> str:
-    """What became of evaluations that are not ok, for messages: ``"5 failed, 3 over budget and
-    not trained"``."""
+    """What became of evaluations that are not ok, for messages: ``"5 failed, 2 skipped by the
+    pre-filter, 3 over budget and not trained"`` (the pre-filter's skips are stored as failed, but
+    a user reads "failed" as broken)."""
     counts = status_counts(evaluations)
-    failed, over = counts[FAILED], counts[OVER_BUDGET]
-    parts = [f"{failed} failed"] if failed or not over else []
+    skipped = sum(map(prefiltered, evaluations))
+    failed, over = counts[FAILED] - skipped, counts[OVER_BUDGET]
+    parts = [f"{failed} failed"] if failed or not (over or skipped) else []
+    parts += [f"{skipped} skipped by the pre-filter"] if skipped else []
     return ", ".join(parts + ([f"{over} over budget and not trained"] if over else []))
 
 

@@ -171,3 +171,16 @@ def test_an_over_budget_reason_tells_value_and_bound_apart():
     assert _apart(0.0329512, 0.03295) == ("0.032951", "0.03295")
     assert _apart(38412.0, 38400.0) == ("38412", "38400")
     assert _apart(2.0, 1.0) == ("2", "1")
+
+
+def test_messages_count_the_pre_filter_s_skips_apart_from_failures():
+    from hwnas.evaluation import FAILED, OVER_BUDGET, PRE_FILTER_REASON, Evaluation, unsuccessful
+
+    skip = Evaluation("a", [0], FAILED, reason=PRE_FILTER_REASON + "naswot score 1 below the running 50th percentile")
+    broken = Evaluation("b", [1], FAILED, reason="RuntimeError: boom")
+    over = Evaluation("c", [2], OVER_BUDGET, reason="over budget, not trained")
+    assert unsuccessful([skip, skip, broken, over]) == ("1 failed, 2 skipped by the pre-filter, "
+                                                       "1 over budget and not trained")
+    assert unsuccessful([skip, skip]) == "2 skipped by the pre-filter"  # none of them broken
+    assert unsuccessful([broken, over]) == "1 failed, 1 over budget and not trained"  # as before
+    assert unsuccessful([over]) == "1 over budget and not trained"
