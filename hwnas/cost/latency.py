@@ -17,6 +17,7 @@ import difflib
 import statistics
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
@@ -24,7 +25,7 @@ import numpy as np
 from ..exceptions import HwnasError, TargetError
 from .device import usable_cores
 from .errors import CostMeasurementError
-from .target import Target
+from .target import Target, targets_dir
 
 if TYPE_CHECKING:
     import onnxruntime as ort
@@ -58,6 +59,16 @@ class LatencyMeasurement:
     pass_medians_ms: tuple[float, ...]
 
 
+def _own_file(target: Target) -> str:
+    """The file to edit when ``target`` came from the user's own TOML file; empty for a target
+    built in code or a bundled one, whose name already says which file it is (a copy of a bundled
+    file often keeps the bundled ``name``, so the name alone would point at the wrong file)."""
+    if not target.source:
+        return ""
+    bundled = targets_dir() / f"{target.name}.toml"
+    return "" if bundled.is_file() and Path(target.source).resolve() == bundled.resolve() else target.source
+
+
 def require_provider(target: Target) -> None:
     """Refuse, before any work, a target this machine cannot time: an execution provider this
     onnxruntime lacks (or a misspelt one), or more threads than the cores this process may use.
@@ -69,9 +80,12 @@ def require_provider(target: Target) -> None:
 
     provider = target.execution_provider
     available = ort.get_available_providers()
+    own = _own_file(target)
     if provider in _NOT_TIMED:
+        fix = (f"set execution_provider = \"CPUExecutionProvider\" in {own}, or use targets/cpu-ort-1t.toml" if own
+               else "use CPUExecutionProvider, e.g. targets/cpu-ort-1t.toml")
         raise TargetError(f"target {target.name}: execution provider {provider!r} cannot be timed here "
-                          f"({_NOT_TIMED[provider]}); use CPUExecutionProvider, e.g. targets/cpu-ort-1t.toml")
+                          f"({_NOT_TIMED[provider]}); {fix}")
     if provider not in available:
         problem = (f"target {target.name}: execution provider {provider!r} is not available in "
                    f"onnxruntime {ort.__version__} here (available: {', '.join(available)})")
@@ -82,10 +96,12 @@ def require_provider(target: Target) -> None:
             close = difflib.get_close_matches(provider.lower().removesuffix("executionprovider"), stems, n=1)
             hint = f"did you mean {stems[close[0]]!r}? " if close else ""
             raise TargetError(f"{problem}; no ONNX Runtime provider has that name: {hint}"
-                              f"fix execution_provider (known providers: {', '.join(known)})")
+                              f"fix execution_provider (known providers: {', '.join(known)})"
+                              + (f" in {own}" if own else ""))
         install = ("install onnxruntime-gpu" if provider in _GPU_PACKAGE_PROVIDERS
                    else "install an onnxruntime build that includes it")
-        raise TargetError(f"{problem}; use targets/cpu-ort-1t.toml or {install}")
+        edit = f"set execution_provider in {own} to an available one, " if own else ""
+        raise TargetError(f"{problem}; {edit}use targets/cpu-ort-1t.toml or {install}")
     cores = usable_cores()
     for key in ("intra_op_threads", "inter_op_threads"):
         threads = getattr(target, key)

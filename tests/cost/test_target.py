@@ -169,6 +169,26 @@ def test_unavailable_provider_fails_at_session_creation(monkeypatch):
     )
 
 
+def test_an_unavailable_provider_in_the_user_s_own_file_names_that_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    bundled = (targets_dir() / "cpu-ort-1t.toml").read_text()
+    # a copy keeps name = "cpu-ort-1t": the name alone points at the bundled file, not this one
+    copy = write(tmp_path, bundled.replace('"CPUExecutionProvider"', '"TensorrtExecutionProvider"'), "trt.toml")
+    with pytest.raises(TargetError) as info:
+        make_session(b"not used", load_target(copy))
+    assert str(info.value).startswith("target cpu-ort-1t: execution provider 'TensorrtExecutionProvider' is not "
+                                      "available in onnxruntime ")
+    assert str(info.value).endswith(f"; set execution_provider in {copy} to an available one, use "
+                                    "targets/cpu-ort-1t.toml or install onnxruntime-gpu")
+    misspelt = write(tmp_path, bundled.replace('"CPUExecutionProvider"', '"TensorRTExecutionProvider"'), "m.toml")
+    with pytest.raises(TargetError, match=rf"fix execution_provider \(known providers: .*\) in {re.escape(str(misspelt))}$"):
+        make_session(b"not used", load_target(misspelt))
+    remote = write(tmp_path, bundled.replace('"CPUExecutionProvider"', '"AzureExecutionProvider"'), "az.toml")
+    with pytest.raises(TargetError, match=rf"; set execution_provider = \"CPUExecutionProvider\" in "
+                                          rf"{re.escape(str(remote))}, or use targets/cpu-ort-1t.toml$"):
+        make_session(b"not used", load_target(remote))
+
+
 def test_silent_provider_fallback_is_an_error(monkeypatch):
     class FallbackSession:
         def __init__(self, *args, **kwargs):
