@@ -401,8 +401,12 @@ def load_run(run_dir: str | Path) -> Run:
         plugins = store.get_meta(PLUGINS_META)
         try:
             # named by its config.json (the same config, as run), which hwnas profile --task can read
-            # and beside which the run's own latency table goes (<run>/config-<space>-<CxHxW>.json)
-            config = config_from_dict(cfg, source=str(path / CONFIG_JSON))
+            # and beside which the run's own latency table goes (<run>/config-<space>-<CxHxW>.json);
+            # a run killed before writing it has only the store's copy: "<...>", as for a config
+            # built in code, names no file to read or to put a table beside
+            as_run = path / CONFIG_JSON
+            source = str(as_run) if as_run.is_file() else f"<config in {store_path}>"
+            config = config_from_dict(cfg, source=source)
         except RegistryError as exc:  # an objective a plugin declared
             raise _plugins_hint(exc, plugins) from None
         return Run(path, config, store.all(), store.get_meta("regression"), store.get_meta("target"),

@@ -104,3 +104,25 @@ def test_a_run_read_back_is_told_to_build_its_table_beside_its_config_json(tmp_p
     # hwnas profile reads the run's config.json, and a table beside it is the run's own
     assert shlex.split(lut.fix)[-4:] == ["--task", str(run / "config.json"), "--out", str(run / "config-mbv3-1x8x8.json")]
     assert lut_paths.own_table_path(lut.space, str(run / "config.json")) == run / "config-mbv3-1x8x8.json"
+
+
+def test_a_run_killed_before_writing_its_config_json_names_its_store_not_that_file(tmp_path, monkeypatch):
+    import hwnas.cost.lut_paths as lut_paths
+    from hwnas.config import config_from_dict
+    from hwnas.outputs import load_run
+    from hwnas.store import Store
+
+    monkeypatch.setattr(lut_paths, "tables_dir", lambda: tmp_path / "tables")
+    config = config_from_dict({"task": {"dataset": "digits"}, "space": {"name": "mbv3", "widths": [0.5]},
+                               "cost": {"target": "cpu-ort-1t", "models": ["counts", "lut"]},
+                               "search": {"objectives": ["error", "latency_ms"], "evaluations": 2}})
+    run = tmp_path / "killed"
+    run.mkdir()
+    store = Store(run / Store.FILE_NAME)
+    store.set_meta("config", config.to_dict())
+    store.close()
+    with pytest.raises(LatencyTableError) as info:  # no table yet: the message names the config and the rebuild
+        load_run(run).components()
+    message = str(info.value)
+    assert message.startswith(f"<config in {run / Store.FILE_NAME}>: no latency table for target cpu-ort-1t")
+    assert "config.json" not in message and "--task" not in message  # no file of its config for profile to read
