@@ -78,27 +78,33 @@ def test_default_lookup_finds_a_single_remote_table(space, target, tmp_path, mon
     assert find_table(target, space) == here
 
 
+def _stored_run(run):
+    """A run folder whose store holds a narrowed mbv3 LUT search's config (and nothing else); (run, config)."""
+    from hwnas.config import config_from_dict
+    from hwnas.store import Store
+
+    config = config_from_dict({"task": {"dataset": "digits"}, "space": {"name": "mbv3", "widths": [0.5]},
+                               "cost": {"target": "cpu-ort-1t", "models": ["counts", "lut"]},
+                               "search": {"objectives": ["error", "latency_ms"], "evaluations": 2}})
+    run.mkdir()
+    store = Store(run / Store.FILE_NAME)
+    store.set_meta("config", config.to_dict())
+    store.close()
+    return run, config
+
+
 def test_a_run_read_back_is_told_to_build_its_table_beside_its_config_json(tmp_path, monkeypatch):
     import json
     import shlex
 
     import hwnas.cost.lut_paths as lut_paths
-    from hwnas.config import config_from_dict
     from hwnas.outputs import load_run
-    from hwnas.store import Store
 
     monkeypatch.setattr(lut_paths, "tables_dir", lambda: tmp_path / "tables")
     target = load_target("cpu-ort-1t")
     full = make_space("mbv3", (1, 8, 8), 10)
     hand_table(full, target).save(lut_paths.local_table_path(target, full))  # latency_tables/ holds another's
-    config = config_from_dict({"task": {"dataset": "digits"}, "space": {"name": "mbv3", "widths": [0.5]},
-                               "cost": {"target": "cpu-ort-1t", "models": ["counts", "lut"]},
-                               "search": {"objectives": ["error", "latency_ms"], "evaluations": 2}})
-    run = tmp_path / "my run"
-    run.mkdir()
-    store = Store(run / Store.FILE_NAME)
-    store.set_meta("config", config.to_dict())
-    store.close()
+    run, config = _stored_run(tmp_path / "my run")
     (run / "config.json").write_text(json.dumps(config.to_dict()))
     lut = next(c for c in load_run(run).components().cost_models if c.name == "lut")
     # hwnas profile reads the run's config.json, and a table beside it is the run's own
@@ -108,19 +114,11 @@ def test_a_run_read_back_is_told_to_build_its_table_beside_its_config_json(tmp_p
 
 def test_a_run_killed_before_writing_its_config_json_names_its_store_not_that_file(tmp_path, monkeypatch):
     import hwnas.cost.lut_paths as lut_paths
-    from hwnas.config import config_from_dict
     from hwnas.outputs import load_run
     from hwnas.store import Store
 
     monkeypatch.setattr(lut_paths, "tables_dir", lambda: tmp_path / "tables")
-    config = config_from_dict({"task": {"dataset": "digits"}, "space": {"name": "mbv3", "widths": [0.5]},
-                               "cost": {"target": "cpu-ort-1t", "models": ["counts", "lut"]},
-                               "search": {"objectives": ["error", "latency_ms"], "evaluations": 2}})
-    run = tmp_path / "killed"
-    run.mkdir()
-    store = Store(run / Store.FILE_NAME)
-    store.set_meta("config", config.to_dict())
-    store.close()
+    run, _ = _stored_run(tmp_path / "killed")
     with pytest.raises(LatencyTableError) as info:  # no table yet: the message names the config and the rebuild
         load_run(run).components()
     message = str(info.value)
