@@ -230,6 +230,7 @@ class SearchRun:
                     *(c.name for c in self.parts.cost_models), *self.config.objectives, *self.config.budgets}
             stuck = [f"{kind} {name!r}" for name, kind in unimportable_parts().items() if name in used]
             if stuck:
+                executor.close()  # a Ray executor has started its local cluster by now
                 raise ConfigError(f"{self.config.source} [execution]: worker processes cannot build the "
                                   f"{', '.join(stuck)} registered in __main__ (a notebook or python -c): they "
                                   f"import a search's parts by module name; move {'it' if len(stuck) == 1 else 'them'} "
