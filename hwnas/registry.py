@@ -258,7 +258,8 @@ def construct(cls: type, *args: Any, options: Mapping[str, Any], where: str, lab
     except HwnasError as exc:
         if where in str(exc):
             raise
-        wrapped = type(exc)(f"{where}: {exc}")
+        # its placeholders kept (exc.said({})): the CLI says them with its flags (HwnasError.said)
+        wrapped = type(exc)(f"{where}: {exc.said({})}")
         wrapped.__dict__.update(vars(exc))  # what the error carries for its callers (a Ray address)
         raise wrapped from None
     except (TypeError, ValueError) as exc:  # a value of the wrong type, met inside the constructor

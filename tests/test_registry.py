@@ -184,3 +184,18 @@ def test_register_without_a_name_is_refused():
         assert spaces.names() == []
     finally:
         _REGISTRIES.remove(spaces)
+
+
+def test_an_error_construct_prefixes_keeps_its_fix_in_the_caller_s_words():
+    # construct wrapped str(exc), which says the fix in Python's words: the CLI then printed
+    # "resume=True" where it says "--resume"
+    from hwnas.exceptions import CLI_WORDS, RESUME
+
+    class Refusing:
+        def __init__(self):
+            raise ConfigError(f"cannot go on; {RESUME} later")
+
+    with pytest.raises(ConfigError) as err:
+        construct(Refusing, options={}, where="here", label="refusing")
+    assert str(err.value) == "here: cannot go on; resume=True later"
+    assert err.value.said(CLI_WORDS) == "here: cannot go on; --resume later"
