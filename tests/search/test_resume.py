@@ -35,12 +35,17 @@ def test_resume_refuses_a_run_stored_by_another_results_version(tmp_path, make_c
     assert len(load_run(tmp_path / "r").evaluations) == 8  # still readable
 
 
-def test_resume_refuses_other_cost_models(tmp_path, make_config):
-    # e.g. a latency table appeared between sessions and `latency = "auto"` would now pick it
-    run_search(make_config(search={"evaluations": 8}), tmp_path / "r", progress=False)
-    store = Store(tmp_path / "r" / "store.sqlite")
+def _run_as_if_with_a_table(config, run_dir):
+    """A search whose store says it read a latency table (cost models counts and lut)."""
+    run_search(config, run_dir, progress=False)
+    store = Store(run_dir / "store.sqlite")
     store.set_meta("cost_models", ["counts", "lut"])
     store.close()
+
+
+def test_resume_refuses_other_cost_models(tmp_path, make_config):
+    # e.g. a latency table appeared between sessions and `latency = "auto"` would now pick it
+    _run_as_if_with_a_table(make_config(search={"evaluations": 8}), tmp_path / "r")
     with pytest.raises(StoreError, match=r"used cost models \['counts', 'lut'\].*resume with "
                                          r"config.cost\['latency'\] = 'lut'$"):
         run_search(make_config(search={"evaluations": 8}), tmp_path / "r", resume=True, progress=False)
@@ -51,10 +56,7 @@ def test_resume_names_a_changed_target_before_the_cost_models_its_table_then_ref
     # and the resume said "resume with --latency lut", which the table refuses too
     toml = _own_target(tmp_path)
     config = make_config(cost={"target": str(toml)}, search={"evaluations": 8})
-    run_search(config, tmp_path / "r", progress=False)
-    store = Store(tmp_path / "r" / "store.sqlite")
-    store.set_meta("cost_models", ["counts", "lut"])
-    store.close()
+    _run_as_if_with_a_table(config, tmp_path / "r")
     toml.write_text(toml.read_text().replace("batch_size = 1", "batch_size = 8"))
     with pytest.raises(StoreError, match=r"^resume=True: target 'cpu-ort-1t' differs from the stored run's: batch_size: "
                                          r"stored 1, now 8; "):
