@@ -67,7 +67,7 @@ class BenchProblem:
         # the checks a table search makes, before any run: a space that works without a [task],
         # canonical strings in arch_column (else every peer lookup misses and scores 0) and
         # accuracy in percent (fractions would all fall under min_accuracy)
-        space = make_space(self.space, None, None)
+        space = make_space(self.space, None, None, reads_table=True)
         self.score_column = self.score_column or self.accuracy_column
         for column in dict.fromkeys((self.accuracy_column, self.score_column)):
             estimator = TableEstimator(None, path=str(self.table), arch_column=self.arch_column,
@@ -142,7 +142,7 @@ def pymoo_nsga2(problem: BenchProblem, seed: int, evaluations: int) -> list[str]
 
     from .space import make_space
 
-    space = make_space(problem.space, None, None)
+    space = make_space(problem.space, None, None, reads_table=True)
     archs: list[str] = []
 
     class TableProblem(Problem):
@@ -172,7 +172,7 @@ def optuna_nsga2(problem: BenchProblem, seed: int, evaluations: int) -> list[str
     from .space import make_space
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    space = make_space(problem.space, None, None)
+    space = make_space(problem.space, None, None, reads_table=True)
     archs: list[str] = []
 
     def objective(trial):

@@ -34,18 +34,31 @@ class Components:
 
 
 def build_space(config: RunConfig, task) -> Any:
-    """The config's search space for the task's input and output shape (defaults without a task)."""
+    """The config's search space for the task's input and output shape (defaults without a task),
+    with the space's table defaults when the estimator reads its accuracy from a table."""
     from .exceptions import SpaceError
     from .space import make_space
 
     options = {k: v for k, v in config.space.items() if k != "name"}
     shapes = (None, None) if task is None else (task.input_shape, task.output_dim)
     try:
-        return make_space(config.space["name"], *shapes, **options)
+        return make_space(config.space["name"], *shapes, reads_table=_reads_table(config), **options)
     except (ConfigError, SpaceError) as exc:  # every error names the file it came from
         if config.source in str(exc):
             raise
         raise type(exc)(f"{config.source}: {exc}") from None
+
+
+def _reads_table(config: RunConfig) -> bool:
+    """Whether the config's estimator takes its accuracy from a table's rows (False for one not
+    registered: its own error comes where the estimator is built)."""
+    from .estimate import ESTIMATORS
+    from .exceptions import RegistryError
+
+    try:
+        return bool(getattr(ESTIMATORS.get(config.estimator.get("name")), "reads_table", False))
+    except RegistryError:
+        return False
 
 
 def _check_unbuilt_space_options(config: RunConfig, space, task) -> None:
@@ -56,8 +69,8 @@ def _check_unbuilt_space_options(config: RunConfig, space, task) -> None:
     options = {k: v for k, v in config.space.items() if k != "name"}
     shapes = (task.input_shape, task.output_dim) if task is not None else (None, None)
     genes = [(g.name, g.choices) for g in space.genes]
-    ignored = [k for k in options
-               if [(g.name, g.choices) for g in make_space(config.space["name"], *shapes,
+    ignored = [k for k in options if k not in space.table_defaults  # those change which cells are proposed
+               and [(g.name, g.choices) for g in make_space(config.space["name"], *shapes,
                                                            **{o: v for o, v in options.items() if o != k}).genes] == genes]
     if ignored:
         raise ConfigError(f"{config.source}: [space] {', '.join(ignored)} would be ignored: this run builds no network "

@@ -73,6 +73,18 @@ def test_space_options_a_table_run_never_builds_are_refused(tmp_path):
     build_components(config({}))
     # with a [task] the run's networks can be built (export --untrained): the options shape them
     build_components(config({"channels": 8}, task={"dataset": "digits", "resize": 16}))
+    # an option that changes which cells are proposed is not ignored: NB201's dead_edges
+    assert build_components(config({})).space.dead_edges == "keep"  # a table's rows are cells
+    assert build_components(config({"dead_edges": "drop"})).space.dead_edges == "drop"
+
+
+def test_a_trained_nb201_search_proposes_each_network_once(make_config):
+    # an edge whose output never reaches the cell output changes nothing: such cells are one network
+    config = make_config()
+    config.space = {"name": "nb201", "cells_per_stage": 1, "channels": 4}
+    space = build_components(config).space
+    assert space.dead_edges == "drop"
+    assert space.canonical_genome([3, 3, 3, 2, 0, 0]) == "|none~0|+|none~0|none~1|+|nor_conv_1x1~0|none~1|none~2|"
 
 
 @pytest.mark.parametrize("models, message", [

@@ -30,11 +30,15 @@ class AccuracyEstimator(ABC):
             worth keeping (``weights/``, read by ``hwnas export`` and ``hwnas compress``).
         metrics: the metric columns :meth:`estimate` always returns; a search whose
             accuracy-side objective reads another column is refused when it is built.
+        reads_table: whether the accuracy is a table's row: the space is then made with its
+            :attr:`~hwnas.space.base.SearchSpace.table_defaults` (NB201 keeps cells that compute
+            one network apart, as the table's rows do).
     """
 
     name: str = ""
     needs_model: bool = True
     trains: bool = False
+    reads_table: bool = False
     metrics: tuple[str, ...] = ("error_pct", "accuracy_pct")
 
     @classmethod

@@ -42,6 +42,7 @@ class TableEstimator(TableBacked, AccuracyEstimator):
 
     name = "table"
     needs_model = False
+    reads_table = True
 
     def __init__(self, task: Any = None, *, path: str | None = None, arch_column: str = "arch",
                  accuracy_column: str | None = None) -> None:

@@ -174,6 +174,11 @@ class SearchSpace(ABC, Generic[A]):
         """Training overrides carried by the architecture (e.g. lr, optimizer); none by default."""
         return {}
 
+    #: ``[space]`` options the space takes when a search's accuracy is a table's row (the
+    #: estimator's ``reads_table``), unless the config gives them: NB201 keeps the cells that
+    #: compute one network apart there, since the table measured each (``dead_edges = "keep"``)
+    table_defaults: Mapping[str, Any] = {}
+
     #: genes that change only how a network trains (its recipe, its dropout), not the untrained
     #: network an estimator that does not train (a zero-cost proxy) scores
     training_genes: tuple[str, ...] = ()
@@ -288,11 +293,13 @@ def _extreme_choice(choices: Sequence[Any], *, largest: bool = False) -> int:
 SPACES: Registry[type[SearchSpace]] = Registry("search space")
 
 
-def make_space(name: str, input_shape: Sequence[int] | None, output_dim: int | None,
-               **options: Any) -> SearchSpace:
+def make_space(name: str, input_shape: Sequence[int] | None, output_dim: int | None, *,
+               reads_table: bool = False, **options: Any) -> SearchSpace:
     """Instantiate a registered space.
 
     ``input_shape``/``output_dim`` None (no task) take the space's :attr:`SearchSpace.default_shapes`.
+    ``reads_table``: the accuracy comes from a table's rows; the space's
+    :attr:`SearchSpace.table_defaults` apply under ``options``.
 
     Raises:
         RegistryError: unknown space name.
@@ -302,6 +309,8 @@ def make_space(name: str, input_shape: Sequence[int] | None, output_dim: int | N
     """
 
     cls = SPACES.get(name)
+    if reads_table:
+        options = {**getattr(cls, "table_defaults", {}), **options}
     if input_shape is None or output_dim is None:
         if cls.default_shapes is None:
             without_task = [n for n in SPACES.names() if SPACES.get(n).default_shapes is not None]

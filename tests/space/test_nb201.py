@@ -14,7 +14,7 @@ BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_con
 
 
 def test_standard_string_round_trip_every_cell():
-    space = make_space("nb201", None, None)
+    space = make_space("nb201", None, None, dead_edges="keep")  # a table's rows: every cell its own
     assert space.input_shape == (3, 32, 32) and space.output_dim == 10 and space.n_genes == 6
     strings = set()
     for genome in itertools.product(range(5), repeat=6):
@@ -24,6 +24,47 @@ def test_standard_string_round_trip_every_cell():
         strings.add(text)
     assert len(strings) == 5 ** 6
     assert space.canonical_genome([3, 3, 4, 1, 3, 1]) == BEST
+
+
+def test_dead_edges_are_dropped_by_default_so_one_network_has_one_genome():
+    # a 1x1 convolution of the input (edge 3<-0) with nodes 1 and 2 never reaching the output:
+    # whatever edges 1<-0, 2<-0, 2<-1 hold, the cell computes one network (NB201 has 125 such cells)
+    space, kept = make_space("nb201", None, None), make_space("nb201", None, None, dead_edges="keep")
+    conv1x1 = OPS.index("nor_conv_1x1")
+    genomes = [[a, b, c, conv1x1, 0, 0] for a, b, c in itertools.product(range(5), repeat=3)]
+    assert {space.canonical_genome(g) for g in genomes} == {"|none~0|+|none~0|none~1|+|nor_conv_1x1~0|none~1|none~2|"}
+    assert len({kept.canonical_genome(g) for g in genomes}) == 125
+    # an edge into a node that reaches the output is live, even when that node's input is none
+    assert space.canonical_genome([0, 0, 3, 2, 0, 1]) == "|none~0|+|none~0|nor_conv_3x3~1|+|nor_conv_1x1~0|none~1|skip_connect~2|"
+    assert space.canonical_genome([3, 3, 4, 1, 3, 1]) == BEST  # no dead edge: unchanged
+    # the canonical form round-trips, and the string of a cell with dead edges still parses as written
+    canon = space.decode(genomes[-1])
+    assert space.decode(space.encode(canon)) == canon
+    assert space.parse(kept.canonical_genome(genomes[-1])) == kept.decode(genomes[-1])
+    assert space.describe()["dead_edges"] == "drop" and kept.describe()["dead_edges"] == "keep"
+
+
+def test_dead_edges_are_never_built():
+    # a kept cell (a table's row) with dead 3x3 convolutions is priced as the network it computes
+    from hwnas.cost import count_macs_params
+
+    kept = make_space("nb201", (1, 8, 8), 10, dead_edges="keep", cells_per_stage=1, channels=4)
+    conv1x1, conv3x3 = OPS.index("nor_conv_1x1"), OPS.index("nor_conv_3x3")
+    with_dead = kept.build(kept.decode([conv3x3, conv3x3, conv3x3, conv1x1, 0, 0]))
+    alone = kept.build(kept.decode([0, 0, 0, conv1x1, 0, 0]))
+    assert count_macs_params(with_dead, (1, 8, 8)) == count_macs_params(alone, (1, 8, 8))
+
+
+def test_dead_edges_option_is_checked():
+    with pytest.raises(SpaceError, match=r"dead_edges = 'none' must be \"drop\" .* or \"keep\""):
+        make_space("nb201", None, None, dead_edges="none")
+
+
+def test_a_table_search_keeps_dead_edges_unless_told():
+    # the rows of a table are cells: its copies of one network are separate measurements
+    assert make_space("nb201", None, None, reads_table=True).dead_edges == "keep"
+    assert make_space("nb201", None, None, reads_table=True, dead_edges="drop").dead_edges == "drop"
+    assert make_space("mbv3", (1, 8, 8), 10, reads_table=True).table_defaults == {}
 
 
 def test_build_cifar_skeleton_and_macs():
