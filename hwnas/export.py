@@ -39,6 +39,24 @@ def missing_weights(run, ev: Evaluation | None, weights: Path) -> tuple[str, str
 PREPROCESSING_KEY = "hwnas.preprocessing"
 
 
+def trained_module(space, arch: str, weights: Path):
+    """``arch`` built by ``space`` with the run's trained weights from ``weights``.
+
+    Weights saved with parameters the built network no longer has are read without them: a run
+    trained before NB201's dead edges stopped being built (:meth:`NB201Space.build`) saved those
+    edges' unused convolutions. A parameter the network has and the file lacks is an error.
+    """
+    import torch
+
+    model = space.build(space.parse(arch))
+    missing, _ = model.load_state_dict(torch.load(weights, weights_only=True, map_location="cpu"), strict=False)
+    if missing:
+        raise HwnasError(f"{weights} does not hold the weights of {arch!r} (it lacks {', '.join(missing[:3])}"
+                         f"{', ...' if len(missing) > 3 else ''}): the search did not write it for this architecture; "
+                         f"search again into a new --out to train it")
+    return model
+
+
 def with_preprocessing(onnx_bytes: bytes, preprocessing: dict | None) -> bytes:
     """``onnx_bytes`` with the task's input and target scaling in its metadata (:data:`PREPROCESSING_KEY`).
 
@@ -115,8 +133,6 @@ def export_run_arch(run_dir: str | Path, arch: str | int, output: str | Path, *,
         HwnasError: unknown id, unparsable architecture, a table-backed run (no model),
             an output path that is a directory, or no stored weights.
     """
-    import torch
-
     from .components import build_space
     from .cost import export_onnx, load_target
 
@@ -144,11 +160,12 @@ def export_run_arch(run_dir: str | Path, arch: str | int, output: str | Path, *,
         raise ConfigError(f"{run.path} has no [cost] target, so no batch size, opset or dtype to export with; "
                           f"export from a run whose config names a [cost] target")
     ev = {e.arch: e for e in run.evaluations}.get(canonical)
-    model = space.build(space.parse(canonical))
     weights = Path(run_dir) / WEIGHTS_DIR / weights_name(canonical)
     if weights.is_file():
-        model.load_state_dict(torch.load(weights, weights_only=True, map_location="cpu"))
-    elif not untrained:
+        model = trained_module(space, canonical, weights)
+    elif untrained:
+        model = space.build(space.parse(canonical))
+    else:
         why, fix = missing_weights(run, ev, weights)
         raise HwnasError(f"{canonical!r} has no trained weights in {run_dir} ({why}); "
                          f"{fix}, or pass {UNTRAINED} for random weights")

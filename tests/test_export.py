@@ -3,9 +3,11 @@
 import textwrap
 
 import onnx
+import pytest
 
 from fakes import MLP_CONFIG
 from hwnas.cli import main
+from hwnas.exceptions import HwnasError
 
 # the run's own target file, which a test edits after the search
 CONFIG = (MLP_CONFIG.replace('target = "cpu-ort-1t"', 'target = "mine.toml"')
@@ -127,3 +129,29 @@ def test_how_to_feed_a_float16_file_says_to_cast_the_input(tmp_path):
     assert how_to_feed(tmp_path / "half.onnx")[-1].endswith(
         "feed 1 sample(s) per run; its elements are float16 (the run's target dtype): cast the input to float16")
     assert "cast" not in how_to_feed(tmp_path / "full.onnx")[-1]
+
+
+def test_weights_saved_with_nb201_dead_edges_load_into_the_network_without_them(tmp_path, monkeypatch):
+    # a run trained before dead edges stopped being built saved their unused convolutions
+    import torch
+
+    import hwnas.space.nb201 as nb201
+    from hwnas.export import trained_module
+    from hwnas.space import make_space
+
+    space = make_space("nb201", (1, 8, 8), 10, cells_per_stage=1, channels=4)
+    arch = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_1x1~0|none~1|none~2|"
+    with monkeypatch.context() as m:
+        m.setattr(nb201, "without_dead_edges", lambda cell: cell)  # the build as it was
+        old = space.build(space.parse(arch)).eval()
+    torch.save(old.state_dict(), tmp_path / "w.pt")
+    new = trained_module(space, arch, tmp_path / "w.pt").eval()
+    assert len(new.state_dict()) < len(old.state_dict())
+    x = torch.randn(2, 1, 8, 8)
+    assert torch.equal(new(x), old(x))  # the same network, the same weights
+    # weights that lack a parameter the network has are not this architecture's
+    torch.save(make_space("nb201", (1, 8, 8), 10, cells_per_stage=1, channels=4).build(
+        space.parse("|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|")).state_dict(), tmp_path / "x.pt")
+    with pytest.raises(HwnasError, match=r"x\.pt does not hold the weights of .* \(it lacks .*\): the search did not "
+                                         r"write it for this architecture"):
+        trained_module(space, arch, tmp_path / "x.pt")

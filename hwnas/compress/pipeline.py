@@ -187,18 +187,16 @@ def select_parents(run, space, *, archs: Sequence[str] = (), front: bool = False
             raise CompressError(f"{named} was not evaluated successfully in {run.path}{why}; "
                                 f"choose one from {run.path / 'front.csv'} or evaluations.csv")
         chosen.append(arch)
+    from ..export import missing_weights, trained_module
+
     parents = []
     for arch in dict.fromkeys(chosen):
         path = run.path / WEIGHTS_DIR / weights_name(arch)
         if not path.is_file():
-            from ..export import missing_weights
-
             why, fix = missing_weights(run, ok[arch], path)
             raise CompressError(f"{arch!r} has no trained weights in {run.path} ({why}); {fix}")
-        arch_obj = space.parse(arch)
-        module = space.build(arch_obj)
-        module.load_state_dict(torch.load(path, weights_only=True, map_location="cpu"))
-        parents.append(Parent(arch, ok[arch].id, module.eval(), dict(space.train_recipe(arch_obj))))
+        module = trained_module(space, arch, path)
+        parents.append(Parent(arch, ok[arch].id, module.eval(), dict(space.train_recipe(space.parse(arch)))))
     return parents
 
 
