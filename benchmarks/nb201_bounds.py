@@ -19,7 +19,16 @@ A yardstick for ``hwnas bench``'s figures. For each device it prints:
   of several cells, and the largest such group on the front. Where the device drops dead edges
   (raspi4, edgegpu: the group's latencies agree within a few %), such a point is the luckiest
   of its group's training and measurement noise; a search reaches it only by evaluating copies
-  of one network.
+  of one network;
+- the ceiling without copies: the hypervolume fraction when every distinct network is evaluated
+  exactly once (one cell of each group, drawn at random; median of 20 draws). A search that never
+  evaluates a second cell of a network it has seen can reach no more, whatever its budget.
+
+``--copies nsga2,pymoo-nsga2`` (any strategies of ``hwnas bench --strategies`` and peers of
+``--peers``) runs each for ``--seeds`` seeds and every budget of ``--evaluations`` and prints the
+share of its evaluations that were copies of a network it had already evaluated, its hypervolume
+fraction, the fraction its first cell of each network alone reaches, and the fraction with every
+cell of the table that computes a network on its front added (harvesting copies at no cost).
 
 A real search has neither model: it learns from its own N evaluations. The trees model has
 learned from every other cell, so its informed search is about the best any search can do; the
@@ -28,6 +37,7 @@ paths, would give.
 
 Usage:
     python benchmarks/nb201_bounds.py [--devices edgegpu,raspi4,fpga] [--evaluations 50,200,1000] [--front-only]
+    python benchmarks/nb201_bounds.py --copies nsga2,pymoo-nsga2 [--seeds 10] [--evaluations 200,1000]
 """
 
 from __future__ import annotations
@@ -70,32 +80,18 @@ def _models(values: np.ndarray, genomes: np.ndarray, features: np.ndarray, usabl
     return {name: (mean, (y[usable] - mean[usable]).std(axis=0)) for name, mean in out.items()}
 
 
-def computed(ops) -> tuple[str, ...]:
-    """A cell's ops with every dead edge (its output never reaches node 3) set to ``none``: cells
-    with the same result compute the same network."""
-    from hwnas.space.nb201 import EDGES
-
-    live, grew = {3}, True
-    while grew:
-        grew = False
-        for (to, frm), op in zip(EDGES, ops):
-            if op != "none" and to in live and frm not in live:
-                live.add(frm)
-                grew = True
-    return tuple(op if to in live and frm in live else "none" for (to, frm), op in zip(EDGES, ops))
-
-
 def front_groups(problem, space, archs, values) -> str:
     """How many of the true front's points come from groups of cells computing one network, and
     the largest such group on the front (its front points, and its median latency)."""
     from hwnas.search.strategies.surrogate import non_dominated
+    from hwnas.space.nb201 import without_dead_edges
     from hwnas.wording import counted
 
     usable = values[:, 0] < 100 - problem.min_accuracy
     groups: dict[tuple, list[int]] = {}
     for i, arch in enumerate(archs):
         if usable[i]:
-            groups.setdefault(computed(space.parse(arch)), []).append(i)
+            groups.setdefault(without_dead_edges(space.parse(arch)), []).append(i)
     front_points = {tuple(p) for p in non_dominated(values[usable])}
     front = [i for i in np.flatnonzero(usable) if tuple(values[i]) in front_points]
     group_of = {i: key for key, members in groups.items() for i in members}
@@ -109,7 +105,54 @@ def front_groups(problem, space, archs, values) -> str:
                  f"({'|'.join(key)}): error {values[on_front, 0].min():.2f}-{values[on_front, 0].max():.2f} %, "
                  f"latency {values[on_front, 1].min():.3f}-{values[on_front, 1].max():.3f} ms, against the "
                  f"group's median {np.median(values[groups[key], 1]):.3f} ms")
+    rng = np.random.default_rng(0)
+    once = [problem.hv_fraction([archs[int(rng.choice(members))] for members in groups.values()])
+            for _ in range(20)]
+    line += (f"\n  without copies: every one of the {len(groups)} distinct networks evaluated once (a random cell of "
+             f"each) reaches {np.median(once):.4f} of the true front (20 draws: {min(once):.4f}-{max(once):.4f})")
     return line
+
+
+def copies(problem, space, strategy: str, seeds: int, budgets) -> list[str]:
+    """Lines: per budget, the medians over seeds of the share of ``strategy``'s evaluations that
+    were copies of a network it had already evaluated, its hypervolume fraction, the fraction its
+    first cell of each network alone reaches, and the fraction with every cell of the table that
+    computes a network on its front added (what harvesting copies, at no cost, could give)."""
+    from hwnas.bench import PEERS, run_ours
+    from hwnas.search.strategies import STRATEGIES
+    from hwnas.search.strategies.surrogate import non_dominated
+    from hwnas.space.nb201 import without_dead_edges
+
+    if strategy in PEERS.names():
+        peer = PEERS.get(strategy)
+        search = lambda seed, n: peer(problem, seed, n)  # noqa: E731
+    else:
+        STRATEGIES.get(strategy)  # an unknown name: the registry's error, with the names it knows
+        search = lambda seed, n: run_ours(problem, strategy, seed, n)  # noqa: E731
+    network = {arch: without_dead_edges(space.parse(arch)) for arch in problem.data.archs}
+    cells: dict[tuple, list[str]] = {}
+    for arch, key in network.items():
+        cells.setdefault(key, []).append(arch)
+    lines = []
+    for n in budgets:
+        share, hv, first_hv, harvest_hv = [], [], [], []
+        for seed in range(seeds):
+            archs, seen, first = search(seed, n), set(), []
+            for arch in archs:
+                if network[arch] not in seen:
+                    seen.add(network[arch])
+                    first.append(arch)
+            values = {a: v for a in archs if (v := problem.table_value(a)) is not None}
+            front = {tuple(p) for p in non_dominated(np.array(list(values.values())).reshape(-1, 2))}
+            harvest = [c for a, v in values.items() if tuple(v) in front for c in cells[network[a]]]
+            share.append(1 - len(first) / len(archs))
+            hv.append(problem.hv_fraction(archs))
+            first_hv.append(problem.hv_fraction(first))
+            harvest_hv.append(problem.hv_fraction(archs + harvest))
+        lines.append(f"  {strategy} after {n}: {100 * np.median(share):.0f} % of evaluations copies; hypervolume "
+                     f"fraction {np.median(hv):.4f}; its first cell of each network alone {np.median(first_hv):.4f}; "
+                     f"with every copy of its front's networks {np.median(harvest_hv):.4f}")
+    return lines
 
 
 def informed_search(problem, archs, values, mean, sd, budgets, *, pool=3000, samples=64, seed=0):
@@ -155,6 +198,10 @@ def main() -> int:
                     help="comma-separated budgets (default 50,200,1000)")
     ap.add_argument("--front-only", action="store_true",
                     help="only what the true front is made of (seconds), not the informed searches (minutes)")
+    ap.add_argument("--copies", type=names, default=[],
+                    help="comma-separated strategies and peers whose copies to count, instead of the informed "
+                         "searches (e.g. nsga2,pymoo-nsga2)")
+    ap.add_argument("--seeds", type=int, default=10, help="seeds per strategy with --copies (default 10)")
     args = ap.parse_args()
 
     from hwnas.bench import BenchProblem
@@ -164,7 +211,7 @@ def main() -> int:
         print(f"table {args.table} not found; pass --table with the NB201 CSV (see shared/data/nb201/README.md)",
               file=sys.stderr)
         return 2
-    space = make_space("nb201", None, None)
+    space = make_space("nb201", None, None, reads_table=True)
     budgets = sorted(set(args.evaluations))
     for device in args.devices:
         start = time.perf_counter()
@@ -177,6 +224,10 @@ def main() -> int:
         print(f"\n{device}: {len(archs)} cells with a value, true front {problem.front_size} points")
         print(front_groups(problem, space, archs, values))
         if args.front_only:
+            continue
+        if args.copies:
+            for strategy in args.copies:
+                print("\n".join(copies(problem, space, strategy, args.seeds, budgets)))
             continue
         usable = values[:, 0] < 100 - problem.min_accuracy
         models = _models(values, genomes, space.features(genomes), usable, seed=0)
