@@ -261,6 +261,8 @@ class Run:
     finished: bool | None = None
     #: the plugin modules loaded when it was searched (None: a run stored before they were recorded)
     plugins: list[str] | None = None
+    #: :meth:`hwnas.data.Task.digest` of the data it was searched on (None: no task, or a run stored before it was recorded)
+    data_digest: str | None = None
 
     @contextmanager
     def plugins_named(self) -> Iterator[None]:
@@ -325,9 +327,12 @@ class Run:
 
         try:
             with self.plugins_named():
-                return build_components(self.config, with_estimator=False)
+                parts = build_components(self.config, with_estimator=False)
         except DataError as exc:
             raise self._data_gone(exc) from None
+        if parts.task is not None:
+            self._same_data(parts.task)
+        return parts
 
     def task(self) -> Any:
         """The run's task data, loaded again (for export, which needs no cost model).
@@ -340,9 +345,28 @@ class Run:
 
         try:
             with self.plugins_named():
-                return load_task(self.config.task, source=self.config.source)
+                task = load_task(self.config.task, source=self.config.source)
         except DataError as exc:
             raise self._data_gone(exc) from None
+        return self._same_data(task)
+
+    def _same_data(self, task: Any) -> Any:
+        """``task``, unless it differs from the data the run was searched on: its weights (and the
+        input and target scaling an export records) belong to that data, and a changed file would
+        give another input width, classes or scaling.
+
+        Raises:
+            DataError: naming the data and the fix.
+        """
+        from .exceptions import DataError
+
+        if self.data_digest is not None and task.digest() != self.data_digest:
+            path = self.config.task.get("path")
+            raise DataError(f"{self.path}: the data of [task] dataset {task.name!r}"
+                            f"{f' ({path})' if path else ''} changed since this run was searched, so its "
+                            f"networks and their scaling belong to other data; restore the data it was searched on, "
+                            f"or search the new data into a new --out")
+        return task
 
     def _data_gone(self, exc: Exception) -> Exception:
         from .exceptions import DataError
@@ -410,7 +434,7 @@ def load_run(run_dir: str | Path) -> Run:
         except RegistryError as exc:  # an objective a plugin declared
             raise _plugins_hint(exc, plugins) from None
         return Run(path, config, store.all(), store.get_meta("regression"), store.get_meta("target"),
-                   store.get_meta("finished"), plugins)
+                   store.get_meta("finished"), plugins, store.get_meta("data_digest"))
     finally:
         store.close()
 

@@ -151,6 +151,29 @@ def test_a_run_whose_data_is_gone_says_to_restore_it_not_to_edit_a_config(tmp_pa
     assert cli_error(["export", str(tmp_path / "r"), "1", "-o", str(tmp_path / "m.onnx")]) == f"hwnas: error: {message}"
 
 
+def test_a_run_whose_data_file_changed_refuses_to_export_or_compress_its_networks(tmp_path, make_config, cli_error):
+    # export and compress rebuild the task from [task] path: data changed since would give the
+    # exported file another scaling (same shape), or a traceback (other width or classes)
+    import numpy as np
+
+    from hwnas.search.runner import run_search
+
+    path, rng = tmp_path / "d.npz", np.random.default_rng(0)
+    x = rng.normal(size=(40, 3))
+    np.savez(path, x=x, y=x.sum(axis=1))
+    run_search(make_config(task={"dataset": "npz", "path": str(path)},
+                           estimator={"name": "proxy-trainer", "epochs": 1},
+                           search={"evaluations": 2, "population": 2}), tmp_path / "r", progress=False)
+    message = (f"hwnas: error: {tmp_path / 'r'}: the data of [task] dataset 'npz' ({path}) changed since this run "
+               "was searched, so its networks and their scaling belong to other data; restore the data it was "
+               "searched on, or search the new data into a new --out")
+    np.savez(path, x=10 * x, y=x.sum(axis=1))  # same shapes, other scaling
+    assert cli_error(["export", str(tmp_path / "r"), "1", "-o", str(tmp_path / "m.onnx")]) == message
+    np.savez(path, x=rng.normal(size=(40, 4)), y=np.arange(40) % 2)  # another width, classes
+    assert cli_error(["compress", str(tmp_path / "r"), "--arch", "1", "--prune", "0.5"]) == message
+    assert not (tmp_path / "m.onnx").exists()
+
+
 def test_a_front_row_re_measured_over_a_budget_is_marked_infeasible(tmp_path, capsys):
     # chosen on its predicted 0.1 ms, re-measured at 0.25 ms: front.csv said feasible = True for a
     # row hwnas pick (which judges the measured figure) never picks
