@@ -155,6 +155,14 @@ def load_npz(path: str) -> RawData:
         num_classes = len(classes)
         y = y.astype(np.int64)
         y_val = None if y_val is None else y_val.astype(np.int64)
+    unread = sorted(set(arrays) - {x_key, y_key, "x_val", "y_val"})
+    if unread:  # e.g. x_valid/y_valid: the user's validation split, else silently replaced by a carved one
+        valid = [k for k in unread if "val" in k.lower()]
+        notes += (f"npz: '{file}' also holds {', '.join(unread)}, which hwnas does not read (it reads "
+                  f"{x_key}, {y_key}" + (", x_val, y_val" if x_val is not None else "") + ")"
+                  + (f"; the validation split is carved from {x_key} with [task] val_fraction: to use "
+                     f"{', '.join(valid)} instead, save {'them' if len(valid) > 1 else 'it'} as x_val, y_val"
+                     if valid and x_val is None else ""),)
     pixel_max = 255.0 if x.dtype == np.uint8 else None
     return RawData(x=x, y=y, num_classes=num_classes, x_val=x_val, y_val=y_val, pixel_max=pixel_max, notes=notes)
 

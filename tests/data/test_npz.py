@@ -216,6 +216,20 @@ def test_npz_float_targets_that_look_like_class_ids_are_noted(tmp_path):
     assert load_task({"dataset": "npz", "path": real}).notes == ()  # real-valued targets: nothing to say
 
 
+def test_npz_arrays_it_does_not_read_are_noted_with_how_to_use_a_validation_split(tmp_path):
+    # x_valid/y_valid were dropped without a word, and the error came from a split carved from x_train
+    x = np.random.default_rng(0).normal(size=(40, 3))
+    path = _save(tmp_path / "d.npz", x_train=x, y_train=_labels(40), x_valid=x[:8], y_valid=_labels(8))
+    task = load_task({"dataset": "npz", "path": path})
+    assert len(task.x_train) == 30 and len(task.x_val) == 10
+    assert task.notes == (f"npz: '{path}' also holds x_valid, y_valid, which hwnas does not read (it reads x_train, "
+                          "y_train); the validation split is carved from x_train with [task] val_fraction: to use "
+                          "x_valid, y_valid instead, save them as x_val, y_val",)
+    path = _save(tmp_path / "t.npz", x=x, y=_labels(40), x_val=x[:8], y_val=_labels(8), names=np.arange(3))
+    assert load_task({"dataset": "npz", "path": path}).notes == (
+        f"npz: '{path}' also holds names, which hwnas does not read (it reads x, y, x_val, y_val)",)
+
+
 @pytest.mark.parametrize("y", [np.arange(20, 60), np.r_[np.arange(39), -1]])
 def test_npz_integer_targets_that_are_not_class_ids_name_the_regression_fix(tmp_path, y):
     # ages or prices saved as integers: the user may want a regression, not remapped class ids
