@@ -378,7 +378,7 @@ def _split(y: np.ndarray, val_fraction: float, seed: int, regression: bool, name
         lone = classes[counts < 2]
         if len(lone):
             shown = ", ".join(map(str, lone[:5].tolist())) + (", ..." if len(lone) > 5 else "")
-            raise DataError(f"{name}: class{'es' if len(lone) > 1 else ''} {shown} "
+            raise DataError(f"{source}: [task] dataset {name!r}: class{'es' if len(lone) > 1 else ''} {shown} "
                             f"{'have' if len(lone) > 1 else 'has'} a single sample, which no validation split "
                             f"can stratify; add samples of it, drop it, or supply your own split (x_val, y_val)")
     try:
