@@ -222,7 +222,8 @@ def load_task(options: Mapping[str, Any] | None = None, *, source: str = "config
     train_idx = _subset(train_idx, y_tr, opts["max_train_samples"], seed, regression)
     val_idx = _subset(val_idx, y_va, opts["max_val_samples"], (seed + 1) % _SEED_LIMIT, regression)
 
-    x_train, x_val = _as_float(x_tr[train_idx], raw.pixel_max, name), _as_float(x_va[val_idx], raw.pixel_max, name)
+    where = f"{source}: [task] dataset {name!r}" + (f" (path {str(opts['path'])!r})" if opts["path"] else "")
+    x_train, x_val = _as_float(x_tr[train_idx], raw.pixel_max, where), _as_float(x_va[val_idx], raw.pixel_max, where)
     if opts["resize"]:
         if x_train.ndim != 4:
             raise ConfigError(f"{source}: [task] resize = {opts['resize']} needs image data, but {name!r} has "
@@ -358,14 +359,15 @@ def _moments(train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, std
 
 
-def _as_float(x: np.ndarray, pixel_max: float | None, name: str) -> np.ndarray:
+def _as_float(x: np.ndarray, pixel_max: float | None, where: str) -> np.ndarray:
     with np.errstate(over="ignore"):  # values beyond float32's range become inf, refused below
         x = x.astype(np.float32)
     if pixel_max is not None:
         x /= np.float32(pixel_max)
     if not np.isfinite(x).all():
-        raise DataError(f"{name}: the inputs contain NaN or infinite values (or values beyond float32's "
-                        "range, about 3.4e38); clean the data first")
+        bad = int(np.count_nonzero(~np.isfinite(x)))
+        raise DataError(f"{where}: the inputs contain {bad} NaN or infinite value{'s' if bad > 1 else ''} (or "
+                        "values beyond float32's range, about 3.4e38); clean or rescale the data first")
     return x
 
 

@@ -174,8 +174,12 @@ def test_inputs_beyond_float32_range_are_refused_without_a_warning(tmp_path):
     np.savez(path, x=x, y=np.arange(20) % 2)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        with pytest.raises(DataError, match="beyond float32's range"):
-            load_task({"dataset": "npz", "path": str(path)})
+        with pytest.raises(DataError) as info:
+            load_task({"dataset": "npz", "path": str(path)}, source="my.toml")
+    # named by its config and file, as the loader's own errors are
+    assert str(info.value) == (f"my.toml: [task] dataset 'npz' (path {str(path)!r}): the inputs contain 1 NaN or "
+                               "infinite value (or values beyond float32's range, about 3.4e38); clean or rescale "
+                               "the data first")
 
 
 def test_a_user_loader_that_raises_or_returns_something_else_is_named():
