@@ -382,7 +382,9 @@ def _split(y: np.ndarray, val_fraction: float, seed: int, regression: bool, name
             shown = ", ".join(map(str, lone[:5].tolist())) + (", ..." if len(lone) > 5 else "")
             raise DataError(f"{source}: [task] dataset {name!r}: class{'es' if len(lone) > 1 else ''} {shown} "
                             f"{'have' if len(lone) > 1 else 'has'} a single sample, which no validation split "
-                            f"can stratify; add samples of it, drop it, or supply your own split (x_val, y_val)")
+                            f"can stratify; add samples of {'them' if len(lone) > 1 else 'it'}, drop "
+                            f"{'them' if len(lone) > 1 else 'it'}, or supply your own split (x_val, y_val); if the "
+                            f"labels are quantities (ages, counts), store float targets for a regression")
     try:
         return train_test_split(idx, test_size=val_fraction, random_state=seed,
                                 stratify=None if regression else y)

@@ -190,7 +190,20 @@ def test_npz_a_class_with_one_sample_is_named_when_a_split_is_carved(tmp_path):
     with pytest.raises(DataError) as info:  # named by its config, as the other split errors are
         load_task({"dataset": "npz", "path": path}, source="my.toml")
     assert str(info.value) == ("my.toml: [task] dataset 'npz': class 2 has a single sample, which no validation split "
-                               "can stratify; add samples of it, drop it, or supply your own split (x_val, y_val)")
+                               "can stratify; add samples of it, drop it, or supply your own split (x_val, y_val); if "
+                               "the labels are quantities (ages, counts), store float targets for a regression")
+
+
+def test_npz_integer_quantities_with_lone_values_are_told_how_to_regress(tmp_path):
+    # ages saved as integers: many values occur once, and a regression is the likelier intent
+    y = np.r_[_labels(20, 2), np.arange(2, 9)]
+    path = _save(tmp_path / "d.npz", x=np.zeros((27, 3)), y=y)
+    with pytest.raises(DataError) as info:
+        load_task({"dataset": "npz", "path": path})
+    assert str(info.value).endswith("classes 2, 3, 4, 5, 6, ... have a single sample, which no validation split can "
+                                    "stratify; add samples of them, drop them, or supply your own split (x_val, "
+                                    "y_val); if the labels are quantities (ages, counts), store float targets for a "
+                                    "regression")
 
 
 @pytest.mark.parametrize("key", ["x", "x_val"])
