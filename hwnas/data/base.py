@@ -238,10 +238,14 @@ def load_task(options: Mapping[str, Any] | None = None, *, source: str = "config
         y_train, y_val = y_train.astype(np.float32).reshape(-1), y_val.astype(np.float32).reshape(-1)
         if y_val.min() == y_val.max():  # R² divides by the validation targets' variance: every candidate would fail
             everywhere = np.ptp(raw.y) == 0 and (raw.y_val is None or np.ptp(raw.y_val) == 0)
-            raise DataError(f"{source}: [task] dataset {name!r}: the {len(y_val)} validation targets all equal "
-                            f"{float(y_val[0]):g}, so R² (the error) is undefined; "
+            one = len(y_val) == 1  # a split too small to vary: more samples are the fix, not another seed
+            raise DataError(f"{source}: [task] dataset {name!r}: "
+                            + (f"the validation split holds a single target ({float(y_val[0]):g})" if one else
+                               f"the {len(y_val)} validation targets all equal {float(y_val[0]):g}")
+                            + ", so R² (the error) is undefined; "
                             + ("every target in the data has that value: regression needs targets that vary"
                                if everywhere else "save a y_val whose values vary" if raw.y_val is not None else
+                               "use more data or a larger [task] val_fraction, or your own x_val/y_val" if one else
                                "use more varied data, another [task] seed or val_fraction, or your own x_val/y_val"))
     else:
         y_train, y_val = y_train.astype(np.int64), y_val.astype(np.int64)

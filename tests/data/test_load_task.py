@@ -233,6 +233,17 @@ def test_a_constant_validation_split_of_varied_regression_targets_is_refused(tmp
         load_task({"dataset": "npz", "path": str(path)})
 
 
+def test_a_carved_validation_split_of_one_target_asks_for_more_data_not_another_seed(tmp_path):
+    # it read 'the 1 validation targets all equal ...; use ... another [task] seed', which cannot help
+    path = tmp_path / "d.npz"
+    np.savez(path, x=np.random.default_rng(0).normal(size=(3, 2)), y=np.array([1.0, 2.0, 4.0]))
+    with pytest.raises(DataError) as info:
+        load_task({"dataset": "npz", "path": str(path)}, source="cfg.toml")
+    assert str(info.value).startswith("cfg.toml: [task] dataset 'npz': the validation split holds a single target (")
+    assert str(info.value).endswith("), so R² (the error) is undefined; use more data or a larger [task] val_fraction, "
+                                    "or your own x_val/y_val")
+
+
 def test_a_carved_constant_validation_split_names_seed_and_val_fraction(tmp_path):
     path = tmp_path / "d.npz"
     x = np.random.default_rng(0).normal(size=(40, 3))
