@@ -73,6 +73,8 @@ def record_run(run: SearchRun, store: Store) -> None:
         raise StoreError(f"{RESUME}: the data of [task] dataset {run.parts.task.name!r}{where} "
                          f"changed since this run started, so its errors would mix two datasets: restore the "
                          f"data it ran on, or search into a new {OUT}")
+    if run.resume:  # after the data: other data may give the space another input shape
+        _check_same_space(run, store)
     store.set_meta("data_digest", data)
     store.set_meta("cost_models", models)
     # which modules registered the run's parts, so that export and compress can name them
@@ -174,6 +176,31 @@ def _check_same_config(run: SearchRun, store: Store, current: dict) -> None:
         shown = "; ".join(f"{key}: stored {_shown(a)}, given {_shown(b)}" for key, a, b in diff)
         raise StoreError(f"{RESUME}: the config differs from the stored run: {shown}; resume with the "
                          f"same config and flags or start a new {OUT}")
+
+
+def _check_same_space(run: SearchRun, store: Store) -> None:
+    """Refuse a ``--resume`` whose space, from the same config, is not the one the run recorded
+    (:meth:`~hwnas.space.base.SearchSpace.describe`): an NB201 run stored before dead edges were
+    dropped (no ``dead_edges``) holds cells that this hwnas writes otherwise, so the replay
+    would miss them and train their networks a second time."""
+    import json
+
+    stored = store.get_meta("space")
+    if stored is None:  # a store from before the space was recorded
+        return
+    current = json.loads(json.dumps(run.parts.space.describe()))
+    diff = _differences(stored, current)
+    parts = [run.parts.estimator, *run.parts.cost_models]
+    if not any(getattr(part, "needs_model", True) for part in parts if part is not None):
+        # a run of tables builds nothing, and a table keeps NB201's dead edges as before they
+        # could be dropped: an option the stored run predates changed none of its rows
+        diff = [(key, a, b) for key, a, b in diff if a is not _MISSING]
+    if diff:
+        shown = "; ".join(f"{key}: stored {_shown(a)}, now {_shown(b)}" for key, a, b in diff)
+        raise StoreError(f"{RESUME}: space {current.get('name')!r} differs from the stored run's ({shown}): this "
+                         f"hwnas writes or builds its architectures otherwise, so a resume would train some "
+                         f"networks twice and replay another search; its results stay readable (hwnas pick, "
+                         f"export); search again into a new {OUT}")
 
 
 def _described(source: dict) -> str:

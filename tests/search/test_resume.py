@@ -140,3 +140,44 @@ def test_the_config_a_run_came_from_resumes_it_after_its_config_json_did(tmp_pat
     assert as_run.cost["models"] == ["counts", "memory", "ort"]
     for config in (as_run, implicit(), as_run):
         assert run_search(config, tmp_path / "r", resume=True, progress=False).new_evaluations == 0
+
+
+def test_resume_refuses_an_nb201_run_stored_before_dead_edges_were_dropped(tmp_path, make_config):
+    # such a run stored cells with dead edges: the replay proposed their networks in the new
+    # canonical form, missed the stored ones and trained those networks a second time
+    from hwnas.config import config_from_dict
+
+    data = make_config(search={"evaluations": 6, "population": 4}).to_dict()
+    data["space"] = {"name": "nb201", "cells_per_stage": 1, "channels": 4}
+    config = config_from_dict(data)
+    run_search(config, tmp_path / "r", progress=False)
+    store = Store(tmp_path / "r" / "store.sqlite")
+    space = store.get_meta("space")
+    del space["dead_edges"]  # what hwnas recorded before the option existed
+    store.set_meta("space", space)
+    store.close()
+    with pytest.raises(StoreError, match=r"^resume=True: space 'nb201' differs from the stored run's \(dead_edges: "
+                                         r"stored \(not set\), now 'drop'\).*search again into a new run_dir$"):
+        run_search(config, tmp_path / "r", resume=True, progress=False)
+    run_search(make_config(search={"evaluations": 8}), tmp_path / "mlp", progress=False)
+    run_search(make_config(search={"evaluations": 8}), tmp_path / "mlp", resume=True, progress=False)  # same space
+
+
+def test_an_nb201_table_run_stored_before_dead_edges_existed_resumes(tmp_path, capsys):
+    # a table search keeps dead edges, as every table search did before the option: its cells
+    # read as they were stored, and it builds no network whose pricing changed
+    from fakes import table_search_argv, write_nb201_table
+
+    from hwnas.cli import main
+
+    write_nb201_table(tmp_path / "t.csv")
+    argv = table_search_argv(tmp_path / "t.csv", tmp_path / "r", 40)
+    assert main(argv) == 0
+    store = Store(tmp_path / "r" / "store.sqlite")
+    space = store.get_meta("space")
+    assert space.pop("dead_edges") == "keep"
+    store.set_meta("space", space)
+    store.close()
+    capsys.readouterr()
+    assert main([*argv, "--resume"]) == 0, capsys.readouterr().err
+    assert "evaluations: 40 (0 new this session" in capsys.readouterr().out
