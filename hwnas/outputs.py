@@ -381,7 +381,8 @@ class Run:
 
         Text of digits (optionally signed) is an evaluation id, since no space's architecture
         string is a bare number; anything else is parsed as an architecture of ``space`` (the
-        run's space), evaluated in the run or not.
+        run's space), evaluated in the run or not: the run's string when the text is one, else
+        the canonical form of what it computes (an NB201 cell with its dead edges ``none``).
 
         Raises:
             ConfigError: an id that no evaluation of the run has (naming the run's ids).
@@ -399,7 +400,12 @@ class Run:
             ids = f"ids {min(by_id)}-{max(by_id)}" if by_id else "no evaluations yet"
             raise ConfigError(f"no evaluation {text} in {self.path} ({ids}); "
                               f"give an id or an arch string from {FRONT_CSV}")
-        return space.canonical(space.parse(text))
+        arch = space.parse(text)
+        if space.canonical(arch) in {ev.arch for ev in self.evaluations}:  # as stored (a run of an older hwnas)
+            return space.canonical(arch)
+        # the canonical form of what it computes: an NB201 cell typed with dead edges is the
+        # network the run evaluated with them none
+        return space.canonical(space.decode(space.encode(arch)))
 
 
 def load_run(run_dir: str | Path) -> Run:

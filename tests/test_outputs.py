@@ -271,3 +271,31 @@ def test_a_loaded_run_picks_as_hwnas_pick_does(tmp_path, make_config, capsys):
     assert run.pick({"max_latency_ms": bound}).metrics["latency_ms"] <= bound
     with pytest.raises(BudgetError, match=r"no evaluated architecture meets max_latency_ms=1e-09"):
         run.pick({"max_latency_ms": 1e-9})
+
+
+def test_an_nb201_cell_typed_with_dead_edges_names_the_network_the_run_evaluated(tmp_path, make_config):
+    # `hwnas export RUN '<cell with a dead edge>'` said "not evaluated there" of a network the run
+    # had trained, as the cell with that edge none
+    from hwnas.outputs import load_run
+    from hwnas.search.runner import run_search
+    from hwnas.space import make_space
+    from hwnas.space.nb201 import EDGES
+
+    data = make_config(search={"evaluations": 6, "population": 4}).to_dict()
+    data["space"] = {"name": "nb201", "cells_per_stage": 1, "channels": 4}
+    run_search(config_from_dict(data), tmp_path / "r", progress=False)
+    run, space = load_run(tmp_path / "r"), make_space("nb201", (1, 8, 8), 10)
+    ev = next(e for e in run.evaluations if "none" in space.parse(e.arch))
+    cell = list(space.parse(ev.arch))
+    dead = next(i for i, (to, frm) in enumerate(EDGES) if cell[i] == "none"
+                and space.decode(space.encode([*cell[:i], "nor_conv_3x3", *cell[i + 1:]])) == tuple(cell))
+    cell[dead] = "nor_conv_3x3"
+    assert run.resolve_arch(space, space.canonical(tuple(cell))) == ev.arch
+    # a run that kept dead edges (a table's, or one from before they were dropped) names its own cells
+    kept = make_space("nb201", (1, 8, 8), 10, dead_edges="keep")
+    data["space"]["dead_edges"] = "keep"
+    run_search(config_from_dict(data), tmp_path / "kept", progress=False)
+    stored = load_run(tmp_path / "kept").evaluations
+    assert any(space.canonical(space.decode(space.encode(space.parse(e.arch)))) != e.arch for e in stored)
+    for e in stored:
+        assert load_run(tmp_path / "kept").resolve_arch(space, e.arch) == e.arch == kept.canonical(kept.parse(e.arch))
