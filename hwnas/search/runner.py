@@ -40,6 +40,7 @@ from .proposals import blamed, canonical_archs
 from .resume import record_run, remote_table
 from .run_folder import check_run_folder, exclusive, stored_config
 from .stopped import write_stored, write_unverified
+from .strategies.common import distinct_architectures
 from .strategy_setup import build_strategy
 from .table_level import resolve_table_level
 
@@ -62,7 +63,8 @@ class SearchSummary:
     over_budget: int = 0
     #: the task is a regression (``accuracy_pct`` is 100·R², reported as R²)
     regression: bool = False
-    #: the number of genomes of the space (:attr:`SearchSpace.n_genomes`; None: not given), to tell
+    #: the number of architectures a search of the space can propose
+    #: (:func:`~hwnas.search.strategies.common.distinct_architectures`; None: not counted), to tell
     #: a space that ran out from a strategy that stopped
     space_size: int | None = None
     #: of ``failed``, the candidates a pre-filter skipped (``zero-cost-filtered``): not trained, not broken
@@ -185,11 +187,14 @@ class SearchRun:
         for i in front:  # as stored and as front.csv lists them: with the re-measured latency
             evaluations[i].metrics.update(self.front_extra.get(evaluations[i].arch, {}))
         counts = status_counts(evaluations)
+        feasible = sum(e.ok and is_feasible(e.metrics, self.config.budgets) for e in evaluations)
+        # read only where the report says whether the space ran out (listing a space takes ~0.5 s)
+        space_size = (distinct_architectures(self.parts.space)
+                      if len(evaluations) < self.config.search["evaluations"] or not feasible else None)
         return SearchSummary(self.run_dir, len(evaluations), new, counts[FAILED],
-                             sum(e.ok and is_feasible(e.metrics, self.config.budgets) for e in evaluations),
-                             [evaluations[i] for i in front], time.perf_counter() - start,
+                             feasible, [evaluations[i] for i in front], time.perf_counter() - start,
                              self.config.search["evaluations"], counts[OVER_BUDGET],
-                             self.regression, self.parts.space.n_genomes,
+                             self.regression, space_size,
                              sum(map(prefiltered, evaluations)))
 
     @property

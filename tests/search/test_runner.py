@@ -478,3 +478,25 @@ def test_a_plugin_strategy_that_skips_strategy_init_still_runs(tmp_path, make_co
     config = make_config(search={"strategy": "no-super", "evaluations": 4})
     del config.search["population"]
     assert run_search(config, tmp_path / "r", progress=False).evaluations == 4
+
+
+def test_a_grid_over_nb201_without_dead_edges_says_the_space_ran_out_at_its_networks(tmp_path, capsys):
+    # the report compared the evaluations with the space's 15,625 genomes, so a grid that had
+    # evaluated all 12,100 networks said "the strategy found no new architecture"
+    from fakes import write_nb201_table
+
+    from hwnas.config import config_from_dict
+    from hwnas.report import print_search_summary
+
+    table = tmp_path / "t.csv"
+    write_nb201_table(table, blank_every=0)
+    config = config_from_dict({
+        "space": {"name": "nb201", "dead_edges": "drop"},
+        "estimator": {"name": "table", "path": str(table), "arch_column": "arch_str", "accuracy_column": "acc"},
+        "cost": {"models": ["table"], "table": {"path": str(table), "arch_column": "arch_str",
+                                                "metrics": {"latency_ms": "lat"}}},
+        "search": {"strategy": "grid", "objectives": ["error", "latency_ms"], "evaluations": 15625}})
+    summary = run_search(config, tmp_path / "r", progress=False)
+    assert (summary.evaluations, summary.space_size) == (12100, 12100)
+    print_search_summary(summary, config)
+    assert "space ran out: all 12100 architectures of the space are evaluated (15625 budgeted)" in capsys.readouterr().out
