@@ -83,7 +83,7 @@ class TableCostModel(TableBacked, CostModel):
         return found
 
     def lowest(self, space: Any, smallest: str, model: torch.nn.Module | None) -> dict[str, tuple[float, str]]:
-        """Each metric's lowest value over the rows a search can propose (not degenerate); a
+        """Each metric's lowest value over the rows a search can propose (canonical, not degenerate); a
         table's cheapest cell need not be the smallest one.
 
         Reads the rows as parsed by :meth:`check_space` when the search was built.
@@ -91,7 +91,7 @@ class TableCostModel(TableBacked, CostModel):
         Raises:
             ConfigError: a row that is not a canonical string of ``space`` (:meth:`check_space`).
         """
-        rows = [i for i, arch in enumerate(self.table.parsed(space)) if space.degenerate(arch) is None]
+        rows = self._proposable_rows(space)
         out = {}
         for name, column in self.metrics.items():
             values = self.table.column(column)[rows]
@@ -100,16 +100,22 @@ class TableCostModel(TableBacked, CostModel):
                 out[name] = (float(values[best]), self.table.archs[rows[best]])
         return out
 
+    def _proposable_rows(self, space: Any) -> list[int]:
+        """The rows a search can propose: canonical in ``space`` as it searches (an NB201 cell with
+        a dead edge is not, with ``dead_edges = "drop"``: its network is proposed as the cell with
+        that edge none) and not degenerate."""
+        return [i for i, arch in enumerate(self.table.parsed(space)) if space.degenerate(arch) is None
+                and space.canonical(space.decode(space.encode(arch))) == self.table.archs[i]]
+
     def closest_together(self, space: Any, bounds: Mapping[str, float]) -> tuple[str, dict[str, float]] | None:
-        """When no row a search can propose (not degenerate) meets every bound on this table's
+        """When no row a search can propose (canonical, not degenerate) meets every bound on this table's
         metrics together, the row with the least summed relative excess over them and its values;
         None when one does, when fewer than two bounds concern the table, or when no row has all
         their values (every candidate fails then, each one with its reason)."""
         bounded = {name: float(bound) for name, bound in bounds.items() if name in self.metrics}
         if len(bounded) < 2:
             return None
-        rows = np.array([i for i, arch in enumerate(self.table.parsed(space)) if space.degenerate(arch) is None],
-                        dtype=np.int64)
+        rows = np.array(self._proposable_rows(space), dtype=np.int64)
         values = np.column_stack([self.table.column(self.metrics[name])[rows] for name in bounded])
         whole = np.isfinite(values).all(axis=1)
         if not whole.any():

@@ -82,3 +82,24 @@ def test_lowest_is_each_metric_s_cheapest_proposable_row_read_from_the_rows_pars
     assert lowest == {"latency_ms": expected("lat"), "energy_mj": expected("energy")}
     assert space.degenerate(parse(archs[0])) is not None  # the all-'none' cell: cheapest, never proposed
     assert lowest["latency_ms"][0] > cost.table.column("lat")[0]
+
+
+def test_lowest_and_closest_together_skip_cells_a_search_without_dead_edges_never_proposes(tmp_path):
+    # a trained NB201 search (dead_edges = "drop") priced by a table said a budget that only a
+    # cell with a dead edge met could be met, and named that cell and its value as the fix
+    from hwnas.space import make_space
+
+    network = "|skip_connect~0|+|none~0|none~1|+|none~0|skip_connect~1|none~2|"
+    copy = "|skip_connect~0|+|nor_conv_3x3~0|none~1|+|none~0|skip_connect~1|none~2|"  # edge 2<-0 is dead
+    path = tmp_path / "t.csv"
+    path.write_text(f"arch_str,lat,energy\n{network},2.0,1.0\n{copy},1.5,3.0\n")
+    cost = COST_MODELS.get("table")(None, (3, 32, 32), path=str(path), arch_column="arch_str",
+                                    metrics={"latency_ms": "lat", "energy_mj": "energy"})
+    dropped, kept = make_space("nb201", (3, 32, 32), 10), make_space("nb201", (3, 32, 32), 10, dead_edges="keep")
+    for space in (dropped, kept):
+        cost.check_space(space)
+    assert cost.lowest(dropped, "", None)["latency_ms"] == (2.0, network)
+    assert cost.lowest(kept, "", None)["latency_ms"] == (1.5, copy)
+    bounds = {"latency_ms": 1.6, "energy_mj": 3.0}  # met together by the copy alone
+    assert cost.closest_together(kept, bounds) is None
+    assert cost.closest_together(dropped, bounds) == (network, {"latency_ms": 2.0, "energy_mj": 1.0})
