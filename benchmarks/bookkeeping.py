@@ -47,7 +47,7 @@ def optuna_sqlite(table: Path, trials: int) -> float:
     optuna = require("optuna", "bench")
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    space = make_space("nb201", None, None)
+    space = make_space("nb201", None, None, reads_table=True)  # as the table search it is compared with
     data = load_table(table, "arch_str")
     acc, lat = data.column("val_acc_cifar10valid_nb201"), data.column("edgegpu_latency")
 
