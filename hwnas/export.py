@@ -112,8 +112,8 @@ def preprocessing_summary(preprocessing: dict | None) -> str | None:
         parts.append("output: standardised targets, y = output * y_std + y_mean")
     if not parts:
         return None
-    return (f"{'; '.join(parts)} (the training split's figures, in the file's metadata_props "
-            f"{PREPROCESSING_KEY!r} as JSON)")
+    figures = "the training split's figures, " if any(preprocessing.get(k) is not None for k in ("x_mean", "y_mean")) else ""
+    return f"{'; '.join(parts)} ({figures}in the file's metadata_props {PREPROCESSING_KEY!r} as JSON)"
 
 
 def export_run_arch(run_dir: str | Path, arch: str | int, output: str | Path, *,

@@ -115,6 +115,15 @@ def test_the_preprocessing_of_a_resized_task_says_how_it_was_resized():
     assert np.allclose((bilinear - mean) / std, task.x_val, atol=1e-5)
     assert not np.allclose((nearest - mean) / std, task.x_val, atol=1e-2)
     assert "resize_method" not in load_task({"dataset": "digits"}).preprocessing
+    assert "(the training split's figures, in the file's metadata_props" in preprocessing_summary(pre)
+
+
+def test_the_preprocessing_of_unstandardised_pixels_claims_no_training_split_figures():
+    # x / 255 is the pixel format's, not a figure of the training split
+    from hwnas.export import preprocessing_summary
+
+    line = preprocessing_summary({"pixel_max": 255.0})
+    assert line.startswith("input: x / 255 (in the file's metadata_props") and "training split" not in line
 
 
 def test_how_to_feed_a_float16_file_says_to_cast_the_input(tmp_path):
