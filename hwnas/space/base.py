@@ -337,6 +337,19 @@ def make_space(name: str, input_shape: Sequence[int] | None, output_dim: int | N
 MAX_PARAMS = 10**9
 
 
+def check_image_input(space: SearchSpace) -> None:
+    """Refuse a task whose samples are not images (C, H, W), for a space of convolutions.
+
+    Raises:
+        SpaceError: naming the samples' shape, and the ``mlp`` space for tabular data.
+    """
+    if len(space.input_shape) != 3:
+        raise SpaceError(f"{space.name} needs image inputs (C, H, W); this task's samples have shape "
+                         f"{space.input_shape}; use the 'mlp' space for tabular data"
+                         + (" (grayscale images (N, H, W) need a channel axis: save x[:, None])"
+                            if len(space.input_shape) == 2 else ""))
+
+
 def refuse_oversized(space: SearchSpace, options: Mapping[str, Any]) -> None:
     """Refuse a space whose largest architecture would have more than :data:`MAX_PARAMS`
     parameters, counted on the meta device (nothing is allocated), so a size option such as

@@ -22,7 +22,8 @@ import torch
 from torch import nn
 
 from ..exceptions import ConfigError, SpaceError
-from .base import SPACES, Gene, option_choices, LayerSignature, SearchSpace, choice_index, refuse_oversized
+from .base import (SPACES, Gene, LayerSignature, SearchSpace, check_image_input, choice_index, option_choices,
+                   refuse_oversized)
 
 
 @dataclass(frozen=True)
@@ -132,13 +133,7 @@ class MBv3Space(SearchSpace[MBv3Arch]):
                  head_channels: int = 128,
                  se_from_stage: int | None = None) -> None:
         super().__init__(input_shape, output_dim)
-        if len(self.input_shape) != 3:
-            raise SpaceError(
-                f"mbv3 needs image inputs (C, H, W); this task's samples have shape "
-                f"{self.input_shape}; use the 'mlp' space for tabular data"
-                + (" (grayscale images (N, H, W) need a channel axis: save x[:, None])"
-                   if len(self.input_shape) == 2 else "")
-            )
+        check_image_input(self)
         # multipliers of stage_channels: [100000] would ask for millions of channels
         widths = option_choices("mbv3", "widths", widths, float, minimum=0.05, maximum=8.0)
         depths = option_choices("mbv3", "depths", depths, int, minimum=1)

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from ..exceptions import SpaceError
-from .base import SPACES, Gene, SearchSpace, choice_index, refuse_oversized
+from .base import SPACES, Gene, SearchSpace, check_image_input, choice_index, refuse_oversized
 from .supernet import AdditiveSupernet, MixedOp, macs_cost
 
 #: Edge operations in NB201's order (index = gene value).
@@ -195,10 +195,7 @@ class NB201Space(SearchSpace[NB201Arch]):
             raise SpaceError(f"nb201: [space] dead_edges = {dead_edges!r} must be \"drop\" (one genome per network) "
                              f"or \"keep\" (every cell its own architecture, as a table's rows)")
         self.dead_edges = dead_edges
-        if len(self.input_shape) != 3:
-            raise SpaceError(f"nb201: input_shape {self.input_shape} must be (C, H, W) images"
-                             + ("; grayscale images (N, H, W) need a channel axis: save x[:, None]"
-                                if len(self.input_shape) == 2 else ""))
+        check_image_input(self)
         for key, value, high in (("cells_per_stage", cells_per_stage, 64), ("channels", channels, 1024)):
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
                 raise SpaceError(f"nb201: [space] {key} = {value!r} must be an integer in 1..{high}")

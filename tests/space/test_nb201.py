@@ -55,6 +55,14 @@ def test_dead_edges_are_never_built():
     assert count_macs_params(with_dead, (1, 8, 8)) == count_macs_params(alone, (1, 8, 8))
 
 
+def test_tabular_samples_are_pointed_at_the_mlp_space():
+    with pytest.raises(SpaceError, match=r"^\[space\]: nb201 needs image inputs \(C, H, W\); this task's samples have shape "
+                                         r"\(5,\); use the 'mlp' space for tabular data$"):
+        make_space("nb201", (5,), 3)
+    with pytest.raises(SpaceError, match=r"need a channel axis: save x\[:, None\]\)$"):
+        make_space("nb201", (8, 8), 3)
+
+
 def test_dead_edges_option_is_checked():
     with pytest.raises(SpaceError, match=r"dead_edges = 'none' must be \"drop\" .* or \"keep\""):
         make_space("nb201", None, None, dead_edges="none")
