@@ -132,7 +132,7 @@ def print_compress_summary(result, *, max_accuracy_drop_pts: float = 1.0) -> Non
     """Print, per parent of this call, its best variant (earlier calls' variants of it included,
     re-timed in this session), then both fronts' hypervolumes and the files."""
     from .compress.results import (COMPRESSED_CSV, COMPRESSED_DIR, COMPRESSED_PNG, STALE, best_variants, built_from,
-                                   hypervolumes)
+                                   fronts, hypervolumes)
 
     new = result.new_rows
     failed = [r for r in new if r["status"] != "ok"]
@@ -165,8 +165,12 @@ def print_compress_summary(result, *, max_accuracy_drop_pts: float = 1.0) -> Non
               + (f"; stale now, as built from the earlier {before['variant']}: {', '.join(map(str, derived))} "
                  f"(compress them again to rebuild them from the new one)" if derived else ""))
     hv = hypervolumes(result.rows, result.objectives, result.scale)
+    # one parent sits at a corner of the scale its variants span: its hypervolume is near 0 whatever they are
+    lone = len(fronts(result.rows, result.objectives, result.scale)[0]) == 1
     print(f"hypervolume: original front {hv['original']:.4f}, after compression {hv['combined']:.4f} (on the search's "
-          f"figures, each variant at the ratios measured beside its parent)")
+          f"figures, each variant at the ratios measured beside its parent"
+          + ("; the original front is one architecture, so the two figures say only that its variants add "
+             "trade-offs: compare them by their latency and accuracy above)" if lone else ")"))
     for r in failed:
         print(f"failed: {r['parent_arch']} {r['variant']}: {r['reason']}")
     d = result.run_dir
