@@ -45,3 +45,29 @@ def held(path: Path, busy: Callable[[str], None]) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # releases the lock
+
+
+def holder(path: Path) -> str | None:
+    """The pid recorded in the lock file ``path`` when another process holds it now, else None (no
+    such file, nobody holds it, or no locks here), for a reader that only needs to know.
+
+    Args:
+        path: a lock file that :func:`held` takes.
+    """
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): nothing can be held
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # released with the file at once
+    except BlockingIOError:
+        return os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+    except OSError:  # a file system without locks
+        return None
+    finally:
+        os.close(fd)
+    return None

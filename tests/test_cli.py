@@ -1,6 +1,7 @@
 """The CLI in-process: search/pick/export/list, and one-line errors with exit code 2."""
 
 import json
+import os
 import sys
 import textwrap
 
@@ -699,6 +700,23 @@ def test_pick_from_a_stopped_search_says_so_and_not_once_it_is_resumed(tmp_path,
     capsys.readouterr()
     assert main(["pick", str(tmp_path / "run")]) == 0
     assert "was stopped" not in capsys.readouterr().err
+
+
+def test_pick_while_the_search_still_runs_says_so_not_that_it_was_stopped(tmp_path, monkeypatch, capsys):
+    from fakes import interrupt_at
+    from hwnas.search.run_folder import exclusive
+
+    config = _write(tmp_path, GOOD)
+    with monkeypatch.context() as m:
+        interrupt_at(m, 5)
+        assert main(["search", config, "--out", str(tmp_path / "run"), "--no-progress"]) == 130
+    capsys.readouterr()
+    with exclusive(tmp_path / "run"):  # the search process, still writing the run
+        assert main(["pick", str(tmp_path / "run")]) == 0
+    err = capsys.readouterr().err
+    assert "was stopped" not in err and "--resume" not in err, err
+    assert (f"note: the search in {tmp_path / 'run'} is still running (pid {os.getpid()}); this pick is among "
+            f"the 4 of its " in err and "stored so far; pick again when it has finished" in err), err
 
 
 def test_every_option_with_a_default_shows_that_default_in_its_help():

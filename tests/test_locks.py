@@ -36,3 +36,14 @@ def test_a_file_system_without_locks_is_unguarded(tmp_path, monkeypatch):
     with held(tmp_path / "l", lambda pid: pytest.fail("not busy")):
         entered = True
     assert entered
+
+
+def test_holder_names_the_pid_of_a_held_lock_and_none_once_it_is_free(tmp_path):
+    from hwnas.locks import holder
+
+    assert holder(tmp_path / "l") is None  # no lock file at all
+    with held(tmp_path / "l", lambda pid: pytest.fail("not busy")):
+        assert holder(tmp_path / "l") == str(os.getpid())
+    assert holder(tmp_path / "l") is None  # released: a finished or killed search
+    with held(tmp_path / "l", lambda pid: pytest.fail("the check above must not keep the lock")):
+        pass

@@ -78,3 +78,10 @@ def exclusive(run_dir: Path):
                          f"another {OUT}")
 
     return held(run_dir / LOCK_FILE, refuse)
+
+
+def writer(run_dir: Path) -> str | None:
+    """The pid of the search that is writing ``run_dir`` now (:func:`exclusive`), else None."""
+    from ..locks import holder
+
+    return holder(Path(run_dir) / LOCK_FILE)
