@@ -118,3 +118,27 @@ def resume_command(parser: argparse.ArgumentParser, args: argparse.Namespace, ou
                 words += [flag, str(v)]
     words += ["--out", str(out), "--resume"]
     return " ".join(shlex.quote(w) for w in words)
+
+
+def unfinished_search_note(run, run_dir: str, what: str, again: str) -> str | None:
+    """The note for a command that reads the evaluations of a search that has not finished: still
+    running (another process holds the run) or stopped (Ctrl-C, kill or an error); None once finished.
+
+    Args:
+        run: the run read back (:func:`hwnas.outputs.load_run`).
+        run_dir: the run folder as the user named it.
+        what: what the command takes from the evaluations stored so far, e.g. "this pick is among".
+        again: what to do once the search has finished, e.g. "pick again".
+    """
+    from ..search.run_folder import writer
+    from ..wording import counted
+
+    if run.finished is not False:
+        return None
+    n, of = len(run.evaluations), counted(run.config.search["evaluations"], "evaluation")
+    running = writer(run.path)
+    if running:  # not stopped: a --resume now would be refused
+        return (f"hwnas: note: the search in {run_dir} is still running (pid {running}); {what} the {n} "
+                f"of its {of} stored so far; {again} when it has finished")
+    return (f"hwnas: note: the search in {run_dir} was stopped (Ctrl-C, kill or an error) after {n} of its {of}; "
+            f"{what} those; continue it with the same hwnas search command, adding --resume")

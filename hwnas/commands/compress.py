@@ -8,7 +8,7 @@ import sys
 from ..exceptions import ConfigError
 from ..interrupts import kill_as_interrupt
 from ..wording import counted
-from .base import COMMANDS, Command, names
+from .base import COMMANDS, Command, names, unfinished_search_note
 
 
 def _ratios(text: str) -> list[float]:
@@ -58,6 +58,13 @@ class CompressCommand(Command):
             prune_options={"importance": args.importance, "round_to": args.round_to,
                            "finetune_epochs": args.finetune_epochs, "finetune_lr": args.finetune_lr},
             quant_options={"per_channel": args.per_channel, "calibration_samples": args.calibration_samples})
+        if args.front:  # the front of a search that has not finished is not the run's front
+            from ..outputs import load_run
+
+            note = unfinished_search_note(load_run(args.run_dir), args.run_dir, "the front compressed here is that of",
+                                          "compress again")
+            if note:
+                print(note, file=sys.stderr)
         try:
             with kill_as_interrupt():
                 result = compress_run(args.run_dir, chains, archs=args.arch, front=args.front,

@@ -11,7 +11,7 @@ from ..evaluation import OVER_BUDGET, status_counts, unsuccessful
 from ..exceptions import BudgetError, ConfigError, HwnasError
 from ..search.objectives import BUDGETS
 from ..wording import counted
-from .base import COMMANDS, Command, add_budget_flags, budgets_from
+from .base import COMMANDS, Command, add_budget_flags, budgets_from, unfinished_search_note
 
 
 @COMMANDS.register("pick")
@@ -28,7 +28,6 @@ class PickCommand(Command):
     def run(self, args: argparse.Namespace) -> int:
         from ..front import pick
         from ..outputs import load_run
-        from ..search.run_folder import writer
         from ..report import print_pick, print_pick_variant
 
         run = load_run(args.run_dir)
@@ -75,16 +74,9 @@ class PickCommand(Command):
             named = ", ".join(slower[:3]) + (", ..." if len(slower) > 3 else "")
             raise BudgetError(f"{exc}, or take the onnx file of a variant in compressed.csv that meets it "
                               f"({counted(slower, 'variant')}: {named}), never picked as slower than its parent") from None
-        running = writer(run.path) if run.finished is False else None
-        if running:  # a search still writing the run: not stopped, and --resume would be refused
-            print(f"hwnas: note: the search in {args.run_dir} is still running (pid {running}); this pick is "
-                  f"among the {len(run.evaluations)} of its {counted(run.config.search['evaluations'], 'evaluation')} "
-                  f"stored so far; pick again when it has finished", file=sys.stderr)
-        elif run.finished is False:  # a pick among what a stopped search had evaluated: say so
-            print(f"hwnas: note: the search in {args.run_dir} was stopped (Ctrl-C, kill or an error) after "
-                  f"{len(run.evaluations)} of its {counted(run.config.search['evaluations'], 'evaluation')}; "
-                  f"this pick is among those; continue it with the same hwnas search command, adding --resume",
-                  file=sys.stderr)
+        note = unfinished_search_note(run, args.run_dir, "this pick is among", "pick again")
+        if note:
+            print(note, file=sys.stderr)
         shown = applied if budgets else {}
         regression = _is_regression(run)
         if chosen < len(ok):

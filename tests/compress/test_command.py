@@ -383,3 +383,25 @@ def test_a_picked_variant_of_a_run_without_latency_says_which_metrics_are_its_ow
     out = capsys.readouterr().out
     assert "the accuracy above is the parent's from this run with this change applied, the rest the variant's own" \
         in out
+
+
+def test_compressing_the_front_of_an_unfinished_search_says_so(run_copy, capsys):
+    import os
+
+    from hwnas.search.run_folder import exclusive
+    from hwnas.store import Store
+
+    store = Store(run_copy / Store.FILE_NAME)
+    store.set_meta("finished", False)  # as a search stopped (or still running) leaves it
+    store.close()
+    argv = ["compress", str(run_copy), "--front", "--prune", "0.5", "--finetune-epochs", "0"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert (f"note: the search in {run_copy} was stopped (Ctrl-C, kill or an error) after 4 of its 4 evaluations; "
+            f"the front compressed here is that of those; continue it" in err), err
+    with exclusive(run_copy):  # the search process, still writing the run
+        assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert (f"note: the search in {run_copy} is still running (pid {os.getpid()}); the front compressed here is "
+            f"that of the 4 of its 4 evaluations stored so far; compress again when it has finished" in err), err
+    assert "was stopped" not in err
