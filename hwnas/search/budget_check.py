@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..config import RunConfig
 from ..exceptions import BudgetError
-from .objectives import BUDGETS, budgets_text, format_budget
+from .objectives import BUDGETS, budget_at_least, budgets_text, format_budget
 
 
 def check_budgets(config: RunConfig, parts) -> None:
@@ -40,7 +40,7 @@ def check_budgets(config: RunConfig, parts) -> None:
                 f"{name} = {format_budget(bound)} cannot be met: the cheapest {space.name} architecture "
                 f"({arch}) has {col} = {value:.4g}"
                 f"{' on target ' + parts.target.name if parts.target else ''}; "
-                f"set {BUDGETS.get(name).flag} to {format_budget(value)} or more")
+                f"set {BUDGETS.get(name).flag} to {budget_at_least(value)} or more")
     # each budget alone is met; a table knows whether any of its rows meets them all together
     names = {BUDGETS.get(name).column: name for name in config.budgets}
     bounds = {column: config.budgets[name] for column, name in names.items()}
@@ -55,6 +55,6 @@ def check_budgets(config: RunConfig, parts) -> None:
             f"{budgets_text(together)} cannot be met together: each alone is met by some {space.name} "
             f"architecture, but none meets them all; the closest ({arch}) has "
             f"{', '.join(f'{column} = {value:.4g}' for column, value in values.items())}; "
-            + " and ".join(f"set {BUDGETS.get(names[column]).flag} to {format_budget(value)} or more"
+            + " and ".join(f"set {BUDGETS.get(names[column]).flag} to {budget_at_least(value)} or more"
                            for column, value in broken.items())
             + " (or drop it)")

@@ -7,6 +7,8 @@ only :func:`minimisation_matrix` and :func:`violation_matrix` turn them into wha
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -113,6 +115,22 @@ def format_budget(value: float) -> str:
     different budget when pasted."""
     value = float(value)
     return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
+
+
+def budget_at_least(value: float, digits: int = 4) -> str:
+    """The shortest budget text, to ``digits`` significant digits, that parses back to ``value``
+    or more: a bound a refusal suggests (``0.02893``, not ``0.028927331867627536``), met when
+    pasted."""
+    value = float(value)
+    if not math.isfinite(value) or value <= 0:
+        return format_budget(value)
+    exp = math.floor(math.log10(value)) - digits + 1
+    for steps in (math.ceil(value / 10.0 ** exp), math.ceil(value / 10.0 ** exp) + 1):  # +1: a float rounding down
+        text = f"{steps * 10.0 ** exp:.{max(0, -exp)}f}"
+        text = text.rstrip("0").rstrip(".") if "." in text else text
+        if float(text) >= value:
+            return text
+    return format_budget(value)
 
 
 def budgets_text(budgets: Mapping[str, float]) -> str:

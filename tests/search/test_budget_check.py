@@ -29,7 +29,7 @@ def test_a_table_budget_is_checked_against_the_cheapest_cell_a_search_can_propos
     with pytest.raises(BudgetError, match=r"max_latency_ms = 1.1 cannot be met: the cheapest nb201 architecture "
                                           r"\(\|.*skip_connect.*\) has latency_ms = 1.2") as info:
         run_search(dataclasses.replace(config, budgets={"max_latency_ms": 1.1}), tmp_path / "a", progress=False)
-    # the value it suggests is exact, not rounded (down) to a few digits: pasted, it runs
+    # the value it suggests is rounded up, never down: pasted, it runs
     suggested = float(re.search(r"set --max-latency-ms to (\S+) or more$", str(info.value)).group(1))
     assert run_search(dataclasses.replace(config, budgets={"max_latency_ms": suggested}), tmp_path / "c",
                       progress=False).evaluations == 8

@@ -268,3 +268,11 @@ def test_front_and_hypervolume_agree_with_pymoo_and_brute_force_on_random_rows()
         assert whole == pytest.approx(_dominated_volume((m - ideal) / scale, reference))
         assert hypervolume([rows[i] for i in front], objectives, ideal=ideal, nadir=nadir) == pytest.approx(whole)
         assert knee([rows[i] for i in front], objectives) in range(len(front))
+
+
+@pytest.mark.parametrize("value, text", [(0.028927331867627536, "0.02893"), (1234567.3, "1235000"), (1.2, "1.2"),
+                                         (1.0, "1"), (99999.99, "100000"), (0.1 + 0.2, "0.3001")])
+def test_a_suggested_budget_is_short_and_met_when_pasted(value, text):
+    from hwnas.search.objectives import budget_at_least
+
+    assert budget_at_least(value) == text and float(text) >= value
