@@ -105,7 +105,9 @@ def main() -> int:
     print(f"\n== hypervolume ({', '.join(o.column for o in run.objectives)}; on the search's figures, each variant "
           f"at its ratios to its parent; normalised over both fronts, ref 1.1)")
     print(f"original front: {hv['original']:.4f}   front after compression: {hv['combined']:.4f}   "
-          f"gain: {hv['combined'] - hv['original']:+.4f}")
+          f"gain: {hv['combined'] - hv['original']:+.4f}"
+          + ("  (a front of one architecture sits at a corner of the scale its variants span: the figures say "
+             "only that the variants add trade-offs)" if len(front) == 1 else ""))
 
     print("\n== pruned models: MACs and latency against their parent")
     pruned = [r for r in variants if r["method"] == "prune" and r["status"] == "ok"]
