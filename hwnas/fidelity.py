@@ -161,25 +161,33 @@ def oof_predictions(features: np.ndarray, targets: np.ndarray, *, folds: int, se
 def predictor_note(n: int, folds: int) -> str:
     """Why a predictor's rank figures over ``n`` architectures and ``folds`` folds mean nothing, or "".
 
-    A fold's forest learns from the other folds' architectures; with fewer than
-    ``2 * MIN_SAMPLES_LEAF`` of them it cannot split and predicts their mean, so the
-    out-of-fold predictions only tell the folds apart.
+    A fold's forest learns from the other folds' architectures, each tree from a bootstrap
+    sample of them, which holds about 63 % of them once (4 of 6); a tree with fewer than
+    ``2 * MIN_SAMPLES_LEAF`` distinct rows cannot split and predicts their mean, so with too
+    few the out-of-fold predictions only tell the folds apart.
 
     Example:
         >>> predictor_note(5, 2)[:40]
         'too few architectures: with 5 in 2 folds'
-        >>> predictor_note(8, 2)
+        >>> predictor_note(5, 5)[:40]
+        'too few architectures: with 5 in 5 folds'
+        >>> predictor_note(14, 2)
         ''
     """
     def smallest_train(k: int) -> int:
         return k - math.ceil(k / folds)  # KFold's largest fold is left out
 
-    if smallest_train(n) >= 2 * MIN_SAMPLES_LEAF:
+    def distinct(k: int) -> float:  # expected distinct rows of a bootstrap sample of k rows
+        return k * (1 - (1 - 1 / k) ** k) if k else 0.0
+
+    if distinct(smallest_train(n)) >= 2 * MIN_SAMPLES_LEAF:
         return ""
-    need = next(k for k in range(n + 1, n + 2 * MIN_SAMPLES_LEAF * folds + 2) if smallest_train(k) >= 2 * MIN_SAMPLES_LEAF)
+    need = next(k for k in range(n + 1, n + 4 * MIN_SAMPLES_LEAF * folds + 2)
+                if distinct(smallest_train(k)) >= 2 * MIN_SAMPLES_LEAF)
     return (f"too few architectures: with {n} in {folds} folds a fold's forest learns from as few as "
-            f"{smallest_train(n)}, too few to split, and predicts their mean, so this figure ranks folds, not "
-            f"architectures; use --archs {need} or more")
+            f"{smallest_train(n)}, each tree from about {distinct(smallest_train(n)):.1f} distinct of them, too few "
+            f"to split, and predicts their mean, so this figure ranks folds, not architectures; use --archs "
+            f"{need} or more")
 
 
 def _trainer_options(config: RunConfig) -> dict[str, Any]:

@@ -69,17 +69,31 @@ def test_predictions_are_out_of_fold():
         oof_predictions(x[:3], y[:3], folds=4, seed=0)
 
 
-@pytest.mark.parametrize("n, folds, flagged", [(5, 2, True), (7, 2, True), (8, 2, False), (5, 5, False),
-                                               (4, 4, True), (40, 5, False)])
+@pytest.mark.parametrize("n, folds, flagged", [(5, 2, True), (8, 2, True), (14, 2, False), (5, 5, True),
+                                               (8, 5, True), (9, 5, False), (4, 4, True), (40, 5, False)])
 def test_a_predictor_over_too_few_architectures_is_flagged(n, folds, flagged):
     from hwnas.fidelity import MIN_SAMPLES_LEAF, predictor_note
 
     assert bool(predictor_note(n, folds)) == flagged
     # what the flag rests on: a forest that learns from too few predicts one value, the mean
+    x, y = np.arange(n, dtype=float)[:, None], np.arange(n, dtype=float) ** 2  # one feature ranks them exactly
+    preds = oof_predictions(x, y, folds=folds, seed=0)
     if n - n // folds < 2 * MIN_SAMPLES_LEAF:  # no fold learns from enough
-        x, y = np.arange(n, dtype=float)[:, None], np.arange(n, dtype=float) ** 2
-        preds = oof_predictions(x, y, folds=folds, seed=0)
         assert len(np.unique(np.round(preds, 9))) <= folds  # one value per fold
+    if not flagged:
+        assert rank_fidelity(preds, y)[0] > 0.85
+
+
+def test_a_predictor_whose_bootstrap_samples_cannot_split_is_flagged():
+    # --archs 5 --folds 5 (the smallest the command accepts): each fold learns from 4, but each
+    # tree's bootstrap sample holds about 2.7 distinct of them, so nearly every tree predicts the
+    # mean of the other four and the figure is the folds' order reversed: -1 with no note before
+    from hwnas.fidelity import predictor_note
+
+    x, y = np.arange(5, dtype=float)[:, None], np.arange(5, dtype=float) ** 2
+    assert rank_fidelity(oof_predictions(x, y, folds=5, seed=0), y)[0] == pytest.approx(-1.0)
+    note = predictor_note(5, 5)
+    assert "learns from as few as 4, each tree from about 2.7 distinct" in note and "use --archs 9 or more" in note
 
 
 def test_sample_is_distinct_seeded_and_bounded():
@@ -127,7 +141,7 @@ def test_command_writes_files_and_resumes(tmp_path, capsys, monkeypatch):
     assert [s["signal"] for s in summary] == ["params", "synflow", "train-1ep", "predictor", "predictor+zc"]
     # 5 architectures in 2 folds: each fold's forest learns from 2 and predicts their mean
     assert [bool(s["note"]) for s in summary] == [False, False, False, True, True]
-    assert "use --archs 8 or more" in summary[3]["note"]
+    assert "use --archs 14 or more" in summary[3]["note"]
     assert "note: predictor, predictor+zc: too few architectures" in printed
     assert (out / "fidelity.png").stat().st_size > 0
     assert json.loads((out / "fidelity.json").read_text())["settings"]["epochs"] == [1, 2]
