@@ -99,6 +99,9 @@ def not_usable(ev: Evaluation) -> str:
     if ev.status == OVER_BUDGET:
         return (f"evaluation {ev.id} was priced over the run's budgets and not trained ({ev.reason}); "
                 f"search again with --train-over-budget, or pick a model within the budgets")
+    if prefiltered(ev):  # stored as failed, but nothing broke: the pre-filter chose not to train it
+        return (f"evaluation {ev.id} was skipped by the pre-filter and not trained "
+                f"({ev.reason[len(PRE_FILTER_REASON):]})")
     return f"evaluation {ev.id} failed ({ev.reason})"
 
 

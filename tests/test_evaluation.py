@@ -184,3 +184,15 @@ def test_messages_count_the_pre_filter_s_skips_apart_from_failures():
     assert unsuccessful([skip, skip]) == "2 skipped by the pre-filter"  # none of them broken
     assert unsuccessful([broken, over]) == "1 failed, 1 over budget and not trained"  # as before
     assert unsuccessful([over]) == "1 over budget and not trained"
+
+
+def test_why_a_pre_filtered_candidate_has_no_weights_says_skipped_not_failed():
+    # hwnas export runs/zcf 4 said "evaluation 4 failed (PreFilterRejection: pre-filter: ...)"
+    from hwnas.evaluation import FAILED, PRE_FILTER_REASON, Evaluation, not_usable
+
+    skip = Evaluation("a", [0], FAILED, reason=PRE_FILTER_REASON + "naswot score 627.805 below the running "
+                                                                    "0.5-quantile 649.31 of 3 scores", id=4)
+    assert not_usable(skip) == ("evaluation 4 was skipped by the pre-filter and not trained (naswot score 627.805 "
+                                "below the running 0.5-quantile 649.31 of 3 scores)")
+    broken = Evaluation("b", [1], FAILED, reason="RuntimeError: boom", id=5)
+    assert not_usable(broken) == "evaluation 5 failed (RuntimeError: boom)"
