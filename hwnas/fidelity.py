@@ -517,7 +517,8 @@ def plot_fidelity(path: Path, result: FidelityResult) -> None:
     ax.barh(y - 0.2, [s["spearman"] for s in result.summary], 0.4, label="Spearman")
     ax.barh(y + 0.2, [s["kendall"] for s in result.summary], 0.4, label="Kendall")
     ax.axvline(0.85, color="k", ls="--", lw=0.8, label="0.85: strong rank agreement")  # the bar the README reads
-    ax.set_yticks(y, names, fontsize=8)
+    ax.set_yticks(y, [f"{s['signal']} (see note)" if s.get("note") else s["signal"] for s in result.summary],
+                  fontsize=8)
     ax.invert_yaxis()
     # both bars: a negative Spearman is usually further from 0 than its Kendall
     ax.set_xlim(min(-0.2, np.nanmin([s[k] for s in result.summary for k in ("spearman", "kendall")] + [0]) - 0.05),
@@ -531,7 +532,9 @@ def plot_fidelity(path: Path, result: FidelityResult) -> None:
         sig = np.array([r[result.signals[s["signal"]]] for r in result.rows], float)
         keep = np.isfinite(sig) & np.isfinite(ref)
         ax.scatter(rankdata(sig[keep]), ref[keep], s=12, alpha=0.7)
-        ax.set_title(f"{s['signal']}: rho={s['spearman']:.2f} tau={s['kendall']:.2f}", fontsize=9)
+        # a noted figure (too few architectures for the predictor) is not to be read; say so where it is shown
+        flag = "\nnot to read: see the note in fidelity_summary.csv" if s.get("note") else ""
+        ax.set_title(f"{s['signal']}: rho={s['spearman']:.2f} tau={s['kendall']:.2f}{flag}", fontsize=9)
         ax.set_xlabel(f"rank of {s['signal']}", fontsize=8)
         ax.set_ylabel(accuracy_label if k % cols == 0 or k == 1 else "", fontsize=8)
         ax.tick_params(labelsize=7)

@@ -409,3 +409,24 @@ def test_the_warm_up_task_keeps_every_field_of_the_task():
     assert np.array_equal(warm.x_train, x[:2]) and np.array_equal(warm.y_train, [0, 1])
     for name in set(given) - {"x_train", "y_train"}:
         assert getattr(warm, name) is given[name], name
+
+
+def test_the_plot_marks_a_figure_its_note_says_not_to_read(tmp_path, monkeypatch):
+    # the terminal and fidelity_summary.csv said the predictor's figure ranks folds, while
+    # fidelity.png drew its -1.0 bar and scatter as if it were a finding
+    import matplotlib.figure
+
+    from hwnas.fidelity import FidelityResult, plot_fidelity
+
+    rows = [{"arch": str(i), "ref": float(i), "p": float(i), "q": float(-i)} for i in range(5)]
+    summary = [{"signal": "p", "kind": "proxy", "spearman": 1.0, "kendall": 1.0, "n": 5, "seconds_per_arch": 0.1,
+                "note": ""},
+               {"signal": "q", "kind": "predictor", "spearman": -1.0, "kendall": -1.0, "n": 5,
+                "seconds_per_arch": 0.1, "note": "too few architectures: ..."}]
+    result = FidelityResult(rows, summary, {"p": "p", "q": "q"}, "ref", ["arch", "ref", "p", "q"], {"config": "c.toml"})
+    saved = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda fig, path, **kw: saved.append(fig))
+    plot_fidelity(tmp_path / "f.png", result)
+    assert [t.get_text() for t in saved[0].axes[0].get_yticklabels()] == ["p", "q (see note)"]
+    assert "not to read" not in saved[0].axes[1].get_title()
+    assert "not to read: see the note in fidelity_summary.csv" in saved[0].axes[2].get_title()
