@@ -390,8 +390,9 @@ def run_fidelity(config: RunConfig, *, archs: int = 40, epochs: Sequence[int] = 
     for e in budgets[:-1]:
         signals[f"train-{e}ep"] = (_acc(e), "training", _typical(rows, _train_s(e)))
     signals["predictor"] = ("predictor_accuracy_pct", "predictor", seconds["predictor_accuracy_pct"])
-    signals["predictor+zc"] = ("predictor_zc_accuracy_pct", "predictor",
-                               seconds["predictor_zc_accuracy_pct"] + zc_cost)
+    if proxies:  # without any (--proxies ""), it learns from the genome alone: the predictor row again
+        signals["predictor+zc"] = ("predictor_zc_accuracy_pct", "predictor",
+                                   seconds["predictor_zc_accuracy_pct"] + zc_cost)
     if ceiling:
         signals[f"train-{longest}ep-seed{train_seed + 1}"] = (ceiling_col, "noise ceiling", _typical(rows, ceiling_s))
     summary = []

@@ -430,3 +430,9 @@ def test_the_plot_marks_a_figure_its_note_says_not_to_read(tmp_path, monkeypatch
     assert [t.get_text() for t in saved[0].axes[0].get_yticklabels()] == ["p", "q (see note)"]
     assert "not to read" not in saved[0].axes[1].get_title()
     assert "not to read: see the note in fidelity_summary.csv" in saved[0].axes[2].get_title()
+
+
+def test_without_proxies_no_predictor_zc_row_repeats_the_predictor():
+    # --proxies "" listed 'predictor+zc', a forest on the genome alone: the predictor's figures again
+    result = run_fidelity(config_from_dict(TINY), archs=5, epochs=[1, 2], proxies=[], folds=2, proxy_batch_size=16)
+    assert [s["signal"] for s in result.summary] == ["train-1ep", "predictor"]
