@@ -115,11 +115,31 @@ def print_pick(ev: Evaluation, run: Run, budgets: Mapping[str, float], regressio
         print(applied)
     print(f"arch: {ev.arch}")
     print(_metrics_line(ev.metrics, regression))
+    if stopped := _stopped_early(ev, run):
+        print(stopped)
     if latency_figures(ev.metrics):  # "judged on the measured" only where a budget is on such a metric
         on_measured = any(BUDGETS.get(name).column in MEASURED_COLUMNS for name in budgets)
         print(latency_figures(ev.metrics) + (" (budgets judged on the measured)" if on_measured else ""))
     if (run.path / WEIGHTS_DIR / weights_name(ev.arch)).is_file():
         print(f"export: hwnas export {shlex.quote(str(run.path))} {shlex.quote(ev.arch)} -o model.onnx")
+
+
+def _stopped_early(ev: Evaluation, run: Run) -> str | None:
+    """A ``successive-halving`` candidate stopped below the last rung: its error (and its saved
+    weights) come from fewer epochs than the rest of the front's, which the metrics line hides."""
+    estimator = run.config.estimator
+    if estimator.get("name") != "successive-halving" or "epochs" not in ev.metrics:
+        return None
+    import inspect
+
+    from .estimate.multi_fidelity import SuccessiveHalvingTrainer
+
+    rungs = estimator.get("rungs") or inspect.signature(SuccessiveHalvingTrainer).parameters["rungs"].default
+    epochs, last = float(ev.metrics["epochs"]), float(rungs[-1])
+    if epochs >= last:
+        return None
+    return (f"epochs: {epochs:g} of the last rung's {last:g}: successive halving stopped it early, so its "
+            f"error_pct (and its exported weights) are from {epochs:g}-epoch training")
 
 
 def _change(row: Mapping[str, object], regression: bool) -> str:

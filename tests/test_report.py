@@ -145,3 +145,22 @@ def test_the_evaluations_line_counts_those_evaluated_over_a_budget(capsys):
     print_search_summary(summary, _config({"max_latency_ms": 0.15}))
     assert ("evaluations: 6 (6 new this session, 1 failed, 2 over budget and not trained, "
             "1 evaluated but over budget, 2 within budgets)") in capsys.readouterr().out
+
+
+def test_a_picked_candidate_successive_halving_stopped_early_says_so(capsys):
+    # hwnas pick printed a 1-epoch error beside 9-epoch ones with nothing to tell them apart
+    from hwnas.outputs import Run
+    from hwnas.report import print_pick
+
+    config = config_from_dict({"space": {"name": "mbv3"}, "estimator": {"name": "successive-halving", "rungs": [1, 3]},
+                               "search": {"objectives": ["error", "latency_ms"], "evaluations": 4}})
+    stopped = Evaluation("a1", [1], "ok", {"error_pct": 9.0, "latency_ms": 0.05, "epochs": 1.0, "rung": 0.0}, id=1)
+    print_pick(stopped, Run(Path("/runs/r"), config, [stopped]), {})
+    assert "epochs: 1 of the last rung's 3: successive halving stopped it early" in capsys.readouterr().out
+    finished = Evaluation("a2", [2], "ok", {"error_pct": 5.0, "latency_ms": 0.05, "epochs": 3.0, "rung": 1.0}, id=2)
+    print_pick(finished, Run(Path("/runs/r"), config, [finished]), {})
+    assert "stopped it early" not in capsys.readouterr().out
+    default = config_from_dict({"space": {"name": "mbv3"}, "estimator": {"name": "successive-halving"},
+                                "search": {"objectives": ["error", "latency_ms"], "evaluations": 4}})
+    print_pick(finished, Run(Path("/runs/r"), default, [finished]), {})  # default rungs 1, 3, 9
+    assert "epochs: 3 of the last rung's 9" in capsys.readouterr().out
