@@ -124,6 +124,22 @@ def _check_estimator_objectives(config: RunConfig, cls: type) -> None:
                               f"({', '.join(givers)}) or another objective")
 
 
+def _unread_training_note(config: RunConfig, cls: type) -> str | None:
+    """A note when the estimator trains but no objective reads its error: every training run is
+    spent on a figure the search never uses (e.g. zero-cost-filtered with objectives zc_score and
+    latency_ms, as the README's comment once paired them)."""
+    from .search.objectives import resolve_objectives
+
+    if not getattr(cls, "trains", False):
+        return None
+    objectives = resolve_objectives(config.objectives)
+    if any(o.source == "estimator" and o.column in ("error_pct", "accuracy_pct") for o in objectives):
+        return None
+    return (f"[estimator] {config.estimator['name']!r} trains candidates, but no [search] objective reads their error "
+            f"(objectives: {', '.join(o.name for o in objectives)}), so the search never uses what training "
+            f"measures; add \"error\" to the objectives, or use an estimator that does not train (zero-cost)")
+
+
 def _check_declared(part: str, cls: type, attr: str) -> None:
     """Refuse a plugin part whose declared metric names (``provides``, ``metrics``) are not a tuple
     of names: ``provides = ("params")`` is the string ``"params"``, read as the names p, a, r..."""
@@ -235,5 +251,6 @@ def build_components(config: RunConfig, *, weights_dir: Path | None = None, with
     evaluator = (Evaluator(space, estimator, cost_models, weights_dir, budgets=budgets_first)
                  if estimator is not None else None)
     advice = estimator.advice(config.search["evaluations"]) if estimator else None
-    notes = [n for n in (*(task.notes if task is not None else ()), latency_note, advice) if n]
+    unread = _unread_training_note(config, estimator_class) if estimator else None
+    notes = [n for n in (*(task.notes if task is not None else ()), latency_note, advice, unread) if n]
     return Components(task, space, estimator, target, cost_models, evaluator, notes)

@@ -172,3 +172,18 @@ def test_a_plugin_cost_model_or_estimator_declaring_a_string_is_refused(make_con
     monkeypatch.setattr(FakeAccuracy, "metrics", "error_pct")
     with pytest.raises(RegistryError, match=r"^estimator 'fake-accuracy' .* declares metrics = 'error_pct', not a tuple"):
         build_components(make_config())
+
+
+def test_a_training_estimator_whose_error_no_objective_reads_is_noted(make_config):
+    # the README's zero-cost block paired zero-cost-filtered with objectives zc_score and
+    # latency_ms: every kept candidate was trained for a figure the search never read
+    config = make_config(estimator={"name": "zero-cost-filtered", "warmup": 2, "epochs": 1},
+                         search={"evaluations": 6, "objectives": ["zc_score", "latency_ms"]})
+    assert build_components(config).notes == [
+        "[estimator] 'zero-cost-filtered' trains candidates, but no [search] objective reads their error (objectives: "
+        "zc_score, latency_ms), so the search never uses what training measures; add \"error\" to the objectives, "
+        "or use an estimator that does not train (zero-cost)"]
+    assert build_components(make_config(estimator={"name": "zero-cost-filtered", "warmup": 2, "epochs": 1},
+                                        search={"evaluations": 6})).notes == []  # error is an objective
+    assert build_components(make_config(estimator={"name": "zero-cost"}, search={"objectives": ["zc_score", "params"]},
+                                        space={"lrs": [0.01], "optimizers": ["adam"], "dropouts": [0.0]})).notes == []
