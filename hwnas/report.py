@@ -115,7 +115,7 @@ def print_pick(ev: Evaluation, run: Run, budgets: Mapping[str, float], regressio
         print(applied)
     print(f"arch: {ev.arch}")
     print(_metrics_line(ev.metrics, regression))
-    if stopped := _stopped_early(ev, run):
+    if stopped := stopped_early(ev, run):
         print(stopped)
     if latency_figures(ev.metrics):  # "judged on the measured" only where a budget is on such a metric
         on_measured = any(BUDGETS.get(name).column in MEASURED_COLUMNS for name in budgets)
@@ -124,7 +124,7 @@ def print_pick(ev: Evaluation, run: Run, budgets: Mapping[str, float], regressio
         print(f"export: hwnas export {shlex.quote(str(run.path))} {shlex.quote(ev.arch)} -o model.onnx")
 
 
-def _stopped_early(ev: Evaluation, run: Run) -> str | None:
+def stopped_early(ev: Evaluation, run: Run) -> str | None:
     """A ``successive-halving`` candidate stopped below the last rung: its error (and its saved
     weights) come from fewer epochs than the rest of the front's, which the metrics line hides."""
     estimator = run.config.estimator

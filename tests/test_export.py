@@ -164,3 +164,23 @@ def test_weights_saved_with_nb201_dead_edges_load_into_the_network_without_them(
     with pytest.raises(HwnasError, match=r"x\.pt does not hold the weights of .* \(it lacks .*\): the search did not "
                                          r"write it for this architecture"):
         trained_module(space, arch, tmp_path / "x.pt")
+
+
+def test_export_of_a_candidate_successive_halving_stopped_early_says_its_weights_are_short(tmp_path, monkeypatch, capsys):
+    # pick said so; export wrote the 1-epoch weights without a word
+    from pathlib import Path
+
+    import hwnas.export
+    import hwnas.outputs
+    from hwnas.config import config_from_dict
+    from hwnas.evaluation import Evaluation
+    from hwnas.outputs import Run
+
+    config = config_from_dict({"space": {"name": "mbv3"}, "estimator": {"name": "successive-halving", "rungs": [1, 3]},
+                               "search": {"objectives": ["error", "latency_ms"], "evaluations": 4}})
+    stopped = Evaluation("a1", [1], "ok", {"error_pct": 9.0, "latency_ms": 0.05, "epochs": 1.0, "rung": 0.0}, id=1)
+    out = tmp_path / "m.onnx"
+    monkeypatch.setattr(hwnas.export, "export_run_arch", lambda *a, **k: (stopped, out))
+    monkeypatch.setattr(hwnas.outputs, "load_run", lambda run_dir: Run(Path(run_dir), config, [stopped]))
+    assert main(["export", str(tmp_path), "1", "-o", str(out)]) == 0
+    assert "epochs: 1 of the last rung's 3: successive halving stopped it early" in capsys.readouterr().out

@@ -21,6 +21,8 @@ class ExportCommand(Command):
     def run(self, args: argparse.Namespace) -> int:
         from ..export import export_run_arch, how_to_feed
         from ..front import latency_figures
+        from ..outputs import load_run
+        from ..report import stopped_early
 
         ev, path = export_run_arch(args.run_dir, args.arch, args.output, untrained=args.untrained)
 
@@ -29,6 +31,8 @@ class ExportCommand(Command):
         extra = (f" ({figures} in the run)" if figures else
                  f" (latency_ms in the run: {latency:.4f})" if latency is not None else "")
         print(f"wrote {path}{extra}")
+        if ev is not None and (stopped := stopped_early(ev, load_run(args.run_dir))):
+            print(stopped)  # its weights are from fewer epochs than the rest of the front's
         for line in how_to_feed(path) if path.is_file() else []:  # scaled input at a fixed batch: how to run it
             print(line)
         return 0
