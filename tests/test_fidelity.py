@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -135,6 +136,9 @@ def test_command_writes_files_and_resumes(tmp_path, capsys, monkeypatch):
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "| train-1ep |" in printed and "accuracy_pct_2ep" in printed
+    # the header's seconds are the reference's training (2 epochs), not each architecture's whole cost
+    assert re.search(r"rank fidelity against accuracy_pct_2ep \(5 architectures; the reference trains one in "
+                     r"[0-9.]+ s, median\):", printed)
     rows = _csv(out / "fidelity.csv")
     assert len(rows) == 5 and {"synflow", "synflow_s", "accuracy_pct_1ep", "predictor_accuracy_pct"} <= set(rows[0])
     summary = _csv(out / "fidelity_summary.csv")

@@ -151,8 +151,8 @@ class FidelityCommand(Command):
         paths = write_fidelity(out, result)
         write_rows(out / FIDELITY_CSV, *kept_rows(result.rows, result.columns, done or {}, done_columns))
         save_meta(settings=result.settings)
-        print(f"rank fidelity against {result.reference} ({len(result.rows)} architectures, "
-              f"{result.settings['reference_seconds_per_arch']:.3g} s per architecture):")
+        print(f"rank fidelity against {result.reference} ({len(result.rows)} architectures; the reference trains one "
+              f"in {result.settings['reference_seconds_per_arch']:.3g} s, median):")
         print(format_summary(result))
         print("wrote " + ", ".join(str(p) for p in paths) + f", {out / 'fidelity.json'}")
         return 0
