@@ -31,8 +31,9 @@ class ExportCommand(Command):
         extra = (f" ({figures} in the run)" if figures else
                  f" (latency_ms in the run: {latency:.4f})" if latency is not None else "")
         print(f"wrote {path}{extra}")
-        if ev is not None and (stopped := stopped_early(ev, load_run(args.run_dir))):
-            print(stopped)  # its weights are from fewer epochs than the rest of the front's
+        # a trained candidate's weights may be from fewer epochs than the rest of the front's
+        if ev is not None and "epochs" in ev.metrics and (stopped := stopped_early(ev, load_run(args.run_dir))):
+            print(stopped)
         for line in how_to_feed(path) if path.is_file() else []:  # scaled input at a fixed batch: how to run it
             print(line)
         return 0
