@@ -22,6 +22,11 @@ def _metrics_line(metrics: Mapping[str, float], regression: bool = False) -> str
                      for c in shown)
 
 
+def _hwnas(plugins: Sequence[str] | None) -> str:
+    """``hwnas --plugin MODULE `` for a suggested command: a run's plugin parts are unknown without them."""
+    return "hwnas " + "".join(f"--plugin {shlex.quote(m)} " for m in plugins or ())
+
+
 def print_search_summary(summary, config: RunConfig, plugins: Sequence[str] = ()) -> None:
     """Print what a search did and where its outputs are (``plugins``: the ``--plugin`` modules
     the search was given, which the suggested ``hwnas pick`` needs too)."""
@@ -63,8 +68,7 @@ def print_search_summary(summary, config: RunConfig, plugins: Sequence[str] = ()
     d = summary.run_dir
     print(f"front:       {d / FRONT_CSV}\nall:         {d / EVALUATIONS_CSV}\nplot:        {d / PARETO_PNG}")
     if front:
-        print("next:        hwnas " + "".join(f"--plugin {shlex.quote(m)} " for m in plugins)
-              + f"pick {shlex.quote(str(d))}"
+        print(f"next:        {_hwnas(plugins)}pick {shlex.quote(str(d))}"
               + "".join(f" --{k.replace('_', '-')} {format_budget(v)}" for k, v in config.budgets.items()))
     elif not summary.evaluations:
         print("next:        the strategy proposed nothing; check its options, or the space's size")
@@ -121,7 +125,7 @@ def print_pick(ev: Evaluation, run: Run, budgets: Mapping[str, float], regressio
         on_measured = any(BUDGETS.get(name).column in MEASURED_COLUMNS for name in budgets)
         print(latency_figures(ev.metrics) + (" (budgets judged on the measured)" if on_measured else ""))
     if (run.path / WEIGHTS_DIR / weights_name(ev.arch)).is_file():
-        print(f"export: hwnas export {shlex.quote(str(run.path))} {shlex.quote(ev.arch)} -o model.onnx")
+        print(f"export: {_hwnas(run.plugins)}export {shlex.quote(str(run.path))} {shlex.quote(ev.arch)} -o model.onnx")
 
 
 def stopped_early(ev: Evaluation, run: Run) -> str | None:
@@ -195,7 +199,7 @@ def print_compress_summary(result, *, max_accuracy_drop_pts: float = 1.0) -> Non
         print(f"failed: {r['parent_arch']} {r['variant']}: {r['reason']}")
     d = result.run_dir
     print(f"table:       {d / COMPRESSED_CSV}\nmodels:      {d / COMPRESSED_DIR}/\nplot:        {d / COMPRESSED_PNG}")
-    print(f"next:        hwnas pick {shlex.quote(str(d))} --include-compressed")
+    print(f"next:        {_hwnas(result.plugins)}pick {shlex.quote(str(d))} --include-compressed")
 
 
 def print_pick_variant(row: Mapping[str, object], scaled: Mapping[str, float], run: Run,

@@ -164,3 +164,19 @@ def test_a_picked_candidate_successive_halving_stopped_early_says_so(capsys):
                                 "search": {"objectives": ["error", "latency_ms"], "evaluations": 4}})
     print_pick(finished, Run(Path("/runs/r"), default, [finished]), {})  # default rungs 1, 3, 9
     assert "epochs: 3 of the last rung's 9" in capsys.readouterr().out
+
+
+def test_the_suggested_export_and_pick_name_the_runs_plugins(tmp_path, capsys):
+    # a plugin run's pick and export fail without its --plugin flags: the printed commands carry them
+    from hwnas.compress.pipeline import CompressResult
+    from hwnas.evaluation import weights_name
+    from hwnas.outputs import WEIGHTS_DIR, Run
+    from hwnas.report import print_compress_summary, print_pick
+
+    ev = _ev(1, 0.2)
+    (tmp_path / WEIGHTS_DIR).mkdir()
+    (tmp_path / WEIGHTS_DIR / weights_name(ev.arch)).write_bytes(b"")
+    print_pick(ev, Run(tmp_path, _config(), [ev], plugins=["mypkg.parts"]), {})
+    assert f"export: hwnas --plugin mypkg.parts export {tmp_path} a1 -o model.onnx" in capsys.readouterr().out
+    print_compress_summary(CompressResult([], [], tmp_path, [], plugins=["mypkg.parts"]))
+    assert f"next:        hwnas --plugin mypkg.parts pick {tmp_path} --include-compressed" in capsys.readouterr().out

@@ -137,6 +137,8 @@ class CompressResult:
     scale: dict[str, dict[str, float]] = field(default_factory=dict)
     #: the run's task is a regression (``accuracy_pct`` is 100·R², reported as R²)
     regression: bool = False
+    #: the run's plugin modules, which the suggested ``hwnas pick`` needs too
+    plugins: list[str] = field(default_factory=list)
 
 
 def select_parents(run, space, *, archs: Sequence[str] = (), front: bool = False) -> list[Parent]:
@@ -329,7 +331,7 @@ def compress_run(run_dir: str | Path, chains: Sequence[Chain], *, archs: Sequenc
             stopped = True
     return CompressResult(rows, new_rows, run.path, objectives, kept, replaced,
                           interrupted=(finished, len(parents)) if stopped else None, scale=scale,
-                          regression=parts.task.is_regression)
+                          regression=parts.task.is_regression, plugins=list(run.plugins or ()))
 
 
 def _run_lock(run_dir: Path, progress: Callable[[str], None] | None):
