@@ -291,7 +291,16 @@ def _checked(part: str, declared: Sequence[str], values: Mapping[str, Any]) -> d
     missing = [k for k in declared if k not in values]
     if missing:
         raise ValueError(f"{part} returned no {', '.join(missing)} (it declares {', '.join(declared)})")
-    out = {k: float(v) for k, v in values.items()}
+    out, odd = {}, {}
+    for k, v in values.items():
+        try:
+            out[k] = float(v)
+        except (TypeError, ValueError, RuntimeError):  # a string, a list, a tensor of several values
+            odd[k] = v
+    if odd:
+        raise attach_metrics(TypeError(f"{part} returned {', '.join(f'{k} = {v!r:.40}' for k, v in odd.items())}, "
+                                       f"not a number; return one float per metric"),
+                             {k: v for k, v in out.items() if math.isfinite(v)})  # the numbers stay in the row
     bad = [k for k, v in out.items() if not math.isfinite(v)]
     if bad:
         raise attach_metrics(FloatingPointError(f"{part} returned non-finite {', '.join(f'{k} = {out[k]}' for k in bad)}"),

@@ -81,6 +81,10 @@ def test_a_part_that_breaks_its_promise_fails_the_candidate_and_is_named():
     ev = Evaluator(space, _KeepsBuiltWeights(), [_Cost(0.5)]).evaluate(genome)
     assert ev.status == "failed" and ev.reason == ("TypeError: cost model 'broken-cost' returned float, not a dict "
                                                    "of metrics; return {'latency_ms': ...}")
+    ev = Evaluator(space, _KeepsBuiltWeights(), [_Cost({"latency_ms": 0.5, "device": "cpu"})]).evaluate(genome)
+    assert ev.status == "failed" and ev.reason == ("TypeError: cost model 'broken-cost' returned device = 'cpu', not "
+                                                   "a number; return one float per metric")  # not float()'s own words
+    assert ev.metrics["latency_ms"] == 0.5 and ev.metrics["error_pct"] == 50.0  # the numbers kept
 
 
 def test_a_candidate_calling_sys_exit_fails_alone():
