@@ -329,7 +329,33 @@ def make_space(name: str, input_shape: Sequence[int] | None, output_dim: int | N
     if not isinstance(genes, list) or not genes or not all(isinstance(g, Gene) for g in genes):
         raise SpaceError(f"space {name!r} ({type(space).__qualname__}) has genes {genes!r:.80}, not a non-empty list of "
                          f"Gene; set self.genes = [Gene(...), ...] after super().__init__()")
+    _check_round_trip(space, name)
     return space
+
+
+def _check_round_trip(space: SearchSpace, name: str) -> None:
+    """Refuse a space whose ``parse`` does not invert ``canonical`` on its smallest, largest and a
+    few seeded random architectures: export, compress and resume rebuild a stored architecture from
+    its string, and would silently build another network than the one searched (its weights loaded
+    into it)."""
+    rng = np.random.default_rng(0)
+    for make in (space.smallest, space.largest, *[lambda: space.sample(rng)] * 8):
+        try:
+            text = space.canonical(make())
+        except Exception:  # a genome the space cannot decode is the search's to report, with its plugin frame
+            continue
+        if not isinstance(text, str):  # told apart where the search proposes it (canonical() returned no string)
+            continue
+        try:
+            again = space.canonical(space.parse(text))
+        except Exception as exc:  # a plugin's parse may raise anything on a string it should read
+            again, why = None, f"parse raises {type(exc).__name__}: {exc}"
+        else:
+            why = f"it parses to {again!r}"
+        if again != text:
+            raise SpaceError(f"space {name!r} ({type(space).__qualname__}): parse() does not invert canonical() on "
+                             f"{text!r} ({why}); make parse(canonical(arch)) give an architecture with the same "
+                             f"canonical string")
 
 
 #: Most parameters the largest architecture of a built-in space may have: 1e9 (4 GB of float32

@@ -80,3 +80,26 @@ def test_n_genomes_counts_every_genome_exactly():
     many = _ClassGenes((4,), 2)
     many.genes = [Gene(f"g{i}", tuple(range(10))) for i in range(30)]  # past int64: still exact
     assert many.n_genomes == 10 ** 30
+
+
+class _LossyParse(_ClassGenes):
+    genes = [Gene("op", ("a", "b"))]
+
+    def parse(self, text):
+        return "a"  # forgets the choice: export and resume would rebuild another network
+
+
+class _RaisingParse(_ClassGenes):
+    def parse(self, text):
+        raise KeyError(text)
+
+
+def test_a_space_whose_parse_does_not_invert_canonical_is_refused_in_one_line():
+    SPACES.add("audit-lossy-parse", _LossyParse)  # unregistered after the test by conftest
+    SPACES.add("audit-raising-parse", _RaisingParse)
+    with pytest.raises(SpaceError, match=r"^space 'audit-lossy-parse' \(_LossyParse\): parse\(\) does not invert "
+                                         r"canonical\(\) on 'b' \(it parses to 'a'\); make parse\(canonical\(arch\)\) "
+                                         r"give an architecture with the same canonical string$"):
+        make_space("audit-lossy-parse", (4,), 2)
+    with pytest.raises(SpaceError, match=r"on 'a' \(parse raises KeyError: 'a'\)"):
+        make_space("audit-raising-parse", (4,), 2)
