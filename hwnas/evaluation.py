@@ -31,6 +31,10 @@ from .search.objectives import BUDGETS
 OK, FAILED, OVER_BUDGET = "ok", "failed", "over_budget"
 
 
+class DegenerateArchitecture(Exception):
+    """A proposed architecture its space calls degenerate (:meth:`SearchSpace.degenerate`): stored as failed."""
+
+
 @dataclass
 class Evaluation:
     """The record of one evaluated architecture (what the store keeps).
@@ -173,6 +177,11 @@ class Evaluator:
         py_state, np_state = random.getstate(), np.random.get_state()
         metrics: dict[str, float] = {}
         try:
+            # built-in strategies never propose one; a plugin's may, and it would reach the front
+            if (why := self.space.degenerate(arch_obj)) is not None:
+                raise DegenerateArchitecture(f"the {self.space.name} space calls it degenerate ({why}), so it is not "
+                                             f"evaluated; a strategy must not propose it (skip genomes g whose "
+                                             f"space.degenerate(space.decode(g)) is not None)")
             over = self._metrics(arch, arch_obj, metrics)
             bad = [k for k, v in metrics.items() if not math.isfinite(v)]
             if bad:

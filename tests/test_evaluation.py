@@ -200,3 +200,20 @@ def test_why_a_pre_filtered_candidate_has_no_weights_says_skipped_not_failed():
                                 "below the running 0.5-quantile 649.31 of 3 scores)")
     broken = Evaluation("b", [1], FAILED, reason="RuntimeError: boom", id=5)
     assert not_usable(broken) == "evaluation 5 failed (RuntimeError: boom)"
+
+
+def test_a_degenerate_architecture_a_plugin_strategy_proposes_fails_untrained():
+    # built-in strategies skip them; a plugin's that does not was trained and put on the front
+    from hwnas.space.mlp import MLPSpace
+
+    class _Degenerate(MLPSpace):
+        def degenerate(self, arch):
+            return "one layer" if len(arch.widths) == 1 else None
+
+    space = _Degenerate((64,), 10)
+    estimator = _KeepsBuiltWeights()
+    ev = Evaluator(space, estimator, []).evaluate(space.encode(space.smallest()))
+    assert ev.status == "failed" and not estimator.first  # never built nor trained
+    assert ev.reason == ("DegenerateArchitecture: the mlp space calls it degenerate (one layer), so it is not evaluated; "
+                         "a strategy must not propose it (skip genomes g whose space.degenerate(space.decode(g)) is "
+                         "not None)")
