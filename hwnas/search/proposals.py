@@ -4,6 +4,8 @@ space's decode) is one error line that names the plugin, not a traceback."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..exceptions import HwnasError, PluginError, SpaceError
 from ..registry import plugin_modules, qualified_name, raised_in
 
@@ -20,6 +22,14 @@ def canonical_archs(space, genomes, strategy: str) -> list[str]:
         SpaceError: a genome the space refuses (naming the strategy), or one a plugin space
             cannot decode or turns into no string (naming the space).
     """
+    try:
+        shape = np.shape(genomes)
+    except ValueError:  # rows of different lengths
+        shape = "ragged"
+    if len(shape) != 2:  # one genome as a flat row read as n genomes of 1 gene each
+        raise SpaceError(f"strategy {strategy!r} proposed an array of shape {shape}, not (n, {space.n_genes}); its "
+                         f"ask() must return one genome per row (a single genome g as g[None]) within the space's "
+                         f"upper_bounds")
     try:
         valid = [space.validate(g) for g in genomes]
     except SpaceError as exc:

@@ -33,3 +33,21 @@ def test_a_plugin_space_whose_canonical_is_no_string_is_blamed_on_the_space(tmp_
                                          r"\(.*\) for the genome \[.*\], not a string; return a string that its "
                                          r"parse\(\) reads back$"):
         run_search(make_config(), tmp_path / "r", progress=False)
+
+
+def test_a_single_flat_genome_is_named_by_its_shape():
+    # it was read as 4 genomes of one gene: "genome has 1 genes, the space needs 4"
+    import numpy as np
+
+    from hwnas.exceptions import SpaceError
+    from hwnas.search.proposals import canonical_archs
+    from hwnas.space.base import make_space
+
+    space = make_space("mlp", (4,), 2)
+    with pytest.raises(SpaceError, match=rf"^strategy 'mine' proposed an array of shape \({space.n_genes},\), not "
+                                         rf"\(n, {space.n_genes}\); its ask\(\) must return one genome per row \(a "
+                                         r"single genome g as g\[None\]\)"):
+        canonical_archs(space, np.zeros(space.n_genes, dtype=np.int64), "mine")
+    with pytest.raises(SpaceError, match=r"proposed an array of shape ragged"):
+        canonical_archs(space, [[0] * space.n_genes, [0]], "mine")
+    assert len(canonical_archs(space, [[0] * space.n_genes], "mine")) == 1  # a list of rows is fine
