@@ -15,9 +15,12 @@ from typing import Mapping
 RESUME, OUT, LATENCY_LUT, LATENCY_MEASURE = "{resume}", "{out}", "{latency lut}", "{latency measure}"
 #: export's (:func:`hwnas.export.export_run_arch`): its output file, and random weights asked for
 OUTPUT, UNTRAINED = "{output}", "{untrained}"
-PYTHON_WORDS = {RESUME: "resume=True", OUT: "run_dir", LATENCY_LUT: "config.cost['latency'] = 'lut'",
+#: how to load a run's plugin modules ``a`` and ``b``: f"{LOAD_PLUGIN} a{AND_PLUGIN} b{PLUGIN_END}" says
+#: ``import a, b`` in Python and ``hwnas --plugin a --plugin b ...`` on the command line
+LOAD_PLUGIN, AND_PLUGIN, PLUGIN_END = "{load plugin}", "{and plugin}", "{plugin end}"
+PYTHON_WORDS = {LOAD_PLUGIN: "import", AND_PLUGIN: ",", PLUGIN_END: "", RESUME: "resume=True", OUT: "run_dir", LATENCY_LUT: "config.cost['latency'] = 'lut'",
                 LATENCY_MEASURE: "config.cost['latency'] = 'measure'", OUTPUT: "output", UNTRAINED: "untrained=True"}
-CLI_WORDS = {RESUME: "--resume", OUT: "--out", LATENCY_LUT: "--latency lut", LATENCY_MEASURE: "--latency measure",
+CLI_WORDS = {LOAD_PLUGIN: "hwnas --plugin", AND_PLUGIN: " --plugin", PLUGIN_END: " ...", RESUME: "--resume", OUT: "--out", LATENCY_LUT: "--latency lut", LATENCY_MEASURE: "--latency measure",
              OUTPUT: "-o", UNTRAINED: "--untrained"}
 
 

@@ -452,6 +452,9 @@ def _plugins_hint(exc: RegistryError, plugins: Sequence[str] | None) -> Registry
     missing = [m for m in plugins or () if m not in sys.modules]
     if not missing:
         return exc
-    flags = " ".join(f"--plugin {m}" for m in missing)
-    return RegistryError(f"{str(exc).replace(PLUGIN_HINT, '')}; the run was searched with the plugin(s) "
-                         f"{', '.join(missing)} loaded: load them too, e.g. hwnas {flags} ...")
+    from .exceptions import AND_PLUGIN, LOAD_PLUGIN, PLUGIN_END
+
+    # in the caller's words: import them (Python), --plugin flags (the CLI)
+    load = f"{LOAD_PLUGIN} {AND_PLUGIN.join(missing)}{PLUGIN_END}".replace(AND_PLUGIN, f"{AND_PLUGIN} ")
+    return RegistryError(f"{exc.said({}).replace(PLUGIN_HINT, '')}; the run was searched with the plugin(s) "
+                         f"{', '.join(missing)} loaded: load them too, e.g. {load}")

@@ -223,7 +223,7 @@ def test_a_loaded_run_gives_its_front_as_front_csv_lists_it(tmp_path, make_confi
 
 def test_a_run_searched_with_a_plugin_names_it_when_it_is_not_loaded(tmp_path, make_config, plugin_modules):
     # export and compress rebuild the run's parts: an unknown space must say which --plugin the run used
-    from hwnas.exceptions import RegistryError
+    from hwnas.exceptions import CLI_WORDS, RegistryError
     from hwnas.outputs import load_run
     from hwnas.search.runner import run_search
 
@@ -235,9 +235,10 @@ def test_a_run_searched_with_a_plugin_names_it_when_it_is_not_loaded(tmp_path, m
                progress=False)
     plugin_modules.unload()  # as on a machine that received the run without the plugin
     with pytest.raises(RegistryError, match=r"unknown search space 'audit-plugin-mlp'; .*; the run was searched with "
-                                            r"the plugin\(s\) audit_space_plugin loaded: load them too, e\.g\. hwnas "
-                                            r"--plugin audit_space_plugin \.\.\.$"):
+                                            r"the plugin\(s\) audit_space_plugin loaded: load them too, e\.g\. "
+                                            r"import audit_space_plugin$") as caught:  # a script's words
         load_run(tmp_path / "r").components()
+    assert caught.value.said(CLI_WORDS).endswith("e.g. hwnas --plugin audit_space_plugin ...")  # the CLI's
 
 
 @pytest.mark.parametrize("given", ["exports/", "exports/onnx/"])
@@ -299,3 +300,14 @@ def test_an_nb201_cell_typed_with_dead_edges_names_the_network_the_run_evaluated
     assert any(space.canonical(space.decode(space.encode(space.parse(e.arch)))) != e.arch for e in stored)
     for e in stored:
         assert load_run(tmp_path / "kept").resolve_arch(space, e.arch) == e.arch == kept.canonical(kept.parse(e.arch))
+
+
+def test_the_plugins_a_run_needs_are_said_in_the_callers_words():
+    # a script was told to pass hwnas --plugin flags; it imports the modules
+    from hwnas.exceptions import CLI_WORDS, RegistryError
+    from hwnas.outputs import _plugins_hint
+
+    exc = _plugins_hint(RegistryError("unknown budget 'max_b'"), ["audit_a", "audit_b"])
+    assert str(exc) == ("unknown budget 'max_b'; the run was searched with the plugin(s) audit_a, audit_b loaded: "
+                        "load them too, e.g. import audit_a, audit_b")
+    assert exc.said(CLI_WORDS).endswith("load them too, e.g. hwnas --plugin audit_a --plugin audit_b ...")
