@@ -46,7 +46,7 @@ def print_search_summary(summary, config: RunConfig, plugins: Sequence[str] = ()
             print(f"space ran out: all {counted(summary.evaluations, 'architecture')} of the space are evaluated "
                   f"({summary.asked} budgeted)")
         else:
-            print(f"the strategy found no new architecture after {summary.evaluations} distinct ones "
+            print(f"the strategy found no new architecture after {counted(summary.evaluations, 'distinct one')} "
                   f"({summary.asked} budgeted)")
     front = summary.front
     if front:

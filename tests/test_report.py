@@ -98,6 +98,8 @@ def test_a_strategy_that_stopped_early_is_not_said_to_have_exhausted_the_space(c
     print_search_summary(summary, _config())
     out = capsys.readouterr().out
     assert "the strategy found no new architecture after 2 distinct ones (4 budgeted)" in out and "space ran out" not in out
+    print_search_summary(_summary([_ev(1, 0.2)], failed=0, feasible=1, evaluations=1), _config())
+    assert "after 1 distinct one (4 budgeted)" in capsys.readouterr().out  # a strategy proposing one genome forever
     summary.space_size = 2
     print_search_summary(summary, _config())
     assert "space ran out: all 2 architectures of the space are evaluated (4 budgeted)" in capsys.readouterr().out
