@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..config import RunConfig
 from ..exceptions import BudgetError
+from ..registry import plugin_modules, raised_in
 from .objectives import BUDGETS, budget_at_least, budgets_text, format_budget
 
 
@@ -32,6 +33,14 @@ def check_budgets(config: RunConfig, parts) -> None:
         except ValueError as exc:  # e.g. a latency table predicting no positive latency for it
             raise BudgetError(f"the budgets cannot be checked: cost model {cost.name!r} fails on the "
                               f"cheapest architecture: {str(exc).splitlines()[0]}") from None
+        except Exception as exc:  # noqa: BLE001 - a plugin's cost model: one line, not a traceback
+            where = raised_in(exc, {*plugin_modules(), "__main__"})
+            if where is None:
+                raise  # hwnas's own: its traceback says where
+            raise BudgetError(f"the budgets cannot be checked: cost model {cost.name!r} raised on the cheapest "
+                              f"architecture {space.canonical(smallest)} in {where}: {type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0] if str(exc) else ''}; its measure() must price every "
+                              f"architecture of the space (or drop the budgets)") from None
     for name, bound in config.budgets.items():
         col = BUDGETS.get(name).column
         if col in lowest and lowest[col][0] > bound:

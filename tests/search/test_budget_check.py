@@ -67,3 +67,28 @@ def test_table_budgets_each_met_alone_but_by_no_row_together_are_refused(tmp_pat
     # budgets some cell meets together run
     assert run_search(dataclasses.replace(config, budgets={"max_latency_ms": 5.0, "max_energy_mj": 17.0}),
                       tmp_path / "b", progress=False).evaluations == 8
+
+
+def test_a_plugin_cost_model_raising_on_the_cheapest_architecture_is_one_line():
+    # it was a traceback from check_budgets before the search started
+    from types import SimpleNamespace
+
+    from hwnas.config import config_from_dict
+    from hwnas.cost.base import COST_MODELS
+    from hwnas.search.budget_check import check_budgets
+    from hwnas.space.base import make_space
+
+    class _Raises:
+        name, provides, needs_model = "audit-raises-small", ("params",), False
+
+        def lowest(self, space, smallest, model):
+            raise RuntimeError("cannot price one-layer nets")
+
+    COST_MODELS.add("audit-raises-small", _Raises)  # a plugin's: unregistered after the test by conftest
+    space = make_space("mlp", (4,), 2)
+    config = config_from_dict({"space": {"name": "mlp"}, "budgets": {"max_params": 100}})
+    with pytest.raises(BudgetError, match=r"^the budgets cannot be checked: cost model 'audit-raises-small' raised on "
+                                          r"the cheapest architecture h32\S* in \S*_Raises\.lowest \(line \d+\): "
+                                          r"RuntimeError: cannot price one-layer nets; its measure\(\) must price "
+                                          r"every architecture of the space \(or drop the budgets\)$"):
+        check_budgets(config, SimpleNamespace(space=space, cost_models=[_Raises()], target=None))
