@@ -215,7 +215,8 @@ class Evaluator:
             Why the candidate was not trained (a budget it exceeds), or None.
         """
         needs_model = self.estimator.needs_model or any(c.needs_model for c in self.cost_models)
-        model = build_seeded(self.space, arch, arch_obj) if needs_model else None
+        model = (_calling(f"space {self.space.name!r} build()", build_seeded, self.space, arch, arch_obj)
+                 if needs_model else None)
         self._costs(arch, model, metrics, self.costs_first)
         over = self._over(metrics)
         if over:

@@ -217,3 +217,20 @@ def test_a_degenerate_architecture_a_plugin_strategy_proposes_fails_untrained():
     assert ev.reason == ("DegenerateArchitecture: the mlp space calls it degenerate (one layer), so it is not evaluated; "
                          "a strategy must not propose it (skip genomes g whose space.degenerate(space.decode(g)) is "
                          "not None)")
+
+
+def test_a_space_whose_build_raises_is_named_in_the_reason():
+    # the reason was "ValueError: no tanh here", naming no part, where an estimator's or cost model's is named
+    from hwnas.space.mlp import MLPSpace
+
+    class _BuildFails(MLPSpace):
+        name = "build-fails"
+
+        def build(self, arch):
+            if len(arch.widths) == 1:  # the largest builds: the space's size check builds it
+                raise ValueError("no tanh here")
+            return super().build(arch)
+
+    space = _BuildFails((64,), 10)
+    ev = Evaluator(space, _KeepsBuiltWeights(), []).evaluate(space.encode(space.smallest()))
+    assert ev.status == "failed" and ev.reason == "space 'build-fails' build() raised ValueError: no tanh here"
