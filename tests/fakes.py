@@ -54,12 +54,25 @@ class FakeAccuracy(AccuracyEstimator):
         sleep_substring, sleep_s: the evaluation takes ``sleep_s`` longer (a timeout).
         crash_substring: the process dies (``os._exit``) as a killed worker would; with
             ``crash_once_dir`` only the first time per architecture (a marker file remembers).
+        kill_worker_at_start_dir: the first worker process to build it is killed (SIGKILL) there,
+            before it is ready (a marker file in this folder remembers).
     """
 
     trains = True
 
     def __init__(self, task, fail_substring: str = "", sleep_substring: str = "", sleep_s: float = 0.0,
-                 crash_substring: str = "", crash_once_dir: str = "", **_ignored) -> None:
+                 crash_substring: str = "", crash_once_dir: str = "", kill_worker_at_start_dir: str = "",
+                 **_ignored) -> None:
+        import multiprocessing
+        import os
+        import signal
+        from pathlib import Path
+
+        if kill_worker_at_start_dir and multiprocessing.parent_process() is not None:
+            marker = Path(kill_worker_at_start_dir, "worker.killed")
+            if not marker.exists():
+                marker.write_text("killed")
+                os.kill(os.getpid(), signal.SIGKILL)
         self.fail_substring = fail_substring
         self.sleep_substring, self.sleep_s = sleep_substring, sleep_s
         self.crash_substring, self.crash_once_dir = crash_substring, crash_once_dir

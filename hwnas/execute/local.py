@@ -115,6 +115,7 @@ class LocalExecutor(Executor):
     def __init__(self, evaluator, spec: WorkerSpec, *, workers: int, eval_timeout_s: float | None) -> None:
         super().__init__(evaluator, spec, workers=workers, eval_timeout_s=eval_timeout_s)
         self._pool: list[_Worker] = []
+        self._start_kills = 0  # workers killed by a signal before they were ready (each one replaced)
 
     @property
     def in_process(self) -> bool:
@@ -171,6 +172,16 @@ class LocalExecutor(Executor):
                 w.proc.join(timeout=5)
                 code = w.proc.exitcode
                 if not w.ready:
+                    if code is not None and code < 0 and self._start_kills < MAX_ATTEMPTS:
+                        # killed by a signal (kill, the out-of-memory killer) while it held no
+                        # candidate: not a script's missing guard, and nothing lost; start another
+                        self._start_kills += 1
+                        self._replace(slot, kill=True)
+                        continue
+                    if code is not None and code < 0:
+                        raise ExecutionError(f"evaluation worker processes were killed (signal {-code}) while "
+                                             f"starting, {self._start_kills + 1} times; if memory is short "
+                                             f"(the out-of-memory killer), run with fewer workers")
                     raise ExecutionError(f"an evaluation worker process exited (code {code}) while starting; "
                                          f"a script that starts a search must guard it with "
                                          f"`if __name__ == \"__main__\":`; run with workers = 1 to see "

@@ -38,6 +38,17 @@ def test_two_workers_give_the_serial_evaluations_even_when_one_dies(tmp_path, ma
     assert summary.new_evaluations == len(rows) == len(Store(tmp_path / "r" / "store.sqlite"))
 
 
+def test_a_worker_killed_while_starting_is_replaced_and_the_search_goes_on(tmp_path, make_config, serial):
+    """A worker killed (kill -9, the out-of-memory killer) before it is ready held no candidate: it
+    is replaced, not blamed on a script's missing ``__main__`` guard with the search stopped."""
+    rows, _ = serial
+    cfg = make_config(search=EVALS, execution={"workers": 2},
+                      estimator={"kill_worker_at_start_dir": str(tmp_path)})
+    run_search(cfg, tmp_path / "r", progress=False)
+    assert (tmp_path / "worker.killed").exists()  # one worker did die while starting
+    assert _rows(tmp_path / "r" / "evaluations.csv") == rows
+
+
 def test_timeout_fails_the_candidate_and_the_search_goes_on(tmp_path, make_config, serial):
     rows, victim = serial
     cfg = make_config(search=EVALS, execution={"eval_timeout_s": 2.0},
