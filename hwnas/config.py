@@ -245,10 +245,13 @@ def max_local_processes() -> int:
     return 4 * (os.cpu_count() or 1)
 
 
-def check_local_workers(config: RunConfig) -> None:
+def check_local_workers(config: RunConfig, *, flag: bool = False) -> None:
     """Refuse, when a search starts here, more local worker processes than :func:`max_local_processes`
     (a typo would start a process per unit). Not when a config is read: a run stored on a larger
     machine still loads, and flags may lower the count first.
+
+    Args:
+        flag: the count came from ``--workers`` (the message names the flag, not the config file).
 
     Raises:
         ConfigError: naming the count, the limit and the fix.
@@ -257,7 +260,8 @@ def check_local_workers(config: RunConfig) -> None:
     executor = config.execution.get("executor", "local")
     # a Ray executor without an address starts its cluster, and every worker, on this machine too
     if (executor == "local" or not config.execution.get("address")) and workers > most:
-        raise ConfigError(f"{config.source} [execution]: workers = {workers} is more than {most} (4 per CPU core of "
+        said = f"--workers {workers}" if flag else f"{config.source} [execution]: workers = {workers}"
+        raise ConfigError(f"{said} is more than {most} (4 per CPU core of "
                           f"this machine's {os.cpu_count() or 1}); use fewer (--workers), or a running Ray cluster "
                           f"for more (--executor ray --address HOST:PORT)")
 

@@ -220,6 +220,16 @@ def test_bad_inputs_give_one_line_and_exit_2(tmp_path, capsys, run_dir, cli_erro
         assert not (tmp_path / name).exists()  # nothing written on bad input
 
 
+def test_too_many_workers_from_the_flag_names_the_flag_not_the_config(tmp_path, cli_error):
+    from hwnas.config import max_local_processes
+
+    too_many = str(max_local_processes() + 1)
+    err = cli_error(["search", _write(tmp_path, GOOD), "--out", str(tmp_path / "w"), "--workers", too_many],
+                    f"--workers {too_many} is more than {max_local_processes()}", "use fewer (--workers)")
+    assert "[execution]" not in err  # the config file says nothing about workers
+    assert not (tmp_path / "w").exists()
+
+
 def test_strategy_flag_drops_the_config_strategys_own_options(tmp_path, capsys, cli_error):
     config = _write(tmp_path, GOOD.replace("evaluations = 24", "evaluations = 6"))
     assert main(["search", config, "--strategy", "random", "--out", str(tmp_path / "r"), "--no-progress"]) == 0

@@ -58,7 +58,7 @@ class SearchCommand(Command):
                             "untrained; [search] train_over_budget)")
 
     def run(self, args: argparse.Namespace) -> int:
-        from ..config import MAX_SEED, load_config, set_budgets, set_execution
+        from ..config import MAX_SEED, check_local_workers, load_config, set_budgets, set_execution
         from ..outputs import check_folder_to_write
         from ..report import print_search_summary
         from ..search.runner import run_search
@@ -86,6 +86,8 @@ class SearchCommand(Command):
         dropped = set_execution(config, {"executor": args.executor, "workers": args.workers,
                                          "eval_timeout_s": args.eval_timeout_s, "address": args.address},
                                 where="command line")
+        if args.workers is not None:  # before the search starts, so that the flag is named
+            check_local_workers(config, flag=True)
         if dropped:
             print(f"hwnas: --executor {args.executor}: ignoring [execution] {', '.join(dropped)} (the config's "
                   f"executor's option(s))", file=sys.stderr)
