@@ -54,8 +54,9 @@ class FakeAccuracy(AccuracyEstimator):
         sleep_substring, sleep_s: the evaluation takes ``sleep_s`` longer (a timeout).
         crash_substring: the process dies (``os._exit``) as a killed worker would; with
             ``crash_once_dir`` only the first time per architecture (a marker file remembers).
-        kill_worker_at_start_dir: the first worker process to build it is killed (SIGKILL) there,
-            before it is ready (a marker file in this folder remembers).
+        kill_worker_at_start_dir: the first worker process (local or Ray) to build it is killed
+            (SIGKILL) there, before it is ready (marker files in this folder remember the search
+            process, which builds it first, and the kill).
     """
 
     trains = True
@@ -63,14 +64,15 @@ class FakeAccuracy(AccuracyEstimator):
     def __init__(self, task, fail_substring: str = "", sleep_substring: str = "", sleep_s: float = 0.0,
                  crash_substring: str = "", crash_once_dir: str = "", kill_worker_at_start_dir: str = "",
                  **_ignored) -> None:
-        import multiprocessing
         import os
         import signal
         from pathlib import Path
 
-        if kill_worker_at_start_dir and multiprocessing.parent_process() is not None:
-            marker = Path(kill_worker_at_start_dir, "worker.killed")
-            if not marker.exists():
+        if kill_worker_at_start_dir:  # the search process builds it first, then its workers (local or Ray)
+            search_pid, marker = Path(kill_worker_at_start_dir, "search.pid"), Path(kill_worker_at_start_dir, "worker.killed")
+            if not search_pid.exists():
+                search_pid.write_text(str(os.getpid()))
+            elif search_pid.read_text() != str(os.getpid()) and not marker.exists():
                 marker.write_text("killed")
                 os.kill(os.getpid(), signal.SIGKILL)
         self.fail_substring = fail_substring

@@ -129,6 +129,7 @@ class RayExecutor(Executor):
         self._actor_class = self.ray.remote(num_cpus=1, num_gpus=gpus)(_RayWorker)
         self._actors: list[Any] = []
         self._starting: dict[Any, int] = {}  # an actor's ready() ref -> its slot, until it is ready
+        self._start_deaths = 0  # actors that died before they were ready (each one replaced)
 
     def _restart(self, slot: int) -> None:
         """A new actor in ``slot``; it takes work once ready (start-up never counts as run time)."""
@@ -159,10 +160,17 @@ class RayExecutor(Executor):
             finished, _ = ray.wait(list(running) + list(self._starting), num_returns=1, timeout=wait_s)
             for ref in finished:
                 if ref in self._starting:
-                    self._starting.pop(ref)
+                    slot = self._starting.pop(ref)
                     try:
                         ray.get(ref)
                     except ray.exceptions.RayError as exc:
+                        if isinstance(exc, ray.exceptions.RayActorError) and not exc.actor_init_failed \
+                                and self._start_deaths < MAX_ATTEMPTS:
+                            # killed while starting (kill -9, the out-of-memory killer, a lost node), not
+                            # an evaluator that cannot be built; it held no candidate: start another
+                            self._start_deaths += 1
+                            self._restart(slot)
+                            continue
                         raise ExecutionError(f"a Ray worker could not build the run's evaluator "
                                              f"({str(exc).splitlines()[0]}); run with executor = \"local\" "
                                              f"to see the error in this process") from None

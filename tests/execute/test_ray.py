@@ -39,6 +39,17 @@ def test_ray_gives_the_serial_evaluations_through_a_dead_actor_and_a_timeout(tmp
             assert a == b  # same arch, same metrics, same order; the crashed one was retried once
 
 
+def test_an_actor_killed_while_starting_is_replaced_and_the_search_goes_on(tmp_path, make_config):
+    """An actor killed (kill -9, the out-of-memory killer, a lost node) before it is ready held no
+    candidate: it is replaced, not reported as an evaluator that cannot be built with the search stopped."""
+    run_search(make_config(search=EVALS), tmp_path / "serial", progress=False)
+    cfg = make_config(search=EVALS, execution={"executor": "ray", "workers": 2},
+                      estimator={"kill_worker_at_start_dir": str(tmp_path)})
+    run_search(cfg, tmp_path / "ray", progress=False)
+    assert (tmp_path / "worker.killed").exists()  # one actor did die while starting
+    assert _rows(tmp_path / "ray" / "evaluations.csv") == _rows(tmp_path / "serial" / "evaluations.csv")
+
+
 def test_an_address_where_nothing_answers_is_one_error_not_a_hang(tmp_path, make_config):
     # ray.init(address=...) retries such an address forever
     from hwnas.exceptions import ExecutionError
