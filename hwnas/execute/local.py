@@ -134,6 +134,7 @@ class LocalExecutor(Executor):
 
     def _run(self, queue: deque, total: int) -> Iterator[tuple[int, Evaluation]]:
         done = 0
+        spent: dict[int, float] = {}  # index -> seconds its workers ran it before they died
         while done < total:
             for w in self._pool:
                 if w.ready and w.task is None and queue:
@@ -191,13 +192,14 @@ class LocalExecutor(Executor):
                 if task is None:
                     continue
                 index, genome, attempt = task
+                spent[index] = spent.get(index, 0.0) + time.perf_counter() - w.started
                 if attempt < MAX_ATTEMPTS:
                     queue.appendleft((index, genome, attempt + 1))
                 else:
                     done += 1
                     yield index, failed_evaluation(
                         self.evaluator.space, genome,
-                        f"WorkerDied: the worker process exited (code {code}) on {attempt} attempts")
+                        f"WorkerDied: the worker process exited (code {code}) on {attempt} attempts", spent[index])
 
     def _replace(self, slot: int, *, kill: bool) -> None:
         self._pool[slot].stop(kill=kill)

@@ -148,6 +148,7 @@ class RayExecutor(Executor):
         queue = deque((i, np.asarray(g), 1) for i, g in enumerate(genomes))
         running: dict[Any, tuple[int, tuple[int, np.ndarray, int], float]] = {}  # ref -> slot, task, start
         done = 0
+        spent: dict[int, float] = {}  # index -> seconds its actors ran it before they died
         while done < len(genomes):
             busy = {slot for slot, _, _ in running.values()} | set(self._starting.values())
             for slot in range(self.workers):
@@ -175,10 +176,11 @@ class RayExecutor(Executor):
                                              f"({str(exc).splitlines()[0]}); run with executor = \"local\" "
                                              f"to see the error in this process") from None
                     continue
-                slot, (index, genome, attempt), _ = running.pop(ref)
+                slot, (index, genome, attempt), start = running.pop(ref)
                 try:
                     kind, payload = ray.get(ref)
                 except ray.exceptions.RayActorError as exc:
+                    spent[index] = spent.get(index, 0.0) + time.perf_counter() - start
                     self._restart(slot)
                     if attempt < MAX_ATTEMPTS:
                         queue.appendleft((index, genome, attempt + 1))
@@ -186,7 +188,7 @@ class RayExecutor(Executor):
                     done += 1
                     yield index, failed_evaluation(self.evaluator.space, genome,
                                                    f"WorkerDied: the Ray actor died on {attempt} attempts "
-                                                   f"({type(exc).__name__})")
+                                                   f"({type(exc).__name__})", spent[index])
                     continue
                 if kind == "error":
                     raise payload

@@ -67,6 +67,8 @@ def test_a_worker_dying_every_time_fails_only_its_candidate(tmp_path, make_confi
     got = {r["arch"]: r for r in _rows(tmp_path / "r" / "evaluations.csv")}
     assert got[victim]["status"] == "failed"
     assert got[victim]["reason"] == "WorkerDied: the worker process exited (code 17) on 2 attempts"
+    with open(tmp_path / "r" / "evaluations.csv") as fh:  # the seconds its two attempts ran, not 0
+        assert next(float(r["duration_s"]) for r in csv.DictReader(fh) if r["arch"] == victim) > 0
     assert len(got) == len(rows) and sum(r["status"] == "failed" for r in got.values()) == 1
 
 

@@ -50,6 +50,18 @@ def test_an_actor_killed_while_starting_is_replaced_and_the_search_goes_on(tmp_p
     assert _rows(tmp_path / "ray" / "evaluations.csv") == _rows(tmp_path / "serial" / "evaluations.csv")
 
 
+def test_an_actor_dying_every_time_fails_its_candidate_with_the_seconds_it_ran(tmp_path, make_config):
+    run_search(make_config(search=EVALS), tmp_path / "serial", progress=False)
+    victim = _rows(tmp_path / "serial" / "evaluations.csv")[3]["arch"]
+    cfg = make_config(search=EVALS, execution={"executor": "ray", "workers": 2},
+                      estimator={"crash_substring": victim})
+    run_search(cfg, tmp_path / "ray", progress=False)
+    with open(tmp_path / "ray" / "evaluations.csv") as fh:
+        row = next(r for r in csv.DictReader(fh) if r["arch"] == victim)
+    assert row["status"] == "failed" and row["reason"].startswith("WorkerDied: the Ray actor died on 2 attempts")
+    assert float(row["duration_s"]) > 0  # its two attempts ran, not 0 s
+
+
 def test_an_address_where_nothing_answers_is_one_error_not_a_hang(tmp_path, make_config):
     # ray.init(address=...) retries such an address forever
     from hwnas.exceptions import ExecutionError
