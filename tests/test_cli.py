@@ -230,6 +230,16 @@ def test_too_many_workers_from_the_flag_names_the_flag_not_the_config(tmp_path, 
     assert not (tmp_path / "w").exists()
 
 
+def test_pick_on_a_search_stopped_before_any_evaluation_says_resume(tmp_path, monkeypatch, cli_error):
+    from fakes import interrupt_at
+
+    interrupt_at(monkeypatch, 1)  # Ctrl-C during the first evaluation
+    assert main(["search", _write(tmp_path, GOOD), "--out", str(tmp_path / "r"), "--no-progress"]) == 130
+    monkeypatch.undo()
+    err = cli_error(["pick", str(tmp_path / "r")], "holds no evaluation yet", f"--out {tmp_path / 'r'} --resume")
+    assert "reason column" not in err  # no evaluation failed
+
+
 def test_strategy_flag_drops_the_config_strategys_own_options(tmp_path, capsys, cli_error):
     config = _write(tmp_path, GOOD.replace("evaluations = 24", "evaluations = 6"))
     assert main(["search", config, "--strategy", "random", "--out", str(tmp_path / "r"), "--no-progress"]) == 0

@@ -33,6 +33,9 @@ class PickCommand(Command):
         run = load_run(args.run_dir)
         budgets = {name: check_budget(name, value, BUDGETS.get(name).flag) for name, value in budgets_from(args).items()}
         ok = [ev for ev in run.evaluations if ev.ok]
+        if not run.evaluations:  # stopped (Ctrl-C, kill) before one finished: nothing failed
+            raise HwnasError(f"{args.run_dir}: holds no evaluation yet (its search stopped before one finished); "
+                             f"continue it with the same hwnas search command plus --out {args.run_dir} --resume")
         if not ok:
             over = status_counts(run.evaluations)[OVER_BUDGET]
             raise HwnasError(f"{args.run_dir}: no successful evaluation to pick from (of {len(run.evaluations)}, "
