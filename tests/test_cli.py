@@ -704,7 +704,8 @@ def test_search_help_names_the_out_folder_a_table_search_writes_by_default(tmp_p
     assert "runs/<space>-table" in capsys.readouterr().out
 
 
-def test_pick_from_a_stopped_search_says_so_and_not_once_it_is_resumed(tmp_path, monkeypatch, capsys):
+def _search_stopped_after_4(tmp_path, monkeypatch, capsys) -> str:
+    """A search of GOOD into ``tmp_path / "run"`` stopped by Ctrl-C after 4 evaluations; its config."""
     from fakes import interrupt_at
 
     config = _write(tmp_path, GOOD)
@@ -712,6 +713,11 @@ def test_pick_from_a_stopped_search_says_so_and_not_once_it_is_resumed(tmp_path,
         interrupt_at(m, 5)
         assert main(["search", config, "--out", str(tmp_path / "run"), "--no-progress"]) == 130
     capsys.readouterr()
+    return config
+
+
+def test_pick_from_a_stopped_search_says_so_and_not_once_it_is_resumed(tmp_path, monkeypatch, capsys):
+    config = _search_stopped_after_4(tmp_path, monkeypatch, capsys)
     assert main(["pick", str(tmp_path / "run")]) == 0
     err = capsys.readouterr().err
     assert (f"note: the search in {tmp_path / 'run'} was stopped (Ctrl-C, kill or an error) after 4 of its "
@@ -723,14 +729,9 @@ def test_pick_from_a_stopped_search_says_so_and_not_once_it_is_resumed(tmp_path,
 
 
 def test_pick_while_the_search_still_runs_says_so_not_that_it_was_stopped(tmp_path, monkeypatch, capsys):
-    from fakes import interrupt_at
     from hwnas.search.run_folder import exclusive
 
-    config = _write(tmp_path, GOOD)
-    with monkeypatch.context() as m:
-        interrupt_at(m, 5)
-        assert main(["search", config, "--out", str(tmp_path / "run"), "--no-progress"]) == 130
-    capsys.readouterr()
+    _search_stopped_after_4(tmp_path, monkeypatch, capsys)
     with exclusive(tmp_path / "run"):  # the search process, still writing the run
         assert main(["pick", str(tmp_path / "run")]) == 0
     err = capsys.readouterr().err
