@@ -238,6 +238,12 @@ def test_pick_on_a_search_stopped_before_any_evaluation_says_resume(tmp_path, mo
     monkeypatch.undo()
     err = cli_error(["pick", str(tmp_path / "r")], "holds no evaluation yet", f"--out {tmp_path / 'r'} --resume")
     assert "reason column" not in err  # no evaluation failed
+    from hwnas.search.run_folder import exclusive
+
+    with exclusive(tmp_path / "r"):  # the search process, still running: a --resume would be refused
+        err = cli_error(["pick", str(tmp_path / "r")], "holds no evaluation yet; its search is still running",
+                        "pick again when it has finished")
+    assert "--resume" not in err
 
 
 def test_strategy_flag_drops_the_config_strategys_own_options(tmp_path, capsys, cli_error):

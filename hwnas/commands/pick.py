@@ -33,7 +33,12 @@ class PickCommand(Command):
         run = load_run(args.run_dir)
         budgets = {name: check_budget(name, value, BUDGETS.get(name).flag) for name, value in budgets_from(args).items()}
         ok = [ev for ev in run.evaluations if ev.ok]
-        if not run.evaluations:  # stopped (Ctrl-C, kill) before one finished: nothing failed
+        if not run.evaluations:  # nothing finished yet: nothing failed
+            from ..search.run_folder import writer
+
+            if running := writer(run.path):  # a --resume now would be refused
+                raise HwnasError(f"{args.run_dir}: holds no evaluation yet; its search is still running (pid "
+                                 f"{running}): pick again when it has finished")
             raise HwnasError(f"{args.run_dir}: holds no evaluation yet (its search stopped before one finished); "
                              f"continue it with the same hwnas search command plus --out {args.run_dir} --resume")
         if not ok:
