@@ -26,6 +26,8 @@ def canonical_archs(space, genomes, strategy: str) -> list[str]:
         shape = np.shape(genomes)
     except ValueError:  # rows of different lengths
         shape = "ragged"
+    if shape == (0,):  # an empty batch: nothing proposed (the runner counts it as a stale ask)
+        return []
     if len(shape) != 2:  # one genome as a flat row read as n genomes of 1 gene each
         raise SpaceError(f"strategy {strategy!r} proposed an array of shape {shape}, not (n, {space.n_genes}); its "
                          f"ask() must return one genome per row (a single genome g as g[None]) within the space's "
