@@ -42,18 +42,25 @@ PREPROCESSING_KEY = "hwnas.preprocessing"
 def trained_module(space, arch: str, weights: Path):
     """``arch`` built by ``space`` with the run's trained weights from ``weights``.
 
-    Weights saved with parameters the built network no longer has are read without them: a run
-    trained before NB201's dead edges stopped being built (:meth:`NB201Space.build`) saved those
-    edges' unused convolutions. A parameter the network has and the file lacks is an error.
+    Weights saved with parameters the built network no longer has are read without them when they
+    are exactly those of the network built with its dead edges: a run trained before NB201's dead
+    edges stopped being built (:meth:`NB201Space.build`) saved those edges' unused convolutions.
+    Any other mismatch is an error.
     """
     import torch
 
+    state = torch.load(weights, weights_only=True, map_location="cpu")
     model = space.build(space.parse(arch))
-    missing, _ = model.load_state_dict(torch.load(weights, weights_only=True, map_location="cpu"), strict=False)
-    if missing:
-        raise HwnasError(f"{weights} does not hold the weights of {arch!r} (it lacks {', '.join(missing[:3])}"
-                         f"{', ...' if len(missing) > 3 else ''}): the search did not write it for this architecture; "
-                         f"search again into a new --out to train it")
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    why = f"it lacks {', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}" if missing else None
+    if unexpected and not missing:
+        try:  # the same cell as built before its dead edges were dropped must take the file whole
+            space.build(space.parse(arch), with_dead_edges=True).load_state_dict(state)
+        except (TypeError, RuntimeError):  # a space without such a build, or another network's weights
+            why = f"it holds {', '.join(unexpected[:3])}{', ...' if len(unexpected) > 3 else ''}, which the network has not"
+    if why:
+        raise HwnasError(f"{weights} does not hold the weights of {arch!r} ({why}): the search did not write it for "
+                         f"this architecture; search again into a new --out to train it")
     return model
 
 

@@ -184,3 +184,19 @@ def test_export_of_a_candidate_successive_halving_stopped_early_says_its_weights
     monkeypatch.setattr(hwnas.outputs, "load_run", lambda run_dir: Run(Path(run_dir), config, [stopped]))
     assert main(["export", str(tmp_path), "1", "-o", str(out)]) == 0
     assert "epochs: 1 of the last rung's 3: successive halving stopped it early" in capsys.readouterr().out
+
+
+def test_weights_of_another_nb201_cell_with_more_edges_are_refused(tmp_path):
+    # extra parameters load only when they are the cell's own dead edges, not another cell's live ones
+    import torch
+
+    from hwnas.export import trained_module
+    from hwnas.space import make_space
+
+    space = make_space("nb201", (1, 8, 8), 10, cells_per_stage=1, channels=4)
+    conv = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+    torch.save(space.build(space.parse(conv)).state_dict(), tmp_path / "w.pt")
+    fewer = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|none~2|"
+    with pytest.raises(HwnasError, match=r"w\.pt does not hold the weights of .* \(it holds .*, which the network "
+                                         r"has not\): the search did not write it"):
+        trained_module(space, fewer, tmp_path / "w.pt")

@@ -283,12 +283,13 @@ class NB201Space(SearchSpace[NB201Arch]):
         return np.hstack([super().features(genomes), one_hot.reshape(n, -1), one_hot.sum(axis=1),
                           depth, depth.max(axis=1, keepdims=True), *chains])
 
-    def build(self, arch: NB201Arch) -> nn.Module:
+    def build(self, arch: NB201Arch, *, with_dead_edges: bool = False) -> nn.Module:
         """The CIFAR-style network of the cell; its dead edges are built as ``none``, whatever
         ``dead_edges``: they compute nothing the cell returns, so no copy of a network is priced
-        (MACs, parameters, latency) for work a deployment would not run."""
+        (MACs, parameters, latency) for work a deployment would not run. ``with_dead_edges``: built
+        as before they were dropped, to check weights a run saved then (:func:`hwnas.export.trained_module`)."""
         self.encode(arch)  # a wrong-length cell or an unknown op, named here rather than in forward
-        arch = without_dead_edges(arch)
+        arch = arch if with_dead_edges else without_dead_edges(arch)
         c = self.channels
         layers: list[nn.Module] = [nn.Conv2d(self.input_shape[0], c, 3, padding=1, bias=False), nn.BatchNorm2d(c)]
         for stage in range(3):
