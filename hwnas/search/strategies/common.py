@@ -69,11 +69,8 @@ def distinct_architectures(space: SearchSpace) -> int | None:
     degenerate), counted by listing a space of up to MAX_LISTED genomes; None for a larger one.
     Fewer than :attr:`~hwnas.space.base.SearchSpace.n_genomes`, which counts genomes canonical or
     not: NB201's 15,625 cells are 12,100 connected networks with dead edges dropped."""
-    if space.n_genomes > MAX_LISTED:
-        return None
-    archive = Archive(space)
-    found = {key(archive.canonical(raw)) for raw in itertools.product(*(range(int(s)) for s in archive.sizes))}
-    return sum(space.degenerate(space.decode(np.array(g, dtype=np.int64))) is None for g in found)
+    listed = Archive(space).listed()
+    return None if listed is None else len(listed)
 
 
 def key(genome) -> tuple[int, ...]:
@@ -127,16 +124,21 @@ class Archive:
             if self.is_new(g):
                 return g
         if self._listed is None:
-            self._listed = []
-            if self.space.n_genomes <= MAX_LISTED:
-                listed: set[tuple[int, ...]] = set()
-                for raw in itertools.product(*(range(int(s)) for s in self.sizes)):
-                    g = self.canonical(raw)
-                    if key(g) not in listed and self.space.degenerate(self.space.decode(g)) is None:
-                        listed.add(key(g))
-                        self._listed.append(g)
+            self._listed = self.listed() or []
         left = [g for g in self._listed if key(g) not in self.seen]
         return left[int(rng.integers(len(left)))] if left else None
+
+    def listed(self) -> list[np.ndarray] | None:
+        """Every architecture a search can propose (distinct canonical genomes, none degenerate) of
+        a space of up to MAX_LISTED genomes; None for a larger one."""
+        if self.space.n_genomes > MAX_LISTED:
+            return None
+        listed: dict[tuple[int, ...], np.ndarray] = {}
+        for raw in itertools.product(*(range(int(s)) for s in self.sizes)):
+            g = self.canonical(raw)
+            if key(g) not in listed and self.space.degenerate(self.space.decode(g)) is None:
+                listed[key(g)] = g
+        return list(listed.values())
 
     def mutate_unseen(self, parent, rng: np.random.Generator, genes: int = 1) -> np.ndarray | None:
         """``parent`` with ``genes`` genes set to other choices, not proposed yet (bounded tries)."""
